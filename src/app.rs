@@ -1,0 +1,92 @@
+//! Wiring only: load the config, bind the listener, start the HTTP server and the SIGHUP
+//! loop on one `TaskTracker`, and shut down in one place: SIGTERM/SIGINT cancels the token,
+//! the server stops accepting, in-flight probes get the grace period, then the process exits.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::cli::{self, Cli};
+use crate::config::{self, Config};
+use crate::state::{Settings, Shared};
+use crate::{server, signal};
+
+/// Loads the configuration named on the command line, or the embedded one.
+pub fn load_config(cli: &Cli) -> Result<Config, config::ConfigErrors> {
+    match &cli.config_file {
+        Some(path) => config::load(path),
+        None => config::embedded(),
+    }
+}
+
+/// Runs the daemon until a shutdown signal (or `token` is cancelled by the caller).
+pub async fn run(cli: Cli, config: Config, token: CancellationToken) -> anyhow::Result<()> {
+    if cli.web_config_file.is_some() {
+        anyhow::bail!("--web.config.file (TLS and basic auth for the web interface) is not supported yet by blackwatch");
+    }
+    let addr = cli::normalize_listen_address(&cli.listen_address);
+    let listener = TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("binding the web listener to {addr}"))?;
+    let local = listener.local_addr().context("reading the bound address")?;
+    tracing::info!(message = "listening on", address = %local);
+    // The exact line tests and scripts look for.
+    eprintln!("listening on {local}");
+
+    let settings = Settings {
+        config_file: cli.config_file.clone(),
+        timeout_offset: cli.timeout_offset,
+        log_prober: cli.log_prober,
+        shutdown_grace: Duration::from_secs_f64(cli.shutdown_grace.max(0.0)),
+    };
+    let state = Shared::new(config, settings.clone(), cli.history_limit);
+    let tracker = TaskTracker::new();
+
+    let server_token = token.clone();
+    let server_state = Arc::clone(&state);
+    let server_task =
+        tracker.spawn(async move { server::run(listener, server_state, server_token).await });
+
+    let hup_state = Arc::clone(&state);
+    let hup_token = token.clone();
+    tracker.spawn(async move {
+        let Some(mut hups) = signal::hangups() else {
+            tracing::warn!(message = "SIGHUP handler unavailable; reload with POST /-/reload");
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = hup_token.cancelled() => return,
+                got = hups.recv() => {
+                    if got.is_none() { return; }
+                    tracing::info!(message = "Reloading config (SIGHUP)");
+                    let _ = hup_state.reload().await;
+                }
+            }
+        }
+    });
+
+    tokio::select! {
+        sig = signal::shutdown() => tracing::info!(message = "Received signal, exiting gracefully", signal = sig),
+        _ = token.cancelled() => {}
+    }
+    token.cancel();
+    tracker.close();
+    match tokio::time::timeout(settings.shutdown_grace, tracker.wait()).await {
+        Ok(()) => tracing::info!(message = "Shutdown complete"),
+        Err(_) => tracing::warn!(
+            message = "Shutdown grace period elapsed, exiting",
+            grace_seconds = settings.shutdown_grace.as_secs_f64()
+        ),
+    }
+    if server_task.is_finished() {
+        if let Ok(Err(e)) = server_task.await {
+            return Err(e.into());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,75 @@
+//! Command-line flags, named as blackbox_exporter's so existing unit files and manifests
+//! keep working.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+use crate::probe::log::Level;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Logfmt,
+    Json,
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "blackwatch",
+    version,
+    about = "Black-box prober: a drop-in for Prometheus blackbox_exporter"
+)]
+pub struct Cli {
+    /// Configuration file (blackbox_exporter format). Without it, the built-in modules are used.
+    #[arg(long = "config.file", value_name = "FILE")]
+    pub config_file: Option<PathBuf>,
+
+    /// Check the configuration and exit: 0 when valid, 1 with every error otherwise.
+    #[arg(long = "config.check")]
+    pub config_check: bool,
+
+    /// Address to listen on for the web interface and probes.
+    #[arg(
+        long = "web.listen-address",
+        value_name = "ADDR",
+        default_value = ":9115"
+    )]
+    pub listen_address: String,
+
+    /// Web config file (TLS and basic auth), as the Prometheus exporter toolkit's.
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    pub web_config_file: Option<PathBuf>,
+
+    /// Seconds subtracted from Prometheus' scrape timeout to give the probe timeout.
+    #[arg(long = "timeout-offset", default_value_t = 0.5)]
+    pub timeout_offset: f64,
+
+    /// How many recent probes `/` and `/logs` keep.
+    #[arg(long = "history.limit", default_value_t = 100)]
+    pub history_limit: usize,
+
+    /// Lowest level of application log lines.
+    #[arg(long = "log.level", value_enum, default_value = "info")]
+    pub log_level: Level,
+
+    /// Lowest level of probe log lines kept in debug output and `/logs`.
+    #[arg(long = "log.prober", value_enum, default_value = "info")]
+    pub log_prober: Level,
+
+    /// Log line format.
+    #[arg(long = "log.format", value_enum, default_value = "logfmt")]
+    pub log_format: LogFormat,
+
+    /// Seconds in-flight probes get to finish after SIGTERM.
+    #[arg(long = "shutdown.grace-period", default_value_t = 30.0)]
+    pub shutdown_grace: f64,
+}
+
+/// Turns `:9115` (Go's "all interfaces") into a bindable address.
+pub fn normalize_listen_address(addr: &str) -> String {
+    if let Some(port) = addr.strip_prefix(':') {
+        format!("[::]:{port}")
+    } else {
+        addr.to_string()
+    }
+}

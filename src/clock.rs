@@ -1,0 +1,68 @@
+//! The only place that reads clocks. Everything else receives a `Now` (or a value derived
+//! from it) as an argument, so timer logic can be tested with paused tokio time.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// A reading of both clocks at one moment.
+#[derive(Clone, Copy, Debug)]
+pub struct Now {
+    pub mono: tokio::time::Instant,
+    pub wall: SystemTime,
+}
+
+impl Now {
+    pub fn read() -> Self {
+        Self {
+            mono: tokio::time::Instant::now(),
+            wall: SystemTime::now(),
+        }
+    }
+
+    /// Seconds since the Unix epoch.
+    pub fn unix_seconds(&self) -> f64 {
+        match self.wall.duration_since(UNIX_EPOCH) {
+            Ok(d) => d.as_secs_f64(),
+            Err(e) => -e.duration().as_secs_f64(),
+        }
+    }
+}
+
+/// The current wall time as RFC 3339 with milliseconds, UTC (`2026-11-21T10:00:00.123Z`).
+pub fn rfc3339_now() -> String {
+    rfc3339(SystemTime::now())
+}
+
+/// Formats a wall time as RFC 3339 with milliseconds, UTC.
+pub fn rfc3339(t: SystemTime) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs() as i64;
+    let millis = d.subsec_millis();
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (h, mi, s) = (rem / 3600, (rem % 3600) / 60, rem % 60);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = if month <= 2 { y + 1 } else { y };
+    format!("{year:04}-{month:02}-{day:02}T{h:02}:{mi:02}:{s:02}.{millis:03}Z")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn formats_rfc3339() {
+        let t = UNIX_EPOCH + Duration::from_millis(1_763_719_200_123);
+        assert_eq!(rfc3339(t), "2025-11-21T10:00:00.123Z");
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+    }
+}

@@ -1,0 +1,458 @@
+//! Serde structs one-to-one with the YAML of blackbox_exporter's `blackbox.yml` (the `modules:`
+//! block of `blackwatch.yml`). They hold upstream defaults and no logic: turning them into
+//! domain types, and every cross-field rule, lives in `validate.rs`.
+//!
+//! Every struct denies unknown fields. Values whose validation needs a source position are
+//! wrapped in `Spanned`. The same structs serialize back for `/config` and the debug output,
+//! with secrets printed as `<secret>`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_saphyr::Spanned;
+
+use super::units::{base2_bytes, go_duration};
+
+/// A secret string: webhook URL, password, bearer token, private key. Its `Debug`, `Display`
+/// and `Serialize` never show the value.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    /// The secret value, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<secret>")
+    }
+}
+
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<secret>")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("<secret>")
+    }
+}
+
+/// Any YAML value, accepted only so that validation can reject it with a "not supported yet"
+/// message that names the field, instead of serde's generic "unknown field".
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Unsupported;
+
+impl<'de> Deserialize<'de> for Unsupported {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(d)?;
+        Ok(Unsupported)
+    }
+}
+
+impl Serialize for Unsupported {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_none()
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+fn ip6() -> String {
+    "ip6".to_string()
+}
+fn get() -> String {
+    "GET".to_string()
+}
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+fn is_zero_dur(d: &Duration) -> bool {
+    d.is_zero()
+}
+
+/// The top level of a config file.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub modules: BTreeMap<String, Spanned<RawModule>>,
+    /// Scheduled probes (not built yet): rejected with a clear message.
+    #[serde(default, skip_serializing)]
+    pub probes: Option<Spanned<Unsupported>>,
+    /// Alerting rule files (not built yet).
+    #[serde(default, skip_serializing)]
+    pub rule_files: Option<Spanned<Unsupported>>,
+    /// Alertmanager-format routing (not built yet).
+    #[serde(default, skip_serializing)]
+    pub alerting: Option<Spanned<Unsupported>>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawModule {
+    pub prober: Spanned<String>,
+    #[serde(default, with = "go_duration", skip_serializing_if = "is_zero_dur")]
+    pub timeout: Duration,
+    #[serde(default = "unspanned")]
+    pub http: Spanned<RawHttpProbe>,
+    #[serde(default = "unspanned")]
+    pub tcp: Spanned<RawTcpProbe>,
+    #[serde(default = "unspanned")]
+    pub icmp: Spanned<RawIcmpProbe>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<Spanned<RawDnsProbe>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grpc: Option<Spanned<Unsupported>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unix: Option<Spanned<Unsupported>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub websocket: Option<Spanned<Unsupported>>,
+}
+
+/// `http:` — blackbox's HTTPProbe with prometheus/common's HTTPClientConfig inlined.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttpProbe {
+    #[serde(default)]
+    pub valid_status_codes: Vec<i64>,
+    #[serde(default)]
+    pub valid_http_versions: Vec<Spanned<String>>,
+    #[serde(default = "ip6")]
+    pub preferred_ip_protocol: String,
+    #[serde(default = "yes")]
+    pub ip_protocol_fallback: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub skip_resolve_phase_with_proxy: bool,
+    /// Deprecated upstream; still honoured and wins over `follow_redirects`.
+    #[serde(default, skip_serializing)]
+    pub no_follow_redirects: Option<bool>,
+    #[serde(default)]
+    pub fail_if_ssl: bool,
+    #[serde(default)]
+    pub fail_if_not_ssl: bool,
+    #[serde(default = "get")]
+    pub method: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fail_if_body_matches_regexp: Vec<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fail_if_body_not_matches_regexp: Vec<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_if_body_json_matches_cel: Option<Spanned<Unsupported>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_if_body_json_not_matches_cel: Option<Spanned<Unsupported>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fail_if_header_matches: Vec<Spanned<RawHeaderMatch>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fail_if_header_not_matches: Vec<Spanned<RawHeaderMatch>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_file: Option<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub compression: String,
+    #[serde(default, with = "base2_bytes")]
+    pub body_size_limit: i64,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub enable_http3: bool,
+
+    // prometheus/common HTTPClientConfig, inlined.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basic_auth: Option<Spanned<RawBasicAuth>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<Spanned<RawAuthorization>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth2: Option<Spanned<Unsupported>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bearer_token: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bearer_token_file: Option<String>,
+    #[serde(default = "unspanned")]
+    pub tls_config: Spanned<RawTlsConfig>,
+    #[serde(default = "yes")]
+    pub follow_redirects: bool,
+    #[serde(default = "yes")]
+    pub enable_http2: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_url: Option<Spanned<Unsupported>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_proxy: Option<Spanned<Unsupported>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_from_environment: Option<Spanned<Unsupported>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_connect_header: Option<Spanned<Unsupported>>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub http_headers: BTreeMap<String, Spanned<RawHttpHeader>>,
+}
+
+impl Default for RawHttpProbe {
+    fn default() -> Self {
+        // The serde defaults are the single source of truth.
+        serde_saphyr::from_str("{}").unwrap_or_else(|_| unreachable_default())
+    }
+}
+
+/// Only reachable if the literal `{}` stops deserializing, which a unit test guards.
+#[cold]
+fn unreachable_default<T>() -> T {
+    panic!("built-in default configuration failed to deserialize")
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHeaderMatch {
+    #[serde(default)]
+    pub header: String,
+    #[serde(default)]
+    pub regexp: String,
+    #[serde(default)]
+    pub allow_missing: bool,
+}
+
+/// prometheus/common `Header`: values sent as written, secrets hidden, files read per probe.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttpHeader {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<Secret>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBasicAuth {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub username: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub username_file: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username_ref: Option<Unsupported>,
+    #[serde(default, skip_serializing_if = "Secret::is_empty")]
+    pub password: Secret,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub password_file: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_ref: Option<Unsupported>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuthorization {
+    #[serde(default, rename = "type", skip_serializing_if = "String::is_empty")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Secret::is_empty")]
+    pub credentials: Secret,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub credentials_file: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_ref: Option<Unsupported>,
+}
+
+/// prometheus/common `TLSConfig`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTlsConfig {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub ca: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub ca_file: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_ref: Option<Unsupported>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cert: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cert_file: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_ref: Option<Unsupported>,
+    #[serde(default, skip_serializing_if = "Secret::is_empty")]
+    pub key: Secret,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub key_file: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_ref: Option<Unsupported>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub server_name: String,
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub min_version: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub max_version: String,
+}
+
+/// `tcp:` — TCPProbe.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTcpProbe {
+    #[serde(default = "ip6")]
+    pub preferred_ip_protocol: String,
+    #[serde(default = "yes")]
+    pub ip_protocol_fallback: bool,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source_ip_address: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub query_response: Vec<Spanned<RawQueryResponse>>,
+    #[serde(default)]
+    pub tls: bool,
+    #[serde(default = "unspanned")]
+    pub tls_config: Spanned<RawTlsConfig>,
+}
+
+impl Default for RawTcpProbe {
+    fn default() -> Self {
+        serde_saphyr::from_str("{}").unwrap_or_else(|_| unreachable_default())
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawQueryResponse {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_bytes: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<RawLabel>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send: Option<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub starttls: bool,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLabel {
+    pub name: String,
+    #[serde(default)]
+    pub value: String,
+}
+
+/// `icmp:` — ICMPProbe.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIcmpProbe {
+    #[serde(default = "ip6")]
+    pub preferred_ip_protocol: String,
+    #[serde(default = "yes")]
+    pub ip_protocol_fallback: bool,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source_ip_address: String,
+    #[serde(default)]
+    pub payload_size: i64,
+    #[serde(default)]
+    pub dont_fragment: bool,
+    #[serde(default = "ttl64")]
+    pub ttl: Spanned<i64>,
+}
+
+fn ttl64() -> Spanned<i64> {
+    Spanned::new(
+        64,
+        serde_saphyr::Location::UNKNOWN,
+        serde_saphyr::Location::UNKNOWN,
+    )
+}
+
+impl Default for RawIcmpProbe {
+    fn default() -> Self {
+        serde_saphyr::from_str("{}").unwrap_or_else(|_| unreachable_default())
+    }
+}
+
+/// `dns:` — DNSProbe.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDnsProbe {
+    #[serde(default)]
+    pub query_name: String,
+    #[serde(default = "any")]
+    pub query_type: Spanned<String>,
+    #[serde(default = "class_in")]
+    pub query_class: Spanned<String>,
+    #[serde(default = "udp")]
+    pub transport_protocol: Spanned<String>,
+    #[serde(default)]
+    pub dns_over_tls: bool,
+    #[serde(default = "unspanned")]
+    pub tls_config: Spanned<RawTlsConfig>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source_ip_address: String,
+    #[serde(default = "ip6")]
+    pub preferred_ip_protocol: String,
+    #[serde(default = "yes")]
+    pub ip_protocol_fallback: bool,
+    #[serde(default = "yes")]
+    pub recursion_desired: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_rcodes: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub validate_answer_rrs: RawRrValidator,
+    #[serde(default)]
+    pub validate_authority_rrs: RawRrValidator,
+    #[serde(default)]
+    pub validate_additional_rrs: RawRrValidator,
+}
+
+/// A default value with no source position.
+pub fn unspanned<T: Default>() -> Spanned<T> {
+    Spanned::new(
+        T::default(),
+        serde_saphyr::Location::UNKNOWN,
+        serde_saphyr::Location::UNKNOWN,
+    )
+}
+
+fn spanned_str(s: &str) -> Spanned<String> {
+    Spanned::new(
+        s.to_string(),
+        serde_saphyr::Location::UNKNOWN,
+        serde_saphyr::Location::UNKNOWN,
+    )
+}
+fn any() -> Spanned<String> {
+    spanned_str("ANY")
+}
+fn class_in() -> Spanned<String> {
+    spanned_str("IN")
+}
+fn udp() -> Spanned<String> {
+    spanned_str("udp")
+}
+
+impl Default for RawDnsProbe {
+    fn default() -> Self {
+        serde_saphyr::from_str("{}").unwrap_or_else(|_| unreachable_default())
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRrValidator {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fail_if_matches_regexp: Vec<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fail_if_all_match_regexp: Vec<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fail_if_not_matches_regexp: Vec<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fail_if_none_matches_regexp: Vec<Spanned<String>>,
+}

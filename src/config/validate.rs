@@ -1,0 +1,943 @@
+//! Raw config → domain types. The only place that interprets config values; it keeps going
+//! after the first problem and returns every error with its file, line, column and field path.
+//! Messages reuse blackbox_exporter's wording where one exists, so users can search for them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use http::header::HeaderName;
+use regex::bytes::{Regex, RegexBuilder};
+use serde_saphyr::{Location, Spanned};
+
+use super::error::ConfigError;
+use super::raw::*;
+use crate::probe::module::*;
+
+/// Collects errors for one file.
+pub(crate) struct Cx {
+    file: PathBuf,
+    pub(crate) errors: Vec<ConfigError>,
+}
+
+impl Cx {
+    pub(crate) fn new(file: &Path) -> Self {
+        Self {
+            file: file.to_path_buf(),
+            errors: Vec::new(),
+        }
+    }
+
+    fn err(&mut self, loc: &Location, path: impl Into<String>, message: impl Into<String>) {
+        self.errors.push(ConfigError {
+            file: self.file.clone(),
+            line: loc.line(),
+            column: loc.column(),
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+}
+
+/// Compiles a regex with RE2-compatible settings: unanchored, size-limited.
+pub fn compile_regex(re: &str) -> Result<Regex, String> {
+    RegexBuilder::new(re)
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| {
+            let detail = e.to_string();
+            let last = detail.lines().last().unwrap_or_default().trim().to_string();
+            format!("could not compile regular expression {re:?}: {last}")
+        })
+}
+
+fn regexes(cx: &mut Cx, path: &str, list: &[Spanned<String>]) -> Vec<Regex> {
+    let mut out = Vec::new();
+    for (i, re) in list.iter().enumerate() {
+        match compile_regex(&re.value) {
+            Ok(r) => out.push(r),
+            Err(m) => cx.err(&re.referenced, format!("{path}[{i}]"), m),
+        }
+    }
+    out
+}
+
+fn unsupported(cx: &mut Cx, field: &Option<Spanned<Unsupported>>, path: &str, what: &str) {
+    if let Some(f) = field {
+        cx.err(
+            &f.referenced,
+            path,
+            format!("{what} is not supported yet by blackwatch"),
+        );
+    }
+}
+
+/// Validates every module; returns the domain modules, or pushes errors into `cx`.
+pub(crate) fn modules(
+    cx: &mut Cx,
+    raw: &mut RawConfig,
+) -> BTreeMap<String, Arc<crate::probe::Module>> {
+    unsupported(cx, &raw.probes, "probes", "scheduled probing (`probes:`)");
+    unsupported(
+        cx,
+        &raw.rule_files,
+        "rule_files",
+        "alerting rules (`rule_files:`)",
+    );
+    unsupported(cx, &raw.alerting, "alerting", "alert routing (`alerting:`)");
+    let mut out = BTreeMap::new();
+    for (name, m) in raw.modules.iter_mut() {
+        let path = format!("modules.{name}");
+        if let Some(module) = module(cx, &path, name, m) {
+            out.insert(name.clone(), Arc::new(module));
+        }
+    }
+    out
+}
+
+fn module(
+    cx: &mut Cx,
+    path: &str,
+    name: &str,
+    m: &mut Spanned<RawModule>,
+) -> Option<crate::probe::Module> {
+    let before = cx.errors.len();
+    let raw = &mut m.value;
+    for (field, block) in [
+        ("grpc", &raw.grpc),
+        ("unix", &raw.unix),
+        ("websocket", &raw.websocket),
+    ] {
+        unsupported(
+            cx,
+            block,
+            &format!("{path}.{field}"),
+            &format!("the {field} prober"),
+        );
+    }
+    let prober_loc = raw.prober.referenced;
+    let prober = match raw.prober.value.as_str() {
+        "http" => http(cx, &format!("{path}.http"), &raw.http).map(Prober::Http),
+        "tcp" => tcp(cx, &format!("{path}.tcp"), &raw.tcp).map(Prober::Tcp),
+        "icmp" => icmp(cx, &format!("{path}.icmp"), &raw.icmp).map(Prober::Icmp),
+        "dns" => {
+            let d = raw.dns.get_or_insert_with(|| {
+                // Upstream quirk: with no `dns:` block at all the probe asks for `.`.
+                let d = RawDnsProbe {
+                    query_name: ".".to_string(),
+                    ..RawDnsProbe::default()
+                };
+                Spanned::new(d, Location::UNKNOWN, Location::UNKNOWN)
+            });
+            dns(cx, &format!("{path}.dns"), d).map(Prober::Dns)
+        }
+        p @ ("grpc" | "unix" | "websocket") => {
+            cx.err(
+                &prober_loc,
+                format!("{path}.prober"),
+                format!("prober '{p}' is not supported yet by blackwatch"),
+            );
+            None
+        }
+        other => {
+            cx.err(
+                &prober_loc,
+                format!("{path}.prober"),
+                format!("prober '{other}' is not valid"),
+            );
+            None
+        }
+    };
+    if cx.errors.len() > before {
+        return None;
+    }
+    Some(crate::probe::Module {
+        name: name.to_string(),
+        timeout: raw.timeout,
+        prober: prober?,
+        raw: Arc::new(raw.clone()),
+    })
+}
+
+/// Request headers prometheus/common refuses in `http_headers`.
+const RESERVED_HEADERS: &[&str] = &[
+    "Authorization",
+    "Host",
+    "Content-Encoding",
+    "Content-Length",
+    "Content-Type",
+    "User-Agent",
+    "Connection",
+    "Keep-Alive",
+    "Proxy-Authenticate",
+    "Proxy-Authorization",
+    "Www-Authenticate",
+    "Accept-Encoding",
+    "X-Prometheus-Remote-Write-Version",
+    "X-Prometheus-Remote-Read-Version",
+    "X-Prometheus-Scrape-Timeout-Seconds",
+    "X-Amz-Date",
+    "X-Amz-Security-Token",
+    "X-Amz-Content-Sha256",
+];
+
+/// Go's `textproto.CanonicalMIMEHeaderKey`.
+pub fn canonical_header(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = true;
+    for c in name.chars() {
+        if upper {
+            out.extend(c.to_uppercase());
+        } else {
+            out.extend(c.to_lowercase());
+        }
+        upper = c == '-';
+    }
+    out
+}
+
+fn http(cx: &mut Cx, path: &str, block: &Spanned<RawHttpProbe>) -> Option<HttpModule> {
+    let h = &block.value;
+    let loc = block.referenced;
+
+    let mut valid_status_codes = Vec::new();
+    for c in &h.valid_status_codes {
+        match u16::try_from(*c) {
+            Ok(c) if (100..=999).contains(&c) => valid_status_codes.push(c),
+            _ => cx.err(
+                &loc,
+                format!("{path}.valid_status_codes"),
+                format!("invalid HTTP status code {c}"),
+            ),
+        }
+    }
+
+    unsupported(
+        cx,
+        &h.fail_if_body_json_matches_cel,
+        &format!("{path}.fail_if_body_json_matches_cel"),
+        "CEL body matching",
+    );
+    unsupported(
+        cx,
+        &h.fail_if_body_json_not_matches_cel,
+        &format!("{path}.fail_if_body_json_not_matches_cel"),
+        "CEL body matching",
+    );
+    unsupported(cx, &h.oauth2, &format!("{path}.oauth2"), "oauth2");
+    unsupported(
+        cx,
+        &h.proxy_url,
+        &format!("{path}.proxy_url"),
+        "proxying (proxy_url)",
+    );
+    unsupported(
+        cx,
+        &h.no_proxy,
+        &format!("{path}.no_proxy"),
+        "proxying (no_proxy)",
+    );
+    unsupported(
+        cx,
+        &h.proxy_from_environment,
+        &format!("{path}.proxy_from_environment"),
+        "proxying (proxy_from_environment)",
+    );
+    unsupported(
+        cx,
+        &h.proxy_connect_header,
+        &format!("{path}.proxy_connect_header"),
+        "proxying (proxy_connect_header)",
+    );
+    if h.enable_http3 {
+        cx.err(
+            &loc,
+            format!("{path}.enable_http3"),
+            "HTTP/3 is not supported yet by blackwatch",
+        );
+    }
+    for (i, v) in h.valid_http_versions.iter().enumerate() {
+        if v.value == "HTTP/3.0" && !h.enable_http3 {
+            cx.err(
+                &v.referenced,
+                format!("{path}.valid_http_versions[{i}]"),
+                "HTTP/3 cannot be used as a valid HTTP version when enable_http3 is false",
+            );
+        }
+    }
+
+    // Request body.
+    let body = match (&h.body, &h.body_file) {
+        (Some(_), Some(_)) => {
+            cx.err(
+                &loc,
+                format!("{path}.body"),
+                "setting body and body_file both are not allowed",
+            );
+            None
+        }
+        (Some(b), None) => Some(RequestBody::Inline(bytes::Bytes::from(b.clone()))),
+        (None, Some(f)) => Some(RequestBody::File(PathBuf::from(f))),
+        (None, None) => None,
+    };
+
+    // Compression and its agreement with a configured Accept-Encoding.
+    let compression = match h.compression.to_ascii_lowercase().as_str() {
+        "" => None,
+        "gzip" => Some(Compression::Gzip),
+        "br" => Some(Compression::Brotli),
+        "deflate" => Some(Compression::Deflate),
+        "identity" => Some(Compression::Identity),
+        other => {
+            cx.err(
+                &loc,
+                format!("{path}.compression"),
+                format!(
+                    "unknown compression \"{other}\": must be one of gzip, br, deflate, identity"
+                ),
+            );
+            None
+        }
+    };
+    if let Some(c) = compression {
+        for (k, v) in &h.headers {
+            if k.eq_ignore_ascii_case("accept-encoding") && !is_encoding_acceptable(c.token(), v) {
+                cx.err(
+                    &loc,
+                    format!("{path}.compression"),
+                    format!(
+                        "invalid configuration \"{k}: {v}\", \"compression: {}\"",
+                        h.compression
+                    ),
+                );
+            }
+        }
+    }
+
+    // Headers must be valid HTTP header names and values.
+    for (k, v) in &h.headers {
+        if HeaderName::from_bytes(k.as_bytes()).is_err() || http::HeaderValue::from_str(v).is_err()
+        {
+            cx.err(
+                &loc,
+                format!("{path}.headers.{k}"),
+                "invalid HTTP header name or value",
+            );
+        }
+    }
+    let method = match http::Method::from_bytes(h.method.as_bytes()) {
+        Ok(m) => m,
+        Err(_) => {
+            cx.err(
+                &loc,
+                format!("{path}.method"),
+                format!("invalid HTTP method {:?}", h.method),
+            );
+            http::Method::GET
+        }
+    };
+
+    let fail_if_body_matches = regexes(
+        cx,
+        &format!("{path}.fail_if_body_matches_regexp"),
+        &h.fail_if_body_matches_regexp,
+    );
+    let fail_if_body_not_matches = regexes(
+        cx,
+        &format!("{path}.fail_if_body_not_matches_regexp"),
+        &h.fail_if_body_not_matches_regexp,
+    );
+    let fail_if_header_matches = header_matchers(
+        cx,
+        &format!("{path}.fail_if_header_matches"),
+        &h.fail_if_header_matches,
+    );
+    let fail_if_header_not_matches = header_matchers(
+        cx,
+        &format!("{path}.fail_if_header_not_matches"),
+        &h.fail_if_header_not_matches,
+    );
+
+    let auth = http_auth(cx, path, &loc, h);
+    let tls = tls_settings(cx, &format!("{path}.tls_config"), &h.tls_config);
+
+    let mut extra_headers = Vec::new();
+    for (name, hdr) in &h.http_headers {
+        let canonical = canonical_header(name);
+        if RESERVED_HEADERS.contains(&canonical.as_str()) {
+            cx.err(
+                &hdr.referenced,
+                format!("{path}.http_headers.{name}"),
+                format!("setting header \"{canonical}\" is not allowed"),
+            );
+            continue;
+        }
+        match HeaderName::from_bytes(name.as_bytes()) {
+            Ok(n) => extra_headers.push(ExtraHeader {
+                name: n,
+                values: hdr.value.values.clone(),
+                secrets: hdr.value.secrets.clone(),
+                files: hdr.value.files.iter().map(PathBuf::from).collect(),
+            }),
+            Err(_) => cx.err(
+                &hdr.referenced,
+                format!("{path}.http_headers.{name}"),
+                "invalid HTTP header name",
+            ),
+        }
+    }
+
+    Some(HttpModule {
+        valid_status_codes,
+        valid_http_versions: h
+            .valid_http_versions
+            .iter()
+            .map(|v| v.value.clone())
+            .collect(),
+        ip: IpPreference::from_config(&h.preferred_ip_protocol, h.ip_protocol_fallback),
+        follow_redirects: match h.no_follow_redirects {
+            Some(no) => !no,
+            None => h.follow_redirects,
+        },
+        fail_if_ssl: h.fail_if_ssl,
+        fail_if_not_ssl: h.fail_if_not_ssl,
+        method,
+        headers: h
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        fail_if_body_matches,
+        fail_if_body_not_matches,
+        fail_if_header_matches,
+        fail_if_header_not_matches,
+        body,
+        compression,
+        body_size_limit: u64::try_from(h.body_size_limit).unwrap_or(0),
+        auth,
+        tls: tls?,
+        enable_http2: h.enable_http2,
+        extra_headers,
+    })
+}
+
+/// prometheus/common's Accept-Encoding check: the configured header must accept the
+/// encoding (or `*`) with a q-value above zero.
+pub fn is_encoding_acceptable(encoding: &str, header: &str) -> bool {
+    if header.trim().is_empty() {
+        return true;
+    }
+    let mut entries: Vec<(String, f64)> = header
+        .split(',')
+        .filter_map(|part| {
+            let mut it = part.split(';');
+            let name = it.next()?.trim().to_ascii_lowercase();
+            if name.is_empty() {
+                return None;
+            }
+            let mut q = 1.0;
+            for param in it {
+                let param = param.trim();
+                if let Some(v) = param.strip_prefix("q=") {
+                    q = v.trim().parse().unwrap_or(0.0);
+                }
+            }
+            Some((name, q))
+        })
+        .collect();
+    entries.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap_or(std::cmp::Ordering::Equal));
+    entries
+        .iter()
+        .any(|(name, q)| *q > 0.0 && (name == encoding || name == "*"))
+}
+
+fn header_matchers(cx: &mut Cx, path: &str, list: &[Spanned<RawHeaderMatch>]) -> Vec<HeaderMatch> {
+    let mut out = Vec::new();
+    for (i, m) in list.iter().enumerate() {
+        let p = format!("{path}[{i}]");
+        if m.value.header.is_empty() {
+            cx.err(
+                &m.referenced,
+                &p,
+                "header name must be set for HTTP header matchers",
+            );
+            continue;
+        }
+        if m.value.regexp.is_empty() {
+            cx.err(
+                &m.referenced,
+                &p,
+                "regexp must be set for HTTP header matchers",
+            );
+            continue;
+        }
+        let Ok(header) = HeaderName::from_bytes(m.value.header.as_bytes()) else {
+            cx.err(
+                &m.referenced,
+                format!("{p}.header"),
+                "invalid HTTP header name",
+            );
+            continue;
+        };
+        match compile_regex(&m.value.regexp) {
+            Ok(regexp) => out.push(HeaderMatch {
+                header,
+                regexp,
+                allow_missing: m.value.allow_missing,
+            }),
+            Err(e) => cx.err(&m.referenced, format!("{p}.regexp"), e),
+        }
+    }
+    out
+}
+
+fn secret_source(inline: &Secret, file: &str) -> Option<SecretSource> {
+    if !inline.is_empty() {
+        Some(SecretSource::Inline(inline.clone()))
+    } else if !file.is_empty() {
+        Some(SecretSource::File(PathBuf::from(file)))
+    } else {
+        None
+    }
+}
+
+fn http_auth(cx: &mut Cx, path: &str, loc: &Location, h: &RawHttpProbe) -> Option<Auth> {
+    let has_bearer = h.bearer_token.as_ref().is_some_and(|s| !s.is_empty());
+    let has_bearer_file = h.bearer_token_file.as_ref().is_some_and(|s| !s.is_empty());
+    let loc = *loc;
+    if has_bearer && has_bearer_file {
+        cx.err(
+            &loc,
+            path,
+            "at most one of bearer_token & bearer_token_file must be configured",
+        );
+    }
+    if h.basic_auth.is_some() && (has_bearer || has_bearer_file) {
+        cx.err(
+            &loc,
+            path,
+            "at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured",
+        );
+    }
+    if h.authorization.is_some() && (has_bearer || has_bearer_file) {
+        cx.err(
+            &loc,
+            path,
+            "authorization is not compatible with bearer_token & bearer_token_file",
+        );
+    }
+    if h.authorization.is_some() && h.basic_auth.is_some() {
+        cx.err(
+            &loc,
+            path,
+            "at most one of basic_auth, oauth2 & authorization must be configured",
+        );
+    }
+    if let Some(ba) = &h.basic_auth {
+        let b = &ba.value;
+        let p = format!("{path}.basic_auth");
+        let users = [
+            !b.username.is_empty(),
+            !b.username_file.is_empty(),
+            b.username_ref.is_some(),
+        ];
+        if users.iter().filter(|x| **x).count() > 1 {
+            cx.err(
+                &ba.referenced,
+                &p,
+                "at most one of basic_auth username, username_file & username_ref must be configured",
+            );
+        }
+        let pws = [
+            !b.password.is_empty(),
+            !b.password_file.is_empty(),
+            b.password_ref.is_some(),
+        ];
+        if pws.iter().filter(|x| **x).count() > 1 {
+            cx.err(
+                &ba.referenced,
+                &p,
+                "at most one of basic_auth password, password_file & password_ref must be configured",
+            );
+        }
+        if b.username_ref.is_some() || b.password_ref.is_some() {
+            cx.err(&ba.referenced, &p, "username_ref and password_ref need a secret manager, which blackwatch does not have; use the *_file form");
+        }
+        let username = if !b.username_file.is_empty() {
+            SecretSource::File(PathBuf::from(&b.username_file))
+        } else {
+            SecretSource::Inline(Secret::new(b.username.clone()))
+        };
+        return Some(Auth::Basic {
+            username,
+            password: secret_source(&b.password, &b.password_file),
+        });
+    }
+    if let Some(a) = &h.authorization {
+        let v = &a.value;
+        let p = format!("{path}.authorization");
+        if v.kind.eq_ignore_ascii_case("basic") {
+            cx.err(
+                &a.referenced,
+                &p,
+                format!(
+                    "authorization type cannot be set to \"{}\", use \"basic_auth\" instead",
+                    v.kind.to_ascii_lowercase()
+                ),
+            );
+        }
+        if !v.credentials.is_empty() && !v.credentials_file.is_empty() {
+            cx.err(
+                &a.referenced,
+                &p,
+                "at most one of authorization credentials & credentials_file must be configured",
+            );
+        }
+        if v.credentials_ref.is_some() {
+            cx.err(&a.referenced, &p, "credentials_ref needs a secret manager, which blackwatch does not have; use credentials_file");
+        }
+        let kind = if v.kind.is_empty() {
+            "Bearer".to_string()
+        } else {
+            v.kind.clone()
+        };
+        return Some(Auth::Authorization {
+            kind,
+            credentials: secret_source(&v.credentials, &v.credentials_file),
+        });
+    }
+    if has_bearer || has_bearer_file {
+        let token = h.bearer_token.clone().unwrap_or_default();
+        let file = h.bearer_token_file.clone().unwrap_or_default();
+        return Some(Auth::Authorization {
+            kind: "Bearer".to_string(),
+            credentials: secret_source(&token, &file),
+        });
+    }
+    None
+}
+
+fn tls_version(cx: &mut Cx, loc: &Location, path: &str, v: &str) -> Option<TlsVersion> {
+    match v {
+        "" => None,
+        "TLS12" => Some(TlsVersion::Tls12),
+        "TLS13" => Some(TlsVersion::Tls13),
+        "TLS10" | "TLS11" => {
+            // rustls has no TLS 1.0/1.1; as a minimum these still allow 1.2 and 1.3.
+            if path.ends_with("max_version") {
+                cx.err(loc, path, format!("{v} is not supported by blackwatch: TLS 1.0 and 1.1 are out of scope (rustls implements TLS 1.2 and 1.3)"));
+            }
+            None
+        }
+        other => {
+            cx.err(loc, path, format!("unknown TLS version: {other}"));
+            None
+        }
+    }
+}
+
+fn tls_settings(cx: &mut Cx, path: &str, block: &Spanned<RawTlsConfig>) -> Option<TlsSettings> {
+    let t = &block.value;
+    let loc = block.referenced;
+    let before = cx.errors.len();
+    let count = |a: bool, b: bool, c: bool| [a, b, c].iter().filter(|x| **x).count();
+    if count(!t.ca.is_empty(), !t.ca_file.is_empty(), t.ca_ref.is_some()) > 1 {
+        cx.err(
+            &loc,
+            path,
+            "at most one of ca, ca_file & ca_ref must be configured",
+        );
+    }
+    if count(
+        !t.cert.is_empty(),
+        !t.cert_file.is_empty(),
+        t.cert_ref.is_some(),
+    ) > 1
+    {
+        cx.err(
+            &loc,
+            path,
+            "at most one of cert, cert_file & cert_ref must be configured",
+        );
+    }
+    if count(
+        !t.key.is_empty(),
+        !t.key_file.is_empty(),
+        t.key_ref.is_some(),
+    ) > 1
+    {
+        cx.err(
+            &loc,
+            path,
+            "at most one of key, key_file & key_ref must be configured",
+        );
+    }
+    if t.ca_ref.is_some() || t.cert_ref.is_some() || t.key_ref.is_some() {
+        cx.err(&loc, path, "ca_ref, cert_ref and key_ref need a secret manager, which blackwatch does not have; use the *_file form");
+    }
+    let has_cert = !t.cert.is_empty() || !t.cert_file.is_empty();
+    let has_key = !t.key.is_empty() || !t.key_file.is_empty();
+    if has_cert && !has_key {
+        cx.err(&loc, path, "exactly one of key or key_file must be configured when a client certificate is configured");
+    }
+    if has_key && !has_cert {
+        cx.err(
+            &loc,
+            path,
+            "exactly one of cert or cert_file must be configured when a client key is configured",
+        );
+    }
+    let min_version = tls_version(cx, &loc, &format!("{path}.min_version"), &t.min_version);
+    let max_version = tls_version(cx, &loc, &format!("{path}.max_version"), &t.max_version);
+    if let (Some(min), Some(max)) = (min_version, max_version) {
+        if min > max {
+            cx.err(&loc, path, format!("max_version must be greater than or equal to min_version, got min_version: {} and max_version: {}", t.min_version, t.max_version));
+        }
+    }
+    if cx.errors.len() > before {
+        return None;
+    }
+    let pem = |inline: &str, file: &str| {
+        if !inline.is_empty() {
+            Some(PemSource::Inline(inline.to_string()))
+        } else if !file.is_empty() {
+            Some(PemSource::File(PathBuf::from(file)))
+        } else {
+            None
+        }
+    };
+    Some(TlsSettings {
+        ca: pem(&t.ca, &t.ca_file),
+        cert: pem(&t.cert, &t.cert_file),
+        key: if t.key_file.is_empty() {
+            None
+        } else {
+            Some(SecretSource::File(PathBuf::from(&t.key_file)))
+        },
+        key_inline_pem: if t.key.is_empty() {
+            None
+        } else {
+            Some(t.key.clone())
+        },
+        server_name: (!t.server_name.is_empty()).then(|| t.server_name.clone()),
+        insecure_skip_verify: t.insecure_skip_verify,
+        min_version,
+        max_version,
+    })
+}
+
+fn tcp(cx: &mut Cx, path: &str, block: &Spanned<RawTcpProbe>) -> Option<TcpModule> {
+    let t = &block.value;
+    let mut steps = Vec::new();
+    for (i, q) in t.query_response.iter().enumerate() {
+        let p = format!("{path}.query_response[{i}]");
+        let v = &q.value;
+        if v.expect.is_some() && v.expect_bytes.is_some() {
+            cx.err(
+                &q.referenced,
+                &p,
+                "expect and expect_bytes are mutually exclusive",
+            );
+        }
+        let expect = match &v.expect {
+            Some(re) => match compile_regex(&re.value) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    cx.err(&re.referenced, format!("{p}.expect"), e);
+                    None
+                }
+            },
+            None => None,
+        };
+        steps.push(QueryStep {
+            expect,
+            expect_bytes: v.expect_bytes.as_ref().map(|s| s.as_bytes().to_vec()),
+            labels: v
+                .labels
+                .iter()
+                .map(|l| (l.name.clone(), l.value.clone()))
+                .collect(),
+            send: v.send.clone(),
+            starttls: v.starttls,
+        });
+    }
+    let tls_config = tls_settings(cx, &format!("{path}.tls_config"), &t.tls_config);
+    Some(TcpModule {
+        ip: IpPreference::from_config(&t.preferred_ip_protocol, t.ip_protocol_fallback),
+        source_ip_address: (!t.source_ip_address.is_empty()).then(|| t.source_ip_address.clone()),
+        query_response: steps,
+        tls: t.tls,
+        tls_config: tls_config?,
+    })
+}
+
+fn icmp(cx: &mut Cx, path: &str, block: &Spanned<RawIcmpProbe>) -> Option<IcmpModule> {
+    let i = &block.value;
+    let ttl = i.ttl.value;
+    if ttl < 0 {
+        cx.err(
+            &i.ttl.referenced,
+            format!("{path}.ttl"),
+            "\"ttl\" cannot be negative",
+        );
+    } else if ttl > 255 {
+        cx.err(
+            &i.ttl.referenced,
+            format!("{path}.ttl"),
+            "\"ttl\" cannot exceed 255",
+        );
+    }
+    if i.payload_size < 0 || i.payload_size > 65_000 {
+        cx.err(
+            &block.referenced,
+            format!("{path}.payload_size"),
+            "\"payload_size\" must be between 0 and 65000",
+        );
+    }
+    Some(IcmpModule {
+        ip: IpPreference::from_config(&i.preferred_ip_protocol, i.ip_protocol_fallback),
+        source_ip_address: (!i.source_ip_address.is_empty()).then(|| i.source_ip_address.clone()),
+        payload_size: usize::try_from(i.payload_size).unwrap_or(0),
+        dont_fragment: i.dont_fragment,
+        ttl: u8::try_from(ttl).unwrap_or(64),
+    })
+}
+
+/// DNS record type names that miekg/dns knows and blackbox accepts.
+fn valid_query_type(t: &str) -> bool {
+    use std::str::FromStr;
+    hickory_resolver::proto::rr::RecordType::from_str(t).is_ok()
+}
+
+const DNS_CLASSES: &[&str] = &["IN", "CS", "CH", "HS", "NONE", "ANY"];
+const DNS_RCODES: &[&str] = &[
+    "NOERROR",
+    "FORMERR",
+    "SERVFAIL",
+    "NXDOMAIN",
+    "NOTIMP",
+    "REFUSED",
+    "YXDOMAIN",
+    "YXRRSET",
+    "NXRRSET",
+    "NOTAUTH",
+    "NOTZONE",
+    "BADSIG",
+    "BADVERS",
+    "BADKEY",
+    "BADTIME",
+    "BADMODE",
+    "BADNAME",
+    "BADALG",
+    "BADTRUNC",
+    "BADCOOKIE",
+];
+
+fn rr_validator(cx: &mut Cx, path: &str, v: &RawRrValidator) -> RrValidator {
+    RrValidator {
+        fail_if_matches_regexp: regexes(
+            cx,
+            &format!("{path}.fail_if_matches_regexp"),
+            &v.fail_if_matches_regexp,
+        ),
+        fail_if_all_match_regexp: regexes(
+            cx,
+            &format!("{path}.fail_if_all_match_regexp"),
+            &v.fail_if_all_match_regexp,
+        ),
+        fail_if_not_matches_regexp: regexes(
+            cx,
+            &format!("{path}.fail_if_not_matches_regexp"),
+            &v.fail_if_not_matches_regexp,
+        ),
+        fail_if_none_matches_regexp: regexes(
+            cx,
+            &format!("{path}.fail_if_none_matches_regexp"),
+            &v.fail_if_none_matches_regexp,
+        ),
+    }
+}
+
+fn dns(cx: &mut Cx, path: &str, block: &Spanned<RawDnsProbe>) -> Option<DnsModule> {
+    let d = &block.value;
+    if d.query_name.is_empty() {
+        cx.err(
+            &block.referenced,
+            format!("{path}.query_name"),
+            "query name must be set for DNS module",
+        );
+    }
+    if !valid_query_type(&d.query_type.value) {
+        cx.err(
+            &d.query_type.referenced,
+            format!("{path}.query_type"),
+            format!("query type '{}' is not valid", d.query_type.value),
+        );
+    }
+    if !DNS_CLASSES.contains(&d.query_class.value.as_str()) {
+        cx.err(
+            &d.query_class.referenced,
+            format!("{path}.query_class"),
+            format!("query class '{}' is not valid", d.query_class.value),
+        );
+    }
+    if !matches!(d.transport_protocol.value.as_str(), "udp" | "tcp") {
+        cx.err(
+            &d.transport_protocol.referenced,
+            format!("{path}.transport_protocol"),
+            format!(
+                "transport protocol '{}' is not valid: must be udp or tcp",
+                d.transport_protocol.value
+            ),
+        );
+    }
+    if d.dns_over_tls && d.transport_protocol.value != "tcp" {
+        cx.err(
+            &d.transport_protocol.referenced,
+            format!("{path}.dns_over_tls"),
+            "dns_over_tls requires transport_protocol: tcp",
+        );
+    }
+    if let Some(rcodes) = &d.valid_rcodes {
+        for (i, r) in rcodes.iter().enumerate() {
+            if !DNS_RCODES.contains(&r.value.as_str()) {
+                cx.err(
+                    &r.referenced,
+                    format!("{path}.valid_rcodes[{i}]"),
+                    format!("rcode '{}' is not valid", r.value),
+                );
+            }
+        }
+    }
+    let tls_config = tls_settings(cx, &format!("{path}.tls_config"), &d.tls_config);
+    Some(DnsModule {
+        query_name: d.query_name.clone(),
+        query_type: d.query_type.value.clone(),
+        query_class: d.query_class.value.clone(),
+        transport_protocol: d.transport_protocol.value.clone(),
+        dns_over_tls: d.dns_over_tls,
+        tls_config: tls_config?,
+        source_ip_address: (!d.source_ip_address.is_empty()).then(|| d.source_ip_address.clone()),
+        ip: IpPreference::from_config(&d.preferred_ip_protocol, d.ip_protocol_fallback),
+        recursion_desired: d.recursion_desired,
+        valid_rcodes: d
+            .valid_rcodes
+            .as_ref()
+            .map(|v| v.iter().map(|s| s.value.clone()).collect()),
+        validate_answer_rrs: rr_validator(
+            cx,
+            &format!("{path}.validate_answer_rrs"),
+            &d.validate_answer_rrs,
+        ),
+        validate_authority_rrs: rr_validator(
+            cx,
+            &format!("{path}.validate_authority_rrs"),
+            &d.validate_authority_rrs,
+        ),
+        validate_additional_rrs: rr_validator(
+            cx,
+            &format!("{path}.validate_additional_rrs"),
+            &d.validate_additional_rrs,
+        ),
+    })
+}

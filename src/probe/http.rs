@@ -1,0 +1,1063 @@
+//! The HTTP prober, built on hyper's client connection API over our own resolve, TCP connect
+//! and rustls handshake, so each of blackbox_exporter's five phases (resolve, connect, tls,
+//! processing, transfer) is timed and summed over redirects, and the peer certificates and
+//! verified chains are available for the TLS metrics.
+//!
+//! Behaviour follows upstream `prober/http.go`: a new connection per hop with keep-alive off,
+//! at most 10 redirects (the 11th is refused and evaluated as the final response), a fresh
+//! cookie jar per probe, no `Accept-Encoding` and no decoding unless `compression` is set,
+//! and the same check order (status → headers → decode → size limit → body regexes →
+//! drain → version → TLS and `fail_if_*`).
+
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Request, Response, StatusCode, Version};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::pki_types::ServerName;
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_rustls::TlsConnector;
+use url::Url;
+
+use super::module::{Auth, Compression, HeaderMatch, HttpModule, RequestBody, SecretSource};
+use super::tls::{self, ChainRecord, TlsState};
+use super::{resolve, ProbeCx};
+
+const MAX_REDIRECTS: usize = 10;
+const PHASE_HELP: &str = "Duration of http request by phase, summed over all redirects";
+
+/// The User-Agent sent unless the module sets one.
+pub fn user_agent() -> String {
+    format!("Blackbox-Exporter/blackwatch-{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// Timings of one round trip, as upstream's httptrace hooks collect them.
+#[derive(Default)]
+struct Trace {
+    resolve: Duration,
+    tls: bool,
+    connect: Option<Duration>,
+    tls_time: Option<Duration>,
+    processing: Option<Duration>,
+}
+
+/// Aborts the connection driver when the probe is done with it.
+struct AbortOnDrop(JoinHandle<()>);
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+enum Sender {
+    H1(hyper::client::conn::http1::SendRequest<Full<Bytes>>),
+    H2(hyper::client::conn::http2::SendRequest<Full<Bytes>>),
+}
+
+/// One hop's destination.
+struct Hop {
+    /// The URL the request goes to; for the first hop its host is the chosen IP.
+    url: Url,
+    /// The Host header value.
+    host_header: String,
+    /// Explicit TLS server name; `None` means the URL host.
+    server_name: Option<String>,
+    /// Already-resolved address (first hop); later hops resolve the URL host themselves.
+    ip: Option<IpAddr>,
+}
+
+/// Everything learned about the response that ends the probe.
+struct Final {
+    status: StatusCode,
+    version: Version,
+    headers: HeaderMap,
+    tls: Option<TlsState>,
+    chain: ChainRecord,
+    body: Option<Incoming>,
+    _driver: AbortOnDrop,
+    /// A redirect was refused (not followed, or over the limit): upstream's `requestErrored`.
+    request_errored: bool,
+    first_byte: Instant,
+}
+
+fn set_defaults(cx: &mut ProbeCx) {
+    let r = &mut cx.registry;
+    r.set(
+        "probe_http_content_length",
+        "Length of http content response",
+        0.0,
+    );
+    r.set(
+        "probe_http_uncompressed_body_length",
+        "Length of uncompressed response body",
+        0.0,
+    );
+    r.set("probe_http_redirects", "The number of redirects", 0.0);
+    r.set(
+        "probe_http_ssl",
+        "Indicates if SSL was used for the final redirect",
+        0.0,
+    );
+    r.set("probe_http_status_code", "Response HTTP status code", 0.0);
+    r.set(
+        "probe_http_version",
+        "Returns the version of HTTP of the probe response",
+        0.0,
+    );
+    r.set(
+        "probe_failed_due_to_regex",
+        "Indicates if probe failed due to regex",
+        0.0,
+    );
+}
+
+/// Parses the target the way upstream does: `http://` is prepended when no scheme is given.
+pub fn target_url(target: &str) -> Result<Url, url::ParseError> {
+    let lower = target.to_ascii_lowercase();
+    let with_scheme = if lower.starts_with("http://") || lower.starts_with("https://") {
+        target.to_string()
+    } else {
+        format!("http://{target}")
+    };
+    Url::parse(&with_scheme)
+}
+
+fn authority(url: &Url) -> String {
+    let host = match url.host() {
+        Some(url::Host::Ipv6(v6)) => format!("[{v6}]"),
+        Some(h) => h.to_string(),
+        None => String::new(),
+    };
+    match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host,
+    }
+}
+
+fn url_host(url: &Url) -> String {
+    match url.host() {
+        Some(url::Host::Ipv6(v6)) => v6.to_string(),
+        Some(h) => h.to_string(),
+        None => String::new(),
+    }
+}
+
+fn read_secret(src: &SecretSource) -> std::io::Result<String> {
+    match src {
+        SecretSource::Inline(s) => Ok(s.expose().to_string()),
+        SecretSource::File(p) => Ok(std::fs::read_to_string(p)?
+            .trim_end_matches(['\n', '\r'])
+            .to_string()),
+    }
+}
+
+/// The `Authorization` header value for the module's credentials.
+fn authorization(auth: &Auth) -> std::io::Result<String> {
+    use base64_lite::encode;
+    match auth {
+        Auth::Basic { username, password } => {
+            let user = read_secret(username)?;
+            let pass = match password {
+                Some(p) => read_secret(p)?,
+                None => String::new(),
+            };
+            Ok(format!(
+                "Basic {}",
+                encode(format!("{user}:{pass}").as_bytes())
+            ))
+        }
+        Auth::Authorization { kind, credentials } => {
+            let cred = match credentials {
+                Some(c) => read_secret(c)?,
+                None => String::new(),
+            };
+            Ok(format!("{kind} {cred}"))
+        }
+    }
+}
+
+pub async fn probe(target: &str, m: &HttpModule, cx: &mut ProbeCx) -> bool {
+    set_defaults(cx);
+    let url = match target_url(target) {
+        Ok(u) if u.host().is_some() => u,
+        Ok(_) => {
+            cx.log
+                .error("Could not parse target URL", &[("err", "missing host")]);
+            return false;
+        }
+        Err(e) => {
+            cx.log
+                .error("Could not parse target URL", &[("err", &e.to_string())]);
+            return false;
+        }
+    };
+    let target_host = url_host(&url);
+
+    // Host header and TLS server name: module Host header, else the `hostname` parameter,
+    // else the target's own authority.
+    let configured_host = m
+        .host_header()
+        .map(str::to_string)
+        .or_else(|| cx.hostname.clone());
+    let host_header = configured_host.clone().unwrap_or_else(|| authority(&url));
+    let server_name = m
+        .tls
+        .server_name
+        .clone()
+        .or_else(|| configured_host.as_ref().map(|h| strip_port(h)))
+        .unwrap_or_else(|| target_host.clone());
+
+    let ip = match resolve::choose_protocol(&target_host, m.ip, cx).await {
+        Ok(ip) => ip,
+        Err(_) => {
+            cx.registry.set_labeled(
+                "probe_http_duration_seconds",
+                PHASE_HELP,
+                &[("phase", "resolve")],
+                cx.registry
+                    .get("probe_dns_lookup_time_seconds")
+                    .unwrap_or(0.0),
+            );
+            return false;
+        }
+    };
+    let lookup_time = Duration::from_secs_f64(
+        cx.registry
+            .get("probe_dns_lookup_time_seconds")
+            .unwrap_or(0.0),
+    );
+    for phase in ["resolve", "connect", "tls", "processing", "transfer"] {
+        cx.registry.set_labeled(
+            "probe_http_duration_seconds",
+            PHASE_HELP,
+            &[("phase", phase)],
+            0.0,
+        );
+    }
+
+    let mut ip_url = url.clone();
+    let _ = ip_url.set_ip_host(ip);
+    let first_authority = authority(&ip_url);
+
+    let request_body = match &m.body {
+        None => Bytes::new(),
+        Some(RequestBody::Inline(b)) => b.clone(),
+        Some(RequestBody::File(p)) => match tokio::fs::read(p).await {
+            Ok(b) => Bytes::from(b),
+            Err(e) => {
+                cx.log.error(
+                    "Error reading body file",
+                    &[("file", &p.display().to_string()), ("err", &e.to_string())],
+                );
+                return false;
+            }
+        },
+    };
+    let auth_value = match &m.auth {
+        Some(a) => match authorization(a) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                cx.log
+                    .error("Error reading credentials file", &[("err", &e.to_string())]);
+                return false;
+            }
+        },
+        None => None,
+    };
+    let mut extra_headers: Vec<(HeaderName, String)> = Vec::new();
+    for h in &m.extra_headers {
+        for v in &h.values {
+            extra_headers.push((h.name.clone(), v.clone()));
+        }
+        for s in &h.secrets {
+            extra_headers.push((h.name.clone(), s.expose().to_string()));
+        }
+        for f in &h.files {
+            match tokio::fs::read_to_string(f).await {
+                Ok(v) => extra_headers
+                    .push((h.name.clone(), v.trim_end_matches(['\n', '\r']).to_string())),
+                Err(e) => {
+                    cx.log.error(
+                        "Error reading header file",
+                        &[("file", &f.display().to_string()), ("err", &e.to_string())],
+                    );
+                    return false;
+                }
+            }
+        }
+    }
+
+    let mut jar = cookie_store::CookieStore::default();
+    let mut traces: Vec<Trace> = Vec::new();
+    let mut hop = Hop {
+        url: ip_url,
+        host_header,
+        server_name: Some(server_name),
+        ip: Some(ip),
+    };
+    let mut method = m.method.clone();
+    let mut body = request_body;
+    let mut send_auth = true;
+    let mut redirects = 0usize;
+
+    cx.log.info(
+        "Making HTTP request",
+        &[("url", hop.url.as_str()), ("host", &hop.host_header)],
+    );
+    let outcome = loop {
+        let mut trace = Trace {
+            resolve: if traces.is_empty() {
+                lookup_time
+            } else {
+                Duration::ZERO
+            },
+            ..Trace::default()
+        };
+        let result = round_trip(
+            &hop,
+            &method,
+            &body,
+            m,
+            &jar,
+            send_auth,
+            auth_value.as_deref(),
+            &extra_headers,
+            &mut trace,
+            cx,
+        )
+        .await;
+        traces.push(trace);
+        let resp = match result {
+            Ok(r) => r,
+            Err(e) => {
+                cx.log.error("Error for HTTP request", &[("err", &e)]);
+                break None;
+            }
+        };
+        for v in resp.headers.get_all(header::SET_COOKIE) {
+            if let Ok(s) = v.to_str() {
+                let _ = jar.parse(s, &hop.url);
+            }
+        }
+        let location = resp
+            .headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let is_redirect = matches!(resp.status.as_u16(), 301 | 302 | 303 | 307 | 308);
+        let Some(location) = location.filter(|_| is_redirect) else {
+            break Some(resp);
+        };
+        cx.log.info("Received redirect", &[("location", &location)]);
+        redirects += 1;
+        cx.registry.set(
+            "probe_http_redirects",
+            "The number of redirects",
+            redirects as f64,
+        );
+        if redirects > MAX_REDIRECTS || !m.follow_redirects {
+            cx.log.info("Not following redirect", &[]);
+            break Some(Final {
+                request_errored: true,
+                ..resp
+            });
+        }
+        let next = match hop.url.join(&location) {
+            Ok(u) => u,
+            Err(e) => {
+                cx.log.error(
+                    "Error for HTTP request",
+                    &[(
+                        "err",
+                        &format!("failed to parse Location header {location:?}: {e}"),
+                    )],
+                );
+                break None;
+            }
+        };
+        if !matches!(next.scheme(), "http" | "https") {
+            cx.log.error(
+                "Error for HTTP request",
+                &[(
+                    "err",
+                    &format!("unsupported protocol scheme {:?}", next.scheme()),
+                )],
+            );
+            break None;
+        }
+        let relative = Url::parse(&location).is_err();
+        let same_authority = authority(&next) == first_authority;
+        // Go: 301/302/303 turn the request into a body-less GET (except HEAD); 307/308 keep it.
+        if matches!(resp.status.as_u16(), 301..=303) && method != http::Method::HEAD {
+            method = http::Method::GET;
+            body = Bytes::new();
+        }
+        if !same_authority {
+            send_auth = false;
+        }
+        hop = Hop {
+            host_header: if relative {
+                hop.host_header.clone()
+            } else {
+                authority(&next)
+            },
+            server_name: if same_authority {
+                hop.server_name.clone()
+            } else {
+                None
+            },
+            ip: if same_authority { hop.ip } else { None },
+            url: next,
+        };
+    };
+
+    // Phase metrics, summed over hops (upstream's loop over traces).
+    for t in &traces {
+        cx.registry.add_labeled(
+            "probe_http_duration_seconds",
+            PHASE_HELP,
+            &[("phase", "resolve")],
+            t.resolve.as_secs_f64(),
+        );
+        let Some(connect) = t.connect else { continue };
+        cx.registry.add_labeled(
+            "probe_http_duration_seconds",
+            PHASE_HELP,
+            &[("phase", "connect")],
+            connect.as_secs_f64(),
+        );
+        if t.tls {
+            if let Some(d) = t.tls_time {
+                cx.registry.add_labeled(
+                    "probe_http_duration_seconds",
+                    PHASE_HELP,
+                    &[("phase", "tls")],
+                    d.as_secs_f64(),
+                );
+            }
+        }
+        if let Some(d) = t.processing {
+            cx.registry.add_labeled(
+                "probe_http_duration_seconds",
+                PHASE_HELP,
+                &[("phase", "processing")],
+                d.as_secs_f64(),
+            );
+        }
+    }
+
+    let Some(mut resp) = outcome else {
+        return false;
+    };
+    let success = evaluate(m, &mut resp, cx).await;
+    if !resp.request_errored {
+        let transfer = resp.first_byte.elapsed().as_secs_f64();
+        cx.registry.add_labeled(
+            "probe_http_duration_seconds",
+            PHASE_HELP,
+            &[("phase", "transfer")],
+            transfer,
+        );
+    }
+    success
+}
+
+fn strip_port(host: &str) -> String {
+    if host.starts_with('[') {
+        return host
+            .split(']')
+            .next()
+            .unwrap_or(host)
+            .trim_start_matches('[')
+            .to_string();
+    }
+    match host.rsplit_once(':') {
+        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) && !h.contains(':') => h.to_string(),
+        _ => host.to_string(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn round_trip(
+    hop: &Hop,
+    method: &http::Method,
+    body: &Bytes,
+    m: &HttpModule,
+    jar: &cookie_store::CookieStore,
+    send_auth: bool,
+    auth: Option<&str>,
+    extra_headers: &[(HeaderName, String)],
+    trace: &mut Trace,
+    cx: &mut ProbeCx,
+) -> Result<Final, String> {
+    let https = hop.url.scheme() == "https";
+    let port = hop
+        .url
+        .port_or_known_default()
+        .unwrap_or(if https { 443 } else { 80 });
+    let start = Instant::now();
+    let ip = match hop.ip {
+        Some(ip) => ip,
+        None => {
+            let host = url_host(&hop.url);
+            let ips = resolve::lookup_all(&host)
+                .await
+                .map_err(|e| e.to_string())?;
+            trace.resolve = start.elapsed();
+            *ips.first()
+                .ok_or_else(|| format!("lookup {host}: no such host"))?
+        }
+    };
+    let connect_start = Instant::now();
+    let tcp = TcpStream::connect(SocketAddr::new(ip, port))
+        .await
+        .map_err(|e| format!("dial tcp {}: {e}", SocketAddr::new(ip, port)))?;
+    let _ = tcp.set_nodelay(true);
+    trace.connect = Some(connect_start.elapsed());
+    trace.tls = https;
+
+    let chain;
+    let (sender, driver, tls_state) = if https {
+        let alpn: &[&[u8]] = if m.enable_http2 {
+            &[b"h2", b"http/1.1"]
+        } else {
+            &[b"http/1.1"]
+        };
+        let (config, record) = tls::client_config(&m.tls, alpn).map_err(|e| e.to_string())?;
+        chain = record;
+        let name = hop
+            .server_name
+            .clone()
+            .unwrap_or_else(|| url_host(&hop.url));
+        let server_name = ServerName::try_from(name.clone())
+            .map_err(|e| format!("invalid TLS server name {name:?}: {e}"))?;
+        let tls_start = Instant::now();
+        let stream = TlsConnector::from(config)
+            .connect(server_name, tcp)
+            .await
+            .map_err(|e| format!("tls: {e}"))?;
+        trace.tls_time = Some(tls_start.elapsed());
+        let state = TlsState::from_connection(stream.get_ref().1);
+        let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+        let (sender, driver) = handshake(TokioIo::new(stream), h2).await?;
+        (sender, driver, Some(state))
+    } else {
+        chain = ChainRecord::default();
+        let (sender, driver) = handshake(TokioIo::new(tcp), false).await?;
+        (sender, driver, None)
+    };
+    let got_conn = Instant::now();
+
+    let request = build_request(
+        hop,
+        method,
+        body,
+        m,
+        jar,
+        send_auth,
+        auth,
+        extra_headers,
+        matches!(sender, Sender::H2(_)),
+    )?;
+    let response: Response<Incoming> = match sender {
+        Sender::H1(mut s) => s.send_request(request).await,
+        Sender::H2(mut s) => s.send_request(request).await,
+    }
+    .map_err(|e| format!("{e}"))?;
+    let first_byte = Instant::now();
+    trace.processing = Some(first_byte - got_conn);
+    let _ = cx;
+    let (parts, incoming) = response.into_parts();
+    Ok(Final {
+        status: parts.status,
+        version: parts.version,
+        headers: parts.headers,
+        tls: tls_state,
+        chain,
+        body: Some(incoming),
+        _driver: driver,
+        request_errored: false,
+        first_byte,
+    })
+}
+
+async fn handshake<I>(io: I, h2: bool) -> Result<(Sender, AbortOnDrop), String>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    if h2 {
+        let (sender, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
+            .await
+            .map_err(|e| format!("http2 handshake: {e}"))?;
+        let driver = tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok((Sender::H2(sender), AbortOnDrop(driver)))
+    } else {
+        let (sender, conn) = hyper::client::conn::http1::handshake(io)
+            .await
+            .map_err(|e| format!("http1 handshake: {e}"))?;
+        let driver = tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok((Sender::H1(sender), AbortOnDrop(driver)))
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_request(
+    hop: &Hop,
+    method: &http::Method,
+    body: &Bytes,
+    m: &HttpModule,
+    jar: &cookie_store::CookieStore,
+    send_auth: bool,
+    auth: Option<&str>,
+    extra_headers: &[(HeaderName, String)],
+    h2: bool,
+) -> Result<Request<Full<Bytes>>, String> {
+    let path = match hop.url.query() {
+        Some(q) => format!("{}?{q}", hop.url.path()),
+        None => hop.url.path().to_string(),
+    };
+    let uri = if h2 {
+        format!("{}://{}{}", hop.url.scheme(), hop.host_header, path)
+    } else {
+        path
+    };
+    let mut builder = Request::builder().method(method.clone()).uri(uri);
+    if !h2 {
+        builder = builder.version(Version::HTTP_11);
+    }
+    let mut req = builder
+        .body(Full::new(body.clone()))
+        .map_err(|e| format!("building request: {e}"))?;
+    let headers = req.headers_mut();
+    if !h2 {
+        headers.insert(
+            header::HOST,
+            HeaderValue::from_str(&hop.host_header).map_err(|e| e.to_string())?,
+        );
+        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    headers.insert(
+        header::USER_AGENT,
+        HeaderValue::from_str(&user_agent()).map_err(|e| e.to_string())?,
+    );
+    if !body.is_empty() {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    }
+    for (k, v) in &m.headers {
+        if k.eq_ignore_ascii_case("host") {
+            continue;
+        }
+        let name = HeaderName::from_bytes(k.as_bytes()).map_err(|e| e.to_string())?;
+        headers.insert(name, HeaderValue::from_str(v).map_err(|e| e.to_string())?);
+    }
+    if let (Some(c), false) = (m.compression, headers.contains_key(header::ACCEPT_ENCODING)) {
+        headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static(c.token()));
+    }
+    if send_auth {
+        if let Some(a) = auth {
+            headers.insert(
+                header::AUTHORIZATION,
+                HeaderValue::from_str(a).map_err(|_| "invalid credentials".to_string())?,
+            );
+        }
+    }
+    for (name, v) in extra_headers {
+        if let Ok(v) = HeaderValue::from_str(v) {
+            headers.append(name.clone(), v);
+        }
+    }
+    let cookies: Vec<String> = jar
+        .get_request_values(&hop.url)
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect();
+    if !cookies.is_empty() {
+        if let Ok(v) = HeaderValue::from_str(&cookies.join("; ")) {
+            headers.insert(header::COOKIE, v);
+        }
+    }
+    Ok(req)
+}
+
+/// Counts (and, when body regexes need it, keeps) the decoded body, enforcing the size limit.
+struct Collector {
+    keep: bool,
+    buf: Vec<u8>,
+    count: u64,
+    limit: u64,
+}
+
+impl Write for Collector {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let mut take = data.len() as u64;
+        let over = self.limit > 0 && self.count + take > self.limit;
+        if over {
+            take = self.limit - self.count;
+        }
+        let slice = &data[..take as usize];
+        if self.keep {
+            self.buf.extend_from_slice(slice);
+        }
+        self.count += take;
+        if over {
+            return Err(std::io::Error::other("http: request body too large"));
+        }
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+enum Decoder {
+    Plain(Collector),
+    Gzip(flate2::write::GzDecoder<Collector>),
+    Deflate(flate2::write::DeflateDecoder<Collector>),
+    Brotli(Box<brotli::DecompressorWriter<Collector>>),
+}
+
+impl Decoder {
+    fn new(c: Option<Compression>, sink: Collector) -> Self {
+        match c {
+            None | Some(Compression::Identity) => Decoder::Plain(sink),
+            Some(Compression::Gzip) => Decoder::Gzip(flate2::write::GzDecoder::new(sink)),
+            Some(Compression::Deflate) => {
+                Decoder::Deflate(flate2::write::DeflateDecoder::new(sink))
+            }
+            Some(Compression::Brotli) => {
+                Decoder::Brotli(Box::new(brotli::DecompressorWriter::new(sink, 8192)))
+            }
+        }
+    }
+    fn write_all(&mut self, data: &[u8]) -> std::io::Result<()> {
+        match self {
+            Decoder::Plain(w) => w.write_all(data),
+            Decoder::Gzip(w) => w.write_all(data),
+            Decoder::Deflate(w) => w.write_all(data),
+            Decoder::Brotli(w) => w.write_all(data),
+        }
+    }
+    /// Flushes the decoder; returns the collector and any error from the end of the stream.
+    fn finish(self) -> (Option<Collector>, Option<String>) {
+        match self {
+            Decoder::Plain(w) => (Some(w), None),
+            Decoder::Gzip(w) => match w.finish() {
+                Ok(c) => (Some(c), None),
+                Err(e) => (None, Some(e.to_string())),
+            },
+            Decoder::Deflate(w) => match w.finish() {
+                Ok(c) => (Some(c), None),
+                Err(e) => (None, Some(e.to_string())),
+            },
+            Decoder::Brotli(mut w) => {
+                let flushed = w.flush();
+                match w.into_inner() {
+                    Ok(c) => (Some(c), flushed.err().map(|e| e.to_string())),
+                    Err(c) => (Some(c), Some("brotli: truncated stream".to_string())),
+                }
+            }
+        }
+    }
+    fn count(&self) -> u64 {
+        match self {
+            Decoder::Plain(w) => w.count,
+            Decoder::Gzip(w) => w.get_ref().count,
+            Decoder::Deflate(w) => w.get_ref().count,
+            Decoder::Brotli(w) => w.get_ref().count,
+        }
+    }
+}
+
+fn status_ok(m: &HttpModule, status: StatusCode) -> bool {
+    if m.valid_status_codes.is_empty() {
+        status.is_success()
+    } else {
+        m.valid_status_codes.contains(&status.as_u16())
+    }
+}
+
+fn version_str(v: Version) -> &'static str {
+    match v {
+        Version::HTTP_09 => "HTTP/0.9",
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_11 => "HTTP/1.1",
+        Version::HTTP_2 => "HTTP/2.0",
+        Version::HTTP_3 => "HTTP/3.0",
+        _ => "unknown",
+    }
+}
+
+fn header_values<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Vec<&'a [u8]> {
+    headers
+        .get_all(name)
+        .iter()
+        .map(HeaderValue::as_bytes)
+        .collect()
+}
+
+fn headers_match(
+    matchers: &[HeaderMatch],
+    headers: &HeaderMap,
+    fail_if_match: bool,
+    cx: &mut ProbeCx,
+) -> bool {
+    for hm in matchers {
+        let values = header_values(headers, &hm.header);
+        if values.is_empty() {
+            if hm.allow_missing {
+                continue;
+            }
+            cx.log
+                .error("Missing required header", &[("header", hm.header.as_str())]);
+            return false;
+        }
+        let any = values.iter().any(|v| hm.regexp.is_match(v));
+        if fail_if_match && any {
+            cx.log.error(
+                "Header matched regular expression",
+                &[
+                    ("header", hm.header.as_str()),
+                    ("regexp", hm.regexp.as_str()),
+                ],
+            );
+            return false;
+        }
+        if !fail_if_match && !any {
+            cx.log.error(
+                "Header did not match regular expression",
+                &[
+                    ("header", hm.header.as_str()),
+                    ("regexp", hm.regexp.as_str()),
+                ],
+            );
+            return false;
+        }
+    }
+    true
+}
+
+async fn evaluate(m: &HttpModule, resp: &mut Final, cx: &mut ProbeCx) -> bool {
+    let status = resp.status;
+    cx.log.info(
+        "Received HTTP response",
+        &[("status_code", status.as_str())],
+    );
+    let mut success = status_ok(m, status);
+    if !success {
+        cx.log.info(
+            "Invalid HTTP response status code",
+            &[
+                ("status_code", status.as_str()),
+                ("valid_status_codes", &format!("{:?}", m.valid_status_codes)),
+            ],
+        );
+    }
+    let mut regex_checked = None;
+    if success && (!m.fail_if_header_matches.is_empty() || !m.fail_if_header_not_matches.is_empty())
+    {
+        let ok = headers_match(&m.fail_if_header_matches, &resp.headers, true, cx)
+            && headers_match(&m.fail_if_header_not_matches, &resp.headers, false, cx);
+        regex_checked = Some(ok);
+        success = ok;
+    }
+
+    let content_length = resp
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .unwrap_or(-1);
+
+    let mut body_len = 0u64;
+    if !resp.request_errored {
+        let want_body = success
+            && (!m.fail_if_body_matches.is_empty() || !m.fail_if_body_not_matches.is_empty());
+        let collector = Collector {
+            keep: want_body,
+            buf: Vec::new(),
+            count: 0,
+            limit: m.body_size_limit,
+        };
+        let mut decoder = Decoder::new(m.compression, collector);
+        let mut read_error: Option<String> = None;
+        if let Some(mut body) = resp.body.take() {
+            while let Some(frame) = body.frame().await {
+                match frame {
+                    Ok(f) => {
+                        if let Some(data) = f.data_ref() {
+                            if let Err(e) = decoder.write_all(data) {
+                                read_error = Some(e.to_string());
+                                break;
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        read_error = Some(e.to_string());
+                        break;
+                    }
+                }
+            }
+        }
+        let partial = decoder.count();
+        let (collector, finish_error) = if read_error.is_none() {
+            decoder.finish()
+        } else {
+            (None, None)
+        };
+        body_len = collector.as_ref().map(|c| c.count).unwrap_or(partial);
+        if let Some(e) = read_error.or(finish_error) {
+            cx.log
+                .error("Failed to read HTTP response body", &[("err", &e)]);
+            success = false;
+        } else if let (true, Some(c)) = (success && want_body, collector.as_ref()) {
+            let mut ok = true;
+            for re in &m.fail_if_body_matches {
+                if re.is_match(&c.buf) {
+                    cx.log.error(
+                        "Body matched regular expression",
+                        &[("regexp", re.as_str())],
+                    );
+                    ok = false;
+                    break;
+                }
+            }
+            if ok {
+                for re in &m.fail_if_body_not_matches {
+                    if !re.is_match(&c.buf) {
+                        cx.log.error(
+                            "Body did not match regular expression",
+                            &[("regexp", re.as_str())],
+                        );
+                        ok = false;
+                        break;
+                    }
+                }
+            }
+            regex_checked = Some(ok);
+            success = ok;
+        }
+    }
+    if let Some(ok) = regex_checked {
+        cx.registry.set(
+            "probe_failed_due_to_regex",
+            "Indicates if probe failed due to regex",
+            if ok { 0.0 } else { 1.0 },
+        );
+    }
+
+    if let Some(lm) = resp
+        .headers
+        .get(header::LAST_MODIFIED)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| httpdate::parse_http_date(v).ok())
+    {
+        let secs = match lm.duration_since(std::time::UNIX_EPOCH) {
+            Ok(d) => d.as_secs_f64(),
+            Err(e) => -e.duration().as_secs_f64(),
+        };
+        cx.registry.set(
+            "probe_http_last_modified_timestamp_seconds",
+            "Returns the Last-Modified HTTP response header in unixtime",
+            secs,
+        );
+    }
+
+    let version = version_str(resp.version);
+    let version_value = match resp.version {
+        Version::HTTP_09 => 0.9,
+        Version::HTTP_10 => 1.0,
+        Version::HTTP_11 => 1.1,
+        Version::HTTP_2 => 2.0,
+        Version::HTTP_3 => 3.0,
+        _ => 0.0,
+    };
+    cx.registry.set(
+        "probe_http_version",
+        "Returns the version of HTTP of the probe response",
+        version_value,
+    );
+    if !m.valid_http_versions.is_empty() && !m.valid_http_versions.iter().any(|v| v == version) {
+        cx.log
+            .error("Invalid HTTP version number", &[("version", version)]);
+        success = false;
+    }
+
+    let is_tls = resp.tls.is_some();
+    if let Some(state) = &resp.tls {
+        cx.registry.set(
+            "probe_http_ssl",
+            "Indicates if SSL was used for the final redirect",
+            1.0,
+        );
+        tls::record_metrics(&mut cx.registry, state, &resp.chain, true);
+        if m.fail_if_ssl {
+            cx.log.error("Final request was over SSL", &[]);
+            success = false;
+        }
+    } else if m.fail_if_not_ssl && success {
+        cx.log.error("Final request was not over SSL", &[]);
+        success = false;
+    }
+    let _ = is_tls;
+
+    cx.registry.set(
+        "probe_http_status_code",
+        "Response HTTP status code",
+        f64::from(status.as_u16()),
+    );
+    cx.registry.set(
+        "probe_http_content_length",
+        "Length of http content response",
+        content_length as f64,
+    );
+    cx.registry.set(
+        "probe_http_uncompressed_body_length",
+        "Length of uncompressed response body",
+        body_len as f64,
+    );
+    success
+}
+
+/// Minimal standard base64 for the basic-auth header.
+mod base64_lite {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+    pub fn encode(input: &[u8]) -> String {
+        let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+        for chunk in input.chunks(3) {
+            let b = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
+            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+            for i in 0..4 {
+                if i <= chunk.len() {
+                    out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        out
+    }
+
+    #[cfg(test)]
+    #[test]
+    fn encodes_like_rfc4648() {
+        assert_eq!(encode(b"user:pass"), "dXNlcjpwYXNz");
+        assert_eq!(encode(b"a"), "YQ==");
+        assert_eq!(encode(b"ab"), "YWI=");
+        assert_eq!(encode(b""), "");
+    }
+}

@@ -1,0 +1,164 @@
+//! Probing: one function, `run`, used by both `/probe` and (later) the scheduler. It owns what
+//! every probe shares — the timeout, `probe_success`, `probe_duration_seconds` — and
+//! dispatches on the closed `Prober` enum. Each protocol lives in its own file with the same
+//! signature and writes its own `probe_<proto>_*` metrics into the per-probe registry.
+//!
+//! A failed probe is data: `false` plus a reason in the probe log, never an error or panic.
+//! This module never touches alert state.
+
+pub mod http;
+pub mod log;
+pub mod module;
+pub mod registry;
+pub mod resolve;
+pub mod tls;
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+pub use log::ProbeLog;
+pub use module::{Module, Prober};
+pub use registry::Registry;
+
+/// Everything a prober needs besides its target and module: the registry it writes metrics
+/// into, the log the debug output shows, and request-level overrides.
+pub struct ProbeCx {
+    pub registry: Registry,
+    pub log: ProbeLog,
+    /// `hostname` URL parameter: the Host header (and SNI) for http, server name for tcp.
+    pub hostname: Option<String>,
+    /// The effective timeout (already derived from the scrape timeout and the module).
+    pub timeout: Duration,
+}
+
+impl ProbeCx {
+    pub fn new(module: &str, target: &str, timeout: Duration, log_level: log::Level) -> Self {
+        Self {
+            registry: Registry::new(),
+            log: ProbeLog::new(module, target, log_level),
+            hostname: None,
+            timeout,
+        }
+    }
+}
+
+/// Whether this build has a prober for `prober` (the config already accepts all four).
+pub fn is_supported(prober: &Prober) -> bool {
+    matches!(prober, Prober::Http(_))
+}
+
+/// Runs one probe with its timeout and records the metrics every probe has.
+pub async fn run(target: &str, module: &Module, cx: &mut ProbeCx) -> bool {
+    let timeout = cx.timeout;
+    cx.log.info(
+        "Beginning probe",
+        &[
+            ("probe", module.prober.name()),
+            ("timeout_seconds", &timeout.as_secs_f64().to_string()),
+        ],
+    );
+    let start = Instant::now();
+    let fut = async {
+        match &module.prober {
+            Prober::Http(m) => http::probe(target, m, cx).await,
+            other => {
+                cx.log.error(
+                    "Prober is not supported by this build",
+                    &[("prober", other.name())],
+                );
+                false
+            }
+        }
+    };
+    let success = match tokio::time::timeout(timeout, fut).await {
+        Ok(ok) => ok,
+        Err(_) => {
+            cx.log.error(
+                "Probe timed out",
+                &[("timeout_seconds", &timeout.as_secs_f64().to_string())],
+            );
+            false
+        }
+    };
+    let elapsed = start.elapsed().as_secs_f64();
+    if success {
+        cx.log.info(
+            "Probe succeeded",
+            &[("duration_seconds", &elapsed.to_string())],
+        );
+    } else {
+        cx.log.error(
+            "Probe failed",
+            &[("duration_seconds", &elapsed.to_string())],
+        );
+    }
+    cx.registry.set(
+        "probe_success",
+        "Displays whether or not the probe was a success",
+        if success { 1.0 } else { 0.0 },
+    );
+    cx.registry.set(
+        "probe_duration_seconds",
+        "Returns how long the probe took to complete in seconds",
+        elapsed,
+    );
+    cx.registry.set(
+        "probe_timeout_seconds",
+        "Returns how long the probe timeout is in seconds",
+        timeout.as_secs_f64(),
+    );
+    success
+}
+
+/// blackbox_exporter's timeout derivation (`getTimeout`): the scrape timeout header (or 120 s)
+/// minus the offset, unless the module's own timeout is smaller and positive — or the result
+/// is negative, in which case the module timeout wins even when it is 0.
+pub fn effective_timeout(
+    module_timeout: Duration,
+    scrape_timeout: Option<f64>,
+    offset: f64,
+) -> Duration {
+    let mut t = scrape_timeout.unwrap_or(0.0);
+    if t == 0.0 {
+        t = 120.0;
+    }
+    let max = t - offset;
+    let module = module_timeout.as_secs_f64();
+    let chosen = if (module > 0.0 && module < max) || max < 0.0 {
+        module
+    } else {
+        max
+    };
+    Duration::from_secs_f64(chosen.max(0.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeout_table_matches_upstream() {
+        let s = Duration::from_secs_f64;
+        for (module, header, offset, want) in [
+            (0.0, Some(15.0), 0.5, 14.5),
+            (20.0, Some(15.0), 0.5, 14.5),
+            (5.0, Some(15.0), 0.5, 5.0),
+            (10.0, None, 0.5, 10.0),
+            (10.0, Some(10.0), 0.5, 9.5),
+            (9.5, None, 1.0, 9.5),
+            (0.0, None, 0.5, 119.5),
+            (0.0, None, 0.0, 120.0),
+            (0.0, Some(0.3), 0.5, 0.0),
+            (5.0, Some(0.3), 0.5, 5.0),
+            (2.0, Some(0.0), 0.5, 2.0),
+            (0.0, Some(1.0), 0.5, 0.5),
+        ] {
+            assert_eq!(
+                effective_timeout(s(module), header, offset),
+                s(want),
+                "{module} {header:?} {offset}"
+            );
+        }
+    }
+}

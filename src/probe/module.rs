@@ -1,0 +1,249 @@
+//! Validated probe modules: what `config::validate` produces and every prober consumes.
+//! Regexes are compiled, enums are closed, and a tcp module cannot carry http settings.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::header::HeaderName;
+use regex::bytes::Regex;
+
+use crate::config::raw::{RawModule, Secret};
+
+/// One named module.
+#[derive(Debug)]
+pub struct Module {
+    pub name: String,
+    /// 0 means "no module timeout": the scrape timeout alone decides.
+    pub timeout: Duration,
+    pub prober: Prober,
+    /// The module as configured, with defaults filled in, for `/config` and debug output.
+    pub raw: Arc<RawModule>,
+}
+
+/// The closed set of probers.
+#[derive(Debug)]
+pub enum Prober {
+    Http(HttpModule),
+    Tcp(TcpModule),
+    Icmp(IcmpModule),
+    Dns(DnsModule),
+}
+
+impl Prober {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Prober::Http(_) => "http",
+            Prober::Tcp(_) => "tcp",
+            Prober::Icmp(_) => "icmp",
+            Prober::Dns(_) => "dns",
+        }
+    }
+}
+
+/// Address family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IpFamily {
+    V4,
+    V6,
+}
+
+/// `preferred_ip_protocol` + `ip_protocol_fallback`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IpPreference {
+    pub preferred: IpFamily,
+    pub fallback: bool,
+}
+
+impl IpPreference {
+    /// Upstream rule: only `""` and `"ip6"` mean IPv6; any other string means IPv4.
+    pub fn from_config(preferred: &str, fallback: bool) -> Self {
+        let preferred = if preferred.is_empty() || preferred == "ip6" {
+            IpFamily::V6
+        } else {
+            IpFamily::V4
+        };
+        Self {
+            preferred,
+            fallback,
+        }
+    }
+}
+
+/// A value given inline or read from a file at probe time (`password` / `password_file`).
+#[derive(Clone, Debug)]
+pub enum SecretSource {
+    Inline(Secret),
+    File(PathBuf),
+}
+
+#[derive(Clone, Debug)]
+pub enum Auth {
+    Basic {
+        username: SecretSource,
+        password: Option<SecretSource>,
+    },
+    /// `Authorization: <kind> <credentials>`; `bearer_token` becomes kind `Bearer`.
+    Authorization {
+        kind: String,
+        credentials: Option<SecretSource>,
+    },
+}
+
+/// A PEM given inline or as a file.
+#[derive(Clone, Debug)]
+pub enum PemSource {
+    Inline(String),
+    File(PathBuf),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TlsVersion {
+    Tls12,
+    Tls13,
+}
+
+/// prometheus/common TLSConfig, validated.
+#[derive(Clone, Debug, Default)]
+pub struct TlsSettings {
+    pub ca: Option<PemSource>,
+    pub cert: Option<PemSource>,
+    pub key: Option<SecretSource>,
+    pub key_inline_pem: Option<Secret>,
+    pub server_name: Option<String>,
+    pub insecure_skip_verify: bool,
+    pub min_version: Option<TlsVersion>,
+    pub max_version: Option<TlsVersion>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compression {
+    Gzip,
+    Brotli,
+    Deflate,
+    Identity,
+}
+
+impl Compression {
+    pub fn token(self) -> &'static str {
+        match self {
+            Compression::Gzip => "gzip",
+            Compression::Brotli => "br",
+            Compression::Deflate => "deflate",
+            Compression::Identity => "identity",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct HeaderMatch {
+    pub header: HeaderName,
+    pub regexp: Regex,
+    pub allow_missing: bool,
+}
+
+#[derive(Clone, Debug)]
+pub enum RequestBody {
+    Inline(bytes::Bytes),
+    File(PathBuf),
+}
+
+/// A header from `http_headers`: several values, secrets and files, all appended.
+#[derive(Clone, Debug)]
+pub struct ExtraHeader {
+    pub name: HeaderName,
+    pub values: Vec<String>,
+    pub secrets: Vec<Secret>,
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug)]
+pub struct HttpModule {
+    /// Empty means 200–299.
+    pub valid_status_codes: Vec<u16>,
+    pub valid_http_versions: Vec<String>,
+    pub ip: IpPreference,
+    pub follow_redirects: bool,
+    pub fail_if_ssl: bool,
+    pub fail_if_not_ssl: bool,
+    pub method: http::Method,
+    /// Headers as configured; a `Host` entry (any case) sets the request host and SNI.
+    pub headers: Vec<(String, String)>,
+    pub fail_if_body_matches: Vec<Regex>,
+    pub fail_if_body_not_matches: Vec<Regex>,
+    pub fail_if_header_matches: Vec<HeaderMatch>,
+    pub fail_if_header_not_matches: Vec<HeaderMatch>,
+    pub body: Option<RequestBody>,
+    pub compression: Option<Compression>,
+    /// 0 means no limit.
+    pub body_size_limit: u64,
+    pub auth: Option<Auth>,
+    pub tls: TlsSettings,
+    pub enable_http2: bool,
+    pub extra_headers: Vec<ExtraHeader>,
+}
+
+impl HttpModule {
+    /// The configured `Host` header, if any (matched case-insensitively, as upstream).
+    pub fn host_header(&self) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("host"))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct QueryStep {
+    pub expect: Option<Regex>,
+    pub expect_bytes: Option<Vec<u8>>,
+    pub labels: Vec<(String, String)>,
+    pub send: Option<String>,
+    pub starttls: bool,
+}
+
+#[derive(Debug)]
+pub struct TcpModule {
+    pub ip: IpPreference,
+    pub source_ip_address: Option<String>,
+    pub query_response: Vec<QueryStep>,
+    pub tls: bool,
+    pub tls_config: TlsSettings,
+}
+
+#[derive(Debug)]
+pub struct IcmpModule {
+    pub ip: IpPreference,
+    pub source_ip_address: Option<String>,
+    pub payload_size: usize,
+    pub dont_fragment: bool,
+    pub ttl: u8,
+}
+
+/// The four regex lists applied to one DNS section. Kept as strings: upstream compiles them
+/// at probe time, and they were already checked to compile at load.
+#[derive(Clone, Debug, Default)]
+pub struct RrValidator {
+    pub fail_if_matches_regexp: Vec<Regex>,
+    pub fail_if_all_match_regexp: Vec<Regex>,
+    pub fail_if_not_matches_regexp: Vec<Regex>,
+    pub fail_if_none_matches_regexp: Vec<Regex>,
+}
+
+#[derive(Debug)]
+pub struct DnsModule {
+    pub query_name: String,
+    pub query_type: String,
+    pub query_class: String,
+    pub transport_protocol: String,
+    pub dns_over_tls: bool,
+    pub tls_config: TlsSettings,
+    pub source_ip_address: Option<String>,
+    pub ip: IpPreference,
+    pub recursion_desired: bool,
+    /// `None` means `[NOERROR]`; `Some(empty)` makes every probe fail, as upstream.
+    pub valid_rcodes: Option<Vec<String>>,
+    pub validate_answer_rrs: RrValidator,
+    pub validate_authority_rrs: RrValidator,
+    pub validate_additional_rrs: RrValidator,
+}

@@ -1,0 +1,255 @@
+//! The result of one probe as data: metric families of gauges, written by the probers and
+//! encoded in Prometheus text format exactly as blackbox_exporter's per-probe registry is
+//! (sorted by name, then by label values; Go `%g` number formatting; upstream help strings).
+//!
+//! It is plain data rather than a prometheus-client registry so the scheduler's store and
+//! the rule engine can read results without parsing text.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// One gauge family.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Family {
+    pub help: &'static str,
+    /// Label set (name, value pairs in declaration order) → value.
+    pub samples: Vec<(Vec<(String, String)>, f64)>,
+}
+
+/// A per-probe registry.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Registry {
+    families: BTreeMap<String, Family>,
+}
+
+impl Registry {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets an unlabelled gauge, registering it if needed.
+    pub fn set(&mut self, name: &str, help: &'static str, value: f64) {
+        self.set_labeled(name, help, &[], value);
+    }
+
+    /// Sets one labelled sample, registering the family if needed.
+    pub fn set_labeled(
+        &mut self,
+        name: &str,
+        help: &'static str,
+        labels: &[(&str, &str)],
+        value: f64,
+    ) {
+        let fam = self
+            .families
+            .entry(name.to_string())
+            .or_insert_with(|| Family {
+                help,
+                samples: Vec::new(),
+            });
+        let labels: Vec<(String, String)> = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        match fam.samples.iter_mut().find(|(l, _)| *l == labels) {
+            Some((_, v)) => *v = value,
+            None => fam.samples.push((labels, value)),
+        }
+    }
+
+    /// Adds to a labelled sample (used for phase durations summed over redirects).
+    pub fn add_labeled(
+        &mut self,
+        name: &str,
+        help: &'static str,
+        labels: &[(&str, &str)],
+        delta: f64,
+    ) {
+        let current = self.get_labeled(name, labels).unwrap_or(0.0);
+        self.set_labeled(name, help, labels, current + delta);
+    }
+
+    pub fn get(&self, name: &str) -> Option<f64> {
+        self.get_labeled(name, &[])
+    }
+
+    pub fn get_labeled(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        let fam = self.families.get(name)?;
+        fam.samples
+            .iter()
+            .find(|(l, _)| {
+                l.len() == labels.len()
+                    && l.iter()
+                        .zip(labels)
+                        .all(|((k, v), (k2, v2))| k == k2 && v == v2)
+            })
+            .map(|(_, v)| *v)
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.families.contains_key(name)
+    }
+
+    pub fn remove(&mut self, name: &str) {
+        self.families.remove(name);
+    }
+
+    pub fn families(&self) -> impl Iterator<Item = (&String, &Family)> {
+        self.families.iter()
+    }
+
+    /// Prometheus text format 0.0.4, as client_golang writes it.
+    pub fn encode_text(&self) -> String {
+        let mut out = String::with_capacity(64 * self.families.len() + 64);
+        for (name, fam) in &self.families {
+            let _ = writeln!(out, "# HELP {name} {}", escape_help(fam.help));
+            let _ = writeln!(out, "# TYPE {name} gauge");
+            let mut samples: Vec<&(Vec<(String, String)>, f64)> = fam.samples.iter().collect();
+            samples.sort_by(|a, b| {
+                let ka: Vec<&str> = a.0.iter().map(|(_, v)| v.as_str()).collect();
+                let kb: Vec<&str> = b.0.iter().map(|(_, v)| v.as_str()).collect();
+                ka.cmp(&kb)
+            });
+            for (labels, value) in samples {
+                out.push_str(name);
+                if !labels.is_empty() {
+                    // client_golang sorts label pairs by name.
+                    let mut sorted: Vec<&(String, String)> = labels.iter().collect();
+                    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+                    out.push('{');
+                    for (i, (k, v)) in sorted.iter().enumerate() {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        let _ = write!(out, "{k}=\"{}\"", escape_label(v));
+                    }
+                    out.push('}');
+                }
+                out.push(' ');
+                out.push_str(&format_go_float(*value));
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
+
+fn escape_help(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('\n', "\\n")
+}
+
+/// Escapes a label value for the text format.
+pub fn escape_label(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Formats a float as Go's `strconv.AppendFloat(f, 'g', -1, 64)`, which client_golang's
+/// text encoder uses: shortest round-trip digits, exponent form when the decimal exponent
+/// is below -4 or at least 6 (`1.44541248e+09`, `123456`, `1e+06`, `2.137e-05`).
+pub fn format_go_float(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".to_string();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "+Inf" } else { "-Inf" }.to_string();
+    }
+    if v == 0.0 {
+        return if v.is_sign_negative() { "-0" } else { "0" }.to_string();
+    }
+    // Rust's `{:e}` gives the same shortest round-trip digits as Go.
+    let sci = format!("{v:e}");
+    let Some((mantissa, exp)) = sci.split_once('e') else {
+        return sci;
+    };
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let sign = if mantissa.starts_with('-') { "-" } else { "" };
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    if !(-4..6).contains(&exp) {
+        let mut m = digits[..1].to_string();
+        if digits.len() > 1 {
+            m.push('.');
+            m.push_str(&digits[1..]);
+        }
+        let esign = if exp < 0 { '-' } else { '+' };
+        format!("{sign}{m}e{esign}{:02}", exp.abs())
+    } else if exp < 0 {
+        let zeros = "0".repeat((-exp - 1) as usize);
+        format!("{sign}0.{zeros}{digits}")
+    } else {
+        let int_len = (exp + 1) as usize;
+        if digits.len() <= int_len {
+            format!("{sign}{digits}{}", "0".repeat(int_len - digits.len()))
+        } else {
+            format!("{sign}{}.{}", &digits[..int_len], &digits[int_len..])
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_print_like_go() {
+        for (v, want) in [
+            (1.0, "1"),
+            (0.0, "0"),
+            (1.44541248e9, "1.44541248e+09"),
+            (3668918509.0, "3.668918509e+09"),
+            (-62135596800.0, "-6.21355968e+10"),
+            (0.004515552, "0.004515552"),
+            (2.137e-05, "2.137e-05"),
+            (123456.0, "123456"),
+            (1e6, "1e+06"),
+            (1.1, "1.1"),
+            (-1.0, "-1"),
+            (0.0001, "0.0001"),
+            (200.0, "200"),
+            (f64::NAN, "NaN"),
+        ] {
+            assert_eq!(format_go_float(v), want, "{v}");
+        }
+    }
+
+    #[test]
+    fn text_is_sorted_by_name_and_label_values() {
+        let mut r = Registry::new();
+        r.set(
+            "probe_success",
+            "Displays whether or not the probe was a success",
+            1.0,
+        );
+        r.set_labeled(
+            "probe_http_duration_seconds",
+            "Duration of http request by phase, summed over all redirects",
+            &[("phase", "tls")],
+            0.5,
+        );
+        r.set_labeled(
+            "probe_http_duration_seconds",
+            "Duration of http request by phase, summed over all redirects",
+            &[("phase", "connect")],
+            0.25,
+        );
+        let text = r.encode_text();
+        assert_eq!(
+            text,
+            "# HELP probe_http_duration_seconds Duration of http request by phase, summed over all redirects\n\
+             # TYPE probe_http_duration_seconds gauge\n\
+             probe_http_duration_seconds{phase=\"connect\"} 0.25\n\
+             probe_http_duration_seconds{phase=\"tls\"} 0.5\n\
+             # HELP probe_success Displays whether or not the probe was a success\n\
+             # TYPE probe_success gauge\n\
+             probe_success 1\n"
+        );
+    }
+}

@@ -1,0 +1,122 @@
+//! The HTTP surface: `/probe`, `/metrics`, `/-/healthy`, `/-/ready`, `/-/reload`, `/config`,
+//! `/` and `/logs`. The only module that knows HTTP routing. It takes an already bound
+//! listener and a cancellation token, so tests bind port 0 and the caller owns shutdown.
+
+mod pages;
+mod probe;
+
+use std::io::Write as _;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::state::Shared;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("HTTP server failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Builds the router; exposed so tests can drive it without a socket.
+pub fn router(state: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/", get(pages::index))
+        .route("/probe", any(probe::handle))
+        .route("/metrics", get(metrics))
+        .route("/-/healthy", any(|| async { "Healthy" }))
+        .route("/-/ready", any(|| async { "Ready" }))
+        .route("/-/reload", any(reload))
+        .route("/config", get(pages::config))
+        .route("/logs", get(pages::logs))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` is cancelled, then lets in-flight requests finish.
+pub async fn run(
+    listener: TcpListener,
+    state: Arc<Shared>,
+    shutdown: CancellationToken,
+) -> Result<(), ServerError> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await?;
+    Ok(())
+}
+
+/// A text response, gzip-compressed when the client accepts it.
+pub(crate) fn text_response(
+    status: StatusCode,
+    content_type: &str,
+    body: String,
+    req_headers: &HeaderMap,
+) -> Response {
+    let gzip = req_headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|e| e.split(';').next().is_some_and(|t| t.trim() == "gzip"))
+        });
+    let mut builder = Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, content_type);
+    let body = if gzip && body.len() > 256 {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        match enc.write_all(body.as_bytes()).and_then(|_| enc.finish()) {
+            Ok(z) => {
+                builder = builder.header(header::CONTENT_ENCODING, "gzip");
+                Body::from(z)
+            }
+            Err(_) => Body::from(body),
+        }
+    } else {
+        Body::from(body)
+    };
+    builder
+        .body(body)
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+pub(crate) fn plain(status: StatusCode, body: impl Into<String>) -> Response {
+    let mut r = (status, body.into()).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+async fn metrics(
+    axum::extract::State(state): axum::extract::State<Arc<Shared>>,
+    headers: HeaderMap,
+) -> Response {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let (body, content_type) = state.metrics.encode(accept);
+    text_response(StatusCode::OK, content_type, body, &headers)
+}
+
+async fn reload(
+    axum::extract::State(state): axum::extract::State<Arc<Shared>>,
+    method: Method,
+) -> Response {
+    if method != Method::POST {
+        return plain(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "This endpoint requires a POST request.\n",
+        );
+    }
+    match state.reload().await {
+        Ok(()) => plain(StatusCode::OK, ""),
+        Err(e) => plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("failed to reload config: {e}\n"),
+        ),
+    }
+}

@@ -1,0 +1,136 @@
+//! `/probe`: blackbox_exporter's handler semantics — module lookup (default `http_2xx`), the
+//! scrape-timeout header, the target and `hostname` parameters, `debug=true` — around the
+//! shared `probe::run`. A failed probe is still a 200 with `probe_success 0`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::Response;
+
+use super::{plain, text_response};
+use crate::metrics::{ModuleLabel, ProbeLabels, TEXT_CONTENT_TYPE};
+use crate::probe::{self, ProbeCx, Prober};
+use crate::state::Shared;
+
+pub(super) async fn handle(
+    State(state): State<Arc<Shared>>,
+    Query(params): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Response {
+    // Upstream takes the first value of each parameter.
+    let mut first: HashMap<&str, &str> = HashMap::new();
+    for (k, v) in &params {
+        first.entry(k.as_str()).or_insert(v.as_str());
+    }
+    let config = state.config();
+    let module_name = match first.get("module") {
+        Some(m) if !m.is_empty() => *m,
+        _ => "http_2xx",
+    };
+    let Some(module) = config.modules.get(module_name).cloned() else {
+        state.metrics.module_unknown.inc();
+        return plain(
+            StatusCode::BAD_REQUEST,
+            format!("Unknown module {module_name:?}\n"),
+        );
+    };
+    let scrape_timeout = match headers.get("X-Prometheus-Scrape-Timeout-Seconds") {
+        Some(v) => {
+            let s = v.to_str().unwrap_or_default();
+            match s.trim().parse::<f64>() {
+                Ok(t) if t.is_finite() => Some(t),
+                _ => {
+                    return plain(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        format!("Failed to parse timeout from Prometheus header: strconv.ParseFloat: parsing {s:?}: invalid syntax\n"),
+                    )
+                }
+            }
+        }
+        None => None,
+    };
+    let target = match first.get("target") {
+        Some(t) if !t.is_empty() => t.to_string(),
+        _ => return plain(StatusCode::BAD_REQUEST, "Target parameter is missing\n"),
+    };
+    if !probe::is_supported(&module.prober) {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "Prober {:?} is not supported yet by blackwatch\n",
+                module.prober.name()
+            ),
+        );
+    }
+    let hostname = first
+        .get("hostname")
+        .filter(|h| !h.is_empty())
+        .map(|h| h.to_string());
+    if let (Some(h), Prober::Http(http)) = (&hostname, &module.prober) {
+        if let Some(configured) = http.host_header() {
+            if configured != h {
+                return plain(
+                    StatusCode::BAD_REQUEST,
+                    format!("host header defined both in module configuration ({configured}) and with URL-parameter 'hostname' ({h})\n"),
+                );
+            }
+        }
+    }
+
+    let timeout = probe::effective_timeout(
+        module.timeout,
+        scrape_timeout,
+        state.settings.timeout_offset,
+    );
+    let mut cx = ProbeCx::new(module_name, &target, timeout, state.settings.log_prober);
+    cx.hostname = hostname;
+    let success = probe::run(&target, &module, &mut cx).await;
+
+    let duration = cx.registry.get("probe_duration_seconds").unwrap_or(0.0);
+    state
+        .metrics
+        .probes
+        .get_or_create(&ProbeLabels {
+            module: module_name.to_string(),
+            prober: module.prober.name().to_string(),
+            result: if success {
+                ProbeResult::Success
+            } else {
+                ProbeResult::Failure
+            },
+        })
+        .inc();
+    state
+        .metrics
+        .probe_duration
+        .get_or_create(&ModuleLabel {
+            module: module_name.to_string(),
+        })
+        .observe(duration);
+
+    let metrics_text = cx.registry.encode_text();
+    let module_yaml = serde_saphyr::to_string(module.raw.as_ref()).unwrap_or_default();
+    let debug_output = format!(
+        "Logs for the probe:\n{}\n\n\nMetrics that would have been returned:\n{}\n\n\nModule configuration:\n{}",
+        cx.log.text(),
+        metrics_text,
+        module_yaml
+    );
+    let debug = first.get("debug").is_some_and(|d| *d == "true");
+    if let Ok(mut h) = state.history.lock() {
+        h.add(module_name, &target, success, debug_output.clone());
+    }
+    if debug {
+        return text_response(
+            StatusCode::OK,
+            "text/plain; charset=utf-8",
+            debug_output,
+            &HeaderMap::new(),
+        );
+    }
+    let mut resp = text_response(StatusCode::OK, TEXT_CONTENT_TYPE, metrics_text, &headers);
+    resp.headers_mut().remove(header::CACHE_CONTROL);
+    resp
+}
