@@ -95,11 +95,7 @@ pub(super) async fn handle(
         .get_or_create(&ProbeLabels {
             module: module_name.to_string(),
             prober: module.prober.name().to_string(),
-            result: if success {
-                ProbeResult::Success
-            } else {
-                ProbeResult::Failure
-            },
+            result: if success { "success" } else { "failure" },
         })
         .inc();
     state
