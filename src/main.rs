@@ -36,8 +36,9 @@ fn main() -> ExitCode {
     let config = match blackwatch::app::load_config(&cli) {
         Ok(c) => c,
         Err(errors) => {
+            // The full list goes to stderr once, readable; the log line only counts them.
             eprintln!("{errors}");
-            tracing::error!(message = "Error loading config", error = %errors);
+            tracing::error!(message = "Error loading config", errors = errors.len());
             return ExitCode::from(1);
         }
     };

@@ -37,6 +37,11 @@ impl ConfigErrors {
     pub fn single(e: ConfigError) -> Self {
         Self(vec![e])
     }
+    /// Errors in file order (file, line, column); errors without a position come first.
+    pub fn sorted(mut errors: Vec<ConfigError>) -> Self {
+        errors.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+        Self(errors)
+    }
     pub fn iter(&self) -> impl Iterator<Item = &ConfigError> {
         self.0.iter()
     }

@@ -75,11 +75,17 @@ fn yes() -> bool {
 fn ip6() -> String {
     "ip6".to_string()
 }
-fn get() -> String {
-    "GET".to_string()
+fn get() -> Spanned<String> {
+    spanned_str("GET")
 }
 fn is_false(b: &bool) -> bool {
     !*b
+}
+fn is_false_spanned(b: &Spanned<bool>) -> bool {
+    !b.value
+}
+fn is_empty_spanned(s: &Spanned<String>) -> bool {
+    s.value.is_empty()
 }
 fn is_zero_dur(d: &Duration) -> bool {
     d.is_zero()
@@ -129,7 +135,7 @@ pub struct RawModule {
 #[serde(deny_unknown_fields)]
 pub struct RawHttpProbe {
     #[serde(default)]
-    pub valid_status_codes: Vec<i64>,
+    pub valid_status_codes: Vec<Spanned<i64>>,
     #[serde(default)]
     pub valid_http_versions: Vec<Spanned<String>>,
     #[serde(default = "ip6")]
@@ -146,9 +152,9 @@ pub struct RawHttpProbe {
     #[serde(default)]
     pub fail_if_not_ssl: bool,
     #[serde(default = "get")]
-    pub method: String,
+    pub method: Spanned<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub headers: BTreeMap<String, String>,
+    pub headers: BTreeMap<String, Spanned<String>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fail_if_body_matches_regexp: Vec<Spanned<String>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -164,13 +170,13 @@ pub struct RawHttpProbe {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body_file: Option<String>,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub compression: String,
+    pub body_file: Option<Spanned<String>>,
+    #[serde(default = "unspanned", skip_serializing_if = "is_empty_spanned")]
+    pub compression: Spanned<String>,
     #[serde(default, with = "base2_bytes")]
     pub body_size_limit: i64,
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub enable_http3: bool,
+    #[serde(default = "unspanned", skip_serializing_if = "is_false_spanned")]
+    pub enable_http3: Spanned<bool>,
 
     // prometheus/common HTTPClientConfig, inlined.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -180,9 +186,9 @@ pub struct RawHttpProbe {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oauth2: Option<Spanned<Unsupported>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bearer_token: Option<Secret>,
+    pub bearer_token: Option<Spanned<Secret>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bearer_token_file: Option<String>,
+    pub bearer_token_file: Option<Spanned<String>>,
     #[serde(default = "unspanned")]
     pub tls_config: Spanned<RawTlsConfig>,
     #[serde(default = "yes")]
@@ -268,7 +274,7 @@ pub struct RawAuthorization {
 }
 
 /// prometheus/common `TLSConfig`.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTlsConfig {
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -293,10 +299,16 @@ pub struct RawTlsConfig {
     pub server_name: String,
     #[serde(default)]
     pub insecure_skip_verify: bool,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub min_version: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub max_version: String,
+    #[serde(default = "unspanned", skip_serializing_if = "is_empty_spanned")]
+    pub min_version: Spanned<String>,
+    #[serde(default = "unspanned", skip_serializing_if = "is_empty_spanned")]
+    pub max_version: Spanned<String>,
+}
+
+impl Default for RawTlsConfig {
+    fn default() -> Self {
+        serde_saphyr::from_str("{}").unwrap_or_else(|_| unreachable_default())
+    }
 }
 
 /// `tcp:` — TCPProbe.
@@ -356,8 +368,8 @@ pub struct RawIcmpProbe {
     pub ip_protocol_fallback: bool,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub source_ip_address: String,
-    #[serde(default)]
-    pub payload_size: i64,
+    #[serde(default = "unspanned")]
+    pub payload_size: Spanned<i64>,
     #[serde(default)]
     pub dont_fragment: bool,
     #[serde(default = "ttl64")]
@@ -390,8 +402,8 @@ pub struct RawDnsProbe {
     pub query_class: Spanned<String>,
     #[serde(default = "udp")]
     pub transport_protocol: Spanned<String>,
-    #[serde(default)]
-    pub dns_over_tls: bool,
+    #[serde(default = "unspanned")]
+    pub dns_over_tls: Spanned<bool>,
     #[serde(default = "unspanned")]
     pub tls_config: Spanned<RawTlsConfig>,
     #[serde(default, skip_serializing_if = "String::is_empty")]

@@ -46,7 +46,8 @@ pub fn compile_regex(re: &str) -> Result<Regex, String> {
         .build()
         .map_err(|e| {
             let detail = e.to_string();
-            let last = detail.lines().last().unwrap_or_default().trim().to_string();
+            let last = detail.lines().last().unwrap_or_default().trim();
+            let last = last.strip_prefix("error: ").unwrap_or(last);
             format!("could not compile regular expression {re:?}: {last}")
         })
 }
@@ -198,16 +199,18 @@ pub fn canonical_header(name: &str) -> String {
 
 fn http(cx: &mut Cx, path: &str, block: &Spanned<RawHttpProbe>) -> Option<HttpModule> {
     let h = &block.value;
-    let loc = block.referenced;
 
     let mut valid_status_codes = Vec::new();
-    for c in &h.valid_status_codes {
-        match u16::try_from(*c) {
-            Ok(c) if (100..=999).contains(&c) => valid_status_codes.push(c),
+    for (i, c) in h.valid_status_codes.iter().enumerate() {
+        match u16::try_from(c.value) {
+            Ok(code) if (100..=999).contains(&code) => valid_status_codes.push(code),
             _ => cx.err(
-                &loc,
-                format!("{path}.valid_status_codes"),
-                format!("invalid HTTP status code {c}"),
+                &c.referenced,
+                format!("{path}.valid_status_codes[{i}]"),
+                format!(
+                    "invalid HTTP status code {}: must be between 100 and 999",
+                    c.value
+                ),
             ),
         }
     }
@@ -249,15 +252,15 @@ fn http(cx: &mut Cx, path: &str, block: &Spanned<RawHttpProbe>) -> Option<HttpMo
         &format!("{path}.proxy_connect_header"),
         "proxying (proxy_connect_header)",
     );
-    if h.enable_http3 {
+    if h.enable_http3.value {
         cx.err(
-            &loc,
+            &h.enable_http3.referenced,
             format!("{path}.enable_http3"),
             "HTTP/3 is not supported yet by blackwatch",
         );
     }
     for (i, v) in h.valid_http_versions.iter().enumerate() {
-        if v.value == "HTTP/3.0" && !h.enable_http3 {
+        if v.value == "HTTP/3.0" && !h.enable_http3.value {
             cx.err(
                 &v.referenced,
                 format!("{path}.valid_http_versions[{i}]"),
@@ -268,21 +271,21 @@ fn http(cx: &mut Cx, path: &str, block: &Spanned<RawHttpProbe>) -> Option<HttpMo
 
     // Request body.
     let body = match (&h.body, &h.body_file) {
-        (Some(_), Some(_)) => {
+        (Some(_), Some(f)) => {
             cx.err(
-                &loc,
-                format!("{path}.body"),
+                &f.referenced,
+                format!("{path}.body_file"),
                 "setting body and body_file both are not allowed",
             );
             None
         }
         (Some(b), None) => Some(RequestBody::Inline(bytes::Bytes::from(b.clone()))),
-        (None, Some(f)) => Some(RequestBody::File(PathBuf::from(f))),
+        (None, Some(f)) => Some(RequestBody::File(PathBuf::from(&f.value))),
         (None, None) => None,
     };
 
     // Compression and its agreement with a configured Accept-Encoding.
-    let compression = match h.compression.to_ascii_lowercase().as_str() {
+    let compression = match h.compression.value.to_ascii_lowercase().as_str() {
         "" => None,
         "gzip" => Some(Compression::Gzip),
         "br" => Some(Compression::Brotli),
@@ -290,7 +293,7 @@ fn http(cx: &mut Cx, path: &str, block: &Spanned<RawHttpProbe>) -> Option<HttpMo
         "identity" => Some(Compression::Identity),
         other => {
             cx.err(
-                &loc,
+                &h.compression.referenced,
                 format!("{path}.compression"),
                 format!(
                     "unknown compression \"{other}\": must be one of gzip, br, deflate, identity"
@@ -301,13 +304,15 @@ fn http(cx: &mut Cx, path: &str, block: &Spanned<RawHttpProbe>) -> Option<HttpMo
     };
     if let Some(c) = compression {
         for (k, v) in &h.headers {
-            if k.eq_ignore_ascii_case("accept-encoding") && !is_encoding_acceptable(c.token(), v) {
+            if k.eq_ignore_ascii_case("accept-encoding")
+                && !is_encoding_acceptable(c.token(), &v.value)
+            {
                 cx.err(
-                    &loc,
+                    &h.compression.referenced,
                     format!("{path}.compression"),
                     format!(
-                        "invalid configuration \"{k}: {v}\", \"compression: {}\"",
-                        h.compression
+                        "invalid configuration \"{k}: {}\", \"compression: {}\"",
+                        v.value, h.compression.value
                     ),
                 );
             }
@@ -316,22 +321,27 @@ fn http(cx: &mut Cx, path: &str, block: &Spanned<RawHttpProbe>) -> Option<HttpMo
 
     // Headers must be valid HTTP header names and values.
     for (k, v) in &h.headers {
-        if HeaderName::from_bytes(k.as_bytes()).is_err() || http::HeaderValue::from_str(v).is_err()
-        {
+        if HeaderName::from_bytes(k.as_bytes()).is_err() {
             cx.err(
-                &loc,
+                &v.referenced,
                 format!("{path}.headers.{k}"),
-                "invalid HTTP header name or value",
+                format!("invalid HTTP header name {k:?}"),
+            );
+        } else if http::HeaderValue::from_str(&v.value).is_err() {
+            cx.err(
+                &v.referenced,
+                format!("{path}.headers.{k}"),
+                format!("invalid HTTP header value {:?}", v.value),
             );
         }
     }
-    let method = match http::Method::from_bytes(h.method.as_bytes()) {
+    let method = match http::Method::from_bytes(h.method.value.as_bytes()) {
         Ok(m) => m,
         Err(_) => {
             cx.err(
-                &loc,
+                &h.method.referenced,
                 format!("{path}.method"),
-                format!("invalid HTTP method {:?}", h.method),
+                format!("invalid HTTP method {:?}", h.method.value),
             );
             http::Method::GET
         }
@@ -358,7 +368,7 @@ fn http(cx: &mut Cx, path: &str, block: &Spanned<RawHttpProbe>) -> Option<HttpMo
         &h.fail_if_header_not_matches,
     );
 
-    let auth = http_auth(cx, path, &loc, h);
+    let auth = http_auth(cx, path, h);
     let tls = tls_settings(cx, &format!("{path}.tls_config"), &h.tls_config);
 
     let mut extra_headers = Vec::new();
@@ -405,7 +415,7 @@ fn http(cx: &mut Cx, path: &str, block: &Spanned<RawHttpProbe>) -> Option<HttpMo
         headers: h
             .headers
             .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .map(|(k, v)| (k.clone(), v.value.clone()))
             .collect(),
         fail_if_body_matches,
         fail_if_body_not_matches,
@@ -421,10 +431,10 @@ fn http(cx: &mut Cx, path: &str, block: &Spanned<RawHttpProbe>) -> Option<HttpMo
     })
 }
 
-/// prometheus/common's Accept-Encoding check: the configured header must accept the
-/// encoding (or `*`) with a q-value above zero.
+/// blackbox's Accept-Encoding check: the configured header must accept the encoding (or `*`)
+/// with a q-value above zero. No compression (`""`) and an empty header are always acceptable.
 pub fn is_encoding_acceptable(encoding: &str, header: &str) -> bool {
-    if header.trim().is_empty() {
+    if encoding.is_empty() || header.trim().is_empty() {
         return true;
     }
     let mut entries: Vec<(String, f64)> = header
@@ -501,35 +511,42 @@ fn secret_source(inline: &Secret, file: &str) -> Option<SecretSource> {
     }
 }
 
-fn http_auth(cx: &mut Cx, path: &str, loc: &Location, h: &RawHttpProbe) -> Option<Auth> {
-    let has_bearer = h.bearer_token.as_ref().is_some_and(|s| !s.is_empty());
-    let has_bearer_file = h.bearer_token_file.as_ref().is_some_and(|s| !s.is_empty());
-    let loc = *loc;
-    if has_bearer && has_bearer_file {
+fn http_auth(cx: &mut Cx, path: &str, h: &RawHttpProbe) -> Option<Auth> {
+    let bearer = h.bearer_token.as_ref().filter(|s| !s.value.is_empty());
+    let bearer_file = h.bearer_token_file.as_ref().filter(|s| !s.value.is_empty());
+    let has_bearer = bearer.is_some();
+    let has_bearer_file = bearer_file.is_some();
+    // Where a bearer-token conflict is reported: the token field that is set.
+    let bearer_at = match (bearer, bearer_file) {
+        (_, Some(f)) => Some((f.referenced, format!("{path}.bearer_token_file"))),
+        (Some(t), None) => Some((t.referenced, format!("{path}.bearer_token"))),
+        (None, None) => None,
+    };
+    if let (true, Some((loc, p))) = (has_bearer && has_bearer_file, &bearer_at) {
         cx.err(
-            &loc,
-            path,
+            loc,
+            p,
             "at most one of bearer_token & bearer_token_file must be configured",
         );
     }
-    if h.basic_auth.is_some() && (has_bearer || has_bearer_file) {
+    if let (Some(_), Some((loc, p))) = (&h.basic_auth, &bearer_at) {
         cx.err(
-            &loc,
-            path,
+            loc,
+            p,
             "at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured",
         );
     }
-    if h.authorization.is_some() && (has_bearer || has_bearer_file) {
+    if let (Some(a), Some(_)) = (&h.authorization, &bearer_at) {
         cx.err(
-            &loc,
-            path,
+            &a.referenced,
+            format!("{path}.authorization"),
             "authorization is not compatible with bearer_token & bearer_token_file",
         );
     }
-    if h.authorization.is_some() && h.basic_auth.is_some() {
+    if let (Some(a), Some(_)) = (&h.authorization, &h.basic_auth) {
         cx.err(
-            &loc,
-            path,
+            &a.referenced,
+            format!("{path}.authorization"),
             "at most one of basic_auth, oauth2 & authorization must be configured",
         );
     }
@@ -607,8 +624,8 @@ fn http_auth(cx: &mut Cx, path: &str, loc: &Location, h: &RawHttpProbe) -> Optio
         });
     }
     if has_bearer || has_bearer_file {
-        let token = h.bearer_token.clone().unwrap_or_default();
-        let file = h.bearer_token_file.clone().unwrap_or_default();
+        let token = bearer.map(|t| t.value.clone()).unwrap_or_default();
+        let file = bearer_file.map(|f| f.value.clone()).unwrap_or_default();
         return Some(Auth::Authorization {
             kind: "Bearer".to_string(),
             credentials: secret_source(&token, &file),
@@ -617,7 +634,9 @@ fn http_auth(cx: &mut Cx, path: &str, loc: &Location, h: &RawHttpProbe) -> Optio
     None
 }
 
-fn tls_version(cx: &mut Cx, loc: &Location, path: &str, v: &str) -> Option<TlsVersion> {
+fn tls_version(cx: &mut Cx, path: &str, spanned: &Spanned<String>) -> Option<TlsVersion> {
+    let loc = &spanned.referenced;
+    let v = spanned.value.as_str();
     match v {
         "" => None,
         "TLS12" => Some(TlsVersion::Tls12),
@@ -687,11 +706,11 @@ fn tls_settings(cx: &mut Cx, path: &str, block: &Spanned<RawTlsConfig>) -> Optio
             "exactly one of cert or cert_file must be configured when a client key is configured",
         );
     }
-    let min_version = tls_version(cx, &loc, &format!("{path}.min_version"), &t.min_version);
-    let max_version = tls_version(cx, &loc, &format!("{path}.max_version"), &t.max_version);
+    let min_version = tls_version(cx, &format!("{path}.min_version"), &t.min_version);
+    let max_version = tls_version(cx, &format!("{path}.max_version"), &t.max_version);
     if let (Some(min), Some(max)) = (min_version, max_version) {
         if min > max {
-            cx.err(&loc, path, format!("max_version must be greater than or equal to min_version, got min_version: {} and max_version: {}", t.min_version, t.max_version));
+            cx.err(&t.max_version.referenced, format!("{path}.max_version"), format!("max_version must be greater than or equal to min_version, got min_version: {} and max_version: {}", t.min_version.value, t.max_version.value));
         }
     }
     if cx.errors.len() > before {
@@ -787,9 +806,10 @@ fn icmp(cx: &mut Cx, path: &str, block: &Spanned<RawIcmpProbe>) -> Option<IcmpMo
             "\"ttl\" cannot exceed 255",
         );
     }
-    if i.payload_size < 0 || i.payload_size > 65_000 {
+    let payload_size = i.payload_size.value;
+    if !(0..=65_000).contains(&payload_size) {
         cx.err(
-            &block.referenced,
+            &i.payload_size.referenced,
             format!("{path}.payload_size"),
             "\"payload_size\" must be between 0 and 65000",
         );
@@ -797,7 +817,7 @@ fn icmp(cx: &mut Cx, path: &str, block: &Spanned<RawIcmpProbe>) -> Option<IcmpMo
     Some(IcmpModule {
         ip: IpPreference::from_config(&i.preferred_ip_protocol, i.ip_protocol_fallback),
         source_ip_address: (!i.source_ip_address.is_empty()).then(|| i.source_ip_address.clone()),
-        payload_size: usize::try_from(i.payload_size).unwrap_or(0),
+        payload_size: usize::try_from(payload_size).unwrap_or(0),
         dont_fragment: i.dont_fragment,
         ttl: u8::try_from(ttl).unwrap_or(64),
     })
@@ -891,9 +911,9 @@ fn dns(cx: &mut Cx, path: &str, block: &Spanned<RawDnsProbe>) -> Option<DnsModul
             ),
         );
     }
-    if d.dns_over_tls && d.transport_protocol.value != "tcp" {
+    if d.dns_over_tls.value && d.transport_protocol.value != "tcp" {
         cx.err(
-            &d.transport_protocol.referenced,
+            &d.dns_over_tls.referenced,
             format!("{path}.dns_over_tls"),
             "dns_over_tls requires transport_protocol: tcp",
         );
@@ -915,7 +935,7 @@ fn dns(cx: &mut Cx, path: &str, block: &Spanned<RawDnsProbe>) -> Option<DnsModul
         query_type: d.query_type.value.clone(),
         query_class: d.query_class.value.clone(),
         transport_protocol: d.transport_protocol.value.clone(),
-        dns_over_tls: d.dns_over_tls,
+        dns_over_tls: d.dns_over_tls.value,
         tls_config: tls_config?,
         source_ip_address: (!d.source_ip_address.is_empty()).then(|| d.source_ip_address.clone()),
         ip: IpPreference::from_config(&d.preferred_ip_protocol, d.ip_protocol_fallback),

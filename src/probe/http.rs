@@ -5,9 +5,10 @@
 //!
 //! Behaviour follows upstream `prober/http.go`: a new connection per hop with keep-alive off,
 //! at most 10 redirects (the 11th is refused and evaluated as the final response), a fresh
-//! cookie jar per probe, no `Accept-Encoding` and no decoding unless `compression` is set,
-//! and the same check order (status → headers → decode → size limit → body regexes →
-//! drain → version → TLS and `fail_if_*`).
+//! cookie jar per probe, no `Accept-Encoding` unless `headers` sets one, no decoding unless
+//! `compression` is set, and the same check order (status → headers → decode → size limit →
+//! body regexes → drain → version → TLS and `fail_if_*`). Phase timings are written to the
+//! registry as they are measured, so a probe cut short by its timeout keeps them.
 
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
@@ -38,14 +39,16 @@ pub fn user_agent() -> String {
     format!("Blackbox-Exporter/blackwatch-{}", env!("CARGO_PKG_VERSION"))
 }
 
-/// Timings of one round trip, as upstream's httptrace hooks collect them.
-#[derive(Default)]
-struct Trace {
-    resolve: Duration,
-    tls: bool,
-    connect: Option<Duration>,
-    tls_time: Option<Duration>,
-    processing: Option<Duration>,
+/// Adds `d` to one phase of `probe_http_duration_seconds`. Phases are written as soon as
+/// they are measured, so a probe cut short by its timeout still reports what it spent, as
+/// upstream's httptrace hooks do.
+fn add_phase(cx: &mut ProbeCx, phase: &str, d: Duration) {
+    cx.registry.add_labeled(
+        "probe_http_duration_seconds",
+        PHASE_HELP,
+        &[("phase", phase)],
+        d.as_secs_f64(),
+    );
 }
 
 /// Aborts the connection driver when the probe is done with it.
@@ -71,6 +74,8 @@ struct Hop {
     server_name: Option<String>,
     /// Already-resolved address (first hop); later hops resolve the URL host themselves.
     ip: Option<IpAddr>,
+    /// `Referer` for a redirect hop: the previous URL, as Go's client sends it.
+    referer: Option<String>,
 }
 
 /// Everything learned about the response that ends the probe.
@@ -183,8 +188,27 @@ fn authorization(auth: &Auth) -> std::io::Result<String> {
     }
 }
 
+/// The scheme of a target written as `<scheme>://…` when it is neither http nor https.
+/// Upstream would prepend `http://` and then fail to resolve the scheme as a host name;
+/// rejecting it up front gives the same verdict without a pointless DNS query.
+fn foreign_scheme(target: &str) -> Option<&str> {
+    let (scheme, _) = target.split_once("://")?;
+    let mut chars = scheme.chars();
+    let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    (valid && !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https"))
+        .then_some(scheme)
+}
+
 pub async fn probe(target: &str, m: &HttpModule, cx: &mut ProbeCx) -> bool {
     set_defaults(cx);
+    if let Some(scheme) = foreign_scheme(target) {
+        cx.log.error(
+            "Could not parse target URL",
+            &[("err", &format!("unsupported protocol scheme {scheme:?}"))],
+        );
+        return false;
+    }
     let url = match target_url(target) {
         Ok(u) if u.host().is_some() => u,
         Ok(_) => {
@@ -241,6 +265,8 @@ pub async fn probe(target: &str, m: &HttpModule, cx: &mut ProbeCx) -> bool {
             0.0,
         );
     }
+    // The first hop's resolve phase is the chooseProtocol lookup.
+    add_phase(cx, "resolve", lookup_time);
 
     let mut ip_url = url.clone();
     let _ = ip_url.set_ip_host(ip);
@@ -295,12 +321,12 @@ pub async fn probe(target: &str, m: &HttpModule, cx: &mut ProbeCx) -> bool {
     }
 
     let mut jar = cookie_store::CookieStore::default();
-    let mut traces: Vec<Trace> = Vec::new();
     let mut hop = Hop {
         url: ip_url,
         host_header,
         server_name: Some(server_name),
         ip: Some(ip),
+        referer: None,
     };
     let mut method = m.method.clone();
     let mut body = request_body;
@@ -312,14 +338,6 @@ pub async fn probe(target: &str, m: &HttpModule, cx: &mut ProbeCx) -> bool {
         &[("url", hop.url.as_str()), ("host", &hop.host_header)],
     );
     let outcome = loop {
-        let mut trace = Trace {
-            resolve: if traces.is_empty() {
-                lookup_time
-            } else {
-                Duration::ZERO
-            },
-            ..Trace::default()
-        };
         let result = round_trip(
             &hop,
             &method,
@@ -329,11 +347,9 @@ pub async fn probe(target: &str, m: &HttpModule, cx: &mut ProbeCx) -> bool {
             send_auth,
             auth_value.as_deref(),
             &extra_headers,
-            &mut trace,
             cx,
         )
         .await;
-        traces.push(trace);
         let resp = match result {
             Ok(r) => r,
             Err(e) => {
@@ -414,59 +430,32 @@ pub async fn probe(target: &str, m: &HttpModule, cx: &mut ProbeCx) -> bool {
                 None
             },
             ip: if same_authority { hop.ip } else { None },
+            referer: referer_for(&hop.url, &next),
             url: next,
         };
     };
-
-    // Phase metrics, summed over hops (upstream's loop over traces).
-    for t in &traces {
-        cx.registry.add_labeled(
-            "probe_http_duration_seconds",
-            PHASE_HELP,
-            &[("phase", "resolve")],
-            t.resolve.as_secs_f64(),
-        );
-        let Some(connect) = t.connect else { continue };
-        cx.registry.add_labeled(
-            "probe_http_duration_seconds",
-            PHASE_HELP,
-            &[("phase", "connect")],
-            connect.as_secs_f64(),
-        );
-        if t.tls {
-            if let Some(d) = t.tls_time {
-                cx.registry.add_labeled(
-                    "probe_http_duration_seconds",
-                    PHASE_HELP,
-                    &[("phase", "tls")],
-                    d.as_secs_f64(),
-                );
-            }
-        }
-        if let Some(d) = t.processing {
-            cx.registry.add_labeled(
-                "probe_http_duration_seconds",
-                PHASE_HELP,
-                &[("phase", "processing")],
-                d.as_secs_f64(),
-            );
-        }
-    }
 
     let Some(mut resp) = outcome else {
         return false;
     };
     let success = evaluate(m, &mut resp, cx).await;
-    if !resp.request_errored {
-        let transfer = resp.first_byte.elapsed().as_secs_f64();
-        cx.registry.add_labeled(
-            "probe_http_duration_seconds",
-            PHASE_HELP,
-            &[("phase", "transfer")],
-            transfer,
-        );
-    }
+    // Upstream stamps the end of the final response whether or not its body was read (a
+    // refused redirect is not read), so `transfer` is always counted for it.
+    add_phase(cx, "transfer", resp.first_byte.elapsed());
     success
+}
+
+/// Go's `refererForURL`: the previous URL without credentials or fragment, and nothing when
+/// going from https to http.
+fn referer_for(last: &Url, next: &Url) -> Option<String> {
+    if last.scheme() == "https" && next.scheme() == "http" {
+        return None;
+    }
+    let mut r = last.clone();
+    let _ = r.set_username("");
+    let _ = r.set_password(None);
+    r.set_fragment(None);
+    Some(r.to_string())
 }
 
 fn strip_port(host: &str) -> String {
@@ -494,7 +483,6 @@ async fn round_trip(
     send_auth: bool,
     auth: Option<&str>,
     extra_headers: &[(HeaderName, String)],
-    trace: &mut Trace,
     cx: &mut ProbeCx,
 ) -> Result<Final, String> {
     let https = hop.url.scheme() == "https";
@@ -506,11 +494,11 @@ async fn round_trip(
     let ip = match hop.ip {
         Some(ip) => ip,
         None => {
+            // Later hops resolve on their own (Go's dialer, not chooseProtocol).
             let host = url_host(&hop.url);
-            let ips = resolve::lookup_all(&host)
-                .await
-                .map_err(|e| e.to_string())?;
-            trace.resolve = start.elapsed();
+            let ips = resolve::lookup_all(&host).await;
+            add_phase(cx, "resolve", start.elapsed());
+            let ips = ips.map_err(|e| e.to_string())?;
             *ips.first()
                 .ok_or_else(|| format!("lookup {host}: no such host"))?
         }
@@ -520,8 +508,7 @@ async fn round_trip(
         .await
         .map_err(|e| format!("dial tcp {}: {e}", SocketAddr::new(ip, port)))?;
     let _ = tcp.set_nodelay(true);
-    trace.connect = Some(connect_start.elapsed());
-    trace.tls = https;
+    let connect_time = connect_start.elapsed();
 
     let chain;
     let (sender, driver, tls_state) = if https {
@@ -543,13 +530,17 @@ async fn round_trip(
             .connect(server_name, tcp)
             .await
             .map_err(|e| format!("tls: {e}"))?;
-        trace.tls_time = Some(tls_start.elapsed());
+        // Like Go's trace, a hop counts connect and tls only once it has a usable
+        // connection: a failed handshake contributes its resolve time alone.
+        add_phase(cx, "connect", connect_time);
+        add_phase(cx, "tls", tls_start.elapsed());
         let state = TlsState::from_connection(stream.get_ref().1);
         let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
         let (sender, driver) = handshake(TokioIo::new(stream), h2).await?;
         (sender, driver, Some(state))
     } else {
         chain = ChainRecord::default();
+        add_phase(cx, "connect", connect_time);
         let (sender, driver) = handshake(TokioIo::new(tcp), false).await?;
         (sender, driver, None)
     };
@@ -572,8 +563,7 @@ async fn round_trip(
     }
     .map_err(|e| format!("{e}"))?;
     let first_byte = Instant::now();
-    trace.processing = Some(first_byte - got_conn);
-    let _ = cx;
+    add_phase(cx, "processing", first_byte - got_conn);
     let (parts, incoming) = response.into_parts();
     Ok(Final {
         status: parts.status,
@@ -654,15 +644,20 @@ fn build_request(
     if !body.is_empty() {
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
     }
+    // Before the configured headers, so a configured Referer wins (Go's explicit referer).
+    if let Some(r) = hop
+        .referer
+        .as_deref()
+        .and_then(|r| HeaderValue::from_str(r).ok())
+    {
+        headers.insert(header::REFERER, r);
+    }
     for (k, v) in &m.headers {
         if k.eq_ignore_ascii_case("host") {
             continue;
         }
         let name = HeaderName::from_bytes(k.as_bytes()).map_err(|e| e.to_string())?;
         headers.insert(name, HeaderValue::from_str(v).map_err(|e| e.to_string())?);
-    }
-    if let (Some(c), false) = (m.compression, headers.contains_key(header::ACCEPT_ENCODING)) {
-        headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static(c.token()));
     }
     if send_auth {
         if let Some(a) = auth {
@@ -747,34 +742,43 @@ impl Decoder {
             Decoder::Brotli(w) => w.write_all(data),
         }
     }
-    /// Flushes the decoder; returns the collector and any error from the end of the stream.
-    fn finish(self) -> (Option<Collector>, Option<String>) {
-        match self {
-            Decoder::Plain(w) => (Some(w), None),
-            Decoder::Gzip(w) => match w.finish() {
-                Ok(c) => (Some(c), None),
-                Err(e) => (None, Some(e.to_string())),
-            },
-            Decoder::Deflate(w) => match w.finish() {
-                Ok(c) => (Some(c), None),
-                Err(e) => (None, Some(e.to_string())),
-            },
+    /// Flushes the decoder, even after an error, so that output still buffered inside it
+    /// is counted (a body over the limit reports `body_size_limit` bytes read, as upstream).
+    /// Returns the bytes counted, the kept body, and any error from the end of the stream.
+    fn finish(self) -> (u64, Vec<u8>, Option<String>) {
+        fn take(c: &mut Collector) -> (u64, Vec<u8>) {
+            (c.count, std::mem::take(&mut c.buf))
+        }
+        let (count, buf, err) = match self {
+            Decoder::Plain(mut w) => {
+                let (n, b) = take(&mut w);
+                (n, b, None)
+            }
+            Decoder::Gzip(mut w) => {
+                let err = w.try_finish().err();
+                let (n, b) = take(w.get_mut());
+                (n, b, err.map(|e| e.to_string()))
+            }
+            Decoder::Deflate(mut w) => {
+                let err = w.try_finish().err();
+                let (n, b) = take(w.get_mut());
+                (n, b, err.map(|e| e.to_string()))
+            }
             Decoder::Brotli(mut w) => {
                 let flushed = w.flush();
                 match w.into_inner() {
-                    Ok(c) => (Some(c), flushed.err().map(|e| e.to_string())),
-                    Err(c) => (Some(c), Some("brotli: truncated stream".to_string())),
+                    Ok(mut c) => {
+                        let (n, b) = take(&mut c);
+                        (n, b, flushed.err().map(|e| e.to_string()))
+                    }
+                    Err(mut c) => {
+                        let (n, b) = take(&mut c);
+                        (n, b, Some("brotli: truncated stream".to_string()))
+                    }
                 }
             }
-        }
-    }
-    fn count(&self) -> u64 {
-        match self {
-            Decoder::Plain(w) => w.count,
-            Decoder::Gzip(w) => w.get_ref().count,
-            Decoder::Deflate(w) => w.get_ref().count,
-            Decoder::Brotli(w) => w.get_ref().count,
-        }
+        };
+        (count, buf, err)
     }
 }
 
@@ -908,21 +912,17 @@ async fn evaluate(m: &HttpModule, resp: &mut Final, cx: &mut ProbeCx) -> bool {
                 }
             }
         }
-        let partial = decoder.count();
-        let (collector, finish_error) = if read_error.is_none() {
-            decoder.finish()
-        } else {
-            (None, None)
-        };
-        body_len = collector.as_ref().map(|c| c.count).unwrap_or(partial);
+        let (count, buf, finish_error) = decoder.finish();
+        body_len = count;
+        // After a read error the decoder's own complaint adds nothing.
         if let Some(e) = read_error.or(finish_error) {
             cx.log
                 .error("Failed to read HTTP response body", &[("err", &e)]);
             success = false;
-        } else if let (true, Some(c)) = (success && want_body, collector.as_ref()) {
+        } else if success && want_body {
             let mut ok = true;
             for re in &m.fail_if_body_matches {
-                if re.is_match(&c.buf) {
+                if re.is_match(&buf) {
                     cx.log.error(
                         "Body matched regular expression",
                         &[("regexp", re.as_str())],
@@ -933,7 +933,7 @@ async fn evaluate(m: &HttpModule, resp: &mut Final, cx: &mut ProbeCx) -> bool {
             }
             if ok {
                 for re in &m.fail_if_body_not_matches {
-                    if !re.is_match(&c.buf) {
+                    if !re.is_match(&buf) {
                         cx.log.error(
                             "Body did not match regular expression",
                             &[("regexp", re.as_str())],

@@ -55,6 +55,9 @@ pub(super) async fn handle(
         Some(t) if !t.is_empty() => t.to_string(),
         _ => return plain(StatusCode::BAD_REQUEST, "Target parameter is missing\n"),
     };
+    // Upstream (master, #1525) unescapes the target once more, so a target encoded twice by
+    // a relabelling rule still works; a target that does not unescape is kept as given.
+    let target = query_unescape(&target).unwrap_or(target);
     if !probe::is_supported(&module.prober) {
         return plain(
             StatusCode::BAD_REQUEST,
@@ -129,4 +132,53 @@ pub(super) async fn handle(
     let mut resp = text_response(StatusCode::OK, TEXT_CONTENT_TYPE, metrics_text, &headers);
     resp.headers_mut().remove(header::CACHE_CONTROL);
     resp
+}
+
+/// Go's `url.QueryUnescape`: `%XX` escapes and `+` as a space; `None` on a malformed escape
+/// (or, unlike Go, on bytes that are not UTF-8, which a target cannot use anyway).
+fn query_unescape(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3)?;
+                if !hex.iter().all(u8::is_ascii_hexdigit) {
+                    return None;
+                }
+                let hex = std::str::from_utf8(hex).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::query_unescape;
+
+    #[test]
+    fn unescapes_like_go_query_unescape() {
+        assert_eq!(
+            query_unescape("http%3A%2F%2Fh%3A1%2Fp").as_deref(),
+            Some("http://h:1/p")
+        );
+        assert_eq!(query_unescape("h%3A80").as_deref(), Some("h:80"));
+        assert_eq!(query_unescape("a+b").as_deref(), Some("a b"));
+        assert_eq!(query_unescape("plain").as_deref(), Some("plain"));
+        assert_eq!(query_unescape("100%"), None);
+        assert_eq!(query_unescape("%zz"), None);
+        assert_eq!(query_unescape("%+1"), None);
+    }
 }

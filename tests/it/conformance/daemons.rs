@@ -1,0 +1,291 @@
+//! Running blackwatch and the real blackbox_exporter as child processes on loopback,
+//! and talking plain HTTP/1.0 to them.
+//!
+//! Each [`Daemon`] kills and reaps its process when dropped. Their stdout and
+//! stderr are drained by background threads into a shared log (so a chatty
+//! daemon never blocks on a full pipe), which failure reports can include.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+/// Environment variable overriding the blackbox_exporter binary.
+pub const BLACKBOX_ENV: &str = "BLACKBOX_EXPORTER_BIN";
+/// The Debian binary name (package prometheus-blackbox-exporter 0.23.0).
+pub const BLACKBOX_DEFAULT: &str = "prometheus-blackbox-exporter";
+
+/// How long a daemon may take to come up.
+const STARTUP: Duration = Duration::from_secs(30);
+/// Upper bound for one HTTP exchange with a daemon.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A running exporter process.
+pub struct Daemon {
+    pub name: &'static str,
+    pub addr: SocketAddr,
+    child: Child,
+    log: Arc<Mutex<String>>,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Copies `reader` line by line into `log`; each line is also offered to `on_line`.
+fn drain<R: Read + Send + 'static>(
+    reader: R,
+    log: Arc<Mutex<String>>,
+    mut on_line: impl FnMut(&str) + Send + 'static,
+) {
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(reader);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    on_line(&line);
+                    log.lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push_str(&line);
+                }
+            }
+        }
+    });
+}
+
+impl Daemon {
+    /// Starts `target/debug/blackwatch` on `127.0.0.1:0` and waits for its
+    /// `listening on 127.0.0.1:PORT` line on stderr.
+    pub async fn blackwatch(config: &Path) -> Daemon {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_blackwatch"))
+            .arg("--config.file")
+            .arg(config)
+            .args(["--web.listen-address", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting the blackwatch binary");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = tokio::sync::oneshot::channel::<SocketAddr>();
+        let mut tx = Some(tx);
+        drain(
+            child.stderr.take().expect("piped stderr"),
+            Arc::clone(&log),
+            move |line| {
+                if let Some(addr) = line
+                    .trim()
+                    .strip_prefix("listening on ")
+                    .and_then(|a| a.parse::<SocketAddr>().ok())
+                {
+                    if let Some(tx) = tx.take() {
+                        let _ = tx.send(addr);
+                    }
+                }
+            },
+        );
+        drain(
+            child.stdout.take().expect("piped stdout"),
+            Arc::clone(&log),
+            |_| {},
+        );
+        let addr = match tokio::time::timeout(STARTUP, rx).await {
+            Ok(Ok(addr)) => addr,
+            _ => {
+                let _ = child.kill();
+                let status = child.wait();
+                let text = log.lock().unwrap_or_else(PoisonError::into_inner).clone();
+                panic!("blackwatch did not report its listen address ({status:?}):\n{text}");
+            }
+        };
+        let mut daemon = Daemon {
+            name: "blackwatch",
+            addr,
+            child,
+            log,
+        };
+        daemon.wait_healthy().await;
+        daemon
+    }
+
+    /// Starts the real blackbox_exporter on a free loopback port and polls
+    /// `/-/healthy` until it answers. Panics (the suite fails, it does not skip)
+    /// when the binary is not installed.
+    pub async fn blackbox(config: &Path) -> Daemon {
+        let binary = std::env::var(BLACKBOX_ENV).unwrap_or_else(|_| BLACKBOX_DEFAULT.to_owned());
+        let mut last_error = String::new();
+        // The port is picked by binding and releasing it; retry if another process
+        // grabbed it in between.
+        for _attempt in 0..3 {
+            let port = {
+                let listener = std::net::TcpListener::bind("127.0.0.1:0")
+                    .expect("binding 127.0.0.1:0 to pick a port");
+                listener.local_addr().expect("local address").port()
+            };
+            let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+            let mut child = match Command::new(&binary)
+                .arg(format!("--config.file={}", config.display()))
+                .arg(format!("--web.listen-address={addr}"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+            {
+                Ok(child) => child,
+                Err(e) => panic!(
+                    "cannot run blackbox_exporter `{binary}` ({e}). The conformance suite needs \
+                     the real exporter: install the Debian package prometheus-blackbox-exporter \
+                     (or set {BLACKBOX_ENV} to its path). It fails instead of skipping."
+                ),
+            };
+            let log = Arc::new(Mutex::new(String::new()));
+            drain(
+                child.stderr.take().expect("piped stderr"),
+                Arc::clone(&log),
+                |_| {},
+            );
+            drain(
+                child.stdout.take().expect("piped stdout"),
+                Arc::clone(&log),
+                |_| {},
+            );
+            let mut daemon = Daemon {
+                name: "blackbox_exporter",
+                addr,
+                child,
+                log,
+            };
+            match daemon.poll_healthy().await {
+                Ok(()) => return daemon,
+                Err(e) => last_error = format!("{e}\n{}", daemon.log()),
+            }
+        }
+        panic!("blackbox_exporter did not come up: {last_error}");
+    }
+
+    /// Everything the process wrote so far.
+    pub fn log(&self) -> String {
+        self.log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    async fn wait_healthy(&mut self) {
+        if let Err(e) = self.poll_healthy().await {
+            panic!("{} is not healthy: {e}\n{}", self.name, self.log());
+        }
+    }
+
+    /// Polls `/-/healthy` until 200, the process exits, or [`STARTUP`] passes.
+    async fn poll_healthy(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + STARTUP;
+        loop {
+            if let Ok((200, _)) = http_get(self.addr, "/-/healthy").await {
+                return Ok(());
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("{} exited early: {status}", self.name));
+            }
+            if Instant::now() > deadline {
+                return Err(format!("{} not healthy on {}", self.name, self.addr));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// GET `path_and_query` on the daemon.
+    pub async fn get(&self, path_and_query: &str) -> Result<(u16, String), String> {
+        http_get(self.addr, path_and_query).await
+    }
+
+    /// `/probe?module=...&target=...` plus `extra` parameters; the body of a 200.
+    pub async fn probe(
+        &self,
+        module: &str,
+        target: &str,
+        extra: &[(&str, String)],
+    ) -> Result<String, String> {
+        let mut query = format!(
+            "/probe?module={}&target={}",
+            percent_encode(module),
+            percent_encode(target)
+        );
+        for (name, value) in extra {
+            query.push_str(&format!(
+                "&{}={}",
+                percent_encode(name),
+                percent_encode(value)
+            ));
+        }
+        match self.get(&query).await {
+            Ok((200, body)) => Ok(body),
+            Ok((status, body)) => Err(format!("{} answered {status}: {body}", self.name)),
+            Err(e) => Err(format!("{}: {e}", self.name)),
+        }
+    }
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for byte in s.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// A minimal HTTP/1.0 GET (the server closes the connection after the response).
+pub async fn http_get(addr: SocketAddr, path_and_query: &str) -> Result<(u16, String), String> {
+    let exchange = async {
+        let mut stream = TcpStream::connect(addr)
+            .await
+            .map_err(|e| format!("connect {addr}: {e}"))?;
+        let request = format!("GET {path_and_query} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .map_err(|e| format!("write: {e}"))?;
+        let mut raw = Vec::new();
+        stream
+            .read_to_end(&mut raw)
+            .await
+            .map_err(|e| format!("read: {e}"))?;
+        Ok::<_, String>(raw)
+    };
+    let raw = tokio::time::timeout(REQUEST_TIMEOUT, exchange)
+        .await
+        .map_err(|_| format!("GET {path_and_query}: no answer within {REQUEST_TIMEOUT:?}"))??;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| format!("malformed response: {text:?}"))?;
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse::<u16>().ok())
+        .ok_or_else(|| format!("malformed status line: {head:?}"))?;
+    if head.lines().any(|l| {
+        l.to_ascii_lowercase()
+            .starts_with("transfer-encoding: chunked")
+    }) {
+        return Err(format!("unexpected chunked answer to HTTP/1.0: {head}"));
+    }
+    Ok((status, body.to_owned()))
+}

@@ -1,0 +1,230 @@
+//! A small parser for the Prometheus text exposition format (0.0.4), enough to
+//! compare two `/probe` outputs series by series.
+//!
+//! Every sample becomes a [`SeriesKey`] (metric name plus sorted label set) with
+//! its value both as written (`raw`, to compare number formatting) and as `f64`.
+//! `# HELP` and `# TYPE` lines are kept per metric name; the order of the samples
+//! is kept so the sort order of the exposition can be compared too.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Label name → value, sorted by name.
+pub type Labels = BTreeMap<String, String>;
+
+/// One series: metric name plus its sorted label set.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SeriesKey {
+    pub name: String,
+    pub labels: Labels,
+}
+
+impl fmt::Display for SeriesKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)?;
+        if !self.labels.is_empty() {
+            f.write_str("{")?;
+            for (i, (name, value)) in self.labels.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(",")?;
+                }
+                write!(f, "{name}={value:?}")?;
+            }
+            f.write_str("}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One sample line.
+#[derive(Clone, Debug)]
+pub struct Sample {
+    pub key: SeriesKey,
+    /// The value exactly as written (`3.668918509e+09`).
+    pub raw: String,
+    /// The value parsed (`NaN`, `+Inf` and `-Inf` included).
+    pub value: f64,
+}
+
+/// A parsed exposition.
+#[derive(Clone, Debug, Default)]
+pub struct Exposition {
+    /// Samples in the order they were written.
+    pub samples: Vec<Sample>,
+    /// `# HELP` text per metric name (escapes left as written).
+    pub help: BTreeMap<String, String>,
+    /// `# TYPE` per metric name.
+    pub types: BTreeMap<String, String>,
+}
+
+impl Exposition {
+    /// Parses a text exposition; any malformed line or duplicate series is an error.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut out = Exposition::default();
+        let mut seen = std::collections::BTreeSet::new();
+        for (number, line) in text.lines().enumerate() {
+            let number = number + 1;
+            let line = line.trim_end_matches('\r');
+            if line.trim().is_empty() {
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix("# HELP ") {
+                let (name, help) = rest.split_once(' ').unwrap_or((rest, ""));
+                if out.help.insert(name.to_owned(), help.to_owned()).is_some() {
+                    return Err(format!("line {number}: second HELP for {name}"));
+                }
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                let (name, kind) = rest
+                    .split_once(' ')
+                    .ok_or_else(|| format!("line {number}: TYPE without a type: {line:?}"))?;
+                if out.types.insert(name.to_owned(), kind.to_owned()).is_some() {
+                    return Err(format!("line {number}: second TYPE for {name}"));
+                }
+                continue;
+            }
+            if line.starts_with('#') {
+                continue;
+            }
+            let sample = parse_sample(line).map_err(|e| format!("line {number}: {e}: {line:?}"))?;
+            if !seen.insert(sample.key.clone()) {
+                return Err(format!("line {number}: duplicate series {}", sample.key));
+            }
+            out.samples.push(sample);
+        }
+        Ok(out)
+    }
+
+    /// Samples keyed by series.
+    pub fn by_key(&self) -> BTreeMap<SeriesKey, Sample> {
+        self.samples
+            .iter()
+            .map(|s| (s.key.clone(), s.clone()))
+            .collect()
+    }
+
+    /// The value of the label-less series `name`, if present.
+    pub fn value(&self, name: &str) -> Option<f64> {
+        self.samples
+            .iter()
+            .find(|s| s.key.name == name && s.key.labels.is_empty())
+            .map(|s| s.value)
+    }
+
+    /// Whether any series of metric `name` is present.
+    pub fn has(&self, name: &str) -> bool {
+        self.samples.iter().any(|s| s.key.name == name)
+    }
+}
+
+fn parse_sample(line: &str) -> Result<Sample, String> {
+    let name_end = line.find(['{', ' ']).ok_or_else(|| "no value".to_owned())?;
+    let name = &line[..name_end];
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+    {
+        return Err(format!("bad metric name {name:?}"));
+    }
+    let mut labels = Labels::new();
+    let mut rest = &line[name_end..];
+    if let Some(after) = rest.strip_prefix('{') {
+        let (parsed, remainder) = parse_labels(after)?;
+        labels = parsed;
+        rest = remainder;
+    }
+    let rest = rest
+        .strip_prefix(' ')
+        .ok_or_else(|| "no space before the value".to_owned())?;
+    // An optional timestamp may follow the value.
+    let raw = rest.split(' ').next().unwrap_or_default().to_owned();
+    let value = parse_value(&raw)?;
+    Ok(Sample {
+        key: SeriesKey {
+            name: name.to_owned(),
+            labels,
+        },
+        raw,
+        value,
+    })
+}
+
+/// Parses `name="value",...}` and returns the labels plus what follows the `}`.
+fn parse_labels(mut s: &str) -> Result<(Labels, &str), String> {
+    let mut labels = Labels::new();
+    loop {
+        s = s.trim_start();
+        if let Some(after) = s.strip_prefix('}') {
+            return Ok((labels, after));
+        }
+        let eq = s.find('=').ok_or_else(|| "label without '='".to_owned())?;
+        let name = s[..eq].trim().to_owned();
+        s = s[eq + 1..]
+            .strip_prefix('"')
+            .ok_or_else(|| format!("label {name} value not quoted"))?;
+        let mut value = String::new();
+        let mut chars = s.char_indices();
+        let end = loop {
+            match chars.next() {
+                None => return Err(format!("unterminated value of label {name}")),
+                Some((i, '"')) => break i,
+                Some((_, '\\')) => match chars.next() {
+                    Some((_, 'n')) => value.push('\n'),
+                    Some((_, '\\')) => value.push('\\'),
+                    Some((_, '"')) => value.push('"'),
+                    other => return Err(format!("bad escape in label {name}: {other:?}")),
+                },
+                Some((_, c)) => value.push(c),
+            }
+        };
+        s = &s[end + 1..];
+        if labels.insert(name.clone(), value).is_some() {
+            return Err(format!("label {name} given twice"));
+        }
+        s = s.trim_start();
+        if let Some(after) = s.strip_prefix(',') {
+            s = after;
+        } else if !s.starts_with('}') {
+            return Err("expected ',' or '}' after a label".to_owned());
+        }
+    }
+}
+
+fn parse_value(raw: &str) -> Result<f64, String> {
+    match raw {
+        "NaN" => Ok(f64::NAN),
+        "+Inf" => Ok(f64::INFINITY),
+        "-Inf" => Ok(f64::NEG_INFINITY),
+        _ if raw
+            .chars()
+            .any(|c| c.is_ascii_alphabetic() && c != 'e' && c != 'E') =>
+        {
+            Err(format!("bad value {raw:?}"))
+        }
+        _ => raw
+            .parse::<f64>()
+            .map_err(|e| format!("bad value {raw:?}: {e}")),
+    }
+}
+
+#[test]
+fn parses_labels_with_commas_escapes_and_values() {
+    let text = "# HELP a_b Some help\n# TYPE a_b gauge\n\
+                a_b{x=\"CN=l,O=t\",y=\"q\\\"\\\\\\n\"} -6.21355968e+10\nc 1\nd NaN\n";
+    let expo = Exposition::parse(text).expect("parses");
+    assert_eq!(expo.samples.len(), 3);
+    let first = &expo.samples[0];
+    assert_eq!(first.key.name, "a_b");
+    assert_eq!(first.key.labels["x"], "CN=l,O=t");
+    assert_eq!(first.key.labels["y"], "q\"\\\n");
+    assert_eq!(first.value, -62_135_596_800.0);
+    assert_eq!(first.raw, "-6.21355968e+10");
+    assert_eq!(expo.help["a_b"], "Some help");
+    assert_eq!(expo.types["a_b"], "gauge");
+    assert_eq!(expo.value("c"), Some(1.0));
+    assert!(expo.value("d").is_some_and(f64::is_nan));
+    assert!(Exposition::parse("x 1\nx 2\n").is_err());
+    assert!(Exposition::parse("x{a=\"1\" 2\n").is_err());
+}
