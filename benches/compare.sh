@@ -16,6 +16,7 @@
 #   BLACKBOX_BIN=prometheus-blackbox-exporter
 #   NGINX_BIN=nginx
 #   RESULTS=path          also write the markdown report there
+#   COMPARE_DEBUG=1       log the raw CPU accounting of each point
 #
 # Everything listens on 127.0.0.1 only and the probe target is the local nginx: nothing off
 # loopback is contacted. Every process started here is stopped on exit (by PID), and the temp
@@ -139,6 +140,21 @@ reset_hwm() { # reset VmHWM to the current RSS (Linux >= 4.0; silently ignored e
 }
 
 loadavg1() { awk '{ print $1 }' /proc/loadavg; }
+
+busy_ticks() { # user + nice + system + irq + softirq ticks of all CPUs (steal left out)
+    awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8; exit }' /proc/stat
+}
+
+# read_child_cpu VAR: CPU seconds of the children this shell has reaped (wrk, curl, ...).
+# `times` must run in this shell, not in a $(...) subshell, which has its own children.
+read_child_cpu() {
+    times >"$WORK/times"
+    printf -v "$1" '%s' "$(awk 'NR == 2 {
+        t = 0
+        for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] }
+        printf "%.3f", t
+    }' "$WORK/times")"
+}
 
 # --- build ---------------------------------------------------------------------------------
 if [[ -n "${BLACKWATCH_BIN:-}" ]]; then
@@ -385,10 +401,13 @@ run_point() {
     fi
     local load
     load=$(loadavg1)
-    local p0 n0 out="$WORK/wrk-$name-$c.txt"
+    local p0=0 n0 b0 w0 t0 out="$WORK/wrk-$name-$c.txt"
     [[ -n "$pid" ]] && reset_hwm "$pid"
     [[ -n "$pid" ]] && p0=$(cpu_ticks "$pid")
     n0=$(nginx_ticks)
+    b0=$(busy_ticks)
+    read_child_cpu w0
+    t0=$EPOCHREALTIME
     if [[ -n "$pid" ]]; then
         # One probe by hand half-way through the run, to see a real response under load.
         (
@@ -399,7 +418,9 @@ run_point() {
     fi
     wrk -t "$threads" -c "$c" -d "$DURATION" --timeout "$WRK_TIMEOUT" --latency "${extra[@]}" "$url" >"$out" 2>&1 ||
         die "wrk failed for $name c=$c: $(cat "$out")"
-    local p1="" n1
+    local t1=$EPOCHREALTIME p1=0 n1 b1 w1
+    read_child_cpu w1
+    b1=$(busy_ticks)
     [[ -n "$pid" ]] && p1=$(cpu_ticks "$pid")
     n1=$(nginx_ticks)
     if [[ -n "$SAMPLE_PID" ]]; then
@@ -411,6 +432,13 @@ run_point() {
     read -r rps p50 p99 reqs non2xx sock _ok bad < <(parse_wrk <"$out") || die "cannot parse wrk output: $(cat "$out")"
     ((reqs > 0)) || die "wrk completed no request for $name c=$c"
     R[$name,$c,load]=$load
+    # CPU (in cores) that neither the prober, nginx nor wrk used during the point: other
+    # work on the machine, plus a little kernel time not charged to any of them.
+    [[ -z "${COMPARE_DEBUG:-}" ]] || log "debug: busy=$((b1 - b0)) prober=$((p1 - p0)) nginx=$((n1 - n0)) wrk=$w0..$w1 t=$t0..$t1"
+    R[$name,$c,other]=$(awk -v b=$((b1 - b0)) -v p=$((p1 - p0)) -v n=$((n1 - n0)) -v w0="$w0" -v w1="$w1" \
+        -v hz="$CLK_TCK" -v t0="$t0" -v t1="$t1" 'BEGIN {
+            v = ((b - p - n) / hz - (w1 - w0)) / (t1 - t0); printf "%.2f", (v < 0 ? 0 : v)
+        }')
     R[$name,$c,rps]=$rps
     R[$name,$c,p50]=$p50
     R[$name,$c,p99]=$p99
@@ -438,8 +466,8 @@ run_point() {
         R[$name,$c,sample]=-
     fi
     ((non2xx == 0 && sock == 0)) || FAILED=1
-    log "$(printf '%-10s c=%-3s %10s req/s  p50 %8s ms  p99 %8s ms  non-2xx %s  sock-err %s  probe!=1 %s  load %s' \
-        "$name" "$c" "$rps" "$p50" "$p99" "$non2xx" "$sock" "$bad" "$load")"
+    log "$(printf '%-10s c=%-3s %10s req/s  p50 %8s ms  p99 %8s ms  non-2xx %s  sock-err %s  probe!=1 %s  load %s  other-cpu %s' \
+        "$name" "$c" "$rps" "$p50" "$p99" "$non2xx" "$sock" "$bad" "$load" "${R[$name,$c,other]}")"
 }
 
 for c in $CONCURRENCY; do
@@ -462,8 +490,8 @@ report() {
     echo "- target: nginx $("$NGINX_BIN" -v 2>&1 | sed 's/.*nginx\///'), worker_processes $NGINX_WORKERS, static $(wc -c <"$WORK/nginx/www/index.html")-byte page, access_log off"
     echo "- wrk: -d $DURATION per point after a $WARMUP warm-up, threads = min(c, 2), --timeout $WRK_TIMEOUT; floor = wrk at nginx with Connection: close"
     echo
-    echo "| target | c | load1 | req/s | p50 ms | p99 ms | non-2xx | sock err | probe_success != 1 | in-load sample | prober CPU s | prober CPU s / 1000 probes | nginx CPU s / 1000 req | prober peak RSS MiB |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|"
+    echo "| target | c | load1 | other CPU (cores) | req/s | p50 ms | p99 ms | non-2xx | sock err | probe_success != 1 | in-load sample | prober CPU s | prober CPU s / 1000 probes | nginx CPU s / 1000 req | prober peak RSS MiB |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|"
     for c in $CONCURRENCY; do
         for name in floor blackwatch blackbox; do
             case $name in
@@ -471,8 +499,8 @@ report() {
             blackwatch) label=blackwatch ;;
             blackbox) label=blackbox_exporter ;;
             esac
-            printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
-                "$label" "$c" "${R[$name,$c,load]}" "${R[$name,$c,rps]}" "${R[$name,$c,p50]}" "${R[$name,$c,p99]}" \
+            printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
+                "$label" "$c" "${R[$name,$c,load]}" "${R[$name,$c,other]}" "${R[$name,$c,rps]}" "${R[$name,$c,p50]}" "${R[$name,$c,p99]}" \
                 "${R[$name,$c,non2xx]}" "${R[$name,$c,sock]}" "${R[$name,$c,bad]}" "${R[$name,$c,sample]}" \
                 "${R[$name,$c,cpu]}" "${R[$name,$c,cpuk]}" "${R[$name,$c,nginx]}" "${R[$name,$c,hwm]}"
         done
