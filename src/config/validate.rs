@@ -156,6 +156,8 @@ fn module(
         name: name.to_string(),
         timeout: raw.timeout,
         prober: prober?,
+        yaml: serde_saphyr::to_string(&*raw)
+            .unwrap_or_else(|e| format!("# could not render the module: {e}\n")),
         raw: Arc::new(raw.clone()),
     })
 }

@@ -17,8 +17,10 @@ pub struct Module {
     /// 0 means "no module timeout": the scrape timeout alone decides.
     pub timeout: Duration,
     pub prober: Prober,
-    /// The module as configured, with defaults filled in, for `/config` and debug output.
+    /// The module as configured, with defaults filled in, for `/config`.
     pub raw: Arc<RawModule>,
+    /// `raw` rendered as YAML once at load, for every probe's debug output.
+    pub yaml: String,
 }
 
 /// The closed set of probers.

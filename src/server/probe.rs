@@ -110,24 +110,26 @@ pub(super) async fn handle(
         .observe(duration);
 
     let metrics_text = cx.registry.encode_text();
-    let module_yaml = serde_saphyr::to_string(module.raw.as_ref()).unwrap_or_default();
     let debug_output = format!(
         "Logs for the probe:\n{}\n\n\nMetrics that would have been returned:\n{}\n\n\nModule configuration:\n{}",
         cx.log.text(),
         metrics_text,
-        module_yaml
+        module.yaml
     );
     let debug = first.get("debug").is_some_and(|d| *d == "true");
-    if let Ok(mut h) = state.history.lock() {
-        h.add(module_name, &target, success, debug_output.clone());
-    }
     if debug {
+        if let Ok(mut h) = state.history.lock() {
+            h.add(module_name, &target, success, debug_output.clone());
+        }
         return text_response(
             StatusCode::OK,
             "text/plain; charset=utf-8",
             debug_output,
             &HeaderMap::new(),
         );
+    }
+    if let Ok(mut h) = state.history.lock() {
+        h.add(module_name, &target, success, debug_output);
     }
     let mut resp = text_response(StatusCode::OK, TEXT_CONTENT_TYPE, metrics_text, &headers);
     resp.headers_mut().remove(header::CACHE_CONTROL);
