@@ -28,8 +28,12 @@ use crate::probe::Module;
 
 /// The modules shipped in `modules/`, embedded at build time. `tests/it/config.rs` checks
 /// that this list covers every file in the directory.
-pub const EMBEDDED_MODULES: &[(&str, &str)] =
-    &[("modules/http.yml", include_str!("../../modules/http.yml"))];
+pub const EMBEDDED_MODULES: &[(&str, &str)] = &[
+    ("modules/dns.yml", include_str!("../../modules/dns.yml")),
+    ("modules/http.yml", include_str!("../../modules/http.yml")),
+    ("modules/icmp.yml", include_str!("../../modules/icmp.yml")),
+    ("modules/tcp.yml", include_str!("../../modules/tcp.yml")),
+];
 
 /// A loaded, validated configuration.
 #[derive(Debug)]

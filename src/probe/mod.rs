@@ -6,11 +6,14 @@
 //! A failed probe is data: `false` plus a reason in the probe log, never an error or panic.
 //! This module never touches alert state.
 
+pub mod dns;
 pub mod http;
+pub mod icmp;
 pub mod log;
 pub mod module;
 pub mod registry;
 pub mod resolve;
+pub mod tcp;
 pub mod tls;
 
 use std::time::Duration;
@@ -30,6 +33,9 @@ pub struct ProbeCx {
     pub hostname: Option<String>,
     /// The effective timeout (already derived from the scrape timeout and the module).
     pub timeout: Duration,
+    /// When the probe must be over: set by `run` to its start plus `timeout`. Probers that
+    /// need socket deadlines (tcp, icmp, dns) read it; `run` enforces it regardless.
+    pub deadline: Instant,
 }
 
 impl ProbeCx {
@@ -39,13 +45,19 @@ impl ProbeCx {
             log: ProbeLog::new(module, target, log_level),
             hostname: None,
             timeout,
+            deadline: Instant::now() + timeout,
         }
     }
 }
 
 /// Whether this build has a prober for `prober` (the config already accepts all four).
 pub fn is_supported(prober: &Prober) -> bool {
-    matches!(prober, Prober::Http(_))
+    match prober {
+        Prober::Http(_) => true,
+        Prober::Tcp(_) => false,
+        Prober::Icmp(_) => false,
+        Prober::Dns(_) => false,
+    }
 }
 
 /// Runs one probe with its timeout and records the metrics every probe has.
@@ -59,16 +71,13 @@ pub async fn run(target: &str, module: &Module, cx: &mut ProbeCx) -> bool {
         ],
     );
     let start = Instant::now();
+    cx.deadline = start + timeout;
     let fut = async {
         match &module.prober {
             Prober::Http(m) => http::probe(target, m, cx).await,
-            other => {
-                cx.log.error(
-                    "Prober is not supported by this build",
-                    &[("prober", other.name())],
-                );
-                false
-            }
+            Prober::Tcp(m) => tcp::probe(target, m, cx).await,
+            Prober::Icmp(m) => icmp::probe(target, m, cx).await,
+            Prober::Dns(m) => dns::probe(target, m, cx).await,
         }
     };
     let success = match tokio::time::timeout(timeout, fut).await {

@@ -27,8 +27,8 @@
 //! Run with `cargo test --test it conformance -- --nocapture` to see the per-scenario
 //! report.
 
-mod daemons;
-mod expo;
+pub(crate) mod daemons;
+pub(crate) mod expo;
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;

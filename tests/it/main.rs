@@ -4,8 +4,14 @@
 mod cli;
 mod config;
 mod conformance;
+mod conformance_dns;
+mod conformance_icmp;
+mod conformance_tcp;
+mod dns;
 mod handler;
 mod harness;
 mod http;
+mod icmp;
 mod support;
 mod support_selftest;
+mod tcp;
