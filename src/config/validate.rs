@@ -827,8 +827,7 @@ fn icmp(cx: &mut Cx, path: &str, block: &Spanned<RawIcmpProbe>) -> Option<IcmpMo
 
 /// DNS record type names that miekg/dns knows and blackbox accepts.
 fn valid_query_type(t: &str) -> bool {
-    use std::str::FromStr;
-    hickory_resolver::proto::rr::RecordType::from_str(t).is_ok()
+    crate::probe::dns::type_code(t).is_some()
 }
 
 const DNS_CLASSES: &[&str] = &["IN", "CS", "CH", "HS", "NONE", "ANY"];

@@ -54,9 +54,9 @@ impl ProbeCx {
 pub fn is_supported(prober: &Prober) -> bool {
     match prober {
         Prober::Http(_) => true,
-        Prober::Tcp(_) => false,
-        Prober::Icmp(_) => false,
-        Prober::Dns(_) => false,
+        Prober::Tcp(_) => true,
+        Prober::Icmp(_) => true,
+        Prober::Dns(_) => true,
     }
 }
 

@@ -222,8 +222,8 @@ pub struct IcmpModule {
     pub ttl: u8,
 }
 
-/// The four regex lists applied to one DNS section. Kept as strings: upstream compiles them
-/// at probe time, and they were already checked to compile at load.
+/// The four regex lists applied to one DNS section, compiled at load (upstream compiles them
+/// at probe time, so there a bad regex fails every probe instead of the load).
 #[derive(Clone, Debug, Default)]
 pub struct RrValidator {
     pub fail_if_matches_regexp: Vec<Regex>,

@@ -52,6 +52,13 @@ fn family(ip: &IpAddr) -> IpFamily {
 
 /// Every address of `host`, in resolver order. IP literals resolve to themselves.
 pub async fn lookup_all(host: &str) -> Result<Vec<IpAddr>, ResolveError> {
+    if host.is_empty() {
+        // Go answers an empty host without asking any server.
+        return Err(ResolveError::Lookup {
+            host: String::new(),
+            reason: "no such host".to_string(),
+        });
+    }
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     if let Ok(ip) = bare.parse::<IpAddr>() {
         return Ok(vec![ip]);
