@@ -26,13 +26,17 @@
 //!
 //! Run with `cargo test --test it conformance -- --nocapture` to see the per-scenario
 //! report.
+//!
+//! The comparison ([`compare`]: table types, series-by-series check), the report
+//! ([`report`]), the config file ([`yaml`]) and the daemons ([`daemons`]) are shared
+//! with the tcp, icmp and dns suites (`conformance_tcp.rs`, ...).
 
+pub(crate) mod compare;
 pub(crate) mod daemons;
 pub(crate) mod expo;
+pub(crate) mod report;
+pub(crate) mod yaml;
 
-use std::collections::BTreeSet;
-use std::fmt::Write as _;
-use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,41 +50,15 @@ use crate::support::{
     handlers, self_signed_localhost, Encoding, HttpServer, OlderRootChain, TestCa, TestRequest,
     TestResponse, TlsOptions,
 };
+use compare::{Deliberate, Difference, Outcome, Suite};
 use daemons::Daemon;
-use expo::{Exposition, SeriesKey};
+use expo::Exposition;
+use report::{module_context, Outputs, Report};
+use yaml::{config_yaml, module_yaml, yaml_path};
 
 // ---------------------------------------------------------------------------
 // The deliberate-difference table
 // ---------------------------------------------------------------------------
-
-/// What kind of difference a [`Deliberate`] entry allows.
-#[derive(Clone, Copy, Debug)]
-pub enum Difference {
-    /// Series of this metric appear only in blackwatch's output.
-    OnlyInBlackwatch(&'static str),
-    /// Blackwatch's series of `metric` carry the extra label `label`; the series
-    /// are compared with it removed.
-    ExtraLabel {
-        metric: &'static str,
-        label: &'static str,
-    },
-    /// The target server sees a different value of this request header.
-    RequestHeader(&'static str),
-    /// In this scenario blackbox_exporter 0.23 and blackwatch legitimately take
-    /// different paths; only blackwatch's own expected `probe_success` is checked.
-    Scenario(&'static str),
-    /// A difference that no loopback scenario can exercise; listed for completeness.
-    NotExercised(&'static str),
-}
-
-/// One documented, deliberate difference between blackwatch and blackbox_exporter 0.23.
-#[derive(Clone, Copy, Debug)]
-pub struct Deliberate {
-    pub what: Difference,
-    /// The upstream version that introduced the behaviour blackwatch follows.
-    pub since: &'static str,
-    pub reason: &'static str,
-}
 
 /// Every difference the comparison tolerates, each with its reason. Only version
 /// differences (behaviour of blackbox_exporter master/0.28 that 0.23 does not
@@ -139,31 +117,16 @@ pub const TIMING_METRICS: &[&str] = &[
     "probe_http_duration_seconds",
 ];
 
-/// Scheduling slack allowed above the module timeout for timing values.
-const TIMEOUT_SLACK: f64 = 0.25;
-
 /// Module timeout of every scenario except the explicit timeout one.
 const DEFAULT_TIMEOUT: f64 = 5.0;
 
-impl std::fmt::Display for Difference {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Difference::OnlyInBlackwatch(metric) => write!(f, "metric {metric} only in blackwatch"),
-            Difference::ExtraLabel { metric, label } => {
-                write!(f, "label {label} of {metric} only in blackwatch")
-            }
-            Difference::RequestHeader(header) => write!(f, "request header {header}"),
-            Difference::Scenario(name) => write!(f, "scenario {name}"),
-            Difference::NotExercised(what) => write!(f, "{what} (not exercised)"),
-        }
-    }
-}
-
-fn deliberate_scenario(name: &str) -> Option<&'static Deliberate> {
-    DELIBERATE_DIFFERENCES
-        .iter()
-        .find(|d| matches!(d.what, Difference::Scenario(s) if s == name))
-}
+static SUITE: Suite = Suite {
+    name: "http",
+    table: DELIBERATE_DIFFERENCES,
+    timing_metrics: TIMING_METRICS,
+    timeout_slack: 0.25,
+    every_entry_used: false,
+};
 
 fn ignored_request_headers() -> Vec<&'static str> {
     DELIBERATE_DIFFERENCES
@@ -240,24 +203,17 @@ impl Scenario {
 
     /// The module in blackbox's YAML format, at column 0.
     fn module_yaml(&self) -> String {
-        let mut yaml = format!("prober: http\ntimeout: {}s\n", self.timeout);
-        if let Some(block) = &self.http {
-            yaml.push_str("http:\n");
-            for line in block.lines() {
-                let _ = writeln!(yaml, "  {line}");
-            }
-        }
-        yaml
+        module_yaml(
+            "http",
+            self.timeout,
+            self.http.as_deref().unwrap_or_default(),
+        )
     }
 }
 
 /// Things that must outlive the scenarios (temporary CA files).
 struct Fixtures {
     _files: Vec<TempPath>,
-}
-
-fn yaml_path(path: &Path) -> String {
-    format!("{:?}", path.display().to_string())
 }
 
 fn plain(
@@ -658,79 +614,22 @@ fn scenarios() -> (Vec<Scenario>, Fixtures) {
     )
 }
 
-fn config_yaml(scenarios: &[Scenario]) -> String {
-    let mut yaml = String::from("modules:\n");
-    for scenario in scenarios {
-        let _ = writeln!(yaml, "  {}:", scenario.name);
-        for line in scenario.module_yaml().lines() {
-            let _ = writeln!(yaml, "    {line}");
-        }
-    }
-    yaml
-}
-
 // ---------------------------------------------------------------------------
 // Comparison
 // ---------------------------------------------------------------------------
 
-#[derive(Debug, Default)]
-struct Outcome {
-    /// Undocumented differences: each fails the test.
-    failures: Vec<String>,
-    /// Deliberate differences that were observed (for the report).
-    deliberate: Vec<String>,
-}
-
-fn is_timing(name: &str) -> bool {
-    TIMING_METRICS.contains(&name)
-}
-
-fn check_timing(outcome: &mut Outcome, who: &str, key: &SeriesKey, value: f64, timeout: f64) {
-    if !(value.is_finite() && value >= 0.0 && value < timeout + TIMEOUT_SLACK) {
-        outcome.failures.push(format!(
-            "{who}: implausible timing {key} = {value} (module timeout {timeout}s)"
-        ));
-    }
-}
-
 /// Compares two `/probe` outputs for one scenario.
 fn compare_outputs(scenario: &Scenario, bbe: &Exposition, bw_full: &Exposition) -> Outcome {
     let mut out = Outcome::default();
-    let bw_success = bw_full.value("probe_success");
-    if let Some(deliberate) = deliberate_scenario(scenario.name) {
-        if bw_success == Some(f64::from(u8::from(scenario.expect_success))) {
-            out.deliberate.push(format!(
-                "whole scenario (since {}): blackbox_exporter probe_success {:?}, blackwatch {:?}",
-                deliberate.since,
-                bbe.value("probe_success"),
-                bw_success
-            ));
-        } else {
-            out.failures.push(format!(
-                "blackwatch probe_success {bw_success:?}, expected {}",
-                scenario.expect_success
-            ));
-        }
+    if let Some(deliberate) = SUITE.scenario_rule(scenario.name) {
+        out.expect_blackwatch_success(bw_full, scenario.expect_success);
+        out.whole_scenario(deliberate, bbe, bw_full);
         return out;
     }
-
-    let bbe_success = bbe.value("probe_success");
-    if bbe_success != Some(f64::from(u8::from(scenario.expect_success))) {
-        out.failures.push(format!(
-            "scenario set-up: blackbox_exporter gave probe_success {bbe_success:?}, the scenario \
-             expects {}",
-            scenario.expect_success
-        ));
-    }
+    out.expect_reference_success(bbe, scenario.expect_success);
 
     // Checks on blackwatch's deliberate extras themselves.
-    match bw_full.value("probe_timeout_seconds") {
-        Some(t) if t == scenario.timeout => {}
-        other => out.failures.push(format!(
-            "blackwatch probe_timeout_seconds {other:?}, expected {}",
-            scenario.timeout
-        )),
-    }
+    out.expect_timeout_metric(bw_full, scenario.timeout);
     let over_tls = bbe.has("probe_tls_version_info");
     if bw_full.has("probe_tls_cipher_info") != over_tls {
         out.failures.push(format!(
@@ -740,121 +639,9 @@ fn compare_outputs(scenario: &Scenario, bbe: &Exposition, bw_full: &Exposition) 
         ));
     }
 
-    // Normalise blackwatch's output by the deliberate differences.
     let mut bw = bw_full.clone();
-    for deliberate in DELIBERATE_DIFFERENCES {
-        match deliberate.what {
-            Difference::OnlyInBlackwatch(metric) => {
-                if bw.has(metric) {
-                    out.deliberate.push(format!(
-                        "{metric} only in blackwatch (since {})",
-                        deliberate.since
-                    ));
-                }
-                bw.samples.retain(|s| s.key.name != metric);
-                bw.help.remove(metric);
-                bw.types.remove(metric);
-            }
-            Difference::ExtraLabel { metric, label } => {
-                for sample in bw.samples.iter_mut().filter(|s| s.key.name == metric) {
-                    match sample.key.labels.remove(label) {
-                        Some(value) => out.deliberate.push(format!(
-                            "{metric} has {label}={value:?} in blackwatch (since {})",
-                            deliberate.since
-                        )),
-                        None => out
-                            .failures
-                            .push(format!("blackwatch's {metric} lacks the {label} label")),
-                    }
-                }
-            }
-            Difference::RequestHeader(_)
-            | Difference::Scenario(_)
-            | Difference::NotExercised(_) => {}
-        }
-    }
-
-    // Series and values.
-    let a = bbe.by_key();
-    let b = bw.by_key();
-    for (key, sa) in &a {
-        let Some(sb) = b.get(key) else {
-            out.failures
-                .push(format!("only in blackbox_exporter: {key} {}", sa.raw));
-            continue;
-        };
-        if is_timing(&key.name) {
-            check_timing(
-                &mut out,
-                "blackbox_exporter",
-                key,
-                sa.value,
-                scenario.timeout,
-            );
-            check_timing(&mut out, "blackwatch", key, sb.value, scenario.timeout);
-            if (sa.value == 0.0) != (sb.value == 0.0) {
-                out.failures.push(format!(
-                    "{key}: zero in one output only: blackbox_exporter {}, blackwatch {}",
-                    sa.raw, sb.raw
-                ));
-            }
-            continue;
-        }
-        let same_value = sa.value == sb.value || (sa.value.is_nan() && sb.value.is_nan());
-        if !same_value {
-            out.failures.push(format!(
-                "{key}: blackbox_exporter {}, blackwatch {}",
-                sa.raw, sb.raw
-            ));
-        } else if sa.raw != sb.raw {
-            out.failures.push(format!(
-                "{key}: same value, formatted differently: blackbox_exporter {}, blackwatch {}",
-                sa.raw, sb.raw
-            ));
-        }
-    }
-    for (key, sb) in &b {
-        if !a.contains_key(key) {
-            out.failures
-                .push(format!("only in blackwatch: {key} {}", sb.raw));
-        }
-    }
-
-    // HELP and TYPE.
-    for (name, help) in &bbe.help {
-        if let Some(other) = bw.help.get(name) {
-            if help != other {
-                out.failures.push(format!(
-                    "HELP of {name}: blackbox_exporter {help:?}, blackwatch {other:?}"
-                ));
-            }
-        }
-    }
-    for (name, kind) in &bbe.types {
-        if let Some(other) = bw.types.get(name) {
-            if kind != other {
-                out.failures.push(format!(
-                    "TYPE of {name}: blackbox_exporter {kind}, blackwatch {other}"
-                ));
-            }
-        }
-    }
-
-    // Order of the series both have.
-    let common: BTreeSet<&SeriesKey> = a.keys().filter(|k| b.contains_key(*k)).collect();
-    let order = |e: &Exposition| -> Vec<String> {
-        e.samples
-            .iter()
-            .filter(|s| common.contains(&s.key))
-            .map(|s| s.key.to_string())
-            .collect()
-    };
-    let (order_a, order_b) = (order(bbe), order(&bw));
-    if order_a != order_b {
-        out.failures.push(format!(
-            "series order differs:\n  blackbox_exporter: {order_a:?}\n  blackwatch:        {order_b:?}"
-        ));
-    }
+    SUITE.normalise(&mut bw, &mut out);
+    SUITE.compare_series(bbe, &bw, scenario.timeout, &mut out);
     out
 }
 
@@ -909,21 +696,9 @@ async fn probe(daemon: &Daemon, scenario: &Scenario) -> Result<String, String> {
         .await
 }
 
-fn deliberate_table() -> String {
-    let mut text = String::from("Deliberate differences (blackwatch follows blackbox_exporter master; reference is 0.23):\n");
-    for d in DELIBERATE_DIFFERENCES {
-        let _ = writeln!(text, "  - {} [since {}]: {}", d.what, d.since, d.reason);
-    }
-    text
-}
-
 #[test]
 fn deliberate_differences_are_documented() {
-    assert!(!DELIBERATE_DIFFERENCES.is_empty());
-    for d in DELIBERATE_DIFFERENCES {
-        assert!(d.reason.len() > 40, "{d:?} needs a real reason");
-        assert!(!d.since.is_empty(), "{d:?} needs a version");
-    }
+    SUITE.assert_documented();
 }
 
 // ---------------------------------------------------------------------------
@@ -934,92 +709,36 @@ fn deliberate_differences_are_documented() {
 async fn http_probes_match_blackbox_exporter() {
     let (scenarios, _fixtures) = scenarios();
     assert!(scenarios.len() >= 30, "{} scenarios", scenarios.len());
-    let names: BTreeSet<&str> = scenarios.iter().map(|s| s.name).collect();
-    assert_eq!(
-        names.len(),
-        scenarios.len(),
-        "scenario names must be unique"
-    );
+    SUITE.assert_scenario_names(scenarios.iter().map(|s| s.name));
 
-    let config = write_temp_file(config_yaml(&scenarios).as_bytes(), ".yml");
+    let config = write_temp_file(
+        config_yaml(scenarios.iter().map(|s| (s.name, s.module_yaml()))).as_bytes(),
+        ".yml",
+    );
     let blackbox = Daemon::blackbox(&config).await;
     let blackwatch = Daemon::blackwatch(&config).await;
 
-    let mut report = String::new();
-    let mut failed = Vec::new();
+    let mut report = Report::new(&SUITE);
     for scenario in &scenarios {
         clear_requests(scenario);
-        let bbe_text = probe(&blackbox, scenario).await;
+        let bbe = probe(&blackbox, scenario).await;
         let bbe_requests = take_requests(scenario);
-        let bw_text = probe(&blackwatch, scenario).await;
+        let bw = probe(&blackwatch, scenario).await;
         let bw_requests = take_requests(scenario);
+        let outputs = Outputs { bbe, bw };
 
-        let mut outcome = Outcome::default();
-        match (&bbe_text, &bw_text) {
-            (Ok(a), Ok(b)) => match (Exposition::parse(a), Exposition::parse(b)) {
-                (Ok(ea), Ok(eb)) => outcome = compare_outputs(scenario, &ea, &eb),
-                (ea, eb) => outcome.failures.push(format!(
-                    "unparsable output: blackbox_exporter {:?}, blackwatch {:?}",
-                    ea.err(),
-                    eb.err()
-                )),
-            },
-            (a, b) => outcome.failures.push(format!(
-                "probe request failed: blackbox_exporter {:?}, blackwatch {:?}",
-                a.as_ref().err(),
-                b.as_ref().err()
-            )),
-        }
-        if deliberate_scenario(scenario.name).is_none() && bbe_requests != bw_requests {
+        let mut outcome = outputs.compare(|bbe, bw| compare_outputs(scenario, bbe, bw));
+        if SUITE.scenario_rule(scenario.name).is_none() && bbe_requests != bw_requests {
             outcome.failures.push(format!(
                 "requests received by the target differ:\n  blackbox_exporter:\n    {}\n  blackwatch:\n    {}",
                 bbe_requests.join("\n    "),
                 bw_requests.join("\n    ")
             ));
         }
-
-        let status = if outcome.failures.is_empty() {
-            "PASS"
-        } else {
-            "FAIL"
-        };
-        let _ = writeln!(report, "[{status}] {}", scenario.name);
-        for d in &outcome.deliberate {
-            let _ = writeln!(report, "    deliberate: {d}");
-        }
-        for f in &outcome.failures {
-            let _ = writeln!(report, "    DIFF: {f}");
-        }
-        if !outcome.failures.is_empty() {
-            let _ = writeln!(
-                report,
-                "    module:\n      {}\n    target: {}\n    --- blackbox_exporter ---\n{}\n    --- blackwatch ---\n{}",
-                scenario.module_yaml().trim_end().replace('\n', "\n      "),
-                scenario.target,
-                bbe_text.unwrap_or_else(|e| e),
-                bw_text.unwrap_or_else(|e| e),
-            );
-            failed.push(scenario.name);
-        }
+        let context = module_context(&scenario.module_yaml(), &scenario.target);
+        report.add(scenario.name, "", outcome, &context, &outputs);
     }
-    let passed = scenarios.len() - failed.len();
-    let _ = writeln!(
-        report,
-        "\n{passed}/{} scenarios match blackbox_exporter.\n{}",
-        scenarios.len(),
-        deliberate_table()
-    );
-    if failed.is_empty() {
-        println!("{report}");
-    }
-    assert!(
-        failed.is_empty(),
-        "{} of {} scenarios differ from blackbox_exporter: {failed:?}\n\n{report}\n\
-         blackwatch log:\n{}",
-        failed.len(),
-        scenarios.len(),
-        blackwatch.log()
-    );
+    report.finish("", &blackbox, &blackwatch);
 }
 
 /// Runs `promtool check metrics` on `text`; returns (success, combined output).

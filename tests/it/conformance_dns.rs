@@ -20,12 +20,13 @@
 //! does not skip — when blackbox_exporter or dnsmasq is missing. Run with `--nocapture`
 //! for the per-scenario report.
 
-use std::collections::BTreeSet;
-use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
 
+use crate::conformance::compare::{Deliberate, Difference, Outcome, Suite};
 use crate::conformance::daemons::Daemon;
-use crate::conformance::expo::{Exposition, SeriesKey};
+use crate::conformance::expo::Exposition;
+use crate::conformance::report::{module_context, Outputs, Report};
+use crate::conformance::yaml::{config_yaml, module_yaml, yaml_path};
 use crate::dns::{
     authoritative_handler, recursive_handler, servfail_handler, zone_handler, DnsServer, Dnsmasq,
     Listen,
@@ -33,24 +34,6 @@ use crate::dns::{
 use crate::support::certs::write_temp_file;
 use crate::support::tls::server_config;
 use crate::support::{TestCa, TlsOptions};
-
-/// What a [`Deliberate`] entry allows.
-#[derive(Clone, Copy, Debug)]
-pub enum Difference {
-    /// Series of this metric appear only in blackwatch's output.
-    OnlyInBlackwatch(&'static str),
-    /// 0.23 and blackwatch legitimately differ in this scenario; only blackwatch's own
-    /// expected `probe_success` is checked.
-    Scenario(&'static str),
-}
-
-/// One documented, deliberate difference between blackwatch and blackbox_exporter 0.23.
-#[derive(Clone, Copy, Debug)]
-pub struct Deliberate {
-    pub what: Difference,
-    pub since: &'static str,
-    pub reason: &'static str,
-}
 
 pub const DELIBERATE_DIFFERENCES: &[Deliberate] = &[
     Deliberate {
@@ -68,12 +51,6 @@ pub const DELIBERATE_DIFFERENCES: &[Deliberate] = &[
     },
 ];
 
-fn deliberate_scenario(name: &str) -> Option<&'static Deliberate> {
-    DELIBERATE_DIFFERENCES
-        .iter()
-        .find(|d| matches!(d.what, Difference::Scenario(n) if n == name))
-}
-
 /// Compared for presence and plausibility only.
 pub const TIMING_METRICS: &[&str] = &[
     "probe_duration_seconds",
@@ -81,7 +58,13 @@ pub const TIMING_METRICS: &[&str] = &[
     "probe_dns_duration_seconds",
 ];
 
-const SLACK: f64 = 0.3;
+static SUITE: Suite = Suite {
+    name: "dns",
+    table: DELIBERATE_DIFFERENCES,
+    timing_metrics: TIMING_METRICS,
+    timeout_slack: 0.3,
+    every_entry_used: false,
+};
 
 /// The peers a scenario can probe.
 struct Peers {
@@ -136,6 +119,16 @@ struct Scenario {
     dns: Option<String>,
     timeout: u32,
     expect_success: bool,
+}
+
+impl Scenario {
+    fn module_yaml(&self) -> String {
+        module_yaml(
+            "dns",
+            f64::from(self.timeout),
+            self.dns.as_deref().unwrap_or_default(),
+        )
+    }
 }
 
 fn s(name: &str, target: &str, dns: &str, expect_success: bool) -> Scenario {
@@ -271,130 +264,25 @@ fn scenarios(p: &Peers, ca_file: &str) -> Vec<Scenario> {
     v
 }
 
-fn config_yaml(scenarios: &[Scenario]) -> String {
-    let mut yaml = String::from("modules:\n");
-    for sc in scenarios {
-        let _ = writeln!(
-            yaml,
-            "  {}:\n    prober: dns\n    timeout: {}s",
-            sc.name, sc.timeout
-        );
-        if let Some(block) = &sc.dns {
-            yaml.push_str("    dns:\n");
-            for line in block.lines() {
-                let _ = writeln!(yaml, "      {line}");
-            }
-        }
+fn compare(sc: &Scenario, bbe: &Exposition, bw_full: &Exposition) -> Outcome {
+    let mut out = Outcome::default();
+    if let Some(rule) = SUITE.scenario_rule(&sc.name) {
+        out.expect_blackwatch_success(bw_full, sc.expect_success);
+        out.whole_scenario(rule, bbe, bw_full);
+        return out;
     }
-    yaml
-}
-
-fn compare(sc: &Scenario, bbe: &Exposition, bw_full: &Exposition) -> Vec<String> {
-    let mut failures = Vec::new();
-    let want = f64::from(u8::from(sc.expect_success));
-    if deliberate_scenario(&sc.name).is_some() {
-        if bw_full.value("probe_success") != Some(want) {
-            failures.push(format!(
-                "blackwatch probe_success {:?}, expected {want}",
-                bw_full.value("probe_success")
-            ));
-        }
-        return failures;
-    }
-    if bbe.value("probe_success") != Some(want) {
-        failures.push(format!(
-            "scenario set-up: blackbox_exporter gave probe_success {:?}, expected {want}",
-            bbe.value("probe_success")
-        ));
-    }
-    if bw_full.value("probe_timeout_seconds") != Some(f64::from(sc.timeout)) {
-        failures.push(format!(
-            "blackwatch probe_timeout_seconds {:?}, expected {}",
-            bw_full.value("probe_timeout_seconds"),
-            sc.timeout
-        ));
-    }
-    let mut bw = bw_full.clone();
-    for d in DELIBERATE_DIFFERENCES {
-        if let Difference::OnlyInBlackwatch(metric) = d.what {
-            bw.samples.retain(|s| s.key.name != metric);
-            bw.help.remove(metric);
-            bw.types.remove(metric);
-        }
-    }
-    let a = bbe.by_key();
-    let b = bw.by_key();
+    out.expect_reference_success(bbe, sc.expect_success);
     let timeout = f64::from(sc.timeout);
-    for (key, sa) in &a {
-        let Some(sb) = b.get(key) else {
-            failures.push(format!("only in blackbox_exporter: {key} {}", sa.raw));
-            continue;
-        };
-        if TIMING_METRICS.contains(&key.name.as_str()) {
-            for (who, v) in [("blackbox_exporter", sa.value), ("blackwatch", sb.value)] {
-                if !(v.is_finite() && v >= 0.0 && v < timeout + SLACK) {
-                    failures.push(format!("{who}: implausible {key} = {v}"));
-                }
-            }
-            if (sa.value == 0.0) != (sb.value == 0.0) {
-                failures.push(format!(
-                    "{key}: zero in one output only: blackbox_exporter {}, blackwatch {}",
-                    sa.raw, sb.raw
-                ));
-            }
-            continue;
-        }
-        if sa.value != sb.value && !(sa.value.is_nan() && sb.value.is_nan()) {
-            failures.push(format!(
-                "{key}: blackbox_exporter {}, blackwatch {}",
-                sa.raw, sb.raw
-            ));
-        } else if sa.raw != sb.raw {
-            failures.push(format!("{key}: formatted {} vs {}", sa.raw, sb.raw));
-        }
-    }
-    for (key, sb) in &b {
-        if !a.contains_key(key) {
-            failures.push(format!("only in blackwatch: {key} {}", sb.raw));
-        }
-    }
-    for (name, help) in &bbe.help {
-        if let Some(other) = bw.help.get(name) {
-            if help != other {
-                failures.push(format!("HELP of {name}: {help:?} vs {other:?}"));
-            }
-        }
-    }
-    for (name, kind) in &bbe.types {
-        if let Some(other) = bw.types.get(name) {
-            if kind != other {
-                failures.push(format!("TYPE of {name}: {kind} vs {other}"));
-            }
-        }
-    }
-    let common: BTreeSet<&SeriesKey> = a.keys().filter(|k| b.contains_key(*k)).collect();
-    let order = |e: &Exposition| -> Vec<String> {
-        e.samples
-            .iter()
-            .filter(|s| common.contains(&s.key))
-            .map(|s| s.key.to_string())
-            .collect()
-    };
-    if order(bbe) != order(&bw) {
-        failures.push(format!(
-            "series order differs:\n  {:?}\n  {:?}",
-            order(bbe),
-            order(&bw)
-        ));
-    }
-    failures
+    out.expect_timeout_metric(bw_full, timeout);
+    let mut bw = bw_full.clone();
+    SUITE.normalise(&mut bw, &mut out);
+    SUITE.compare_series(bbe, &bw, timeout, &mut out);
+    out
 }
 
 #[test]
 fn deliberate_differences_are_documented() {
-    for d in DELIBERATE_DIFFERENCES {
-        assert!(d.reason.len() > 40 && !d.since.is_empty(), "{d:?}");
-    }
+    SUITE.assert_documented();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -432,54 +320,34 @@ async fn dns_probes_match_blackbox_exporter() {
         dnsmasq: Dnsmasq::start().await,
         closed_port,
     };
-    let ca_path = format!("{:?}", ca_file.display().to_string());
+    let ca_path = yaml_path(&ca_file);
     let scenarios = scenarios(&peers, &ca_path);
     assert!(scenarios.len() >= 14);
-    let names: BTreeSet<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(
-        names.len(),
-        scenarios.len(),
-        "scenario names must be unique"
-    );
+    SUITE.assert_scenario_names(scenarios.iter().map(|s| s.name.as_str()));
 
-    let config = write_temp_file(config_yaml(&scenarios).as_bytes(), ".yml");
+    let config = write_temp_file(
+        config_yaml(scenarios.iter().map(|s| (s.name.as_str(), s.module_yaml()))).as_bytes(),
+        ".yml",
+    );
     let blackbox = Daemon::blackbox(&config).await;
     let blackwatch = Daemon::blackwatch(&config).await;
 
-    let mut report = String::new();
-    let mut failed = Vec::new();
+    let mut report = Report::new(&SUITE);
     let mut seen = 0;
     for sc in &scenarios {
         let bbe = blackbox.probe(&sc.name, &sc.target, &[]).await;
         let bbe_queries = peers.take_queries(&mut seen);
         let bw = blackwatch.probe(&sc.name, &sc.target, &[]).await;
         let bw_queries = peers.take_queries(&mut seen);
-        let mut failures = match (&bbe, &bw) {
-            (Ok(a), Ok(b)) => match (Exposition::parse(a), Exposition::parse(b)) {
-                (Ok(ea), Ok(eb)) => compare(sc, &ea, &eb),
-                (ea, eb) => vec![format!("unparsable: {:?} {:?}", ea.err(), eb.err())],
-            },
-            (a, b) => vec![format!(
-                "probe request failed: {:?} {:?}",
-                a.as_ref().err(),
-                b.as_ref().err()
-            )],
-        };
+        let outputs = Outputs { bbe, bw };
+        let mut outcome = outputs.compare(|bbe, bw| compare(sc, bbe, bw));
         if bbe_queries != bw_queries {
-            failures.push(format!(
+            outcome.failures.push(format!(
                 "queries received differ (ids zeroed):\n  blackbox_exporter: {bbe_queries:?}\n  blackwatch:        {bw_queries:?}"
             ));
         }
-        let status = match (failures.is_empty(), deliberate_scenario(&sc.name)) {
-            (false, _) => "FAIL",
-            (true, Some(_)) => "PASS (deliberate difference)",
-            (true, None) => "PASS",
-        };
-        let _ = writeln!(report, "[{status}] {}", sc.name);
-        for f in &failures {
-            let _ = writeln!(report, "    DIFF: {f}");
-        }
-        if !failures.is_empty() {
+        let mut context = String::new();
+        if !outcome.failures.is_empty() {
             // blackbox_exporter's own log of the probe shows the RR texts it matched.
             if let Ok(debug) = blackbox
                 .probe(&sc.name, &sc.target, &[("debug", "true".to_string())])
@@ -487,36 +355,14 @@ async fn dns_probes_match_blackbox_exporter() {
             {
                 let _ = peers.take_queries(&mut seen);
                 let log: Vec<&str> = debug.lines().filter(|l| l.contains("msg=")).collect();
-                let _ = writeln!(
-                    report,
-                    "    blackbox_exporter log:\n      {}",
+                context = format!(
+                    "    blackbox_exporter log:\n      {}\n",
                     log.join("\n      ")
                 );
             }
-            let _ = writeln!(
-                report,
-                "    target {}\n    module:\n{}\n    --- blackbox_exporter ---\n{}\n    --- blackwatch ---\n{}",
-                sc.target,
-                sc.dns.as_deref().unwrap_or("(no dns block)"),
-                bbe.unwrap_or_else(|e| e),
-                bw.unwrap_or_else(|e| e)
-            );
-            failed.push(sc.name.clone());
+            context.push_str(&module_context(&sc.module_yaml(), &sc.target));
         }
+        report.add(&sc.name, "", outcome, &context, &outputs);
     }
-    let _ = writeln!(
-        report,
-        "{} scenarios, {} failed. Deliberate differences:",
-        scenarios.len(),
-        failed.len()
-    );
-    for d in DELIBERATE_DIFFERENCES {
-        let _ = writeln!(report, "  - {:?} [since {}]: {}", d.what, d.since, d.reason);
-    }
-    println!("{report}");
-    assert!(
-        failed.is_empty(),
-        "dns scenarios differ from blackbox_exporter: {failed:?}\n{report}\nblackbox_exporter log:\n{}",
-        blackbox.log()
-    );
+    report.finish("", &blackbox, &blackwatch);
 }

@@ -14,32 +14,12 @@
 //!
 //! Run with `cargo test --test it conformance_icmp -- --nocapture` for the report.
 
-use std::collections::BTreeSet;
-use std::fmt::Write as _;
-
+use crate::conformance::compare::{Deliberate, Difference, Outcome, Suite};
 use crate::conformance::daemons::Daemon;
-use crate::conformance::expo::{Exposition, SeriesKey};
+use crate::conformance::expo::Exposition;
+use crate::conformance::report::{module_context, Outputs, Report};
+use crate::conformance::yaml::{config_yaml, module_yaml};
 use crate::support::certs::write_temp_file;
-
-/// What kind of difference a [`Deliberate`] entry allows.
-#[derive(Clone, Copy, Debug)]
-pub enum Difference {
-    /// Series of this metric appear only in blackwatch's output.
-    OnlyInBlackwatch(&'static str),
-    /// Series of this metric appear only in blackbox_exporter's output, for IPv6 targets.
-    OnlyInBlackboxForIpv6(&'static str),
-    /// A difference no loopback scenario can show; listed for completeness.
-    NotExercised(&'static str),
-}
-
-/// One documented difference between blackwatch and blackbox_exporter 0.23.
-#[derive(Clone, Copy, Debug)]
-pub struct Deliberate {
-    pub what: Difference,
-    /// The upstream version (or the library) the difference comes from.
-    pub since: &'static str,
-    pub reason: &'static str,
-}
 
 pub const DELIBERATE_DIFFERENCES: &[Deliberate] = &[
     Deliberate {
@@ -95,20 +75,14 @@ pub const TIMING_METRICS: &[&str] = &[
 
 /// Module timeout of every scenario.
 const TIMEOUT: f64 = 5.0;
-/// Scheduling slack allowed above the module timeout for timing values.
-const TIMEOUT_SLACK: f64 = 0.25;
 
-impl std::fmt::Display for Difference {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Difference::OnlyInBlackwatch(m) => write!(f, "metric {m} only in blackwatch"),
-            Difference::OnlyInBlackboxForIpv6(m) => {
-                write!(f, "metric {m} only in blackbox_exporter, for IPv6 targets")
-            }
-            Difference::NotExercised(what) => write!(f, "{what} (not exercised)"),
-        }
-    }
-}
+static SUITE: Suite = Suite {
+    name: "icmp",
+    table: DELIBERATE_DIFFERENCES,
+    timing_metrics: TIMING_METRICS,
+    timeout_slack: 0.25,
+    every_entry_used: false,
+};
 
 /// One probe run through both exporters.
 struct Scenario {
@@ -118,6 +92,12 @@ struct Scenario {
     /// The `icmp:` block, one YAML line per entry.
     icmp: &'static [&'static str],
     expect_success: bool,
+}
+
+impl Scenario {
+    fn module_yaml(&self) -> String {
+        module_yaml("icmp", TIMEOUT, &self.icmp.join("\n"))
+    }
 }
 
 const fn scenario(
@@ -226,254 +206,67 @@ fn scenarios() -> Vec<Scenario> {
     ]
 }
 
-fn config_yaml(scenarios: &[Scenario]) -> String {
-    let mut yaml = String::from("modules:\n");
-    for s in scenarios {
-        let _ = writeln!(
-            yaml,
-            "  {}:\n    prober: icmp\n    timeout: {TIMEOUT}s",
-            s.name
-        );
-        if !s.icmp.is_empty() {
-            yaml.push_str("    icmp:\n");
-            for line in s.icmp {
-                let _ = writeln!(yaml, "      {line}");
-            }
-        }
-    }
-    yaml
-}
-
-#[derive(Debug, Default)]
-struct Outcome {
-    failures: Vec<String>,
-    deliberate: Vec<String>,
-}
-
-fn check_timing(out: &mut Outcome, who: &str, key: &SeriesKey, value: f64) {
-    if !(0.0..TIMEOUT + TIMEOUT_SLACK).contains(&value) {
-        out.failures
-            .push(format!("{who}: implausible timing {key} = {value}"));
-    }
-}
-
-fn strip_metric(e: &mut Exposition, metric: &str) {
-    e.samples.retain(|s| s.key.name != metric);
-    e.help.remove(metric);
-    e.types.remove(metric);
-}
-
 /// Compares two `/probe` outputs for one scenario.
 fn compare(scenario: &Scenario, bbe_full: &Exposition, bw_full: &Exposition) -> Outcome {
     let mut out = Outcome::default();
-    let want = f64::from(u8::from(scenario.expect_success));
-    if bbe_full.value("probe_success") != Some(want) {
-        out.failures.push(format!(
-            "scenario set-up: blackbox_exporter gave probe_success {:?}, expected {want}",
-            bbe_full.value("probe_success")
-        ));
-    }
-    match bw_full.value("probe_timeout_seconds") {
-        Some(t) if t == TIMEOUT => {}
-        other => out.failures.push(format!(
-            "blackwatch probe_timeout_seconds {other:?}, expected {TIMEOUT}"
-        )),
-    }
+    out.expect_reference_success(bbe_full, scenario.expect_success);
+    out.expect_timeout_metric(bw_full, TIMEOUT);
 
     let mut bbe = bbe_full.clone();
     let mut bw = bw_full.clone();
+    SUITE.normalise(&mut bw, &mut out);
     let ipv6 = bbe_full.value("probe_ip_protocol") == Some(6.0);
     for d in DELIBERATE_DIFFERENCES {
-        match d.what {
-            Difference::OnlyInBlackwatch(metric) => {
-                if bw.has(metric) {
-                    out.deliberate
-                        .push(format!("{metric} only in blackwatch (since {})", d.since));
-                }
-                strip_metric(&mut bw, metric);
-            }
-            Difference::OnlyInBlackboxForIpv6(metric) if ipv6 => {
-                if bw.has(metric) {
-                    out.failures.push(format!(
-                        "blackwatch reports {metric} for an IPv6 target; update the table"
-                    ));
-                }
-                if bbe.has(metric) {
-                    out.deliberate.push(format!(
-                        "{metric} only in blackbox_exporter for IPv6 ({})",
-                        d.since
-                    ));
-                }
-                strip_metric(&mut bbe, metric);
-            }
-            Difference::OnlyInBlackboxForIpv6(_) | Difference::NotExercised(_) => {}
-        }
-    }
-
-    let a = bbe.by_key();
-    let b = bw.by_key();
-    for (key, sa) in &a {
-        let Some(sb) = b.get(key) else {
-            out.failures
-                .push(format!("only in blackbox_exporter: {key} {}", sa.raw));
+        let Difference::OnlyInBlackboxForIpv6(metric) = d.what else {
             continue;
         };
-        if TIMING_METRICS.contains(&key.name.as_str()) {
-            check_timing(&mut out, "blackbox_exporter", key, sa.value);
-            check_timing(&mut out, "blackwatch", key, sb.value);
-            if (sa.value == 0.0) != (sb.value == 0.0) {
-                out.failures.push(format!(
-                    "{key}: zero in one output only: blackbox_exporter {}, blackwatch {}",
-                    sa.raw, sb.raw
-                ));
-            }
-        } else if sa.raw != sb.raw {
+        if !ipv6 {
+            continue;
+        }
+        if bw.has(metric) {
             out.failures.push(format!(
-                "{key}: blackbox_exporter {}, blackwatch {}",
-                sa.raw, sb.raw
+                "blackwatch reports {metric} for an IPv6 target; update the table"
             ));
         }
-    }
-    for (key, sb) in &b {
-        if !a.contains_key(key) {
-            out.failures
-                .push(format!("only in blackwatch: {key} {}", sb.raw));
+        if bbe.remove_metric(metric) {
+            out.note(
+                d,
+                format!("{metric} only in blackbox_exporter for IPv6 ({})", d.since),
+            );
         }
     }
-    for (name, help) in &bbe.help {
-        if let Some(other) = bw.help.get(name) {
-            if help != other {
-                out.failures.push(format!(
-                    "HELP of {name}: blackbox_exporter {help:?}, blackwatch {other:?}"
-                ));
-            }
-        }
-    }
-    for (name, kind) in &bbe.types {
-        if let Some(other) = bw.types.get(name) {
-            if kind != other {
-                out.failures.push(format!(
-                    "TYPE of {name}: blackbox_exporter {kind}, blackwatch {other}"
-                ));
-            }
-        }
-    }
-    let common: BTreeSet<&SeriesKey> = a.keys().filter(|k| b.contains_key(*k)).collect();
-    let order = |e: &Exposition| -> Vec<String> {
-        e.samples
-            .iter()
-            .filter(|s| common.contains(&s.key))
-            .map(|s| s.key.to_string())
-            .collect()
-    };
-    if order(&bbe) != order(&bw) {
-        out.failures.push(format!(
-            "series order differs:\n  blackbox_exporter: {:?}\n  blackwatch:        {:?}",
-            order(&bbe),
-            order(&bw)
-        ));
-    }
+    SUITE.compare_series(&bbe, &bw, TIMEOUT, &mut out);
     out
-}
-
-fn deliberate_table() -> String {
-    let mut text =
-        String::from("Deliberate ICMP differences (reference is blackbox_exporter 0.23):\n");
-    for d in DELIBERATE_DIFFERENCES {
-        let _ = writeln!(text, "  - {} [{}]: {}", d.what, d.since, d.reason);
-    }
-    text
 }
 
 #[test]
 fn icmp_deliberate_differences_are_documented() {
-    for d in DELIBERATE_DIFFERENCES {
-        assert!(d.reason.len() > 40, "{d:?} needs a real reason");
-        assert!(!d.since.is_empty(), "{d:?} needs a version or a cause");
-    }
+    SUITE.assert_documented();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn icmp_probes_match_blackbox_exporter() {
     let scenarios = scenarios();
     assert!(scenarios.len() >= 6);
-    let names: BTreeSet<&str> = scenarios.iter().map(|s| s.name).collect();
-    assert_eq!(
-        names.len(),
-        scenarios.len(),
-        "scenario names must be unique"
-    );
+    SUITE.assert_scenario_names(scenarios.iter().map(|s| s.name));
 
-    let config = write_temp_file(config_yaml(&scenarios).as_bytes(), ".yml");
+    let config = write_temp_file(
+        config_yaml(scenarios.iter().map(|s| (s.name, s.module_yaml()))).as_bytes(),
+        ".yml",
+    );
     let blackbox = Daemon::blackbox(&config).await;
     let blackwatch = Daemon::blackwatch(&config).await;
 
-    let mut report = String::new();
-    let mut failed = Vec::new();
+    let mut report = Report::new(&SUITE);
     for s in &scenarios {
-        let bbe_text = blackbox.probe(s.name, s.target, &[]).await;
-        let bw_text = blackwatch.probe(s.name, s.target, &[]).await;
-        let outcome = match (&bbe_text, &bw_text) {
-            (Ok(a), Ok(b)) => match (Exposition::parse(a), Exposition::parse(b)) {
-                (Ok(ea), Ok(eb)) => compare(s, &ea, &eb),
-                (ea, eb) => Outcome {
-                    failures: vec![format!(
-                        "unparsable output: blackbox_exporter {:?}, blackwatch {:?}",
-                        ea.err(),
-                        eb.err()
-                    )],
-                    ..Outcome::default()
-                },
-            },
-            (a, b) => Outcome {
-                failures: vec![format!(
-                    "probe request failed: blackbox_exporter {:?}, blackwatch {:?}",
-                    a.as_ref().err(),
-                    b.as_ref().err()
-                )],
-                ..Outcome::default()
-            },
+        let outputs = Outputs {
+            bbe: blackbox.probe(s.name, s.target, &[]).await,
+            bw: blackwatch.probe(s.name, s.target, &[]).await,
         };
-        let status = if outcome.failures.is_empty() {
-            "PASS"
-        } else {
-            "FAIL"
-        };
-        let _ = writeln!(report, "[{status}] {} (target {})", s.name, s.target);
-        for d in &outcome.deliberate {
-            let _ = writeln!(report, "    deliberate: {d}");
-        }
-        for f in &outcome.failures {
-            let _ = writeln!(report, "    DIFF: {f}");
-        }
-        if !outcome.failures.is_empty() {
-            let _ = writeln!(
-                report,
-                "    icmp: {:?}\n    --- blackbox_exporter ---\n{}\n    --- blackwatch ---\n{}",
-                s.icmp,
-                bbe_text.unwrap_or_else(|e| e),
-                bw_text.unwrap_or_else(|e| e),
-            );
-            failed.push(s.name);
-        }
+        let outcome = outputs.compare(|bbe, bw| compare(s, bbe, bw));
+        let context = module_context(&s.module_yaml(), s.target);
+        let note = format!(" (target {})", s.target);
+        report.add(s.name, &note, outcome, &context, &outputs);
     }
-    let _ = writeln!(
-        report,
-        "\n{}/{} icmp scenarios match blackbox_exporter.\n{}",
-        scenarios.len() - failed.len(),
-        scenarios.len(),
-        deliberate_table()
-    );
-    if failed.is_empty() {
-        println!("{report}");
-    }
-    assert!(
-        failed.is_empty(),
-        "{} of {} icmp scenarios differ: {failed:?}\n\n{report}\nblackbox_exporter log:\n{}\n\
-         blackwatch log:\n{}",
-        failed.len(),
-        scenarios.len(),
-        blackbox.log(),
-        blackwatch.log()
-    );
+    report.finish("", &blackbox, &blackwatch);
 }

@@ -16,14 +16,13 @@
 //! The suite fails (it does not skip) when blackbox_exporter is not installed; see
 //! `conformance::daemons`. Run with `--nocapture` for the per-scenario report.
 
-use std::collections::BTreeSet;
-use std::fmt::Write as _;
-use std::path::Path;
-
 use tempfile::TempPath;
 
+use crate::conformance::compare::{Deliberate, Difference, Outcome, Suite};
 use crate::conformance::daemons::Daemon;
 use crate::conformance::expo::{Exposition, SeriesKey};
+use crate::conformance::report::{module_context, Outputs, Report};
+use crate::conformance::yaml::{config_yaml, module_yaml, yaml_path};
 use crate::support::certs::write_temp_file;
 use crate::support::{self_signed_localhost, TcpServer, TestCa};
 use crate::tcp::{
@@ -34,35 +33,6 @@ use crate::tcp::{
 // ---------------------------------------------------------------------------
 // The deliberate-difference table
 // ---------------------------------------------------------------------------
-
-/// What a [`Deliberate`] entry allows.
-#[derive(Clone, Copy, Debug)]
-pub enum Difference {
-    /// Series of this metric appear only in blackwatch's output (in any scenario).
-    OnlyInBlackwatch(&'static str),
-    /// 0.23 has this metric where blackwatch does not, in scenarios whose connection
-    /// failed (blackwatch registers it only once connected).
-    OnlyInBlackboxWhenNotConnected(&'static str),
-    /// Blackwatch's series of `metric` carry the extra label `label`.
-    ExtraLabel {
-        metric: &'static str,
-        label: &'static str,
-    },
-    /// 0.23 and blackwatch legitimately take different paths in this scenario; only
-    /// blackwatch's own expected `probe_success` is checked.
-    Scenario(&'static str),
-    /// The scenario's configuration does not load in 0.23: it runs through blackwatch
-    /// only.
-    BlackwatchOnly(&'static str),
-}
-
-/// One documented, deliberate difference between blackwatch and blackbox_exporter 0.23.
-#[derive(Clone, Copy, Debug)]
-pub struct Deliberate {
-    pub what: Difference,
-    pub since: &'static str,
-    pub reason: &'static str,
-}
 
 pub const DELIBERATE_DIFFERENCES: &[Deliberate] = &[
     Deliberate {
@@ -124,31 +94,15 @@ pub const DELIBERATE_DIFFERENCES: &[Deliberate] = &[
 /// Metrics whose values depend on timing: compared for presence and plausibility only.
 const TIMING_METRICS: &[&str] = &["probe_duration_seconds", "probe_dns_lookup_time_seconds"];
 
-const TIMEOUT_SLACK: f64 = 0.25;
 const DEFAULT_TIMEOUT: f64 = 5.0;
 
-impl std::fmt::Display for Difference {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Difference::OnlyInBlackwatch(m) => write!(f, "metric {m} only in blackwatch"),
-            Difference::OnlyInBlackboxWhenNotConnected(m) => {
-                write!(f, "metric {m} only in 0.23 when the connection failed")
-            }
-            Difference::ExtraLabel { metric, label } => {
-                write!(f, "label {label} of {metric} only in blackwatch")
-            }
-            Difference::Scenario(s) => write!(f, "scenario {s}"),
-            Difference::BlackwatchOnly(s) => write!(f, "scenario {s} (blackwatch only)"),
-        }
-    }
-}
-
-fn scenario_rule(name: &str) -> Option<&'static Deliberate> {
-    DELIBERATE_DIFFERENCES.iter().find(|d| match d.what {
-        Difference::Scenario(s) | Difference::BlackwatchOnly(s) => s == name,
-        _ => false,
-    })
-}
+static SUITE: Suite = Suite {
+    name: "tcp",
+    table: DELIBERATE_DIFFERENCES,
+    timing_metrics: TIMING_METRICS,
+    timeout_slack: 0.25,
+    every_entry_used: true,
+};
 
 // ---------------------------------------------------------------------------
 // Scenarios
@@ -217,24 +171,11 @@ impl Scenario {
     }
 
     fn blackwatch_only(&self) -> bool {
-        matches!(
-            scenario_rule(self.name),
-            Some(Deliberate {
-                what: Difference::BlackwatchOnly(_),
-                ..
-            })
-        )
+        SUITE.blackwatch_only(self.name)
     }
 
     fn module_yaml(&self) -> String {
-        let mut yaml = format!("prober: tcp\ntimeout: {}s\n", self.timeout);
-        if !self.tcp.trim().is_empty() {
-            yaml.push_str("tcp:\n");
-            for line in self.tcp.lines() {
-                let _ = writeln!(yaml, "  {line}");
-            }
-        }
-        yaml
+        module_yaml("tcp", self.timeout, &self.tcp)
     }
 }
 
@@ -243,10 +184,6 @@ struct Fixtures {
     _servers: Vec<TcpServer>,
     _v6: V6Server,
     _files: Vec<TempPath>,
-}
-
-fn yaml_path(path: &Path) -> String {
-    format!("{:?}", path.display().to_string())
 }
 
 async fn scenarios() -> (Vec<Scenario>, Fixtures) {
@@ -380,54 +317,15 @@ async fn scenarios() -> (Vec<Scenario>, Fixtures) {
     )
 }
 
-fn config_yaml<'a>(scenarios: impl Iterator<Item = &'a Scenario>) -> String {
-    let mut yaml = String::from("modules:\n");
-    for scenario in scenarios {
-        let _ = writeln!(yaml, "  {}:", scenario.name);
-        for line in scenario.module_yaml().lines() {
-            let _ = writeln!(yaml, "    {line}");
-        }
-    }
-    yaml
-}
-
 // ---------------------------------------------------------------------------
 // Comparison
 // ---------------------------------------------------------------------------
 
-#[derive(Debug, Default)]
-struct Outcome {
-    failures: Vec<String>,
-    deliberate: Vec<String>,
-    /// Table entries this scenario needed (each entry must be needed somewhere).
-    used: BTreeSet<String>,
-}
-
-fn check_timing(out: &mut Outcome, who: &str, key: &SeriesKey, value: f64, timeout: f64) {
-    if !(value.is_finite() && value >= 0.0 && value < timeout + TIMEOUT_SLACK) {
-        out.failures.push(format!(
-            "{who}: implausible timing {key} = {value} (module timeout {timeout}s)"
-        ));
-    }
-}
-
 /// Blackwatch's own expectations: verdict, expected series, timeout metric, and the
 /// flags registered exactly when connected.
 fn check_blackwatch(scenario: &Scenario, bw: &Exposition, out: &mut Outcome) {
-    let want = f64::from(u8::from(scenario.expect_success));
-    if bw.value("probe_success") != Some(want) {
-        out.failures.push(format!(
-            "blackwatch probe_success {:?}, expected {want}",
-            bw.value("probe_success")
-        ));
-    }
-    match bw.value("probe_timeout_seconds") {
-        Some(t) if t == scenario.timeout => {}
-        other => out.failures.push(format!(
-            "blackwatch probe_timeout_seconds {other:?}, expected {}",
-            scenario.timeout
-        )),
-    }
+    out.expect_blackwatch_success(bw, scenario.expect_success);
+    out.expect_timeout_metric(bw, scenario.timeout);
     if bw.has("probe_failed_due_to_bytes") != bw.has("probe_failed_due_to_regex") {
         out.failures.push(
             "blackwatch registers probe_failed_due_to_bytes and _regex together (once \
@@ -458,270 +356,90 @@ fn check_blackwatch(scenario: &Scenario, bw: &Exposition, out: &mut Outcome) {
     }
 }
 
-fn compare_outputs(scenario: &Scenario, bbe: &Exposition, bw_full: &Exposition) -> Outcome {
+fn compare_outputs(scenario: &Scenario, bbe_full: &Exposition, bw_full: &Exposition) -> Outcome {
     let mut out = Outcome::default();
     check_blackwatch(scenario, bw_full, &mut out);
-    if let Some(rule) = scenario_rule(scenario.name) {
-        out.used.insert(rule.what.to_string());
-        out.deliberate.push(format!(
-            "whole scenario (since {}): blackbox_exporter probe_success {:?}, blackwatch {:?}",
-            rule.since,
-            bbe.value("probe_success"),
-            bw_full.value("probe_success")
-        ));
+    if let Some(rule) = SUITE.scenario_rule(scenario.name) {
+        out.whole_scenario(rule, bbe_full, bw_full);
         return out;
     }
-    let bbe_success = bbe.value("probe_success");
-    if bbe_success != Some(f64::from(u8::from(scenario.expect_success))) {
-        out.failures.push(format!(
-            "scenario set-up: blackbox_exporter gave probe_success {bbe_success:?}, the scenario \
-             expects {}",
-            scenario.expect_success
-        ));
-    }
+    out.expect_reference_success(bbe_full, scenario.expect_success);
 
     let connected = bw_full.has("probe_failed_due_to_regex");
     let mut bw = bw_full.clone();
-    let mut bbe = bbe.clone();
+    let mut bbe = bbe_full.clone();
+    SUITE.normalise(&mut bw, &mut out);
     for d in DELIBERATE_DIFFERENCES {
-        match d.what {
-            Difference::OnlyInBlackwatch(metric) => {
-                if bw.has(metric) && !bbe.has(metric) {
-                    out.used.insert(d.what.to_string());
-                    out.deliberate
-                        .push(format!("{metric} only in blackwatch (since {})", d.since));
-                    bw.samples.retain(|s| s.key.name != metric);
-                    bw.help.remove(metric);
-                    bw.types.remove(metric);
-                }
-            }
-            Difference::OnlyInBlackboxWhenNotConnected(metric) => {
-                if !connected && bbe.has(metric) && !bw.has(metric) {
-                    out.used.insert(d.what.to_string());
-                    out.deliberate.push(format!(
+        if let Difference::OnlyInBlackboxWhenNotConnected(metric) = d.what {
+            if !connected && bbe.has(metric) && !bw.has(metric) {
+                bbe.remove_metric(metric);
+                out.note(
+                    d,
+                    format!(
                         "{metric} only in blackbox_exporter, the connection failed (since {})",
                         d.since
-                    ));
-                    bbe.samples.retain(|s| s.key.name != metric);
-                    bbe.help.remove(metric);
-                    bbe.types.remove(metric);
-                }
-            }
-            Difference::ExtraLabel { metric, label } => {
-                for sample in bw.samples.iter_mut().filter(|s| s.key.name == metric) {
-                    if sample.key.labels.remove(label).is_some() {
-                        out.used.insert(d.what.to_string());
-                        out.deliberate.push(format!(
-                            "{metric} has {label} in blackwatch (since {})",
-                            d.since
-                        ));
-                    }
-                }
-            }
-            Difference::Scenario(_) | Difference::BlackwatchOnly(_) => {}
-        }
-    }
-
-    let a = bbe.by_key();
-    let b = bw.by_key();
-    for (key, sa) in &a {
-        let Some(sb) = b.get(key) else {
-            out.failures
-                .push(format!("only in blackbox_exporter: {key} {}", sa.raw));
-            continue;
-        };
-        if TIMING_METRICS.contains(&key.name.as_str()) {
-            check_timing(
-                &mut out,
-                "blackbox_exporter",
-                key,
-                sa.value,
-                scenario.timeout,
-            );
-            check_timing(&mut out, "blackwatch", key, sb.value, scenario.timeout);
-            if (sa.value == 0.0) != (sb.value == 0.0) {
-                out.failures.push(format!(
-                    "{key}: zero in one output only: blackbox_exporter {}, blackwatch {}",
-                    sa.raw, sb.raw
-                ));
-            }
-            continue;
-        }
-        let same = sa.value == sb.value || (sa.value.is_nan() && sb.value.is_nan());
-        if !same {
-            out.failures.push(format!(
-                "{key}: blackbox_exporter {}, blackwatch {}",
-                sa.raw, sb.raw
-            ));
-        } else if sa.raw != sb.raw {
-            out.failures.push(format!(
-                "{key}: formatted differently: blackbox_exporter {}, blackwatch {}",
-                sa.raw, sb.raw
-            ));
-        }
-    }
-    for (key, sb) in &b {
-        if !a.contains_key(key) {
-            out.failures
-                .push(format!("only in blackwatch: {key} {}", sb.raw));
-        }
-    }
-    for (name, help) in &bbe.help {
-        if let Some(other) = bw.help.get(name) {
-            if help != other {
-                out.failures.push(format!(
-                    "HELP of {name}: blackbox_exporter {help:?}, blackwatch {other:?}"
-                ));
+                    ),
+                );
             }
         }
     }
-    for (name, kind) in &bbe.types {
-        if let Some(other) = bw.types.get(name) {
-            if kind != other {
-                out.failures.push(format!(
-                    "TYPE of {name}: blackbox_exporter {kind}, blackwatch {other}"
-                ));
-            }
-        }
-    }
-    let common: BTreeSet<&SeriesKey> = a.keys().filter(|k| b.contains_key(*k)).collect();
-    let order = |e: &Exposition| -> Vec<String> {
-        e.samples
-            .iter()
-            .filter(|s| common.contains(&s.key))
-            .map(|s| s.key.to_string())
-            .collect()
-    };
-    let (order_a, order_b) = (order(&bbe), order(&bw));
-    if order_a != order_b {
-        out.failures.push(format!(
-            "series order differs:\n  blackbox_exporter: {order_a:?}\n  blackwatch:        {order_b:?}"
-        ));
-    }
+    SUITE.compare_series(&bbe, &bw, scenario.timeout, &mut out);
     out
-}
-
-fn deliberate_table() -> String {
-    let mut text = String::from(
-        "Deliberate tcp differences (blackwatch follows blackbox_exporter master; reference is 0.23):\n",
-    );
-    for d in DELIBERATE_DIFFERENCES {
-        let _ = writeln!(text, "  - {} [since {}]: {}", d.what, d.since, d.reason);
-    }
-    text
 }
 
 #[test]
 fn tcp_deliberate_differences_are_documented() {
-    for d in DELIBERATE_DIFFERENCES {
-        assert!(d.reason.len() > 40, "{d:?} needs a real reason");
-        assert!(!d.since.is_empty(), "{d:?} needs a version");
-    }
+    SUITE.assert_documented();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tcp_probes_match_blackbox_exporter() {
     let (scenarios, _fixtures) = scenarios().await;
-    let names: BTreeSet<&str> = scenarios.iter().map(|s| s.name).collect();
-    assert_eq!(
-        names.len(),
-        scenarios.len(),
-        "scenario names must be unique"
-    );
-    for d in DELIBERATE_DIFFERENCES {
-        if let Difference::Scenario(s) | Difference::BlackwatchOnly(s) = d.what {
-            assert!(names.contains(s), "the table names an unknown scenario {s}");
-        }
-    }
+    SUITE.assert_scenario_names(scenarios.iter().map(|s| s.name));
     let compared = scenarios.iter().filter(|s| !s.blackwatch_only()).count();
     assert!(compared >= 12, "only {compared} compared scenarios");
 
+    let modules = |s: &Scenario| (s.name, s.module_yaml());
     let shared = write_temp_file(
-        config_yaml(scenarios.iter().filter(|s| !s.blackwatch_only())).as_bytes(),
+        config_yaml(
+            scenarios
+                .iter()
+                .filter(|s| !s.blackwatch_only())
+                .map(modules),
+        )
+        .as_bytes(),
         ".yml",
     );
-    let extended = write_temp_file(config_yaml(scenarios.iter()).as_bytes(), ".yml");
+    let extended = write_temp_file(
+        config_yaml(scenarios.iter().map(modules)).as_bytes(),
+        ".yml",
+    );
     let blackbox = Daemon::blackbox(&shared).await;
     let blackwatch = Daemon::blackwatch(&extended).await;
 
-    let mut report = String::new();
-    let mut failed = Vec::new();
-    let mut used: BTreeSet<String> = BTreeSet::new();
+    let mut report = Report::new(&SUITE);
     for scenario in &scenarios {
-        let bbe_text = if scenario.blackwatch_only() {
+        let bbe = if scenario.blackwatch_only() {
             Ok(String::new())
         } else {
             blackbox
                 .probe(scenario.name, &scenario.target, &scenario.params)
                 .await
         };
-        let bw_text = blackwatch
+        let bw = blackwatch
             .probe(scenario.name, &scenario.target, &scenario.params)
             .await;
-        let mut outcome = Outcome::default();
-        match (&bbe_text, &bw_text) {
-            (Ok(a), Ok(b)) => match (Exposition::parse(a), Exposition::parse(b)) {
-                (Ok(ea), Ok(eb)) => outcome = compare_outputs(scenario, &ea, &eb),
-                (ea, eb) => outcome.failures.push(format!(
-                    "unparsable output: blackbox_exporter {:?}, blackwatch {:?}",
-                    ea.err(),
-                    eb.err()
-                )),
-            },
-            (a, b) => outcome.failures.push(format!(
-                "probe request failed: blackbox_exporter {:?}, blackwatch {:?}",
-                a.as_ref().err(),
-                b.as_ref().err()
-            )),
-        }
-        used.extend(outcome.used.iter().cloned());
-        let status = if outcome.failures.is_empty() {
-            "PASS"
-        } else {
-            "FAIL"
-        };
-        let _ = writeln!(report, "[{status}] {}", scenario.name);
-        for d in &outcome.deliberate {
-            let _ = writeln!(report, "    deliberate: {d}");
-        }
-        for f in &outcome.failures {
-            let _ = writeln!(report, "    DIFF: {f}");
-        }
-        if !outcome.failures.is_empty() {
-            let _ = writeln!(
-                report,
-                "    module:\n      {}\n    target: {}\n    --- blackbox_exporter ---\n{}\n    --- blackwatch ---\n{}",
-                scenario.module_yaml().trim_end().replace('\n', "\n      "),
-                scenario.target,
-                bbe_text.unwrap_or_else(|e| e),
-                bw_text.unwrap_or_else(|e| e),
-            );
-            failed.push(scenario.name);
-        }
+        let outputs = Outputs { bbe, bw };
+        let outcome = outputs.compare(|bbe, bw| compare_outputs(scenario, bbe, bw));
+        let context = module_context(&scenario.module_yaml(), &scenario.target);
+        report.add(scenario.name, "", outcome, &context, &outputs);
     }
-    let _ = writeln!(
-        report,
-        "\n{}/{} tcp scenarios pass ({compared} compared with blackbox_exporter, {} blackwatch only).\n{}",
-        scenarios.len() - failed.len(),
-        scenarios.len(),
-        scenarios.len() - compared,
-        deliberate_table()
-    );
-    println!("{report}");
-    let unused: Vec<String> = DELIBERATE_DIFFERENCES
-        .iter()
-        .map(|d| d.what.to_string())
-        .filter(|w| !used.contains(w))
-        .collect();
-    assert!(
-        unused.is_empty(),
-        "deliberate differences no scenario needed (remove them or add a scenario): {unused:?}"
-    );
-    assert!(
-        failed.is_empty(),
-        "{} of {} tcp scenarios differ: {failed:?}\n\n{report}\nblackwatch log:\n{}",
-        failed.len(),
-        scenarios.len(),
-        blackwatch.log()
+    report.finish(
+        &format!(
+            " ({compared} compared with blackbox_exporter, {} blackwatch only)",
+            scenarios.len() - compared
+        ),
+        &blackbox,
+        &blackwatch,
     );
 }

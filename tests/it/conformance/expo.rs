@@ -116,6 +116,15 @@ impl Exposition {
     pub fn has(&self, name: &str) -> bool {
         self.samples.iter().any(|s| s.key.name == name)
     }
+
+    /// Removes metric `name` (series, HELP and TYPE); whether it had series.
+    pub fn remove_metric(&mut self, name: &str) -> bool {
+        let had = self.has(name);
+        self.samples.retain(|s| s.key.name != name);
+        self.help.remove(name);
+        self.types.remove(name);
+        had
+    }
 }
 
 fn parse_sample(line: &str) -> Result<Sample, String> {
