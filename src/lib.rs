@@ -21,3 +21,4 @@ pub mod probe;
 pub mod server;
 pub mod signal;
 pub mod state;
+pub mod store;
