@@ -42,9 +42,16 @@ pub async fn run(cli: Cli, config: Config, token: CancellationToken) -> anyhow::
         timeout_offset: cli.timeout_offset,
         log_prober: cli.log_prober,
         shutdown_grace: Duration::from_secs_f64(cli.shutdown_grace.max(0.0)),
+        probe_concurrency: cli.probe_concurrency.max(1),
+        retention: cli.retention,
     };
     let state = Shared::new(config, settings.clone(), cli.history_limit);
     let tracker = TaskTracker::new();
+    state.start_scheduler(&tracker, &token);
+    let jobs = state.config().jobs.len();
+    if jobs > 0 {
+        tracing::info!(message = "Scheduled probing started", jobs);
+    }
 
     let server_token = token.clone();
     let server_state = Arc::clone(&state);

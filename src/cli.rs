@@ -60,6 +60,14 @@ pub struct Cli {
     #[arg(long = "log.format", value_enum, default_value = "logfmt")]
     pub log_format: LogFormat,
 
+    /// Scheduled probes that may run at once, over all jobs.
+    #[arg(long = "probe.concurrency", default_value_t = 256)]
+    pub probe_concurrency: usize,
+
+    /// The most history rules may read with range selectors (Go duration).
+    #[arg(long = "storage.retention", default_value = "1h", value_parser = parse_duration)]
+    pub retention: std::time::Duration,
+
     /// Seconds in-flight probes get to finish after SIGTERM.
     #[arg(long = "shutdown.grace-period", default_value_t = 30.0)]
     pub shutdown_grace: f64,
@@ -72,4 +80,8 @@ pub fn normalize_listen_address(addr: &str) -> String {
     } else {
         addr.to_string()
     }
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    crate::config::units::parse_go_duration(s)
 }

@@ -18,6 +18,7 @@ pub mod config;
 pub mod history;
 pub mod metrics;
 pub mod probe;
+pub mod schedule;
 pub mod server;
 pub mod signal;
 pub mod state;

@@ -52,6 +52,7 @@ pub struct Metrics {
     pub module_unknown: Counter,
     pub probes: Family<ProbeLabels, Counter>,
     pub probe_duration: Family<ModuleLabel, Histogram>,
+    pub schedule: crate::schedule::ScheduleMetrics,
     process: Process,
 }
 
@@ -146,8 +147,10 @@ impl Metrics {
             "Start time of the process since unix epoch in seconds",
             process.start_time_seconds.clone(),
         );
+        let schedule = crate::schedule::ScheduleMetrics::register(&mut registry);
         let m = Self {
             registry,
+            schedule,
             config_last_reload_successful,
             config_last_reload_success_timestamp_seconds,
             module_unknown,

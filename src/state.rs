@@ -6,11 +6,17 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
 use crate::clock::Now;
 use crate::config::{self, Config, ConfigErrors};
 use crate::history::History;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, ModuleLabel, ProbeLabels};
 use crate::probe::log::Level;
+use crate::probe::{self, ProbeCx};
+use crate::schedule::{RunResult, Runner, Scheduled, Scheduler};
+use crate::store::Store;
 
 /// Settings from the command line that the HTTP surface needs.
 #[derive(Clone, Debug)]
@@ -23,6 +29,23 @@ pub struct Settings {
     pub log_prober: Level,
     /// Grace period for in-flight probes on shutdown.
     pub shutdown_grace: Duration,
+    /// `--probe.concurrency`: scheduled probes running at once, over all jobs.
+    pub probe_concurrency: usize,
+    /// `--storage.retention`: the most history any rule may ask for.
+    pub retention: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            config_file: None,
+            timeout_offset: 0.5,
+            log_prober: Level::Info,
+            shutdown_grace: Duration::from_secs(30),
+            probe_concurrency: 256,
+            retention: Duration::from_secs(3600),
+        }
+    }
 }
 
 pub struct Shared {
@@ -30,6 +53,9 @@ pub struct Shared {
     pub metrics: Metrics,
     pub history: Mutex<History>,
     pub settings: Settings,
+    /// Results of scheduled probes.
+    pub store: Arc<Store>,
+    scheduler: Mutex<Option<Scheduler>>,
     reload_lock: tokio::sync::Mutex<()>,
 }
 
@@ -44,6 +70,8 @@ impl Shared {
             config: RwLock::new(Arc::new(config)),
             metrics,
             history: Mutex::new(History::new(history_limit)),
+            store: Arc::new(Store::new(settings.retention)),
+            scheduler: Mutex::new(None),
             settings,
             reload_lock: tokio::sync::Mutex::new(()),
         })
@@ -87,12 +115,15 @@ impl Shared {
         match result {
             Ok(new) => {
                 let modules = new.modules.len();
+                let jobs = new.jobs.len();
+                let new = Arc::new(new);
                 match self.config.write() {
-                    Ok(mut g) => *g = Arc::new(new),
-                    Err(poisoned) => *poisoned.into_inner() = Arc::new(new),
+                    Ok(mut g) => *g = new.clone(),
+                    Err(poisoned) => *poisoned.into_inner() = new.clone(),
                 }
+                self.apply_schedule(&new);
                 self.mark_reload(true);
-                tracing::info!(message = "Loaded config file", modules);
+                tracing::info!(message = "Loaded config file", modules, jobs);
                 Ok(())
             }
             Err(errors) => {
@@ -112,5 +143,70 @@ impl Shared {
                 .config_last_reload_success_timestamp_seconds
                 .set(Now::read().unix_seconds());
         }
+    }
+}
+
+impl Shared {
+    /// Starts scheduled probing for the running config; later reloads re-apply it. The probe
+    /// loops are spawned on `tracker` and stop with `token`.
+    pub fn start_scheduler(self: &Arc<Self>, tracker: &TaskTracker, token: &CancellationToken) {
+        let weak = Arc::downgrade(self);
+        let runner: Runner = Arc::new(move |s: Arc<Scheduled>| {
+            let shared = weak.upgrade();
+            Box::pin(async move {
+                let now = Now::read();
+                let timestamp_ms = (now.unix_seconds() * 1000.0) as i64;
+                let level = shared
+                    .as_ref()
+                    .map(|s| s.settings.log_prober)
+                    .unwrap_or(Level::Info);
+                let mut cx = ProbeCx::new(&s.job.module, &s.target.target, s.job.timeout, level);
+                let success = probe::run(&s.target.target, &s.module, &mut cx).await;
+                if let Some(shared) = shared {
+                    shared.count_probe(&s.job.module, s.module.prober.name(), success, &cx);
+                }
+                RunResult {
+                    registry: cx.registry,
+                    timestamp_ms,
+                }
+            })
+        });
+        let scheduler = Scheduler::new(
+            runner,
+            self.store.clone(),
+            self.settings.probe_concurrency,
+            self.metrics.schedule.clone(),
+            tracker.clone(),
+            token.clone(),
+        );
+        if let Ok(mut g) = self.scheduler.lock() {
+            *g = Some(scheduler);
+        }
+        self.apply_schedule(&self.config());
+    }
+
+    fn apply_schedule(&self, config: &Config) {
+        let scheduler = self.scheduler.lock().ok().and_then(|g| g.clone());
+        if let Some(s) = scheduler {
+            s.apply(&config.jobs, &config.modules, Now::read());
+        }
+    }
+
+    /// Counts one finished probe (from `/probe` or the scheduler) in the self-metrics.
+    pub fn count_probe(&self, module: &str, prober: &str, success: bool, cx: &ProbeCx) {
+        self.metrics
+            .probes
+            .get_or_create(&ProbeLabels {
+                module: module.to_string(),
+                prober: prober.to_string(),
+                result: if success { "success" } else { "failure" },
+            })
+            .inc();
+        self.metrics
+            .probe_duration
+            .get_or_create(&ModuleLabel {
+                module: module.to_string(),
+            })
+            .observe(cx.registry.get("probe_duration_seconds").unwrap_or(0.0));
     }
 }

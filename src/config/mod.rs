@@ -41,6 +41,8 @@ pub struct Config {
     /// Where it came from: a file path, or `<embedded>`.
     pub source: PathBuf,
     pub modules: BTreeMap<String, Arc<Module>>,
+    /// Scheduled jobs from `probes:`.
+    pub jobs: Vec<Arc<crate::schedule::Job>>,
     /// The parsed file with defaults filled in, for `/config`.
     pub raw: RawConfig,
     /// SHA-256 of the file bytes, so a reload of an unchanged file re-parses nothing.
@@ -88,12 +90,15 @@ pub fn load_str(text: &str, file: &Path) -> Result<Config, ConfigErrors> {
     let mut raw = parse(text, file)?;
     let mut cx = validate::Cx::new(file);
     let modules = validate::modules(&mut cx, &mut raw);
+    let base_dir = file.parent().unwrap_or_else(|| Path::new("."));
+    let jobs = validate::jobs(&mut cx, &raw, &modules, base_dir);
     if !cx.errors.is_empty() {
         return Err(ConfigErrors::sorted(cx.errors));
     }
     Ok(Config {
         source: file.to_path_buf(),
         modules,
+        jobs,
         raw,
         checksum: checksum(text.as_bytes()),
     })
@@ -135,6 +140,7 @@ pub fn embedded() -> Result<Config, ConfigErrors> {
     Ok(Config {
         source,
         modules,
+        jobs: Vec::new(),
         raw: merged,
         checksum: hasher.finalize().into(),
     })

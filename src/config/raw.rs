@@ -97,9 +97,9 @@ fn is_zero_dur(d: &Duration) -> bool {
 pub struct RawConfig {
     #[serde(default)]
     pub modules: BTreeMap<String, Spanned<RawModule>>,
-    /// Scheduled probes (not built yet): rejected with a clear message.
-    #[serde(default, skip_serializing)]
-    pub probes: Option<Spanned<Unsupported>>,
+    /// Scheduled probe jobs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<Spanned<RawProbeJob>>,
     /// Alerting rule files (not built yet).
     #[serde(default, skip_serializing)]
     pub rule_files: Option<Spanned<Unsupported>>,
@@ -467,4 +467,87 @@ pub struct RawRrValidator {
     pub fail_if_not_matches_regexp: Vec<Spanned<String>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fail_if_none_matches_regexp: Vec<Spanned<String>>,
+}
+
+/// One scheduled job under `probes:`: a module run against a list of targets on an interval.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProbeJob {
+    pub job: Spanned<String>,
+    pub module: Spanned<String>,
+    #[serde(
+        default,
+        with = "super::units::opt_go_duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub interval: Option<Duration>,
+    #[serde(
+        default,
+        with = "super::units::opt_go_duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub timeout: Option<Duration>,
+    /// At most this many of the job's probes run at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<Spanned<i64>>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<Spanned<RawTarget>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub file_sd: Vec<Spanned<RawFileSd>>,
+}
+
+/// A target: a plain string, or `{target, labels}`.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum RawTarget {
+    Plain(String),
+    WithLabels(RawTargetWithLabels),
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RawTargetWithLabels {
+    pub target: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+impl<'de> Deserialize<'de> for RawTarget {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawTarget;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a target string or a mapping with `target` and `labels`")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawTarget, E> {
+                Ok(RawTarget::Plain(v.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<RawTarget, A::Error> {
+                RawTargetWithLabels::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RawTarget::WithLabels)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `file_sd`: Prometheus file_sd files (JSON or YAML lists of `{targets, labels}`).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFileSd {
+    /// Paths; the last path element may contain `*` and `?`. Relative paths are relative to
+    /// the config file's directory.
+    pub files: Vec<String>,
+    #[serde(
+        default,
+        with = "super::units::opt_go_duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub refresh_interval: Option<Duration>,
 }

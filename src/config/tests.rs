@@ -343,7 +343,7 @@ fn grpc_unix_websocket_blocks_are_not_supported_yet() {
 }
 
 #[test]
-fn scheduling_and_alerting_sections_are_not_supported_yet() {
+fn alerting_sections_are_not_supported_yet() {
     assert_eq!(
         errs(&y(&[
             "modules: {}",
@@ -352,7 +352,6 @@ fn scheduling_and_alerting_sections_are_not_supported_yet() {
             "alerting: {}",
         ])),
         vec![
-            "t.yml:2:9: probes: scheduled probing (`probes:`) is not supported yet by blackwatch",
             "t.yml:3:13: rule_files: alerting rules (`rule_files:`) is not supported yet by blackwatch",
             "t.yml:4:11: alerting: alert routing (`alerting:`) is not supported yet by blackwatch",
         ]
@@ -1347,4 +1346,127 @@ fn is_encoding_acceptable_upstream_cases() {
     }
     // And an empty header accepts anything.
     assert!(is_encoding_acceptable("gzip", ""));
+}
+
+// ----- probes: (scheduled jobs) -----
+
+fn probes_yaml(job_lines: &[&str]) -> String {
+    let mut lines = vec![
+        "modules:",
+        "  http_2xx:",
+        "    prober: http",
+        "    timeout: 5s",
+        "probes:",
+    ];
+    lines.extend_from_slice(job_lines);
+    y(&lines)
+}
+
+#[test]
+fn probes_load_with_defaults_and_both_target_forms() {
+    let c = load_ok(&probes_yaml(&[
+        "  - job: web",
+        "    module: http_2xx",
+        "    labels: {team: sre}",
+        "    targets:",
+        "      - https://a.example",
+        "      - target: https://b.example",
+        "        labels: {env: prod}",
+    ]));
+    assert_eq!(c.jobs.len(), 1);
+    let j = &c.jobs[0];
+    assert_eq!(j.interval, std::time::Duration::from_secs(30));
+    assert_eq!(
+        j.timeout,
+        std::time::Duration::from_secs(5),
+        "the module's timeout"
+    );
+    assert_eq!(j.targets.len(), 2);
+    assert_eq!(
+        j.targets[1].labels.get("env").map(String::as_str),
+        Some("prod")
+    );
+    assert_eq!(j.labels.get("team").map(String::as_str), Some("sre"));
+}
+
+#[test]
+fn probe_timeout_defaults_are_capped_at_the_interval() {
+    let c = load_ok(&probes_yaml(&[
+        "  - job: web",
+        "    module: http_2xx",
+        "    interval: 2s",
+        "    targets: [a]",
+    ]));
+    assert_eq!(c.jobs[0].timeout, std::time::Duration::from_secs(2));
+}
+
+#[test]
+fn probe_job_errors_are_all_reported() {
+    assert_eq!(
+        errs(&probes_yaml(&[
+            "  - job: web",
+            "    module: nope",
+            "    interval: 10s",
+            "    timeout: 20s",
+            "    concurrency: 0",
+            "    labels: {instance: x}",
+            "    targets: [a, a]",
+            "  - job: web",
+            "    module: http_2xx",
+            "    targets: []",
+        ])),
+        vec![
+            "t.yml:6:5: probes[0].timeout: timeout 20s must not be greater than the interval 10s",
+            "t.yml:6:5: probes[0].labels: label \"instance\" is set by blackwatch and cannot be configured",
+            "t.yml:7:13: probes[0].module: undefined module \"nope\" used in job \"web\"",
+            "t.yml:10:18: probes[0].concurrency: concurrency must be at least 1",
+            "t.yml:12:18: probes[0].targets[1]: duplicate target \"a\" in job \"web\"",
+            "t.yml:13:5: probes[1]: job \"web\" has neither targets nor file_sd",
+            "t.yml:13:10: probes[1].job: duplicate job name \"web\"",
+        ]
+    );
+}
+
+#[test]
+fn file_sd_paths_are_checked_and_resolved_against_the_config_directory() {
+    let c = match load_str(
+        &probes_yaml(&[
+            "  - job: web",
+            "    module: http_2xx",
+            "    file_sd:",
+            "      - files: [targets/*.json]",
+            "        refresh_interval: 1m",
+        ]),
+        Path::new("/etc/blackwatch/blackwatch.yml"),
+    ) {
+        Ok(c) => c,
+        Err(e) => panic!("{e}"),
+    };
+    let sd = &c.jobs[0].file_sd[0];
+    assert_eq!(
+        sd.files,
+        vec![std::path::PathBuf::from("/etc/blackwatch/targets/*.json")]
+    );
+    assert_eq!(sd.refresh_interval, std::time::Duration::from_secs(60));
+    let e = errs(&probes_yaml(&[
+        "  - job: web",
+        "    module: http_2xx",
+        "    file_sd:",
+        "      - files: [targets/*/x.json, t.txt]",
+    ]));
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert!(e[0].contains("probes[0].file_sd[0].files[0]"), "{e:?}");
+    assert!(e[1].contains("probes[0].file_sd[0].files[1]"), "{e:?}");
+}
+
+#[test]
+fn unknown_keys_in_probes_are_rejected() {
+    let e = err(&probes_yaml(&[
+        "  - job: web",
+        "    module: http_2xx",
+        "    targets:",
+        "      - target: a",
+        "        lables: {x: y}",
+    ]));
+    assert!(e.contains("unknown field `lables`"), "{e}");
 }

@@ -177,6 +177,26 @@ pub mod go_duration {
     }
 }
 
+/// Serde adapter for optional Go durations.
+pub mod opt_go_duration {
+    use super::*;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_go_duration(&s)
+            .map(Some)
+            .map_err(serde::de::Error::custom)
+    }
+
+    pub fn serialize<S: Serializer>(v: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(d) => s.serialize_str(&format_go_duration(*d)),
+            None => s.serialize_none(),
+        }
+    }
+}
+
 /// Serde adapter for base-2 byte sizes.
 pub mod base2_bytes {
     use super::*;

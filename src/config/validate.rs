@@ -78,7 +78,6 @@ pub(crate) fn modules(
     cx: &mut Cx,
     raw: &mut RawConfig,
 ) -> BTreeMap<String, Arc<crate::probe::Module>> {
-    unsupported(cx, &raw.probes, "probes", "scheduled probing (`probes:`)");
     unsupported(
         cx,
         &raw.rule_files,
@@ -961,4 +960,169 @@ fn dns(cx: &mut Cx, path: &str, block: &Spanned<RawDnsProbe>) -> Option<DnsModul
             &d.validate_additional_rrs,
         ),
     })
+}
+
+/// Validates `probes:` against the validated modules. Relative file_sd paths are resolved
+/// against `base_dir` (the config file's directory), as Prometheus does.
+pub(crate) fn jobs(
+    cx: &mut Cx,
+    raw: &RawConfig,
+    modules: &BTreeMap<String, Arc<crate::probe::Module>>,
+    base_dir: &Path,
+) -> Vec<Arc<crate::schedule::Job>> {
+    use crate::schedule::job::{self as j, FileSd, Job, Target};
+    let mut out = Vec::new();
+    let mut seen_jobs = std::collections::HashSet::new();
+    for (i, spanned) in raw.probes.iter().enumerate() {
+        let p = &spanned.value;
+        let path = format!("probes[{i}]");
+        let before = cx.errors.len();
+        let name = p.job.value.clone();
+        if name.is_empty() {
+            cx.err(
+                &p.job.referenced,
+                format!("{path}.job"),
+                "job name must not be empty",
+            );
+        } else if !seen_jobs.insert(name.clone()) {
+            cx.err(
+                &p.job.referenced,
+                format!("{path}.job"),
+                format!("duplicate job name {name:?}"),
+            );
+        }
+        let module = modules.get(&p.module.value);
+        if module.is_none() && !raw.modules.contains_key(&p.module.value) {
+            cx.err(
+                &p.module.referenced,
+                format!("{path}.module"),
+                format!("undefined module {:?} used in job {name:?}", p.module.value),
+            );
+        }
+        let interval = p.interval.unwrap_or(j::DEFAULT_INTERVAL);
+        if interval.is_zero() {
+            cx.err(
+                &spanned.referenced,
+                format!("{path}.interval"),
+                "interval must be greater than 0",
+            );
+        }
+        let module_timeout = module.map(|m| m.timeout).unwrap_or_default();
+        let timeout = match p.timeout {
+            Some(t) if t > interval => {
+                cx.err(
+                    &spanned.referenced,
+                    format!("{path}.timeout"),
+                    format!(
+                        "timeout {} must not be greater than the interval {}",
+                        super::units::format_go_duration(t),
+                        super::units::format_go_duration(interval)
+                    ),
+                );
+                t
+            }
+            Some(t) if t.is_zero() => {
+                cx.err(
+                    &spanned.referenced,
+                    format!("{path}.timeout"),
+                    "timeout must be greater than 0",
+                );
+                t
+            }
+            Some(t) => t,
+            None if !module_timeout.is_zero() => module_timeout.min(interval),
+            None => j::DEFAULT_TIMEOUT.min(interval),
+        };
+        let concurrency = match &p.concurrency {
+            Some(c) if c.value < 1 => {
+                cx.err(
+                    &c.referenced,
+                    format!("{path}.concurrency"),
+                    "concurrency must be at least 1",
+                );
+                None
+            }
+            Some(c) => usize::try_from(c.value).ok(),
+            None => None,
+        };
+        if let Err(e) = j::check_labels(&p.labels) {
+            cx.err(&spanned.referenced, format!("{path}.labels"), e);
+        }
+        let mut targets = Vec::new();
+        let mut seen_targets = std::collections::HashSet::new();
+        for (ti, t) in p.targets.iter().enumerate() {
+            let tp = format!("{path}.targets[{ti}]");
+            let (target, labels) = match &t.value {
+                RawTarget::Plain(s) => (s.clone(), BTreeMap::new()),
+                RawTarget::WithLabels(w) => (w.target.clone(), w.labels.clone()),
+            };
+            if target.trim().is_empty() {
+                cx.err(&t.referenced, &tp, "target must not be empty");
+                continue;
+            }
+            if let Err(e) = j::check_labels(&labels) {
+                cx.err(&t.referenced, format!("{tp}.labels"), e);
+            }
+            if !seen_targets.insert(target.clone()) {
+                cx.err(
+                    &t.referenced,
+                    &tp,
+                    format!("duplicate target {target:?} in job {name:?}"),
+                );
+            }
+            targets.push(Target { target, labels });
+        }
+        let mut file_sd = Vec::new();
+        for (fi, f) in p.file_sd.iter().enumerate() {
+            if f.value.files.is_empty() {
+                cx.err(
+                    &f.referenced,
+                    format!("{path}.file_sd[{fi}].files"),
+                    "at least one file must be listed",
+                );
+            }
+            for (k, file) in f.value.files.iter().enumerate() {
+                let name = Path::new(file)
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or_default();
+                let dir_has_glob = Path::new(file)
+                    .parent()
+                    .and_then(|d| d.to_str())
+                    .is_some_and(|d| d.contains(['*', '?', '[']));
+                let ext_ok = [".json", ".yml", ".yaml"].iter().any(|e| name.ends_with(e));
+                if dir_has_glob || !ext_ok {
+                    cx.err(
+                        &f.referenced,
+                        format!("{path}.file_sd[{fi}].files[{k}]"),
+                        format!("path {file:?} must end in .json, .yml or .yaml, with wildcards only in the file name"),
+                    );
+                }
+            }
+            file_sd.push(FileSd {
+                files: f.value.files.iter().map(|x| base_dir.join(x)).collect(),
+                refresh_interval: f.value.refresh_interval.unwrap_or(j::DEFAULT_REFRESH),
+            });
+        }
+        if targets.is_empty() && file_sd.is_empty() {
+            cx.err(
+                &spanned.referenced,
+                &path,
+                format!("job {name:?} has neither targets nor file_sd"),
+            );
+        }
+        if cx.errors.len() == before {
+            out.push(Arc::new(Job {
+                name,
+                module: p.module.value.clone(),
+                interval,
+                timeout,
+                concurrency,
+                labels: p.labels.clone(),
+                targets,
+                file_sd,
+            }));
+        }
+    }
+    out
 }

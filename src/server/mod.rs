@@ -98,7 +98,18 @@ async fn metrics(
     headers: HeaderMap,
 ) -> Response {
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
-    let (body, content_type) = state.metrics.encode(accept);
+    let (mut body, content_type) = state.metrics.encode(accept);
+    // Scheduled results follow the self-metrics; OpenMetrics ends with a single `# EOF`.
+    let openmetrics = crate::metrics::wants_openmetrics(accept);
+    if openmetrics {
+        if let Some(stripped) = body.strip_suffix("# EOF\n") {
+            body.truncate(stripped.len());
+        }
+    }
+    state.store.encode_text(&mut body);
+    if openmetrics {
+        body.push_str("# EOF\n");
+    }
     text_response(StatusCode::OK, content_type, body, &headers)
 }
 

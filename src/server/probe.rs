@@ -10,7 +10,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 
 use super::{plain, text_response};
-use crate::metrics::{ModuleLabel, ProbeLabels, TEXT_CONTENT_TYPE};
+use crate::metrics::TEXT_CONTENT_TYPE;
 use crate::probe::{self, ProbeCx, Prober};
 use crate::state::Shared;
 
@@ -91,23 +91,7 @@ pub(super) async fn handle(
     cx.hostname = hostname;
     let success = probe::run(&target, &module, &mut cx).await;
 
-    let duration = cx.registry.get("probe_duration_seconds").unwrap_or(0.0);
-    state
-        .metrics
-        .probes
-        .get_or_create(&ProbeLabels {
-            module: module_name.to_string(),
-            prober: module.prober.name().to_string(),
-            result: if success { "success" } else { "failure" },
-        })
-        .inc();
-    state
-        .metrics
-        .probe_duration
-        .get_or_create(&ModuleLabel {
-            module: module_name.to_string(),
-        })
-        .observe(duration);
+    state.count_probe(module_name, module.prober.name(), success, &cx);
 
     let metrics_text = cx.registry.encode_text();
     let debug_output = format!(

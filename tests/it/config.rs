@@ -300,6 +300,7 @@ const FREE_FORM: &[&str] = &[
     "proxy_connect_header",
     "metadata",
     "endpoint_params",
+    "labels",
 ];
 
 fn indent_of(line: &str) -> usize {

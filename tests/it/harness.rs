@@ -459,6 +459,7 @@ impl Daemon {
             timeout_offset,
             log_prober: Level::Info,
             shutdown_grace: Duration::from_secs(1),
+            ..Settings::default()
         };
         let state = Shared::new(cfg, settings, history_limit);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -1,0 +1,450 @@
+//! Scheduled probing: one loop per (job, target), each at a stable, hash-derived phase inside
+//! its interval (as Prometheus spreads scrapes, and computed from wall time so a restart keeps
+//! the phase), bounded by a global and an optional per-job concurrency limit. A probe never
+//! overlaps itself: a run that outlasts its interval makes the missed runs skip (counted).
+//! Results go to the store; `apply` restarts only the loops whose definition changed.
+//!
+//! The loops are the only code here that reads time; `first_run` and `next_after` are pure.
+
+pub mod file_sd;
+pub mod job;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::future::Future;
+use std::hash::{Hash, Hasher};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry as PromRegistry;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use job::{Job, Target};
+
+use crate::clock::Now;
+use crate::probe::{Module, Registry};
+use crate::store::{GroupKey, Store};
+
+/// One scheduled (job, target): everything a run needs.
+#[derive(Debug)]
+pub struct Scheduled {
+    pub job: Arc<Job>,
+    pub target: Target,
+    pub module: Arc<Module>,
+    /// Job labels overlaid with the target's own.
+    pub labels: BTreeMap<String, String>,
+    pub key: GroupKey,
+}
+
+/// What one run produced.
+pub struct RunResult {
+    pub registry: Registry,
+    /// Wall-clock start of the probe, milliseconds since the epoch.
+    pub timestamp_ms: i64,
+}
+
+pub type RunFuture = Pin<Box<dyn Future<Output = RunResult> + Send>>;
+/// Runs one probe. The daemon's runner calls `probe::run`; tests pass a fake.
+pub type Runner = Arc<dyn Fn(Arc<Scheduled>) -> RunFuture + Send + Sync>;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+pub struct JobLabel {
+    pub job: String,
+}
+
+/// The scheduler's self-metrics.
+#[derive(Clone)]
+pub struct ScheduleMetrics {
+    pub lag: Histogram,
+    pub skipped: Family<JobLabel, Counter>,
+    pub in_flight: Gauge,
+    pub targets: Family<JobLabel, Gauge>,
+}
+
+impl ScheduleMetrics {
+    pub fn register(registry: &mut PromRegistry) -> Self {
+        let m = Self {
+            lag: Histogram::new([
+                0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ]),
+            skipped: Family::default(),
+            in_flight: Gauge::default(),
+            targets: Family::default(),
+        };
+        registry.register(
+            "blackwatch_schedule_lag_seconds",
+            "Start time of scheduled probes minus their planned time",
+            m.lag.clone(),
+        );
+        registry.register(
+            "blackwatch_schedule_skipped_runs",
+            "Scheduled runs skipped because the previous run of the same target was still going",
+            m.skipped.clone(),
+        );
+        registry.register(
+            "blackwatch_probes_in_flight",
+            "Scheduled probes running now",
+            m.in_flight.clone(),
+        );
+        registry.register(
+            "blackwatch_scheduled_targets",
+            "Targets scheduled, by job",
+            m.targets.clone(),
+        );
+        m
+    }
+}
+
+/// A stable 64-bit FNV-1a hash (std's hasher is randomly keyed per process).
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        if self.0 == 0 {
+            self.0 = 0xcbf2_9ce4_8422_2325;
+        }
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+}
+
+fn stable_hash(v: &impl Hash) -> u64 {
+    let mut h = Fnv::default();
+    v.hash(&mut h);
+    h.finish()
+}
+
+/// When a loop with this seed should first run: at `seed mod interval` past each multiple of
+/// the interval in wall time, so the phase survives restarts and targets spread evenly.
+pub fn first_run(now: Now, interval: Duration, seed: u64) -> Instant {
+    let iv = interval.as_nanos().max(1);
+    let wall = now
+        .wall
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    let phase = u128::from(seed) % iv;
+    let wait = (phase + iv - wall % iv) % iv;
+    now.mono + Duration::from_nanos(u64::try_from(wait).unwrap_or(0))
+}
+
+/// The next planned time after a run that ended at `ended`: one interval after `planned`,
+/// skipping every slot that has already passed. Returns the slot and how many were skipped.
+pub fn next_after(planned: Instant, interval: Duration, ended: Instant) -> (Instant, u64) {
+    let mut next = planned + interval;
+    let mut skipped = 0;
+    if ended > next {
+        let behind = ended - next;
+        let n = (behind.as_nanos() / interval.as_nanos().max(1)) as u64 + 1;
+        skipped = n;
+        next += interval * u32::try_from(n).unwrap_or(u32::MAX);
+    }
+    (next, skipped)
+}
+
+struct Running {
+    definition: u64,
+    token: CancellationToken,
+}
+
+struct Watcher {
+    definition: u64,
+    token: CancellationToken,
+}
+
+#[derive(Default)]
+struct State {
+    jobs: HashMap<String, (Arc<Job>, Arc<Module>)>,
+    loops: HashMap<(String, String), Running>,
+    job_limits: HashMap<String, (usize, Arc<Semaphore>)>,
+    file_targets: HashMap<String, Vec<Target>>,
+    watchers: HashMap<String, Watcher>,
+}
+
+/// Owns the probe loops. Cheap to clone.
+#[derive(Clone)]
+pub struct Scheduler {
+    state: Arc<Mutex<State>>,
+    store: Arc<Store>,
+    runner: Runner,
+    global: Arc<Semaphore>,
+    metrics: ScheduleMetrics,
+    tracker: TaskTracker,
+    token: CancellationToken,
+}
+
+impl Scheduler {
+    pub fn new(
+        runner: Runner,
+        store: Arc<Store>,
+        concurrency: usize,
+        metrics: ScheduleMetrics,
+        tracker: TaskTracker,
+        token: CancellationToken,
+    ) -> Self {
+        Self {
+            state: Arc::new(Mutex::new(State::default())),
+            store,
+            runner,
+            global: Arc::new(Semaphore::new(concurrency.max(1))),
+            metrics,
+            tracker,
+            token,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Makes the running loops match `jobs`: starts new ones, restarts changed ones, stops
+    /// removed ones (and forgets their results). Unchanged loops keep their phase and results.
+    pub fn apply(&self, jobs: &[Arc<Job>], modules: &BTreeMap<String, Arc<Module>>, now: Now) {
+        let mut state = self.lock();
+        state.jobs.clear();
+        for job in jobs {
+            if let Some(module) = modules.get(&job.module) {
+                state
+                    .jobs
+                    .insert(job.name.clone(), (job.clone(), module.clone()));
+            }
+        }
+        // file_sd watchers.
+        let mut wanted_watchers = HashSet::new();
+        for job in jobs.iter().filter(|j| !j.file_sd.is_empty()) {
+            wanted_watchers.insert(job.name.clone());
+            let definition = stable_hash(&job.file_sd);
+            let keep = state
+                .watchers
+                .get(&job.name)
+                .is_some_and(|w| w.definition == definition);
+            if !keep {
+                if let Some(old) = state.watchers.remove(&job.name) {
+                    old.token.cancel();
+                }
+                let token = self.token.child_token();
+                state.watchers.insert(
+                    job.name.clone(),
+                    Watcher {
+                        definition,
+                        token: token.clone(),
+                    },
+                );
+                let this = self.clone();
+                let name = job.name.clone();
+                let sds = job.file_sd.clone();
+                self.tracker
+                    .spawn(async move { file_sd::watch(this, name, sds, token).await });
+            }
+        }
+        let stale: Vec<String> = state
+            .watchers
+            .keys()
+            .filter(|k| !wanted_watchers.contains(*k))
+            .cloned()
+            .collect();
+        for k in stale {
+            if let Some(w) = state.watchers.remove(&k) {
+                w.token.cancel();
+            }
+            state.file_targets.remove(&k);
+        }
+        self.reconcile(&mut state, now);
+    }
+
+    /// Replaces the targets a job's file_sd files list; called by the file watcher.
+    pub fn set_file_targets(&self, job: &str, targets: Vec<Target>, now: Now) {
+        let mut state = self.lock();
+        if state.file_targets.get(job) == Some(&targets) {
+            return;
+        }
+        state.file_targets.insert(job.to_string(), targets);
+        self.reconcile(&mut state, now);
+    }
+
+    fn reconcile(&self, state: &mut State, now: Now) {
+        let mut wanted: HashMap<(String, String), (u64, Arc<Scheduled>)> = HashMap::new();
+        let mut per_job: HashMap<String, i64> = HashMap::new();
+        for (name, (job, module)) in &state.jobs {
+            let mut targets: Vec<Target> = job.targets.clone();
+            let static_names: HashSet<&str> =
+                job.targets.iter().map(|t| t.target.as_str()).collect();
+            if let Some(extra) = state.file_targets.get(name) {
+                targets.extend(
+                    extra
+                        .iter()
+                        .filter(|t| !static_names.contains(t.target.as_str()))
+                        .cloned(),
+                );
+            }
+            for target in targets {
+                let mut labels = job.labels.clone();
+                labels.extend(target.labels.clone());
+                let definition = stable_hash(&(
+                    job.interval,
+                    job.timeout,
+                    job.concurrency,
+                    &labels,
+                    &job.module,
+                    &module.yaml,
+                ));
+                let key = GroupKey {
+                    job: Arc::from(name.as_str()),
+                    instance: Arc::from(target.target.as_str()),
+                    module: Arc::from(job.module.as_str()),
+                };
+                *per_job.entry(name.clone()).or_default() += 1;
+                let scheduled = Arc::new(Scheduled {
+                    job: job.clone(),
+                    target: target.clone(),
+                    module: module.clone(),
+                    labels,
+                    key,
+                });
+                wanted.insert(
+                    (name.clone(), target.target.clone()),
+                    (definition, scheduled),
+                );
+            }
+        }
+        // Per-job limits.
+        let mut limits = HashMap::new();
+        for (name, (job, _)) in &state.jobs {
+            if let Some(n) = job.concurrency {
+                let sem = match state.job_limits.get(name) {
+                    Some((m, s)) if *m == n => s.clone(),
+                    _ => Arc::new(Semaphore::new(n)),
+                };
+                limits.insert(name.clone(), (n, sem));
+            }
+        }
+        state.job_limits = limits;
+
+        let gone: Vec<(String, String)> = state
+            .loops
+            .iter()
+            .filter(|(k, r)| wanted.get(*k).is_none_or(|(d, _)| *d != r.definition))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in gone {
+            if let Some(r) = state.loops.remove(&k) {
+                r.token.cancel();
+            }
+        }
+        for (k, (definition, scheduled)) in wanted.iter() {
+            if state.loops.contains_key(k) {
+                continue;
+            }
+            let token = self.token.child_token();
+            state.loops.insert(
+                k.clone(),
+                Running {
+                    definition: *definition,
+                    token: token.clone(),
+                },
+            );
+            let first = first_run(now, scheduled.job.interval, stable_hash(&(&k.0, &k.1)));
+            let job_limit = state.job_limits.get(&k.0).map(|(_, s)| s.clone());
+            self.tracker.spawn(target_loop(
+                scheduled.clone(),
+                first,
+                self.runner.clone(),
+                self.store.clone(),
+                self.global.clone(),
+                job_limit,
+                self.metrics.clone(),
+                token,
+            ));
+        }
+        let keys: HashSet<GroupKey> = wanted.values().map(|(_, s)| s.key.clone()).collect();
+        self.store.retain(|k| keys.contains(k));
+        self.metrics.targets.clear();
+        for (job, n) in per_job {
+            self.metrics.targets.get_or_create(&JobLabel { job }).set(n);
+        }
+    }
+
+    /// Number of running target loops (for tests and logs).
+    pub fn loop_count(&self) -> usize {
+        self.lock().loops.len()
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn target_loop(
+    scheduled: Arc<Scheduled>,
+    first: Instant,
+    runner: Runner,
+    store: Arc<Store>,
+    global: Arc<Semaphore>,
+    job_limit: Option<Arc<Semaphore>>,
+    metrics: ScheduleMetrics,
+    token: CancellationToken,
+) {
+    let interval = scheduled.job.interval;
+    let mut planned = first;
+    let job_label = JobLabel {
+        job: scheduled.job.name.clone(),
+    };
+    loop {
+        tokio::select! {
+            _ = token.cancelled() => return,
+            _ = tokio::time::sleep_until(planned) => {}
+        }
+        let permits = async {
+            let job_permit = match &job_limit {
+                Some(s) => Some(s.clone().acquire_owned().await.ok()?),
+                None => None,
+            };
+            let global_permit = global.clone().acquire_owned().await.ok()?;
+            Some((job_permit, global_permit))
+        };
+        let permits = tokio::select! {
+            _ = token.cancelled() => return,
+            p = permits => p,
+        };
+        let Some(_permits) = permits else { return };
+        let started = Instant::now();
+        metrics.lag.observe((started - planned).as_secs_f64());
+        metrics.in_flight.inc();
+        let result = tokio::select! {
+            _ = token.cancelled() => {
+                metrics.in_flight.dec();
+                return;
+            }
+            r = runner(scheduled.clone()) => r,
+        };
+        metrics.in_flight.dec();
+        drop(_permits);
+        if token.is_cancelled() {
+            return;
+        }
+        store.record(
+            &scheduled.key,
+            &scheduled.labels,
+            result.timestamp_ms,
+            &result.registry,
+        );
+        let (next, skipped) = next_after(planned, interval, Instant::now());
+        if skipped > 0 {
+            metrics.skipped.get_or_create(&job_label).inc_by(skipped);
+        }
+        planned = next;
+    }
+}
+
+#[cfg(test)]
+mod tests;
