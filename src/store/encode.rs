@@ -5,8 +5,64 @@
 
 use std::fmt::Write as _;
 
-use super::{merge_labels, Store};
+use super::{LabelPairs, Store};
 use crate::probe::registry::{escape_label, format_go_float};
+
+/// Writes target and metric labels merged in name order (the metric's win on a clash),
+/// without building the merged set.
+fn write_merged_labels(out: &mut String, target: &LabelPairs, own: &LabelPairs) {
+    let (mut i, mut j) = (0, 0);
+    let mut first = true;
+    loop {
+        let pair = match (target.get(i), own.get(j)) {
+            (Some(a), Some(b)) => match a.0.cmp(&b.0) {
+                std::cmp::Ordering::Less => {
+                    i += 1;
+                    a
+                }
+                std::cmp::Ordering::Greater => {
+                    j += 1;
+                    b
+                }
+                std::cmp::Ordering::Equal => {
+                    i += 1;
+                    j += 1;
+                    b
+                }
+            },
+            (Some(a), None) => {
+                i += 1;
+                a
+            }
+            (None, Some(b)) => {
+                j += 1;
+                b
+            }
+            (None, None) => break,
+        };
+        if !first {
+            out.push(',');
+        }
+        first = false;
+        out.push_str(&pair.0);
+        out.push_str("=\"");
+        if pair.1.contains(['\\', '"', '\n']) {
+            out.push_str(&escape_label(&pair.1));
+        } else {
+            out.push_str(&pair.1);
+        }
+        out.push('"');
+    }
+}
+
+/// Writes a value as Go would, without allocating for the common small integers.
+fn write_value(out: &mut String, v: f64) {
+    if v.fract() == 0.0 && v.abs() < 1e6 && !(v == 0.0 && v.is_sign_negative()) {
+        let _ = write!(out, "{}", v as i64);
+    } else {
+        out.push_str(&format_go_float(v));
+    }
+}
 
 impl Store {
     /// Appends every stored result to `out`; returns the number of series written.
@@ -46,17 +102,9 @@ impl Store {
                 let own = &inner.interner.label_sets[s.labels as usize];
                 out.push_str(&info.name);
                 out.push('{');
-                for (i, (k, v)) in merge_labels(&g.target_labels, own).iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    out.push_str(k);
-                    out.push_str("=\"");
-                    out.push_str(&escape_label(v));
-                    out.push('"');
-                }
+                write_merged_labels(out, &g.target_labels, own);
                 out.push_str("} ");
-                out.push_str(&format_go_float(s.value));
+                write_value(out, s.value);
                 out.push('\n');
                 written += 1;
             }
