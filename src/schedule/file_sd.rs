@@ -208,7 +208,7 @@ pub async fn watch(scheduler: Scheduler, job: String, sds: Vec<FileSd>, token: C
         if last_sig.as_ref() != Some(&sig) || last_read.elapsed() >= refresh {
             let targets = read_all(&sig, &mut per_file);
             tracing::debug!(message = "file_sd targets read", job = %job, targets = targets.len());
-            scheduler.set_file_targets(&job, targets, Now::read());
+            scheduler.set_watched_targets(&token, &job, targets, Now::read());
             last_sig = Some(sig);
             last_read = Instant::now();
         }

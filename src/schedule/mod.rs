@@ -267,8 +267,21 @@ impl Scheduler {
 
     /// Replaces the targets a job's file_sd files list; called by the file watcher.
     pub fn set_file_targets(&self, job: &str, targets: Vec<Target>, now: Now) {
+        self.set_watched_targets(&CancellationToken::new(), job, targets, now);
+    }
+
+    /// As `set_file_targets`, from the watcher owning `watcher`: ignored once that watcher
+    /// is cancelled (checked under the lock `apply` cancels it under), so a watcher that was
+    /// mid-read when its job was removed or its files changed cannot leave stale targets.
+    fn set_watched_targets(
+        &self,
+        watcher: &CancellationToken,
+        job: &str,
+        targets: Vec<Target>,
+        now: Now,
+    ) {
         let mut state = self.lock();
-        if state.file_targets.get(job) == Some(&targets) {
+        if watcher.is_cancelled() || state.file_targets.get(job) == Some(&targets) {
             return;
         }
         state.file_targets.insert(job.to_string(), targets);
@@ -429,15 +442,17 @@ async fn target_loop(
         };
         metrics.in_flight.dec();
         drop(_permits);
-        if token.is_cancelled() {
-            return;
-        }
-        store.record(
+        // Checked under the store's lock: a reload that removed this target cancels the
+        // loop before it drops the target's results, so they cannot come back.
+        if !store.record_if(
+            || !token.is_cancelled(),
             &scheduled.key,
             &scheduled.labels,
             result.timestamp_ms,
             &result.registry,
-        );
+        ) {
+            return;
+        }
         let (next, skipped) = next_after(planned, interval, Instant::now());
         if skipped > 0 {
             metrics.skipped.get_or_create(&job_label).inc_by(skipped);

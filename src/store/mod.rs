@@ -199,7 +199,25 @@ impl Store {
         timestamp_ms: i64,
         registry: &Registry,
     ) {
+        self.record_if(|| true, key, target_labels, timestamp_ms, registry);
+    }
+
+    /// As `record`, but only when `live()` still holds once the store is locked; returns
+    /// whether it recorded. The scheduler passes "my loop was not cancelled": `apply`
+    /// cancels a removed target's loop before it drops the target's group, so a probe that
+    /// finishes during a reload can never bring the group back after `retain`.
+    pub fn record_if(
+        &self,
+        live: impl FnOnce() -> bool,
+        key: &GroupKey,
+        target_labels: &BTreeMap<String, String>,
+        timestamp_ms: i64,
+        registry: &Registry,
+    ) -> bool {
         let mut inner = self.write();
+        if !live() {
+            return false;
+        }
         let inner = &mut *inner;
         let mut series = Vec::new();
         for (name, family) in registry.families() {
@@ -239,6 +257,7 @@ impl Store {
                 series: series.into_boxed_slice(),
             },
         );
+        true
     }
 
     /// Forgets a group and its history (its target was removed from the config).

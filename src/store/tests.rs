@@ -134,6 +134,16 @@ fn removing_a_group_forgets_it() {
 }
 
 #[test]
+fn record_if_writes_nothing_when_no_longer_live() {
+    let store = Store::new(Duration::from_secs(60));
+    let k = key("a", "x");
+    assert!(!store.record_if(|| false, &k, &labels(&[]), 1, &registry(1.0, false)));
+    assert!(!store.contains(&k));
+    assert!(store.record_if(|| true, &k, &labels(&[]), 1, &registry(1.0, false)));
+    assert!(store.contains(&k));
+}
+
+#[test]
 fn metric_labels_win_over_target_labels_of_the_same_name() {
     let store = Store::new(Duration::from_secs(60));
     store.record(

@@ -29,6 +29,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// The name of the module built by [`module_config`].
 pub const MODULE: &str = "test";
@@ -442,6 +443,16 @@ impl Daemon {
     /// Starts a server with `yaml` (a whole config file) and the default settings.
     pub async fn start(yaml: &str) -> Self {
         Self::start_with(yaml, 0.5, 100).await
+    }
+
+    /// Starts a server as [`Daemon::start`] does, plus the scheduler for the config's
+    /// `probes:` (its loops stop when the daemon is dropped).
+    pub async fn start_scheduled(yaml: &str) -> Self {
+        let daemon = Self::start(yaml).await;
+        daemon
+            .state
+            .start_scheduler(&TaskTracker::new(), &daemon.token);
+        daemon
     }
 
     /// Starts a server with an explicit timeout offset and history limit.

@@ -12,6 +12,7 @@ mod handler;
 mod harness;
 mod http;
 mod icmp;
+mod schedule;
 mod support;
 mod support_selftest;
 mod tcp;
