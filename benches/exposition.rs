@@ -16,11 +16,21 @@
 //! * `self_metrics/proc_reads_only`: a baseline with no encoding at all, the same `/proc/self`
 //!   reads as `Metrics::encode`'s refresh (stat four times, the fd directory, limits), to
 //!   tell how much of the `self_metrics` figures is the kernel rather than the encoder.
+//! * `store/encode_text_10k`: [`Store::encode_text`] of a store holding the latest result of
+//!   10,000 scheduled plain-HTTP probes (18 series each, as `http_2xx` against an `http://`
+//!   target writes them; job, instance, module and two target labels per group): the part
+//!   of `/metrics` that carries scheduled results, for the "< 100 ms for 10k targets".
+//! * `store/record_10k`: the 10,000 [`Store::record`] calls that fill it (one full round of
+//!   the scheduler writing its results), for scale.
 
+use std::collections::BTreeMap;
 use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
 
 use blackwatch::metrics::{Metrics, ModuleLabel, ProbeLabels};
 use blackwatch::probe::registry::Registry;
+use blackwatch::store::{GroupKey, Store};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 const PHASE_HELP: &str = "Duration of http request by phase, summed over all redirects";
@@ -263,5 +273,164 @@ fn self_metrics(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, probe_registry, self_metrics);
+/// The registry of a successful plain `http://` probe with `http_2xx` (ip4), exactly the 18
+/// series blackwatch returns for one (checked against a real `/probe` answer); `i` varies the
+/// timings so that values differ between groups, as they do in a real store.
+fn http_probe_registry(i: usize) -> Registry {
+    let jitter = (i % 997) as f64 * 1.3e-7;
+    let mut r = Registry::new();
+    for (name, help, value) in [
+        (
+            "probe_dns_lookup_time_seconds",
+            "Returns the time taken for probe dns lookup in seconds",
+            4.517e-6 + jitter,
+        ),
+        (
+            "probe_duration_seconds",
+            "Returns how long the probe took to complete in seconds",
+            0.001_005_48 + jitter,
+        ),
+        (
+            "probe_failed_due_to_regex",
+            "Indicates if probe failed due to regex",
+            0.0,
+        ),
+        (
+            "probe_http_content_length",
+            "Length of http content response",
+            3.0,
+        ),
+        ("probe_http_redirects", "The number of redirects", 0.0),
+        (
+            "probe_http_ssl",
+            "Indicates if SSL was used for the final redirect",
+            0.0,
+        ),
+        ("probe_http_status_code", "Response HTTP status code", 200.0),
+        (
+            "probe_http_uncompressed_body_length",
+            "Length of uncompressed response body",
+            3.0,
+        ),
+        (
+            "probe_http_version",
+            "Returns the version of HTTP of the probe response",
+            1.1,
+        ),
+        (
+            "probe_ip_addr_hash",
+            "Specifies the hash of IP address. It's useful to detect if the IP address changes.",
+            3_668_918_509.0,
+        ),
+        (
+            "probe_ip_protocol",
+            "Specifies whether probe ip protocol is IP4 or IP6",
+            4.0,
+        ),
+        (
+            "probe_success",
+            "Displays whether or not the probe was a success",
+            1.0,
+        ),
+        (
+            "probe_timeout_seconds",
+            "Returns how long the probe timeout is in seconds",
+            10.0,
+        ),
+    ] {
+        r.set(name, help, value);
+    }
+    for (phase, secs) in [
+        ("connect", 0.000_305_283 + jitter),
+        ("processing", 0.000_479_781 + jitter),
+        ("resolve", 4.517e-6 + jitter),
+        ("tls", 0.0),
+        ("transfer", 8.5907e-5 + jitter),
+    ] {
+        r.set_labeled(
+            "probe_http_duration_seconds",
+            PHASE_HELP,
+            &[("phase", phase)],
+            secs,
+        );
+    }
+    r
+}
+
+const STORE_GROUPS: usize = 10_000;
+
+/// Keys, target labels and registries of `STORE_GROUPS` scheduled targets, as
+/// benches/schedule_10k.sh configures them (distinct URLs on one host) plus two target labels.
+fn store_inputs() -> Vec<(GroupKey, BTreeMap<String, String>, Registry)> {
+    let job: Arc<str> = Arc::from("websites");
+    let module: Arc<str> = Arc::from("http_2xx");
+    (0..STORE_GROUPS)
+        .map(|i| {
+            let key = GroupKey {
+                job: job.clone(),
+                instance: Arc::from(format!("http://127.0.0.1:8080/t/{i:05}").as_str()),
+                module: module.clone(),
+            };
+            let labels = BTreeMap::from([
+                (
+                    "team".to_string(),
+                    ["web", "payments", "search", "infra"][i % 4].to_string(),
+                ),
+                (
+                    "severity".to_string(),
+                    if i % 10 == 0 { "critical" } else { "warning" }.to_string(),
+                ),
+            ]);
+            (key, labels, http_probe_registry(i))
+        })
+        .collect()
+}
+
+fn fill(store: &Store, inputs: &[(GroupKey, BTreeMap<String, String>, Registry)]) {
+    let t0 = 1_763_700_000_000_i64;
+    for (i, (key, labels, registry)) in inputs.iter().enumerate() {
+        store.record(key, labels, t0 + i as i64, registry);
+    }
+}
+
+fn store(c: &mut Criterion) {
+    let inputs = store_inputs();
+    let store = Store::new(Duration::from_secs(3600));
+    fill(&store, &inputs);
+    let mut body = String::new();
+    let series = store.encode_text(&mut body);
+    assert_eq!(series, STORE_GROUPS * 18);
+    assert_eq!(
+        body.lines()
+            .filter(|l| l.starts_with("probe_success{") && l.ends_with(" 1"))
+            .count(),
+        STORE_GROUPS
+    );
+    eprintln!(
+        "store/encode_text_10k: {} groups, {series} series, {} bytes of text",
+        STORE_GROUPS,
+        body.len()
+    );
+
+    let mut g = c.benchmark_group("store");
+    // Each iteration takes tens of milliseconds: fewer samples keep the group near a minute.
+    g.sample_size(20);
+    g.throughput(Throughput::Bytes(body.len() as u64));
+    g.bench_function("encode_text_10k", |b| {
+        b.iter(|| {
+            // `/metrics` starts from a fresh String (the self-metrics text) every time.
+            let mut out = String::new();
+            black_box(black_box(&store).encode_text(&mut out));
+            out
+        })
+    });
+    g.throughput(Throughput::Elements(STORE_GROUPS as u64));
+    g.bench_function("record_10k", |b| {
+        // Re-recording replaces groups: the store stays at 10k groups, as in steady state.
+        b.iter(|| fill(black_box(&store), black_box(&inputs)))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, probe_registry, self_metrics, store);
 criterion_main!(benches);
