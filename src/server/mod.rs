@@ -97,6 +97,14 @@ async fn metrics(
     axum::extract::State(state): axum::extract::State<Arc<Shared>>,
     headers: HeaderMap,
 ) -> Response {
+    // With thousands of scheduled targets the body is tens of MB: build (and gzip) it on a
+    // blocking thread so the runtime's workers keep running probes.
+    tokio::task::spawn_blocking(move || metrics_response(&state, &headers))
+        .await
+        .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "encoding failed\n"))
+}
+
+fn metrics_response(state: &Shared, headers: &HeaderMap) -> Response {
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let (mut body, content_type) = state.metrics.encode(accept);
     // Scheduled results follow the self-metrics; OpenMetrics ends with a single `# EOF`.
@@ -110,7 +118,7 @@ async fn metrics(
     if openmetrics {
         body.push_str("# EOF\n");
     }
-    text_response(StatusCode::OK, content_type, body, &headers)
+    text_response(StatusCode::OK, content_type, body, headers)
 }
 
 async fn reload(

@@ -1,94 +1,137 @@
 //! Text exposition of the store for `/metrics`: one family per metric name (sorted), every
-//! group's series inside it (groups sorted by job, instance, module), labels sorted by name.
-//! The same lines are valid in text format 0.0.4 and OpenMetrics (all results are gauges);
-//! the caller adds OpenMetrics' `# EOF`.
+//! group's series inside it (groups sorted by job, instance, module). The same lines are valid
+//! in text format 0.0.4 and OpenMetrics (all results are gauges); the caller adds `# EOF`.
+//!
+//! The store's lock is held only to copy a snapshot (`Arc`s of the groups and the interned
+//! tables); the text is written after it is released, so probes finishing meanwhile never
+//! wait for an exposition. Label strings are rendered once — a group's target labels when the
+//! group is recorded, a metric's own label set when it is interned — so a line is a few
+//! copies. Within a line the metric's own labels come first, then the target labels.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
-use super::{LabelPairs, Store};
+use super::{Group, GroupKey, LabelPairs, MetricInfo, Store};
 use crate::probe::registry::{escape_label, format_go_float};
 
-/// Writes target and metric labels merged in name order (the metric's win on a clash),
-/// without building the merged set.
-fn write_merged_labels(out: &mut String, target: &LabelPairs, own: &LabelPairs) {
-    let (mut i, mut j) = (0, 0);
-    let mut first = true;
-    loop {
-        let pair = match (target.get(i), own.get(j)) {
-            (Some(a), Some(b)) => match a.0.cmp(&b.0) {
-                std::cmp::Ordering::Less => {
-                    i += 1;
-                    a
-                }
-                std::cmp::Ordering::Greater => {
-                    j += 1;
-                    b
-                }
-                std::cmp::Ordering::Equal => {
-                    i += 1;
-                    j += 1;
-                    b
-                }
-            },
-            (Some(a), None) => {
-                i += 1;
-                a
-            }
-            (None, Some(b)) => {
-                j += 1;
-                b
-            }
-            (None, None) => break,
-        };
-        if !first {
-            out.push(',');
-        }
-        first = false;
-        out.push_str(&pair.0);
-        out.push_str("=\"");
-        if pair.1.contains(['\\', '"', '\n']) {
-            out.push_str(&escape_label(&pair.1));
-        } else {
-            out.push_str(&pair.1);
-        }
-        out.push('"');
+fn push_label(out: &mut String, k: &str, v: &str) {
+    out.push_str(k);
+    out.push_str("=\"");
+    if v.bytes().any(|b| b == b'\\' || b == b'"' || b == b'\n') {
+        out.push_str(&escape_label(v));
+    } else {
+        out.push_str(v);
     }
+    out.push('"');
 }
 
-/// Writes a value as Go would, without allocating for the common small integers.
+/// `k="v",…` for a sorted label set.
+pub(super) fn render_labels(set: &LabelPairs) -> String {
+    let mut out = String::new();
+    for (i, (k, v)) in set.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_label(&mut out, k, v);
+    }
+    out
+}
+
+/// `k="v",…` for a label map (sorted by name).
+pub(super) fn render_map(map: &BTreeMap<String, String>) -> String {
+    let mut out = String::new();
+    for (i, (k, v)) in map.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_label(&mut out, k, v);
+    }
+    out
+}
+
+/// Writes a value as Go's `strconv.FormatFloat(v, 'g', -1, 64)` would, without allocating
+/// in the common cases: small integers, and numbers that Go prints in plain decimal, for
+/// which Rust's shortest round-trip `Display` gives the same digits.
 fn write_value(out: &mut String, v: f64) {
-    if v.fract() == 0.0 && v.abs() < 1e6 && !(v == 0.0 && v.is_sign_negative()) {
+    let a = v.abs();
+    if v.fract() == 0.0 && a < 1e6 && !(v == 0.0 && v.is_sign_negative()) {
         let _ = write!(out, "{}", v as i64);
+    } else if v.is_finite() && (1e-4..1e6).contains(&a) {
+        let _ = write!(out, "{v}");
     } else {
         out.push_str(&format_go_float(v));
     }
 }
 
+/// Labels of a line whose own labels share a name with the target labels: merged, the
+/// metric's value wins.
+fn write_merged(out: &mut String, own: &LabelPairs, target: &LabelPairs) {
+    let mut first = true;
+    for (k, v) in own.iter() {
+        if !first {
+            out.push(',');
+        }
+        first = false;
+        push_label(out, k, v);
+    }
+    for (k, v) in target.iter() {
+        if own.iter().any(|(ok, _)| ok == k) {
+            continue;
+        }
+        if !first {
+            out.push(',');
+        }
+        first = false;
+        push_label(out, k, v);
+    }
+}
+
+struct Snapshot {
+    groups: Vec<(GroupKey, Arc<Group>)>,
+    metrics: Vec<MetricInfo>,
+    label_sets: Vec<LabelPairs>,
+    rendered_sets: Vec<Arc<str>>,
+}
+
 impl Store {
+    fn snapshot(&self) -> Snapshot {
+        let inner = self.read();
+        Snapshot {
+            groups: inner
+                .groups
+                .iter()
+                .map(|(k, g)| (k.clone(), g.clone()))
+                .collect(),
+            metrics: inner.interner.metrics.clone(),
+            label_sets: inner.interner.label_sets.clone(),
+            rendered_sets: inner.interner.rendered_sets.clone(),
+        }
+    }
+
     /// Appends every stored result to `out`; returns the number of series written.
     pub fn encode_text(&self, out: &mut String) -> usize {
-        let inner = self.read();
-        let mut keys: Vec<_> = inner.groups.keys().collect();
-        keys.sort();
+        let mut snap = self.snapshot();
+        snap.groups.sort_by(|a, b| a.0.cmp(&b.0));
+        out.reserve(self.last_encoded_len.load(Ordering::Relaxed));
+        let start_len = out.len();
+
         // Bucket (group, series) by metric id in one pass.
-        let mut buckets: Vec<Vec<(usize, usize)>> = vec![Vec::new(); inner.interner.metrics.len()];
-        let groups: Vec<_> = keys.iter().map(|k| &inner.groups[*k]).collect();
-        for (gi, g) in groups.iter().enumerate() {
+        let mut buckets: Vec<Vec<(u32, u32)>> = vec![Vec::new(); snap.metrics.len()];
+        for (gi, (_, g)) in snap.groups.iter().enumerate() {
             for (si, s) in g.series.iter().enumerate() {
-                buckets[s.metric as usize].push((gi, si));
+                buckets[s.metric as usize].push((gi as u32, si as u32));
             }
         }
-        let mut order: Vec<u32> = (0..inner.interner.metrics.len() as u32)
-            .filter(|id| !buckets[*id as usize].is_empty())
+        let mut order: Vec<usize> = (0..snap.metrics.len())
+            .filter(|id| !buckets[*id].is_empty())
             .collect();
-        order.sort_by(|a, b| {
-            inner.interner.metrics[*a as usize]
-                .name
-                .cmp(&inner.interner.metrics[*b as usize].name)
-        });
+        order.sort_by(|a, b| snap.metrics[*a].name.cmp(&snap.metrics[*b].name));
+
         let mut written = 0;
         for id in order {
-            let info = &inner.interner.metrics[id as usize];
+            let info = &snap.metrics[id];
             let _ = writeln!(
                 out,
                 "# HELP {} {}",
@@ -96,19 +139,69 @@ impl Store {
                 info.help.replace('\\', "\\\\").replace('\n', "\\n")
             );
             let _ = writeln!(out, "# TYPE {} gauge", info.name);
-            for &(gi, si) in &buckets[id as usize] {
-                let g = groups[gi];
-                let s = &g.series[si];
-                let own = &inner.interner.label_sets[s.labels as usize];
+            for &(gi, si) in &buckets[id] {
+                let g = &snap.groups[gi as usize].1;
+                let s = &g.series[si as usize];
+                let own = &snap.label_sets[s.labels as usize];
                 out.push_str(&info.name);
                 out.push('{');
-                write_merged_labels(out, &g.target_labels, own);
+                let clash = own.iter().any(|(k, _)| {
+                    g.target_labels
+                        .binary_search_by(|(tk, _)| tk.as_ref().cmp(k.as_ref()))
+                        .is_ok()
+                });
+                if clash {
+                    write_merged(out, own, &g.target_labels);
+                } else if own.is_empty() {
+                    out.push_str(&g.rendered);
+                } else {
+                    out.push_str(&snap.rendered_sets[s.labels as usize]);
+                    if !g.rendered.is_empty() {
+                        out.push(',');
+                        out.push_str(&g.rendered);
+                    }
+                }
                 out.push_str("} ");
                 write_value(out, s.value);
                 out.push('\n');
                 written += 1;
             }
         }
+        self.last_encoded_len
+            .store(out.len() - start_len, Ordering::Relaxed);
         written
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_written_as_go_would() {
+        for v in [
+            0.0,
+            1.0,
+            -1.0,
+            200.0,
+            999_999.0,
+            1e6,
+            1.9e9,
+            -6.21355968e10,
+            0.5,
+            0.004515552,
+            2.137e-05,
+            0.0001,
+            123_456.789,
+            3.668918509e9,
+            f64::NAN,
+            f64::INFINITY,
+            -0.0,
+            1e-4,
+        ] {
+            let mut s = String::new();
+            write_value(&mut s, v);
+            assert_eq!(s, format_go_float(v), "{v}");
+        }
     }
 }

@@ -45,10 +45,12 @@ struct Group {
     timestamp_ms: i64,
     /// `job`, `instance`, `module` and the job's and target's labels, sorted by name.
     target_labels: LabelPairs,
+    /// `target_labels` rendered once for the exposition (`instance="…",job="…",…`).
+    rendered: Box<str>,
     series: Box<[Series]>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct MetricInfo {
     name: Arc<str>,
     help: &'static str,
@@ -60,6 +62,8 @@ struct Interner {
     metrics: Vec<MetricInfo>,
     metric_ids: HashMap<Arc<str>, u32>,
     label_sets: Vec<LabelPairs>,
+    /// `label_sets` rendered for the exposition, same index.
+    rendered_sets: Vec<Arc<str>>,
     label_set_ids: HashMap<LabelPairs, u32>,
     strings: HashMap<Arc<str>, ()>,
 }
@@ -99,6 +103,8 @@ impl Interner {
             return *id;
         }
         let id = self.label_sets.len() as u32;
+        self.rendered_sets
+            .push(Arc::from(encode::render_labels(&set).as_str()));
         self.label_sets.push(set.clone());
         self.label_set_ids.insert(set, id);
         id
@@ -119,7 +125,7 @@ type HistoryKey = (GroupKey, u32, u32);
 #[derive(Debug, Default)]
 struct Inner {
     interner: Interner,
-    groups: HashMap<GroupKey, Group>,
+    groups: HashMap<GroupKey, Arc<Group>>,
     /// Metric id → how much history rules need.
     ranges: HashMap<u32, Duration>,
     history: HashMap<HistoryKey, VecDeque<(i64, f64)>>,
@@ -154,6 +160,8 @@ pub struct Stats {
 pub struct Store {
     inner: RwLock<Inner>,
     retention: Duration,
+    /// Size of the last exposition, to reserve the next one's buffer at once.
+    last_encoded_len: std::sync::atomic::AtomicUsize,
 }
 
 /// Bytes one stored series costs in a group.
@@ -167,6 +175,7 @@ impl Store {
         Self {
             inner: RwLock::new(Inner::default()),
             retention,
+            last_encoded_len: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -214,6 +223,11 @@ impl Store {
         timestamp_ms: i64,
         registry: &Registry,
     ) -> bool {
+        let mut all = target_labels.clone();
+        all.insert("job".to_string(), key.job.to_string());
+        all.insert("instance".to_string(), key.instance.to_string());
+        all.insert("module".to_string(), key.module.to_string());
+        let rendered = encode::render_map(&all).into_boxed_str();
         let mut inner = self.write();
         if !live() {
             return false;
@@ -244,18 +258,15 @@ impl Store {
                 }
             }
         }
-        let mut all = target_labels.clone();
-        all.insert("job".to_string(), key.job.to_string());
-        all.insert("instance".to_string(), key.instance.to_string());
-        all.insert("module".to_string(), key.module.to_string());
         let target_labels = inner.interner.pairs(&all);
         inner.groups.insert(
             key.clone(),
-            Group {
+            Arc::new(Group {
                 timestamp_ms,
                 target_labels,
+                rendered,
                 series: series.into_boxed_slice(),
-            },
+            }),
         );
         true
     }

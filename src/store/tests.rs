@@ -64,8 +64,8 @@ fn encodes_families_with_target_labels() {
         out,
         "# HELP probe_http_duration_seconds Duration of http request by phase, summed over all redirects\n\
          # TYPE probe_http_duration_seconds gauge\n\
-         probe_http_duration_seconds{instance=\"https://a\",job=\"web\",module=\"http_2xx\",phase=\"connect\"} 0.5\n\
-         probe_http_duration_seconds{instance=\"https://b\",job=\"web\",module=\"http_2xx\",phase=\"connect\",team=\"x\"} 0.5\n\
+         probe_http_duration_seconds{phase=\"connect\",instance=\"https://a\",job=\"web\",module=\"http_2xx\"} 0.5\n\
+         probe_http_duration_seconds{phase=\"connect\",instance=\"https://b\",job=\"web\",module=\"http_2xx\",team=\"x\"} 0.5\n\
          # HELP probe_ssl_earliest_cert_expiry Returns last SSL chain expiry in unixtime\n\
          # TYPE probe_ssl_earliest_cert_expiry gauge\n\
          probe_ssl_earliest_cert_expiry{instance=\"https://b\",job=\"web\",module=\"http_2xx\",team=\"x\"} 1.9e+09\n\
@@ -167,4 +167,25 @@ fn metric_labels_win_over_target_labels_of_the_same_name() {
 fn a_series_costs_sixteen_bytes() {
     assert_eq!(BYTES_PER_SERIES, 16);
     assert_eq!(BYTES_PER_SAMPLE, 16);
+}
+
+#[test]
+fn a_metric_label_clashing_with_a_target_label_is_written_once() {
+    let store = Store::new(Duration::from_secs(60));
+    store.record(
+        &key("a", "x"),
+        &labels(&[("phase", "target")]),
+        1,
+        &registry(1.0, false),
+    );
+    let mut out = String::new();
+    store.encode_text(&mut out);
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("probe_http_duration_seconds{"))
+        .unwrap_or_default();
+    assert_eq!(
+        line,
+        "probe_http_duration_seconds{phase=\"connect\",instance=\"x\",job=\"a\",module=\"http_2xx\"} 0.5"
+    );
 }
