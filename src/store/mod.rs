@@ -79,8 +79,12 @@ impl Interner {
     }
 
     fn metric(&mut self, name: &str, help: &'static str) -> u32 {
-        if let Some(id) = self.metric_ids.get(name) {
-            return *id;
+        if let Some(&id) = self.metric_ids.get(name) {
+            // A metric first named by `set_ranges` has no help text until a probe writes it.
+            if self.metrics[id as usize].help.is_empty() {
+                self.metrics[id as usize].help = help;
+            }
+            return id;
         }
         let name = self.string(name);
         let id = self.metrics.len() as u32;

@@ -189,3 +189,18 @@ fn a_metric_label_clashing_with_a_target_label_is_written_once() {
         "probe_http_duration_seconds{phase=\"connect\",instance=\"x\",job=\"a\",module=\"http_2xx\"} 0.5"
     );
 }
+
+#[test]
+fn a_metric_declared_for_history_first_still_gets_its_help_text() {
+    let store = Store::new(Duration::from_secs(600));
+    let ranges: HashMap<String, Duration> =
+        [("probe_success".to_string(), Duration::from_secs(60))].into();
+    store.set_ranges(&ranges);
+    store.record(&key("a", "x"), &labels(&[]), 1, &registry(1.0, false));
+    let mut out = String::new();
+    store.encode_text(&mut out);
+    assert!(
+        out.contains("# HELP probe_success Displays whether or not the probe was a success\n"),
+        "{out}"
+    );
+}

@@ -741,8 +741,9 @@ async fn http_probes_match_blackbox_exporter() {
     report.finish("", &blackbox, &blackwatch);
 }
 
-/// Runs `promtool check metrics` on `text`; returns (success, combined output).
-async fn promtool_check(text: &str) -> (bool, String) {
+/// Runs `promtool check metrics` on `text`; returns (success, combined output). Shared with
+/// `schedule.rs`.
+pub(crate) async fn promtool_check(text: &str) -> (bool, String) {
     let binary = std::env::var("PROMTOOL_BIN").unwrap_or_else(|_| "promtool".to_owned());
     let mut child = tokio::process::Command::new(&binary)
         .args(["check", "metrics"])

@@ -22,7 +22,6 @@ use http::Method;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use serde::Deserialize;
-use tokio::io::AsyncWriteExt as _;
 use tokio::time::Instant;
 
 use crate::harness::{http_request, Daemon, Metrics, Sample};
@@ -705,39 +704,7 @@ async fn reload_adds_and_removes_jobs_and_keeps_unchanged_ones_running() {
 // 5. promtool
 // ---------------------------------------------------------------------------
 
-/// Runs `promtool check metrics` on `text`; returns (success, combined output).
-async fn promtool_check(text: &str) -> (bool, String) {
-    let binary = std::env::var("PROMTOOL_BIN").unwrap_or_else(|_| "promtool".to_owned());
-    let mut child = tokio::process::Command::new(&binary)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run promtool `{binary}` ({e}); install the Debian package prometheus \
-                 (or set PROMTOOL_BIN). This test fails instead of skipping."
-            )
-        });
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    stdin
-        .write_all(text.as_bytes())
-        .await
-        .expect("writing to promtool");
-    drop(stdin);
-    let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
-        .await
-        .expect("promtool finishes")
-        .expect("promtool runs");
-    let combined = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), combined)
-}
+use crate::conformance::promtool_check;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn promtool_accepts_metrics_with_scheduled_results() {
