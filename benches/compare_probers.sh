@@ -228,21 +228,7 @@ modules:
       preferred_ip_protocol: ip4
 EOF
 
-BW_PORT=$(free_port)
-"$BW_BIN" --web.listen-address "127.0.0.1:$BW_PORT" --config.file "$MODULES" \
-    </dev/null >"$WORK/blackwatch.log" 2>&1 &
-BW_PID=$!
-PIDS+=("$BW_PID")
-wait_http "http://127.0.0.1:$BW_PORT/-/ready" "$BW_PID" blackwatch
-BW_IDLE_KIB=$(status_kib "$BW_PID" VmRSS)
-
-BB_PORT=$(free_port)
-"$BLACKBOX_BIN" --web.listen-address="127.0.0.1:$BB_PORT" --config.file="$MODULES" \
-    </dev/null >"$WORK/blackbox.log" 2>&1 &
-BB_PID=$!
-PIDS+=("$BB_PID")
-wait_http "http://127.0.0.1:$BB_PORT/-/healthy" "$BB_PID" blackbox
-BB_IDLE_KIB=$(status_kib "$BB_PID" VmRSS)
+start_both "$MODULES"
 
 probe_url() { # probe_url TOOL PROBER
     local port

@@ -172,3 +172,25 @@ parse_wrk() {
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0 || a == "-" || b == "-") print "-"; else printf "%.2f", a / b }'; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+
+# start_both MODULES_FILE: starts blackwatch ($BW_BIN) and blackbox_exporter ($BLACKBOX_BIN)
+# on free loopback ports with the same module file, waits until both answer, and sets
+# BW_PORT BW_PID BW_IDLE_KIB BB_PORT BB_PID BB_IDLE_KIB (PIDs are added to PIDS for cleanup).
+start_both() {
+    local modules=$1
+    BW_PORT=$(free_port)
+    "$BW_BIN" --web.listen-address "127.0.0.1:$BW_PORT" --config.file "$modules" \
+        </dev/null >"$WORK/blackwatch.log" 2>&1 &
+    BW_PID=$!
+    PIDS+=("$BW_PID")
+    wait_http "http://127.0.0.1:$BW_PORT/-/ready" "$BW_PID" blackwatch
+    BW_IDLE_KIB=$(status_kib "$BW_PID" VmRSS)
+
+    BB_PORT=$(free_port)
+    "$BLACKBOX_BIN" --web.listen-address="127.0.0.1:$BB_PORT" --config.file="$modules" \
+        </dev/null >"$WORK/blackbox.log" 2>&1 &
+    BB_PID=$!
+    PIDS+=("$BB_PID")
+    wait_http "http://127.0.0.1:$BB_PORT/-/healthy" "$BB_PID" blackbox
+    BB_IDLE_KIB=$(status_kib "$BB_PID" VmRSS)
+}
