@@ -23,6 +23,21 @@ pub fn load_config(cli: &Cli) -> Result<Config, config::ConfigErrors> {
     }
 }
 
+/// `--web.external-url`, or `http://<hostname>:<port>/` as Prometheus and Alertmanager
+/// default it.
+fn external_url(flag: Option<&str>, port: u16) -> String {
+    match flag {
+        Some(url) => url.to_string(),
+        None => {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_string())
+                .unwrap_or_default();
+            let host = if host.is_empty() { "localhost".to_string() } else { host };
+            format!("http://{host}:{port}/")
+        }
+    }
+}
+
 /// Runs the daemon until a shutdown signal (or `token` is cancelled by the caller).
 pub async fn run(cli: Cli, config: Config, token: CancellationToken) -> anyhow::Result<()> {
     if cli.web_config_file.is_some() {
@@ -44,6 +59,8 @@ pub async fn run(cli: Cli, config: Config, token: CancellationToken) -> anyhow::
         shutdown_grace: Duration::from_secs_f64(cli.shutdown_grace.max(0.0)),
         probe_concurrency: cli.probe_concurrency.max(1),
         retention: cli.retention,
+        storage_path: cli.storage_path.clone(),
+        external_url: external_url(cli.external_url.as_deref(), local.port()),
     };
     let state = Shared::new(config, settings.clone(), cli.history_limit);
     let tracker = TaskTracker::new();

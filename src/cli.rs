@@ -68,6 +68,16 @@ pub struct Cli {
     #[arg(long = "storage.retention", default_value = "1h", value_parser = parse_duration)]
     pub retention: std::time::Duration,
 
+    /// Directory for state that survives restarts: rule state, silences, the notification
+    /// log and the alert store.
+    #[arg(long = "storage.path", value_name = "DIR", default_value = "data/")]
+    pub storage_path: PathBuf,
+
+    /// The URL under which blackwatch is reachable from outside (alert generator URLs and
+    /// links in notifications). Defaults to http://<hostname>:<port>/.
+    #[arg(long = "web.external-url", value_name = "URL")]
+    pub external_url: Option<String>,
+
     /// Seconds in-flight probes get to finish after SIGTERM.
     #[arg(long = "shutdown.grace-period", default_value_t = 30.0)]
     pub shutdown_grace: f64,

@@ -11,15 +11,19 @@
 //! - `metrics`: self-metrics and exposition format negotiation.
 //! - `app`, `cli`, `signal`, `clock`: wiring, flags, signals, the one place that reads clocks.
 
+pub mod alert;
 pub mod app;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod history;
+pub mod labels;
 pub mod metrics;
 pub mod probe;
+pub mod rules;
 pub mod schedule;
 pub mod server;
 pub mod signal;
 pub mod state;
 pub mod store;
+pub mod template;

@@ -33,6 +33,10 @@ pub struct Settings {
     pub probe_concurrency: usize,
     /// `--storage.retention`: the most history any rule may ask for.
     pub retention: Duration,
+    /// `--storage.path`: where state that survives restarts is written.
+    pub storage_path: PathBuf,
+    /// `--web.external-url`, or the default derived from the host name and port.
+    pub external_url: String,
 }
 
 impl Default for Settings {
@@ -44,6 +48,8 @@ impl Default for Settings {
             shutdown_grace: Duration::from_secs(30),
             probe_concurrency: 256,
             retention: Duration::from_secs(3600),
+            storage_path: PathBuf::from("data/"),
+            external_url: String::from("http://localhost:9115/"),
         }
     }
 }

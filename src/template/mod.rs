@@ -1,0 +1,1 @@
+//! Go text/template, the subset Prometheus rule files and Alertmanager templates use.
