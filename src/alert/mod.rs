@@ -23,3 +23,9 @@ pub struct PostableAlert {
 pub trait AlertSink: Send + Sync {
     fn put(&self, alerts: Vec<PostableAlert>, now: SystemTime);
 }
+
+pub mod config;
+pub mod inhibit;
+pub mod route;
+pub mod silence;
+pub mod timeinterval;

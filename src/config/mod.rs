@@ -87,7 +87,7 @@ pub fn checksum(bytes: &[u8]) -> [u8; 32] {
 
 /// Validates config text; `file` only names it in errors.
 pub fn load_str(text: &str, file: &Path) -> Result<Config, ConfigErrors> {
-    let mut raw = parse(text, file)?;
+    let mut raw: RawConfig = parse(text, file)?;
     let mut cx = validate::Cx::new(file);
     let modules = validate::modules(&mut cx, &mut raw);
     let base_dir = file.parent().unwrap_or_else(|| Path::new("."));
@@ -112,7 +112,7 @@ pub fn embedded() -> Result<Config, ConfigErrors> {
     for (name, text) in EMBEDDED_MODULES {
         hasher.update(text.as_bytes());
         let file = Path::new(name);
-        match parse(text, file) {
+        match parse::<RawConfig>(text, file) {
             Ok(raw) => {
                 for (module, def) in raw.modules {
                     if merged.modules.contains_key(&module) {
@@ -146,8 +146,12 @@ pub fn embedded() -> Result<Config, ConfigErrors> {
     })
 }
 
-/// YAML text → raw structs, with position and field path on any error.
-fn parse(text: &str, file: &Path) -> Result<RawConfig, ConfigErrors> {
+/// YAML text → raw structs, with position and field path on any error. Generic so that
+/// `alert::config` parses a standalone alertmanager.yml the same way.
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(
+    text: &str,
+    file: &Path,
+) -> Result<T, ConfigErrors> {
     let has_content = text.lines().any(|l| {
         let t = l.trim();
         !t.is_empty() && !t.starts_with('#') && t != "---"
@@ -166,7 +170,7 @@ fn parse(text: &str, file: &Path) -> Result<RawConfig, ConfigErrors> {
     };
     let mut field_path: Option<serde_path_to_error::Path> = None;
     let result = serde_saphyr::with_deserializer_from_str_with_options(text, options, |de| {
-        match serde_path_to_error::deserialize::<_, RawConfig>(de) {
+        match serde_path_to_error::deserialize::<_, T>(de) {
             Ok(v) => Ok(v),
             Err(e) => {
                 field_path = Some(e.path().clone());
@@ -216,7 +220,17 @@ fn parse(text: &str, file: &Path) -> Result<RawConfig, ConfigErrors> {
 }
 
 /// Mapping fields whose keys are user data (module and header names), not field names.
-const FREE_FORM_MAPS: &[&str] = &["modules", "headers", "http_headers"];
+const FREE_FORM_MAPS: &[&str] = &[
+    "modules",
+    "headers",
+    "http_headers",
+    "match",
+    "match_re",
+    "source_match",
+    "source_match_re",
+    "target_match",
+    "target_match_re",
+];
 
 /// The field path as the user wrote it. `serde_path_to_error` also records the `value`
 /// field of serde-saphyr's `Spanned` wrapper, which is not in the file, so those segments are

@@ -1,0 +1,230 @@
+//! The alerting configuration: Alertmanager's `alertmanager.yml`, either inline under
+//! `alerting:` in `blackwatch.yml` or in the file `alerting: {config_file: …}` names.
+//!
+//! `raw` holds the serde structs, `validate` applies Alertmanager's load-time rules (with its
+//! error texts, plus file:line:col) and builds the domain types here: the routing tree
+//! (`alert::route`), inhibition rules (`alert::inhibit`), named time intervals
+//! (`alert::timeinterval`) and receivers with their integrations' settings. The notifiers
+//! themselves live in `alert::notify`; this module only validates their settings.
+
+pub mod raw;
+pub mod validate;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use raw::RawAlertingConfig;
+use raw::RawHttpConfig;
+
+use crate::alert::inhibit::InhibitRule;
+use crate::alert::route::Route;
+use crate::alert::timeinterval::TimeInterval;
+use crate::config::raw::{RawTlsConfig, Secret};
+use crate::config::{ConfigError, ConfigErrors};
+
+/// A validated alerting configuration.
+#[derive(Clone, Debug)]
+pub struct AlertingConfig {
+    /// The file the alerting config was read from (blackwatch.yml or alertmanager.yml).
+    pub source: PathBuf,
+    pub global: Global,
+    /// The root of the routing tree.
+    pub route: Route,
+    /// In file order; names are unique.
+    pub receivers: Vec<Receiver>,
+    pub inhibit_rules: Vec<InhibitRule>,
+    /// `time_intervals` and `mute_time_intervals`, by name.
+    pub time_intervals: BTreeMap<String, TimeInterval>,
+    /// Template file globs, made absolute against the config file's directory.
+    pub templates: Vec<PathBuf>,
+    /// The parsed document with defaults, for `/api/v2/status` (`config.original`).
+    pub raw: RawAlertingConfig,
+}
+
+impl AlertingConfig {
+    pub fn receiver(&self, name: &str) -> Option<&Receiver> {
+        self.receivers.iter().find(|r| r.name == name)
+    }
+
+    /// The document as YAML with secrets as `<secret>`.
+    pub fn to_yaml(&self) -> String {
+        let mut raw = self.raw.clone();
+        raw.config_file = None;
+        serde_saphyr::to_string(&raw)
+            .unwrap_or_else(|e| format!("# could not render the configuration: {e}\n"))
+    }
+
+    /// The template files the globs match now, sorted per glob; a glob matching nothing
+    /// contributes nothing (as upstream).
+    pub fn template_files(&self) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for pattern in &self.templates {
+            let Some(p) = pattern.to_str() else { continue };
+            if let Ok(paths) = glob::glob(p) {
+                let mut files: Vec<PathBuf> = paths.filter_map(Result::ok).collect();
+                files.sort();
+                out.extend(files);
+            }
+        }
+        out
+    }
+}
+
+/// `global:` as it matters after validation (per-integration defaults are already merged
+/// into each integration).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Global {
+    /// EndsAt for alerts posted without one (default 5m).
+    pub resolve_timeout: Duration,
+}
+
+/// A secret given inline or as a file read at use time (`*_file`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SecretSource {
+    Inline(Secret),
+    /// Absolute path; read on every use.
+    File(PathBuf),
+}
+
+impl SecretSource {
+    /// The secret; file contents are trimmed of surrounding whitespace.
+    pub fn read(&self) -> std::io::Result<Secret> {
+        match self {
+            SecretSource::Inline(s) => Ok(s.clone()),
+            SecretSource::File(p) => {
+                let text = std::fs::read_to_string(p)?;
+                Ok(Secret::new(text.trim()))
+            }
+        }
+    }
+    /// The secret without trimming (upstream's CRAM-MD5 `auth_secret_file`).
+    pub fn read_untrimmed(&self) -> std::io::Result<Secret> {
+        match self {
+            SecretSource::Inline(s) => Ok(s.clone()),
+            SecretSource::File(p) => Ok(Secret::new(std::fs::read_to_string(p)?)),
+        }
+    }
+}
+
+/// One receiver: a name and its integrations (index = position within its kind).
+#[derive(Clone, Debug)]
+pub struct Receiver {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub discord: Vec<DiscordConfig>,
+    pub email: Vec<EmailConfig>,
+    pub webhook: Vec<WebhookConfig>,
+}
+
+impl Receiver {
+    /// Number of integrations.
+    pub fn integrations(&self) -> usize {
+        self.discord.len() + self.email.len() + self.webhook.len()
+    }
+}
+
+/// `discord_configs[i]`; templates are still unexpanded template text.
+#[derive(Clone, Debug)]
+pub struct DiscordConfig {
+    pub send_resolved: bool,
+    pub webhook_url: SecretSource,
+    pub title: String,
+    pub message: String,
+    pub content: String,
+    pub username: String,
+    pub avatar_url: String,
+    pub http_config: RawHttpConfig,
+}
+
+/// `host:port` of an SMTP smarthost.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostPort {
+    pub host: String,
+    pub port: String,
+}
+
+impl std::fmt::Display for HostPort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// `email_configs[i]` with the `global.smtp_*` defaults merged in.
+#[derive(Clone, Debug)]
+pub struct EmailConfig {
+    pub send_resolved: bool,
+    /// Template text; comma-separated addresses after expansion.
+    pub to: String,
+    pub from: String,
+    pub smarthost: HostPort,
+    pub hello: String,
+    pub auth_username: String,
+    pub auth_password: Option<SecretSource>,
+    pub auth_secret: Option<SecretSource>,
+    pub auth_identity: String,
+    pub require_tls: bool,
+    /// `None`: implicit TLS iff the port is 465.
+    pub force_implicit_tls: Option<bool>,
+    pub tls_config: RawTlsConfig,
+    /// Canonical header names (`Subject`, `X-Foo`) → template text.
+    pub headers: BTreeMap<String, String>,
+    /// Empty = no HTML part.
+    pub html: String,
+    /// Empty = no text part.
+    pub text: String,
+}
+
+/// `webhook_configs[i]`.
+#[derive(Clone, Debug)]
+pub struct WebhookConfig {
+    pub send_resolved: bool,
+    pub url: SecretSource,
+    /// 0 = no limit.
+    pub max_alerts: u64,
+    /// Zero = no per-request timeout.
+    pub timeout: Duration,
+    pub http_config: RawHttpConfig,
+}
+
+/// Reads and validates a standalone `alertmanager.yml`.
+pub fn load_file(path: &Path) -> Result<AlertingConfig, ConfigErrors> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors::single(ConfigError {
+            file: path.to_path_buf(),
+            line: 0,
+            column: 0,
+            path: String::new(),
+            message: format!("error reading alerting config file: {e}"),
+        })
+    })?;
+    load_str(&text, path)
+}
+
+/// Validates `alertmanager.yml` text; `file` names it in errors and anchors relative paths.
+pub fn load_str(text: &str, file: &Path) -> Result<AlertingConfig, ConfigErrors> {
+    let raw: RawAlertingConfig = crate::config::parse(text, file)?;
+    let mut errors = Vec::new();
+    if let Some(cf) = &raw.config_file {
+        errors.push(ConfigError {
+            file: file.to_path_buf(),
+            line: cf.referenced.line(),
+            column: cf.referenced.column(),
+            path: "config_file".to_string(),
+            message: "field config_file not found in type config.plain (`config_file` is only valid under `alerting:` in blackwatch.yml)".to_string(),
+        });
+    }
+    let base_dir = file.parent().unwrap_or_else(|| Path::new("."));
+    match validate::alerting(raw, file, base_dir, "") {
+        Ok(cfg) if errors.is_empty() => Ok(cfg),
+        Ok(_) => Err(ConfigErrors::sorted(errors)),
+        Err(e) => {
+            errors.extend(e);
+            Err(ConfigErrors::sorted(errors))
+        }
+    }
+}

@@ -1,0 +1,533 @@
+//! Serde structs one-to-one with Alertmanager's `alertmanager.yml` (the `alerting:` section
+//! of `blackwatch.yml`, or the file it names). They hold upstream defaults and no logic:
+//! `validate.rs` turns them into the domain types of `super` and checks every rule.
+//!
+//! Every struct denies unknown fields, as upstream's strict YAML unmarshalling does. Keys
+//! upstream knows but blackwatch does not implement (other integrations, OAuth2, …) are
+//! accepted as `Unsupported` so validation can reject them by name with "not supported yet".
+//! Secrets are `config::raw::Secret` and serialize as `<secret>`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_saphyr::Spanned;
+
+use crate::config::raw::{
+    unspanned, RawAuthorization, RawBasicAuth, RawHttpHeader, RawTlsConfig, Secret, Unsupported,
+};
+
+/// A Prometheus `model.Duration` (`1h30m`, `5m`, `1d`, `0`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PromDuration(pub Duration);
+
+impl<'de> Deserialize<'de> for PromDuration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_prom_duration(&s)
+            .map(PromDuration)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for PromDuration {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format_prom_duration(self.0))
+    }
+}
+
+/// Parses `((\d+)y)?((\d+)w)?((\d+)d)?((\d+)h)?((\d+)m)?((\d+)s)?((\d+)ms)?|0`, with
+/// Prometheus' error text.
+pub fn parse_prom_duration(s: &str) -> Result<Duration, String> {
+    let bad = || format!("not a valid duration string: {s:?}");
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    if s.is_empty() {
+        return Err("empty duration string".to_string());
+    }
+    const UNITS: [(&str, u64); 7] = [
+        ("y", 365 * 24 * 3600 * 1000),
+        ("w", 7 * 24 * 3600 * 1000),
+        ("d", 24 * 3600 * 1000),
+        ("h", 3600 * 1000),
+        ("m", 60 * 1000),
+        ("s", 1000),
+        ("ms", 1),
+    ];
+    let mut rest = s;
+    let mut next_unit = 0;
+    let mut total: u64 = 0;
+    while !rest.is_empty() {
+        let digits = rest.chars().take_while(char::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(bad());
+        }
+        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest.chars().take_while(|c| c.is_ascii_alphabetic()).count();
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        let Some(idx) = UNITS.iter().position(|(u, _)| *u == unit) else {
+            return Err(bad());
+        };
+        if idx < next_unit {
+            return Err(bad());
+        }
+        next_unit = idx + 1;
+        total = n
+            .checked_mul(UNITS[idx].1)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(|| format!("duration out of range: {s:?}"))?;
+    }
+    Ok(Duration::from_millis(total))
+}
+
+/// Prometheus' `model.Duration.String()`: `1d2h`, `5m`, `0s`.
+pub fn format_prom_duration(d: Duration) -> String {
+    let mut ms = d.as_millis() as u64;
+    if ms == 0 {
+        return "0s".to_string();
+    }
+    let mut out = String::new();
+    for (unit, size) in [
+        ("y", 365 * 24 * 3600 * 1000u64),
+        ("w", 7 * 24 * 3600 * 1000),
+        ("d", 24 * 3600 * 1000),
+        ("h", 3600 * 1000),
+        ("m", 60 * 1000),
+        ("s", 1000),
+        ("ms", 1),
+    ] {
+        if ms >= size {
+            out.push_str(&format!("{}{unit}", ms / size));
+            ms %= size;
+        }
+    }
+    out
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// The top level of `alertmanager.yml`. In `blackwatch.yml` the same mapping may instead be
+/// `{config_file: path}`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlertingConfig {
+    /// blackwatch only: load this alertmanager.yml (relative to the config file) instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_file: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub global: Option<Spanned<RawGlobal>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<Spanned<RawRoute>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub receivers: Vec<Spanned<RawReceiver>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inhibit_rules: Vec<Spanned<RawInhibitRule>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub time_intervals: Vec<Spanned<RawTimeIntervalSet>>,
+    /// Deprecated alias of `time_intervals`, still loaded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mute_time_intervals: Vec<Spanned<RawTimeIntervalSet>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub templates: Vec<Spanned<String>>,
+    /// Accepted and ignored (upstream's OpenTelemetry tracing of itself).
+    #[serde(default, skip_serializing)]
+    pub tracing: Option<Unsupported>,
+}
+
+/// `global:`. Keys of integrations blackwatch does not build are accepted and ignored, as
+/// they only matter to those integrations' configs, which are rejected by name.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGlobal {
+    #[serde(default = "default_resolve_timeout")]
+    pub resolve_timeout: PromDuration,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_config: Option<Spanned<RawHttpConfig>>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub smtp_from: String,
+    #[serde(default = "localhost")]
+    pub smtp_hello: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp_smarthost: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub smtp_auth_username: String,
+    #[serde(default, skip_serializing_if = "Secret::is_empty")]
+    pub smtp_auth_password: Secret,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub smtp_auth_password_file: String,
+    #[serde(default, skip_serializing_if = "Secret::is_empty")]
+    pub smtp_auth_secret: Secret,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub smtp_auth_secret_file: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub smtp_auth_identity: String,
+    #[serde(default = "yes")]
+    pub smtp_require_tls: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp_tls_config: Option<Spanned<RawTlsConfig>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp_force_implicit_tls: Option<bool>,
+
+    // Other integrations' globals: accepted, ignored.
+    #[serde(default, skip_serializing)]
+    pub slack_api_url: Option<Unsupported>,
+    #[serde(default, skip_serializing)]
+    pub slack_api_url_file: Option<Unsupported>,
+    #[serde(default, skip_serializing)]
+    pub slack_app_token: Option<Unsupported>,
+    #[serde(default, skip_serializing)]
+    pub slack_app_token_file: Option<Unsupported>,
+    #[serde(default, skip_serializing)]
+    pub slack_app_url: Option<Unsupported>,
+    #[serde(default, skip_serializing)]
+    pub pagerduty_url: Option<Unsupported>,
+    #[serde(default, skip_serializing)]
+    pub opsgenie_api_url: Option<Unsupported>,
+    #[serde(default, skip_serializing)]
+    pub opsgenie_api_key: Option<Unsupported>,
+    #[serde(default, skip_serializing)]
+    pub opsgenie_api_key_file: Option<Unsupported>,
+    #[serde(default, skip_serializing)]
+    pub wechat_api_url: Option<Unsupported>,
+    #[serde(default, skip_serializing)]
+    pub wechat_api_secret: Option<Unsupported>,
+    #[serde(default, skip_serializing)]
+    pub wechat_api_corp_id: Option<Unsupported>,
+    #[serde(default, skip_serializing)]
+    pub victorops_api_url: Option<Unsupported>,
+    #[serde(default, skip_serializing)]
+    pub victorops_api_key: Option<Unsupported>,
+    #[serde(default, skip_serializing)]
+    pub victorops_api_key_file: Option<Unsupported>,
+    #[serde(default, skip_serializing)]
+    pub telegram_api_url: Option<Unsupported>,
+    #[serde(default, skip_serializing)]
+    pub webex_api_url: Option<Unsupported>,
+    #[serde(default, skip_serializing)]
+    pub rocketchat_api_url: Option<Unsupported>,
+    #[serde(default, skip_serializing)]
+    pub rocketchat_token: Option<Unsupported>,
+    #[serde(default, skip_serializing)]
+    pub rocketchat_token_file: Option<Unsupported>,
+    #[serde(default, skip_serializing)]
+    pub rocketchat_token_id: Option<Unsupported>,
+    #[serde(default, skip_serializing)]
+    pub rocketchat_token_id_file: Option<Unsupported>,
+    #[serde(default, skip_serializing)]
+    pub jira_api_url: Option<Unsupported>,
+    #[serde(default, skip_serializing)]
+    pub mattermost_webhook_url: Option<Unsupported>,
+    #[serde(default, skip_serializing)]
+    pub mattermost_webhook_url_file: Option<Unsupported>,
+}
+
+impl Default for RawGlobal {
+    fn default() -> Self {
+        serde_saphyr::from_str("{}")
+            .unwrap_or_else(|_| unreachable!("`{{}}` is a valid global block"))
+    }
+}
+
+fn default_resolve_timeout() -> PromDuration {
+    PromDuration(Duration::from_secs(300))
+}
+fn localhost() -> String {
+    "localhost".to_string()
+}
+fn yes() -> bool {
+    true
+}
+
+/// prometheus/common `HTTPClientConfig` as integrations use it.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttpConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basic_auth: Option<Spanned<RawBasicAuth>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<Spanned<RawAuthorization>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth2: Option<Spanned<Unsupported>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bearer_token: Option<Spanned<Secret>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bearer_token_file: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_config: Option<Spanned<RawTlsConfig>>,
+    #[serde(default = "yes")]
+    pub follow_redirects: bool,
+    #[serde(default = "yes")]
+    pub enable_http2: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_url: Option<Spanned<Unsupported>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_proxy: Option<Spanned<Unsupported>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_from_environment: Option<Spanned<Unsupported>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_connect_header: Option<Spanned<Unsupported>>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub http_headers: BTreeMap<String, Spanned<RawHttpHeader>>,
+}
+
+impl Default for RawHttpConfig {
+    fn default() -> Self {
+        serde_saphyr::from_str("{}")
+            .unwrap_or_else(|_| unreachable!("`{{}}` is a valid http_config"))
+    }
+}
+
+/// One node of the routing tree.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoute {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receiver: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_by: Option<Spanned<Vec<Spanned<String>>>>,
+    #[serde(default, rename = "match", skip_serializing_if = "BTreeMap::is_empty")]
+    pub match_: BTreeMap<String, Spanned<String>>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub match_re: BTreeMap<String, Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matchers: Vec<Spanned<String>>,
+    #[serde(default, rename = "continue", skip_serializing_if = "is_false")]
+    pub continue_: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<Spanned<RawRoute>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_wait: Option<Spanned<PromDuration>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_interval: Option<Spanned<PromDuration>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat_interval: Option<Spanned<PromDuration>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mute_time_intervals: Vec<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub active_time_intervals: Vec<Spanned<String>>,
+    /// Alertmanager 0.34's templated route labels: rejected as not supported yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Spanned<Unsupported>>,
+    /// blackwatch extension (alertmanager #1510): flush a group as soon as all of its alerts
+    /// are resolved instead of at the next `group_interval` tick. Inherited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flush_on_resolve: Option<bool>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReceiver {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<Spanned<String>>,
+    /// 0.33+: labels shown by `GET /api/v2/receivers`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub discord_configs: Vec<Spanned<RawDiscordConfig>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub email_configs: Vec<Spanned<RawEmailConfig>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhook_configs: Vec<Spanned<RawWebhookConfig>>,
+
+    // Integrations upstream has and blackwatch does not (yet): rejected by name.
+    #[serde(default, skip_serializing)]
+    pub slack_configs: Option<Spanned<Unsupported>>,
+    #[serde(default, skip_serializing)]
+    pub pagerduty_configs: Option<Spanned<Unsupported>>,
+    #[serde(default, skip_serializing)]
+    pub opsgenie_configs: Option<Spanned<Unsupported>>,
+    #[serde(default, skip_serializing)]
+    pub wechat_configs: Option<Spanned<Unsupported>>,
+    #[serde(default, skip_serializing)]
+    pub pushover_configs: Option<Spanned<Unsupported>>,
+    #[serde(default, skip_serializing)]
+    pub victorops_configs: Option<Spanned<Unsupported>>,
+    #[serde(default, skip_serializing)]
+    pub sns_configs: Option<Spanned<Unsupported>>,
+    #[serde(default, skip_serializing)]
+    pub telegram_configs: Option<Spanned<Unsupported>>,
+    #[serde(default, skip_serializing)]
+    pub webex_configs: Option<Spanned<Unsupported>>,
+    #[serde(default, skip_serializing)]
+    pub msteams_configs: Option<Spanned<Unsupported>>,
+    #[serde(default, skip_serializing)]
+    pub msteamsv2_configs: Option<Spanned<Unsupported>>,
+    #[serde(default, skip_serializing)]
+    pub jira_configs: Option<Spanned<Unsupported>>,
+    #[serde(default, skip_serializing)]
+    pub rocketchat_configs: Option<Spanned<Unsupported>>,
+    #[serde(default, skip_serializing)]
+    pub mattermost_configs: Option<Spanned<Unsupported>>,
+    #[serde(default, skip_serializing)]
+    pub incidentio_configs: Option<Spanned<Unsupported>>,
+}
+
+impl RawReceiver {
+    /// The integrations that are rejected, with their key names.
+    pub fn unsupported(&self) -> [(&'static str, &Option<Spanned<Unsupported>>); 15] {
+        [
+            ("slack_configs", &self.slack_configs),
+            ("pagerduty_configs", &self.pagerduty_configs),
+            ("opsgenie_configs", &self.opsgenie_configs),
+            ("wechat_configs", &self.wechat_configs),
+            ("pushover_configs", &self.pushover_configs),
+            ("victorops_configs", &self.victorops_configs),
+            ("sns_configs", &self.sns_configs),
+            ("telegram_configs", &self.telegram_configs),
+            ("webex_configs", &self.webex_configs),
+            ("msteams_configs", &self.msteams_configs),
+            ("msteamsv2_configs", &self.msteamsv2_configs),
+            ("jira_configs", &self.jira_configs),
+            ("rocketchat_configs", &self.rocketchat_configs),
+            ("mattermost_configs", &self.mattermost_configs),
+            ("incidentio_configs", &self.incidentio_configs),
+        ]
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDiscordConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_resolved: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<Spanned<Secret>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url_file: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub username: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub avatar_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_config: Option<Spanned<RawHttpConfig>>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEmailConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_resolved: Option<bool>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub to: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub from: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smarthost: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub hello: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub auth_username: String,
+    #[serde(default, skip_serializing_if = "Secret::is_empty")]
+    pub auth_password: Secret,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub auth_password_file: String,
+    #[serde(default, skip_serializing_if = "Secret::is_empty")]
+    pub auth_secret: Secret,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub auth_secret_file: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub auth_identity: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_tls: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub force_implicit_tls: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_config: Option<Spanned<RawTlsConfig>>,
+    /// 0.30+ e-mail threading: rejected as not supported yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threading: Option<Spanned<Unsupported>>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebhookConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_resolved: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<Spanned<Secret>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url_file: Option<Spanned<String>>,
+    #[serde(default)]
+    pub max_alerts: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<PromDuration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_config: Option<Spanned<RawHttpConfig>>,
+    /// 0.32+ custom payload templates: rejected as not supported yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<Spanned<Unsupported>>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawInhibitRule {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub source_match: BTreeMap<String, Spanned<String>>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub source_match_re: BTreeMap<String, Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub source_matchers: Vec<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub target_match: BTreeMap<String, Spanned<String>>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub target_match_re: BTreeMap<String, Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub target_matchers: Vec<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub equal: Vec<Spanned<String>>,
+}
+
+/// `time_intervals[i]`: a name and the specs it ORs.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTimeIntervalSet {
+    #[serde(default = "unspanned")]
+    pub name: Spanned<String>,
+    #[serde(default)]
+    pub time_intervals: Vec<Spanned<RawTimeIntervalSpec>>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTimeIntervalSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub times: Option<Vec<Spanned<RawTimeRange>>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weekdays: Option<Vec<Spanned<String>>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days_of_month: Option<Vec<Spanned<String>>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub months: Option<Vec<Spanned<String>>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub years: Option<Vec<Spanned<String>>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Spanned<String>>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTimeRange {
+    #[serde(default)]
+    pub start_time: String,
+    #[serde(default)]
+    pub end_time: String,
+}

@@ -1,0 +1,159 @@
+//! Inhibition (Alertmanager's `inhibit/inhibit.go`): rules from the config, a cache of the
+//! alerts that match some rule's source side, and [`Inhibitor::mutes`] asked at flush time.
+//!
+//! The cache sees every alert (silenced ones too). A target is muted iff a cached source of
+//! the same rule, with equal values for the rule's `equal` labels (a missing label counts as
+//! empty), is not resolved at `now`. An alert that matches both sides of a rule cannot be
+//! inhibited by sources that also match both sides (no self-inhibition). Pure: `now` is an
+//! argument, nothing reads a clock.
+
+use std::collections::{HashMap, HashSet};
+use std::time::SystemTime;
+
+use crate::labels::{fingerprint, LabelSet, Matchers};
+
+/// One validated `inhibit_rules` entry.
+#[derive(Clone, Debug)]
+pub struct InhibitRule {
+    pub name: Option<String>,
+    /// `source_match` + `source_match_re` + `source_matchers`, ANDed.
+    pub source: Matchers,
+    pub target: Matchers,
+    /// Label names whose values must be equal on source and target.
+    pub equal: Vec<String>,
+}
+
+impl InhibitRule {
+    /// The fingerprint of the alert's `equal` label values (missing = empty), the key of
+    /// the source cache.
+    fn equal_key(&self, labels: &LabelSet) -> u64 {
+        let ls: LabelSet = self
+            .equal
+            .iter()
+            .map(|n| (n.clone(), labels.get(n).cloned().unwrap_or_default()))
+            .collect();
+        fingerprint(&ls)
+    }
+}
+
+impl InhibitRule {
+    /// Upstream's `hasEqual` comparison: every `equal` label has the same value on both
+    /// (a missing label is the empty value).
+    pub fn equal_values_match(&self, a: &LabelSet, b: &LabelSet) -> bool {
+        self.equal
+            .iter()
+            .all(|n| a.get(n).map_or("", String::as_str) == b.get(n).map_or("", String::as_str))
+    }
+}
+
+/// What the inhibitor keeps of a source alert.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SourceAlert {
+    pub labels: LabelSet,
+    pub fingerprint: u64,
+    pub ends_at: SystemTime,
+}
+
+impl SourceAlert {
+    fn resolved(&self, now: SystemTime) -> bool {
+        self.ends_at <= now
+    }
+}
+
+/// The inhibition rules with their source caches.
+#[derive(Debug, Default)]
+pub struct Inhibitor {
+    rules: Vec<(InhibitRule, RuleCache)>,
+}
+
+#[derive(Debug, Default)]
+struct RuleCache {
+    /// Source alerts by fingerprint.
+    sources: HashMap<u64, SourceAlert>,
+    /// `equal` key → fingerprints of the cached sources with those values.
+    index: HashMap<u64, HashSet<u64>>,
+}
+
+impl Inhibitor {
+    pub fn new(rules: Vec<InhibitRule>) -> Self {
+        Self {
+            rules: rules
+                .into_iter()
+                .map(|r| (r, RuleCache::default()))
+                .collect(),
+        }
+    }
+
+    pub fn rules(&self) -> impl Iterator<Item = &InhibitRule> {
+        self.rules.iter().map(|(r, _)| r)
+    }
+
+    /// Feeds one alert (new or updated, firing or resolved) to the source caches.
+    pub fn observe(&mut self, labels: &LabelSet, ends_at: SystemTime) {
+        let fp = fingerprint(labels);
+        for (rule, cache) in &mut self.rules {
+            if !rule.source.matches(labels) {
+                continue;
+            }
+            let key = rule.equal_key(labels);
+            cache.sources.insert(
+                fp,
+                SourceAlert {
+                    labels: labels.clone(),
+                    fingerprint: fp,
+                    ends_at,
+                },
+            );
+            cache.index.entry(key).or_default().insert(fp);
+        }
+    }
+
+    /// Forgets source alerts resolved at or before `before` (the alert store's GC).
+    pub fn gc(&mut self, before: SystemTime) {
+        for (_, cache) in &mut self.rules {
+            cache.sources.retain(|_, a| a.ends_at > before);
+            let sources = &cache.sources;
+            cache.index.retain(|_, fps| {
+                fps.retain(|fp| sources.contains_key(fp));
+                !fps.is_empty()
+            });
+        }
+    }
+
+    /// Number of cached source alerts over all rules.
+    pub fn cached_sources(&self) -> usize {
+        self.rules.iter().map(|(_, c)| c.sources.len()).sum()
+    }
+
+    /// Whether the alert is inhibited at `now`: the fingerprint of an inhibiting source.
+    pub fn mutes(&self, labels: &LabelSet, now: SystemTime) -> Option<u64> {
+        let fp = fingerprint(labels);
+        for (rule, cache) in &self.rules {
+            if !rule.target.matches(labels) {
+                continue;
+            }
+            // Two-sided: the target also matches the source side, so sources that also
+            // match the target side cannot inhibit it.
+            let exclude_two_sided = rule.source.matches(labels);
+            let Some(fps) = cache.index.get(&rule.equal_key(labels)) else {
+                continue;
+            };
+            let mut candidates: Vec<&SourceAlert> = fps
+                .iter()
+                .filter_map(|f| cache.sources.get(f))
+                .filter(|src| {
+                    !src.resolved(now)
+                        && src.fingerprint != fp
+                        && rule.equal_values_match(&src.labels, labels)
+                        && !(exclude_two_sided && rule.target.matches(&src.labels))
+                })
+                .collect();
+            // Deterministic answer for `inhibitedBy`: the lowest fingerprint.
+            candidates.sort_by_key(|s| s.fingerprint);
+            if let Some(src) = candidates.first() {
+                return Some(src.fingerprint);
+            }
+        }
+        None
+    }
+}

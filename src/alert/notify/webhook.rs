@@ -1,0 +1,227 @@
+//! The generic webhook integration: Alertmanager's version-4 JSON payload
+//! (`notify/webhook/webhook.go`) POSTed to a secret URL, with `max_alerts` truncation
+//! (`truncatedAlerts`), a per-request timeout, and upstream's status handling (2xx ok,
+//! 5xx and network errors retryable, anything else final).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::{Data, FailReason, Notifier, NotifyContext, NotifyError, NotifyFuture};
+use crate::alert::store::Alert;
+use crate::config::raw::Secret;
+
+/// Where the URL comes from; `File` is re-read on every send and trimmed, as upstream.
+#[derive(Clone, Debug)]
+pub enum UrlSource {
+    Inline(Secret),
+    File(PathBuf),
+}
+
+/// A validated `webhook_configs` entry.
+#[derive(Clone, Debug)]
+pub struct WebhookSettings {
+    pub url: UrlSource,
+    /// 0 = no limit.
+    pub max_alerts: usize,
+    /// Per request; `None` = only the flush deadline applies.
+    pub timeout: Option<Duration>,
+    /// Extra request headers (`http_config.authorization`, `http_headers`); values are secret.
+    pub headers: Vec<(String, Secret)>,
+}
+
+/// The version-4 payload, field order as Alertmanager's JSON.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Message<'a> {
+    #[serde(flatten)]
+    pub data: &'a Data,
+    pub version: &'static str,
+    pub group_key: &'a str,
+    pub truncated_alerts: usize,
+}
+
+/// Builds the body for `alerts`: the first `max_alerts` alerts, the rest counted.
+pub fn payload(settings: &WebhookSettings, ctx: &NotifyContext, alerts: &[Alert]) -> String {
+    let (kept, truncated) = if settings.max_alerts != 0 && alerts.len() > settings.max_alerts {
+        (
+            &alerts[..settings.max_alerts],
+            alerts.len() - settings.max_alerts,
+        )
+    } else {
+        (alerts, 0)
+    };
+    let data = Data::new(ctx, kept);
+    let msg = Message {
+        data: &data,
+        version: "4",
+        group_key: &ctx.group_key,
+        truncated_alerts: truncated,
+    };
+    serde_json::to_string(&msg).unwrap_or_default()
+}
+
+pub struct Webhook {
+    settings: WebhookSettings,
+    client: reqwest::Client,
+    user_agent: String,
+}
+
+/// Builds the shared HTTP client for notifiers: rustls with the ring provider and the
+/// system roots (the same trust store the probes use), redirects followed as upstream.
+pub fn http_client() -> Result<reqwest::Client, NotifyError> {
+    let tls = crate::probe::tls::client_config(
+        &crate::probe::module::TlsSettings::default(),
+        &[b"h2", b"http/1.1"],
+    )
+    .map_err(|e| NotifyError::new(false, FailReason::Other, format!("TLS setup: {e}")))?
+    .0;
+    reqwest::Client::builder()
+        .tls_backend_preconfigured((*tls).clone())
+        .build()
+        .map_err(|e| NotifyError::new(false, FailReason::Other, format!("HTTP client: {e}")))
+}
+
+impl Webhook {
+    pub fn new(settings: WebhookSettings, client: reqwest::Client) -> Self {
+        Self {
+            settings,
+            client,
+            user_agent: format!("blackwatch/{}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+
+    fn url(&self) -> Result<String, NotifyError> {
+        match &self.settings.url {
+            UrlSource::Inline(s) => Ok(s.expose().to_string()),
+            UrlSource::File(p) => std::fs::read_to_string(p)
+                .map(|s| s.trim().to_string())
+                .map_err(|e| {
+                    NotifyError::new(
+                        false,
+                        FailReason::Other,
+                        format!("reading url_file {}: {e}", p.display()),
+                    )
+                }),
+        }
+    }
+
+    async fn send(&self, ctx: &NotifyContext, alerts: &[Alert]) -> Result<(), NotifyError> {
+        let url = self.url()?;
+        let body = payload(&self.settings, ctx, alerts);
+        let mut req = self
+            .client
+            .post(&url)
+            .header("Content-Type", "application/json")
+            .header("User-Agent", &self.user_agent)
+            .body(body);
+        for (k, v) in &self.settings.headers {
+            req = req.header(k.as_str(), v.expose());
+        }
+        if let Some(t) = self.settings.timeout {
+            req = req.timeout(t);
+        }
+        let resp = req.send().await.map_err(|e| {
+            // reqwest errors print the URL; strip it so the secret never leaks.
+            let e = e.without_url();
+            let reason = if e.is_timeout() {
+                FailReason::ContextDeadlineExceeded
+            } else {
+                FailReason::Other
+            };
+            NotifyError::new(true, reason, format!("request failed: {e}"))
+        })?;
+        let status = resp.status().as_u16();
+        if (200..300).contains(&status) {
+            return Ok(());
+        }
+        let body = resp.text().await.unwrap_or_default();
+        let excerpt: String = body.chars().take(256).collect();
+        Err(NotifyError::from_status(status, &excerpt))
+    }
+}
+
+impl Notifier for Webhook {
+    fn name(&self) -> &'static str {
+        "webhook"
+    }
+
+    fn notify<'a>(&'a self, ctx: &'a NotifyContext, alerts: &'a [Alert]) -> NotifyFuture<'a> {
+        Box::pin(self.send(ctx, alerts))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::dedup::Reason;
+    use crate::labels::LabelSet;
+    use std::time::UNIX_EPOCH;
+
+    fn alert(name: &str, resolved: bool) -> Alert {
+        let labels: LabelSet = [("alertname".to_string(), name.to_string())].into();
+        Alert {
+            labels,
+            annotations: LabelSet::new(),
+            starts_at: UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+            ends_at: if resolved {
+                UNIX_EPOCH + Duration::from_secs(1_800_000_060)
+            } else {
+                UNIX_EPOCH
+            },
+            generator_url: "http://prom/graph".into(),
+            updated_at: UNIX_EPOCH,
+            timeout: false,
+        }
+    }
+
+    fn ctx() -> NotifyContext {
+        NotifyContext {
+            receiver: "team.x".into(),
+            group_key: "{}:{alertname=\"A\"}".into(),
+            group_labels: [("alertname".to_string(), "A".to_string())].into(),
+            external_url: "http://bw:9115".into(),
+            reason: Reason::FirstNotification,
+            now: UNIX_EPOCH + Duration::from_secs(1_800_000_100),
+        }
+    }
+
+    #[test]
+    fn version_4_payload_shape() {
+        let s = WebhookSettings {
+            url: UrlSource::Inline(Secret::new("http://x")),
+            max_alerts: 0,
+            timeout: None,
+            headers: vec![],
+        };
+        let body = payload(&s, &ctx(), &[alert("A", false), alert("B", true)]);
+        let fp_a = format!("{:016x}", alert("A", false).fingerprint());
+        let want = format!(
+            concat!(
+                r#"{{"receiver":"team\\.x","status":"firing","alerts":["#,
+                r#"{{"status":"firing","labels":{{"alertname":"A"}},"annotations":{{}},"startsAt":"2027-01-15T08:00:00Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prom/graph","fingerprint":"{}"}},"#,
+                r#"{{"status":"resolved","labels":{{"alertname":"B"}},"annotations":{{}},"startsAt":"2027-01-15T08:00:00Z","endsAt":"2027-01-15T08:01:00Z","generatorURL":"http://prom/graph","fingerprint":"{}"}}],"#,
+                r#""groupLabels":{{"alertname":"A"}},"commonLabels":{{}},"commonAnnotations":{{}},"externalURL":"http://bw:9115","version":"4","groupKey":"{{}}:{{alertname=\"A\"}}","truncatedAlerts":0}}"#
+            ),
+            fp_a,
+            format!("{:016x}", alert("B", true).fingerprint()),
+        );
+        assert_eq!(body, want);
+    }
+
+    #[test]
+    fn max_alerts_truncates() {
+        let s = WebhookSettings {
+            url: UrlSource::Inline(Secret::new("http://x")),
+            max_alerts: 1,
+            timeout: None,
+            headers: vec![],
+        };
+        let body = payload(&s, &ctx(), &[alert("A", false), alert("B", false)]);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["alerts"].as_array().unwrap().len(), 1);
+        assert_eq!(v["truncatedAlerts"], 1);
+        assert_eq!(v["commonLabels"]["alertname"], "A");
+    }
+}

@@ -1,0 +1,317 @@
+//! The alert store: every alert the pipeline knows, keyed by fingerprint, with Alertmanager's
+//! ingest rules (defaults for `startsAt`/`endsAt`, `resolve_timeout`, empty labels dropped,
+//! validation with partial acceptance) and its merge rules for re-posted alerts
+//! (`provider/mem/mem.go` `Put`, `alert/alert.go` `Merge`). Pure: every function takes `now`.
+//!
+//! It does not group, route or notify; the dispatcher receives the merged alerts.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use crate::alert::PostableAlert;
+use crate::labels::{fingerprint, is_valid_label_name as valid_label_name, LabelSet};
+
+/// An alert as the pipeline keeps it (Alertmanager's `types.Alert`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    pub labels: LabelSet,
+    pub annotations: LabelSet,
+    pub starts_at: SystemTime,
+    pub ends_at: SystemTime,
+    pub generator_url: String,
+    pub updated_at: SystemTime,
+    /// `ends_at` was filled in from `resolve_timeout`, not sent by the producer.
+    pub timeout: bool,
+}
+
+impl Alert {
+    pub fn fingerprint(&self) -> u64 {
+        fingerprint(&self.labels)
+    }
+
+    /// Resolved iff `ends_at ≤ now` (Alertmanager's `ResolvedAt`).
+    pub fn resolved_at(&self, now: SystemTime) -> bool {
+        self.ends_at <= now
+    }
+
+    /// Merges `self` (older) with `newer` as Alertmanager's `Alert.Merge` does; `now` decides
+    /// which of them count as resolved.
+    pub fn merge(&self, newer: &Alert, now: SystemTime) -> Alert {
+        if newer.updated_at < self.updated_at {
+            return newer.merge(self, now);
+        }
+        let (a, o) = (self, newer);
+        let mut res = o.clone();
+        if a.starts_at < o.starts_at {
+            res.starts_at = a.starts_at;
+        }
+        if o.resolved_at(now) {
+            // The latest explicit resolve wins if both are resolved.
+            if a.resolved_at(now) && a.ends_at > o.ends_at {
+                res.ends_at = a.ends_at;
+            }
+        } else if a.ends_at > o.ends_at && !a.timeout {
+            // A non-timeout end time always rules if it is the latest.
+            res.ends_at = a.ends_at;
+        }
+        res
+    }
+
+    /// Whether `new` overlaps the activity range of `self` (the condition for merging).
+    pub fn overlaps(&self, new: &Alert) -> bool {
+        (new.ends_at > self.starts_at && new.ends_at < self.ends_at)
+            || (new.starts_at > self.starts_at && new.starts_at < self.ends_at)
+    }
+}
+
+/// Why a posted alert was rejected.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidAlert {
+    #[error("at least one label pair required")]
+    NoLabels,
+    #[error("invalid label name {0:?}")]
+    LabelName(String),
+    #[error("invalid annotation name {0:?}")]
+    AnnotationName(String),
+    #[error("start time must be before end time")]
+    EndBeforeStart,
+}
+
+/// Applies the ingest defaults of `postAlertsHandler` and validates the result.
+pub fn ingest(
+    posted: PostableAlert,
+    now: SystemTime,
+    resolve_timeout: Duration,
+) -> Result<Alert, (PostableAlert, InvalidAlert)> {
+    let mut timeout = false;
+    let ends_at = match posted.ends_at {
+        Some(e) => e,
+        None => {
+            timeout = true;
+            now + resolve_timeout
+        }
+    };
+    let starts_at = match (posted.starts_at, posted.ends_at) {
+        (Some(s), _) => s,
+        (None, Some(e)) => e,
+        (None, None) => now,
+    };
+    let labels: LabelSet = posted
+        .labels
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let check = || {
+        if labels.is_empty() {
+            return Err(InvalidAlert::NoLabels);
+        }
+        if let Some(n) = labels.keys().find(|n| !valid_label_name(n)) {
+            return Err(InvalidAlert::LabelName(n.clone()));
+        }
+        if let Some(n) = posted.annotations.keys().find(|n| !valid_label_name(n)) {
+            return Err(InvalidAlert::AnnotationName(n.clone()));
+        }
+        if posted.ends_at.is_some() && ends_at < starts_at {
+            return Err(InvalidAlert::EndBeforeStart);
+        }
+        Ok(())
+    };
+    if let Err(e) = check() {
+        return Err((posted, e));
+    }
+    Ok(Alert {
+        labels,
+        annotations: posted.annotations,
+        starts_at,
+        ends_at,
+        generator_url: posted.generator_url,
+        updated_at: now,
+        timeout,
+    })
+}
+
+/// The alerts by fingerprint.
+#[derive(Debug, Default)]
+pub struct AlertStore {
+    alerts: HashMap<u64, Alert>,
+}
+
+impl AlertStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Stores `alert`, merging it with an existing one when their activity ranges overlap;
+    /// returns the alert as stored.
+    pub fn put(&mut self, alert: Alert, now: SystemTime) -> Alert {
+        let fp = alert.fingerprint();
+        let stored = match self.alerts.get(&fp) {
+            Some(old) if old.overlaps(&alert) => old.merge(&alert, now),
+            _ => alert,
+        };
+        self.alerts.insert(fp, stored.clone());
+        stored
+    }
+
+    /// Puts an alert back exactly as it was (used when loading a snapshot).
+    pub fn restore(&mut self, alert: Alert) {
+        self.alerts.insert(alert.fingerprint(), alert);
+    }
+
+    pub fn get(&self, fp: u64) -> Option<&Alert> {
+        self.alerts.get(&fp)
+    }
+
+    pub fn len(&self) -> usize {
+        self.alerts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.alerts.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Alert> {
+        self.alerts.values()
+    }
+
+    /// Drops alerts resolved at `now` whose fingerprints `keep` does not claim (groups still
+    /// holding an unsent resolved alert keep it alive); returns how many were removed.
+    pub fn gc(&mut self, now: SystemTime, keep: impl Fn(u64) -> bool) -> usize {
+        let before = self.alerts.len();
+        self.alerts.retain(|fp, a| !a.resolved_at(now) || keep(*fp));
+        before - self.alerts.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::UNIX_EPOCH;
+
+    fn t(s: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_000_000 + s)
+    }
+
+    fn labels(pairs: &[(&str, &str)]) -> LabelSet {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn posted(starts: Option<u64>, ends: Option<u64>) -> PostableAlert {
+        PostableAlert {
+            labels: labels(&[("alertname", "A"), ("empty", "")]),
+            annotations: LabelSet::new(),
+            starts_at: starts.map(t),
+            ends_at: ends.map(t),
+            generator_url: String::new(),
+        }
+    }
+
+    fn alert(start: u64, end: u64, updated: u64, timeout: bool) -> Alert {
+        Alert {
+            labels: labels(&[("alertname", "A")]),
+            annotations: LabelSet::new(),
+            starts_at: t(start),
+            ends_at: t(end),
+            generator_url: String::new(),
+            updated_at: t(updated),
+            timeout,
+        }
+    }
+
+    #[test]
+    fn ingest_defaults() {
+        let rt = Duration::from_secs(300);
+        let a = ingest(posted(None, None), t(10), rt).unwrap();
+        assert_eq!((a.starts_at, a.ends_at, a.timeout), (t(10), t(310), true));
+        assert!(!a.labels.contains_key("empty"), "empty labels are dropped");
+        let a = ingest(posted(None, Some(20)), t(10), rt).unwrap();
+        assert_eq!((a.starts_at, a.ends_at, a.timeout), (t(20), t(20), false));
+        let a = ingest(posted(Some(5), None), t(10), rt).unwrap();
+        assert_eq!((a.starts_at, a.ends_at), (t(5), t(310)));
+        assert_eq!(a.updated_at, t(10));
+    }
+
+    #[test]
+    fn ingest_validation() {
+        let rt = Duration::from_secs(300);
+        assert_eq!(
+            ingest(posted(Some(20), Some(10)), t(0), rt).unwrap_err().1,
+            InvalidAlert::EndBeforeStart
+        );
+        let mut p = posted(None, None);
+        p.labels = labels(&[("only", "")]);
+        assert_eq!(ingest(p, t(0), rt).unwrap_err().1, InvalidAlert::NoLabels);
+        let mut p = posted(None, None);
+        p.labels.insert("1bad".into(), "x".into());
+        assert_eq!(
+            ingest(p, t(0), rt).unwrap_err().1,
+            InvalidAlert::LabelName("1bad".into())
+        );
+        let mut p = posted(None, None);
+        p.annotations.insert("bad-name".into(), "x".into());
+        assert!(matches!(
+            ingest(p, t(0), rt).unwrap_err().1,
+            InvalidAlert::AnnotationName(_)
+        ));
+    }
+
+    #[test]
+    fn merge_keeps_earliest_start_and_newest_annotations() {
+        let mut old = alert(0, 100, 1, false);
+        old.annotations.insert("v".into(), "old".into());
+        let mut new = alert(10, 110, 2, false);
+        new.annotations.insert("v".into(), "new".into());
+        let m = old.merge(&new, t(50));
+        assert_eq!(m.starts_at, t(0));
+        assert_eq!(m.ends_at, t(110));
+        assert_eq!(m.annotations["v"], "new");
+        // Order of arguments does not matter: the later UpdatedAt is the newer.
+        assert_eq!(new.merge(&old, t(50)), m);
+    }
+
+    #[test]
+    fn merge_end_time_rules() {
+        // Newer firing with earlier end: the older explicit end wins ...
+        let m = alert(0, 200, 1, false).merge(&alert(0, 100, 2, false), t(50));
+        assert_eq!(m.ends_at, t(200));
+        // ... but not when the older end came from resolve_timeout.
+        let m = alert(0, 200, 1, true).merge(&alert(0, 100, 2, false), t(50));
+        assert_eq!(m.ends_at, t(100));
+        // Newer resolved: its end wins unless the older is resolved later.
+        let m = alert(0, 200, 1, false).merge(&alert(0, 40, 2, false), t(50));
+        assert_eq!(m.ends_at, t(40));
+        let m = alert(0, 45, 1, false).merge(&alert(0, 40, 2, false), t(50));
+        assert_eq!(m.ends_at, t(45));
+    }
+
+    #[test]
+    fn put_merges_only_overlapping() {
+        let mut s = AlertStore::new();
+        s.put(alert(0, 100, 1, false), t(1));
+        // Overlapping re-post: merged, start kept.
+        let got = s.put(alert(50, 150, 60, false), t(60));
+        assert_eq!((got.starts_at, got.ends_at), (t(0), t(150)));
+        // A re-fire after the old range ended replaces it with a new start.
+        let got = s.put(alert(200, 300, 200, false), t(200));
+        assert_eq!((got.starts_at, got.ends_at), (t(200), t(300)));
+        assert_eq!(s.len(), 1);
+    }
+
+    #[test]
+    fn gc_removes_resolved_unless_kept() {
+        let mut s = AlertStore::new();
+        let a = alert(0, 100, 1, false);
+        let fp = a.fingerprint();
+        s.put(a, t(1));
+        assert_eq!(s.gc(t(50), |_| false), 0);
+        assert_eq!(s.gc(t(100), |f| f == fp), 0);
+        assert_eq!(s.gc(t(100), |_| false), 1);
+        assert!(s.is_empty());
+    }
+}
