@@ -43,6 +43,8 @@ pub struct Config {
     pub modules: BTreeMap<String, Arc<Module>>,
     /// Scheduled jobs from `probes:`.
     pub jobs: Vec<Arc<crate::schedule::Job>>,
+    /// Rule groups from `rule_files:` and the `global:` rule settings.
+    pub rules: crate::rules::RulesConfig,
     /// The parsed file with defaults filled in, for `/config`.
     pub raw: RawConfig,
     /// SHA-256 of the file bytes, so a reload of an unchanged file re-parses nothing.
@@ -92,15 +94,32 @@ pub fn load_str(text: &str, file: &Path) -> Result<Config, ConfigErrors> {
     let modules = validate::modules(&mut cx, &mut raw);
     let base_dir = file.parent().unwrap_or_else(|| Path::new("."));
     let jobs = validate::jobs(&mut cx, &raw, &modules, base_dir);
+    let rules = validate::rules(&mut cx, &raw, base_dir);
     if !cx.errors.is_empty() {
         return Err(ConfigErrors::sorted(cx.errors));
+    }
+    // Rule files are part of what a reload must notice: fold them into the checksum.
+    let mut sum = checksum(text.as_bytes());
+    if !raw.rule_files.is_empty() {
+        let mut h = Sha256::new();
+        h.update(sum);
+        for g in &rules.groups {
+            h.update(g.file.to_string_lossy().as_bytes());
+            if let Ok(b) = std::fs::read(&g.file) {
+                h.update(&b);
+            }
+        }
+        // Never equal to a plain file checksum, so a reload always re-reads rule files.
+        h.update(b"rule_files");
+        sum = h.finalize().into();
     }
     Ok(Config {
         source: file.to_path_buf(),
         modules,
         jobs,
+        rules,
         raw,
-        checksum: checksum(text.as_bytes()),
+        checksum: sum,
     })
 }
 
@@ -141,6 +160,7 @@ pub fn embedded() -> Result<Config, ConfigErrors> {
         source,
         modules,
         jobs: Vec::new(),
+        rules: Default::default(),
         raw: merged,
         checksum: hasher.finalize().into(),
     })

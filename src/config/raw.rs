@@ -100,12 +100,27 @@ pub struct RawConfig {
     /// Scheduled probe jobs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub probes: Vec<Spanned<RawProbeJob>>,
-    /// Alerting rule files (not built yet).
-    #[serde(default, skip_serializing)]
-    pub rule_files: Option<Spanned<Unsupported>>,
+    /// Rule files in Prometheus format: globs relative to the config file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rule_files: Vec<Spanned<String>>,
+    /// `global:` settings of the rule engine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub global: Option<Spanned<RawGlobal>>,
     /// Alertmanager-format routing (not built yet).
     #[serde(default, skip_serializing)]
     pub alerting: Option<Spanned<Unsupported>>,
+}
+
+/// `global:` — Prometheus' rule-evaluation settings.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGlobal {
+    /// Default interval of rule groups (Prometheus duration); 15s when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluation_interval: Option<Spanned<String>>,
+    /// Labels added to every alert sent (when absent), and visible to templates.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub external_labels: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

@@ -352,7 +352,7 @@ fn alerting_sections_are_not_supported_yet() {
             "alerting: {}",
         ])),
         vec![
-            "t.yml:3:13: rule_files: alerting rules (`rule_files:`) is not supported yet by blackwatch",
+            "a.yml: error reading rule file: No such file or directory (os error 2)",
             "t.yml:4:11: alerting: alert routing (`alerting:`) is not supported yet by blackwatch",
         ]
     );
