@@ -649,4 +649,132 @@ mod tests {
         assert_eq!(fingerprint(&a), fingerprint(&b));
         assert_ne!(fingerprint(&a), fingerprint(&LabelSet::new()));
     }
+
+    fn ls(pairs: &[(&str, &str)]) -> LabelSet {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn m(name: &str, op: MatchOp, value: &str) -> Matcher {
+        Matcher::new(name, op, value).unwrap()
+    }
+
+    #[test]
+    fn matcher_parsing_table() {
+        use MatchOp::*;
+        let cases: &[(&str, Vec<Matcher>)] = &[
+            ("foo=bar", vec![m("foo", Equal, "bar")]),
+            ("foo!=bar", vec![m("foo", NotEqual, "bar")]),
+            ("foo=~bar.*", vec![m("foo", Regex, "bar.*")]),
+            ("foo!~bar", vec![m("foo", NotRegex, "bar")]),
+            (r#"foo="bar""#, vec![m("foo", Equal, "bar")]),
+            (r#" foo = "bar" "#, vec![m("foo", Equal, "bar")]),
+            (
+                r#"{foo="bar", baz=~"qux|quux"}"#,
+                vec![m("foo", Equal, "bar"), m("baz", Regex, "qux|quux")],
+            ),
+            (r#"{foo="bar",}"#, vec![m("foo", Equal, "bar")]),
+            ("{}", vec![]),
+            ("", vec![]),
+            // UTF-8 grammar: Go escapes inside quotes, quoted names.
+            (r#"foo="\\d+""#, vec![m("foo", Equal, r"\d+")]),
+            (r#"foo="bar\"baz""#, vec![m("foo", Equal, "bar\"baz")]),
+            (r#"foo="a\nb""#, vec![m("foo", Equal, "a\nb")]),
+            (r#""foo.bar"="x""#, vec![m("foo.bar", Equal, "x")]),
+            ("foo=ünïcödé", vec![m("foo", Equal, "ünïcödé")]),
+            (r#"foo="a,b""#, vec![m("foo", Equal, "a,b")]),
+            // Classic fallback: empty and unquoted values with spaces.
+            ("foo=", vec![m("foo", Equal, "")]),
+            ("foo=bar baz", vec![m("foo", Equal, "bar baz")]),
+            (
+                "{foo=bar, baz=}",
+                vec![m("foo", Equal, "bar"), m("baz", Equal, "")],
+            ),
+            ("job=~node|prom", vec![m("job", Regex, "node|prom")]),
+        ];
+        for (input, want) in cases {
+            let got = parse_matchers(input).unwrap_or_else(|e| panic!("{input:?}: {e}"));
+            assert_eq!(&got, want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn matcher_parse_errors_use_upstream_wording() {
+        let cases = [
+            ("foo", "bad matcher format: foo"),
+            (
+                r#"foo="bar"#,
+                "matcher value contains unescaped double quote: \"bar",
+            ),
+            ("=bar", "bad matcher format: =bar"),
+            ("foo=~\"(\"", "error parsing regexp"),
+            ("foo=~(", "error parsing regexp"),
+        ];
+        for (input, want) in cases {
+            let err = parse_matchers(input).expect_err(input).to_string();
+            assert!(err.contains(want), "{input:?}: {err:?} lacks {want:?}");
+        }
+        assert!(parse_matcher("a=b,c=d").is_err());
+        assert_eq!(parse_matcher("a=b").unwrap(), m("a", MatchOp::Equal, "b"));
+    }
+
+    #[test]
+    fn matching_treats_missing_as_empty_and_anchors_regexes() {
+        let labels = ls(&[("job", "node"), ("env", "prod")]);
+        let check = |s: &str| Matchers::parse(s).unwrap().matches(&labels);
+        assert!(check("job=node"));
+        assert!(!check("job=nod"));
+        assert!(check(r#"job=~"no.*""#));
+        assert!(!check(r#"job=~"no""#), "regex is anchored");
+        assert!(!check(r#"job=~"ode""#), "regex is anchored at the start");
+        assert!(check(r#"job!~"xyz""#));
+        assert!(check(r#"missing="""#), "missing label equals empty");
+        assert!(check(r#"missing=~".*""#));
+        assert!(!check(r#"missing=~".+""#));
+        assert!(check(r#"missing!="x""#));
+        assert!(check(r#"{job="node", env=~"prod|staging"}"#));
+        assert!(!check(r#"{job="node", env!="prod"}"#));
+        assert!(Matchers::default().matches(&labels));
+    }
+
+    #[test]
+    fn display_is_upstream_format_and_round_trips() {
+        let ms = Matchers(vec![
+            m("c", MatchOp::Regex, "d"),
+            m("a", MatchOp::Equal, "b"),
+            m("q", MatchOp::NotEqual, "x\"y\n"),
+            m("foo.bar", MatchOp::NotRegex, "z"),
+        ])
+        .sorted();
+        let s = ms.to_string();
+        assert_eq!(s, r#"{a="b",c=~"d","foo.bar"!~"z",q!="x\"y\n"}"#);
+        assert_eq!(Matchers::parse(&s).unwrap(), ms);
+        assert_eq!(Matchers::default().to_string(), "{}");
+    }
+
+    #[test]
+    fn sort_order_is_name_value_operator() {
+        let ms = Matchers(vec![
+            m("b", MatchOp::Equal, "1"),
+            m("a", MatchOp::Regex, "x"),
+            m("a", MatchOp::Equal, "x"),
+            m("a", MatchOp::Equal, "w"),
+        ])
+        .sorted();
+        assert_eq!(ms.to_string(), r#"{a="w",a="x",a=~"x",b="1"}"#);
+    }
+
+    #[test]
+    fn go_quoting_and_group_keys() {
+        assert_eq!(go_quote("a\"b\\c\td\u{1}é"), r#""a\"b\\c\td\x01é""#);
+        let labels = ls(&[("job", "x"), ("alertname", "Down")]);
+        assert_eq!(label_set_string(&labels), r#"{alertname="Down", job="x"}"#);
+        assert_eq!(
+            group_key("{}/{team=\"mail\"}", &labels),
+            r#"{}/{team="mail"}:{alertname="Down", job="x"}"#
+        );
+        assert_eq!(group_key("{}", &LabelSet::new()), "{}:{}");
+    }
 }

@@ -157,3 +157,155 @@ impl Inhibitor {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn ls(pairs: &[(&str, &str)]) -> LabelSet {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn rule(source: &str, target: &str, equal: &[&str]) -> InhibitRule {
+        InhibitRule {
+            name: None,
+            source: Matchers::parse(source).unwrap(),
+            target: Matchers::parse(target).unwrap(),
+            equal: equal.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn at(secs: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_600_000_000 + secs)
+    }
+
+    /// Upstream's `TestInhibitRuleHasEqual`, as (cached sources, equal, target, muted).
+    #[test]
+    fn has_equal_table() {
+        let now = at(0);
+        let firing = at(100);
+        let resolved = at(0);
+        type Case<'a> = (Vec<(LabelSet, SystemTime)>, &'a [&'a str], LabelSet, bool);
+        let cases: Vec<Case> = vec![
+            // No sources.
+            (vec![], &["a"], ls(&[("t", "1"), ("a", "b")]), false),
+            // Empty equal: any firing source mutes.
+            (
+                vec![(ls(&[("s", "1"), ("a", "b")]), firing)],
+                &[],
+                ls(&[("t", "1"), ("a", "c")]),
+                true,
+            ),
+            // Equal values.
+            (
+                vec![(ls(&[("s", "1"), ("a", "b"), ("c", "d")]), firing)],
+                &["a"],
+                ls(&[("t", "1"), ("a", "b")]),
+                true,
+            ),
+            // Different values.
+            (
+                vec![(ls(&[("s", "1"), ("a", "b")]), firing)],
+                &["a"],
+                ls(&[("t", "1"), ("a", "c")]),
+                false,
+            ),
+            // Missing on both sides counts as equal.
+            (
+                vec![(ls(&[("s", "1")]), firing)],
+                &["a"],
+                ls(&[("t", "1")]),
+                true,
+            ),
+            // Missing on one side only is empty versus a value.
+            (
+                vec![(ls(&[("s", "1")]), firing)],
+                &["a"],
+                ls(&[("t", "1"), ("a", "x")]),
+                false,
+            ),
+            // Resolved source does not mute.
+            (
+                vec![(ls(&[("s", "1"), ("a", "b")]), resolved)],
+                &["a"],
+                ls(&[("t", "1"), ("a", "b")]),
+                false,
+            ),
+            // One of several sources firing is enough.
+            (
+                vec![
+                    (ls(&[("s", "1"), ("a", "b"), ("n", "1")]), resolved),
+                    (ls(&[("s", "1"), ("a", "b"), ("n", "2")]), firing),
+                ],
+                &["a"],
+                ls(&[("t", "1"), ("a", "b")]),
+                true,
+            ),
+        ];
+        for (i, (sources, equal, target, want)) in cases.into_iter().enumerate() {
+            let mut inh = Inhibitor::new(vec![rule("s=1", "t=1", equal)]);
+            for (l, ends) in &sources {
+                inh.observe(l, *ends);
+            }
+            assert_eq!(inh.mutes(&target, now).is_some(), want, "case {i}");
+        }
+    }
+
+    /// Upstream's `TestInhibit` idea: two rules, two-sided matches cannot inhibit each other.
+    #[test]
+    fn two_sided_rules_do_not_self_inhibit() {
+        let now = at(0);
+        let firing = at(100);
+        let mut inh = Inhibitor::new(vec![rule(
+            r#"alertname="JobDown""#,
+            r#"alertname=~"JobDown|InstanceDown""#,
+            &["job"],
+        )]);
+        let a = ls(&[("alertname", "JobDown"), ("job", "x"), ("zone", "a")]);
+        let b = ls(&[("alertname", "JobDown"), ("job", "x"), ("zone", "b")]);
+        let target = ls(&[("alertname", "InstanceDown"), ("job", "x")]);
+        inh.observe(&a, firing);
+        inh.observe(&b, firing);
+        inh.observe(&target, firing);
+        assert_eq!(inh.mutes(&a, now), None, "both sides: not inhibited by b");
+        assert_eq!(inh.mutes(&b, now), None);
+        assert_eq!(
+            inh.mutes(&target, now),
+            Some(fingerprint(&a).min(fingerprint(&b)))
+        );
+        // A source that matches only the source side still inhibits a two-sided alert.
+        let mut inh = Inhibitor::new(vec![rule("s=1", "t=1", &["e"])]);
+        let both = ls(&[("s", "1"), ("t", "1"), ("e", "x")]);
+        let src = ls(&[("s", "1"), ("e", "x")]);
+        inh.observe(&both, firing);
+        assert_eq!(inh.mutes(&both, now), None, "never by itself");
+        inh.observe(&src, firing);
+        assert_eq!(inh.mutes(&both, now), Some(fingerprint(&src)));
+    }
+
+    #[test]
+    fn source_updates_resolution_and_gc() {
+        let mut inh = Inhibitor::new(vec![rule("s=1", "t=1", &[])]);
+        let src = ls(&[("s", "1")]);
+        let target = ls(&[("t", "1")]);
+        inh.observe(&src, at(100));
+        assert!(inh.mutes(&target, at(50)).is_some());
+        assert!(inh.mutes(&target, at(100)).is_none(), "resolved at EndsAt");
+        // A re-post extends it.
+        inh.observe(&src, at(200));
+        assert!(inh.mutes(&target, at(150)).is_some());
+        // Targets that don't match the target side are never muted.
+        assert!(inh.mutes(&ls(&[("x", "1")]), at(150)).is_none());
+        assert_eq!(inh.cached_sources(), 1);
+        inh.gc(at(199));
+        assert_eq!(inh.cached_sources(), 1);
+        inh.gc(at(200));
+        assert_eq!(inh.cached_sources(), 0);
+        assert!(inh.mutes(&target, at(150)).is_none());
+    }
+}

@@ -121,3 +121,339 @@ impl Route {
         crate::labels::group_key(&self.key, &self.opts.group_labels(labels))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn ls(pairs: &[(&str, &str)]) -> LabelSet {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn tree(route_yaml: &str, receivers: &[&str]) -> Route {
+        let mut yaml = format!("route:\n{route_yaml}\nreceivers:\n");
+        for r in receivers {
+            yaml.push_str(&format!("  - name: {r}\n"));
+        }
+        match crate::alert::config::load_str(&yaml, Path::new("am.yml")) {
+            Ok(c) => c.route,
+            Err(e) => panic!("{e}\n{yaml}"),
+        }
+    }
+
+    /// Upstream's `TestRouteMatch` tree (`dispatch/route_test.go`).
+    const UPSTREAM_TREE: &str = r#"
+  receiver: 'notify-def'
+  routes:
+  - match:
+      owner: 'team-A'
+    receiver: 'notify-A'
+    routes:
+    - match:
+        env: 'testing'
+      receiver: 'notify-testing'
+      group_by: ['...']
+    - match:
+        env: "production"
+      receiver: 'notify-productionA'
+      group_wait: 1m
+      continue: true
+    - match_re:
+        env: "produ.*"
+        job: ".*"
+      receiver: 'notify-productionB'
+      group_wait: 30s
+      group_interval: 5m
+      repeat_interval: 1h
+      group_by: ['job']
+  - match_re:
+      owner: 'team-(B|C)'
+    group_by: ['foo', 'bar']
+    group_wait: 2m
+    receiver: 'notify-BC'
+  - match:
+      group_by: 'role'
+    group_by: ['role']
+    routes:
+    - match:
+        env: 'testing'
+      receiver: 'notify-testing'
+      routes:
+      - match:
+          wait: 'long'
+        group_wait: 2m
+"#;
+
+    const RECEIVERS: &[&str] = &[
+        "notify-def",
+        "notify-A",
+        "notify-testing",
+        "notify-productionA",
+        "notify-productionB",
+        "notify-BC",
+    ];
+
+    fn set(names: &[&str]) -> BTreeSet<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn upstream_route_match_table() {
+        let root = tree(UPSTREAM_TREE, RECEIVERS);
+        let secs = Duration::from_secs;
+        // (labels, [(receiver, group_by, group_by_all, group_wait, group_interval, repeat, key)])
+        type Want<'a> = (&'a str, &'a [&'a str], bool, u64, u64, u64, &'a str);
+        let cases: Vec<(LabelSet, Vec<Want>)> = vec![
+            (
+                ls(&[("owner", "team-A")]),
+                vec![(
+                    "notify-A",
+                    &[],
+                    false,
+                    30,
+                    300,
+                    14400,
+                    r#"{}/{owner="team-A"}"#,
+                )],
+            ),
+            (
+                ls(&[("owner", "team-A"), ("env", "unset")]),
+                vec![(
+                    "notify-A",
+                    &[],
+                    false,
+                    30,
+                    300,
+                    14400,
+                    r#"{}/{owner="team-A"}"#,
+                )],
+            ),
+            (
+                ls(&[("owner", "team-C")]),
+                vec![(
+                    "notify-BC",
+                    &["foo", "bar"],
+                    false,
+                    120,
+                    300,
+                    14400,
+                    r#"{}/{owner=~"team-(B|C)"}"#,
+                )],
+            ),
+            (
+                ls(&[("owner", "team-A"), ("env", "testing")]),
+                vec![(
+                    "notify-testing",
+                    &[],
+                    true,
+                    30,
+                    300,
+                    14400,
+                    r#"{}/{owner="team-A"}/{env="testing"}"#,
+                )],
+            ),
+            (
+                ls(&[("owner", "team-A"), ("env", "production")]),
+                vec![
+                    (
+                        "notify-productionA",
+                        &[],
+                        false,
+                        60,
+                        300,
+                        14400,
+                        r#"{}/{owner="team-A"}/{env="production"}"#,
+                    ),
+                    (
+                        "notify-productionB",
+                        &["job"],
+                        false,
+                        30,
+                        300,
+                        3600,
+                        r#"{}/{owner="team-A"}/{env=~"produ.*",job=~".*"}"#,
+                    ),
+                ],
+            ),
+            (
+                ls(&[("group_by", "role")]),
+                vec![(
+                    "notify-def",
+                    &["role"],
+                    false,
+                    30,
+                    300,
+                    14400,
+                    r#"{}/{group_by="role"}"#,
+                )],
+            ),
+            (
+                ls(&[("env", "testing"), ("group_by", "role")]),
+                vec![(
+                    "notify-testing",
+                    &["role"],
+                    false,
+                    30,
+                    300,
+                    14400,
+                    r#"{}/{group_by="role"}/{env="testing"}"#,
+                )],
+            ),
+            (
+                ls(&[("env", "testing"), ("group_by", "role"), ("wait", "long")]),
+                vec![(
+                    "notify-testing",
+                    &["role"],
+                    false,
+                    120,
+                    300,
+                    14400,
+                    r#"{}/{group_by="role"}/{env="testing"}/{wait="long"}"#,
+                )],
+            ),
+            (
+                ls(&[("nothing", "matches")]),
+                vec![("notify-def", &[], false, 30, 300, 14400, "{}")],
+            ),
+        ];
+        for (labels, want) in cases {
+            let got = root.match_routes(&labels);
+            assert_eq!(got.len(), want.len(), "{labels:?}");
+            for (r, (rcv, gb, all, gw, gi, ri, key)) in got.iter().zip(want) {
+                assert_eq!(r.opts.receiver, rcv, "{labels:?}");
+                assert_eq!(r.opts.group_by, set(gb), "{labels:?}");
+                assert_eq!(r.opts.group_by_all, all, "{labels:?}");
+                assert_eq!(r.opts.group_wait, secs(gw), "{labels:?}");
+                assert_eq!(r.opts.group_interval, secs(gi), "{labels:?}");
+                assert_eq!(r.opts.repeat_interval, secs(ri), "{labels:?}");
+                assert_eq!(r.key, key, "{labels:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn inheritance_and_explicit_empty_group_by() {
+        let root = tree(
+            r#"
+  receiver: root
+  group_by: [a]
+  group_wait: 10s
+  group_interval: 1m
+  repeat_interval: 2h
+  flush_on_resolve: true
+  routes:
+  - matchers: [x="1"]
+    group_by: []
+    mute_time_intervals: [night]
+    routes:
+    - matchers: [y="1"]
+  - matchers: [x="2"]
+    receiver: other
+    group_by: ['...']
+    routes:
+    - matchers: [y="1"]
+      group_by: [b]
+time_intervals:
+  - name: night
+    time_intervals: [{times: [{start_time: "00:00", end_time: "06:00"}]}]"#,
+            &["root", "other"],
+        );
+        let r1 = &root.routes[0];
+        assert!(
+            r1.opts.group_by.is_empty(),
+            "explicit [] replaces the parent's list"
+        );
+        assert_eq!(r1.opts.receiver, "root");
+        assert_eq!(r1.opts.group_wait, Duration::from_secs(10));
+        assert_eq!(r1.opts.group_interval, Duration::from_secs(60));
+        assert_eq!(r1.opts.repeat_interval, Duration::from_secs(7200));
+        assert!(r1.opts.flush_on_resolve);
+        assert_eq!(r1.opts.mute_time_intervals, vec!["night".to_string()]);
+        let r11 = &r1.routes[0];
+        assert!(
+            r11.opts.mute_time_intervals.is_empty(),
+            "time intervals are not inherited"
+        );
+        assert!(r11.opts.group_by.is_empty(), "an omitted group_by inherits");
+        assert!(!r11.continue_);
+        let r2 = &root.routes[1];
+        assert!(r2.opts.group_by_all);
+        assert_eq!(r2.opts.receiver, "other");
+        let r21 = &r2.routes[0];
+        assert!(!r21.opts.group_by_all, "an explicit list resets '...'");
+        assert_eq!(r21.opts.group_by, set(&["b"]));
+        assert_eq!(r21.opts.receiver, "other");
+        // Depth-first indexes and unique IDs.
+        let ids: Vec<_> = root
+            .walk()
+            .iter()
+            .map(|r| (r.index, r.id.clone()))
+            .collect();
+        assert_eq!(
+            ids,
+            vec![
+                (0, "{}".to_string()),
+                (1, r#"{}/{x="1"}/0"#.to_string()),
+                (2, r#"{}/{x="1"}/0/{y="1"}/0"#.to_string()),
+                (3, r#"{}/{x="2"}/1"#.to_string()),
+                (4, r#"{}/{x="2"}/1/{y="1"}/0"#.to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn group_labels_and_group_keys() {
+        let root = tree(
+            r#"
+  receiver: r
+  group_by: [alertname, job]
+  routes:
+  - matchers: [team=mail]
+    group_by: ['...']"#,
+            &["r"],
+        );
+        let alert = ls(&[("alertname", "Down"), ("instance", "a:1")]);
+        // Only labels present on the alert are used.
+        assert_eq!(root.group_key(&alert), r#"{}:{alertname="Down"}"#);
+        let mail = ls(&[("alertname", "MailTest"), ("team", "mail")]);
+        let routes = root.match_routes(&mail);
+        assert_eq!(routes.len(), 1);
+        assert_eq!(
+            routes[0].group_key(&mail),
+            r#"{}/{team="mail"}:{alertname="MailTest", team="mail"}"#
+        );
+    }
+
+    #[test]
+    fn continue_collects_every_matching_sibling_until_one_without_it() {
+        let root = tree(
+            r#"
+  receiver: r
+  routes:
+  - {matchers: [a="1"], receiver: r1, continue: true}
+  - {matchers: [a=~"1|2"], receiver: r2, continue: true}
+  - {matchers: [b="1"], receiver: r3}
+  - {matchers: [a="1"], receiver: r4}"#,
+            &["r", "r1", "r2", "r3", "r4"],
+        );
+        let rcv = |l: &LabelSet| -> Vec<String> {
+            root.match_routes(l)
+                .iter()
+                .map(|r| r.opts.receiver.clone())
+                .collect()
+        };
+        assert_eq!(rcv(&ls(&[("a", "1")])), ["r1", "r2", "r4"]);
+        assert_eq!(rcv(&ls(&[("a", "1"), ("b", "1")])), ["r1", "r2", "r3"]);
+        assert_eq!(
+            rcv(&ls(&[("a", "2")])),
+            ["r2"],
+            "continue but nothing else: no fallback to the parent"
+        );
+        assert_eq!(rcv(&ls(&[("a", "3")])), ["r"]);
+    }
+}

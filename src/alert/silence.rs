@@ -375,3 +375,235 @@ impl Silences {
         removed
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_600_000_000 + secs)
+    }
+
+    fn sil(matchers: &str, start: u64, end: u64) -> Silence {
+        Silence {
+            id: String::new(),
+            matchers: Matchers::parse(matchers).unwrap(),
+            starts_at: at(start),
+            ends_at: at(end),
+            updated_at: SystemTime::UNIX_EPOCH,
+            created_by: "me".into(),
+            comment: "c".into(),
+        }
+    }
+
+    fn ls(pairs: &[(&str, &str)]) -> LabelSet {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn states_at_boundaries() {
+        let s = sil("a=b", 10, 20);
+        assert_eq!(s.state(at(9)), SilenceState::Pending);
+        assert_eq!(s.state(at(10)), SilenceState::Active);
+        assert_eq!(s.state(at(20)), SilenceState::Active);
+        assert_eq!(s.state(at(21)), SilenceState::Expired);
+    }
+
+    /// Upstream's `TestSilenceSet`: new IDs, start moved to now, unknown IDs.
+    #[test]
+    fn set_creates_and_moves_start_to_now() {
+        let mut st = Silences::new(Duration::from_secs(3600));
+        let now = at(100);
+        let id = st.set(sil("a=b", 50, 200), now).unwrap();
+        assert!(!id.is_empty());
+        let s = st.get(&id).unwrap();
+        assert_eq!(s.starts_at, now, "a start in the past becomes now");
+        assert_eq!(s.updated_at, now);
+        let id2 = st.set(sil("a=b", 150, 200), now).unwrap();
+        assert_ne!(id, id2);
+        assert_eq!(st.get(&id2).unwrap().starts_at, at(150));
+        let mut unknown = sil("a=b", 150, 200);
+        unknown.id = "nope".into();
+        assert_eq!(st.set(unknown, now), Err(SilenceError::NotFound));
+        assert_eq!(st.len(), 2);
+    }
+
+    /// Upstream's `TestSilenceCanUpdate` table.
+    #[test]
+    fn can_update_table() {
+        let now = at(100);
+        let active = sil("a=b", 50, 200);
+        let pending = sil("a=b", 150, 200);
+        let expired = sil("a=b", 10, 20);
+        let cases = [
+            // Active: same start, end not before now.
+            (&active, sil("a=b", 50, 300), true),
+            (&active, sil("a=b", 50, 100), true),
+            (&active, sil("a=b", 50, 99), false),
+            (&active, sil("a=b", 60, 300), false),
+            (&active, sil("a=c", 50, 300), false),
+            // Pending: start not before now.
+            (&pending, sil("a=b", 100, 300), true),
+            (&pending, sil("a=b", 120, 130), true),
+            (&pending, sil("a=b", 99, 300), false),
+            // Expired: never.
+            (&expired, sil("a=b", 10, 300), false),
+        ];
+        for (i, (prev, next, want)) in cases.into_iter().enumerate() {
+            assert_eq!(can_update(prev, &next, now), want, "case {i}");
+        }
+    }
+
+    #[test]
+    fn update_in_place_keeps_id_otherwise_expires_and_replaces() {
+        let mut st = Silences::new(Duration::from_secs(3600));
+        let id = st.set(sil("a=b", 100, 200), at(100)).unwrap();
+        // Extend the end: same ID.
+        let mut upd = st.get(&id).unwrap().clone();
+        upd.ends_at = at(400);
+        upd.comment = "longer".into();
+        assert_eq!(st.set(upd, at(150)).unwrap(), id);
+        assert_eq!(st.get(&id).unwrap().ends_at, at(400));
+        assert_eq!(st.get(&id).unwrap().comment, "longer");
+        // Change the matchers: the old one is expired, a new ID returned.
+        let mut changed = st.get(&id).unwrap().clone();
+        changed.matchers = Matchers::parse("a=c").unwrap();
+        let new_id = st.set(changed, at(160)).unwrap();
+        assert_ne!(new_id, id);
+        assert_eq!(st.get(&id).unwrap().ends_at, at(160));
+        assert_eq!(st.get(&id).unwrap().state(at(161)), SilenceState::Expired);
+        assert_eq!(st.get(&new_id).unwrap().starts_at, at(160));
+        // Updating an expired silence creates a new one, the old stays as it was.
+        let mut again = st.get(&id).unwrap().clone();
+        again.ends_at = at(900);
+        let third = st.set(again, at(170)).unwrap();
+        assert_ne!(third, id);
+        assert_eq!(st.get(&id).unwrap().ends_at, at(160));
+    }
+
+    /// Upstream's `TestSilenceExpire`.
+    #[test]
+    fn expire_by_state() {
+        let mut st = Silences::new(Duration::from_secs(3600));
+        let active = st.set(sil("a=b", 100, 200), at(100)).unwrap();
+        let pending = st.set(sil("a=b", 300, 400), at(100)).unwrap();
+        let expired = st.set(sil("a=b", 100, 120), at(100)).unwrap();
+        let now = at(150);
+        st.expire(&active, now).unwrap();
+        assert_eq!(st.get(&active).unwrap().ends_at, now);
+        assert_eq!(st.get(&active).unwrap().starts_at, at(100));
+        st.expire(&pending, now).unwrap();
+        let p = st.get(&pending).unwrap();
+        assert_eq!((p.starts_at, p.ends_at), (now, now));
+        let v = st.version();
+        st.expire(&expired, now).unwrap();
+        assert_eq!(st.get(&expired).unwrap().ends_at, at(120), "no-op");
+        assert_eq!(st.version(), v);
+        assert_eq!(st.expire("nope", now), Err(SilenceError::NotFound));
+        assert_eq!(st.count_by_state(at(151))[&SilenceState::Expired], 3);
+    }
+
+    /// Upstream's `TestValidateSilence`.
+    #[test]
+    fn validation_errors() {
+        let ok = sil("a=b", 10, 20);
+        assert_eq!(validate(&ok), Ok(()));
+        let cases = [
+            (
+                Silence {
+                    matchers: Matchers::default(),
+                    ..ok.clone()
+                },
+                "at least one matcher required",
+            ),
+            (
+                sil(r#"a="", b=~".*""#, 10, 20),
+                "at least one matcher must not match the empty string",
+            ),
+            (
+                Silence {
+                    starts_at: SystemTime::UNIX_EPOCH,
+                    ..ok.clone()
+                },
+                "invalid zero start timestamp",
+            ),
+            (
+                Silence {
+                    ends_at: SystemTime::UNIX_EPOCH,
+                    ..ok.clone()
+                },
+                "invalid zero end timestamp",
+            ),
+            (sil("a=b", 20, 10), "end time must not be before start time"),
+        ];
+        for (s, want) in cases {
+            assert_eq!(validate(&s), Err(SilenceError::Invalid(want.into())));
+        }
+        assert!(validate(&sil(r#"a!="""#, 10, 20)).is_ok());
+        let now = at(100);
+        assert!(validate_postable(&sil("a=b", 200, 200), now)
+            .unwrap_err()
+            .to_string()
+            .contains("start time must be before end time"));
+        assert!(validate_postable(&sil("a=b", 10, 50), now)
+            .unwrap_err()
+            .to_string()
+            .contains("end time can't be in the past"));
+        let mut st = Silences::new(Duration::ZERO);
+        assert!(st.set(sil(r#"a=~".*""#, 100, 200), now).is_err());
+        assert!(st.is_empty());
+    }
+
+    #[test]
+    fn mutes_only_while_active() {
+        let mut st = Silences::new(Duration::from_secs(3600));
+        let id = st
+            .set(
+                sil(r#"alertname="Down", env=~"prod|stg""#, 100, 200),
+                at(100),
+            )
+            .unwrap();
+        let alert = ls(&[("alertname", "Down"), ("env", "prod")]);
+        assert_eq!(st.mutes(&alert, at(99)), Vec::<String>::new());
+        assert_eq!(st.mutes(&alert, at(150)), vec![id.clone()]);
+        assert!(st.mutes(&ls(&[("alertname", "Down")]), at(150)).is_empty());
+        assert!(st
+            .mutes(
+                &ls(&[("alertname", "Down"), ("env", "production")]),
+                at(150)
+            )
+            .is_empty());
+        assert!(st.mutes(&alert, at(201)).is_empty());
+    }
+
+    #[test]
+    fn gc_by_retention_and_snapshot_round_trip() {
+        let mut st = Silences::new(Duration::from_secs(100));
+        let a = st.set(sil(r#"a="b\"c""#, 100, 200), at(100)).unwrap();
+        let b = st.set(sil("x=~y.*", 100, 500), at(100)).unwrap();
+        let json = serde_json::to_string(&st.snapshot()).unwrap();
+        assert!(json.contains(r#""isRegex":true"#), "{json}");
+        let restored: Vec<Silence> = serde_json::from_str(&json).unwrap();
+        let st2 = Silences::from_snapshot(Duration::from_secs(100), restored, at(100));
+        assert_eq!(st2.snapshot(), st.snapshot());
+        assert_eq!(st.gc(at(300)), 0, "ends_at + retention == now is kept");
+        assert_eq!(st.gc(at(301)), 1);
+        assert!(st.get(&a).is_none());
+        assert!(st.get(&b).is_some());
+    }
+
+    #[test]
+    fn limit_counts_live_silences() {
+        let mut st = Silences::new(Duration::from_secs(100)).with_limit(1);
+        let a = st.set(sil("a=b", 100, 200), at(100)).unwrap();
+        assert_eq!(
+            st.set(sil("a=c", 100, 200), at(100)),
+            Err(SilenceError::Limit(1))
+        );
+        st.expire(&a, at(110)).unwrap();
+        assert!(st.set(sil("a=c", 100, 200), at(111)).is_ok());
+    }
+}

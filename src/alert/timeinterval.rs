@@ -282,3 +282,249 @@ pub fn parse_location(s: &str) -> Result<TimeZone, String> {
         name => TimeZone::get(name).map_err(|_| format!("unknown time zone {name}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> SystemTime {
+        let ts: Timestamp = s.parse().unwrap_or_else(|e| panic!("{s}: {e}"));
+        SystemTime::from(ts)
+    }
+
+    fn r(begin: i32, end: i32) -> InclusiveRange {
+        InclusiveRange { begin, end }
+    }
+
+    fn check(spec: &TimeIntervalSpec, valid: &[&str], invalid: &[&str]) {
+        for v in valid {
+            assert!(spec.contains(t(v)), "{v} should be inside {spec:?}");
+        }
+        for v in invalid {
+            assert!(!spec.contains(t(v)), "{v} should be outside {spec:?}");
+        }
+    }
+
+    /// Ported from upstream's `TestContainsTime` table.
+    #[test]
+    fn contains_time_upstream_table() {
+        // Empty spec: always.
+        check(
+            &TimeIntervalSpec::default(),
+            &[
+                "2006-01-02T15:04:00Z",
+                "2007-01-03T10:04:00Z",
+                "2006-01-04T09:04:00Z",
+            ],
+            &[],
+        );
+        // 9am to 5pm, Monday to Friday.
+        let office = TimeIntervalSpec {
+            times: Some(vec![TimeRange {
+                start_minute: 540,
+                end_minute: 1020,
+            }]),
+            weekdays: Some(vec![r(1, 5)]),
+            ..Default::default()
+        };
+        check(
+            &office,
+            &[
+                "2020-05-04T15:04:00Z",
+                "2020-05-05T10:04:00Z",
+                "2020-06-09T09:04:00Z",
+            ],
+            &[
+                "2020-05-03T15:04:00Z",
+                "2020-05-04T08:59:00Z",
+                "2020-05-05T05:00:00Z",
+                "2020-05-05T17:00:00Z",
+            ],
+        );
+        // Easter 2020.
+        check(
+            &TimeIntervalSpec {
+                days_of_month: Some(vec![r(4, 6)]),
+                months: Some(vec![r(4, 4)]),
+                years: Some(vec![r(2020, 2020)]),
+                ..Default::default()
+            },
+            &[
+                "2020-04-04T15:04:00Z",
+                "2020-04-05T00:00:00Z",
+                "2020-04-06T23:05:00Z",
+            ],
+            &[
+                "2018-05-03T15:04:00Z",
+                "2020-04-03T23:59:00Z",
+                "2020-06-04T23:59:00Z",
+                "2019-04-06T23:59:00Z",
+                "2020-04-07T00:00:00Z",
+            ],
+        );
+        // Negative days of month: the last three days of each month.
+        check(
+            &TimeIntervalSpec {
+                days_of_month: Some(vec![r(-3, -1)]),
+                ..Default::default()
+            },
+            &[
+                "2020-01-31T15:04:00Z",
+                "2020-01-30T15:04:00Z",
+                "2020-01-29T15:04:00Z",
+                "2020-06-30T00:00:00Z",
+                "2020-02-29T23:05:00Z",
+                "2020-02-27T00:00:00Z",
+            ],
+            &[
+                "2020-01-28T15:04:00Z",
+                "2020-01-27T23:59:00Z",
+                "2020-01-02T23:59:00Z",
+                "2020-02-26T23:59:00Z",
+                "2020-06-26T23:59:00Z",
+            ],
+        );
+        // Out-of-bound days are clamped to the month.
+        check(
+            &TimeIntervalSpec {
+                months: Some(vec![r(6, 6)]),
+                days_of_month: Some(vec![r(-31, 31)]),
+                ..Default::default()
+            },
+            &["2020-06-30T00:00:00Z", "2020-06-01T00:00:00Z"],
+            &["2020-05-31T00:00:00Z", "2020-07-01T00:00:00Z"],
+        );
+        // Another time zone: 9am to 5pm Monday to Friday in Sydney.
+        let sydney = TimeIntervalSpec {
+            location: Some(parse_location("Australia/Sydney").unwrap()),
+            ..office.clone()
+        };
+        check(
+            &sydney,
+            &["2021-04-06T13:00:00+10:00"],
+            &["2021-04-06T13:00:00Z"],
+        );
+        // During daylight saving time in Sydney (UTC+11).
+        check(
+            &sydney,
+            &["2021-11-01T09:00:00+11:00", "2021-10-31T22:00:00Z"],
+            &["2021-10-31T21:00:00Z"],
+        );
+    }
+
+    #[test]
+    fn dst_transition_in_berlin_uses_local_wall_clock() {
+        // 02:00–03:00 local does not exist on 2021-03-28; 01:30 UTC is 03:30 CEST.
+        let spec = TimeIntervalSpec {
+            times: Some(vec![parse_time_range("03:00", "04:00").unwrap()]),
+            location: Some(parse_location("Europe/Berlin").unwrap()),
+            ..Default::default()
+        };
+        check(
+            &spec,
+            &["2021-03-28T01:30:00Z", "2021-01-10T02:30:00Z"],
+            &["2021-03-28T02:30:00Z", "2021-01-10T01:30:00Z"],
+        );
+    }
+
+    #[test]
+    fn interval_is_an_or_of_its_specs() {
+        let iv = TimeInterval {
+            name: "x".into(),
+            specs: vec![
+                TimeIntervalSpec {
+                    weekdays: Some(vec![parse_weekday_range("saturday").unwrap()]),
+                    ..Default::default()
+                },
+                TimeIntervalSpec {
+                    weekdays: Some(vec![parse_weekday_range("Sunday").unwrap()]),
+                    ..Default::default()
+                },
+            ],
+        };
+        assert!(iv.contains(t("2020-05-02T12:00:00Z"))); // Saturday
+        assert!(iv.contains(t("2020-05-03T12:00:00Z"))); // Sunday
+        assert!(!iv.contains(t("2020-05-04T12:00:00Z"))); // Monday
+        let empty = TimeInterval {
+            name: "none".into(),
+            specs: vec![],
+        };
+        assert!(!empty.contains(t("2020-05-04T12:00:00Z")));
+    }
+
+    #[test]
+    fn field_parsing_and_upstream_errors() {
+        assert_eq!(parse_weekday_range("monday:friday"), Ok(r(1, 5)));
+        assert_eq!(parse_month_range("may:august"), Ok(r(5, 8)));
+        assert_eq!(parse_month_range("1:3"), Ok(r(1, 3)));
+        assert_eq!(parse_month_range("December"), Ok(r(12, 12)));
+        assert_eq!(parse_day_of_month_range("-3:-1"), Ok(r(-3, -1)));
+        assert_eq!(parse_year_range("2020:2022"), Ok(r(2020, 2022)));
+        assert_eq!(
+            parse_time_range("17:00", "24:00"),
+            Ok(TimeRange {
+                start_minute: 1020,
+                end_minute: 1440
+            })
+        );
+        let errs: &[(Result<InclusiveRange, String>, &str)] = &[
+            (
+                parse_weekday_range("friday:monday"),
+                "start day cannot be before end day",
+            ),
+            (
+                parse_weekday_range("funday"),
+                "funday is not a valid weekday",
+            ),
+            (
+                parse_weekday_range("a:b:c"),
+                "couldn't parse range a:b:c, invalid format",
+            ),
+            (
+                parse_day_of_month_range("0"),
+                "0 is not a valid day of the month: out of range",
+            ),
+            (
+                parse_day_of_month_range("32"),
+                "32 is not a valid day of the month: out of range",
+            ),
+            (
+                parse_day_of_month_range("-3:5"),
+                "end day must be negative if start day is negative",
+            ),
+            (
+                parse_day_of_month_range("10:1"),
+                "end day 1 is always before start day 10",
+            ),
+            (parse_month_range("foo"), "foo is not a valid month"),
+            (
+                parse_month_range("august:may"),
+                "end month may is before start month august",
+            ),
+            (
+                parse_year_range("2022:2020"),
+                "end year 2020 is before start year 2022",
+            ),
+        ];
+        for (got, want) in errs {
+            assert_eq!(got.as_ref().unwrap_err(), want);
+        }
+        assert_eq!(
+            parse_time_range("10:00", "09:00").unwrap_err(),
+            "start time cannot be equal or greater than end time"
+        );
+        assert_eq!(
+            parse_time_range("", "09:00").unwrap_err(),
+            "both start and end times must be provided"
+        );
+        assert_eq!(
+            parse_time_range("25:00", "26:00").unwrap_err(),
+            "couldn't parse timestamp 25:00, invalid format"
+        );
+        assert!(parse_location("Mars/Olympus")
+            .unwrap_err()
+            .contains("unknown time zone"));
+        assert!(parse_location("UTC").is_ok());
+        assert!(parse_location("Local").is_ok());
+    }
+}

@@ -77,6 +77,8 @@ impl AlertingConfig {
 pub struct Global {
     /// EndsAt for alerts posted without one (default 5m).
     pub resolve_timeout: Duration,
+    /// blackwatch extension (alertmanager #226, #2754), default on: see `alert::pipeline`.
+    pub resolved_after_mute: bool,
 }
 
 /// A secret given inline or as a file read at use time (`*_file`).

@@ -172,6 +172,11 @@ pub struct RawGlobal {
     pub smtp_tls_config: Option<Spanned<RawTlsConfig>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smtp_force_implicit_tls: Option<bool>,
+    /// blackwatch extension (alertmanager #226, #2754): an alert notified as firing that
+    /// resolves while inhibited or silenced still gets its resolved notice. `false` restores
+    /// upstream's behaviour.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub resolved_after_mute: bool,
 
     // Other integrations' globals: accepted, ignored.
     #[serde(default, skip_serializing)]
@@ -239,6 +244,10 @@ fn default_resolve_timeout() -> PromDuration {
 fn localhost() -> String {
     "localhost".to_string()
 }
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
 fn yes() -> bool {
     true
 }

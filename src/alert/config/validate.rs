@@ -233,6 +233,7 @@ fn global(cx: &mut Cx, raw: &RawAlertingConfig, g: &RawGlobal) -> Global {
     }
     Global {
         resolve_timeout: g.resolve_timeout.0,
+        resolved_after_mute: g.resolved_after_mute,
     }
 }
 
