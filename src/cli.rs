@@ -1,9 +1,11 @@
-//! Command-line flags, named as blackbox_exporter's so existing unit files and manifests
-//! keep working.
+//! Command-line flags and subcommands. The daemon's flags are named as blackbox_exporter's
+//! (and Prometheus') so existing unit files and manifests keep working: `blackwatch` with no
+//! subcommand runs the daemon. The subcommands (`probe`, `check config`, `test rules`) are
+//! one-shot tools; their implementations live in `cmd/`.
 
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{Args, Parser, Subcommand};
 
 use crate::probe::log::Level;
 
@@ -20,6 +22,10 @@ pub enum LogFormat {
     about = "Black-box prober: a drop-in for Prometheus blackbox_exporter"
 )]
 pub struct Cli {
+    /// A one-shot tool instead of the daemon.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Configuration file (blackbox_exporter format). Without it, the built-in modules are used.
     #[arg(long = "config.file", value_name = "FILE")]
     pub config_file: Option<PathBuf>,
@@ -81,6 +87,87 @@ pub struct Cli {
     /// Seconds in-flight probes get to finish after SIGTERM.
     #[arg(long = "shutdown.grace-period", default_value_t = 30.0)]
     pub shutdown_grace: f64,
+}
+
+/// The subcommands. Without one, `blackwatch` runs the daemon.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one probe now and print a summary (or the metrics). Exit code: 0 when the probe
+    /// succeeded, 1 when it failed, 2 on bad usage (unknown module, bad config).
+    Probe(ProbeArgs),
+    /// Check files without starting the daemon.
+    #[command(subcommand)]
+    Check(CheckCommand),
+    /// Run tests.
+    #[command(subcommand)]
+    Test(TestCommand),
+}
+
+/// `blackwatch check ...`
+#[derive(Debug, Subcommand)]
+pub enum CheckCommand {
+    /// Check a configuration file, as `--config.file FILE --config.check`: 0 when valid,
+    /// 1 with every error otherwise.
+    Config {
+        /// The configuration file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+}
+
+/// `blackwatch test ...`
+#[derive(Debug, Subcommand)]
+pub enum TestCommand {
+    /// Run rule unit-test files (the `promtool test rules` format).
+    Rules {
+        /// Unit-test files.
+        #[arg(value_name = "FILE", required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+/// What `blackwatch probe` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProbeOutput {
+    /// A short human summary: result, phase durations, HTTP status, certificate expiry; the
+    /// probe log when the probe failed.
+    Summary,
+    /// The probe's metrics in Prometheus text format, as `/probe` returns them.
+    Metrics,
+}
+
+/// `blackwatch probe [--module M] [--config.file F] TARGET`
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// What to probe: a URL for http modules, host:port for tcp and dns, a host for icmp.
+    #[arg(value_name = "TARGET")]
+    pub target: String,
+
+    /// The module to probe with. Default: `http_2xx` when TARGET starts with http:// or
+    /// https://, `tcp_connect` otherwise.
+    #[arg(long, short = 'm', value_name = "MODULE")]
+    pub module: Option<String>,
+
+    /// Configuration file with the module. Without it, the built-in modules are used.
+    #[arg(long = "config.file", value_name = "FILE")]
+    pub config_file: Option<PathBuf>,
+
+    /// Probe timeout (Go duration, e.g. 5s). Default: the module's `timeout`, else 10s.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<std::time::Duration>,
+
+    /// Host header and TLS server name for http, server name for tcp (as `/probe`'s
+    /// `hostname` parameter).
+    #[arg(long, value_name = "NAME")]
+    pub hostname: Option<String>,
+
+    /// What to print.
+    #[arg(long, value_enum, default_value = "summary")]
+    pub output: ProbeOutput,
+
+    /// Print the probe log (debug level) even when the probe succeeded.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
 }
 
 /// Turns `:9115` (Go's "all interfaces") into a bindable address.

@@ -1,5 +1,9 @@
-//! The `blackwatch` binary: flags → logging → config → `app::run`. Exit codes: 0 on a clean
-//! shutdown or a valid `--config.check`, 1 for a bad config or a runtime failure.
+//! The `blackwatch` binary: flags → logging → the daemon (`app::run`) or a one-shot
+//! subcommand (`cmd::probe`, `cmd::check`, `rules::unittest`).
+//!
+//! Exit codes: daemon and `--config.check` / `check config`: 0 on a clean shutdown or a valid
+//! config, 1 for a bad config or a runtime failure. `probe`: 0 success, 1 probe failure,
+//! 2 bad usage. clap's own usage errors are 2.
 
 use std::process::ExitCode;
 
@@ -7,7 +11,8 @@ use clap::Parser;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
-use blackwatch::cli::{Cli, LogFormat};
+use blackwatch::cli::{CheckCommand, Cli, Command, LogFormat, TestCommand};
+use blackwatch::cmd;
 use blackwatch::probe::log::Level;
 
 fn init_logging(cli: &Cli) {
@@ -29,24 +34,40 @@ fn init_logging(cli: &Cli) {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
     init_logging(&cli);
     let _ = rustls::crypto::ring::default_provider().install_default();
 
-    let config = match blackwatch::app::load_config(&cli) {
+    match cli.command.take() {
+        Some(Command::Probe(args)) => {
+            let file = args.config_file.as_deref().or(cli.config_file.as_deref());
+            cmd::probe::main(&args, file)
+        }
+        Some(Command::Check(CheckCommand::Config { file })) => cmd::check::config(Some(&file)),
+        Some(Command::Test(TestCommand::Rules { files })) => {
+            blackwatch::rules::unittest::main(&files)
+        }
+        None if cli.config_check => {
+            let code = cmd::check::config(cli.config_file.as_deref());
+            if code == ExitCode::SUCCESS {
+                tracing::info!(message = "Config file is ok exiting...");
+            }
+            code
+        }
+        None => daemon(cli),
+    }
+}
+
+fn daemon(cli: Cli) -> ExitCode {
+    let config = match cmd::check::load(cli.config_file.as_deref()) {
         Ok(c) => c,
         Err(errors) => {
             // The full list goes to stderr once, readable; the log line only counts them.
             eprintln!("{errors}");
             tracing::error!(message = "Error loading config", errors = errors.len());
-            return ExitCode::from(1);
+            return ExitCode::from(cmd::EXIT_FAILURE);
         }
     };
-    if cli.config_check {
-        tracing::info!(message = "Config file is ok exiting...");
-        eprintln!("Config file is ok: {} module(s)", config.modules.len());
-        return ExitCode::SUCCESS;
-    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -54,14 +75,14 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("blackwatch: starting the runtime: {e}");
-            return ExitCode::from(1);
+            return ExitCode::from(cmd::EXIT_FAILURE);
         }
     };
     match runtime.block_on(blackwatch::app::run(cli, config, CancellationToken::new())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("blackwatch: {e:#}");
-            ExitCode::from(1)
+            ExitCode::from(cmd::EXIT_FAILURE)
         }
     }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use crate::support::{handlers, HttpServer};
+use crate::support::{handlers, HttpServer, TestResponse};
 
 const BIN: &str = env!("CARGO_BIN_EXE_blackwatch");
 /// Generous: the machine is shared with concurrent builds.
@@ -413,4 +413,293 @@ async fn sighup_reloads_a_changed_file_and_keeps_the_old_config_when_broken() {
 
     daemon.signal("TERM");
     assert_eq!(daemon.wait().await.code(), Some(0));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Subcommands: `probe`, `check config`, `test rules`.
+
+/// Runs the binary off the runtime's worker threads, so loopback servers keep serving.
+async fn run_async(args: &[&str]) -> (ExitStatus, String, String) {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        run(&refs)
+    })
+    .await
+    .expect("the blackwatch process finishes")
+}
+
+/// The value of the `key  value` line of a `probe` summary.
+fn summary_field<'a>(summary: &'a str, key: &str) -> Option<&'a str> {
+    summary.lines().find_map(|l| {
+        let rest = l.strip_prefix(key)?;
+        rest.starts_with(' ').then(|| rest.trim())
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_prints_a_summary_and_exits_0_on_success() {
+    let target = HttpServer::plain(handlers::ok());
+    let url = target.url("/health");
+    let (status, stdout, stderr) = run_async(&["probe", &url]).await;
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert_eq!(
+        summary_field(&stdout, "result"),
+        Some("success"),
+        "{stdout}"
+    );
+    assert_eq!(summary_field(&stdout, "target"), Some(url.as_str()));
+    // The default module for an http:// target, from the built-in modules.
+    assert_eq!(
+        summary_field(&stdout, "module"),
+        Some("http_2xx (http)"),
+        "{stdout}"
+    );
+    assert_eq!(
+        summary_field(&stdout, "http status"),
+        Some("200 (HTTP/1.1)")
+    );
+    let phases = summary_field(&stdout, "phases").expect("a phases line");
+    for phase in ["resolve", "connect", "processing", "transfer"] {
+        assert!(phases.contains(phase), "{phases}");
+    }
+    assert!(summary_field(&stdout, "duration").is_some(), "{stdout}");
+    assert!(summary_field(&stdout, "tls").is_none(), "{stdout}");
+    assert!(!stdout.contains("log:"), "{stdout}");
+    assert_eq!(target.requested_paths(), vec!["/health".to_string()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_failure_exits_1_and_prints_the_probe_log() {
+    let target = HttpServer::plain(handlers::always(TestResponse::new(503)));
+    let (status, stdout, stderr) = run_async(&["probe", &target.url("/")]).await;
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert_eq!(
+        summary_field(&stdout, "result"),
+        Some("FAILURE"),
+        "{stdout}"
+    );
+    assert_eq!(
+        summary_field(&stdout, "http status"),
+        Some("503 (HTTP/1.1)")
+    );
+    let (_, log) = stdout.split_once("log:\n").expect("a log section");
+    assert!(
+        log.contains("Invalid HTTP response status code"),
+        "log:\n{log}"
+    );
+    for want in ["msg=\"Beginning probe\"", "msg=\"Probe failed\""] {
+        assert!(log.contains(want), "missing {want} in log:\n{log}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_verbose_prints_the_log_on_success_too() {
+    let target = HttpServer::plain(handlers::ok());
+    let (status, stdout, _) = run_async(&["probe", "-v", &target.url("/")]).await;
+    assert_eq!(status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("msg=\"Probe succeeded\""), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_metrics_output_is_the_probe_exposition() {
+    let target = HttpServer::plain(handlers::ok());
+    let (status, stdout, stderr) = run_async(&[
+        "probe",
+        "--output=metrics",
+        "--module",
+        "http_2xx",
+        &target.url("/"),
+    ])
+    .await;
+    assert_eq!(status.code(), Some(0), "stderr:\n{stderr}");
+    assert_eq!(sample(&stdout, "probe_success"), Some(1.0), "{stdout}");
+    assert_eq!(sample(&stdout, "probe_http_status_code"), Some(200.0));
+    assert!(
+        stdout.contains("probe_http_duration_seconds{phase=\"connect\"} "),
+        "{stdout}"
+    );
+    let (ok, out) = crate::conformance::promtool_check(&stdout).await;
+    assert!(ok, "promtool check metrics:\n{out}\n{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_summary_shows_tls_version_and_certificate_expiry() {
+    let ca = crate::support::TestCa::new("cli probe CA");
+    let ca_file = ca.write_ca_file();
+    let cert = ca.localhost();
+    let not_after = cert.leaf().not_after();
+    let target = HttpServer::tls(&cert, handlers::ok());
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let config = write_config(
+        dir.path(),
+        "blackwatch.yml",
+        &format!(
+            "modules:\n  https_private_ca:\n    prober: http\n    timeout: 5s\n    http:\n      \
+             preferred_ip_protocol: ip4\n      tls_config:\n        ca_file: {:?}\n",
+            ca_file.display().to_string()
+        ),
+    );
+    let (status, stdout, stderr) = run_async(&[
+        "probe",
+        "--config.file",
+        config.to_str().expect("utf-8 path"),
+        "--module",
+        "https_private_ca",
+        &target.localhost_url("/"),
+    ])
+    .await;
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    let tls = summary_field(&stdout, "tls").expect("a tls line");
+    let expiry = blackwatch::clock::rfc3339(
+        std::time::UNIX_EPOCH + Duration::from_secs(u64::try_from(not_after).expect("future")),
+    );
+    assert!(tls.starts_with("TLS 1.3, certificate expires "), "{tls}");
+    assert!(tls.contains(&expiry), "want {expiry} in {tls}");
+    assert!(tls.contains(" days)"), "{tls}");
+    // The module's timeout is the probe's.
+    assert!(
+        summary_field(&stdout, "duration").is_some_and(|d| d.ends_with("(timeout 5.000s)")),
+        "{stdout}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_defaults_to_tcp_connect_for_host_port_targets() {
+    let server = crate::support::TcpServer::accept_and_close();
+    let (status, stdout, stderr) = run_async(&["probe", &server.target()]).await;
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert_eq!(summary_field(&stdout, "module"), Some("tcp_connect (tcp)"));
+    assert!(summary_field(&stdout, "http status").is_none(), "{stdout}");
+
+    // Nothing listening: a probe failure, not a usage error.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    let (status, stdout, _) = run_async(&["probe", &format!("127.0.0.1:{port}")]).await;
+    assert_eq!(status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("Error dialing TCP"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_timeout_flag_bounds_the_probe() {
+    let target = HttpServer::plain(handlers::always(
+        TestResponse::ok().with_delay(Duration::from_secs(20)),
+    ));
+    let started = tokio::time::Instant::now();
+    let (status, stdout, _) = run_async(&["probe", "--timeout", "300ms", &target.url("/")]).await;
+    assert_eq!(status.code(), Some(1), "{stdout}");
+    assert!(started.elapsed() < Duration::from_secs(15), "{stdout}");
+    assert!(
+        summary_field(&stdout, "duration").is_some_and(|d| d.ends_with("(timeout 300.0ms)")),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn probe_usage_errors_exit_2() {
+    // Unknown module: the message lists the known ones.
+    let (status, stdout, stderr) = run(&["probe", "--module", "nope", "http://127.0.0.1:1/"]);
+    assert_eq!(status.code(), Some(2), "stderr:\n{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(
+        stderr.contains("unknown module \"nope\" in <embedded>; known modules: "),
+        "{stderr}"
+    );
+    assert!(stderr.contains("http_2xx"), "{stderr}");
+
+    // A config that does not load.
+    let bad = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/bad/invalid-prober.yml");
+    let bad = bad.to_str().expect("utf-8 path");
+    let (status, _, stderr) = run(&["probe", "--config.file", bad, "http://127.0.0.1:1/"]);
+    assert_eq!(status.code(), Some(2), "stderr:\n{stderr}");
+    assert!(stderr.contains("prober 'invalid' is not valid"), "{stderr}");
+
+    // clap's own usage errors.
+    for args in [
+        &["probe"][..],
+        &["probe", "--timeout", "soon", "http://127.0.0.1:1/"],
+        &["probe", "--output=json", "http://127.0.0.1:1/"],
+        &["probe", "--no-such-flag", "http://127.0.0.1:1/"],
+        &["check", "config"],
+        &["test", "rules"],
+        &["no-such-command"],
+    ] {
+        let (status, _, stderr) = run(args);
+        assert_eq!(status.code(), Some(2), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn probe_takes_the_config_file_given_before_the_subcommand() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let config = write_config(
+        dir.path(),
+        "blackwatch.yml",
+        "modules:\n  only_mine:\n    prober: tcp\n",
+    );
+    let config = config.to_str().expect("utf-8 path");
+    let (status, _, stderr) = run(&["--config.file", config, "probe", "127.0.0.1:1"]);
+    // The default module is not in that file.
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "unknown module \"tcp_connect\" in {config}; known modules: only_mine"
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn check_config_subcommand_matches_config_check() {
+    let good = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/standalone.yml");
+    let (status, _, stderr) = run(&["check", "config", good.to_str().expect("utf-8 path")]);
+    assert_eq!(status.code(), Some(0), "stderr:\n{stderr}");
+    assert!(stderr.contains("Config file is ok: "), "{stderr}");
+    assert!(stderr.contains("probe job(s)"), "{stderr}");
+
+    let bad = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/bad/three-errors.yml");
+    let bad = bad.to_str().expect("utf-8 path");
+    let (status, _, stderr) = run(&["check", "config", bad]);
+    let (flag_status, _, flag_stderr) = run(&["--config.file", bad, "--config.check"]);
+    assert_eq!(status.code(), Some(1), "stderr:\n{stderr}");
+    assert_eq!(flag_status.code(), Some(1));
+    assert!(
+        stderr.contains("error parsing config file: 3 errors:"),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr
+            .lines()
+            .filter(|l| l.contains(bad))
+            .collect::<Vec<_>>(),
+        flag_stderr
+            .lines()
+            .filter(|l| l.contains(bad))
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn test_rules_subcommand_fails_on_a_missing_file() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let missing = dir.path().join("nope_test.yml");
+    let (status, _, stderr) = run(&["test", "rules", missing.to_str().expect("utf-8 path")]);
+    assert_eq!(status.code(), Some(1), "stderr:\n{stderr}");
 }
