@@ -14,6 +14,7 @@
 pub mod alert;
 pub mod app;
 pub mod cli;
+pub mod cmd;
 pub mod clock;
 pub mod config;
 pub mod history;
