@@ -703,3 +703,214 @@ fn test_rules_subcommand_fails_on_a_missing_file() {
     let (status, _, stderr) = run(&["test", "rules", missing.to_str().expect("utf-8 path")]);
     assert_eq!(status.code(), Some(1), "stderr:\n{stderr}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Shipped deployment files: the systemd unit, the Dockerfile, the Prometheus scrape configs and
+// the Argo CD Application. Each is loaded here against the real binary or tool.
+
+fn root_path(rel: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+fn read_root(rel: &str) -> String {
+    std::fs::read_to_string(root_path(rel)).unwrap_or_else(|e| panic!("reading {rel}: {e}"))
+}
+
+/// The value of `Key=` in a systemd unit (the first one).
+fn unit_value<'a>(unit: &'a str, key: &str) -> &'a str {
+    unit.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+        .unwrap_or_else(|| panic!("no {key}= in the unit"))
+}
+
+/// A command line of the unit with the installed paths replaced by this build's binary and
+/// the standalone example config.
+fn unit_command(line: &str) -> Vec<String> {
+    let example = root_path("examples/standalone.yml");
+    line.split_whitespace()
+        .map(|w| {
+            w.replace("/usr/local/bin/blackwatch", BIN).replace(
+                "/etc/blackwatch/blackwatch.yml",
+                example.to_str().expect("utf-8 path"),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn systemd_unit_runs_the_binary_with_flags_it_accepts() {
+    let unit = read_root("deploy/blackwatch.service");
+    let pre = unit_command(unit_value(&unit, "ExecStartPre"));
+    assert_eq!(pre[0], BIN);
+    let args: Vec<&str> = pre[1..].iter().map(String::as_str).collect();
+    assert_eq!(&args[..2], ["check", "config"]);
+    let (status, _, stderr) = run(&args);
+    assert_eq!(status.code(), Some(0), "ExecStartPre: {stderr}");
+
+    // The daemon's command line, checked instead of started.
+    let start = unit_command(unit_value(&unit, "ExecStart"));
+    assert_eq!(start[0], BIN);
+    let mut args: Vec<&str> = start[1..].iter().map(String::as_str).collect();
+    assert!(
+        args.contains(&"--storage.path=/var/lib/blackwatch"),
+        "{args:?}"
+    );
+    args.push("--config.check");
+    let (status, _, stderr) = run(&args);
+    assert_eq!(status.code(), Some(0), "ExecStart: {stderr}");
+    assert!(stderr.contains("Config file is ok"), "{stderr}");
+
+    assert_eq!(unit_value(&unit, "ExecReload"), "/bin/kill -HUP $MAINPID");
+    assert_eq!(unit_value(&unit, "StateDirectory"), "blackwatch");
+
+    // systemd's own check, with the binary path pointing at this build.
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let unit_path = dir.path().join("blackwatch.service");
+    std::fs::write(&unit_path, unit.replace("/usr/local/bin/blackwatch", BIN))
+        .expect("writing the unit");
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&unit_path)
+        .output()
+        .expect("running systemd-analyze (Debian package systemd)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && !text.contains("blackwatch.service"),
+        "systemd-analyze verify:\n{text}"
+    );
+}
+
+/// A JSON-array instruction (`ENTRYPOINT ["…"]`) of a Dockerfile.
+fn dockerfile_array(dockerfile: &str, instruction: &str) -> Vec<String> {
+    let line = dockerfile
+        .lines()
+        .find_map(|l| l.strip_prefix(instruction)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {instruction} in the Dockerfile"));
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("{instruction} {line}: {e}"))
+}
+
+#[test]
+fn dockerfile_runs_the_static_binary_as_non_root_with_accepted_flags() {
+    let dockerfile = read_root("deploy/Dockerfile");
+    assert_eq!(
+        dockerfile_array(&dockerfile, "ENTRYPOINT"),
+        vec!["/usr/local/bin/blackwatch".to_string()]
+    );
+    let cmd = dockerfile_array(&dockerfile, "CMD");
+    let mut args: Vec<&str> = cmd.iter().map(String::as_str).collect();
+    args.push("--config.check");
+    let (status, _, stderr) = run(&args);
+    assert_eq!(status.code(), Some(0), "CMD {cmd:?}: {stderr}");
+    assert!(
+        cmd.contains(&"--storage.path=/var/lib/blackwatch".to_string()),
+        "{cmd:?}"
+    );
+    // The build is locked and static, the final image distroless and not root.
+    assert!(
+        dockerfile.contains("cargo build --release --locked --target \"$triple\" --bin blackwatch"),
+        "{dockerfile}"
+    );
+    assert!(dockerfile.contains("-unknown-linux-musl"));
+    let last_from = dockerfile
+        .lines()
+        .filter(|l| l.starts_with("FROM "))
+        .last()
+        .expect("a FROM line");
+    assert_eq!(last_from, "FROM gcr.io/distroless/static-debian12:nonroot");
+    assert!(dockerfile.lines().any(|l| l == "USER 65532:65532"));
+    assert!(dockerfile.lines().any(|l| l == "EXPOSE 9115"));
+    // The build context filter keeps the (large) target directory out.
+    let ignore = read_root("deploy/Dockerfile.dockerignore");
+    assert!(ignore.lines().any(|l| l == "target/"), "{ignore}");
+}
+
+#[test]
+fn prometheus_scrape_examples_pass_promtool() {
+    let probe = root_path("examples/prometheus/probe-scrape.yml");
+    let metrics = root_path("examples/prometheus/metrics-scrape.yml");
+    for path in [&probe, &metrics] {
+        let out = Command::new(std::env::var("PROMTOOL_BIN").unwrap_or_else(|_| "promtool".into()))
+            .args(["check", "config"])
+            .arg(path)
+            .output()
+            .expect("running promtool (Debian package prometheus)");
+        assert!(
+            out.status.success(),
+            "promtool check config {}:\n{}{}",
+            path.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let parse = |p: &Path| -> serde_json::Value {
+        let text = std::fs::read_to_string(p).expect("reading the example");
+        serde_saphyr::from_str(&text).expect("YAML")
+    };
+    let probe = parse(&probe);
+    for job in probe["scrape_configs"].as_array().expect("scrape_configs") {
+        assert_eq!(job["metrics_path"], "/probe", "{job}");
+        let relabel = job["relabel_configs"].as_array().expect("relabel_configs");
+        assert!(
+            relabel
+                .iter()
+                .any(|r| r["target_label"] == "__param_target"),
+            "{job}"
+        );
+        assert!(
+            relabel
+                .iter()
+                .any(|r| r["target_label"] == "__address__" && r["replacement"] == "127.0.0.1:9115"),
+            "{job}"
+        );
+    }
+    let metrics = parse(&metrics);
+    let jobs = metrics["scrape_configs"]
+        .as_array()
+        .expect("scrape_configs");
+    assert!(jobs.iter().all(|j| j["honor_labels"] == true), "{metrics}");
+}
+
+#[test]
+fn argocd_application_deploys_the_chart_with_a_valid_config() {
+    let text = read_root("examples/argocd/blackwatch-application.yaml");
+    let app: serde_json::Value = serde_saphyr::from_str(&text).expect("YAML");
+    assert_eq!(app["apiVersion"], "argoproj.io/v1alpha1");
+    assert_eq!(app["kind"], "Application");
+    let source = &app["spec"]["source"];
+    let chart_dir = source["path"].as_str().expect("spec.source.path");
+    let chart = read_root(&format!("{chart_dir}/Chart.yaml"));
+    assert!(chart.lines().any(|l| l == "name: blackwatch"), "{chart}");
+    let values = &source["helm"]["valuesObject"];
+    assert_eq!(values["serviceMonitor"]["enabled"], true);
+
+    // Every *_file points into the chart's secret mount.
+    let chart_values = read_root(&format!("{chart_dir}/values.yaml"));
+    let mount = chart_values
+        .lines()
+        .find_map(|l| l.strip_prefix("secretsMountPath: "))
+        .expect("secretsMountPath in the chart's values");
+    let config = &values["config"];
+    let config_json = serde_json::to_string_pretty(config).expect("JSON");
+    let mut files = 0;
+    for line in config_json.lines() {
+        if let Some((key, value)) = line.trim().split_once(": ") {
+            if key.trim_matches('"').ends_with("_file") {
+                files += 1;
+                assert!(value.trim_matches([',', '"']).starts_with(mount), "{line}");
+            }
+        }
+    }
+    assert!(files > 0, "the example shows a secret from existingSecret");
+    assert!(values["existingSecret"].is_string());
+
+    // The config itself loads (JSON is YAML).
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = write_config(dir.path(), "blackwatch.yml", &config_json);
+    let (status, _, stderr) = run(&["check", "config", path.to_str().expect("utf-8 path")]);
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("2 probe job(s)"), "{stderr}");
+}
