@@ -45,6 +45,8 @@ pub struct Config {
     pub jobs: Vec<Arc<crate::schedule::Job>>,
     /// Rule groups from `rule_files:` and the `global:` rule settings.
     pub rules: crate::rules::RulesConfig,
+    /// The validated `alerting:` section (inline or from its `config_file`).
+    pub alerting: Option<Arc<crate::alert::config::AlertingConfig>>,
     /// The parsed file with defaults filled in, for `/config`.
     pub raw: RawConfig,
     /// SHA-256 of the file bytes, so a reload of an unchanged file re-parses nothing.
@@ -95,6 +97,20 @@ pub fn load_str(text: &str, file: &Path) -> Result<Config, ConfigErrors> {
     let base_dir = file.parent().unwrap_or_else(|| Path::new("."));
     let jobs = validate::jobs(&mut cx, &raw, &modules, base_dir);
     let rules = validate::rules(&mut cx, &raw, base_dir);
+    let mut alerting_file = None;
+    let alerting = match &raw.alerting {
+        None => None,
+        Some(section) => match crate::alert::config::from_section(section, file, base_dir) {
+            Ok((c, f)) => {
+                alerting_file = f;
+                Some(Arc::new(c))
+            }
+            Err(e) => {
+                cx.errors.extend(e);
+                None
+            }
+        },
+    };
     if !cx.errors.is_empty() {
         return Err(ConfigErrors::sorted(cx.errors));
     }
@@ -113,11 +129,23 @@ pub fn load_str(text: &str, file: &Path) -> Result<Config, ConfigErrors> {
         h.update(b"rule_files");
         sum = h.finalize().into();
     }
+    // Likewise an alertmanager.yml named by `alerting: {config_file}`.
+    if let Some(f) = &alerting_file {
+        let mut h = Sha256::new();
+        h.update(sum);
+        h.update(f.to_string_lossy().as_bytes());
+        if let Ok(b) = std::fs::read(f) {
+            h.update(&b);
+        }
+        h.update(b"alerting.config_file");
+        sum = h.finalize().into();
+    }
     Ok(Config {
         source: file.to_path_buf(),
         modules,
         jobs,
         rules,
+        alerting,
         raw,
         checksum: sum,
     })
@@ -161,6 +189,7 @@ pub fn embedded() -> Result<Config, ConfigErrors> {
         modules,
         jobs: Vec::new(),
         rules: Default::default(),
+        alerting: None,
         raw: merged,
         checksum: hasher.finalize().into(),
     })

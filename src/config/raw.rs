@@ -106,9 +106,9 @@ pub struct RawConfig {
     /// `global:` settings of the rule engine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub global: Option<Spanned<RawGlobal>>,
-    /// Alertmanager-format routing (not built yet).
-    #[serde(default, skip_serializing)]
-    pub alerting: Option<Spanned<Unsupported>>,
+    /// Alertmanager-format routing: an inline alertmanager.yml, or `{config_file: path}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerting: Option<Spanned<crate::alert::config::RawAlertingConfig>>,
 }
 
 /// `global:` — Prometheus' rule-evaluation settings.

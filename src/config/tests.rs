@@ -353,7 +353,7 @@ fn alerting_sections_are_not_supported_yet() {
         ])),
         vec![
             "a.yml: error reading rule file: No such file or directory (os error 2)",
-            "t.yml:4:11: alerting: alert routing (`alerting:`) is not supported yet by blackwatch",
+            "t.yml:4:11: alerting.route: no routes provided",
         ]
     );
 }
@@ -1469,4 +1469,65 @@ fn unknown_keys_in_probes_are_rejected() {
         "        lables: {x: y}",
     ]));
     assert!(e.contains("unknown field `lables`"), "{e}");
+}
+
+#[test]
+fn alerting_inline_document_loads_with_positions_in_blackwatch_yml() {
+    let c = load_ok(&y(&[
+        "modules: {}",
+        "alerting:",
+        "  route:",
+        "    receiver: team",
+        "    group_by: [alertname]",
+        "  receivers:",
+        "    - name: team",
+        "      webhook_configs: [{url: 'http://127.0.0.1:9/hook'}]",
+    ]));
+    let a = c.alerting.as_ref().expect("alerting section");
+    assert_eq!(a.route.opts.receiver, "team");
+    assert_eq!(a.receivers[0].webhook.len(), 1);
+    assert!(!c.to_yaml().contains("127.0.0.1:9"), "{}", c.to_yaml());
+
+    assert_eq!(
+        errs(&y(&[
+            "modules: {}",
+            "alerting:",
+            "  route:",
+            "    receiver: nobody",
+            "  receivers: [{name: team}]",
+        ])),
+        vec![r#"t.yml:4:15: alerting.route.receiver: undefined receiver "nobody" used in route"#]
+    );
+    assert!(load_ok("modules: {}\n").alerting.is_none());
+}
+
+#[test]
+fn alerting_config_file_is_relative_and_errors_name_that_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let am = dir.path().join("am.yml");
+    std::fs::write(&am, "route:\n  receiver: r\nreceivers:\n  - name: r\n").unwrap();
+    let bw = dir.path().join("bw.yml");
+    std::fs::write(&bw, "alerting:\n  config_file: am.yml\n").unwrap();
+    let c = load(&bw).unwrap();
+    let a = c.alerting.as_ref().expect("alerting");
+    assert_eq!(a.source, am);
+    let before = c.checksum;
+    std::fs::write(&am, "route:\n  receiver: r2\nreceivers:\n  - name: r2\n").unwrap();
+    assert_ne!(load(&bw).unwrap().checksum, before, "a changed alertmanager.yml reloads");
+
+    std::fs::write(&am, "route:\n  receiver: r\nreceivers:\n  - name: x\n").unwrap();
+    let e = load(&bw).unwrap_err().to_string();
+    assert!(
+        e.contains(&format!(
+            "{}:2:13: route.receiver: undefined receiver \"r\" used in route",
+            am.display()
+        )),
+        "{e}"
+    );
+    std::fs::write(&bw, "alerting:\n  config_file: am.yml\n  receivers: [{name: x}]\n").unwrap();
+    let e = load(&bw).unwrap_err().to_string();
+    assert!(e.contains("cannot be combined"), "{e}");
+    std::fs::write(&bw, "alerting:\n  config_file: missing.yml\n").unwrap();
+    let e = load(&bw).unwrap_err().to_string();
+    assert!(e.contains("missing.yml") && e.contains("error reading"), "{e}");
 }

@@ -78,7 +78,6 @@ pub(crate) fn modules(
     cx: &mut Cx,
     raw: &mut RawConfig,
 ) -> BTreeMap<String, Arc<crate::probe::Module>> {
-    unsupported(cx, &raw.alerting, "alerting", "alert routing (`alerting:`)");
     let mut out = BTreeMap::new();
     for (name, m) in raw.modules.iter_mut() {
         let path = format!("modules.{name}");

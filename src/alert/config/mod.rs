@@ -221,12 +221,60 @@ pub fn load_str(text: &str, file: &Path) -> Result<AlertingConfig, ConfigErrors>
         });
     }
     let base_dir = file.parent().unwrap_or_else(|| Path::new("."));
-    match validate::alerting(raw, file, base_dir, "") {
+    match validate::alerting(raw, file, base_dir, "", serde_saphyr::Location::UNKNOWN) {
         Ok(cfg) if errors.is_empty() => Ok(cfg),
         Ok(_) => Err(ConfigErrors::sorted(errors)),
         Err(e) => {
             errors.extend(e);
             Err(ConfigErrors::sorted(errors))
         }
+    }
+}
+
+/// Validates the `alerting:` section of blackwatch.yml (`file`, relative paths against
+/// `base_dir`): an inline alertmanager.yml document, or `{config_file: path}` naming one
+/// (relative to `base_dir`; its errors name that file). Returns the config and, for
+/// `config_file`, the path read, so a reload can notice changes to it.
+pub fn from_section(
+    section: &serde_saphyr::Spanned<RawAlertingConfig>,
+    file: &Path,
+    base_dir: &Path,
+) -> Result<(AlertingConfig, Option<PathBuf>), Vec<ConfigError>> {
+    let raw = &section.value;
+    let Some(cf) = &raw.config_file else {
+        return validate::alerting(raw.clone(), file, base_dir, "alerting", section.referenced)
+            .map(|c| (c, None));
+    };
+    let inline_keys = raw.global.is_some()
+        || raw.route.is_some()
+        || !raw.receivers.is_empty()
+        || !raw.inhibit_rules.is_empty()
+        || !raw.time_intervals.is_empty()
+        || !raw.mute_time_intervals.is_empty()
+        || !raw.templates.is_empty()
+        || raw.tracing.is_some();
+    if inline_keys {
+        return Err(vec![ConfigError {
+            file: file.to_path_buf(),
+            line: cf.referenced.line(),
+            column: cf.referenced.column(),
+            path: "alerting.config_file".to_string(),
+            message: "`config_file` cannot be combined with inline alertmanager.yml keys"
+                .to_string(),
+        }]);
+    }
+    if cf.value.is_empty() {
+        return Err(vec![ConfigError {
+            file: file.to_path_buf(),
+            line: cf.referenced.line(),
+            column: cf.referenced.column(),
+            path: "alerting.config_file".to_string(),
+            message: "`config_file` must name a file".to_string(),
+        }]);
+    }
+    let path = base_dir.join(&cf.value);
+    match load_file(&path) {
+        Ok(c) => Ok((c, Some(path))),
+        Err(e) => Err(e.0),
     }
 }

@@ -66,6 +66,7 @@ pub fn alerting(
     file: &Path,
     base_dir: &Path,
     prefix: &str,
+    doc: Location,
 ) -> Result<AlertingConfig, Vec<ConfigError>> {
     let mut cx = Cx {
         file,
@@ -100,7 +101,7 @@ pub fn alerting(
 
     let route = match &raw.route {
         None => {
-            cx.err(&Location::UNKNOWN, "route", "no routes provided");
+            cx.err(&doc, "route", "no routes provided");
             None
         }
         Some(root) => {
