@@ -65,6 +65,10 @@ pub async fn run(cli: Cli, config: Config, token: CancellationToken) -> anyhow::
     let state = Shared::new(config, settings.clone(), cli.history_limit);
     let tracker = TaskTracker::new();
     state.start_scheduler(&tracker, &token);
+    state
+        .start_alerting(&tracker, &token)
+        .context("loading the alerting state from --storage.path")?;
+    state.start_rules(&tracker, &token);
     let jobs = state.config().jobs.len();
     if jobs > 0 {
         tracing::info!(message = "Scheduled probing started", jobs);

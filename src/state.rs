@@ -62,6 +62,12 @@ pub struct Shared {
     /// Results of scheduled probes.
     pub store: Arc<Store>,
     scheduler: Mutex<Option<Scheduler>>,
+    /// The rule manager, once `start_rules` ran.
+    rules: Mutex<Option<Arc<crate::rules::Manager>>>,
+    /// The alert pipeline, once `start_alerting` ran with an `alerting:` config.
+    alerting: Mutex<Option<Arc<crate::alert::pipeline::Alerting>>>,
+    /// Where a pipeline first configured by a reload is started.
+    alerting_tasks: Mutex<Option<(TaskTracker, CancellationToken)>>,
     reload_lock: tokio::sync::Mutex<()>,
 }
 
@@ -78,7 +84,10 @@ impl Shared {
             history: Mutex::new(History::new(history_limit)),
             store: Arc::new(Store::new(settings.retention)),
             scheduler: Mutex::new(None),
+            rules: Mutex::new(None),
             settings,
+            alerting: Mutex::new(None),
+            alerting_tasks: Mutex::new(None),
             reload_lock: tokio::sync::Mutex::new(()),
         })
     }
@@ -128,6 +137,10 @@ impl Shared {
                     Err(poisoned) => *poisoned.into_inner() = new.clone(),
                 }
                 self.apply_schedule(&new);
+                if let Err(e) = self.apply_alerting(&new) {
+                    tracing::error!(message = "Starting the alert pipeline failed", error = %e);
+                }
+                self.apply_rules(&new);
                 self.mark_reload(true);
                 tracing::info!(message = "Loaded config file", modules, jobs);
                 Ok(())
@@ -189,6 +202,79 @@ impl Shared {
             *g = Some(scheduler);
         }
         self.apply_schedule(&self.config());
+    }
+
+    /// Starts rule evaluation for the running config (restoring saved alert state); later
+    /// reloads re-apply it. Group loops run on `tracker` and stop with `token`.
+    pub fn start_rules(self: &Arc<Self>, tracker: &TaskTracker, token: &CancellationToken) {
+        let manager = crate::rules::Manager::new(
+            self.store.clone(),
+            self.settings.storage_path.clone(),
+            self.settings.external_url.clone(),
+            tracker.clone(),
+            token.clone(),
+        );
+        if let Ok(mut g) = self.rules.lock() {
+            *g = Some(manager);
+        }
+        self.apply_rules(&self.config());
+    }
+
+    /// The rule manager, if rules were started.
+    pub fn rules(&self) -> Option<Arc<crate::rules::Manager>> {
+        self.rules.lock().ok().and_then(|g| g.clone())
+    }
+
+    fn apply_rules(&self, config: &Config) {
+        if let Some(m) = self.rules() {
+            m.apply(&config.rules);
+        }
+    }
+
+    /// Starts the alert pipeline (restoring its state from `--storage.path`) if the config
+    /// has an `alerting:` section; a reload that adds or changes one applies it. The
+    /// dispatcher runs on `tracker` and writes its final snapshot when `token` is cancelled.
+    pub fn start_alerting(
+        self: &Arc<Self>,
+        tracker: &TaskTracker,
+        token: &CancellationToken,
+    ) -> Result<(), crate::alert::persist::PersistError> {
+        if let Ok(mut g) = self.alerting_tasks.lock() {
+            *g = Some((tracker.clone(), token.clone()));
+        }
+        self.apply_alerting(&self.config())
+    }
+
+    /// The alert pipeline, if alerting is configured: the [`crate::alert::AlertSink`] for
+    /// the rule engine, and what `/api/v2` serves.
+    pub fn alerting(&self) -> Option<Arc<crate::alert::pipeline::Alerting>> {
+        self.alerting.lock().ok().and_then(|g| g.clone())
+    }
+
+    fn apply_alerting(&self, config: &Config) -> Result<(), crate::alert::persist::PersistError> {
+        let Some(cfg) = crate::alert::pipeline::config_of(config) else {
+            return Ok(());
+        };
+        if let Some(running) = self.alerting() {
+            running.apply_config(cfg);
+            return Ok(());
+        }
+        let Some((tracker, token)) = self.alerting_tasks.lock().ok().and_then(|g| g.clone())
+        else {
+            return Ok(());
+        };
+        let mut options = crate::alert::pipeline::Options::new(
+            self.settings.external_url.clone(),
+            self.settings.retention.max(std::time::Duration::from_secs(120 * 3600)),
+        );
+        options.storage_path = Some(self.settings.storage_path.clone());
+        let alerting =
+            crate::alert::pipeline::Alerting::new(cfg, options, self.metrics.alert.clone())?;
+        if let Ok(mut g) = self.alerting.lock() {
+            *g = Some(alerting.clone());
+        }
+        tracker.spawn(alerting.run(token));
+        Ok(())
     }
 
     fn apply_schedule(&self, config: &Config) {

@@ -327,9 +327,13 @@ pub fn expand_template(
     if !text.contains("{{") {
         return text.to_string();
     }
-    // Until template::rules exists (replaced when it lands).
-    let _ = (name, t, settings);
-    text.to_string()
+    let data = crate::template::rules::RuleData {
+        labels: t.labels,
+        external_labels: &settings.external_labels,
+        external_url: &settings.external_url,
+        value: t.value,
+    };
+    crate::template::rules::expand(name, text, &data)
 }
 
 fn system_time(ms: i64) -> SystemTime {

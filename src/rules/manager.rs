@@ -223,7 +223,12 @@ impl Manager {
                 );
             }
         }
-        if let Err(e) = persist::save(&self.storage_path, &Snapshot::from_map(map)) {
+        let snapshot = Snapshot::from_map(map);
+        if snapshot.rules.is_empty() && !self.storage_path.join(persist::FILE_NAME).exists() {
+            // Nothing to keep: do not create the storage directory for nothing.
+            return;
+        }
+        if let Err(e) = persist::save(&self.storage_path, &snapshot) {
             tracing::warn!(message = "Could not save rule state", error = %e);
         }
     }
@@ -245,6 +250,9 @@ impl Manager {
     /// exposition format (OpenMetrics when `openmetrics`).
     pub fn encode_metrics(&self, out: &mut String, openmetrics: bool) {
         let groups = self.groups();
+        if groups.is_empty() {
+            return;
+        }
         let mut alerts = String::new();
         let mut for_state = String::new();
         let mut per_group: Vec<(String, Duration, usize, Option<i64>, f64, u64, u64)> = Vec::new();

@@ -2,6 +2,8 @@
 //! `/` and `/logs`. The only module that knows HTTP routing. It takes an already bound
 //! listener and a cancellation token, so tests bind port 0 and the caller owns shutdown.
 
+mod api_v1;
+mod api_v2;
 mod pages;
 mod probe;
 
@@ -35,6 +37,9 @@ pub fn router(state: Arc<Shared>) -> Router {
         .route("/-/reload", any(reload))
         .route("/config", get(pages::config))
         .route("/logs", get(pages::logs))
+        .route("/api/v1/rules", get(api_v1::rules))
+        .route("/api/v1/alerts", get(api_v1::alerts))
+        .merge(api_v2::routes())
         .with_state(state)
 }
 
@@ -113,6 +118,9 @@ fn metrics_response(state: &Shared, headers: &HeaderMap) -> Response {
         if let Some(stripped) = body.strip_suffix("# EOF\n") {
             body.truncate(stripped.len());
         }
+    }
+    if let Some(rules) = state.rules() {
+        rules.encode_metrics(&mut body, openmetrics);
     }
     state.store.encode_text(&mut body);
     if openmetrics {

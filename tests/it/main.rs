@@ -12,6 +12,8 @@ mod handler;
 mod harness;
 mod http;
 mod icmp;
+mod promql; // the rule-expression evaluator vs promtool 2.42
+mod rules;
 mod schedule;
 mod support;
 mod support_selftest;
