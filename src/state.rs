@@ -227,6 +227,10 @@ impl Shared {
 
     fn apply_rules(&self, config: &Config) {
         if let Some(m) = self.rules() {
+            // Alerts go to the alert pipeline when one is configured (it starts first).
+            if let Some(a) = self.alerting() {
+                m.set_sink(a);
+            }
             m.apply(&config.rules);
         }
     }
