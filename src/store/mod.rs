@@ -333,6 +333,20 @@ impl Store {
         out
     }
 
+    /// Every metric name the store has seen (written by a probe or named by `set_ranges`),
+    /// sorted; some may currently have no series. For selectors without `__name__="…"`.
+    pub fn metric_names(&self) -> Vec<Arc<str>> {
+        let inner = self.read();
+        let mut names: Vec<Arc<str>> = inner
+            .interner
+            .metrics
+            .iter()
+            .map(|m| m.name.clone())
+            .collect();
+        names.sort();
+        names
+    }
+
     /// The points of every series of `metric` within `[start_ms, end_ms]`. Only metrics
     /// declared with `set_ranges` have history; others return just their latest point when
     /// it falls in the window.

@@ -1,3 +1,375 @@
 //! The PromQL subset rules may use: parsed with promql-parser, checked against the subset at
 //! load, evaluated over anything that implements `Queryable` (the probe store, or the
 //! in-memory series of a rule unit test).
+//!
+//! Semantics are those of Prometheus 2.42 (the `promtool` CI compares against): range
+//! selectors are closed `[t−d, t]`, instant selectors take the latest sample within the 5m
+//! lookback, a stale marker ends a series, arithmetic drops `__name__`, comparisons filter
+//! unless `bool` is given.
+//!
+//! The subset: number and string literals; instant and range selectors with `=`, `!=`, `=~`,
+//! `!~` (regexes fully anchored); unary minus; `+ - * / % ^`; comparisons with and without
+//! `bool`; `and`/`or`/`unless`; one-to-one vector matching with `on(...)`/`ignoring(...)`;
+//! `sum min max avg count group stddev stdvar` with `by`/`without`; the functions listed in
+//! `check::FUNCTIONS`. Everything else is rejected at load with a message naming it.
+//!
+//! - `check`: promql-parser's AST → our own `Node` tree, rejecting what is outside the subset.
+//! - `eval`: evaluates a `Node` at one instant.
+//! - `mem`: `MemStorage`, the series of a rule unit test (promtool's expanding notation).
+//! - `store`: `Queryable` for the probe result store.
+
+mod check;
+mod eval;
+mod gomath;
+mod mem;
+mod store;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use check::FUNCTIONS;
+pub use mem::{MemStorage, NotationError};
+
+/// How far back an instant selector looks for a sample (Prometheus' default lookback delta).
+pub const LOOKBACK_MS: i64 = 5 * 60 * 1000;
+
+/// The bit pattern Prometheus writes as a stale marker.
+pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+
+/// A stale-marker value.
+pub fn stale_nan() -> f64 {
+    f64::from_bits(STALE_NAN_BITS)
+}
+
+/// Whether `v` is the stale marker (not any NaN: only its exact bit pattern).
+pub fn is_stale(v: f64) -> bool {
+    v.to_bits() == STALE_NAN_BITS
+}
+
+/// A label set, sorted by name, without empty values.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Labels(Vec<(Arc<str>, Arc<str>)>);
+
+impl Labels {
+    /// Builds a label set from pairs in any order; empty values are dropped and a repeated
+    /// name keeps its last value.
+    pub fn new<I, K, V>(pairs: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<Arc<str>>,
+        V: Into<Arc<str>>,
+    {
+        let mut v: Vec<(Arc<str>, Arc<str>)> = Vec::new();
+        for (k, val) in pairs {
+            let (k, val) = (k.into(), val.into());
+            match v.iter_mut().find(|(n, _)| *n == k) {
+                Some(slot) => slot.1 = val,
+                None => v.push((k, val)),
+            }
+        }
+        v.retain(|(_, val)| !val.is_empty());
+        v.sort();
+        Labels(v)
+    }
+
+    /// Wraps pairs already sorted by name with unique names (as the store returns them).
+    pub fn from_sorted(pairs: Vec<(Arc<str>, Arc<str>)>) -> Self {
+        let mut l = Labels(pairs);
+        l.0.retain(|(_, v)| !v.is_empty());
+        debug_assert!(l.0.windows(2).all(|w| w[0].0 < w[1].0));
+        l
+    }
+
+    /// The value of `name`, if set.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .binary_search_by(|(n, _)| (**n).cmp(name))
+            .ok()
+            .map(|i| &*self.0[i].1)
+    }
+
+    /// The pairs, sorted by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (&**k, &**v))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Sets (or, with an empty value, removes) one label.
+    pub fn set(&mut self, name: &str, value: &str) {
+        match self.0.binary_search_by(|(n, _)| (**n).cmp(name)) {
+            Ok(i) if value.is_empty() => {
+                self.0.remove(i);
+            }
+            Ok(i) => self.0[i].1 = Arc::from(value),
+            Err(_) if value.is_empty() => {}
+            Err(i) => self.0.insert(i, (Arc::from(name), Arc::from(value))),
+        }
+    }
+
+    /// Removes one label.
+    pub fn remove(&mut self, name: &str) {
+        self.0.retain(|(n, _)| &**n != name);
+    }
+
+    /// The set without `__name__`.
+    pub fn without_name(&self) -> Labels {
+        let mut l = self.clone();
+        l.remove(NAME);
+        l
+    }
+
+    /// Keeps only the labels `keep` says yes to.
+    pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+        self.0.retain(|(n, _)| keep(n));
+    }
+
+    /// The shared label-set type of the rule engine and alert pipeline.
+    pub fn to_label_set(&self) -> crate::labels::LabelSet {
+        self.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+}
+
+impl From<&crate::labels::LabelSet> for Labels {
+    fn from(set: &crate::labels::LabelSet) -> Self {
+        Labels::from_sorted(
+            set.iter()
+                .map(|(k, v)| (Arc::from(k.as_str()), Arc::from(v.as_str())))
+                .collect(),
+        )
+    }
+}
+
+impl From<&Labels> for crate::labels::LabelSet {
+    fn from(l: &Labels) -> Self {
+        l.to_label_set()
+    }
+}
+
+/// Prints as Prometheus does in error messages: `{__name__="up", job="x"}`.
+impl fmt::Display for Labels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("{")?;
+        for (i, (k, v)) in self.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{k}={v:?}")?;
+        }
+        f.write_str("}")
+    }
+}
+
+/// The metric-name label.
+pub const NAME: &str = "__name__";
+
+/// One label matcher of a selector. A missing label matches as the empty string.
+#[derive(Clone, Debug)]
+pub struct Matcher {
+    pub name: String,
+    pub op: MatchOp,
+}
+
+/// How a matcher compares; regexes are fully anchored.
+#[derive(Clone, Debug)]
+pub enum MatchOp {
+    Equal(String),
+    NotEqual(String),
+    Re(regex::Regex),
+    NotRe(regex::Regex),
+}
+
+impl Matcher {
+    /// `name="value"`.
+    pub fn equal(name: &str, value: &str) -> Self {
+        Matcher {
+            name: name.to_string(),
+            op: MatchOp::Equal(value.to_string()),
+        }
+    }
+
+    /// Whether a label value (empty when the label is missing) matches.
+    pub fn matches(&self, value: &str) -> bool {
+        match &self.op {
+            MatchOp::Equal(v) => v == value,
+            MatchOp::NotEqual(v) => v != value,
+            MatchOp::Re(r) => r.is_match(value),
+            MatchOp::NotRe(r) => !r.is_match(value),
+        }
+    }
+
+    /// Whether the label set matches this matcher.
+    pub fn matches_labels(&self, labels: &Labels) -> bool {
+        self.matches(labels.get(&self.name).unwrap_or(""))
+    }
+}
+
+/// Whether `labels` matches every matcher.
+pub fn matches_all(matchers: &[Matcher], labels: &Labels) -> bool {
+    matchers.iter().all(|m| m.matches_labels(labels))
+}
+
+/// A source of series for selectors.
+pub trait Queryable {
+    /// Every series matching all matchers (the `__name__` matcher included), with its points
+    /// in [start_ms, end_ms], oldest first. Stale markers are points whose value is the
+    /// Prometheus StaleNaN bit pattern.
+    fn select(&self, matchers: &[Matcher], start_ms: i64, end_ms: i64) -> Vec<Series>;
+
+    /// What an instant selector sees at `at_ms`: the latest sample of each matching series
+    /// within the 5m lookback `[at − 5m, at]`, unless that sample is a stale marker. Labels
+    /// include `__name__`. The probe store overrides this (see `store.rs`).
+    fn latest(&self, matchers: &[Matcher], at_ms: i64) -> Vec<Sample> {
+        let start = at_ms - LOOKBACK_MS;
+        self.select(matchers, start, at_ms)
+            .into_iter()
+            .filter_map(|s| {
+                let &(_, v) = s
+                    .points
+                    .iter()
+                    .rev()
+                    .find(|(t, _)| *t <= at_ms && *t >= start)?;
+                (!is_stale(v)).then_some(Sample {
+                    labels: s.labels,
+                    value: v,
+                })
+            })
+            .collect()
+    }
+}
+
+/// One series as a source returns it; `labels` include `__name__`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    pub labels: Labels,
+    pub points: Vec<(i64, f64)>,
+}
+
+/// One element of an instant vector.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    /// Includes `__name__` when the expression keeps it.
+    pub labels: Labels,
+    pub value: f64,
+}
+
+/// The result of an expression. Rule expressions return a vector or a scalar; `String` is
+/// never produced by an `Expr` that passed `parse` (kept for completeness of the type).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Scalar(f64),
+    Vector(Vec<Sample>),
+    String(String),
+}
+
+impl Value {
+    /// The value as promtool and the rule engine see it: a scalar becomes one sample with no
+    /// labels.
+    pub fn into_vector(self) -> Vec<Sample> {
+        match self {
+            Value::Scalar(v) => vec![Sample {
+                labels: Labels::default(),
+                value: v,
+            }],
+            Value::Vector(v) => v,
+            Value::String(_) => Vec::new(),
+        }
+    }
+}
+
+/// Why an expression was refused at load.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ExprError {
+    /// promql-parser's syntax or type error.
+    #[error("{0}")]
+    Parse(String),
+    /// Valid PromQL outside the subset; the message names the construct.
+    #[error("{0}")]
+    Unsupported(String),
+    /// Valid PromQL that cannot be a rule expression or always fails (bad regex, string result).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// An evaluation failure, with Prometheus' wording where it has one.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct EvalError {
+    pub message: String,
+}
+
+impl EvalError {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
+        EvalError {
+            message: message.into(),
+        }
+    }
+}
+
+/// A parsed and checked rule expression. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Expr {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    text: String,
+    node: check::Node,
+}
+
+impl Expr {
+    /// Parses `text` with promql-parser and checks it against the subset.
+    pub fn parse(text: &str) -> Result<Expr, ExprError> {
+        let node = check::parse(text)?;
+        Ok(Expr {
+            inner: Arc::new(Inner {
+                text: text.to_string(),
+                node,
+            }),
+        })
+    }
+
+    /// The original text.
+    pub fn text(&self) -> &str {
+        &self.inner.text
+    }
+
+    /// Metric names read through range selectors, each with its longest range (for
+    /// `Store::set_ranges`). A range selector without an `__name__="…"` matcher names no
+    /// metric and is not listed.
+    pub fn ranges(&self) -> Vec<(String, Duration)> {
+        let mut out: Vec<(String, Duration)> = Vec::new();
+        self.inner.node.visit_ranges(&mut |name, range_ms| {
+            let d = Duration::from_millis(range_ms.max(0) as u64);
+            match out.iter_mut().find(|(n, _)| n == name) {
+                Some(slot) => slot.1 = slot.1.max(d),
+                None => out.push((name.to_string(), d)),
+            }
+        });
+        out.sort();
+        out
+    }
+
+    /// Evaluates at `at_ms` (ms since the epoch). A vector result is sorted by labels.
+    pub fn eval(&self, at_ms: i64, src: &dyn Queryable) -> Result<Value, EvalError> {
+        eval::eval(&self.inner.node, at_ms, src)
+    }
+}
+
+impl fmt::Display for Expr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.inner.text)
+    }
+}
