@@ -817,8 +817,8 @@ fn dockerfile_runs_the_static_binary_as_non_root_with_accepted_flags() {
     assert!(dockerfile.contains("-unknown-linux-musl"));
     let last_from = dockerfile
         .lines()
-        .filter(|l| l.starts_with("FROM "))
-        .last()
+        .rev()
+        .find(|l| l.starts_with("FROM "))
         .expect("a FROM line");
     assert_eq!(last_from, "FROM gcr.io/distroless/static-debian12:nonroot");
     assert!(dockerfile.lines().any(|l| l == "USER 65532:65532"));
