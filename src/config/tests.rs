@@ -1513,7 +1513,11 @@ fn alerting_config_file_is_relative_and_errors_name_that_file() {
     assert_eq!(a.source, am);
     let before = c.checksum;
     std::fs::write(&am, "route:\n  receiver: r2\nreceivers:\n  - name: r2\n").unwrap();
-    assert_ne!(load(&bw).unwrap().checksum, before, "a changed alertmanager.yml reloads");
+    assert_ne!(
+        load(&bw).unwrap().checksum,
+        before,
+        "a changed alertmanager.yml reloads"
+    );
 
     std::fs::write(&am, "route:\n  receiver: r\nreceivers:\n  - name: x\n").unwrap();
     let e = load(&bw).unwrap_err().to_string();
@@ -1524,10 +1528,17 @@ fn alerting_config_file_is_relative_and_errors_name_that_file() {
         )),
         "{e}"
     );
-    std::fs::write(&bw, "alerting:\n  config_file: am.yml\n  receivers: [{name: x}]\n").unwrap();
+    std::fs::write(
+        &bw,
+        "alerting:\n  config_file: am.yml\n  receivers: [{name: x}]\n",
+    )
+    .unwrap();
     let e = load(&bw).unwrap_err().to_string();
     assert!(e.contains("cannot be combined"), "{e}");
     std::fs::write(&bw, "alerting:\n  config_file: missing.yml\n").unwrap();
     let e = load(&bw).unwrap_err().to_string();
-    assert!(e.contains("missing.yml") && e.contains("error reading"), "{e}");
+    assert!(
+        e.contains("missing.yml") && e.contains("error reading"),
+        "{e}"
+    );
 }

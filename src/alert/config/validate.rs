@@ -531,7 +531,7 @@ fn receiver(cx: &mut Cx, i: usize, r: &Spanned<RawReceiver>, g: &RawGlobal) -> O
             &wv.url,
             &wv.url_file,
             "url",
-            "one of url or url_file must be configured",
+            "missing URL in webhook config: one of url or url_file must be configured",
         );
         if let Some(url) = url {
             webhook.push(WebhookConfig {

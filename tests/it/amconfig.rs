@@ -1,0 +1,284 @@
+//! alertmanager.yml validation, side by side with the real `amtool check-config`
+//! (Debian `prometheus-alertmanager` 0.25, or `AMTOOL_BIN`).
+//!
+//! Every fixture in `tests/data/alertmanager/valid` must be accepted and every one in
+//! `invalid` rejected by both; for rejects, blackwatch's message must contain amtool's.
+//! A fixture's leading comments can relax that:
+//! - `# amtool: skip: <reason>` with `# expect: valid` or `# expect: invalid: <text>` for
+//!   fields newer than 0.25 and deliberate differences (amtool is not run);
+//! - `# compare: accept-reject-only: <reason>` where only the wording differs (Go's YAML and
+//!   regex error texts).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use blackwatch::alert::config::{load_file, load_str, SecretSource};
+
+fn fixtures(dir: &str) -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/alertmanager")
+        .join(dir);
+    let mut out: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yml"))
+        .collect();
+    out.sort();
+    assert!(out.len() >= 5, "too few fixtures in {}", root.display());
+    out
+}
+
+/// `amtool check-config FILE`: Ok on SUCCESS, Err(upstream message) on FAILED.
+fn amtool(path: &Path) -> Result<(), String> {
+    let bin = std::env::var("AMTOOL_BIN").unwrap_or_else(|_| "amtool".to_owned());
+    let out = Command::new(&bin)
+        .arg("check-config")
+        .arg(path)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run amtool `{bin}` ({e}); install the Debian package \
+                 prometheus-alertmanager (or set AMTOOL_BIN). This test fails instead of skipping."
+            )
+        });
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if text.contains("SUCCESS") && out.status.success() {
+        return Ok(());
+    }
+    let msg = text
+        .split_once("FAILED: ")
+        .map(|(_, m)| m.lines().next().unwrap_or_default().trim().to_string())
+        .unwrap_or_else(|| panic!("unexpected amtool output for {}:\n{text}", path.display()));
+    Err(msg)
+}
+
+struct Header {
+    skip_amtool: Option<String>,
+    expect: Option<Result<(), String>>,
+    accept_reject_only: bool,
+}
+
+fn header(path: &Path) -> Header {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut h = Header {
+        skip_amtool: None,
+        expect: None,
+        accept_reject_only: false,
+    };
+    for line in text.lines().take_while(|l| l.starts_with('#')) {
+        let l = line.trim_start_matches('#').trim();
+        if let Some(r) = l.strip_prefix("amtool: skip:") {
+            h.skip_amtool = Some(r.trim().to_string());
+        } else if l == "expect: valid" {
+            h.expect = Some(Ok(()));
+        } else if let Some(m) = l.strip_prefix("expect: invalid:") {
+            h.expect = Some(Err(m.trim().to_string()));
+        } else if l.starts_with("compare: accept-reject-only:") {
+            h.accept_reject_only = true;
+        }
+    }
+    if h.skip_amtool.is_some() {
+        assert!(
+            h.expect.is_some(),
+            "{}: a skipped fixture needs `# expect:`",
+            path.display()
+        );
+    }
+    h
+}
+
+fn check_dir(dir: &str, want_valid: bool) {
+    let mut failures = Vec::new();
+    let mut compared = 0;
+    for path in fixtures(dir) {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let h = header(&path);
+        let upstream = match &h.skip_amtool {
+            Some(_) => h.expect.clone().unwrap(),
+            None => {
+                compared += 1;
+                amtool(&path)
+            }
+        };
+        if upstream.is_ok() != want_valid {
+            failures.push(format!(
+                "{name}: amtool/expectation says {upstream:?}, fixture is in {dir}/"
+            ));
+            continue;
+        }
+        let ours = load_file(&path).map(|_| ()).map_err(|e| e.to_string());
+        match (&upstream, &ours) {
+            (Ok(()), Ok(())) => {}
+            (Err(up), Err(mine)) => {
+                if !h.accept_reject_only && !mine.contains(up.as_str()) {
+                    failures.push(format!(
+                        "{name}: message differs\n  upstream: {up}\n  ours:     {mine}"
+                    ));
+                }
+                if !mine.contains(&path.display().to_string()) {
+                    failures.push(format!("{name}: our error does not name the file: {mine}"));
+                }
+            }
+            _ => failures.push(format!("{name}: upstream {upstream:?}, ours {ours:?}")),
+        }
+    }
+    assert!(
+        compared >= 3,
+        "amtool compared only {compared} fixtures in {dir}"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} disagreements:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn valid_fixtures_are_accepted_by_amtool_and_blackwatch() {
+    check_dir("valid", true);
+}
+
+#[test]
+fn invalid_fixtures_are_rejected_by_both_with_upstream_wording() {
+    check_dir("invalid", false);
+}
+
+fn data(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/alertmanager")
+        .join(rel)
+}
+
+#[test]
+fn errors_carry_line_column_and_field_path() {
+    let cases = [
+        (
+            "invalid/undefined_receiver.yml",
+            r#":5:17: route.routes[0].receiver: undefined receiver "nobody" used in route"#,
+        ),
+        (
+            "invalid/group_by_duplicate.yml",
+            r#":3:25: route.group_by[1]: duplicated label "alertname" in group_by"#,
+        ),
+        (
+            "invalid/ti_times_order.yml",
+            ":5:32: time_intervals[0].time_intervals[0].times[0]: start time cannot be equal or greater than end time",
+        ),
+        (
+            "invalid/email_no_to.yml",
+            ":9:9: receivers[0].email_configs[0]: missing to address in email config",
+        ),
+        (
+            "invalid/unknown_route_field.yml",
+            ":4:3: route: unknown field `recever`",
+        ),
+    ];
+    for (file, want) in cases {
+        let e = load_file(&data(file)).unwrap_err().to_string();
+        assert!(e.contains(want), "{file}: {e}\nwanted: {want}");
+    }
+}
+
+#[test]
+fn all_errors_are_reported_at_once() {
+    let yaml =
+        "route:\n  receiver: nobody\n  group_interval: 0s\nreceivers:\n  - name: a\n  - name: a\n";
+    let e = load_str(yaml, Path::new("am.yml")).unwrap_err();
+    let text: Vec<String> = e.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        text,
+        vec![
+            r#"am.yml:2:13: route.receiver: undefined receiver "nobody" used in route"#,
+            "am.yml:3:19: route.group_interval: group_interval cannot be zero",
+            r#"am.yml:6:11: receivers[1].name: notification config name "a" is not unique"#,
+        ]
+    );
+}
+
+#[test]
+fn full_fixture_is_validated_into_domain_types_without_leaking_secrets() {
+    let c = load_file(&data("valid/full.yml")).unwrap();
+    assert_eq!(c.global.resolve_timeout, std::time::Duration::from_secs(60));
+    assert_eq!(c.receivers.len(), 4);
+    let mail = c.receiver("mail").unwrap();
+    assert_eq!(mail.email.len(), 2);
+    let e0 = &mail.email[0];
+    assert_eq!(
+        e0.from, "alertmanager@example.org",
+        "global smtp_from inherited"
+    );
+    assert_eq!(e0.smarthost.to_string(), "smtp.example.org:587");
+    assert_eq!(e0.hello, "localhost");
+    assert_eq!(e0.auth_username, "am");
+    assert!(matches!(&e0.auth_password, Some(SecretSource::Inline(s)) if s.expose() == "s3cret"));
+    assert!(e0.send_resolved);
+    assert_eq!(e0.headers["Subject"], "Alert {{ .GroupLabels.alertname }}");
+    let e1 = &mail.email[1];
+    assert_eq!(e1.smarthost.host, "::1");
+    assert!(!e1.require_tls);
+    assert!(!e1.send_resolved, "e-mail send_resolved defaults to false");
+    assert!(
+        matches!(&e1.auth_password, Some(SecretSource::File(p)) if p == Path::new("/run/secrets/smtp"))
+    );
+    let discord = &c.receiver("discord").unwrap().discord[0];
+    assert!(!discord.send_resolved);
+    assert_eq!(
+        discord.message,
+        r#"{{ template "discord.default.message" . }}"#
+    );
+    let hook = &c.receiver("hook").unwrap().webhook[0];
+    assert!(hook.send_resolved, "webhook send_resolved defaults to true");
+    assert_eq!(hook.max_alerts, 10);
+    assert_eq!(c.inhibit_rules.len(), 3);
+    assert_eq!(
+        c.inhibit_rules[1].target.to_string(),
+        r#"{alertname=~"Instance.*"}"#
+    );
+    assert_eq!(
+        c.time_intervals.keys().collect::<Vec<_>>(),
+        ["business", "legacy", "offhours"]
+    );
+    assert!(c.templates[0].ends_with("templates/*.tmpl") && c.templates[0].is_absolute());
+    assert!(
+        c.template_files().is_empty(),
+        "a glob matching nothing is ignored"
+    );
+    // Secrets never show in the rendered config or in Debug output.
+    let rendered = c.to_yaml();
+    let debug = format!("{c:?}");
+    for secret in [
+        "s3cret",
+        "discord.com/api/webhooks/123/abc",
+        "127.0.0.1:5001",
+    ] {
+        assert!(!rendered.contains(secret), "{secret} in {rendered}");
+        assert!(!debug.contains(secret), "{secret} in debug output");
+    }
+    assert!(rendered.contains("<secret>"));
+    // The rendered document is itself a valid alertmanager.yml for blackwatch.
+    let dir = tempfile::tempdir().unwrap();
+    let again = load_str(
+        &rendered.replace("<secret>", "https://example.org/x"),
+        &dir.path().join("a.yml"),
+    );
+    assert!(again.is_ok(), "{again:?}\n{rendered}");
+}
+
+#[test]
+fn newer_fields_become_secret_sources_and_labels() {
+    let c = load_file(&data("valid/newer_fields.yml")).unwrap();
+    let d = &c.receiver("discord").unwrap();
+    assert_eq!(d.labels["team"], "web");
+    assert!(matches!(&d.discord[0].webhook_url, SecretSource::File(p) if p.ends_with("discord")));
+    assert_eq!(d.discord[0].username, "blackwatch");
+    let m = &c.receiver("mail").unwrap().email[0];
+    assert_eq!(m.force_implicit_tls, Some(false));
+    assert!(m.auth_secret.is_some());
+    let h = &c.receiver("hook").unwrap().webhook[0];
+    assert_eq!(h.timeout, std::time::Duration::from_secs(10));
+}
