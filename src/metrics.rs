@@ -53,6 +53,8 @@ pub struct Metrics {
     pub probes: Family<ProbeLabels, Counter>,
     pub probe_duration: Family<ModuleLabel, Histogram>,
     pub schedule: crate::schedule::ScheduleMetrics,
+    /// The alert pipeline's Alertmanager-named metrics.
+    pub alert: crate::alert::metrics::AlertMetrics,
     process: Process,
 }
 
@@ -148,9 +150,11 @@ impl Metrics {
             process.start_time_seconds.clone(),
         );
         let schedule = crate::schedule::ScheduleMetrics::register(&mut registry);
+        let alert = crate::alert::metrics::AlertMetrics::register(&mut registry);
         let m = Self {
             registry,
             schedule,
+            alert,
             config_last_reload_successful,
             config_last_reload_success_timestamp_seconds,
             module_unknown,

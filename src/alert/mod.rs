@@ -4,6 +4,16 @@
 //! The entry point for producers is [`AlertSink`]: the rule engine and `POST /api/v2/alerts`
 //! both hand over [`PostableAlert`]s through it.
 
+pub mod dedup;
+pub mod dispatch;
+pub mod metrics;
+pub mod nflog;
+pub mod retry;
+pub mod notify;
+pub mod persist;
+pub mod pipeline;
+pub mod store;
+
 use std::time::SystemTime;
 
 use crate::labels::LabelSet;

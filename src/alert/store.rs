@@ -71,9 +71,9 @@ impl Alert {
 pub enum InvalidAlert {
     #[error("at least one label pair required")]
     NoLabels,
-    #[error("invalid label name {0:?}")]
+    #[error("invalid label set: invalid name {0:?}")]
     LabelName(String),
-    #[error("invalid annotation name {0:?}")]
+    #[error("invalid annotations: invalid name {0:?}")]
     AnnotationName(String),
     #[error("start time must be before end time")]
     EndBeforeStart,
@@ -84,7 +84,7 @@ pub fn ingest(
     posted: PostableAlert,
     now: SystemTime,
     resolve_timeout: Duration,
-) -> Result<Alert, (PostableAlert, InvalidAlert)> {
+) -> Result<Alert, InvalidAlert> {
     let mut timeout = false;
     let ends_at = match posted.ends_at {
         Some(e) => e,
@@ -119,9 +119,7 @@ pub fn ingest(
         }
         Ok(())
     };
-    if let Err(e) = check() {
-        return Err((posted, e));
-    }
+    check()?;
     Ok(Alert {
         labels,
         annotations: posted.annotations,
@@ -241,22 +239,22 @@ mod tests {
     fn ingest_validation() {
         let rt = Duration::from_secs(300);
         assert_eq!(
-            ingest(posted(Some(20), Some(10)), t(0), rt).unwrap_err().1,
+            ingest(posted(Some(20), Some(10)), t(0), rt).unwrap_err(),
             InvalidAlert::EndBeforeStart
         );
         let mut p = posted(None, None);
         p.labels = labels(&[("only", "")]);
-        assert_eq!(ingest(p, t(0), rt).unwrap_err().1, InvalidAlert::NoLabels);
+        assert_eq!(ingest(p, t(0), rt).unwrap_err(), InvalidAlert::NoLabels);
         let mut p = posted(None, None);
         p.labels.insert("1bad".into(), "x".into());
         assert_eq!(
-            ingest(p, t(0), rt).unwrap_err().1,
+            ingest(p, t(0), rt).unwrap_err(),
             InvalidAlert::LabelName("1bad".into())
         );
         let mut p = posted(None, None);
         p.annotations.insert("bad-name".into(), "x".into());
         assert!(matches!(
-            ingest(p, t(0), rt).unwrap_err().1,
+            ingest(p, t(0), rt).unwrap_err(),
             InvalidAlert::AnnotationName(_)
         ));
     }

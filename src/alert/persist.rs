@@ -1,0 +1,265 @@
+//! Snapshots of the alert pipeline's state under `--storage.path`: the notification log
+//! (`nflog.json`), silences (`silences.json`) and — unlike Alertmanager (#2370) — the alert
+//! store (`alerts.json`). Each file is written atomically (temporary file, fsync, rename,
+//! fsync of the directory): the notification log right after every successful send, the
+//! others shortly after a change (debounced) and once more at shutdown. A missing file is an
+//! empty state; a corrupt one is a start-up error, as upstream.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::alert::nflog::Entry;
+use crate::alert::pipeline::Alerting;
+use crate::alert::silence::Silence;
+use crate::alert::store::Alert;
+
+pub const NFLOG_FILE: &str = "nflog.json";
+pub const SILENCES_FILE: &str = "silences.json";
+pub const ALERTS_FILE: &str = "alerts.json";
+
+/// Changes within this window are written together.
+const DEBOUNCE: Duration = Duration::from_millis(100);
+
+#[derive(Debug, thiserror::Error)]
+pub enum PersistError {
+    #[error("reading {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path} is corrupt: {source}")]
+    Corrupt {
+        path: String,
+        source: serde_json::Error,
+    },
+    #[error("writing {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// Everything loaded at start.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct State {
+    pub alerts: Vec<Alert>,
+    pub silences: Vec<Silence>,
+    pub nflog: Vec<(String, Entry)>,
+}
+
+/// Versions last written, per file.
+#[derive(Debug, Default)]
+struct Written {
+    alerts: AtomicU64,
+    silences: AtomicU64,
+    nflog: AtomicU64,
+}
+
+#[derive(Clone)]
+pub struct Persister {
+    dir: PathBuf,
+    dirty: Arc<tokio::sync::Notify>,
+    written: Arc<Written>,
+    /// Serialises writers of the same file.
+    write_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+fn read_json<T: DeserializeOwned + Default>(path: &Path) -> Result<T, PersistError> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| PersistError::Corrupt {
+            path: path.display().to_string(),
+            source: e,
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
+        Err(e) => Err(PersistError::Read {
+            path: path.display().to_string(),
+            source: e,
+        }),
+    }
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same directory, fsync,
+/// rename over the target, fsync of the directory.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PersistError> {
+    use std::io::Write as _;
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let err = |source| PersistError::Write {
+        path: path.display().to_string(),
+        source,
+    };
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    std::fs::create_dir_all(dir).map_err(err)?;
+    let tmp = path.with_extension(format!(
+        "tmp.{}.{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(err)
+}
+
+impl Persister {
+    pub fn new(dir: PathBuf) -> Self {
+        Self {
+            dir,
+            dirty: Arc::new(tokio::sync::Notify::new()),
+            written: Arc::new(Written::default()),
+            write_lock: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+
+    pub fn load(&self) -> Result<State, PersistError> {
+        Ok(State {
+            alerts: read_json(&self.dir.join(ALERTS_FILE))?,
+            silences: read_json(&self.dir.join(SILENCES_FILE))?,
+            nflog: read_json(&self.dir.join(NFLOG_FILE))?,
+        })
+    }
+
+    /// Asks for a (debounced) write of whatever changed.
+    pub fn mark_dirty(&self) {
+        self.dirty.notify_one();
+    }
+
+    /// Writes the notification log now if it changed since the last write.
+    pub async fn write_nflog_now(&self, a: &Alerting) {
+        let _guard = self.write_lock.lock().await;
+        if let Err(e) = self.write_nflog(a).await {
+            a.metrics.nflog_maintenance_errors.inc();
+            tracing::error!(message = "Writing the notification log failed", error = %e);
+        }
+    }
+
+    async fn write_nflog(&self, a: &Alerting) -> Result<(), PersistError> {
+        let (version, bytes) = {
+            let log = a.nflog();
+            if log.version() == self.written.nflog.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            (
+                log.version(),
+                serde_json::to_vec(&log.snapshot()).unwrap_or_default(),
+            )
+        };
+        let size = bytes.len();
+        self.write_file(NFLOG_FILE, bytes).await?;
+        self.written.nflog.store(version, Ordering::Relaxed);
+        a.metrics.nflog_snapshot_size_bytes.set(size as i64);
+        a.metrics.nflog_maintenance.inc();
+        Ok(())
+    }
+
+    async fn write_file(&self, name: &str, bytes: Vec<u8>) -> Result<(), PersistError> {
+        let path = self.dir.join(name);
+        let p = path.clone();
+        tokio::task::spawn_blocking(move || write_atomic(&p, &bytes))
+            .await
+            .unwrap_or_else(|e| {
+                Err(PersistError::Write {
+                    path: path.display().to_string(),
+                    source: std::io::Error::other(e.to_string()),
+                })
+            })
+    }
+
+    /// Writes every snapshot whose state changed since it was last written.
+    pub async fn write_changed(&self, a: &Alerting) -> Result<(), PersistError> {
+        let _guard = self.write_lock.lock().await;
+        let alerts = {
+            let core = a.core();
+            (core.version != self.written.alerts.load(Ordering::Relaxed)).then(|| {
+                let mut v: Vec<&Alert> = core.alerts.iter().collect();
+                v.sort_by_key(|a| a.fingerprint());
+                (core.version, serde_json::to_vec(&v).unwrap_or_default())
+            })
+        };
+        if let Some((version, bytes)) = alerts {
+            self.write_file(ALERTS_FILE, bytes).await?;
+            self.written.alerts.store(version, Ordering::Relaxed);
+        }
+        let silences = {
+            let s = a.silences();
+            (s.version() != self.written.silences.load(Ordering::Relaxed)).then(|| {
+                (
+                    s.version(),
+                    serde_json::to_vec(&s.snapshot()).unwrap_or_default(),
+                )
+            })
+        };
+        if let Some((version, bytes)) = silences {
+            let size = bytes.len();
+            self.write_file(SILENCES_FILE, bytes).await?;
+            self.written.silences.store(version, Ordering::Relaxed);
+            a.metrics.silences_snapshot_size_bytes.set(size as i64);
+        }
+        self.write_nflog(a).await
+    }
+
+    /// Writes on change until `token` is cancelled, then once more.
+    pub async fn run(&self, a: &Alerting, token: CancellationToken) {
+        loop {
+            tokio::select! {
+                _ = token.cancelled() => break,
+                _ = self.dirty.notified() => {}
+            }
+            tokio::select! {
+                _ = token.cancelled() => break,
+                _ = tokio::time::sleep(DEBOUNCE) => {}
+            }
+            if let Err(e) = self.write_changed(a).await {
+                tracing::error!(message = "Writing alerting state failed", error = %e);
+            }
+        }
+        if let Err(e) = self.write_changed(a).await {
+            tracing::error!(message = "Writing alerting state at shutdown failed", error = %e);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temp_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sub").join("x.json");
+        write_atomic(&p, b"[1]").unwrap();
+        write_atomic(&p, b"[2]").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"[2]");
+        let names: Vec<_> = std::fs::read_dir(p.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+    }
+
+    #[test]
+    fn missing_files_are_empty_and_corrupt_ones_fail() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Persister::new(dir.path().to_path_buf());
+        let s = p.load().unwrap();
+        assert!(s.alerts.is_empty() && s.silences.is_empty() && s.nflog.is_empty());
+        std::fs::write(dir.path().join(NFLOG_FILE), b"{not json").unwrap();
+        let e = p.load().unwrap_err();
+        assert!(e.to_string().contains("nflog.json is corrupt"), "{e}");
+    }
+}

@@ -1,0 +1,693 @@
+//! The running alert pipeline: the state shared by producers, the API and the dispatcher
+//! ([`Alerting`]), the flush pipeline in Alertmanager's stage order, and the driver loop
+//! that owns the group timers.
+//!
+//! Flush, per group: inhibit → active time intervals → mute time intervals → silences →
+//! per integration (in parallel): dedup against the notification log → send with retry →
+//! record in the log (only on success). Muting never touches the log.
+//!
+//! blackwatch extension (alertmanager #226, #2754): with `resolved_after_mute` (the
+//! default), an alert that was notified as firing to an integration and resolves while it is
+//! inhibited or silenced still reaches that integration as resolved, so the receiver is not
+//! left with a firing alert that never ends. Turning it off restores upstream's behaviour.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::alert::config::{AlertingConfig, Receiver};
+use crate::alert::dedup::needs_update;
+use crate::alert::dispatch::{alert_order, Dispatcher, FlushJob};
+use crate::alert::inhibit::Inhibitor;
+use crate::alert::metrics::{AlertMetrics, ReasonLabel, ReceivedLabels, StateLabel, VersionLabel};
+use crate::alert::nflog::{IntegrationId, NotificationLog};
+use crate::alert::notify::webhook::{UrlSource, Webhook, WebhookSettings};
+use crate::alert::notify::{Integration, NotifyContext};
+use crate::alert::persist::Persister;
+use crate::alert::retry::{notify_with_retry, random_jitter, Jitter};
+use crate::alert::silence::{SilenceState, Silences};
+use crate::alert::store::{ingest, Alert, AlertStore, InvalidAlert};
+use crate::alert::{AlertSink, PostableAlert};
+use crate::clock::Now;
+use crate::config::raw::Secret;
+
+/// Reads the time; tests inject one derived from paused tokio time.
+pub type Clock = Arc<dyn Fn() -> Now + Send + Sync>;
+
+/// How long resolved alerts stay in the store after they resolved (Prometheus re-sends a
+/// resolved alert for 15 minutes; merging needs the old copy that long).
+const RESOLVED_RETENTION: Duration = Duration::from_secs(15 * 60);
+/// How often the driver collects garbage and refreshes gauges.
+const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(30);
+/// How long in-flight flushes may finish after shutdown was requested.
+const SHUTDOWN_FLUSH_GRACE: Duration = Duration::from_secs(5);
+
+/// Pipeline settings that do not come from alertmanager.yml.
+#[derive(Clone)]
+pub struct Options {
+    /// `--web.external-url`.
+    pub external_url: String,
+    /// `--data.retention` / `--storage.retention`: nflog and silence expiry.
+    pub retention: Duration,
+    /// Where snapshots are written; `None` keeps everything in memory.
+    pub storage_path: Option<std::path::PathBuf>,
+    pub clock: Clock,
+    pub jitter: Jitter,
+}
+
+impl Options {
+    pub fn new(external_url: String, retention: Duration) -> Self {
+        Self {
+            external_url,
+            retention,
+            storage_path: None,
+            clock: Arc::new(Now::read),
+            jitter: random_jitter(),
+        }
+    }
+}
+
+/// What the config builds: the tree, receivers with their integrations, intervals.
+pub struct Runtime {
+    pub config: Arc<AlertingConfig>,
+    /// Receiver name → integrations with their nflog identity.
+    pub receivers: HashMap<String, Vec<(IntegrationId, Integration)>>,
+    /// See the module doc.
+    pub resolved_after_mute: bool,
+}
+
+/// Builds the integrations of one receiver. Integrations this build does not have yet
+/// (Discord, e-mail) are reported in the returned error list and left out.
+pub fn build_integrations(
+    r: &Receiver,
+    client: &reqwest::Client,
+) -> (Vec<(IntegrationId, Integration)>, Vec<String>) {
+    let mut out = Vec::new();
+    let mut missing = Vec::new();
+    for (index, w) in r.webhook.iter().enumerate() {
+        let url = match &w.url {
+            crate::alert::config::SecretSource::Inline(s) => UrlSource::Inline(s.clone()),
+            crate::alert::config::SecretSource::File(p) => UrlSource::File(p.clone()),
+        };
+        let mut headers: Vec<(String, Secret)> = Vec::new();
+        if let Some(b) = &w.http_config.bearer_token {
+            headers.push((
+                "Authorization".into(),
+                Secret::new(format!("Bearer {}", b.value.expose())),
+            ));
+        }
+        let settings = WebhookSettings {
+            url,
+            max_alerts: usize::try_from(w.max_alerts).unwrap_or(usize::MAX),
+            timeout: (!w.timeout.is_zero()).then_some(w.timeout),
+            headers,
+        };
+        out.push((
+            IntegrationId {
+                receiver: r.name.clone(),
+                integration: "webhook".into(),
+                index,
+            },
+            Integration {
+                notifier: Arc::new(Webhook::new(settings, client.clone())),
+                index,
+                send_resolved: w.send_resolved,
+            },
+        ));
+    }
+    for (kind, n) in [("discord", r.discord.len()), ("email", r.email.len())] {
+        for i in 0..n {
+            missing.push(format!(
+                "receiver {:?}: {kind}_configs[{i}] is not available in this build yet",
+                r.name
+            ));
+        }
+    }
+    (out, missing)
+}
+
+impl Runtime {
+    pub fn build(config: Arc<AlertingConfig>, client: &reqwest::Client) -> Self {
+        let mut receivers = HashMap::new();
+        for r in &config.receivers {
+            let (integrations, missing) = build_integrations(r, client);
+            for m in missing {
+                tracing::error!(message = "Integration not built", detail = %m);
+            }
+            receivers.insert(r.name.clone(), integrations);
+        }
+        Self {
+            resolved_after_mute: config.global.resolved_after_mute,
+            config,
+            receivers,
+        }
+    }
+}
+
+/// Alerts, their groups and the inhibition cache, behind one lock.
+pub struct Core {
+    pub alerts: AlertStore,
+    pub inhibitor: Inhibitor,
+    pub dispatcher: Dispatcher,
+    /// Bumped whenever the alert store changes (for the persister).
+    pub version: u64,
+}
+
+/// The alert pipeline of one daemon.
+pub struct Alerting {
+    runtime: RwLock<Arc<Runtime>>,
+    core: Mutex<Core>,
+    silences: Mutex<Silences>,
+    nflog: Mutex<NotificationLog>,
+    pub metrics: AlertMetrics,
+    pub options: Options,
+    client: reqwest::Client,
+    wake: tokio::sync::Notify,
+    persister: Option<Persister>,
+    /// Process start, for `/api/v2/status`.
+    pub started: SystemTime,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Alerting {
+    /// Builds the pipeline for `config`, restoring persisted state from
+    /// `options.storage_path` if there is any.
+    pub fn new(
+        config: Arc<AlertingConfig>,
+        options: Options,
+        metrics: AlertMetrics,
+    ) -> Result<Arc<Self>, crate::alert::persist::PersistError> {
+        let client = crate::alert::notify::webhook::http_client().unwrap_or_else(|e| {
+            tracing::error!(message = "Building the notifier HTTP client failed", error = %e);
+            reqwest::Client::new()
+        });
+        let runtime = Arc::new(Runtime::build(config.clone(), &client));
+        let now = (options.clock)();
+        let persister = options.storage_path.clone().map(Persister::new);
+        let (mut alerts, mut silences, mut nflog) = (
+            AlertStore::new(),
+            Silences::new(options.retention),
+            NotificationLog::new(options.retention),
+        );
+        if let Some(p) = &persister {
+            let state = p.load()?;
+            for a in state.alerts {
+                alerts.restore(a);
+            }
+            silences = Silences::from_snapshot(options.retention, state.silences, now.wall);
+            nflog.restore(state.nflog, now.wall);
+        }
+        let core = Core {
+            inhibitor: Inhibitor::new(config.inhibit_rules.clone()),
+            dispatcher: Dispatcher::new(Arc::new(config.route.clone())),
+            alerts,
+            version: 0,
+        };
+        let me = Arc::new(Self {
+            runtime: RwLock::new(runtime),
+            core: Mutex::new(core),
+            silences: Mutex::new(silences),
+            nflog: Mutex::new(nflog),
+            metrics,
+            options,
+            client,
+            wake: tokio::sync::Notify::new(),
+            persister,
+            started: now.wall,
+        });
+        me.rebuild_groups(now);
+        me.refresh_config_metrics();
+        Ok(me)
+    }
+
+    pub fn now(&self) -> Now {
+        (self.options.clock)()
+    }
+
+    pub fn runtime(&self) -> Arc<Runtime> {
+        match self.runtime.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    pub fn core(&self) -> MutexGuard<'_, Core> {
+        lock(&self.core)
+    }
+
+    pub fn silences(&self) -> MutexGuard<'_, Silences> {
+        lock(&self.silences)
+    }
+
+    pub fn nflog(&self) -> MutexGuard<'_, NotificationLog> {
+        lock(&self.nflog)
+    }
+
+    /// Applies a new config: integrations, inhibition rules and the routing tree are rebuilt,
+    /// groups are recreated from the stored alerts (old ones flush at once; dedup prevents
+    /// duplicates). An unchanged config changes nothing.
+    pub fn apply_config(&self, config: Arc<AlertingConfig>) {
+        let current = self.runtime();
+        if current.config.to_yaml() == config.to_yaml() {
+            return;
+        }
+        let runtime = Arc::new(Runtime::build(config.clone(), &self.client));
+        match self.runtime.write() {
+            Ok(mut g) => *g = runtime,
+            Err(p) => *p.into_inner() = runtime,
+        }
+        {
+            let mut core = self.core();
+            core.inhibitor = Inhibitor::new(config.inhibit_rules.clone());
+            core.dispatcher = Dispatcher::new(Arc::new(config.route.clone()));
+        }
+        self.rebuild_groups(self.now());
+        self.refresh_config_metrics();
+        self.wake.notify_one();
+    }
+
+    fn rebuild_groups(&self, now: Now) {
+        let mut core = self.core();
+        let core = &mut *core;
+        let mut alerts: Vec<Alert> = core.alerts.iter().cloned().collect();
+        alerts.sort_by_key(|a| a.updated_at);
+        for a in &alerts {
+            core.inhibitor.observe(&a.labels, a.ends_at);
+            core.dispatcher.insert(a, now);
+        }
+    }
+
+    fn refresh_config_metrics(&self) {
+        let rt = self.runtime();
+        self.metrics.receivers.set(rt.config.receivers.len() as i64);
+        self.metrics
+            .integrations
+            .set(rt.receivers.values().map(|v| v.len() as i64).sum());
+        self.metrics
+            .inhibition_rules
+            .set(rt.config.inhibit_rules.len() as i64);
+    }
+
+    /// Ingests posted alerts at wall time `now` (Alertmanager's `postAlertsHandler`): valid
+    /// alerts are stored even if others are invalid; the invalid ones are returned.
+    pub fn ingest(&self, posted: Vec<PostableAlert>, now: SystemTime) -> Vec<InvalidAlert> {
+        let resolve_timeout = self.runtime().config.global.resolve_timeout;
+        let mut invalid = Vec::new();
+        let clock = self.now();
+        let tick = Now {
+            mono: clock.mono,
+            wall: now,
+        };
+        {
+            let mut core = self.core();
+            let core = &mut *core;
+            for p in posted {
+                match ingest(p, now, resolve_timeout) {
+                    Ok(a) => {
+                        let status = if a.ends_at > now {
+                            "firing"
+                        } else {
+                            "resolved"
+                        };
+                        self.metrics
+                            .alerts_received
+                            .get_or_create(&ReceivedLabels {
+                                status,
+                                version: "v2",
+                            })
+                            .inc();
+                        let stored = core.alerts.put(a, now);
+                        core.inhibitor.observe(&stored.labels, stored.ends_at);
+                        core.dispatcher.insert(&stored, tick);
+                        core.version += 1;
+                    }
+                    Err(e) => {
+                        self.metrics
+                            .alerts_invalid
+                            .get_or_create(&VersionLabel { version: "v2" })
+                            .inc();
+                        invalid.push(e);
+                    }
+                }
+            }
+        }
+        self.wake.notify_one();
+        if let Some(p) = &self.persister {
+            p.mark_dirty();
+        }
+        invalid
+    }
+
+    /// Notes a silence change for the persister.
+    pub fn silences_changed(&self) {
+        if let Some(p) = &self.persister {
+            p.mark_dirty();
+        }
+    }
+
+    /// Runs one flush of one group; `true` if every integration succeeded (or nothing had
+    /// to be sent).
+    pub async fn flush(self: &Arc<Self>, job: &FlushJob) -> bool {
+        let rt = self.runtime();
+        let now = job.now.wall;
+        let is_resolved = |a: &Alert| a.ends_at != UNIX_EPOCH;
+        let suppressed = |reason: &'static str, n: usize| {
+            self.metrics
+                .suppressed
+                .get_or_create(&ReasonLabel { reason })
+                .inc_by(n as u64);
+        };
+        // Inhibition.
+        let mut kept = Vec::with_capacity(job.alerts.len());
+        let mut muted_resolved = Vec::new();
+        {
+            let core = self.core();
+            for a in &job.alerts {
+                if core.inhibitor.mutes(&a.labels, now).is_some() {
+                    if is_resolved(a) {
+                        muted_resolved.push(a.clone());
+                    }
+                    suppressed("inhibition", 1);
+                } else {
+                    kept.push(a.clone());
+                }
+            }
+        }
+        // Time intervals: they mute the whole group.
+        let intervals = &rt.config.time_intervals;
+        let in_interval = |name: &String| intervals.get(name).is_some_and(|ti| ti.contains(now));
+        if !job.opts.active_time_intervals.is_empty()
+            && !job.opts.active_time_intervals.iter().any(in_interval)
+        {
+            suppressed("active_time_interval", kept.len());
+            return true;
+        }
+        if job.opts.mute_time_intervals.iter().any(in_interval) {
+            suppressed("mute_time_interval", kept.len());
+            return true;
+        }
+        // Silences.
+        {
+            let silences = self.silences();
+            kept.retain(|a| {
+                if silences.mutes(&a.labels, now).is_empty() {
+                    return true;
+                }
+                if is_resolved(a) {
+                    muted_resolved.push(a.clone());
+                }
+                suppressed("silence", 1);
+                false
+            });
+        }
+        if !rt.resolved_after_mute {
+            muted_resolved.clear();
+        }
+        if kept.is_empty() && muted_resolved.is_empty() {
+            return true;
+        }
+        let Some(integrations) = rt.receivers.get(&job.opts.receiver) else {
+            tracing::error!(message = "Unknown receiver", receiver = %job.opts.receiver);
+            return false;
+        };
+        let kept = Arc::new(kept);
+        let muted_resolved = Arc::new(muted_resolved);
+        let job = Arc::new(job.clone());
+        let mut tasks = JoinSet::new();
+        for (id, integration) in integrations {
+            let (id, integration) = (id.clone(), integration.clone());
+            let me = Arc::clone(self);
+            let (kept, muted_resolved, job) = (kept.clone(), muted_resolved.clone(), job.clone());
+            tasks.spawn(async move {
+                me.notify_integration(&job, &id, &integration, &kept, &muted_resolved)
+                    .await
+            });
+        }
+        let mut ok = true;
+        while let Some(r) = tasks.join_next().await {
+            ok &= r.unwrap_or(false);
+        }
+        ok
+    }
+
+    async fn notify_integration(
+        &self,
+        job: &FlushJob,
+        id: &IntegrationId,
+        integration: &Integration,
+        kept: &[Alert],
+        muted_resolved: &[Alert],
+    ) -> bool {
+        let now = job.now.wall;
+        let key = id.state_key(&job.group_key);
+        let entry = self.nflog().query(&key, now).cloned();
+        let mut alerts = kept.to_vec();
+        if let Some(e) = &entry {
+            let before = alerts.len();
+            alerts.extend(
+                muted_resolved
+                    .iter()
+                    .filter(|a| e.firing.contains(&a.fingerprint()))
+                    .cloned(),
+            );
+            if alerts.len() != before {
+                alerts.sort_by(|a, b| alert_order(&a.labels, &b.labels));
+            }
+        }
+        if alerts.is_empty() {
+            return true;
+        }
+        let (mut firing, mut resolved) = (BTreeSet::new(), BTreeSet::new());
+        for a in &alerts {
+            if a.ends_at == UNIX_EPOCH {
+                firing.insert(a.fingerprint());
+            } else {
+                resolved.insert(a.fingerprint());
+            }
+        }
+        let Some(reason) = needs_update(
+            entry.as_ref(),
+            &firing,
+            &resolved,
+            integration.send_resolved,
+            job.opts.repeat_interval,
+            now,
+        ) else {
+            return true;
+        };
+        let to_send: Vec<Alert> = if integration.send_resolved {
+            alerts
+        } else {
+            alerts
+                .into_iter()
+                .filter(|a| a.ends_at == UNIX_EPOCH)
+                .collect()
+        };
+        if !to_send.is_empty() {
+            let ctx = NotifyContext {
+                receiver: job.opts.receiver.clone(),
+                group_key: job.group_key.clone(),
+                group_labels: job.group_labels.clone(),
+                external_url: self.options.external_url.clone(),
+                reason,
+                now,
+            };
+            let deadline = Instant::now() + job.opts.group_interval.max(Duration::from_secs(10));
+            if let Err(e) = notify_with_retry(
+                integration,
+                &ctx,
+                &to_send,
+                deadline,
+                &self.options.jitter,
+                &self.metrics,
+            )
+            .await
+            {
+                tracing::error!(
+                    message = "Notify for alerts failed",
+                    receiver = %id.receiver,
+                    integration = %format!("{}[{}]", id.integration, id.index),
+                    num_alerts = to_send.len(),
+                    error = %e
+                );
+                return false;
+            }
+            tracing::debug!(
+                message = "Notify success",
+                receiver = %id.receiver,
+                integration = %format!("{}[{}]", id.integration, id.index),
+                reason = reason.as_str()
+            );
+        }
+        self.nflog()
+            .log(key, firing, resolved, job.opts.repeat_interval, now);
+        if let Some(p) = &self.persister {
+            // Written before the flush returns, so a crash right after a send does not
+            // send it again.
+            p.write_nflog_now(self).await;
+        }
+        true
+    }
+
+    /// Garbage collection and gauges.
+    pub fn maintain(&self, now: Now) {
+        let mut core = self.core();
+        let core = &mut *core;
+        let cutoff = now
+            .wall
+            .checked_sub(RESOLVED_RETENTION)
+            .unwrap_or(UNIX_EPOCH);
+        let dispatcher = &core.dispatcher;
+        let removed = core.alerts.gc(cutoff, |fp| dispatcher.holds(fp));
+        if removed > 0 {
+            core.version += 1;
+        }
+        core.inhibitor.gc(cutoff);
+        let (mut active, mut suppressed) = (0, 0);
+        {
+            let silences = self.silences();
+            for a in core.alerts.iter().filter(|a| !a.resolved_at(now.wall)) {
+                if core.inhibitor.mutes(&a.labels, now.wall).is_some()
+                    || !silences.mutes(&a.labels, now.wall).is_empty()
+                {
+                    suppressed += 1;
+                } else {
+                    active += 1;
+                }
+            }
+        }
+        self.metrics
+            .alerts
+            .get_or_create(&StateLabel { state: "active" })
+            .set(active);
+        self.metrics
+            .alerts
+            .get_or_create(&StateLabel {
+                state: "suppressed",
+            })
+            .set(suppressed);
+        self.metrics
+            .aggregation_groups
+            .set(core.dispatcher.len() as i64);
+        let mut silences = self.silences();
+        if silences.gc(now.wall) > 0 {
+            self.silences_changed();
+        }
+        for (state, n) in silences.count_by_state(now.wall) {
+            let state = match state {
+                SilenceState::Active => "active",
+                SilenceState::Pending => "pending",
+                SilenceState::Expired => "expired",
+            };
+            self.metrics
+                .silences
+                .get_or_create(&StateLabel { state })
+                .set(n as i64);
+        }
+        drop(silences);
+        if self.nflog().gc(now.wall) > 0 {
+            if let Some(p) = &self.persister {
+                p.mark_dirty();
+            }
+        }
+    }
+
+    /// The driver loop: sleeps until the next group timer (or new alerts), hands out due
+    /// flushes as tasks, records their outcome, runs maintenance, and writes snapshots.
+    /// Returns after `token` is cancelled, once in-flight flushes finished (or after a short
+    /// grace) and the final snapshot is written.
+    pub async fn run(self: Arc<Self>, token: CancellationToken) {
+        let mut flushes: JoinSet<(FlushJob, bool)> = JoinSet::new();
+        let mut next_maintenance = Instant::now();
+        let persister = self.persister.clone();
+        let persist_task = persister.as_ref().map(|p| {
+            let p = p.clone();
+            let me = Arc::clone(&self);
+            let token = token.clone();
+            tokio::spawn(async move { p.run(&me, token).await })
+        });
+        loop {
+            let deadline = self.core().dispatcher.next_deadline();
+            let wake_at = deadline.map_or(next_maintenance, |d| d.min(next_maintenance));
+            tokio::select! {
+                _ = token.cancelled() => break,
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep_until(wake_at) => {}
+                Some(done) = flushes.join_next(), if !flushes.is_empty() => {
+                    if let Ok((job, ok)) = done {
+                        let now = self.now();
+                        self.core().dispatcher.flush_done(&job, ok, now);
+                    }
+                }
+            }
+            let now = self.now();
+            if now.mono >= next_maintenance {
+                self.maintain(now);
+                next_maintenance = now.mono + MAINTENANCE_INTERVAL;
+            }
+            let jobs = self.core().dispatcher.due(now);
+            for job in jobs {
+                let me = Arc::clone(&self);
+                flushes.spawn(async move {
+                    let ok = me.flush(&job).await;
+                    (job, ok)
+                });
+            }
+        }
+        let _ = tokio::time::timeout(SHUTDOWN_FLUSH_GRACE, async {
+            while flushes.join_next().await.is_some() {}
+        })
+        .await;
+        flushes.abort_all();
+        if let Some(t) = persist_task {
+            let _ = t.await;
+        }
+    }
+}
+
+impl AlertSink for Alerting {
+    fn put(&self, alerts: Vec<PostableAlert>, now: SystemTime) {
+        for e in self.ingest(alerts, now) {
+            tracing::warn!(message = "Invalid alert", error = %e);
+        }
+    }
+}
+
+/// The alerting section of a loaded config, if it has one.
+pub fn config_of(_config: &crate::config::Config) -> Option<Arc<AlertingConfig>> {
+    // Wired to `Config.alerting` as soon as the config loader exposes it.
+    None
+}
+
+impl Alerting {
+    /// Routes a receiver to the given integrations instead of the configured ones, until
+    /// the next config change. For embedding and tests (e.g. an in-process capture).
+    pub fn replace_integrations(
+        &self,
+        receiver: &str,
+        integrations: Vec<(IntegrationId, Integration)>,
+    ) {
+        let rt = self.runtime();
+        let mut receivers = rt.receivers.clone();
+        receivers.insert(receiver.to_string(), integrations);
+        let new = Arc::new(Runtime {
+            config: rt.config.clone(),
+            receivers,
+            resolved_after_mute: rt.resolved_after_mute,
+        });
+        match self.runtime.write() {
+            Ok(mut g) => *g = new,
+            Err(p) => *p.into_inner() = new,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,732 @@
+//! Alertmanager's API v2 (`api/v2/openapi.yaml`) over the alert pipeline: alerts, alert
+//! groups, silences, status and receivers, with upstream's JSON shapes and query
+//! parameters, so Prometheus and amtool work unchanged. Malformed requests get 400 with the
+//! reason as a JSON string, as go-swagger answers.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde::{Deserialize, Serialize};
+
+use crate::alert::pipeline::Alerting;
+use crate::alert::silence::{
+    validate_postable, MatcherObject, Silence, SilenceError, SilenceState,
+};
+use crate::alert::store::Alert;
+use crate::alert::PostableAlert;
+use crate::clock::rfc3339;
+use crate::labels::{parse_matcher, LabelSet, Matcher, Matchers};
+use crate::state::Shared;
+
+/// The routes under `/api/v2`.
+pub fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/api/v2/alerts", get(get_alerts).post(post_alerts))
+        .route("/api/v2/alerts/groups", get(get_groups))
+        .route("/api/v2/silences", get(get_silences).post(post_silence))
+        .route(
+            "/api/v2/silence/{id}",
+            get(get_silence).delete(delete_silence),
+        )
+        .route("/api/v2/status", get(get_status))
+        .route("/api/v2/receivers", get(get_receivers))
+}
+
+fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let mut r = (status, bytes).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+fn bad_request(msg: impl Into<String>) -> Response {
+    json(StatusCode::BAD_REQUEST, &msg.into())
+}
+
+fn not_configured() -> Response {
+    json(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &"alerting is not configured (no alerting: section in the config)",
+    )
+}
+
+/// Parses RFC 3339 (`2026-11-21T10:00:00.123+01:00`). Go's zero time and anything before
+/// the Unix epoch count as "not set".
+pub fn parse_rfc3339(s: &str) -> Option<Option<SystemTime>> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = s.get(r)?;
+        t.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| t.parse().ok())?
+    };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    let mut rest = &s[19..];
+    let mut nanos: u64 = 0;
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits: String = frac.chars().take_while(|c| c.is_ascii_digit()).collect();
+        if digits.is_empty() {
+            return None;
+        }
+        let mut padded = digits.clone();
+        padded.truncate(9);
+        while padded.len() < 9 {
+            padded.push('0');
+        }
+        nanos = padded.parse().ok()?;
+        rest = &frac[digits.len()..];
+    }
+    let offset: i64 = match rest {
+        "Z" | "z" => 0,
+        _ => {
+            let sign = match rest.as_bytes().first()? {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            if rest.len() != 6 || rest.as_bytes()[3] != b':' {
+                return None;
+            }
+            let oh: i64 = rest[1..3].parse().ok()?;
+            let om: i64 = rest[4..6].parse().ok()?;
+            sign * (oh * 3600 + om * 60)
+        }
+    };
+    // Days from civil (Howard Hinnant).
+    let (yy, mm) = if mo <= 2 {
+        (y - 1, mo + 9)
+    } else {
+        (y, mo - 3)
+    };
+    let era = yy.div_euclid(400);
+    let yoe = yy - era * 400;
+    let doy = (153 * mm + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + h * 3600 + mi * 60 + sec - offset;
+    if secs < 0 || (secs == 0 && nanos == 0) {
+        return Some(None);
+    }
+    Some(Some(
+        UNIX_EPOCH + Duration::from_secs(secs as u64) + Duration::from_nanos(nanos),
+    ))
+}
+
+/// `strfmt.DateTime` output: RFC 3339 with milliseconds, UTC; the zero time as Go prints it.
+fn api_time(t: SystemTime) -> String {
+    if t == UNIX_EPOCH {
+        return "0001-01-01T00:00:00.000Z".to_string();
+    }
+    rfc3339(t)
+}
+
+fn time_field(v: Option<&str>, field: &str) -> Result<Option<SystemTime>, String> {
+    match v {
+        None | Some("") => Ok(None),
+        Some(s) => parse_rfc3339(s)
+            .ok_or_else(|| format!("{field} in body must be of type date-time: {s:?}")),
+    }
+}
+
+/// Query parameters, with repeated `filter`.
+#[derive(Default)]
+struct Params {
+    values: BTreeMap<String, Vec<String>>,
+}
+
+impl Params {
+    fn parse(q: Option<String>) -> Self {
+        let mut values: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        if let Some(q) = q {
+            for (k, v) in url::form_urlencoded::parse(q.as_bytes()) {
+                values
+                    .entry(k.into_owned())
+                    .or_default()
+                    .push(v.into_owned());
+            }
+        }
+        Self { values }
+    }
+
+    fn flag(&self, name: &str) -> Result<bool, String> {
+        match self.values.get(name).and_then(|v| v.first()) {
+            None => Ok(true),
+            Some(v) => match v.as_str() {
+                "true" | "1" => Ok(true),
+                "false" | "0" => Ok(false),
+                other => Err(format!(
+                    "{name} in query must be of type boolean: {other:?}"
+                )),
+            },
+        }
+    }
+
+    fn opt_flag(&self, name: &str) -> Result<Option<bool>, String> {
+        if self.values.contains_key(name) {
+            self.flag(name).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn filters(&self) -> Result<Vec<Matcher>, String> {
+        self.values
+            .get("filter")
+            .into_iter()
+            .flatten()
+            .map(|f| parse_matcher(f).map_err(|e| format!("bad matcher format: {e}")))
+            .collect()
+    }
+
+    fn receiver(&self) -> Result<Option<regex::Regex>, String> {
+        match self.values.get("receiver").and_then(|v| v.first()) {
+            None => Ok(None),
+            Some(r) => regex::Regex::new(&format!("^(?:{r})$"))
+                .map(Some)
+                .map_err(|e| format!("failed to parse receiver param: {e}")),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ReceiverName {
+    name: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AlertStatus {
+    state: &'static str,
+    silenced_by: Vec<String>,
+    inhibited_by: Vec<String>,
+    muted_by: Vec<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GettableAlert {
+    annotations: LabelSet,
+    ends_at: String,
+    fingerprint: String,
+    receivers: Vec<ReceiverName>,
+    starts_at: String,
+    status: AlertStatus,
+    updated_at: String,
+    #[serde(rename = "generatorURL", skip_serializing_if = "String::is_empty")]
+    generator_url: String,
+    labels: LabelSet,
+}
+
+/// Which alerts a list or group query wants.
+struct AlertFilter {
+    matchers: Vec<Matcher>,
+    active: bool,
+    silenced: bool,
+    inhibited: bool,
+    receiver: Option<regex::Regex>,
+}
+
+impl AlertFilter {
+    fn from_params(p: &Params) -> Result<Self, String> {
+        Ok(Self {
+            matchers: p.filters()?,
+            active: p.flag("active")?,
+            silenced: p.flag("silenced")?,
+            inhibited: p.flag("inhibited")?,
+            receiver: p.receiver()?,
+        })
+    }
+}
+
+/// The alert as the API shows it, or `None` if the filter drops it.
+fn gettable(
+    a: &Alert,
+    receivers: Vec<String>,
+    silenced_by: Vec<String>,
+    inhibited_by: Option<u64>,
+    filter: &AlertFilter,
+    now: SystemTime,
+) -> Option<GettableAlert> {
+    if a.resolved_at(now) || !filter.matchers.iter().all(|m| m.matches_labels(&a.labels)) {
+        return None;
+    }
+    if let Some(re) = &filter.receiver {
+        if !receivers.iter().any(|r| re.is_match(r)) {
+            return None;
+        }
+    }
+    let inhibited_by: Vec<String> = inhibited_by
+        .map(|f| format!("{f:016x}"))
+        .into_iter()
+        .collect();
+    let suppressed = !silenced_by.is_empty() || !inhibited_by.is_empty();
+    if (!filter.active && !suppressed)
+        || (!filter.silenced && !silenced_by.is_empty())
+        || (!filter.inhibited && !inhibited_by.is_empty())
+    {
+        return None;
+    }
+    Some(GettableAlert {
+        annotations: a.annotations.clone(),
+        ends_at: api_time(a.ends_at),
+        fingerprint: format!("{:016x}", a.fingerprint()),
+        receivers: receivers
+            .into_iter()
+            .map(|name| ReceiverName { name })
+            .collect(),
+        starts_at: api_time(a.starts_at),
+        status: AlertStatus {
+            state: if suppressed { "suppressed" } else { "active" },
+            silenced_by,
+            inhibited_by,
+            muted_by: vec![],
+        },
+        updated_at: api_time(a.updated_at),
+        generator_url: a.generator_url.clone(),
+        labels: a.labels.clone(),
+    })
+}
+
+async fn get_alerts(State(state): State<Arc<Shared>>, RawQuery(q): RawQuery) -> Response {
+    let Some(alerting) = state.alerting() else {
+        return not_configured();
+    };
+    let filter = match AlertFilter::from_params(&Params::parse(q)) {
+        Ok(f) => f,
+        Err(e) => return bad_request(e),
+    };
+    let now = alerting.now().wall;
+    let out = list_alerts(&alerting, &filter, now);
+    json(StatusCode::OK, &out)
+}
+
+fn list_alerts(alerting: &Alerting, filter: &AlertFilter, now: SystemTime) -> Vec<GettableAlert> {
+    let core = alerting.core();
+    let silences = alerting.silences();
+    let route = core.dispatcher.route().clone();
+    let mut alerts: Vec<&Alert> = core.alerts.iter().collect();
+    alerts.sort_by_key(|a| a.fingerprint());
+    alerts
+        .into_iter()
+        .filter_map(|a| {
+            let receivers = route
+                .match_routes(&a.labels)
+                .into_iter()
+                .map(|r| r.opts.receiver.clone())
+                .collect();
+            gettable(
+                a,
+                receivers,
+                silences.mutes(&a.labels, now),
+                core.inhibitor.mutes(&a.labels, now),
+                filter,
+                now,
+            )
+        })
+        .collect()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawPostableAlert {
+    labels: Option<LabelSet>,
+    #[serde(default)]
+    annotations: Option<LabelSet>,
+    #[serde(default)]
+    starts_at: Option<String>,
+    #[serde(default)]
+    ends_at: Option<String>,
+    #[serde(default, rename = "generatorURL")]
+    generator_url: Option<String>,
+}
+
+async fn post_alerts(State(state): State<Arc<Shared>>, body: Bytes) -> Response {
+    let Some(alerting) = state.alerting() else {
+        return not_configured();
+    };
+    let raw: Vec<RawPostableAlert> = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return bad_request(format!("parsing alerts body: {e}")),
+    };
+    let mut posted = Vec::with_capacity(raw.len());
+    let mut errors = Vec::new();
+    for (i, r) in raw.into_iter().enumerate() {
+        let Some(labels) = r.labels else {
+            errors.push(format!("{i}.labels in body is required"));
+            continue;
+        };
+        let times = time_field(r.starts_at.as_deref(), &format!("{i}.startsAt"))
+            .and_then(|s| time_field(r.ends_at.as_deref(), &format!("{i}.endsAt")).map(|e| (s, e)));
+        let (starts_at, ends_at) = match times {
+            Ok(t) => t,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        posted.push(PostableAlert {
+            labels,
+            annotations: r.annotations.unwrap_or_default(),
+            starts_at,
+            ends_at,
+            generator_url: r.generator_url.unwrap_or_default(),
+        });
+    }
+    let now = alerting.now().wall;
+    for e in alerting.ingest(posted, now) {
+        errors.push(e.to_string());
+    }
+    if errors.is_empty() {
+        json(StatusCode::OK, &())
+    } else {
+        bad_request(errors.join("; "))
+    }
+}
+
+#[derive(Serialize)]
+struct AlertGroup {
+    labels: LabelSet,
+    receiver: ReceiverName,
+    alerts: Vec<GettableAlert>,
+}
+
+async fn get_groups(State(state): State<Arc<Shared>>, RawQuery(q): RawQuery) -> Response {
+    let Some(alerting) = state.alerting() else {
+        return not_configured();
+    };
+    let filter = match AlertFilter::from_params(&Params::parse(q)) {
+        Ok(f) => f,
+        Err(e) => return bad_request(e),
+    };
+    let now = alerting.now().wall;
+    let core = alerting.core();
+    let silences = alerting.silences();
+    let route = core.dispatcher.route().clone();
+    let mut groups = Vec::new();
+    for g in core.dispatcher.groups() {
+        if let Some(re) = &filter.receiver {
+            if !re.is_match(&g.opts.receiver) {
+                continue;
+            }
+        }
+        let mut alerts: Vec<&Alert> = g.alerts().collect();
+        alerts.sort_by_key(|a| a.fingerprint());
+        let alerts: Vec<GettableAlert> = alerts
+            .into_iter()
+            .filter_map(|a| {
+                let receivers = route
+                    .match_routes(&a.labels)
+                    .into_iter()
+                    .map(|r| r.opts.receiver.clone())
+                    .collect();
+                let no_receiver_filter = AlertFilter {
+                    matchers: filter.matchers.clone(),
+                    receiver: None,
+                    ..filter
+                };
+                gettable(
+                    a,
+                    receivers,
+                    silences.mutes(&a.labels, now),
+                    core.inhibitor.mutes(&a.labels, now),
+                    &no_receiver_filter,
+                    now,
+                )
+            })
+            .collect();
+        if alerts.is_empty() {
+            continue;
+        }
+        groups.push(AlertGroup {
+            labels: g.labels.clone(),
+            receiver: ReceiverName {
+                name: g.opts.receiver.clone(),
+            },
+            alerts,
+        });
+    }
+    groups.sort_by(|a, b| {
+        crate::labels::label_set_string(&a.labels)
+            .cmp(&crate::labels::label_set_string(&b.labels))
+            .then_with(|| a.receiver.name.cmp(&b.receiver.name))
+    });
+    json(StatusCode::OK, &groups)
+}
+
+#[derive(Serialize)]
+struct SilenceStatus {
+    state: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GettableSilence {
+    id: String,
+    status: SilenceStatus,
+    updated_at: String,
+    comment: String,
+    created_by: String,
+    ends_at: String,
+    matchers: Vec<MatcherObject>,
+    starts_at: String,
+}
+
+fn gettable_silence(s: &Silence, now: SystemTime) -> GettableSilence {
+    GettableSilence {
+        id: s.id.clone(),
+        status: SilenceStatus {
+            state: s.state(now).as_str(),
+        },
+        updated_at: api_time(s.updated_at),
+        comment: s.comment.clone(),
+        created_by: s.created_by.clone(),
+        ends_at: api_time(s.ends_at),
+        matchers: s.matchers.iter().map(MatcherObject::from).collect(),
+        starts_at: api_time(s.starts_at),
+    }
+}
+
+async fn get_silences(State(state): State<Arc<Shared>>, RawQuery(q): RawQuery) -> Response {
+    let Some(alerting) = state.alerting() else {
+        return not_configured();
+    };
+    let params = Params::parse(q);
+    let filters = match params.filters() {
+        Ok(f) => f,
+        Err(e) => return bad_request(e),
+    };
+    let states = match (
+        params.opt_flag("active"),
+        params.opt_flag("pending"),
+        params.opt_flag("expired"),
+    ) {
+        (Ok(a), Ok(p), Ok(e)) => [a, p, e],
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return bad_request(e),
+    };
+    let now = alerting.now().wall;
+    let silences = alerting.silences();
+    let mut list: Vec<&Silence> = silences
+        .list()
+        .filter(|s| filters.iter().all(|f| s.matchers.iter().any(|m| m == f)))
+        .filter(|s| {
+            let idx = match s.state(now) {
+                SilenceState::Active => 0,
+                SilenceState::Pending => 1,
+                SilenceState::Expired => 2,
+            };
+            states[idx].unwrap_or(true)
+        })
+        .collect();
+    list.sort_by(|a, b| {
+        let rank = |s: &Silence| match s.state(now) {
+            SilenceState::Active => 0,
+            SilenceState::Pending => 1,
+            SilenceState::Expired => 2,
+        };
+        rank(a).cmp(&rank(b)).then_with(|| match a.state(now) {
+            SilenceState::Active => a.ends_at.cmp(&b.ends_at),
+            SilenceState::Pending => a.starts_at.cmp(&b.starts_at),
+            SilenceState::Expired => b.ends_at.cmp(&a.ends_at),
+        })
+    });
+    let out: Vec<GettableSilence> = list.iter().map(|s| gettable_silence(s, now)).collect();
+    json(StatusCode::OK, &out)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PostableSilence {
+    #[serde(default)]
+    id: Option<String>,
+    matchers: Option<Vec<MatcherObject>>,
+    starts_at: Option<String>,
+    ends_at: Option<String>,
+    #[serde(default)]
+    created_by: String,
+    #[serde(default)]
+    comment: String,
+}
+
+fn silence_from_post(p: PostableSilence) -> Result<Silence, String> {
+    let matchers = p.matchers.ok_or("matchers in body is required")?;
+    let matchers = matchers
+        .iter()
+        .map(MatcherObject::to_matcher)
+        .collect::<Result<Vec<_>, _>>()?;
+    let starts_at =
+        time_field(p.starts_at.as_deref(), "startsAt")?.ok_or("startsAt in body is required")?;
+    let ends_at =
+        time_field(p.ends_at.as_deref(), "endsAt")?.ok_or("endsAt in body is required")?;
+    Ok(Silence {
+        id: p.id.unwrap_or_default(),
+        matchers: Matchers(matchers),
+        starts_at,
+        ends_at,
+        updated_at: UNIX_EPOCH,
+        created_by: p.created_by,
+        comment: p.comment,
+    })
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SilenceId {
+    #[serde(rename = "silenceID")]
+    silence_id: String,
+}
+
+async fn post_silence(State(state): State<Arc<Shared>>, body: Bytes) -> Response {
+    let Some(alerting) = state.alerting() else {
+        return not_configured();
+    };
+    let post: PostableSilence = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return bad_request(format!("parsing silence body: {e}")),
+    };
+    let sil = match silence_from_post(post) {
+        Ok(s) => s,
+        Err(e) => return bad_request(e),
+    };
+    let now = alerting.now().wall;
+    if let Err(e) = validate_postable(&sil, now) {
+        return bad_request(e.to_string());
+    }
+    let result = alerting.silences().set(sil, now);
+    match result {
+        Ok(id) => {
+            alerting.silences_changed();
+            json(StatusCode::OK, &SilenceId { silence_id: id })
+        }
+        Err(SilenceError::NotFound) => json(StatusCode::NOT_FOUND, &"silence not found"),
+        Err(e) => bad_request(e.to_string()),
+    }
+}
+
+async fn get_silence(State(state): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    let Some(alerting) = state.alerting() else {
+        return not_configured();
+    };
+    let now = alerting.now().wall;
+    let silences = alerting.silences();
+    match silences.get(&id) {
+        Some(s) => json(StatusCode::OK, &gettable_silence(s, now)),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn delete_silence(State(state): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    let Some(alerting) = state.alerting() else {
+        return not_configured();
+    };
+    let now = alerting.now().wall;
+    let result = alerting.silences().expire(&id, now);
+    match result {
+        Ok(()) => {
+            alerting.silences_changed();
+            StatusCode::OK.into_response()
+        }
+        Err(SilenceError::NotFound) => StatusCode::NOT_FOUND.into_response(),
+        Err(e) => json(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+/// The Alertmanager version reported to clients (amtool warns on a major.minor mismatch).
+pub const COMPAT_VERSION: &str = "0.25.0";
+
+async fn get_status(State(state): State<Arc<Shared>>) -> Response {
+    let Some(alerting) = state.alerting() else {
+        return not_configured();
+    };
+    let rt = alerting.runtime();
+    let body = serde_json::json!({
+        "cluster": {"status": "disabled", "peers": []},
+        "versionInfo": {
+            "version": COMPAT_VERSION,
+            "revision": option_env!("BLACKWATCH_REVISION").unwrap_or("unknown"),
+            "branch": "blackwatch",
+            "buildUser": "blackwatch",
+            "buildDate": "",
+            "goVersion": format!("blackwatch {}", env!("CARGO_PKG_VERSION")),
+        },
+        "config": {"original": rt.config.to_yaml()},
+        "uptime": api_time(alerting.started),
+    });
+    json(StatusCode::OK, &body)
+}
+
+async fn get_receivers(State(state): State<Arc<Shared>>) -> Response {
+    let Some(alerting) = state.alerting() else {
+        return not_configured();
+    };
+    let rt = alerting.runtime();
+    let out: Vec<ReceiverName> = rt
+        .config
+        .receivers
+        .iter()
+        .map(|r| ReceiverName {
+            name: r.name.clone(),
+        })
+        .collect();
+    json(StatusCode::OK, &out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_rfc3339() {
+        let t = |s| parse_rfc3339(s).unwrap().unwrap();
+        assert_eq!(
+            t("2025-11-21T10:00:00.123Z"),
+            UNIX_EPOCH + Duration::from_millis(1_763_719_200_123)
+        );
+        assert_eq!(
+            t("2025-11-21T11:00:00+01:00"),
+            UNIX_EPOCH + Duration::from_secs(1_763_719_200)
+        );
+        assert_eq!(
+            t("2025-11-21T10:00:00.123456789Z"),
+            UNIX_EPOCH + Duration::from_nanos(1_763_719_200_123_456_789)
+        );
+        assert_eq!(parse_rfc3339("0001-01-01T00:00:00.000Z"), Some(None));
+        assert_eq!(parse_rfc3339("0001-01-01T00:00:00Z"), Some(None));
+        assert_eq!(parse_rfc3339("yesterday"), None);
+        assert_eq!(parse_rfc3339("2025-13-01T00:00:00Z"), None);
+        assert_eq!(parse_rfc3339("2025-11-21T10:00:00"), None);
+    }
+
+    #[test]
+    fn repeated_filters() {
+        let p = Params::parse(Some(
+            "filter=alertname%3D%22X%22&filter=job%3D~%22a.*%22&active=false".into(),
+        ));
+        assert_eq!(p.filters().unwrap().len(), 2);
+        assert!(!p.flag("active").unwrap());
+        assert!(p.flag("silenced").unwrap());
+        assert!(Params::parse(Some("active=maybe".into()))
+            .flag("active")
+            .is_err());
+        assert!(Params::parse(Some("filter=%7B".into())).filters().is_err());
+    }
+}
