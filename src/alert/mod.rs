@@ -8,10 +8,10 @@ pub mod dedup;
 pub mod dispatch;
 pub mod metrics;
 pub mod nflog;
-pub mod retry;
 pub mod notify;
 pub mod persist;
 pub mod pipeline;
+pub mod retry;
 pub mod store;
 
 use std::time::SystemTime;

@@ -661,9 +661,8 @@ impl AlertSink for Alerting {
 }
 
 /// The alerting section of a loaded config, if it has one.
-pub fn config_of(_config: &crate::config::Config) -> Option<Arc<AlertingConfig>> {
-    // Wired to `Config.alerting` as soon as the config loader exposes it.
-    None
+pub fn config_of(config: &crate::config::Config) -> Option<Arc<AlertingConfig>> {
+    config.alerting.clone()
 }
 
 impl Alerting {
