@@ -34,7 +34,8 @@ pub struct Templates {
     pub missing_key: MissingKey,
 }
 
-const MAX_DEPTH: usize = 10_000;
+/// Go allows 100000 nested template calls on its growable stacks; ours are fixed.
+const MAX_DEPTH: usize = 500;
 
 impl Templates {
     pub fn new(missing_key: MissingKey) -> Self {
@@ -285,11 +286,13 @@ impl State<'_> {
                 match self.vars.iter_mut().rev().find(|(n, _)| n == name) {
                     Some(slot) => slot.1 = value.clone(),
                     None => {
-                        return Err(self.err(
-                            pipe.pos,
-                            pipe,
-                            &format!("undefined variable: {name}"),
-                        ))
+                        // Go reports the node evaluated last: the last argument.
+                        let (pos, ctx): (usize, &dyn std::fmt::Display) =
+                            match pipe.cmds.last().and_then(|c| c.args.last()) {
+                                Some(a) => (a.pos(), a),
+                                None => (pipe.pos, pipe),
+                            };
+                        return Err(self.err(pos, ctx, &format!("undefined variable: {name}")));
                     }
                 }
             } else {

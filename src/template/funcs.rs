@@ -430,7 +430,7 @@ pub fn js_escape(s: &str) -> String {
             '>' => out.push_str("\\u003E"),
             '&' => out.push_str("\\u0026"),
             '=' => out.push_str("\\u003D"),
-            c if (c as u32) < 0x20 || c.is_control() => {
+            c if !printf::go_is_print(c) => {
                 out.push_str(&format!("\\u{:04X}", c as u32));
             }
             c => out.push(c),

@@ -8,6 +8,7 @@
 //! `.CommonLabels.Remove …` and `.StartsAt.Format …` need) and no typed map element zero
 //! values for `missingkey=zero`.
 
+pub mod am;
 pub mod exec;
 pub mod funcs;
 pub mod lex;

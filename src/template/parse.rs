@@ -740,7 +740,7 @@ impl Parser<'_> {
             ItemType::Variable => {
                 let mut parts = token.val.split('.');
                 let name = parts.next().unwrap_or("$").to_string();
-                if !self.vars.iter().any(|v| *v == name) {
+                if !self.vars.contains(&name) {
                     return Err(self.errorf(format!(
                         "undefined variable {}",
                         super::printf::quote(&name)
@@ -788,7 +788,7 @@ impl Parser<'_> {
         let text = token.val.as_str();
         if token.typ == ItemType::CharConstant {
             let inner = unquote_go(text, '\'')
-                .map_err(|_| self.errorf(format!("malformed character constant: {text}")))?;
+                .ok_or_else(|| self.errorf(format!("malformed character constant: {text}")))?;
             let mut cs = inner.chars();
             return match (cs.next(), cs.next()) {
                 (Some(c), None) => Ok(Value::Int(i64::from(u32::from(c)))),
@@ -838,34 +838,33 @@ impl Parser<'_> {
 
     fn unquote(&self, quoted: &str) -> PResult<String> {
         let r = if quoted.starts_with('`') {
-            Ok(quoted
-                .get(1..quoted.len().saturating_sub(1))
-                .unwrap_or("")
-                .replace('\r', ""))
+            Some(
+                quoted
+                    .get(1..quoted.len().saturating_sub(1))
+                    .unwrap_or("")
+                    .replace('\r', ""),
+            )
         } else {
             unquote_go(quoted, '"')
         };
-        r.map_err(|_| self.errorf("invalid syntax".into()))
+        r.ok_or_else(|| self.errorf("invalid syntax".into()))
     }
 }
 
 /// Go's `strconv.Unquote` for "…" strings and '…' runes.
-pub fn unquote_go(s: &str, q: char) -> Result<String, ()> {
-    let inner = s
-        .strip_prefix(q)
-        .and_then(|r| r.strip_suffix(q))
-        .ok_or(())?;
+pub fn unquote_go(s: &str, q: char) -> Option<String> {
+    let inner = s.strip_prefix(q).and_then(|r| r.strip_suffix(q))?;
     let mut out = String::with_capacity(inner.len());
     let mut it = inner.chars().peekable();
     while let Some(c) = it.next() {
         if c != '\\' {
             if c == q || c == '\n' {
-                return Err(());
+                return None;
             }
             out.push(c);
             continue;
         }
-        let e = it.next().ok_or(())?;
+        let e = it.next()?;
         match e {
             'a' => out.push('\u{7}'),
             'b' => out.push('\u{8}'),
@@ -885,29 +884,29 @@ pub fn unquote_go(s: &str, q: char) -> Result<String, ()> {
                 };
                 let hex: String = (0..n).filter_map(|_| it.next()).collect();
                 if hex.len() != n {
-                    return Err(());
+                    return None;
                 }
-                let v = u32::from_str_radix(&hex, 16).map_err(|_| ())?;
+                let v = u32::from_str_radix(&hex, 16).ok()?;
                 if e == 'x' {
                     // A byte; only valid UTF-8 when ASCII in practice.
-                    out.push(char::from_u32(v).ok_or(())?);
+                    out.push(char::from_u32(v)?);
                 } else {
-                    out.push(char::from_u32(v).ok_or(())?);
+                    out.push(char::from_u32(v)?);
                 }
             }
             '0'..='7' => {
                 let mut oct = String::from(e);
                 for _ in 0..2 {
-                    oct.push(it.next().ok_or(())?);
+                    oct.push(it.next()?);
                 }
-                let v = u32::from_str_radix(&oct, 8).map_err(|_| ())?;
+                let v = u32::from_str_radix(&oct, 8).ok()?;
                 if v > 255 {
-                    return Err(());
+                    return None;
                 }
-                out.push(char::from_u32(v).ok_or(())?);
+                out.push(char::from_u32(v)?);
             }
-            _ => return Err(()),
+            _ => return None,
         }
     }
-    Ok(out)
+    Some(out)
 }

@@ -567,6 +567,24 @@ fn format_float(out: &mut String, v: f64, verb: char, prec: Option<usize>, spec:
     }
 }
 
+/// Go's `unicode.IsPrint`, approximated: not a control, format, separator (other than
+/// ASCII space) or private-use character.
+pub fn go_is_print(c: char) -> bool {
+    if c == ' ' {
+        return true;
+    }
+    let u = c as u32;
+    !(c.is_control()
+        || c.is_whitespace()
+        || u == 0xAD
+        || (0x200B..=0x200F).contains(&u)
+        || (0x2028..=0x202E).contains(&u)
+        || (0x2060..=0x206F).contains(&u)
+        || u == 0xFEFF
+        || (0xE000..=0xF8FF).contains(&u)
+        || (0xFFF9..=0xFFFB).contains(&u))
+}
+
 /// Go's `strconv.Quote`.
 pub fn quote(s: &str) -> String {
     let mut q = String::with_capacity(s.len() + 2);
@@ -585,7 +603,7 @@ pub fn quote(s: &str) -> String {
             c if (c as u32) < 0x20 || c as u32 == 0x7f => {
                 q.push_str(&format!("\\x{:02x}", c as u32));
             }
-            c if c.is_control() => {
+            c if !go_is_print(c) => {
                 if (c as u32) < 0x10000 {
                     q.push_str(&format!("\\u{:04x}", c as u32));
                 } else {

@@ -106,8 +106,11 @@ impl RuleTemplate {
     }
 }
 
-fn cache() -> &'static Mutex<HashMap<(String, String), Arc<RuleTemplate>>> {
-    static CACHE: OnceLock<Mutex<HashMap<(String, String), Arc<RuleTemplate>>>> = OnceLock::new();
+/// Parsed rule templates by (name, text).
+type Cache = Mutex<HashMap<(String, String), Arc<RuleTemplate>>>;
+
+fn cache() -> &'static Cache {
+    static CACHE: OnceLock<Cache> = OnceLock::new();
     CACHE.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
