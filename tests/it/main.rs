@@ -1,6 +1,7 @@
 //! The one integration-test crate: real loopback servers, the real binary, and the real
 //! blackbox_exporter and promtool where a comparison is asked for.
 
+mod alerting; // the alert pipeline through the binary: webhook sink, API v2, amtool, kill -9
 mod amconfig;
 mod cli;
 mod config;

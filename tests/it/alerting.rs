@@ -1,0 +1,605 @@
+//! The alert pipeline end to end, through the real binary on loopback: alerts posted on
+//! `POST /api/v2/alerts` reach a loopback webhook sink with Alertmanager's group keys and
+//! version-4 payloads; silences made through the API mute them; amtool 0.25 (Debian
+//! package `prometheus-alertmanager`) queries alerts and adds, queries and expires
+//! silences; a `kill -9` restart sends every notification exactly once.
+//!
+//! The amtool test fails (it does not skip) when amtool is missing. Nothing leaves
+//! loopback.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::harness::{dedent, install_crypto};
+use crate::support::{HttpServer, TestResponse};
+
+const BIN: &str = env!("CARGO_BIN_EXE_blackwatch");
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A running `blackwatch`; killed on drop.
+struct Daemon {
+    child: Child,
+    addr: std::net::SocketAddr,
+    stderr: Arc<Mutex<Vec<String>>>,
+}
+
+impl Daemon {
+    /// Writes `config` as blackwatch.yml in `dir` and starts the binary with its storage in
+    /// `dir/data`.
+    async fn start(dir: &Path, config: &str) -> Daemon {
+        let path = dir.join("blackwatch.yml");
+        std::fs::write(&path, dedent(config)).expect("write config");
+        let mut child = Command::new(BIN)
+            .arg("--web.listen-address=127.0.0.1:0")
+            .arg(format!("--config.file={}", path.display()))
+            .arg(format!("--storage.path={}", dir.join("data").display()))
+            .arg("--web.external-url=http://blackwatch.test:9115")
+            .env_remove("BLACKWATCH_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting blackwatch");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let all = Arc::clone(&lines);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                all.lock().expect("stderr lines").push(line.clone());
+                let _ = tx.send(line);
+            }
+        });
+        let found = tokio::time::timeout(WAIT, async {
+            while let Some(line) = rx.recv().await {
+                if let Some(rest) = line.strip_prefix("listening on ") {
+                    return rest.trim().parse::<std::net::SocketAddr>().ok();
+                }
+            }
+            None
+        })
+        .await;
+        let mut d = Daemon {
+            child,
+            addr: "127.0.0.1:0".parse().expect("placeholder"),
+            stderr: lines,
+        };
+        match found {
+            Ok(Some(addr)) => {
+                d.addr = addr;
+                d
+            }
+            _ => panic!("daemon did not start; stderr:\n{}", d.stderr_text()),
+        }
+    }
+
+    fn stderr_text(&self) -> String {
+        self.stderr.lock().expect("stderr lines").join("\n")
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn client() -> reqwest::Client {
+    install_crypto();
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client")
+}
+
+/// A webhook sink answering 200; every POST body as JSON.
+fn sink() -> HttpServer {
+    HttpServer::plain(|_req: &crate::support::TestRequest| TestResponse::ok())
+}
+
+fn notifications(sink: &HttpServer) -> Vec<Value> {
+    sink.requests()
+        .iter()
+        .map(|r| serde_json::from_str(&r.body_str()).expect("webhook body is JSON"))
+        .collect()
+}
+
+/// Polls until `f` holds or the wait runs out.
+async fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn rfc3339(offset_secs: i64) -> String {
+    let now = std::time::SystemTime::now();
+    let t = if offset_secs >= 0 {
+        now + Duration::from_secs(offset_secs as u64)
+    } else {
+        now - Duration::from_secs((-offset_secs) as u64)
+    };
+    blackwatch::clock::rfc3339(t)
+}
+
+async fn post_alerts(d: &Daemon, alerts: Value) -> reqwest::Response {
+    client()
+        .post(d.url("/api/v2/alerts"))
+        .json(&alerts)
+        .send()
+        .await
+        .expect("POST alerts")
+}
+
+fn config(sink: &HttpServer, group_wait: &str, group_interval: &str) -> String {
+    format!(
+        r#"
+        alerting:
+          global:
+            resolve_timeout: 1h
+          route:
+            receiver: team
+            group_by: [alertname]
+            group_wait: {group_wait}
+            group_interval: {group_interval}
+            repeat_interval: 1h
+          receivers:
+            - name: team
+              webhook_configs:
+                - url: {}
+        "#,
+        sink.url("/hook")
+    )
+}
+
+fn alert_names(n: &Value) -> Vec<String> {
+    n["alerts"]
+        .as_array()
+        .expect("alerts array")
+        .iter()
+        .map(|a| {
+            format!(
+                "{}/{}:{}",
+                a["labels"]["alertname"].as_str().unwrap_or(""),
+                a["labels"]["i"].as_str().unwrap_or(""),
+                a["status"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn posted_alerts_are_grouped_notified_and_resolved() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = sink();
+    let d = Daemon::start(dir.path(), &config(&sink, "1s", "2s")).await;
+    let resp = post_alerts(
+        &d,
+        json!([
+            {"labels": {"alertname": "A", "i": "1"}, "annotations": {"summary": "one"},
+             "endsAt": rfc3339(3600), "generatorURL": "http://prom/graph"},
+            {"labels": {"alertname": "A", "i": "2"}, "endsAt": rfc3339(3600)},
+        ]),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    wait_until("the first notification", || notifications(&sink).len() == 1).await;
+    let n = &notifications(&sink)[0];
+    assert_eq!(n["groupKey"], "{}:{alertname=\"A\"}");
+    assert_eq!(n["status"], "firing");
+    assert_eq!(n["receiver"], "team");
+    assert_eq!(n["version"], "4");
+    assert_eq!(n["externalURL"], "http://blackwatch.test:9115");
+    assert_eq!(n["groupLabels"], json!({"alertname": "A"}));
+    assert_eq!(n["commonLabels"], json!({"alertname": "A"}));
+    assert_eq!(n["truncatedAlerts"], 0);
+    assert_eq!(alert_names(n), vec!["A/1:firing", "A/2:firing"]);
+    assert_eq!(n["alerts"][0]["endsAt"], "0001-01-01T00:00:00Z");
+    assert_eq!(n["alerts"][0]["generatorURL"], "http://prom/graph");
+
+    // The API shows them with their receiver and state.
+    let alerts: Value = client()
+        .get(d.url("/api/v2/alerts"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(alerts.as_array().unwrap().len(), 2, "{alerts}");
+    assert_eq!(alerts[0]["receivers"], json!([{"name": "team"}]));
+    assert_eq!(alerts[0]["status"]["state"], "active");
+    let groups: Value = client()
+        .get(d.url("/api/v2/alerts/groups"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(groups[0]["labels"], json!({"alertname": "A"}));
+    assert_eq!(groups[0]["receiver"]["name"], "team");
+    let filtered: Value = client()
+        .get(d.url("/api/v2/alerts?filter=i%3D%222%22"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(filtered.as_array().unwrap().len(), 1);
+
+    // Resolve both; the next tick sends them as resolved, once.
+    let resp = post_alerts(
+        &d,
+        json!([
+            {"labels": {"alertname": "A", "i": "1"}, "endsAt": rfc3339(0)},
+            {"labels": {"alertname": "A", "i": "2"}, "endsAt": rfc3339(0)},
+        ]),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    wait_until("the resolved notification", || {
+        notifications(&sink).len() == 2
+    })
+    .await;
+    let n = &notifications(&sink)[1];
+    assert_eq!(n["status"], "resolved");
+    assert_eq!(alert_names(n), vec!["A/1:resolved", "A/2:resolved"]);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        notifications(&sink).len(),
+        2,
+        "nothing more after the resolve"
+    );
+    let metrics = client()
+        .get(d.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("alertmanager_notifications_total{integration=\"webhook\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("alertmanager_alerts_received_total{status=\"firing\",version=\"v2\"} 2")
+    );
+}
+
+#[tokio::test]
+async fn api_silence_mutes_until_expired() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = sink();
+    let d = Daemon::start(dir.path(), &config(&sink, "1s", "2s")).await;
+    let c = client();
+    let resp = c
+        .post(d.url("/api/v2/silences"))
+        .json(&json!({
+            "matchers": [{"name": "alertname", "value": "B", "isRegex": false, "isEqual": true}],
+            "startsAt": rfc3339(-10), "endsAt": rfc3339(3600),
+            "createdBy": "test", "comment": "maintenance"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let id = resp.json::<Value>().await.unwrap()["silenceID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    post_alerts(
+        &d,
+        json!([{"labels": {"alertname": "B"}, "endsAt": rfc3339(3600)}]),
+    )
+    .await;
+    let alerts: Value = c
+        .get(d.url("/api/v2/alerts"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(alerts[0]["status"]["state"], "suppressed");
+    assert_eq!(alerts[0]["status"]["silencedBy"], json!([id]));
+    let active_only: Value = c
+        .get(d.url("/api/v2/alerts?silenced=false"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(active_only, json!([]));
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(notifications(&sink).is_empty(), "silenced alert was sent");
+
+    let sil: Value = c
+        .get(d.url(&format!("/api/v2/silence/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sil["status"]["state"], "active");
+    assert_eq!(sil["createdBy"], "test");
+    let resp = c
+        .delete(d.url(&format!("/api/v2/silence/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    wait_until("the notification after the silence ended", || {
+        notifications(&sink).len() == 1
+    })
+    .await;
+    assert_eq!(alert_names(&notifications(&sink)[0]), vec!["B/:firing"]);
+    let sil: Value = c
+        .get(d.url(&format!("/api/v2/silence/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sil["status"]["state"], "expired");
+}
+
+#[tokio::test]
+async fn malformed_requests_get_400_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = sink();
+    let d = Daemon::start(dir.path(), &config(&sink, "1s", "2s")).await;
+    let c = client();
+    let resp = c
+        .post(d.url("/api/v2/alerts"))
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    // Partial acceptance: the valid alert is stored, the invalid one named.
+    let resp = post_alerts(
+        &d,
+        json!([
+            {"labels": {"alertname": "Ok"}},
+            {"labels": {"alertname": "Bad"}, "startsAt": rfc3339(10), "endsAt": rfc3339(0)},
+            {"labels": {"0bad": "x"}},
+        ]),
+    )
+    .await;
+    assert_eq!(resp.status(), 400);
+    let reason: String = resp.json().await.unwrap();
+    assert_eq!(
+        reason,
+        "start time must be before end time; invalid label set: invalid name \"0bad\""
+    );
+    let alerts: Value = c
+        .get(d.url("/api/v2/alerts"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(alerts.as_array().unwrap().len(), 1);
+    assert_eq!(alerts[0]["labels"]["alertname"], "Ok");
+    let resp = c
+        .get(d.url("/api/v2/alerts?filter=%7Bbad"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let resp = c
+        .post(d.url("/api/v2/silences"))
+        .json(&json!({
+            "matchers": [{"name": "a", "value": "b", "isRegex": false}],
+            "startsAt": rfc3339(100), "endsAt": rfc3339(10),
+            "createdBy": "t", "comment": "c"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let resp = c.get(d.url("/api/v2/silence/nope")).send().await.unwrap();
+    assert_eq!(resp.status(), 404);
+    let resp = c
+        .delete(d.url("/api/v2/silence/nope"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    let status: Value = c
+        .get(d.url("/api/v2/status"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(status["config"]["original"]
+        .as_str()
+        .unwrap()
+        .contains("receiver: team"));
+    assert!(
+        !status["config"]["original"]
+            .as_str()
+            .unwrap()
+            .contains("/hook"),
+        "webhook URL leaked"
+    );
+    assert_eq!(status["cluster"]["status"], "disabled");
+    let receivers: Value = c
+        .get(d.url("/api/v2/receivers"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(receivers, json!([{"name": "team"}]));
+}
+
+fn amtool(d: &Daemon, args: &[&str]) -> String {
+    let out = Command::new("amtool")
+        .arg(format!("--alertmanager.url=http://{}", d.addr))
+        .args(args)
+        .output()
+        .expect("amtool is installed (apt-get install prometheus-alertmanager)");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "amtool {args:?} failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[tokio::test]
+async fn amtool_alerts_and_silences() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = sink();
+    let d = Daemon::start(dir.path(), &config(&sink, "30s", "1m")).await;
+    let d = Arc::new(d);
+    let run = |args: &'static [&'static str]| {
+        let d = d.clone();
+        tokio::task::spawn_blocking(move || amtool(&d, args))
+    };
+    run(&[
+        "alert",
+        "add",
+        "alertname=Amtool",
+        "severity=page",
+        "--annotation=summary=x",
+    ])
+    .await
+    .unwrap();
+    let out = run(&["alert", "query", "-o", "json"]).await.unwrap();
+    let alerts: Value = serde_json::from_str(&out).expect("amtool json");
+    assert_eq!(alerts[0]["labels"]["alertname"], "Amtool", "{out}");
+    let out = run(&["alert", "query", "alertname=Amtool"]).await.unwrap();
+    assert!(out.contains("Amtool"), "{out}");
+
+    let id = run(&[
+        "silence",
+        "add",
+        "alertname=Amtool",
+        "-c",
+        "amtool test",
+        "-a",
+        "me",
+    ])
+    .await
+    .unwrap()
+    .trim()
+    .to_string();
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    let out = run(&["silence", "query", "-q"]).await.unwrap();
+    assert_eq!(out.trim(), id);
+    let out = run(&["silence", "query", "-o", "json"]).await.unwrap();
+    let sil: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(sil[0]["comment"], "amtool test");
+    assert_eq!(sil[0]["createdBy"], "me");
+    // Silenced alerts drop out of the default `alert query` (silenced=false).
+    let out = run(&["alert", "query", "-o", "json"]).await.unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap(),
+        json!([]),
+        "{out}"
+    );
+    let d2 = d.clone();
+    let id2 = id.clone();
+    tokio::task::spawn_blocking(move || amtool(&d2, &["silence", "expire", &id2]))
+        .await
+        .unwrap();
+    let out = run(&["silence", "query", "-q"]).await.unwrap();
+    assert_eq!(out.trim(), "", "expired silences are not listed by default");
+    let out = run(&["silence", "query", "-q", "--expired"]).await.unwrap();
+    assert_eq!(out.trim(), id);
+}
+
+#[tokio::test]
+async fn kill_9_restart_sends_every_notification_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = sink();
+    let cfg = config(&sink, "2s", "3s");
+    let mut d = Daemon::start(dir.path(), &cfg).await;
+    post_alerts(
+        &d,
+        json!([{"labels": {"alertname": "X"}, "endsAt": rfc3339(3600)}]),
+    )
+    .await;
+    wait_until("X notified", || notifications(&sink).len() == 1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Y is still in group_wait when the daemon dies.
+    post_alerts(
+        &d,
+        json!([{"labels": {"alertname": "Y"}, "endsAt": rfc3339(3600)}]),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    d.kill9();
+    assert_eq!(notifications(&sink).len(), 1);
+
+    let mut d = Daemon::start(dir.path(), &cfg).await;
+    wait_until("Y notified after the restart", || {
+        notifications(&sink).len() >= 2
+    })
+    .await;
+    // Several group intervals later nothing else arrived.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let keys: Vec<String> = notifications(&sink)
+        .iter()
+        .map(|n| n["groupKey"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(
+        keys,
+        vec!["{}:{alertname=\"X\"}", "{}:{alertname=\"Y\"}"],
+        "stderr:\n{}",
+        d.stderr_text()
+    );
+    // A clean stop and start does not send anything either; the alerts are still known.
+    d.stop();
+    let d = Daemon::start(dir.path(), &cfg).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(notifications(&sink).len(), 2);
+    let alerts: Value = client()
+        .get(d.url("/api/v2/alerts"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(alerts.as_array().unwrap().len(), 2, "{alerts}");
+}
