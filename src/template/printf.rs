@@ -258,7 +258,7 @@ fn format_str(out: &mut String, s: &str, verb: char, spec: &Spec, v: &Value) {
             pad(out, s, spec, spec.zero);
         }
         'q' => {
-            let q = if spec.sharp && !s.contains('`') {
+            let q = if spec.sharp && can_backquote(s) {
                 format!("`{s}`")
             } else {
                 quote(s)
@@ -582,7 +582,14 @@ pub fn go_is_print(c: char) -> bool {
         || (0x2060..=0x206F).contains(&u)
         || u == 0xFEFF
         || (0xE000..=0xF8FF).contains(&u)
+        || u >= 0xF0000
         || (0xFFF9..=0xFFFB).contains(&u))
+}
+
+/// Go's `strconv.CanBackquote`.
+pub fn can_backquote(s: &str) -> bool {
+    s.chars()
+        .all(|c| c != '`' && c != '\u{FEFF}' && (c == '\t' || !c.is_control()))
 }
 
 /// Go's `strconv.Quote`.

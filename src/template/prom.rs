@@ -126,6 +126,16 @@ pub fn humanize1024(v: f64) -> String {
     format!("{}{prefix}", g4(v))
 }
 
+/// Go's `int64(f)` on amd64: out-of-range values and NaN become `math.MinInt64`.
+pub fn go_f64_to_i64(v: f64) -> i64 {
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if v.is_nan() || !(-LIMIT..LIMIT).contains(&v) {
+        i64::MIN
+    } else {
+        v as i64
+    }
+}
+
 /// Prometheus' (and Alertmanager's) `humanizeDuration` of seconds.
 pub fn humanize_duration(v: f64) -> String {
     if v.is_nan() || v.is_infinite() {
@@ -141,7 +151,7 @@ pub fn humanize_duration(v: f64) -> String {
             sign = "-";
             v = -v;
         }
-        let duration = v as i64;
+        let duration = go_f64_to_i64(v);
         let seconds = duration % 60;
         let minutes = (duration / 60) % 60;
         let hours = (duration / 60 / 60) % 24;
@@ -291,10 +301,7 @@ fn go_regex_error(pattern: &str, e: &regex::Error) -> String {
 
 /// Go's `regexp.quote`: backquoted when possible, else `strconv.Quote`.
 fn go_regex_quote(s: &str) -> String {
-    let can_backquote = s
-        .chars()
-        .all(|c| c != '`' && c != '\u{FEFF}' && (c == '\t' || !c.is_control()));
-    if can_backquote {
+    if super::printf::can_backquote(s) {
         format!("`{s}`")
     } else {
         super::printf::quote(s)
@@ -607,14 +614,7 @@ fn build() -> FuncMap {
             if v.is_nan() || v.is_infinite() {
                 return Err(call_err("value is NaN or Inf"));
             }
-            let ns = v * 1e9;
-            let nanos = if ns >= i64::MAX as f64 {
-                i64::MAX
-            } else if ns <= i64::MIN as f64 {
-                i64::MIN
-            } else {
-                ns as i64
-            };
+            let nanos = go_f64_to_i64(v * 1e9);
             Ok(Value::Object(Arc::new(GoDuration {
                 nanos,
                 pointer: true,

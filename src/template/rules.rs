@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::exec::{MissingKey, Templates};
+use super::funcs::FuncMap;
 use super::prom;
 use super::value::{Object, Value};
 use crate::labels::LabelSet;
@@ -95,7 +96,7 @@ impl RuleTemplate {
             external_url: Value::from(data.external_url),
             value: data.value,
         }));
-        let ext = prom::external_funcs(data.external_url);
+        let ext = external(data.external_url);
         match set.execute(&self.name, &dot, &[&ext, prom::funcs()]) {
             Ok(s) => s,
             Err(e) => format!(
@@ -106,8 +107,8 @@ impl RuleTemplate {
     }
 }
 
-/// Parsed rule templates by (name, text).
-type Cache = Mutex<HashMap<(String, String), Arc<RuleTemplate>>>;
+/// Parsed rule templates by name, then text (looked up without allocating).
+type Cache = Mutex<HashMap<String, HashMap<String, Arc<RuleTemplate>>>>;
 
 fn cache() -> &'static Cache {
     static CACHE: OnceLock<Cache> = OnceLock::new();
@@ -115,20 +116,38 @@ fn cache() -> &'static Cache {
 }
 
 fn cached(name: &str, text: &str) -> Arc<RuleTemplate> {
-    let key = (name.to_string(), text.to_string());
     if let Ok(c) = cache().lock() {
-        if let Some(t) = c.get(&key) {
+        if let Some(t) = c.get(name).and_then(|m| m.get(text)) {
             return t.clone();
         }
     }
     let t = Arc::new(RuleTemplate::new(name, text));
     if let Ok(mut c) = cache().lock() {
+        // Bounded: rule reloads with changed texts must not grow it forever.
         if c.len() >= 10_000 {
             c.clear();
         }
-        c.insert(key, t.clone());
+        c.entry(name.to_string())
+            .or_default()
+            .insert(text.to_string(), t.clone());
     }
     t
+}
+
+/// `externalURL`/`pathPrefix` for the URL of the last expansion (it rarely changes).
+fn external(url: &str) -> Arc<FuncMap> {
+    static LAST: Mutex<Option<(String, Arc<FuncMap>)>> = Mutex::new(None);
+    if let Ok(mut last) = LAST.lock() {
+        if let Some((u, f)) = &*last {
+            if u == url {
+                return f.clone();
+            }
+        }
+        let f = Arc::new(prom::external_funcs(url));
+        *last = Some((url.to_string(), f.clone()));
+        return f;
+    }
+    Arc::new(prom::external_funcs(url))
 }
 
 /// Expands a label or annotation template as Prometheus does (prefix `{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}{{$externalURL := .ExternalURL}}{{$value := .Value}}`, missingkey=zero). On error returns Prometheus' text: `<error expanding template: …>` with the Go error message inside.
