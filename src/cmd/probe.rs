@@ -251,9 +251,11 @@ fn tls_line(cx: &ProbeCx, now: f64) -> Option<String> {
     Some(parts.join(", "))
 }
 
-/// Seconds as `12.3ms` below one second and `1.234s` above.
+/// Seconds as `850µs` below a millisecond, `12.3ms` below a second and `1.234s` above.
 fn secs(s: f64) -> String {
-    if s < 1.0 {
+    if s < 0.001 {
+        format!("{:.0}µs", s * 1e6)
+    } else if s < 1.0 {
         format!("{:.1}ms", s * 1000.0)
     } else {
         format!("{s:.3}s")
@@ -321,7 +323,7 @@ mod tests {
         let mut cx = ProbeCx::new("http_2xx", "https://example.org/", p.timeout, Level::Debug);
         let r = &mut cx.registry;
         r.set("probe_duration_seconds", "d", 0.25);
-        for (phase, v) in [("resolve", 0.001), ("connect", 0.002), ("tls", 0.0105)] {
+        for (phase, v) in [("resolve", 0.000_04), ("connect", 0.002), ("tls", 0.0105)] {
             r.set_labeled("probe_http_duration_seconds", "p", &[("phase", phase)], v);
         }
         r.set("probe_http_status_code", "s", 503.0);
@@ -346,7 +348,7 @@ mod tests {
             "target       https://example.org/\n",
             "module       http_2xx (http)\n",
             "duration     250.0ms (timeout 10.000s)\n",
-            "phases       resolve 1.0ms, connect 2.0ms, tls 10.5ms\n",
+            "phases       resolve 40µs, connect 2.0ms, tls 10.5ms\n",
             "ip protocol  ip4\n",
             "http status  503 (HTTP/1.1)\n",
             "tls          TLS 1.3, certificate expires 2025-12-01T22:00:00.000Z (in 10.5 days)\n",
