@@ -242,7 +242,7 @@ mod tests {
                     120,
                     300,
                     14400,
-                    r#"{}/{owner=~"team-(B|C)"}"#,
+                    r#"{}/{owner=~"^(?:team-(B|C))$"}"#,
                 )],
             ),
             (
@@ -276,7 +276,7 @@ mod tests {
                         30,
                         300,
                         3600,
-                        r#"{}/{owner="team-A"}/{env=~"produ.*",job=~".*"}"#,
+                        r#"{}/{owner="team-A"}/{env=~"^(?:produ.*)$",job=~"^(?:.*)$"}"#,
                     ),
                 ],
             ),

@@ -167,7 +167,7 @@ fn errors_carry_line_column_and_field_path() {
         ),
         (
             "invalid/ti_times_order.yml",
-            ":5:32: time_intervals[0].time_intervals[0].times[0]: start time cannot be equal or greater than end time",
+            ":5:31: time_intervals[0].time_intervals[0].times[0]: start time cannot be equal or greater than end time",
         ),
         (
             "invalid/email_no_to.yml",
@@ -175,7 +175,7 @@ fn errors_carry_line_column_and_field_path() {
         ),
         (
             "invalid/unknown_route_field.yml",
-            ":4:3: route: unknown field `recever`",
+            ":4:3: route.recever: unknown field `recever`",
         ),
     ];
     for (file, want) in cases {
@@ -237,7 +237,7 @@ fn full_fixture_is_validated_into_domain_types_without_leaking_secrets() {
     assert_eq!(c.inhibit_rules.len(), 3);
     assert_eq!(
         c.inhibit_rules[1].target.to_string(),
-        r#"{alertname=~"Instance.*"}"#
+        r#"{alertname=~"^(?:Instance.*)$"}"#
     );
     assert_eq!(
         c.time_intervals.keys().collect::<Vec<_>>(),
@@ -281,4 +281,43 @@ fn newer_fields_become_secret_sources_and_labels() {
     assert!(m.auth_secret.is_some());
     let h = &c.receiver("hook").unwrap().webhook[0];
     assert_eq!(h.timeout, std::time::Duration::from_secs(10));
+}
+
+/// Route keys are built from each route's sorted matchers printed upstream's way; amtool's
+/// tree view prints exactly that string for every route.
+#[test]
+fn route_matchers_print_like_amtool_routes_show() {
+    let path = data("valid/matchers_display.yml");
+    let bin = std::env::var("AMTOOL_BIN").unwrap_or_else(|_| "amtool".to_owned());
+    let out = Command::new(&bin)
+        .args(["config", "routes", "show", "--config.file"])
+        .arg(&path)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run amtool `{bin}` ({e}); install prometheus-alertmanager")
+        });
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let upstream: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.split_once("── ").map(|(_, r)| r))
+        .filter(|r| !r.starts_with("default-route"))
+        .map(|r| {
+            r.split("  receiver:")
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    let c = load_file(&path).unwrap();
+    let ours: Vec<String> = c
+        .route
+        .routes
+        .iter()
+        .map(|r| r.matchers.to_string())
+        .collect();
+    assert!(upstream.len() >= 10, "amtool printed:\n{text}");
+    assert_eq!(ours, upstream);
+    for r in &c.route.routes {
+        assert_eq!(r.key, format!("{{}}/{}", r.matchers));
+    }
 }

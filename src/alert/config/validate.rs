@@ -820,7 +820,8 @@ fn matcher_set(
             );
             continue;
         }
-        match Matcher::new(name, MatchOp::Regex, &v.value) {
+        // Upstream keeps the anchored form of `match_re` values, which route keys show.
+        match Matcher::new(name, MatchOp::Regex, format!("^(?:{})$", v.value)) {
             Ok(m) => out.push(m),
             Err(e) => cx.err(&v.referenced, &format!("{p}.{match_re_key}.{name}"), e.0),
         }
