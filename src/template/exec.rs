@@ -34,8 +34,9 @@ pub struct Templates {
     pub missing_key: MissingKey,
 }
 
-/// Go allows 100000 nested template calls on its growable stacks; ours are fixed.
-const MAX_DEPTH: usize = 500;
+/// Bound on nested template calls plus nested if/with/range during one execution. Go allows
+/// 100000 template calls on its growable stacks; ours are fixed (a tokio worker has 2 MiB).
+const MAX_DEPTH: usize = 300;
 
 impl Templates {
     pub fn new(missing_key: MissingKey) -> Self {
@@ -154,17 +155,22 @@ impl State<'_> {
                     }
                 }
             }
-            Node::If(b) | Node::With(b) => {
-                let is_with = matches!(node, Node::With(_));
+            Node::If(b) | Node::With(b) | Node::Range(b) => {
+                if self.depth >= MAX_DEPTH {
+                    return Err(self.err(
+                        b.pos,
+                        &b.pipe,
+                        &format!("exceeded maximum template depth ({MAX_DEPTH})"),
+                    ));
+                }
+                self.depth += 1;
                 let mark = self.vars.len();
-                let r = self.walk_if_with(dot, b, is_with);
+                let r = match node {
+                    Node::Range(_) => self.walk_range(dot, b),
+                    _ => self.walk_if_with(dot, b, matches!(node, Node::With(_))),
+                };
                 self.vars.truncate(mark);
-                return r;
-            }
-            Node::Range(b) => {
-                let mark = self.vars.len();
-                let r = self.walk_range(dot, b);
-                self.vars.truncate(mark);
+                self.depth -= 1;
                 return r;
             }
             Node::Template { pos, name, pipe } => {

@@ -231,7 +231,12 @@ struct Parser<'a> {
     defined: Vec<Tree>,
     /// Line of the last item read (Go reports parse errors at `t.token[0].line`).
     line: usize,
+    /// Nesting of parenthesised pipelines and control structures, bounded so that hostile
+    /// input cannot overflow the stack (Go bounds parentheses at 10000 on growable stacks).
+    depth: usize,
 }
+
+const MAX_NESTING: usize = 100;
 
 type PResult<T> = Result<T, ParseError>;
 
@@ -255,6 +260,7 @@ pub fn parse(
         action_line: 0,
         defined: Vec::new(),
         line: 1,
+        depth: 0,
     };
     let root = p.parse_root()?;
     Ok((
@@ -465,9 +471,14 @@ impl Parser<'_> {
     }
 
     fn control(&mut self, context: &str) -> PResult<Branch> {
+        if self.depth >= MAX_NESTING {
+            return Err(self.errorf("max nesting depth exceeded".into()));
+        }
+        self.depth += 1;
         let mark = self.vars.len();
         let r = self.control_inner(context);
         self.vars.truncate(mark);
+        self.depth -= 1;
         r
     }
 
@@ -531,9 +542,14 @@ impl Parser<'_> {
         let token = self.next_non_space();
         let name = self.template_name(&token, context)?;
         let pipe = self.pipeline(context, ItemType::RightDelim)?;
+        if self.depth >= MAX_NESTING {
+            return Err(self.errorf("max nesting depth exceeded".into()));
+        }
         let saved_vars = std::mem::replace(&mut self.vars, vec!["$".to_string()]);
         let saved_depth = std::mem::replace(&mut self.range_depth, 0);
+        self.depth += 1;
         let r = self.item_list();
+        self.depth -= 1;
         self.vars = saved_vars;
         self.range_depth = saved_depth;
         let (list, end) = r?;
@@ -766,8 +782,13 @@ impl Parser<'_> {
                 }
             }
             ItemType::LeftParen => {
-                let p = self.pipeline("parenthesized pipeline", ItemType::RightParen)?;
-                Arg::Pipe(Box::new(p))
+                if self.depth >= MAX_NESTING {
+                    return Err(self.errorf("max expression depth exceeded".into()));
+                }
+                self.depth += 1;
+                let p = self.pipeline("parenthesized pipeline", ItemType::RightParen);
+                self.depth -= 1;
+                Arg::Pipe(Box::new(p?))
             }
             ItemType::String | ItemType::RawString => {
                 let s = self.unquote(&token.val)?;

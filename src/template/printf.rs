@@ -51,7 +51,7 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
         if i < bytes.len() && bytes[i] == b'*' {
             i += 1;
             match args.get(argi) {
-                Some(Value::Int(n)) => {
+                Some(Value::Int(n)) if n.unsigned_abs() <= 1_000_000 => {
                     if *n < 0 {
                         spec.minus = true;
                         spec.zero = false;
@@ -72,7 +72,9 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             if i < bytes.len() && bytes[i] == b'*' {
                 i += 1;
                 match args.get(argi) {
-                    Some(Value::Int(n)) if *n >= 0 => spec.prec = Some(*n as usize),
+                    Some(Value::Int(n)) if (0..=1_000_000).contains(n) => {
+                        spec.prec = Some(*n as usize)
+                    }
                     _ => out.push_str("%!(BADPREC)"),
                 }
                 argi += 1;

@@ -572,3 +572,40 @@ fn alertmanager_later_functions() {
         "template: t:1:3: executing \"t\" at <tz \"Mars/Base\" .T>: error calling tz: unknown time zone Mars/Base"
     );
 }
+
+#[test]
+fn hostile_nesting_is_an_error_not_a_stack_overflow() {
+    let parens = format!("{{{{{}1{}}}}}", "(".repeat(1000), ")".repeat(1000));
+    assert_eq!(
+        rules::check("x", &parens).unwrap_err(),
+        "template: x:1: max expression depth exceeded"
+    );
+    let ifs = format!("{}x{}", "{{ if 1 }}".repeat(1000), "{{ end }}".repeat(1000));
+    assert_eq!(
+        rules::check("x", &ifs).unwrap_err(),
+        "template: x:1: max nesting depth exceeded"
+    );
+    // Recursion through templates, each level nesting 99 ifs: bounded at execution.
+    let body = format!(
+        "{}{{{{ template \"r\" . }}}}{}",
+        "{{ if 1 }}".repeat(99),
+        "{{ end }}".repeat(99)
+    );
+    let mut t = Templates::new(MissingKey::Zero);
+    t.parse(
+        "t",
+        &format!("{{{{ define \"r\" }}}}{body}{{{{ end }}}}{{{{ template \"r\" . }}}}"),
+        &[],
+    )
+    .unwrap();
+    let err = t.execute("t", &Value::Nil, &[]).unwrap_err().to_string();
+    assert!(
+        err.ends_with("exceeded maximum template depth (300)"),
+        "{err}"
+    );
+    // Absurd printf widths are refused as Go refuses them.
+    assert_eq!(
+        sprintf("%*d", &[Value::Int(10_000_000_000), Value::Int(1)]),
+        "%!(BADWIDTH)1"
+    );
+}
