@@ -358,6 +358,8 @@ fn absent_labels(arg: &parser::Expr) -> Labels {
     let vs = match arg {
         parser::Expr::VectorSelector(vs) => vs,
         parser::Expr::MatrixSelector(ms) => &ms.vs,
+        // Prometheus unwraps parentheses first: absent((x{job="a"})) is {job="a"}.
+        parser::Expr::Paren(p) => return absent_labels(&p.expr),
         _ => return Labels::default(),
     };
     let mut set: Vec<(String, String)> = Vec::new();
