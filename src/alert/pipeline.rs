@@ -526,8 +526,11 @@ impl Alerting {
                 reason = reason.as_str()
             );
         }
+        // Upstream logs the time the send finished, not the tick time; at a tick exactly
+        // `repeat_interval` later this decides the same way Alertmanager does.
+        let logged_at = self.now().wall.max(now);
         self.nflog()
-            .log(key, firing, resolved, job.opts.repeat_interval, now);
+            .log(key, firing, resolved, job.opts.repeat_interval, logged_at);
         if let Some(p) = &self.persister {
             // Written before the flush returns, so a crash right after a send does not
             // send it again.

@@ -4,8 +4,13 @@
 //! package `prometheus-alertmanager`) queries alerts and adds, queries and expires
 //! silences; a `kill -9` restart sends every notification exactly once.
 //!
-//! The amtool test fails (it does not skip) when amtool is missing. Nothing leaves
-//! loopback.
+//! `diff` runs scripted scenarios against blackwatch and the real Alertmanager 0.25 side by
+//! side and compares what their webhook sinks receive.
+//!
+//! The amtool and Alertmanager tests fail (they do not skip) when the Debian package
+//! `prometheus-alertmanager` is missing. Nothing leaves loopback.
+
+mod diff;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -24,7 +29,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_blackwatch");
 const WAIT: Duration = Duration::from_secs(20);
 
 /// A running `blackwatch`; killed on drop.
-struct Daemon {
+pub(crate) struct Daemon {
     child: Child,
     addr: std::net::SocketAddr,
     stderr: Arc<Mutex<Vec<String>>>,
@@ -33,7 +38,7 @@ struct Daemon {
 impl Daemon {
     /// Writes `config` as blackwatch.yml in `dir` and starts the binary with its storage in
     /// `dir/data`.
-    async fn start(dir: &Path, config: &str) -> Daemon {
+    pub(crate) async fn start(dir: &Path, config: &str) -> Daemon {
         let path = dir.join("blackwatch.yml");
         std::fs::write(&path, dedent(config)).expect("write config");
         let mut child = Command::new(BIN)
@@ -81,11 +86,11 @@ impl Daemon {
         }
     }
 
-    fn stderr_text(&self) -> String {
+    pub(crate) fn stderr_text(&self) -> String {
         self.stderr.lock().expect("stderr lines").join("\n")
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
@@ -109,7 +114,7 @@ impl Drop for Daemon {
     }
 }
 
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     install_crypto();
     reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
