@@ -65,6 +65,12 @@ impl Templates {
         self.trees.contains_key(name)
     }
 
+    /// Adds an already parsed tree, replacing one of the same name (for callers that
+    /// rewrite trees before execution: the e-mail HTML escaper in `alert::notify::html`).
+    pub fn insert_tree(&mut self, tree: Tree) {
+        self.trees.insert(tree.name.clone(), Arc::new(tree));
+    }
+
     /// Executes template `name` with `data` as dot, appending the output to `out`.
     pub fn execute_into(
         &self,

@@ -460,6 +460,13 @@ fn amtool_example_data() -> Value {
         ])),
     );
     m.insert(
+        "CommonAnnotations".to_string(),
+        Kv::value(&labels(&[
+            ("commonannotationkey1", "commonannotationvalue1"),
+            ("commonannotationkey2", "commonannotationvalue2"),
+        ])),
+    );
+    m.insert(
         "ExternalURL".to_string(),
         Value::from("https://example.com"),
     );
@@ -608,4 +615,37 @@ fn hostile_nesting_is_an_error_not_a_stack_overflow() {
         sprintf("%*d", &[Value::Int(10_000_000_000), Value::Int(1)]),
         "%!(BADWIDTH)1"
     );
+}
+
+/// Alertmanager 0.25's own default templates, rendered with amtool's example data; the
+/// expected texts come from `amtool template render` (tests/data/templates/alertmanager/gen.py).
+#[test]
+fn alertmanager_default_templates_match_amtool() {
+    let funcs = am::funcs(GoTime::utc(1_600_000_000, 0));
+    let fm = [&funcs];
+    let mut t = Templates::new(MissingKey::Zero);
+    t.parse(
+        "default.tmpl",
+        include_str!("../../tests/data/templates/alertmanager/default.tmpl"),
+        &fm,
+    )
+    .unwrap();
+    // The HTML e-mail template parses too (it is executed by html/template upstream).
+    t.parse(
+        "email.tmpl",
+        include_str!("../../tests/data/templates/alertmanager/email.tmpl"),
+        &fm,
+    )
+    .unwrap();
+    assert!(t.has("email.default.html"));
+    let expected: BTreeMap<String, String> = serde_json::from_str(include_str!(
+        "../../tests/data/templates/alertmanager/expected.json"
+    ))
+    .unwrap();
+    assert!(expected.len() > 30);
+    let data = amtool_example_data();
+    for (name, want) in &expected {
+        let got = t.execute(name, &data, &fm).unwrap();
+        assert_eq!(&got, want, "template {name}");
+    }
 }
