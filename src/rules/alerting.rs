@@ -126,14 +126,19 @@ pub struct AlertSpec {
 #[derive(Clone, Debug, Default)]
 pub struct ActiveAlerts {
     pub active: HashMap<u64, Alert>,
-    /// Saved state waiting for the first evaluation, keyed by label fingerprint.
+    /// Saved state waiting for its alert to appear, keyed by label fingerprint.
     pending_restore: HashMap<u64, SavedAlert>,
     restore_opts: Option<RestoreOpts>,
+    /// Evaluations left in which saved state may still be applied.
+    restore_evals_left: u8,
 }
 
 impl ActiveAlerts {
-    /// Hands saved alerts to this rule; the first evaluation applies them (§5.4).
+    /// Hands saved alerts to this rule. Alerts that appear in the first two evaluations
+    /// get their saved state (§5.4); like Prometheus, which restores after the second
+    /// evaluation, this leaves the first probe results time to arrive.
     pub fn set_restore(&mut self, saved: Vec<SavedAlert>, opts: RestoreOpts) {
+        self.restore_evals_left = 2;
         self.pending_restore = saved
             .into_iter()
             .map(|s| (fingerprint(&s.labels), s))
@@ -214,8 +219,9 @@ impl ActiveAlerts {
             );
         }
 
-        let restoring = std::mem::take(&mut self.pending_restore);
-        let restore_opts = self.restore_opts.take();
+        let mut restoring = std::mem::take(&mut self.pending_restore);
+        let restore_opts = self.restore_opts;
+        let mut applied = Vec::new();
         for (h, mut a) in fresh.iter().map(|(h, a)| (*h, a.clone())) {
             if let Some(existing) = self.active.get_mut(&h) {
                 if existing.state != AlertState::Inactive {
@@ -224,8 +230,9 @@ impl ActiveAlerts {
                     continue;
                 }
             }
-            if let (Some(saved), Some(opts)) = (restoring.get(&h), restore_opts) {
-                restore_one(&mut a, saved, spec, ts, opts);
+            if let (Some(saved), Some(opts)) = (restoring.remove(&h), restore_opts) {
+                restore_one(&mut a, &saved, spec, ts, opts);
+                applied.push((h, saved));
             }
             self.active.insert(h, a);
         }
@@ -273,7 +280,7 @@ impl ActiveAlerts {
             self.active.remove(&h);
         }
         // Restored firing alerts keep their original FiredAt.
-        for (h, saved) in &restoring {
+        for (h, saved) in &applied {
             if let Some(a) = self.active.get_mut(h) {
                 if a.state == AlertState::Firing
                     && saved.state == AlertState::Firing
@@ -283,6 +290,12 @@ impl ActiveAlerts {
                     a.fired_at = saved.fired_at.or(Some(ts));
                 }
             }
+        }
+        self.restore_evals_left = self.restore_evals_left.saturating_sub(1);
+        if self.restore_evals_left > 0 {
+            self.pending_restore = restoring;
+        } else {
+            self.restore_opts = None;
         }
         if limit > 0 && active_count > limit {
             self.active.clear();

@@ -255,7 +255,7 @@ impl Manager {
         }
         let mut alerts = String::new();
         let mut for_state = String::new();
-        let mut per_group: Vec<(String, Duration, usize, Option<i64>, f64, u64, u64)> = Vec::new();
+        let mut stats: Vec<GroupStats> = Vec::new();
         for g in &groups {
             let g = lock(g);
             for r in &g.rules {
@@ -268,15 +268,15 @@ impl Manager {
                     write_sample(target, &labels, v);
                 }
             }
-            per_group.push((
-                g.key(),
-                g.interval,
-                g.rules.len(),
-                g.last_eval_ms,
-                g.eval_seconds,
-                g.evaluations,
-                g.failures,
-            ));
+            stats.push(GroupStats {
+                key: escape(&g.key()),
+                interval: g.interval.as_secs_f64(),
+                rules: g.rules.len() as f64,
+                last_eval: g.last_eval_ms.map(|t| t as f64 / 1000.0).unwrap_or(0.0),
+                duration: g.eval_seconds,
+                evaluations: g.evaluations,
+                failures: g.failures,
+            });
         }
         header(out, "ALERTS", "gauge", "Alerts in pending or firing state.");
         out.push_str(&alerts);
@@ -287,55 +287,42 @@ impl Manager {
             "When each pending or firing alert became active (Unix seconds).",
         );
         out.push_str(&for_state);
-        let gauges: [(
-            &str,
-            &str,
-            fn(&(String, Duration, usize, Option<i64>, f64, u64, u64)) -> f64,
-        ); 4] = [
+        let gauges: [Family<f64>; 4] = [
             (
                 "prometheus_rule_group_interval_seconds",
                 "The interval of a rule group.",
-                |g| g.1.as_secs_f64(),
+                |g| g.interval,
             ),
             ("prometheus_rule_group_rules", "The number of rules.", |g| {
-                g.2 as f64
+                g.rules
             }),
             (
                 "prometheus_rule_group_last_evaluation_timestamp_seconds",
                 "The timestamp of the last rule group evaluation in seconds.",
-                |g| g.3.map(|t| t as f64 / 1000.0).unwrap_or(0.0),
+                |g| g.last_eval,
             ),
             (
                 "prometheus_rule_group_last_duration_seconds",
                 "The duration of the last rule group evaluation.",
-                |g| g.4,
+                |g| g.duration,
             ),
         ];
         for (name, help, f) in gauges {
             header(out, name, "gauge", help);
-            for g in &per_group {
-                let _ = writeln!(
-                    out,
-                    "{name}{{rule_group=\"{}\"}} {}",
-                    escape(&g.0),
-                    fmt_f64(f(g))
-                );
+            for g in &stats {
+                let _ = writeln!(out, "{name}{{rule_group=\"{}\"}} {}", g.key, fmt_f64(f(g)));
             }
         }
-        let counters: [(
-            &str,
-            &str,
-            fn(&(String, Duration, usize, Option<i64>, f64, u64, u64)) -> u64,
-        ); 2] = [
+        let counters: [Family<u64>; 2] = [
             (
                 "prometheus_rule_evaluations",
                 "The total number of rule evaluations.",
-                |g| g.5,
+                |g| g.evaluations,
             ),
             (
                 "prometheus_rule_evaluation_failures",
                 "The total number of rule evaluation failures.",
-                |g| g.6,
+                |g| g.failures,
             ),
         ];
         for (base, help, f) in counters {
@@ -345,16 +332,25 @@ impl Manager {
                 format!("{base}_total")
             };
             header(out, &type_name, "counter", help);
-            for g in &per_group {
-                let _ = writeln!(
-                    out,
-                    "{base}_total{{rule_group=\"{}\"}} {}",
-                    escape(&g.0),
-                    f(g)
-                );
+            for g in &stats {
+                let _ = writeln!(out, "{base}_total{{rule_group=\"{}\"}} {}", g.key, f(g));
             }
         }
     }
+}
+
+/// A metric family of the rule-group metrics: name, help, the value for one group.
+type Family<T> = (&'static str, &'static str, fn(&GroupStats) -> T);
+
+/// One group's numbers for `/metrics`.
+struct GroupStats {
+    key: String,
+    interval: f64,
+    rules: f64,
+    last_eval: f64,
+    duration: f64,
+    evaluations: u64,
+    failures: u64,
 }
 
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {

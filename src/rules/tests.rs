@@ -367,15 +367,261 @@ fn restore_is_skipped_for_short_for_and_stale_state() {
 }
 
 #[test]
-fn restore_applies_only_at_the_first_evaluation() {
+fn restore_applies_only_in_the_first_two_evaluations() {
     let s = spec(3600, 0);
+    let opts = RestoreOpts::default();
     let mut a = ActiveAlerts::default();
-    a.set_restore(
-        vec![saved(AlertState::Pending, 0, 20 * M)],
-        RestoreOpts::default(),
-    );
+    a.set_restore(vec![saved(AlertState::Pending, 0, 20 * M)], opts);
     step(&mut a, &s, 25 * M, &[]);
     assert!(a.active.is_empty());
+    // The series shows up at the second evaluation: still restored (downtime 6m).
     step(&mut a, &s, 26 * M, &up(0.0));
-    assert_eq!(only(&a).active_at, 26 * M);
+    assert_eq!(only(&a).active_at, 6 * M);
+
+    let mut a = ActiveAlerts::default();
+    a.set_restore(vec![saved(AlertState::Pending, 0, 20 * M)], opts);
+    step(&mut a, &s, 25 * M, &[]);
+    step(&mut a, &s, 26 * M, &[]);
+    step(&mut a, &s, 27 * M, &up(0.0));
+    assert_eq!(only(&a).active_at, 27 * M, "too late: a new incident");
+}
+
+mod files {
+    use std::path::Path;
+
+    use crate::rules::file::{format_duration, parse_duration, parse_str};
+
+    fn errors(text: &str) -> Vec<String> {
+        match parse_str(text, Path::new("r.yml")) {
+            Ok(g) => panic!("expected errors, loaded {} groups", g.len()),
+            Err(e) => e.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn validation_matches_promtool_check_rules() {
+        let text = r#"groups:
+- name: g
+  rules:
+  - record: a:b
+    expr: up
+    for: 1m
+    annotations: {x: y}
+  - alert: X
+    record: y
+    expr: up
+  - alert: Y
+    expr: up
+    labels: {__name__: x, "bad-name": y}
+    annotations: {"bad-name": y, s: "{{ .Foo "}
+  - alert: Z
+    expr: ""
+  - record: "bad name"
+    expr: up
+- name: g
+  rules: []
+- name: ""
+  rules: []
+"#;
+        let e = errors(text);
+        let want = [
+            r#"r.yml:4:13: group "g", rule 1, "a:b": invalid field 'annotations' in recording rule"#,
+            r#"r.yml:4:13: group "g", rule 1, "a:b": invalid field 'for' in recording rule"#,
+            r#"group "g", rule 2, "X": only one of 'record' and 'alert' must be set"#,
+            r#"group "g", rule 3, "Y": invalid label name: __name__"#,
+            r#"group "g", rule 3, "Y": invalid label name: bad-name"#,
+            r#"group "g", rule 3, "Y": invalid annotation name: bad-name"#,
+            r#"group "g", rule 3, "Y": annotation "s": template: __alert_Y:1: unclosed action"#,
+            r#"group "g", rule 4, "Z": field 'expr' must be set in rule"#,
+            r#"r.yml:17:13: group "g", rule 5, "bad name": invalid recording rule name: bad name"#,
+            r#"r.yml:19:3: groupname: "g" is repeated in the same file"#,
+            r#"r.yml:21:3: Groupname must not be empty"#,
+        ];
+        for w in want {
+            assert!(
+                e.iter().any(|x| x.contains(w)),
+                "missing {w:?} in\n{}",
+                e.join("\n")
+            );
+        }
+        assert_eq!(e.len(), want.len(), "{}", e.join("\n"));
+    }
+
+    #[test]
+    fn unknown_keys_and_unsupported_expressions_are_errors_with_a_position() {
+        let e = errors(
+            "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up\n    annotation: {}\n",
+        );
+        assert!(e[0].starts_with("r.yml:6:"), "{e:?}");
+        assert!(e[0].contains("annotation"), "{e:?}");
+        let e = errors("groups:\n- name: g\n  rules:\n  - alert: A\n    expr: rate(x[5m])\n");
+        assert!(
+            e[0].starts_with(r#"r.yml:5:11: group "g", rule 1, "A": could not parse expression: "#),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn group_settings_and_defaults() {
+        let g = parse_str(
+            "groups:\n- name: g\n  interval: 30s\n  limit: 10\n  rules:\n  - alert: A\n    expr: up == 0\n    for: 5m\n    keep_firing_for: 1m\n- name: h\n  rules: []\n",
+            Path::new("r.yml"),
+        )
+        .expect("loads");
+        assert_eq!(g[0].interval, Some(std::time::Duration::from_secs(30)));
+        assert_eq!(g[0].limit, 10);
+        assert_eq!(g[1].interval, None);
+        assert!(parse_str("# only a comment\n", Path::new("r.yml"))
+            .expect("empty file")
+            .is_empty());
+        // Only the first YAML document counts, as in Prometheus.
+        let g = parse_str("groups: []\n---\nnot: valid\n", Path::new("r.yml")).expect("first doc");
+        assert!(g.is_empty());
+    }
+
+    #[test]
+    fn prometheus_durations() {
+        assert_eq!(parse_duration("0").unwrap().as_secs(), 0);
+        assert_eq!(parse_duration("1h30m").unwrap().as_secs(), 5400);
+        assert_eq!(parse_duration("1d").unwrap().as_secs(), 86400);
+        assert_eq!(parse_duration("100ms").unwrap().as_millis(), 100);
+        assert!(parse_duration("1.5m").is_err());
+        assert!(parse_duration("1m1h").is_err());
+        assert!(parse_duration("5").is_err());
+        assert_eq!(
+            format_duration(std::time::Duration::from_secs(5400)),
+            "1h30m"
+        );
+    }
+}
+
+mod runtime {
+    use std::collections::HashSet;
+    use std::time::Duration;
+
+    use crate::rules::expr::{Labels, Matcher, Queryable, Sample};
+    use crate::rules::group::{generator_url, next_slot};
+    use crate::rules::persist;
+    use crate::rules::recording::{record_output, Overlay};
+
+    use super::*;
+
+    fn sample(pairs: &[(&str, &str)], v: f64) -> Sample {
+        Sample {
+            labels: Labels::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string()))),
+            value: v,
+        }
+    }
+
+    #[test]
+    fn slots_are_aligned_to_the_interval_with_a_per_group_offset() {
+        let iv = Duration::from_secs(60);
+        let a = next_slot(1_000_000, iv, "f.yml", "a");
+        assert!((1_000_000..1_060_000).contains(&a));
+        assert_eq!(
+            next_slot(a, iv, "f.yml", "a"),
+            a,
+            "a slot time is its own slot"
+        );
+        assert_eq!(next_slot(a + 1, iv, "f.yml", "a"), a + 60_000);
+        assert_eq!(
+            (a - next_slot(5_000_000, iv, "f.yml", "a")).rem_euclid(60_000),
+            0
+        );
+        let others: HashSet<i64> = (0..20)
+            .map(|i| next_slot(0, iv, "f.yml", &format!("g{i}")))
+            .collect();
+        assert!(others.len() > 10, "groups spread over the interval");
+    }
+
+    #[test]
+    fn generator_url_is_prometheus_table_link() {
+        assert_eq!(
+            generator_url("http://h:9115/", "probe_success == 0"),
+            "http://h:9115/graph?g0.expr=probe_success+%3D%3D+0&g0.tab=1"
+        );
+    }
+
+    #[test]
+    fn recording_output_names_labels_and_checks() {
+        let mut labels = LabelSet::new();
+        labels.insert("team".into(), "x".into());
+        let out = record_output(
+            "job:up:sum",
+            &labels,
+            vec![sample(&[("__name__", "up"), ("job", "a")], 1.0)],
+            0,
+        )
+        .expect("ok");
+        assert_eq!(
+            out[0].labels.to_string(),
+            r#"{__name__="job:up:sum", job="a", team="x"}"#
+        );
+        let dup = vec![
+            sample(&[("__name__", "a")], 1.0),
+            sample(&[("__name__", "b")], 2.0),
+        ];
+        assert_eq!(
+            record_output("r", &LabelSet::new(), dup.clone(), 0)
+                .unwrap_err()
+                .to_string(),
+            "vector contains metrics with the same labelset after applying rule labels"
+        );
+        let two = vec![sample(&[("i", "1")], 1.0), sample(&[("i", "2")], 2.0)];
+        assert_eq!(
+            record_output("r", &LabelSet::new(), two, 1)
+                .unwrap_err()
+                .to_string(),
+            "exceeded limit of 1 with 2 series"
+        );
+    }
+
+    #[test]
+    fn overlay_stale_markers_end_series_and_bounded_history_is_trimmed() {
+        let o = Overlay::bounded();
+        let name = Matcher::equal("__name__", "r");
+        let s = sample(&[("__name__", "r"), ("i", "1")], 1.0);
+        let prev = o.write_output(0, std::slice::from_ref(&s), &HashSet::new());
+        assert_eq!(o.latest(std::slice::from_ref(&name), 60_000).len(), 1);
+        let prev = o.write_output(60_000, &[], &prev);
+        assert!(prev.is_empty());
+        assert!(
+            o.latest(std::slice::from_ref(&name), 60_000).is_empty(),
+            "stale"
+        );
+        // With no range declared only the 5m lookback is kept.
+        o.write_output(10 * 60_000, std::slice::from_ref(&s), &HashSet::new());
+        let pts = o.select(&[name], 0, 20 * 60_000);
+        assert_eq!(pts[0].points, vec![(600_000, 1.0)]);
+    }
+
+    #[test]
+    fn state_survives_a_save_and_load() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut map = std::collections::BTreeMap::new();
+        map.insert(
+            persist::RuleKey {
+                file: "r.yml".into(),
+                group: "g".into(),
+                rule: "Down".into(),
+            },
+            vec![SavedAlert {
+                labels: ls(&[("alertname", "Down")]),
+                state: AlertState::Firing,
+                active_at: 1,
+                fired_at: Some(2),
+                last_active_eval: 3,
+            }],
+        );
+        let snap = persist::Snapshot::from_map(map.clone());
+        persist::save(dir.path(), &snap).expect("save");
+        assert!(!dir.path().join("rules.json.tmp").exists());
+        assert_eq!(persist::load(dir.path()).expect("load").into_map(), map);
+        assert!(persist::load(&dir.path().join("missing"))
+            .expect("empty")
+            .rules
+            .is_empty());
+        std::fs::write(dir.path().join("rules.json"), "{").expect("write");
+        assert!(persist::load(dir.path()).is_err());
+    }
 }

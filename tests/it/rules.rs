@@ -343,6 +343,42 @@ async fn alert_goes_pending_fires_and_resolves_as_the_target_goes_down_and_up() 
         Some(2.0)
     );
 
+    // A reload with a broken rule file fails and keeps the running rules and their state;
+    // a good one that changes nothing keeps them too.
+    let rules_path = dir.path().join("alerts.yml");
+    let good = std::fs::read_to_string(&rules_path).expect("read rules");
+    std::fs::write(
+        &rules_path,
+        "groups:\n  - name: x\n    rules:\n      - alert: A\n        expr: sum(\n",
+    )
+    .expect("write broken rules");
+    let err = d
+        .state
+        .reload()
+        .await
+        .expect_err("a broken rule file fails the reload");
+    assert!(err.to_string().contains("alerts.yml"), "{err}");
+    assert_eq!(alert_state(&d.metrics().await).as_deref(), Some("firing"));
+    std::fs::write(&rules_path, &good).expect("restore rules");
+    d.state.reload().await.expect("reload");
+    assert_eq!(alert_state(&d.metrics().await).as_deref(), Some("firing"));
+
+    // A restart restores the firing alert from --storage.path: it never goes pending again.
+    d.stop().await;
+    let d = RulesDaemon::start(dir.path(), &config).await;
+    let end = Instant::now() + Duration::from_secs(15);
+    let state = loop {
+        if let Some(s) = alert_state(&d.metrics().await) {
+            break s;
+        }
+        assert!(
+            Instant::now() < end,
+            "the alert did not come back after a restart"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(state, "firing", "restored alert state");
+
     up.store(true, Ordering::SeqCst);
     wait_metrics(&d, "the alert resolved", Duration::from_secs(15), |m| {
         alert_state(m).is_none() && probe_success(m) == Some(1.0)
