@@ -321,3 +321,4 @@ fn route_matchers_print_like_amtool_routes_show() {
         assert_eq!(r.key, format!("{{}}/{}", r.matchers));
     }
 }
+

@@ -167,17 +167,7 @@ pub fn alerting(
     let mut templates = Vec::new();
     for (i, t) in raw.templates.iter().enumerate() {
         let p = cx.file_path(&t.value);
-        let dir_has_glob = Path::new(&t.value)
-            .parent()
-            .and_then(Path::to_str)
-            .is_some_and(|d| d.contains(['*', '?', '[']));
-        if dir_has_glob {
-            cx.err(
-                &t.referenced,
-                &format!("templates[{i}]"),
-                format!("{:?} is not a valid template glob: only the last path component may contain wildcards", t.value),
-            );
-        } else if let Err(e) = glob::Pattern::new(&p.to_string_lossy()) {
+        if let Err(e) = glob::Pattern::new(&p.to_string_lossy()) {
             cx.err(
                 &t.referenced,
                 &format!("templates[{i}]"),
@@ -415,8 +405,12 @@ fn check_url(s: &str) -> Result<(), String> {
     if u.scheme() != "http" && u.scheme() != "https" {
         return Err(format!("unsupported scheme {:?} for URL", u.scheme()));
     }
-    if u.host_str().is_none_or(str::is_empty) {
-        return Err("host is missing in URL".to_string());
+    // Go's url.Parse keeps `http:///x` and `http:x` host-less, where WHATWG parsing (the url
+    // crate) would take `x` as the host.
+    let authority = s.split_once("://").map_or("", |(_, rest)| rest);
+    if authority.is_empty() || authority.starts_with('/') || u.host_str().is_none_or(str::is_empty)
+    {
+        return Err("missing host for URL".to_string());
     }
     Ok(())
 }
@@ -506,6 +500,7 @@ fn receiver(cx: &mut Cx, i: usize, r: &Spanned<RawReceiver>, g: &RawGlobal) -> O
                 content: dv.content.clone().unwrap_or_default(),
                 username: dv.username.clone(),
                 avatar_url: dv.avatar_url.clone(),
+                digest: dv.digest.unwrap_or(false),
                 http_config: dv
                     .http_config
                     .as_ref()
@@ -1011,7 +1006,7 @@ fn inhibit_rule(cx: &mut Cx, p: &str, r: &RawInhibitRule) -> InhibitRule {
             cx.err(
                 &l.referenced,
                 &format!("{p}.equal[{i}]"),
-                format!("invalid label name {:?} in equal list", l.value),
+                format!("{:?} is not a valid label name", l.value),
             );
         }
         equal.push(l.value.clone());
