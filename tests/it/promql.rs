@@ -12,7 +12,7 @@
 use std::fmt::Write as _;
 use std::process::Command;
 
-use blackwatch::rules::expr::{Expr, MemStorage};
+use blackwatch::rules::expr::{Expr, ExprError, MemStorage};
 
 /// One `tests:` entry: input series at `interval_s`, expressions each evaluated at times.
 struct Group<'a> {
@@ -668,4 +668,69 @@ fn evaluation_errors_match_promtool() {
             ("count_over_time({__name__=~\".+\"}[1h])", vec![0]),
         ],
     });
+}
+
+/// Expressions promtool refuses when it loads a rule file are refused by `Expr::parse` too,
+/// as syntax or type errors (not as "unsupported").
+#[test]
+fn syntax_errors_match_promtool() {
+    let invalid = [
+        r#"{job=~".*"}"#,
+        "{}",
+        "foo[5m] + 1",
+        "1 > 2",
+        "foo and 1",
+        "1 and 2",
+        "abs(foo[5m])",
+        "round(foo, foo)",
+        r#"label_replace(foo, "a", "b")"#,
+        "time(1)",
+        r#"foo{__name__="bar"}"#,
+        r#"-"str""#,
+        "foo ==",
+        "1 == bool foo[5m]",
+        "changes(foo)",
+        r#"vector("a")"#,
+        "absent(foo, foo)",
+        "x[0s]",
+        "sum(foo) by (a) without (b)",
+        r#"foo{a=~"("}"#,
+        "count_values(1, foo)",
+        "sum by (a) (foo) by (b)",
+        "foo unless bool bar",
+        "clamp(foo, 1)",
+        "quantile_over_time(foo, foo[5m])",
+        "foo[5m][5m]",
+        r#""a" + 1"#,
+        "foo bar",
+        "topk(foo, bar)",
+    ];
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (i, expr) in invalid.iter().enumerate() {
+        match Expr::parse(expr) {
+            Err(ExprError::Parse(_)) => {}
+            other => panic!("{expr}: expected a parse error, got {other:?}"),
+        }
+        let file = dir.path().join(format!("rules{i}.yml"));
+        std::fs::write(
+            &file,
+            format!(
+                "groups:\n  - name: g\n    rules:\n      - record: r\n        expr: {}\n",
+                yaml_quote(expr)
+            ),
+        )
+        .expect("write rule file");
+        let binary = std::env::var("PROMTOOL_BIN").unwrap_or_else(|_| "promtool".to_owned());
+        let out = Command::new(&binary)
+            .args(["check", "rules"])
+            .arg(&file)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run promtool `{binary}` ({e})"));
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && text.contains("could not parse expression"),
+            "promtool accepted {expr}:\n{text}"
+        );
+    }
 }

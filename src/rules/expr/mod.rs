@@ -292,7 +292,7 @@ impl Value {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ExprError {
     /// promql-parser's syntax or type error.
-    #[error("{0}")]
+    #[error("parse error: {0}")]
     Parse(String),
     /// Valid PromQL outside the subset; the message names the construct.
     #[error("{0}")]
