@@ -510,8 +510,18 @@ impl State<'_> {
                 got,
                 nil,
             } => match args.get(arg) {
+                // Go converts literals to the parameter's kind; of the kinds our functions
+                // declare, only string has a conversion (and its own message).
                 Some(a @ (Arg::Number { .. } | Arg::Bool(..) | Arg::String { .. })) => {
-                    self.err(a.pos(), a, &format!("expected {want}; found {a}"))
+                    if want == "string" {
+                        self.err(a.pos(), a, &format!("expected string; found {a}"))
+                    } else {
+                        self.err(
+                            a.pos(),
+                            a,
+                            &format!("can't handle {a} for arg of type {want}"),
+                        )
+                    }
                 }
                 Some(a @ Arg::Nil(_)) => {
                     self.err(a.pos(), a, &format!("cannot assign nil to {want}"))

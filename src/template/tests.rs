@@ -649,3 +649,50 @@ fn alertmanager_default_templates_match_amtool() {
         assert_eq!(&got, want, "template {name}");
     }
 }
+
+#[test]
+fn query_result_helpers_and_query_itself() {
+    use super::prom::{self, Sample};
+    let s = |job: &str, v: f64| {
+        Value::Object(Arc::new(Sample {
+            labels: labels(&[("job", job), ("__value__", "raw")]),
+            value: v,
+        }))
+    };
+    let data = Value::from(vec![s("b", 2.0), s("a", 1.5)]);
+    let fm = [prom::funcs()];
+    let r = |text: &str, d: &Value| run(text, d, MissingKey::Zero, &fm);
+    assert_eq!(
+        r("{{ with first . }}{{ label \"job\" . }} {{ value . }} {{ strvalue . }} {{ .Value }}{{ end }}", &data).unwrap(),
+        "b 2 raw 2"
+    );
+    assert_eq!(
+        r(
+            "{{ range sortByLabel \"job\" . }}{{ .Labels.job }}={{ .Value }};{{ end }}",
+            &data
+        )
+        .unwrap(),
+        "a=1.5;b=2;"
+    );
+    assert_eq!(
+        r("{{ first . }}", &Value::from(Vec::<Value>::new())).unwrap_err(),
+        "template: t:1:3: executing \"t\" at <first .>: error calling first: first() called on vector with no elements"
+    );
+    assert_eq!(
+        r("{{ query \"up\" | first | value }}", &Value::Nil).unwrap_err(),
+        "template: t:1:3: executing \"t\" at <query \"up\">: error calling query: query is not supported by blackwatch"
+    );
+    assert_eq!(
+        r("{{ value 1.5 }}", &Value::Nil).unwrap_err(),
+        "template: t:1:9: executing \"t\" at <1.5>: can't handle 1.5 for arg of type *template.sample"
+    );
+}
+
+#[test]
+fn shareable_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Templates>();
+    assert_send_sync::<FuncMap>();
+    assert_send_sync::<Value>();
+    assert_send_sync::<rules::RuleTemplate>();
+}
