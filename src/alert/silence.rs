@@ -268,6 +268,14 @@ impl Silences {
         self.by_id.is_empty()
     }
 
+    /// Silences in any of `states` at `now` (upstream's `QState`), in ID order.
+    pub fn in_states(&self, now: SystemTime, states: &[SilenceState]) -> Vec<&Silence> {
+        self.by_id
+            .values()
+            .filter(|s| states.contains(&s.state(now)))
+            .collect()
+    }
+
     /// Counts by state at `now` (for `alertmanager_silences{state}`).
     pub fn count_by_state(&self, now: SystemTime) -> BTreeMap<SilenceState, usize> {
         let mut out: BTreeMap<SilenceState, usize> = [
@@ -555,6 +563,33 @@ mod tests {
         let mut st = Silences::new(Duration::ZERO);
         assert!(st.set(sil(r#"a=~".*""#, 100, 200), now).is_err());
         assert!(st.is_empty());
+    }
+
+    /// Upstream's `TestQState`.
+    #[test]
+    fn query_by_state() {
+        let mut st = Silences::new(Duration::from_secs(3600));
+        let now = at(100);
+        let active = st.set(sil("a=b", 100, 200), now).unwrap();
+        let pending = st.set(sil("a=b", 300, 400), now).unwrap();
+        let expired = st.set(sil("a=b", 100, 120), now).unwrap();
+        let at150 = at(150);
+        let ids = |states: &[SilenceState]| -> Vec<String> {
+            let mut v: Vec<String> = st
+                .in_states(at150, states)
+                .iter()
+                .map(|s| s.id.clone())
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(ids(&[SilenceState::Active]), vec![active.clone()]);
+        assert_eq!(ids(&[SilenceState::Pending]), vec![pending.clone()]);
+        assert_eq!(ids(&[SilenceState::Expired]), vec![expired.clone()]);
+        let mut both = vec![active, pending];
+        both.sort();
+        assert_eq!(ids(&[SilenceState::Active, SilenceState::Pending]), both);
+        assert!(ids(&[]).is_empty());
     }
 
     #[test]

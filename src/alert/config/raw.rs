@@ -420,6 +420,9 @@ pub struct RawDiscordConfig {
     pub avatar_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_config: Option<Spanned<RawHttpConfig>>,
+    /// blackwatch extension: one embed per alert within Discord's limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<bool>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -539,4 +542,48 @@ pub struct RawTimeRange {
     pub start_time: String,
     #[serde(default)]
     pub end_time: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_deserialize() {
+        let g = RawGlobal::default();
+        assert_eq!(g.resolve_timeout.0, Duration::from_secs(300));
+        assert_eq!(g.smtp_hello, "localhost");
+        assert!(g.smtp_require_tls);
+        let h = RawHttpConfig::default();
+        assert!(h.follow_redirects && h.enable_http2);
+    }
+
+    #[test]
+    fn prometheus_durations() {
+        let ok = [
+            ("0", 0),
+            ("0s", 0),
+            ("5m", 300_000),
+            ("1h30m", 5_400_000),
+            ("1d", 86_400_000),
+            ("1w", 604_800_000),
+            ("1y", 31_536_000_000),
+            ("250ms", 250),
+            ("1m30s500ms", 90_500),
+        ];
+        for (s, ms) in ok {
+            assert_eq!(parse_prom_duration(s), Ok(Duration::from_millis(ms)), "{s}");
+        }
+        for s in ["", "5", "1.5h", "5 m", "30s1m", "1mm", "-1s", "1h1h"] {
+            assert!(parse_prom_duration(s).is_err(), "{s} should not parse");
+        }
+        assert_eq!(
+            parse_prom_duration("5 minutes").unwrap_err(),
+            r#"not a valid duration string: "5 minutes""#
+        );
+        for (d, s) in [(0, "0s"), (90_500, "1m30s500ms"), (93_600_000, "1d2h")] {
+            assert_eq!(format_prom_duration(Duration::from_millis(d)), s);
+            assert_eq!(parse_prom_duration(s), Ok(Duration::from_millis(d)));
+        }
+    }
 }
