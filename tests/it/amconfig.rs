@@ -322,3 +322,64 @@ fn route_matchers_print_like_amtool_routes_show() {
     }
 }
 
+/// Must-match item 1 (depth-first, first matching child wins unless `continue`, a node no
+/// child of which matched is the result): the receivers blackwatch routes each label set to,
+/// in order, are the ones `amtool config routes test` prints.
+#[test]
+fn routing_matches_amtool_routes_test() {
+    let path = data("valid/routing_tree.yml");
+    let c = load_file(&path).unwrap();
+    let bin = std::env::var("AMTOOL_BIN").unwrap_or_else(|_| "amtool".to_owned());
+    let label_sets: &[&[&str]] = &[
+        &["owner=team-A"],
+        &["owner=team-A", "env=unset"],
+        &["owner=team-C"],
+        &["owner=team-B", "env=production"],
+        &["owner=team-A", "env=testing"],
+        &["owner=team-A", "env=production"],
+        &["owner=team-A", "env=production", "job=x"],
+        &["owner=team-A", "env=producer"],
+        &["group_by=role"],
+        &["env=testing", "group_by=role"],
+        &["env=testing", "group_by=role", "wait=long"],
+        &["chain=1"],
+        &["chain=1", "sev=critical"],
+        &["chain=2", "sev=critical"],
+        &["chain=2"],
+        &["chain=3"],
+        &["chain=3", "sev=critical"],
+        &["chain=4"],
+        &["chain=4", "sev=critical"],
+        &["owner=team-A", "chain=1"],
+        &["nothing=matches"],
+    ];
+    let mut failures = Vec::new();
+    for labels in label_sets {
+        let out = Command::new(&bin)
+            .args(["config", "routes", "test", "--config.file"])
+            .arg(&path)
+            .args(labels.iter())
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("cannot run amtool `{bin}` ({e}); install prometheus-alertmanager")
+            });
+        let upstream = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let set: blackwatch::labels::LabelSet = labels
+            .iter()
+            .map(|l| {
+                let (k, v) = l.split_once('=').unwrap();
+                (k.to_string(), v.to_string())
+            })
+            .collect();
+        let ours: Vec<String> = c
+            .route
+            .match_routes(&set)
+            .iter()
+            .map(|r| r.opts.receiver.clone())
+            .collect();
+        if ours.join(",") != upstream {
+            failures.push(format!("{labels:?}: amtool {upstream:?}, ours {ours:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
