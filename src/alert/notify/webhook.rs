@@ -27,8 +27,78 @@ pub struct WebhookSettings {
     pub max_alerts: usize,
     /// Per request; `None` = only the flush deadline applies.
     pub timeout: Option<Duration>,
-    /// Extra request headers (`http_config.authorization`, `http_headers`); values are secret.
-    pub headers: Vec<(String, Secret)>,
+    /// Extra request headers (`http_config` auth, `http_headers`); values are secret.
+    pub headers: Vec<(String, HeaderSource)>,
+}
+
+/// A header value, possibly read from a file on every send (`*_file`, trimmed).
+#[derive(Clone, Debug)]
+pub enum HeaderSource {
+    Inline(Secret),
+    /// `prefix` + the trimmed file content (`Bearer <token>`).
+    File {
+        prefix: String,
+        path: PathBuf,
+    },
+    /// `Basic base64(user:password)`, the password inline or from a file.
+    Basic {
+        username: String,
+        password: Option<Secret>,
+        password_file: Option<PathBuf>,
+    },
+}
+
+impl HeaderSource {
+    fn value(&self) -> Result<String, NotifyError> {
+        let read = |p: &PathBuf| {
+            std::fs::read_to_string(p)
+                .map(|s| s.trim().to_string())
+                .map_err(|e| {
+                    NotifyError::new(
+                        false,
+                        FailReason::Other,
+                        format!("reading {}: {e}", p.display()),
+                    )
+                })
+        };
+        match self {
+            HeaderSource::Inline(s) => Ok(s.expose().to_string()),
+            HeaderSource::File { prefix, path } => Ok(format!("{prefix}{}", read(path)?)),
+            HeaderSource::Basic {
+                username,
+                password,
+                password_file,
+            } => {
+                let pass = match (password, password_file) {
+                    (Some(p), _) => p.expose().to_string(),
+                    (None, Some(f)) => read(f)?,
+                    (None, None) => String::new(),
+                };
+                Ok(format!("Basic {}", base64(&format!("{username}:{pass}"))))
+            }
+        }
+    }
+}
+
+/// Standard base64 with padding.
+fn base64(s: &str) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let b = s.as_bytes();
+    let mut out = String::with_capacity(b.len().div_ceil(3) * 4);
+    for chunk in b.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, &x)| acc | (u32::from(x) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// The version-4 payload, field order as Alertmanager's JSON.
@@ -117,7 +187,7 @@ impl Webhook {
             .header("User-Agent", &self.user_agent)
             .body(body);
         for (k, v) in &self.settings.headers {
-            req = req.header(k.as_str(), v.expose());
+            req = req.header(k.as_str(), v.value()?);
         }
         if let Some(t) = self.settings.timeout {
             req = req.timeout(t);
@@ -208,6 +278,19 @@ mod tests {
             format!("{:016x}", alert("B", true).fingerprint()),
         );
         assert_eq!(body, want);
+    }
+
+    #[test]
+    fn basic_auth_header() {
+        assert_eq!(base64("user:pass"), "dXNlcjpwYXNz");
+        assert_eq!(base64("a"), "YQ==");
+        assert_eq!(base64("ab"), "YWI=");
+        let h = HeaderSource::Basic {
+            username: "u".into(),
+            password: Some(Secret::new("p")),
+            password_file: None,
+        };
+        assert_eq!(h.value().unwrap(), "Basic dTpw");
     }
 
     #[test]

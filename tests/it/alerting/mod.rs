@@ -178,6 +178,9 @@ fn config(sink: &HttpServer, group_wait: &str, group_interval: &str) -> String {
             - name: team
               webhook_configs:
                 - url: {}
+                  http_config:
+                    authorization:
+                      credentials: s3cret-token
         "#,
         sink.url("/hook")
     )
@@ -215,6 +218,9 @@ async fn posted_alerts_are_grouped_notified_and_resolved() {
     .await;
     assert_eq!(resp.status(), 200);
     wait_until("the first notification", || notifications(&sink).len() == 1).await;
+    let req = &sink.requests()[0];
+    assert_eq!(req.header("authorization"), Some("Bearer s3cret-token"));
+    assert_eq!(req.header("content-type"), Some("application/json"));
     let n = &notifications(&sink)[0];
     assert_eq!(n["groupKey"], "{}:{alertname=\"A\"}");
     assert_eq!(n["status"], "firing");
@@ -456,12 +462,14 @@ async fn malformed_requests_get_400_with_the_reason() {
         .as_str()
         .unwrap()
         .contains("receiver: team"));
+    let original = status["config"]["original"].as_str().unwrap();
     assert!(
-        !status["config"]["original"]
-            .as_str()
-            .unwrap()
-            .contains("/hook"),
-        "webhook URL leaked"
+        !original.contains("/hook"),
+        "webhook URL leaked:\n{original}"
+    );
+    assert!(
+        !original.contains("s3cret"),
+        "credentials leaked:\n{original}"
     );
     assert_eq!(status["cluster"]["status"], "disabled");
     let receivers: Value = c
@@ -607,4 +615,172 @@ async fn kill_9_restart_sends_every_notification_exactly_once() {
         .await
         .unwrap();
     assert_eq!(alerts.as_array().unwrap().len(), 2, "{alerts}");
+}
+
+#[tokio::test]
+async fn reload_rebuilds_groups_without_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = sink();
+    let d = Daemon::start(dir.path(), &config(&sink, "1s", "2s")).await;
+    post_alerts(
+        &d,
+        json!([{"labels": {"alertname": "R"}, "endsAt": rfc3339(3600)}]),
+    )
+    .await;
+    wait_until("R notified", || notifications(&sink).len() == 1).await;
+    // A new route for team=ops; the root route (and so R's group key) is unchanged.
+    let changed = format!(
+        r#"
+        alerting:
+          route:
+            receiver: team
+            group_by: [alertname]
+            group_wait: 1s
+            group_interval: 2s
+            routes:
+              - matchers: [team="ops"]
+                receiver: ops
+          receivers:
+            - name: team
+              webhook_configs:
+                - url: {}
+            - name: ops
+              webhook_configs:
+                - url: {}
+        "#,
+        sink.url("/hook"),
+        sink.url("/ops")
+    );
+    std::fs::write(dir.path().join("blackwatch.yml"), dedent(&changed)).unwrap();
+    let c = client();
+    let r = c.post(d.url("/-/reload")).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    let receivers: Value = c
+        .get(d.url("/api/v2/receivers"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(receivers, json!([{"name": "team"}, {"name": "ops"}]));
+    post_alerts(
+        &d,
+        json!([{"labels": {"alertname": "O", "team": "ops"}, "endsAt": rfc3339(3600)}]),
+    )
+    .await;
+    wait_until("O notified on the new route", || {
+        sink.requests().iter().any(|r| r.path() == "/ops")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let paths: Vec<String> = sink
+        .requests()
+        .iter()
+        .map(|r| r.path().to_string())
+        .collect();
+    assert_eq!(
+        paths,
+        vec!["/hook", "/ops"],
+        "R must not be sent again after the reload"
+    );
+    // A broken file is refused and the running config stays.
+    std::fs::write(
+        dir.path().join("blackwatch.yml"),
+        "alerting:\n  route: {}\n",
+    )
+    .unwrap();
+    let r = c.post(d.url("/-/reload")).send().await.unwrap();
+    assert_eq!(r.status(), 500);
+    let receivers: Value = c
+        .get(d.url("/api/v2/receivers"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(receivers.as_array().unwrap().len(), 2);
+}
+
+/// Prometheus 2.42 (Debian package `prometheus`) evaluating an always-firing rule delivers
+/// its alert to blackwatch over the Alertmanager API, and the webhook receives it.
+#[tokio::test]
+async fn real_prometheus_delivers_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = sink();
+    let d = Daemon::start(dir.path(), &config(&sink, "1s", "2s")).await;
+    std::fs::write(
+        dir.path().join("rules.yml"),
+        dedent(
+            r#"
+            groups:
+              - name: g
+                interval: 1s
+                rules:
+                  - alert: AlwaysOn
+                    expr: vector(1)
+                    labels: {severity: page}
+                    annotations: {summary: "always {{ $value }}"}
+            "#,
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("prometheus.yml"),
+        dedent(&format!(
+            r#"
+            global:
+              evaluation_interval: 1s
+              external_labels: {{cluster: test}}
+            rule_files: [rules.yml]
+            alerting:
+              alertmanagers:
+                - static_configs:
+                    - targets: ['{}']
+            "#,
+            d.addr
+        )),
+    )
+    .unwrap();
+    let mut prom = Command::new("prometheus")
+        .arg(format!(
+            "--config.file={}",
+            dir.path().join("prometheus.yml").display()
+        ))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("tsdb").display()
+        ))
+        .arg("--web.listen-address=127.0.0.1:0")
+        // Alertmanager discovery takes ~5 s; without this the first send waits a minute.
+        .arg("--rules.alert.resend-delay=1s")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("prometheus is installed (apt-get install prometheus)");
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while notifications(&sink).is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let _ = prom.kill();
+    let _ = prom.wait();
+    let n = notifications(&sink);
+    assert!(
+        !n.is_empty(),
+        "no notification; blackwatch stderr:\n{}",
+        d.stderr_text()
+    );
+    assert_eq!(n[0]["groupKey"], "{}:{alertname=\"AlwaysOn\"}");
+    let alert = &n[0]["alerts"][0];
+    assert_eq!(
+        alert["labels"],
+        json!({"alertname": "AlwaysOn", "severity": "page", "cluster": "test"})
+    );
+    assert_eq!(alert["annotations"]["summary"], "always 1");
+    assert!(alert["generatorURL"]
+        .as_str()
+        .unwrap()
+        .contains("/graph?g0.expr=vector%281%29"));
 }
