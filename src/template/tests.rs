@@ -575,6 +575,10 @@ fn alertmanager_later_functions() {
         "template: t:1:5: executing \"t\" at <.L.Remove>: error calling Remove: wrong type for value; expected []string; got string"
     );
     assert_eq!(
+        r(r#"{{ tz "Europe/Berlin" .T }}|{{ (tz "America/New_York" .T).Format "15:04 MST -07:00" }}"#).unwrap(),
+        "2020-09-13 14:26:40 +0200 CEST|08:26 EDT -04:00"
+    );
+    assert_eq!(
         r(r#"{{ tz "Mars/Base" .T }}"#).unwrap_err(),
         "template: t:1:3: executing \"t\" at <tz \"Mars/Base\" .T>: error calling tz: unknown time zone Mars/Base"
     );
