@@ -6,6 +6,7 @@ mod api_v1;
 mod api_v2;
 mod pages;
 mod probe;
+pub mod status;
 
 use std::io::Write as _;
 use std::sync::Arc;
@@ -29,7 +30,7 @@ pub enum ServerError {
 /// Builds the router; exposed so tests can drive it without a socket.
 pub fn router(state: Arc<Shared>) -> Router {
     Router::new()
-        .route("/", get(pages::index))
+        .route("/", get(status::index).post(status::submit))
         .route("/probe", any(probe::handle))
         .route("/metrics", get(metrics))
         .route("/-/healthy", any(|| async { "Healthy" }))

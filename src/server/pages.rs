@@ -1,63 +1,15 @@
-//! The human-facing pages: `/` (links and recent probes), `/logs` (one probe's debug text)
-//! and `/config` (the running config with secrets hidden).
+//! The human-facing pages: `/logs` (one probe's debug text) and `/config` (the running
+//! config with secrets hidden). The status page at `/` is `status.rs`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 
 use super::plain;
 use crate::state::Shared;
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
-pub(super) async fn index(State(state): State<Arc<Shared>>) -> Response {
-    let mut rows = String::new();
-    if let Ok(h) = state.history.lock() {
-        for e in h.list() {
-            let result = if e.success {
-                "Success".to_string()
-            } else {
-                "<strong>Failure</strong>".to_string()
-            };
-            rows.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td><a href=\"logs?id={}\">Logs</a></td></tr>\n",
-                html_escape(&e.module),
-                html_escape(&e.target),
-                result,
-                e.id
-            ));
-        }
-    }
-    let page = format!(
-        r#"<!DOCTYPE html>
-<html>
-<head><meta charset="utf-8"><title>blackwatch</title></head>
-<body>
-<h1>blackwatch</h1>
-<p>A drop-in for Prometheus blackbox_exporter.</p>
-<p><a href="probe?target=prometheus.io&module=http_2xx">Probe prometheus.io for http_2xx</a></p>
-<p><a href="probe?target=prometheus.io&module=http_2xx&debug=true">Debug probe prometheus.io for http_2xx</a></p>
-<p><a href="metrics">Metrics</a></p>
-<p><a href="config">Configuration</a></p>
-<h2>Recent Probes</h2>
-<table border="1" cellpadding="3">
-<tr><th>Module</th><th>Target</th><th>Result</th><th>Debug</th></tr>
-{rows}</table>
-</body>
-</html>
-"#
-    );
-    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
-}
 
 pub(super) async fn config(State(state): State<Arc<Shared>>) -> Response {
     plain(StatusCode::OK, state.config().to_yaml())

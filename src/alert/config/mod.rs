@@ -137,6 +137,8 @@ pub struct DiscordConfig {
     pub username: String,
     pub avatar_url: String,
     pub http_config: RawHttpConfig,
+    /// blackwatch extension (`digest: true`): one embed per alert.
+    pub digest: bool,
 }
 
 /// `host:port` of an SMTP smarthost.

@@ -1,0 +1,511 @@
+//! The Discord integration (`notify/discord/discord.go`): upstream's webhook payload —
+//! `content` plus one embed with `title`, `description` and `color` (0x992D22 when any alert
+//! fires, 0x2ECC71 when all resolved), `username`/`avatar_url` only when set — with
+//! upstream's rune truncation (`…` at 256 / 4096 / 2000), the URL from `webhook_url` or
+//! `webhook_url_file` (re-read and trimmed on every send), and the `http_config` subset
+//! (authorization, basic auth, bearer token, extra headers, TLS, redirects).
+//!
+//! Beyond upstream: HTTP 429 is retryable and carries the wait Discord asks for (the
+//! `retry_after` body field in seconds, else the `Retry-After` header), which the retry loop
+//! honours inside the flush deadline; and an optional digest mode (`digest: true`) sends one
+//! embed per alert within Discord's limits (10 embeds, 6000 characters), with a last embed
+//! saying how many alerts were left out.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::render::{data_value, TemplateSet};
+use super::{FailReason, Notifier, NotifyContext, NotifyError, NotifyFuture};
+use crate::alert::config::raw::RawHttpConfig;
+use crate::alert::config::{DiscordConfig, SecretSource};
+use crate::alert::store::Alert;
+use crate::config::raw::{RawTlsConfig, Secret};
+use crate::probe::module::{PemSource, TlsSettings};
+
+pub const COLOR_RED: u32 = 0x992D22;
+pub const COLOR_GREEN: u32 = 0x2ECC71;
+pub const COLOR_GREY: u32 = 0x95A5A6;
+pub const MAX_TITLE_RUNES: usize = 256;
+pub const MAX_DESCRIPTION_RUNES: usize = 4096;
+pub const MAX_CONTENT_RUNES: usize = 2000;
+/// Discord's limits on one message.
+pub const MAX_EMBEDS: usize = 10;
+pub const MAX_EMBED_CHARS: usize = 6000;
+
+/// Upstream's `TruncateInRunes`: over `n` runes ⇒ the first `n-1` runes and `…`.
+pub fn truncate_runes(s: &str, n: usize) -> (String, bool) {
+    let count = s.chars().count();
+    if count <= n {
+        return (s.to_string(), false);
+    }
+    if n <= 3 {
+        return (s.chars().take(n).collect(), true);
+    }
+    let mut out: String = s.chars().take(n - 1).collect();
+    out.push('…');
+    (out, true)
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Embed {
+    pub title: String,
+    pub description: String,
+    pub color: u32,
+}
+
+impl Embed {
+    fn chars(&self) -> usize {
+        self.title.chars().count() + self.description.chars().count()
+    }
+}
+
+/// The JSON body, field order and omission as upstream.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Payload {
+    pub content: String,
+    pub embeds: Vec<Embed>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub username: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub avatar_url: String,
+}
+
+impl Payload {
+    /// As Go's `json.Encoder` writes it: HTML-sensitive characters escaped, newline at the
+    /// end.
+    pub fn to_go_json(&self) -> String {
+        let s = serde_json::to_string(self).unwrap_or_default();
+        let mut out = String::with_capacity(s.len() + 16);
+        for c in s.chars() {
+            match c {
+                '<' => out.push_str("\\u003c"),
+                '>' => out.push_str("\\u003e"),
+                '&' => out.push_str("\\u0026"),
+                '\u{2028}' => out.push_str("\\u2028"),
+                '\u{2029}' => out.push_str("\\u2029"),
+                c => out.push(c),
+            }
+        }
+        out.push('\n');
+        out
+    }
+}
+
+/// Request settings from `http_config` (secrets read at send time).
+#[derive(Clone, Debug, Default)]
+pub struct HttpSettings {
+    /// `Authorization` header: scheme and credentials.
+    pub authorization: Option<(String, SecretSource)>,
+    pub basic_auth: Option<(String, Option<SecretSource>)>,
+    /// Extra headers; values are secret.
+    pub headers: Vec<(String, HeaderValue)>,
+}
+
+#[derive(Clone, Debug)]
+pub enum HeaderValue {
+    Plain(String),
+    Secret(Secret),
+    File(PathBuf),
+}
+
+fn abs(base: &Path, p: &str) -> PathBuf {
+    let p = Path::new(p);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
+}
+
+/// `tls_config` as the probe TLS settings (paths relative to `base`).
+pub fn tls_settings(t: &RawTlsConfig, base: &Path) -> TlsSettings {
+    let pem = |inline: &str, file: &str| {
+        if !inline.is_empty() {
+            Some(PemSource::Inline(inline.to_string()))
+        } else if !file.is_empty() {
+            Some(PemSource::File(abs(base, file)))
+        } else {
+            None
+        }
+    };
+    TlsSettings {
+        ca: pem(&t.ca, &t.ca_file),
+        cert: pem(&t.cert, &t.cert_file),
+        key: (!t.key_file.is_empty())
+            .then(|| crate::probe::module::SecretSource::File(abs(base, &t.key_file))),
+        key_inline_pem: (!t.key.is_empty()).then(|| t.key.clone()),
+        server_name: (!t.server_name.is_empty()).then(|| t.server_name.clone()),
+        insecure_skip_verify: t.insecure_skip_verify,
+        min_version: None,
+        max_version: None,
+    }
+}
+
+impl HttpSettings {
+    pub fn from_raw(h: &RawHttpConfig, base: &Path) -> Self {
+        let mut s = HttpSettings::default();
+        if let Some(b) = &h.bearer_token {
+            s.authorization = Some(("Bearer".into(), SecretSource::Inline(b.value.clone())));
+        } else if let Some(f) = &h.bearer_token_file {
+            s.authorization = Some(("Bearer".into(), SecretSource::File(abs(base, &f.value))));
+        }
+        if let Some(a) = &h.authorization {
+            let a = &a.value;
+            let kind = if a.kind.is_empty() {
+                "Bearer".to_string()
+            } else {
+                a.kind.clone()
+            };
+            let cred = if !a.credentials_file.is_empty() {
+                SecretSource::File(abs(base, &a.credentials_file))
+            } else {
+                SecretSource::Inline(a.credentials.clone())
+            };
+            s.authorization = Some((kind, cred));
+        }
+        if let Some(b) = &h.basic_auth {
+            let b = &b.value;
+            let pw = if !b.password_file.is_empty() {
+                Some(SecretSource::File(abs(base, &b.password_file)))
+            } else if !b.password.is_empty() {
+                Some(SecretSource::Inline(b.password.clone()))
+            } else {
+                None
+            };
+            s.basic_auth = Some((b.username.clone(), pw));
+        }
+        for (name, v) in &h.http_headers {
+            for x in &v.value.values {
+                s.headers
+                    .push((name.clone(), HeaderValue::Plain(x.clone())));
+            }
+            for x in &v.value.secrets {
+                s.headers
+                    .push((name.clone(), HeaderValue::Secret(x.clone())));
+            }
+            for x in &v.value.files {
+                s.headers
+                    .push((name.clone(), HeaderValue::File(abs(base, x))));
+            }
+        }
+        s
+    }
+
+    /// Adds the configured headers and credentials to `req`.
+    pub fn apply(
+        &self,
+        mut req: reqwest::RequestBuilder,
+    ) -> Result<reqwest::RequestBuilder, NotifyError> {
+        let read = |s: &SecretSource, what: &str| {
+            s.read().map_err(|e| {
+                NotifyError::new(false, FailReason::Other, format!("reading {what}: {e}"))
+            })
+        };
+        if let Some((user, pw)) = &self.basic_auth {
+            let pw = match pw {
+                Some(p) => Some(read(p, "basic_auth password")?),
+                None => None,
+            };
+            req = req.basic_auth(user, pw.as_ref().map(|p| p.expose().to_string()));
+        }
+        if let Some((kind, cred)) = &self.authorization {
+            let c = read(cred, "authorization credentials")?;
+            req = req.header("Authorization", format!("{kind} {}", c.expose()));
+        }
+        for (name, v) in &self.headers {
+            let value = match v {
+                HeaderValue::Plain(s) => s.clone(),
+                HeaderValue::Secret(s) => s.expose().to_string(),
+                HeaderValue::File(p) => std::fs::read_to_string(p)
+                    .map(|s| s.trim().to_string())
+                    .map_err(|e| {
+                        NotifyError::new(
+                            false,
+                            FailReason::Other,
+                            format!("reading http_headers file for {name}: {e}"),
+                        )
+                    })?,
+            };
+            req = req.header(name.as_str(), value);
+        }
+        Ok(req)
+    }
+}
+
+/// Builds the client for an `http_config`: the shared one unless TLS or redirect settings
+/// differ from the defaults.
+pub fn client_for(
+    h: &RawHttpConfig,
+    base: &Path,
+    shared: &reqwest::Client,
+) -> Result<reqwest::Client, NotifyError> {
+    if h.tls_config.is_none() && h.follow_redirects {
+        return Ok(shared.clone());
+    }
+    let settings = h
+        .tls_config
+        .as_ref()
+        .map(|t| tls_settings(&t.value, base))
+        .unwrap_or_default();
+    let tls = crate::probe::tls::client_config(&settings, &[b"h2", b"http/1.1"])
+        .map_err(|e| NotifyError::new(false, FailReason::Other, format!("TLS setup: {e}")))?
+        .0;
+    let mut b = reqwest::Client::builder().tls_backend_preconfigured((*tls).clone());
+    if !h.follow_redirects {
+        b = b.redirect(reqwest::redirect::Policy::none());
+    }
+    b.build()
+        .map_err(|e| NotifyError::new(false, FailReason::Other, format!("HTTP client: {e}")))
+}
+
+/// A validated `discord_configs` entry, ready to send.
+pub struct Discord {
+    conf: DiscordConfig,
+    templates: Arc<TemplateSet>,
+    client: reqwest::Client,
+    http: HttpSettings,
+    user_agent: String,
+}
+
+/// What rendering produced (exposed for tests and the digest).
+fn color_of(status: &str) -> u32 {
+    match status {
+        "firing" => COLOR_RED,
+        "resolved" => COLOR_GREEN,
+        _ => COLOR_GREY,
+    }
+}
+
+fn template_error(e: impl std::fmt::Display) -> NotifyError {
+    NotifyError::new(false, FailReason::Other, format!("template error: {e}"))
+}
+
+/// Parses Discord's rate-limit answer: `retry_after` (seconds, fractional) in the JSON
+/// body, else the `Retry-After` header (seconds).
+pub fn retry_after(body: &str, header: Option<&str>) -> Option<Duration> {
+    let from_body = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("retry_after").and_then(serde_json::Value::as_f64));
+    let secs = from_body.or_else(|| header.and_then(|h| h.trim().parse::<f64>().ok()))?;
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(3600.0)))
+}
+
+impl Discord {
+    pub fn new(
+        conf: DiscordConfig,
+        templates: Arc<TemplateSet>,
+        shared: &reqwest::Client,
+        base_dir: &Path,
+    ) -> Result<Self, NotifyError> {
+        let client = client_for(&conf.http_config, base_dir, shared)?;
+        let http = HttpSettings::from_raw(&conf.http_config, base_dir);
+        if !conf.avatar_url.is_empty() && url::Url::parse(&conf.avatar_url).is_err() {
+            tracing::warn!(message = "Ignoring an invalid Discord avatar_url");
+        }
+        Ok(Self {
+            conf,
+            templates,
+            client,
+            http,
+            user_agent: format!("blackwatch/{}", env!("CARGO_PKG_VERSION")),
+        })
+    }
+
+    fn embed(&self, ctx: &NotifyContext, alerts: &[Alert]) -> Result<Embed, NotifyError> {
+        let data = data_value(ctx, alerts);
+        let title = self
+            .templates
+            .render_text(&self.conf.title, &data, ctx.now)
+            .map_err(template_error)?;
+        let description = self
+            .templates
+            .render_text(&self.conf.message, &data, ctx.now)
+            .map_err(template_error)?;
+        let (title, t1) = truncate_runes(&title, MAX_TITLE_RUNES);
+        let (description, t2) = truncate_runes(&description, MAX_DESCRIPTION_RUNES);
+        if t1 || t2 {
+            tracing::warn!(
+                message = "Truncated Discord embed",
+                receiver = %ctx.receiver,
+                title = t1,
+                description = t2
+            );
+        }
+        let status = super::Data::new(ctx, alerts).status;
+        Ok(Embed {
+            title,
+            description,
+            color: color_of(status),
+        })
+    }
+
+    /// The payload for `alerts`.
+    pub fn payload(&self, ctx: &NotifyContext, alerts: &[Alert]) -> Result<Payload, NotifyError> {
+        let data = data_value(ctx, alerts);
+        let content = self
+            .templates
+            .render_text(&self.conf.content, &data, ctx.now)
+            .map_err(template_error)?;
+        let (content, truncated) = truncate_runes(&content, MAX_CONTENT_RUNES);
+        if truncated {
+            tracing::warn!(message = "Truncated Discord content", receiver = %ctx.receiver);
+        }
+        let avatar_url = if url::Url::parse(&self.conf.avatar_url).is_ok() {
+            self.conf.avatar_url.clone()
+        } else {
+            String::new()
+        };
+        let embeds = if self.conf.digest && alerts.len() > 1 {
+            self.digest(ctx, alerts)?
+        } else {
+            vec![self.embed(ctx, alerts)?]
+        };
+        Ok(Payload {
+            content,
+            embeds,
+            username: self.conf.username.clone(),
+            avatar_url,
+        })
+    }
+
+    /// One embed per alert (rendered as a notification of that alert alone), as many as
+    /// fit in Discord's limits, and a last embed counting the alerts left out.
+    fn digest(&self, ctx: &NotifyContext, alerts: &[Alert]) -> Result<Vec<Embed>, NotifyError> {
+        let mut embeds = Vec::new();
+        let mut total = 0;
+        for a in alerts {
+            let e = self.embed(ctx, std::slice::from_ref(a))?;
+            if embeds.len() == MAX_EMBEDS || total + e.chars() > MAX_EMBED_CHARS {
+                break;
+            }
+            total += e.chars();
+            embeds.push(e);
+        }
+        if embeds.len() < alerts.len() {
+            let status = super::Data::new(ctx, alerts).status;
+            let note = |n: usize| Embed {
+                title: format!(
+                    "… and {n} more alert{} not shown",
+                    if n == 1 { "" } else { "s" }
+                ),
+                description: String::new(),
+                color: color_of(status),
+            };
+            while !embeds.is_empty()
+                && (embeds.len() + 1 > MAX_EMBEDS
+                    || total + note(alerts.len() - embeds.len()).chars() > MAX_EMBED_CHARS)
+            {
+                if let Some(e) = embeds.pop() {
+                    total -= e.chars();
+                }
+            }
+            embeds.push(note(alerts.len() - embeds.len()));
+        }
+        Ok(embeds)
+    }
+
+    fn url(&self) -> Result<String, NotifyError> {
+        self.conf
+            .webhook_url
+            .read()
+            .map(|s| s.expose().to_string())
+            .map_err(|e| {
+                NotifyError::new(
+                    false,
+                    FailReason::Other,
+                    format!("reading webhook_url_file: {e}"),
+                )
+            })
+    }
+
+    async fn send(&self, ctx: &NotifyContext, alerts: &[Alert]) -> Result<(), NotifyError> {
+        let payload = self.payload(ctx, alerts)?;
+        let url = self.url()?;
+        let req = self
+            .client
+            .post(&url)
+            .header("Content-Type", "application/json")
+            .header("User-Agent", &self.user_agent)
+            .body(payload.to_go_json());
+        let req = self.http.apply(req)?;
+        let resp = req.send().await.map_err(|e| {
+            // reqwest errors print the URL; strip it so the secret never leaks.
+            let e = e.without_url();
+            let reason = if e.is_timeout() {
+                FailReason::ContextDeadlineExceeded
+            } else {
+                FailReason::Other
+            };
+            NotifyError::new(true, reason, format!("request failed: {e}"))
+        })?;
+        let status = resp.status().as_u16();
+        if (200..300).contains(&status) {
+            return Ok(());
+        }
+        let header = resp
+            .headers()
+            .get("Retry-After")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = resp.text().await.unwrap_or_default();
+        let excerpt: String = body.chars().take(256).collect();
+        let mut err = NotifyError::from_status(status, &excerpt);
+        if status == 429 {
+            err.retryable = true;
+            err.retry_after = retry_after(&body, header.as_deref());
+        }
+        Err(err)
+    }
+}
+
+impl Notifier for Discord {
+    fn name(&self) -> &'static str {
+        "discord"
+    }
+
+    fn notify<'a>(&'a self, ctx: &'a NotifyContext, alerts: &'a [Alert]) -> NotifyFuture<'a> {
+        Box::pin(self.send(ctx, alerts))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncation_in_runes() {
+        assert_eq!(truncate_runes("abc", 3), ("abc".to_string(), false));
+        assert_eq!(truncate_runes("ééééé", 4), ("ééé…".to_string(), true));
+        assert_eq!(truncate_runes("abcd", 3), ("abc".to_string(), true));
+    }
+
+    #[test]
+    fn go_json_escapes_html() {
+        let p = Payload {
+            content: "<@123> & co".into(),
+            embeds: vec![],
+            username: String::new(),
+            avatar_url: String::new(),
+        };
+        assert_eq!(
+            p.to_go_json(),
+            "{\"content\":\"\\u003c@123\\u003e \\u0026 co\",\"embeds\":[]}\n"
+        );
+    }
+
+    #[test]
+    fn retry_after_sources() {
+        assert_eq!(
+            retry_after(
+                r#"{"message":"rl","retry_after":0.25,"global":false}"#,
+                Some("9")
+            ),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(retry_after("", Some("2")), Some(Duration::from_secs(2)));
+        assert_eq!(retry_after("x", None), None);
+    }
+}

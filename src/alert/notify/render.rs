@@ -1,0 +1,429 @@
+//! Template rendering for notifiers: Alertmanager's template data model as template values
+//! ([`data_value`]: `Data{Receiver, Status, Alerts, GroupLabels, CommonLabels,
+//! CommonAnnotations, ExternalURL, GroupKey}` and `Alert{Status, Labels, Annotations,
+//! StartsAt, EndsAt, GeneratorURL, Fingerprint}`, with `.Alerts.Firing`/`.Resolved`), and the
+//! template set of one configuration ([`TemplateSet`]): Alertmanager 0.25's `default.tmpl`
+//! and `email.tmpl` (embedded verbatim, Apache-2.0, as Debian ships them), then the user's
+//! `templates:` files, so user `define`s override the defaults.
+//!
+//! Text fields render with `text/template` semantics (`missingkey=zero`, as upstream); the
+//! e-mail `html` field renders through [`super::html`], an approximation of Go's
+//! `html/template` contextual escaping.
+
+use std::any::Any;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::{Data, NotifyContext};
+use crate::alert::store::Alert;
+use crate::template::am::Kv;
+use crate::template::time::GoTime;
+use crate::template::{FuncMap, MissingKey, Object, Templates, Value};
+
+/// Upstream's `template/default.tmpl` (Alertmanager 0.25).
+pub const DEFAULT_TMPL: &str = include_str!("templates/default.tmpl");
+/// Upstream's `template/email.tmpl` (Alertmanager 0.25, the inlined HTML mail).
+pub const EMAIL_TMPL: &str = include_str!("templates/email.tmpl");
+
+/// Why a template could not be loaded or rendered. Messages are Go's template errors; they
+/// name template files and positions, never secrets.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("reading template file {path}: {message}")]
+    Read { path: PathBuf, message: String },
+    #[error("{0}")]
+    Parse(String),
+    #[error("{0}")]
+    Exec(String),
+}
+
+/// A struct-like template object: named fields, printed as Go prints a struct (`{a b}`).
+#[derive(Debug)]
+struct Struct {
+    type_name: &'static str,
+    fields: Vec<(&'static str, Value)>,
+}
+
+impl Object for Struct {
+    fn type_name(&self) -> String {
+        self.type_name.to_string()
+    }
+    fn method(&self, name: &str, _args: &[Value]) -> Option<Result<Value, String>> {
+        self.fields
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| Ok(v.clone()))
+    }
+    fn string(&self) -> Option<String> {
+        let parts: Vec<String> = self.fields.iter().map(|(_, v)| v.to_go_string()).collect();
+        Some(format!("{{{}}}", parts.join(" ")))
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// Alertmanager's `template.Alerts` (a list with `Firing` and `Resolved`).
+#[derive(Debug)]
+struct Alerts {
+    list: Value,
+}
+
+impl Alerts {
+    fn value(items: Vec<Value>) -> Value {
+        Value::Object(Arc::new(Alerts {
+            list: Value::from(items),
+        }))
+    }
+
+    fn with_status(&self, status: &str) -> Value {
+        let items = match &self.list {
+            Value::List(l) => l
+                .iter()
+                .filter(|a| match a {
+                    Value::Object(o) => matches!(
+                        o.method("Status", &[]),
+                        Some(Ok(Value::String(s))) if &*s == status
+                    ),
+                    _ => false,
+                })
+                .cloned()
+                .collect(),
+            _ => Vec::new(),
+        };
+        Alerts::value(items)
+    }
+}
+
+impl Object for Alerts {
+    fn type_name(&self) -> String {
+        "template.Alerts".to_string()
+    }
+    fn method(&self, name: &str, _args: &[Value]) -> Option<Result<Value, String>> {
+        match name {
+            "Firing" => Some(Ok(self.with_status("firing"))),
+            "Resolved" => Some(Ok(self.with_status("resolved"))),
+            _ => None,
+        }
+    }
+    fn underlying(&self) -> Option<&Value> {
+        Some(&self.list)
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// Go's zero `time.Time`, which firing alerts carry as `EndsAt`.
+fn go_time(t: SystemTime) -> Value {
+    let t = if t == UNIX_EPOCH {
+        GoTime::utc(-62_135_596_800, 0)
+    } else {
+        GoTime::from_system(t)
+    };
+    Value::Object(Arc::new(t))
+}
+
+/// The template data for `alerts` at `ctx.now`, as upstream's `template.Data`.
+pub fn data_value(ctx: &NotifyContext, alerts: &[Alert]) -> Value {
+    let data = Data::new(ctx, alerts);
+    let items: Vec<Value> = data
+        .alerts
+        .iter()
+        .zip(alerts)
+        .map(|(d, a)| {
+            Value::Object(Arc::new(Struct {
+                type_name: "template.Alert",
+                fields: vec![
+                    ("Status", Value::from(d.status)),
+                    ("Labels", Kv::value(&d.labels)),
+                    ("Annotations", Kv::value(&d.annotations)),
+                    ("StartsAt", go_time(a.starts_at)),
+                    ("EndsAt", go_time(a.ends_at)),
+                    ("GeneratorURL", Value::from(d.generator_url.as_str())),
+                    ("Fingerprint", Value::from(d.fingerprint.as_str())),
+                ],
+            }))
+        })
+        .collect();
+    Value::Object(Arc::new(Struct {
+        type_name: "*template.Data",
+        fields: vec![
+            ("Receiver", Value::from(data.receiver.as_str())),
+            ("Status", Value::from(data.status)),
+            ("Alerts", Alerts::value(items)),
+            ("GroupLabels", Kv::value(&data.group_labels)),
+            ("CommonLabels", Kv::value(&data.common_labels)),
+            ("CommonAnnotations", Kv::value(&data.common_annotations)),
+            ("ExternalURL", Value::from(data.external_url.as_str())),
+            ("GroupKey", Value::from(ctx.group_key.as_str())),
+        ],
+    }))
+}
+
+/// The function map templates are executed with; `now` feeds `since`.
+pub fn funcs(now: SystemTime) -> FuncMap {
+    crate::template::am::funcs(GoTime::from_system(now))
+}
+
+/// One template source, kept for the HTML escaper (which re-parses to derive copies).
+#[derive(Clone, Debug)]
+pub(crate) struct Source {
+    pub(crate) name: String,
+    pub(crate) text: Arc<str>,
+}
+
+/// The parsed templates of one configuration: defaults first, then user files.
+#[derive(Clone, Debug)]
+pub struct TemplateSet {
+    text: Templates,
+    sources: Vec<Source>,
+}
+
+impl TemplateSet {
+    /// Only the built-in defaults.
+    pub fn defaults() -> Self {
+        let mut set = TemplateSet {
+            text: Templates::new(MissingKey::Zero),
+            sources: Vec::new(),
+        };
+        for (name, text) in [("default.tmpl", DEFAULT_TMPL), ("email.tmpl", EMAIL_TMPL)] {
+            // The embedded files are known to parse (a unit test checks).
+            let _ = set.add(name, text);
+        }
+        set
+    }
+
+    /// The defaults plus `files` (in order; later definitions win).
+    pub fn load(files: &[PathBuf]) -> Result<Self, RenderError> {
+        let mut set = Self::defaults();
+        for f in files {
+            let text = std::fs::read_to_string(f).map_err(|e| RenderError::Read {
+                path: f.clone(),
+                message: e.to_string(),
+            })?;
+            let name = f
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            set.add(&name, &text)?;
+        }
+        Ok(set)
+    }
+
+    /// The set for an alerting config's `templates:` globs. A file that fails to load is
+    /// logged and the defaults are used instead, so notifications still go out.
+    pub fn for_files(files: &[PathBuf]) -> Arc<Self> {
+        match Self::load(files) {
+            Ok(s) => Arc::new(s),
+            Err(e) => {
+                tracing::error!(message = "Loading notification templates failed; using the defaults", error = %e);
+                Arc::new(Self::defaults())
+            }
+        }
+    }
+
+    fn add(&mut self, name: &str, text: &str) -> Result<(), RenderError> {
+        let f = funcs(UNIX_EPOCH);
+        self.text
+            .parse(name, text, &[&f, &super::html::escaper_funcs()])
+            .map_err(|e| RenderError::Parse(e.to_string()))?;
+        self.sources.push(Source {
+            name: name.to_string(),
+            text: Arc::from(text),
+        });
+        Ok(())
+    }
+
+    pub(crate) fn sources(&self) -> &[Source] {
+        &self.sources
+    }
+
+    /// Upstream's `ExecuteTextString`: `text` parsed as an anonymous template next to the
+    /// set and executed with `data`; empty text renders empty.
+    pub fn render_text(
+        &self,
+        text: &str,
+        data: &Value,
+        now: SystemTime,
+    ) -> Result<String, RenderError> {
+        if text.is_empty() {
+            return Ok(String::new());
+        }
+        let f = funcs(now);
+        let mut t = self.text.clone();
+        t.parse("", text, &[&f])
+            .map_err(|e| RenderError::Parse(e.to_string()))?;
+        t.execute("", data, &[&f])
+            .map_err(|e| RenderError::Exec(e.to_string()))
+    }
+
+    /// Upstream's `ExecuteHTMLString`: as [`Self::render_text`] with `html/template`
+    /// escaping (see [`super::html`]).
+    pub fn render_html(
+        &self,
+        text: &str,
+        data: &Value,
+        now: SystemTime,
+    ) -> Result<String, RenderError> {
+        if text.is_empty() {
+            return Ok(String::new());
+        }
+        super::html::render(self, text, data, now)
+    }
+}
+
+/// Builds the Discord and e-mail integrations of receiver `r` (the webhook ones are built
+/// by the pipeline); failures to build are returned as messages naming the integration.
+pub fn build_discord_email(
+    r: &crate::alert::config::Receiver,
+    client: &reqwest::Client,
+    base_dir: &std::path::Path,
+    templates: &Arc<TemplateSet>,
+) -> (
+    Vec<(crate::alert::nflog::IntegrationId, super::Integration)>,
+    Vec<String>,
+) {
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    let id = |integration: &str, index: usize| crate::alert::nflog::IntegrationId {
+        receiver: r.name.clone(),
+        integration: integration.into(),
+        index,
+    };
+    for (index, d) in r.discord.iter().enumerate() {
+        match super::discord::Discord::new(d.clone(), templates.clone(), client, base_dir) {
+            Ok(n) => out.push((
+                id("discord", index),
+                super::Integration {
+                    notifier: Arc::new(n),
+                    index,
+                    send_resolved: d.send_resolved,
+                },
+            )),
+            Err(e) => errors.push(format!(
+                "receiver {:?}: discord_configs[{index}]: {e}",
+                r.name
+            )),
+        }
+    }
+    for (index, e) in r.email.iter().enumerate() {
+        let n = super::email::Email::new(e.clone(), templates.clone(), base_dir);
+        out.push((
+            id("email", index),
+            super::Integration {
+                notifier: Arc::new(n),
+                index,
+                send_resolved: e.send_resolved,
+            },
+        ));
+    }
+    (out, errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::dedup::Reason;
+    use crate::labels::LabelSet;
+    use std::time::Duration;
+
+    fn ls(pairs: &[(&str, &str)]) -> LabelSet {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn alert(labels: &[(&str, &str)], resolved: bool) -> Alert {
+        Alert {
+            labels: ls(labels),
+            annotations: ls(&[("summary", "down")]),
+            starts_at: UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+            ends_at: if resolved {
+                UNIX_EPOCH + Duration::from_secs(1_800_000_060)
+            } else {
+                UNIX_EPOCH
+            },
+            generator_url: "http://prom/graph".into(),
+            updated_at: UNIX_EPOCH,
+            timeout: false,
+        }
+    }
+
+    fn ctx() -> NotifyContext {
+        NotifyContext {
+            receiver: "team".into(),
+            group_key: "{}:{alertname=\"A\"}".into(),
+            group_labels: ls(&[("alertname", "A")]),
+            external_url: "http://am:9093".into(),
+            reason: Reason::FirstNotification,
+            now: UNIX_EPOCH + Duration::from_secs(1_800_000_100),
+        }
+    }
+
+    #[test]
+    fn defaults_parse_and_define_discord_and_email() {
+        let set = TemplateSet::load(&[]).unwrap();
+        for n in [
+            "__subject",
+            "discord.default.title",
+            "discord.default.message",
+            "email.default.subject",
+            "email.default.html",
+        ] {
+            assert!(set.text.has(n), "{n}");
+        }
+    }
+
+    #[test]
+    fn subject_and_fields() {
+        let set = TemplateSet::defaults();
+        let alerts = [
+            alert(&[("alertname", "A"), ("sev", "page"), ("i", "1")], false),
+            alert(&[("alertname", "A"), ("sev", "page"), ("i", "2")], true),
+        ];
+        let d = data_value(&ctx(), &alerts);
+        let s = set
+            .render_text(r#"{{ template "__subject" . }}"#, &d, ctx().now)
+            .unwrap();
+        assert_eq!(s, "[FIRING:1] A (page)");
+        let s = set
+            .render_text(
+                "{{ range .Alerts }}{{ .Status }} {{ .EndsAt.IsZero }} {{ .StartsAt.Unix }} {{ .Labels.i }};{{ end }}{{ .Alerts.Resolved | len }} {{ .GroupKey }}",
+                &d,
+                ctx().now,
+            )
+            .unwrap();
+        assert_eq!(
+            s,
+            "firing true 1800000000 1;resolved false 1800000000 2;1 {}:{alertname=\"A\"}"
+        );
+        assert_eq!(set.render_text("", &d, ctx().now).unwrap(), "");
+        assert_eq!(
+            set.render_text("{{ .Missing.X }}", &d, ctx().now)
+                .unwrap_err()
+                .to_string()
+                .is_empty(),
+            false
+        );
+    }
+
+    #[test]
+    fn user_templates_override_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("mine.tmpl");
+        std::fs::write(
+            &p,
+            r#"{{ define "__subject" }}custom {{ .Status }}{{ end }}"#,
+        )
+        .unwrap();
+        let set = TemplateSet::load(&[p]).unwrap();
+        let d = data_value(&ctx(), &[alert(&[("alertname", "A")], false)]);
+        let s = set
+            .render_text(r#"{{ template "discord.default.title" . }}"#, &d, ctx().now)
+            .unwrap();
+        assert_eq!(s, "custom firing");
+    }
+}
