@@ -40,9 +40,14 @@ fn external_url(flag: Option<&str>, port: u16) -> String {
 
 /// Runs the daemon until a shutdown signal (or `token` is cancelled by the caller).
 pub async fn run(cli: Cli, config: Config, token: CancellationToken) -> anyhow::Result<()> {
-    if cli.web_config_file.is_some() {
-        anyhow::bail!("--web.config.file (TLS and basic auth for the web interface) is not supported yet by blackwatch");
-    }
+    // A bad web config stops the start (exit 1) with file:line:col; later changes are
+    // re-read by the server, which keeps the old one if the new one is bad.
+    let web = match &cli.web_config_file {
+        Some(path) => Some(Arc::new(
+            server::webconfig::Web::load(path).map_err(|e| anyhow::anyhow!("{e}"))?,
+        )),
+        None => None,
+    };
     let addr = cli::normalize_listen_address(&cli.listen_address);
     let listener = TcpListener::bind(&addr)
         .await
@@ -76,8 +81,9 @@ pub async fn run(cli: Cli, config: Config, token: CancellationToken) -> anyhow::
 
     let server_token = token.clone();
     let server_state = Arc::clone(&state);
-    let server_task =
-        tracker.spawn(async move { server::run(listener, server_state, server_token).await });
+    let server_task = tracker.spawn(async move {
+        server::run_with_web(listener, server_state, server_token, web).await
+    });
 
     let hup_state = Arc::clone(&state);
     let hup_token = token.clone();

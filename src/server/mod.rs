@@ -7,6 +7,8 @@ mod api_v2;
 mod pages;
 mod probe;
 pub mod status;
+mod tls;
+pub mod webconfig;
 
 use std::io::Write as _;
 use std::sync::Arc;
@@ -41,8 +43,12 @@ pub fn router(state: Arc<Shared>) -> Router {
         .route("/api/v1/rules", get(api_v1::rules))
         .route("/api/v1/alerts", get(api_v1::alerts))
         .merge(api_v2::routes())
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BODY))
         .with_state(state)
 }
+
+/// The largest request body any endpoint reads (API v2 alert and silence posts).
+pub const MAX_REQUEST_BODY: usize = 4 << 20;
 
 /// Serves until `shutdown` is cancelled, then lets in-flight requests finish.
 pub async fn run(
@@ -50,9 +56,31 @@ pub async fn run(
     state: Arc<Shared>,
     shutdown: CancellationToken,
 ) -> Result<(), ServerError> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await?;
+    run_with_web(listener, state, shutdown, None).await
+}
+
+/// [`run`] with an optional `--web.config.file`: TLS, basic auth and security headers on
+/// every route, re-read on change (see `tls`).
+pub async fn run_with_web(
+    listener: TcpListener,
+    state: Arc<Shared>,
+    shutdown: CancellationToken,
+    web: Option<Arc<webconfig::Web>>,
+) -> Result<(), ServerError> {
+    match web {
+        None => {
+            axum::serve(listener, router(state))
+                .with_graceful_shutdown(async move { shutdown.cancelled().await })
+                .await?
+        }
+        Some(web) => {
+            let app = router(state).layer(axum::middleware::from_fn_with_state(
+                Arc::clone(&web),
+                tls::web_layer,
+            ));
+            tls::serve(listener, app, web, shutdown).await?
+        }
+    }
     Ok(())
 }
 

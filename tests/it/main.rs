@@ -20,3 +20,4 @@ mod schedule;
 mod support;
 mod support_selftest;
 mod tcp;
+mod websec; // --web.config.file: TLS, client certs, basic auth, headers, reload, Prometheus
