@@ -272,25 +272,6 @@ fn to_json(v: &Value) -> serde_json::Value {
     }
 }
 
-/// Go's `t.In(time.LoadLocation(name))`: "" and "UTC" are UTC, "Local" the system zone,
-/// anything else an IANA name from the time zone database.
-fn in_zone(mut t: GoTime, name: &str) -> Result<GoTime, FuncError> {
-    let unknown = || FuncError::Call(format!("unknown time zone {name}"));
-    let tz = match name {
-        "" | "UTC" => jiff::tz::TimeZone::UTC,
-        "Local" => jiff::tz::TimeZone::system(),
-        _ => jiff::tz::TimeZone::get(name).map_err(|_| unknown())?,
-    };
-    let ts = jiff::Timestamp::new(t.secs, t.nanos as i32).map_err(|_| unknown())?;
-    let info = tz.to_offset_info(ts);
-    t.offset = info.offset().seconds();
-    t.zone = match name {
-        "" | "UTC" => "UTC".to_string(),
-        _ => info.abbreviation().to_string(),
-    };
-    Ok(t)
-}
-
 /// Alertmanager's function map. `now` is the notification time (`since` measures from it), so
 /// that rendering stays a pure function of its inputs.
 pub fn funcs(now: GoTime) -> FuncMap {
@@ -357,7 +338,9 @@ pub fn funcs(now: GoTime) -> FuncMap {
         want("tz", a, 2)?;
         let name = arg_str(a, 0)?;
         let t = arg_time(a, 1)?;
-        in_zone(t, name).map(|t| Value::Object(Arc::new(t)))
+        t.in_zone(name)
+            .map(|t| Value::Object(Arc::new(t)))
+            .map_err(FuncError::Call)
     });
     let since_now = now.clone();
     m.insert("since", move |a| {

@@ -69,6 +69,28 @@ impl GoTime {
         }
     }
 
+    /// Go's `t.In(time.LoadLocation(name))`: "" and "UTC" are UTC, "Local" the system zone,
+    /// anything else an IANA name from the time zone database.
+    pub fn in_zone(&self, name: &str) -> Result<GoTime, String> {
+        let unknown = || format!("unknown time zone {name}");
+        let tz = match name {
+            "" | "UTC" => jiff::tz::TimeZone::UTC,
+            "Local" => jiff::tz::TimeZone::system(),
+            _ => jiff::tz::TimeZone::get(name).map_err(|_| unknown())?,
+        };
+        let ts = jiff::Timestamp::new(self.secs, self.nanos as i32).map_err(|_| unknown())?;
+        let info = tz.to_offset_info(ts);
+        Ok(GoTime {
+            offset: info.offset().seconds(),
+            zone: match name {
+                "" | "UTC" => "UTC".to_string(),
+                _ => info.abbreviation().to_string(),
+            },
+            pointer: false,
+            ..self.clone()
+        })
+    }
+
     /// Go's `Time.Format(layout)`.
     pub fn format(&self, layout: &str) -> String {
         format_layout(self, layout)
@@ -343,6 +365,9 @@ impl Object for GoTime {
                 pointer: false,
                 ..self.clone()
             }))),
+            "Local" => self
+                .in_zone("Local")
+                .map(|t| Value::Object(std::sync::Arc::new(t))),
             "Year" => Ok(Value::Int(self.civil().year)),
             "Day" => Ok(Value::Int(i64::from(self.civil().day))),
             "Hour" => Ok(Value::Int(i64::from(self.civil().hour))),
