@@ -234,13 +234,16 @@ impl fmt::Debug for Matcher {
     }
 }
 
-/// `name op "value"` as upstream prints it; names that are not classic label names are quoted.
+/// `name op "value"` as upstream prints it: the value Go-quoted (0.25's `%q`), the name
+/// bare unless it holds a character the matcher grammar reserves (newer releases' rule; 0.25
+/// names never do).
 impl fmt::Display for Matcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if is_valid_label_name(&self.name) {
-            f.write_str(&self.name)?;
-        } else {
+        let reserved = |c: char| c.is_whitespace() || "{}!=~,\\\"'`".contains(c);
+        if self.name.is_empty() || self.name.contains(reserved) {
             f.write_str(&go_quote(&self.name))?;
+        } else {
+            f.write_str(&self.name)?;
         }
         write!(f, "{}{}", self.op, go_quote(&self.value))
     }
@@ -749,9 +752,15 @@ mod tests {
         ])
         .sorted();
         let s = ms.to_string();
-        assert_eq!(s, r#"{a="b",c=~"d","foo.bar"!~"z",q!="x\"y\n"}"#);
+        assert_eq!(s, r#"{a="b",c=~"d",foo.bar!~"z",q!="x\"y\n"}"#);
         assert_eq!(Matchers::parse(&s).unwrap(), ms);
         assert_eq!(Matchers::default().to_string(), "{}");
+        let odd = Matchers(vec![
+            m("a b", MatchOp::Equal, "x"),
+            m("a:b", MatchOp::Equal, "y"),
+        ]);
+        assert_eq!(odd.to_string(), r#"{"a b"="x",a:b="y"}"#);
+        assert_eq!(Matchers::parse(&odd.to_string()).unwrap(), odd);
     }
 
     #[test]
