@@ -335,7 +335,9 @@ impl State<'_> {
                 let recv = self.eval_arg(dot, node)?;
                 self.eval_field_chain(dot, recv, *pos, first, fields, &cmd.args, fin)
             }
-            Arg::Ident { name, pos } => self.eval_function(dot, name, *pos, cmd, fin),
+            Arg::Ident { name, pos } => {
+                self.eval_function(dot, name, *pos, &cmd.args[1..], (cmd.pos, cmd), fin)
+            }
             Arg::Variable { pos, name, fields } => {
                 let v = self.var(name);
                 if fields.is_empty() {
@@ -458,22 +460,24 @@ impl State<'_> {
         }
     }
 
+    /// Calls function `name` (identifier at `pos`) with `args` (and the piped `fin`); call
+    /// errors are reported at `cmd`, the command (or lone identifier) being evaluated.
     fn eval_function(
         &mut self,
         dot: &Value,
         name: &str,
         pos: usize,
-        cmd: &Cmd,
+        args: &[Arg],
+        cmd: (usize, &dyn std::fmt::Display),
         fin: Option<Value>,
     ) -> R<Value> {
-        let args = &cmd.args[1..];
         // Go 1.18+: and/or evaluate their arguments lazily.
         if (name == "and" || name == "or") && !self.funcs.iter().any(|m| m.contains(name)) {
             let n = args.len() + usize::from(fin.is_some());
             if n == 0 {
                 return Err(self.err(
                     pos,
-                    cmd,
+                    &name,
                     &format!("wrong number of args for {name}: want at least 1 got 0"),
                 ));
             }
@@ -502,7 +506,7 @@ impl State<'_> {
             None => funcs::call_builtin(name, &vals),
         };
         r.map_err(|e| match e {
-            FuncError::Call(msg) => self.err(cmd.pos, cmd, &format!("error calling {name}: {msg}")),
+            FuncError::Call(msg) => self.err(cmd.0, cmd.1, &format!("error calling {name}: {msg}")),
             FuncError::Args(msg) => self.err(pos, &name, &msg),
             FuncError::Type {
                 arg,
@@ -533,8 +537,8 @@ impl State<'_> {
                     &format!("wrong type for value; expected {want}; got {got}"),
                 ),
                 None => self.err(
-                    cmd.pos,
-                    cmd,
+                    cmd.0,
+                    cmd.1,
                     &format!("wrong type for value; expected {want}; got {got}"),
                 ),
             },
@@ -571,27 +575,8 @@ impl State<'_> {
                 self.vars.truncate(mark);
                 r
             }
-            Arg::Ident { pos, name: _ } => {
-                let cmd = Cmd {
-                    pos: *pos,
-                    args: vec![clone_ident(arg)],
-                };
-                let Arg::Ident { name, .. } = arg else {
-                    return Ok(Value::Nil);
-                };
-                self.eval_function(dot, name, *pos, &cmd, None)
-            }
+            Arg::Ident { pos, name } => self.eval_function(dot, name, *pos, &[], (*pos, arg), None),
         }
-    }
-}
-
-fn clone_ident(a: &Arg) -> Arg {
-    match a {
-        Arg::Ident { pos, name } => Arg::Ident {
-            pos: *pos,
-            name: name.clone(),
-        },
-        _ => Arg::Nil(a.pos()),
     }
 }
 
