@@ -62,21 +62,17 @@ pub fn go_quote(s: &str) -> String {
     out
 }
 
-/// A label set as Alertmanager prints it (`model.LabelSet.String()`): `{a="x", b="y"}`,
-/// sorted by name, `", "` between pairs, values Go-quoted. This is the second half of a
-/// group key (`routeKey:{labels}`).
+/// A label set as Alertmanager 0.25 prints it (`model.LabelSet.String()`): the `name="value"`
+/// strings (values Go-quoted) sorted as strings, joined by `", "`, in braces. Sorting the
+/// formatted pairs puts `a0="y"` before `a="x"` (`0` < `=`), as a live 0.25 group key shows.
+/// This is the second half of a group key (`routeKey:{labels}`).
 pub fn label_set_string(labels: &LabelSet) -> String {
-    let mut out = String::from("{");
-    for (i, (k, v)) in labels.iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        out.push_str(k);
-        out.push('=');
-        out.push_str(&go_quote(v));
-    }
-    out.push('}');
-    out
+    let mut pairs: Vec<String> = labels
+        .iter()
+        .map(|(k, v)| format!("{k}={}", go_quote(v)))
+        .collect();
+    pairs.sort();
+    format!("{{{}}}", pairs.join(", "))
 }
 
 /// A group key as Alertmanager builds it: `routeKey + ":" + groupLabels.String()`.
@@ -785,5 +781,11 @@ mod tests {
             r#"{}/{team="mail"}:{alertname="Down", job="x"}"#
         );
         assert_eq!(group_key("{}", &LabelSet::new()), "{}:{}");
+        // Observed from Alertmanager 0.25 with group_by ['...'].
+        let tricky = ls(&[("a", "x"), ("a0", "y"), ("job", "j"), ("job2", "k")]);
+        assert_eq!(
+            group_key("{}", &tricky),
+            r#"{}:{a0="y", a="x", job2="k", job="j"}"#
+        );
     }
 }
