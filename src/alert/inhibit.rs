@@ -23,17 +23,26 @@ pub struct InhibitRule {
     pub equal: Vec<String>,
 }
 
-impl InhibitRule {
-    /// The fingerprint of the alert's `equal` label values (missing = empty), the key of
-    /// the source cache.
-    fn equal_key(&self, labels: &LabelSet) -> u64 {
-        let ls: LabelSet = self
-            .equal
-            .iter()
-            .map(|n| (n.clone(), labels.get(n).cloned().unwrap_or_default()))
-            .collect();
-        fingerprint(&ls)
+/// The fingerprint of the alert's `equal` label values (missing = empty), the key of the
+/// source cache: FNV-1a over the sorted, de-duplicated names as `fingerprint` does, without
+/// building a label set.
+fn equal_key(sorted_equal: &[String], labels: &LabelSet) -> u64 {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let mut h = OFFSET;
+    let mut add = |bytes: &[u8]| {
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(PRIME);
+        }
+    };
+    for name in sorted_equal {
+        add(name.as_bytes());
+        add(&[0xff]);
+        add(labels.get(name).map_or("", String::as_str).as_bytes());
+        add(&[0xff]);
     }
+    h
 }
 
 impl InhibitRule {
@@ -68,6 +77,8 @@ pub struct Inhibitor {
 
 #[derive(Debug, Default)]
 struct RuleCache {
+    /// The rule's `equal` names, sorted and de-duplicated.
+    equal: Vec<String>,
     /// Source alerts by fingerprint.
     sources: HashMap<u64, SourceAlert>,
     /// `equal` key → fingerprints of the cached sources with those values.
@@ -79,7 +90,16 @@ impl Inhibitor {
         Self {
             rules: rules
                 .into_iter()
-                .map(|r| (r, RuleCache::default()))
+                .map(|r| {
+                    let mut equal = r.equal.clone();
+                    equal.sort();
+                    equal.dedup();
+                    let cache = RuleCache {
+                        equal,
+                        ..RuleCache::default()
+                    };
+                    (r, cache)
+                })
                 .collect(),
         }
     }
@@ -95,7 +115,7 @@ impl Inhibitor {
             if !rule.source.matches(labels) {
                 continue;
             }
-            let key = rule.equal_key(labels);
+            let key = equal_key(&cache.equal, labels);
             cache.sources.insert(
                 fp,
                 SourceAlert {
@@ -135,7 +155,7 @@ impl Inhibitor {
             // Two-sided: the target also matches the source side, so sources that also
             // match the target side cannot inhibit it.
             let exclude_two_sided = rule.source.matches(labels);
-            let Some(fps) = cache.index.get(&rule.equal_key(labels)) else {
+            let Some(fps) = cache.index.get(&equal_key(&cache.equal, labels)) else {
                 continue;
             };
             let mut candidates: Vec<&SourceAlert> = fps
@@ -286,6 +306,16 @@ mod tests {
         assert_eq!(inh.mutes(&both, now), None, "never by itself");
         inh.observe(&src, firing);
         assert_eq!(inh.mutes(&both, now), Some(fingerprint(&src)));
+    }
+
+    #[test]
+    fn equal_key_is_the_fingerprint_of_the_equal_labels() {
+        let names = vec!["a".to_string(), "b".to_string()];
+        let labels = ls(&[("a", "1"), ("c", "3")]);
+        assert_eq!(
+            equal_key(&names, &labels),
+            fingerprint(&ls(&[("a", "1"), ("b", "")]))
+        );
     }
 
     #[test]

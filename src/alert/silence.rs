@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::labels::{is_valid_label_name, LabelSet, MatchOp, Matcher, Matchers};
+use crate::labels::{LabelSet, MatchOp, Matcher, Matchers};
 
 /// `pending` (before `starts_at`), `active` (`starts_at ≤ now ≤ ends_at`), `expired`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -101,7 +101,8 @@ impl From<&Matcher> for MatcherObject {
 impl MatcherObject {
     /// Builds the matcher; the error is upstream's `validateMatcher` text.
     pub fn to_matcher(&self) -> Result<Matcher, String> {
-        if !is_valid_label_name(&self.name) && self.name.is_empty() {
+        // Names may be any UTF-8 string (0.27+), but not empty.
+        if self.name.is_empty() {
             return Err(format!("invalid label name {:?}", self.name));
         }
         let op = MatchOp::from_flags(self.is_regex, self.is_equal);
