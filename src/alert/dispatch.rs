@@ -46,7 +46,7 @@ pub struct AggrGroup {
     pub route_index: usize,
     pub route_id: String,
     pub opts: RouteOpts,
-    alerts: BTreeMap<u64, Alert>,
+    alerts: BTreeMap<u64, Arc<Alert>>,
     /// When the timer fires next.
     next_flush: Instant,
     has_flushed: bool,
@@ -56,7 +56,7 @@ pub struct AggrGroup {
 }
 
 impl AggrGroup {
-    pub fn alerts(&self) -> impl Iterator<Item = &Alert> {
+    pub fn alerts(&self) -> impl Iterator<Item = &Arc<Alert>> {
         self.alerts.values()
     }
 
@@ -172,7 +172,7 @@ impl Dispatcher {
     }
 
     /// Puts an alert (as stored after merging) into the group of every route it matches.
-    pub fn insert(&mut self, alert: &Alert, now: Now) {
+    pub fn insert(&mut self, alert: &Arc<Alert>, now: Now) {
         for route in self.route.match_routes(&alert.labels) {
             let labels = route.opts.group_labels(&alert.labels);
             let id = (route.index, fingerprint(&labels));
@@ -223,7 +223,7 @@ impl Dispatcher {
                 .alerts
                 .iter()
                 .map(|(fp, a)| {
-                    let mut a = a.clone();
+                    let mut a = Alert::clone(a);
                     if a.resolved_at(now.wall) {
                         resolved.push((*fp, a.updated_at));
                     } else {
@@ -364,8 +364,8 @@ mod tests {
         }
     }
 
-    fn alert(c: &Clock, l: LabelSet, start: f64, end: f64, updated: f64) -> Alert {
-        Alert {
+    fn alert(c: &Clock, l: LabelSet, start: f64, end: f64, updated: f64) -> Arc<Alert> {
+        Arc::new(Alert {
             labels: l,
             annotations: LabelSet::new(),
             starts_at: c.at(start).wall,
@@ -373,7 +373,7 @@ mod tests {
             generator_url: String::new(),
             updated_at: c.at(updated).wall,
             timeout: false,
-        }
+        })
     }
 
     #[test]

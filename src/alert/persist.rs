@@ -88,6 +88,15 @@ fn read_json<T: DeserializeOwned + Default>(path: &Path) -> Result<T, PersistErr
 /// rename over the target, fsync of the directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PersistError> {
     use std::io::Write as _;
+    write_atomic_with(path, |w| w.write_all(bytes))
+}
+
+/// [`write_atomic`] with the content streamed by `write` through a buffer.
+pub fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> std::io::Result<()>,
+) -> Result<(), PersistError> {
+    use std::io::Write as _;
     static SEQ: AtomicU64 = AtomicU64::new(0);
     let err = |source| PersistError::Write {
         path: path.display().to_string(),
@@ -101,8 +110,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PersistError> {
         SEQ.fetch_add(1, Ordering::Relaxed)
     ));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
+        let f = std::fs::File::create(&tmp)?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, &f);
+        write(&mut w)?;
+        w.flush()?;
+        drop(w);
         f.sync_all()?;
         std::fs::rename(&tmp, path)?;
         if let Ok(d) = std::fs::File::open(dir) {
@@ -183,16 +195,34 @@ impl Persister {
     /// Writes every snapshot whose state changed since it was last written.
     pub async fn write_changed(&self, a: &Alerting) -> Result<(), PersistError> {
         let _guard = self.write_lock.lock().await;
+        // Copied under the lock, serialised and written off the runtime, so ingest is not
+        // held up by a large store.
         let alerts = {
             let core = a.core();
             (core.version != self.written.alerts.load(Ordering::Relaxed)).then(|| {
-                let mut v: Vec<&Alert> = core.alerts.iter().collect();
-                v.sort_by_key(|a| a.fingerprint());
-                (core.version, serde_json::to_vec(&v).unwrap_or_default())
+                (
+                    core.version,
+                    core.alerts.iter().cloned().collect::<Vec<Arc<Alert>>>(),
+                )
             })
         };
-        if let Some((version, bytes)) = alerts {
-            self.write_file(ALERTS_FILE, bytes).await?;
+        if let Some((version, mut list)) = alerts {
+            let path = self.dir.join(ALERTS_FILE);
+            let p = path.clone();
+            tokio::task::spawn_blocking(move || {
+                list.sort_by_key(|a| a.fingerprint());
+                let refs: Vec<&Alert> = list.iter().map(|a| &**a).collect();
+                write_atomic_with(&p, |w| {
+                    serde_json::to_writer(w, &refs).map_err(std::io::Error::other)
+                })
+            })
+            .await
+            .unwrap_or_else(|e| {
+                Err(PersistError::Write {
+                    path: path.display().to_string(),
+                    source: std::io::Error::other(e.to_string()),
+                })
+            })?;
             self.written.alerts.store(version, Ordering::Relaxed);
         }
         let silences = {
@@ -215,6 +245,7 @@ impl Persister {
 
     /// Writes on change until `token` is cancelled, then once more.
     pub async fn run(&self, a: &Alerting, token: CancellationToken) {
+        let mut pause = DEBOUNCE;
         loop {
             tokio::select! {
                 _ = token.cancelled() => break,
@@ -222,11 +253,14 @@ impl Persister {
             }
             tokio::select! {
                 _ = token.cancelled() => break,
-                _ = tokio::time::sleep(DEBOUNCE) => {}
+                _ = tokio::time::sleep(pause) => {}
             }
+            let started = tokio::time::Instant::now();
             if let Err(e) = self.write_changed(a).await {
                 tracing::error!(message = "Writing alerting state failed", error = %e);
             }
+            // Large stores take a while to write: spend at most a fifth of the time writing.
+            pause = DEBOUNCE.max(started.elapsed() * 4);
         }
         if let Err(e) = self.write_changed(a).await {
             tracing::error!(message = "Writing alerting state at shutdown failed", error = %e);

@@ -355,7 +355,7 @@ impl Alerting {
     fn rebuild_groups(&self, now: Now) {
         let mut core = self.core();
         let core = &mut *core;
-        let mut alerts: Vec<Alert> = core.alerts.iter().cloned().collect();
+        let mut alerts: Vec<Arc<Alert>> = core.alerts.iter().cloned().collect();
         alerts.sort_by_key(|a| a.updated_at);
         for a in &alerts {
             core.inhibitor.observe(&a.labels, a.ends_at);

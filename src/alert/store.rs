@@ -6,6 +6,7 @@
 //! It does not group, route or notify; the dispatcher receives the merged alerts.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
@@ -98,12 +99,9 @@ pub fn ingest(
         (None, Some(e)) => e,
         (None, None) => now,
     };
-    let labels: LabelSet = posted
-        .labels
-        .iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let mut posted = posted;
+    let mut labels = std::mem::take(&mut posted.labels);
+    labels.retain(|_, v| !v.is_empty());
     let check = || {
         if labels.is_empty() {
             return Err(InvalidAlert::NoLabels);
@@ -131,10 +129,10 @@ pub fn ingest(
     })
 }
 
-/// The alerts by fingerprint.
+/// The alerts by fingerprint. Stored behind `Arc` so aggregation groups share them.
 #[derive(Debug, Default)]
 pub struct AlertStore {
-    alerts: HashMap<u64, Alert>,
+    alerts: HashMap<u64, Arc<Alert>>,
 }
 
 impl AlertStore {
@@ -144,22 +142,22 @@ impl AlertStore {
 
     /// Stores `alert`, merging it with an existing one when their activity ranges overlap;
     /// returns the alert as stored.
-    pub fn put(&mut self, alert: Alert, now: SystemTime) -> Alert {
+    pub fn put(&mut self, alert: Alert, now: SystemTime) -> Arc<Alert> {
         let fp = alert.fingerprint();
-        let stored = match self.alerts.get(&fp) {
+        let stored = Arc::new(match self.alerts.get(&fp) {
             Some(old) if old.overlaps(&alert) => old.merge(&alert, now),
             _ => alert,
-        };
+        });
         self.alerts.insert(fp, stored.clone());
         stored
     }
 
     /// Puts an alert back exactly as it was (used when loading a snapshot).
     pub fn restore(&mut self, alert: Alert) {
-        self.alerts.insert(alert.fingerprint(), alert);
+        self.alerts.insert(alert.fingerprint(), Arc::new(alert));
     }
 
-    pub fn get(&self, fp: u64) -> Option<&Alert> {
+    pub fn get(&self, fp: u64) -> Option<&Arc<Alert>> {
         self.alerts.get(&fp)
     }
 
@@ -171,7 +169,7 @@ impl AlertStore {
         self.alerts.is_empty()
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &Alert> {
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Alert>> {
         self.alerts.values()
     }
 

@@ -324,7 +324,7 @@ fn list_alerts(alerting: &Alerting, filter: &AlertFilter, now: SystemTime) -> Ve
     let core = alerting.core();
     let silences = alerting.silences();
     let route = core.dispatcher.route().clone();
-    let mut alerts: Vec<&Alert> = core.alerts.iter().collect();
+    let mut alerts: Vec<&Arc<Alert>> = core.alerts.iter().collect();
     alerts.sort_by_key(|a| a.fingerprint());
     alerts
         .into_iter()
@@ -422,6 +422,12 @@ async fn get_groups(State(state): State<Arc<Shared>>, RawQuery(q): RawQuery) -> 
     let core = alerting.core();
     let silences = alerting.silences();
     let route = core.dispatcher.route().clone();
+    // The receiver filter applies to groups, not to their alerts' other routes.
+    let alert_filter = AlertFilter {
+        matchers: filter.matchers.clone(),
+        receiver: None,
+        ..filter
+    };
     let mut groups = Vec::new();
     for g in core.dispatcher.groups() {
         if let Some(re) = &filter.receiver {
@@ -429,7 +435,7 @@ async fn get_groups(State(state): State<Arc<Shared>>, RawQuery(q): RawQuery) -> 
                 continue;
             }
         }
-        let mut alerts: Vec<&Alert> = g.alerts().collect();
+        let mut alerts: Vec<&Arc<Alert>> = g.alerts().collect();
         alerts.sort_by_key(|a| a.fingerprint());
         let alerts: Vec<GettableAlert> = alerts
             .into_iter()
@@ -439,17 +445,12 @@ async fn get_groups(State(state): State<Arc<Shared>>, RawQuery(q): RawQuery) -> 
                     .into_iter()
                     .map(|r| r.opts.receiver.clone())
                     .collect();
-                let no_receiver_filter = AlertFilter {
-                    matchers: filter.matchers.clone(),
-                    receiver: None,
-                    ..filter
-                };
                 gettable(
                     a,
                     receivers,
                     silences.mutes(&a.labels, now),
                     core.inhibitor.mutes(&a.labels, now),
-                    &no_receiver_filter,
+                    &alert_filter,
                     now,
                 )
             })
