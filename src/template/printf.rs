@@ -103,7 +103,26 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
                 out.push(verb);
                 out.push_str("(MISSING)");
             }
-            Some(v) => format_value(&mut out, v, verb, &spec),
+            Some(v) if verb == 'T' => {
+                let t = match v {
+                    Value::Nil => "<nil>".to_string(),
+                    v => v.type_name(),
+                };
+                pad(&mut out, &t, &spec, false);
+            }
+            Some(v) if verb == 'v' && spec.sharp => {
+                let mut s = String::new();
+                go_syntax(&mut s, v, true);
+                pad(&mut out, &s, &spec, false);
+            }
+            Some(v) => {
+                // %+v only asks for struct field names; it is not a sign flag.
+                let mut spec = spec.clone();
+                if verb == 'v' {
+                    spec.plus = false;
+                }
+                format_value(&mut out, v, verb, &spec)
+            }
         }
         argi += 1;
     }
@@ -142,6 +161,48 @@ fn parse_num(b: &[u8], mut i: usize) -> (Option<usize>, usize) {
     }
 }
 
+/// Go's `%#v` (Go-syntax representation) for the kinds templates handle. `top` is false for
+/// elements, whose type Go does not repeat for composite literals of interfaces.
+fn go_syntax(out: &mut String, v: &Value, top: bool) {
+    match v {
+        Value::Nil => out.push_str(if top { "<nil>" } else { "interface {}(nil)" }),
+        Value::String(s) => out.push_str(&quote(s)),
+        Value::Float(f) => {
+            let s = strconv_float(*f, 'g', None);
+            out.push_str(&s);
+        }
+        Value::List(l) => {
+            out.push_str(&v.type_name());
+            out.push('{');
+            for (i, e) in l.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                go_syntax(out, e, false);
+            }
+            out.push('}');
+        }
+        Value::Map(m) => {
+            out.push_str(&m.type_name());
+            out.push('{');
+            for (i, (k, e)) in m.entries.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(&quote(k));
+                out.push(':');
+                go_syntax(out, e, false);
+            }
+            out.push('}');
+        }
+        Value::Object(o) => match o.underlying() {
+            Some(u) => go_syntax(out, u, top),
+            None => v.write_go(out),
+        },
+        other => other.write_go(out),
+    }
+}
+
 /// Go's `fmt.Sprint(args...)`: spaces between operands when neither side is a string.
 pub fn sprint(args: &[Value]) -> String {
     let mut out = String::new();
@@ -171,7 +232,8 @@ fn is_string(v: &Value) -> bool {
     matches!(v, Value::String(_))
 }
 
-fn bad_verb(out: &mut String, v: &Value, verb: char) {
+/// Go's `%!verb(type=value)`; the value is printed with `%v` and the verb's flags.
+fn bad_verb(out: &mut String, v: &Value, verb: char, spec: &Spec) {
     out.push_str("%!");
     out.push(verb);
     out.push('(');
@@ -180,7 +242,7 @@ fn bad_verb(out: &mut String, v: &Value, verb: char) {
     } else {
         out.push_str(&v.type_name());
         out.push('=');
-        v.write_go(out);
+        format_value(out, v, 'v', spec);
     }
     out.push(')');
 }
@@ -190,17 +252,17 @@ pub fn format_value(out: &mut String, v: &Value, verb: char, spec: &Spec) {
     match v {
         Value::Nil => match verb {
             'v' => pad(out, "<nil>", spec, false),
-            _ => bad_verb(out, v, verb),
+            _ => bad_verb(out, v, verb, spec),
         },
         Value::Bool(b) => match verb {
             'v' | 't' => pad(out, if *b { "true" } else { "false" }, spec, false),
-            _ => bad_verb(out, v, verb),
+            _ => bad_verb(out, v, verb, spec),
         },
         Value::Int(n) => format_int(out, *n, verb, spec, v),
         Value::Float(f) => match verb {
             'v' => format_float(out, *f, 'g', spec.prec, spec),
             'e' | 'E' | 'f' | 'F' | 'g' | 'G' => format_float(out, *f, verb, spec.prec, spec),
-            _ => bad_verb(out, v, verb),
+            _ => bad_verb(out, v, verb, spec),
         },
         Value::String(s) => format_str(out, s, verb, spec, v),
         Value::List(items) => {
@@ -208,7 +270,7 @@ pub fn format_value(out: &mut String, v: &Value, verb: char, spec: &Spec) {
                 verb,
                 'v' | 's' | 'd' | 'q' | 'x' | 'X' | 'f' | 'g' | 'e' | 't' | 'o' | 'b' | 'c'
             ) {
-                bad_verb(out, v, verb);
+                bad_verb(out, v, verb, spec);
                 return;
             }
             out.push('[');
@@ -284,7 +346,7 @@ fn format_str(out: &mut String, s: &str, verb: char, spec: &Spec, v: &Value) {
             }
             pad(out, &h, spec, false);
         }
-        _ => bad_verb(out, v, verb),
+        _ => bad_verb(out, v, verb, spec),
     }
 }
 
@@ -325,11 +387,11 @@ fn format_int(out: &mut String, n: i64, verb: char, spec: &Spec, v: &Value) {
             return;
         }
         'e' | 'E' | 'f' | 'F' | 'g' | 'G' | 's' | 't' => {
-            bad_verb(out, v, verb);
+            bad_verb(out, v, verb, spec);
             return;
         }
         _ => {
-            bad_verb(out, v, verb);
+            bad_verb(out, v, verb, spec);
             return;
         }
     };

@@ -55,7 +55,10 @@ pub fn parse_go_float(s: &str) -> Result<f64, String> {
     if lower == "nan" && s.len() != body.len() {
         return Err(syntax());
     }
-    let v: f64 = s.parse().map_err(|_| syntax())?;
+    let v: f64 = match parse_hex_float(s) {
+        Some(r) => r.map_err(|_| syntax())?,
+        None => s.parse().map_err(|_| syntax())?,
+    };
     if v.is_infinite() && !lower.starts_with("inf") {
         return Err(format!(
             "strconv.ParseFloat: parsing {}: value out of range",
@@ -63,6 +66,38 @@ pub fn parse_go_float(s: &str) -> Result<f64, String> {
         ));
     }
     Ok(v)
+}
+
+/// Go's hexadecimal floating-point syntax (`0x1.8p3`): `None` if `s` is not hex at all.
+fn parse_hex_float(s: &str) -> Option<Result<f64, ()>> {
+    let (neg, body) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let hex = body
+        .strip_prefix("0x")
+        .or_else(|| body.strip_prefix("0X"))?;
+    let parse = || -> Result<f64, ()> {
+        let (mant, exp) = hex.split_once(['p', 'P']).ok_or(())?;
+        let exp: i32 = exp.parse().map_err(|_| ())?;
+        let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
+        if int.is_empty() && frac.is_empty() {
+            return Err(());
+        }
+        let mut v = 0f64;
+        for c in int.chars() {
+            v = v * 16.0 + f64::from(c.to_digit(16).ok_or(())?);
+        }
+        let mut scale = 1.0 / 16.0;
+        for c in frac.chars() {
+            v += f64::from(c.to_digit(16).ok_or(())?) * scale;
+            scale /= 16.0;
+        }
+        let v = v * 2f64.powi(exp);
+        Ok(if neg { -v } else { v })
+    };
+    Some(parse())
 }
 
 /// Prometheus' `convertToFloat`: float64, numeric strings and ints.
