@@ -383,3 +383,54 @@ fn routing_matches_amtool_routes_test() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The same documents inline under `alerting:` in blackwatch.yml: same verdicts, same
+/// messages, positions shifted by the indentation and field paths under `alerting.`.
+#[test]
+fn inline_alerting_section_behaves_like_the_standalone_file() {
+    let mut checked = 0;
+    for dir in ["valid", "invalid"] {
+        for path in fixtures(dir) {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let mut inline = String::from("alerting:\n");
+            for line in text.lines() {
+                inline.push_str("  ");
+                inline.push_str(line);
+                inline.push('\n');
+            }
+            // Same directory, so relative paths resolve alike.
+            let bw = path.with_file_name("inline-blackwatch.yml");
+            let standalone = load_file(&path);
+            let embedded = blackwatch::config::load_str(&inline, &bw);
+            let name = path.display().to_string();
+            match (standalone, embedded) {
+                (Ok(a), Ok(b)) => {
+                    let b = b.alerting.expect("alerting section");
+                    assert_eq!(a.route.walk().len(), b.route.walk().len(), "{name}");
+                    assert_eq!(a.receivers.len(), b.receivers.len(), "{name}");
+                }
+                (Err(a), Err(b)) => {
+                    let a: Vec<_> = a.iter().collect();
+                    let b: Vec<_> = b.iter().collect();
+                    assert_eq!(a.len(), b.len(), "{name}: {a:?} vs {b:?}");
+                    for (x, y) in a.iter().zip(&b) {
+                        assert_eq!(x.message, y.message, "{name}");
+                        let want_path = if x.path.is_empty() {
+                            "alerting".to_string()
+                        } else {
+                            format!("alerting.{}", x.path)
+                        };
+                        assert_eq!(y.path, want_path, "{name}");
+                        assert_eq!(y.file, bw, "{name}");
+                        if x.line > 0 {
+                            assert_eq!((y.line, y.column), (x.line + 1, x.column + 2), "{name}");
+                        }
+                    }
+                }
+                (a, b) => panic!("{name}: standalone {:?}, inline {:?}", a.err(), b.err()),
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 50);
+}
