@@ -280,3 +280,37 @@ pub fn from_section(
         Err(e) => Err(e.0),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_files_are_read_on_use_and_trimmed() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("url");
+        let src = SecretSource::File(p.clone());
+        assert!(
+            src.read().is_err(),
+            "a missing file is an error at use time"
+        );
+        std::fs::write(&p, "  https://example.org/hook\n").unwrap();
+        assert_eq!(src.read().unwrap().expose(), "https://example.org/hook");
+        assert_eq!(
+            src.read_untrimmed().unwrap().expose(),
+            "  https://example.org/hook\n"
+        );
+        std::fs::write(&p, "https://example.org/other").unwrap();
+        assert_eq!(src.read().unwrap().expose(), "https://example.org/other");
+        let inline = SecretSource::Inline(Secret::new("x"));
+        assert_eq!(format!("{inline:?}"), "Inline(<secret>)");
+    }
+
+    #[test]
+    fn url_errors_do_not_echo_the_secret() {
+        let yaml = "route: {receiver: r}\nreceivers:\n  - name: r\n    webhook_configs:\n      - url: 'ftp://user:hunter2@example.org/x'\n    discord_configs:\n      - webhook_url: 'https://discord.com/api/webhooks/1/hunter2 x'\n";
+        let e = load_str(yaml, Path::new("am.yml")).unwrap_err().to_string();
+        assert!(e.contains("unsupported scheme \"ftp\""), "{e}");
+        assert!(!e.contains("hunter2"), "{e}");
+    }
+}
