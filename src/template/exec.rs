@@ -232,7 +232,9 @@ impl State<'_> {
     }
 
     fn walk_range(&mut self, dot: &Value, b: &Branch) -> R<Flow> {
-        let v = self.eval_pipeline_no_decl(dot, &b.pipe)?;
+        // As Go: the declared variables first hold the whole value (visible so in {{else}}),
+        // then each iteration sets them to the index/key and element.
+        let v = self.eval_pipeline(dot, &b.pipe)?;
         let mark = self.vars.len();
         let items: Vec<(Value, Value)> = match v.base() {
             Value::List(l) => l
@@ -266,12 +268,15 @@ impl State<'_> {
         }
         for (k, e) in items {
             self.vars.truncate(mark);
-            match b.pipe.decl.len() {
-                0 => {}
-                1 => self.vars.push((b.pipe.decl[0].clone(), e.clone())),
-                _ => {
-                    self.vars.push((b.pipe.decl[0].clone(), k));
-                    self.vars.push((b.pipe.decl[1].clone(), e.clone()));
+            let (first, second) = match b.pipe.decl.len() {
+                0 => (None, None),
+                1 => (Some(e.clone()), None),
+                _ => (Some(k), Some(e.clone())),
+            };
+            for (name, value) in b.pipe.decl.iter().zip([first, second]) {
+                let Some(value) = value else { continue };
+                if let Some(slot) = self.vars.iter_mut().rev().find(|(n, _)| n == name) {
+                    slot.1 = value;
                 }
             }
             match self.walk(&e, &b.list)? {
@@ -282,7 +287,7 @@ impl State<'_> {
         Ok(Flow::Normal)
     }
 
-    /// Evaluates a pipeline without binding its declarations (range binds per element).
+    /// Evaluates a pipeline's commands, without binding its declarations.
     fn eval_pipeline_no_decl(&mut self, dot: &Value, pipe: &Pipe) -> R<Value> {
         let mut value: Option<Value> = None;
         for cmd in &pipe.cmds {

@@ -700,3 +700,30 @@ fn shareable_across_threads() {
     assert_send_sync::<Value>();
     assert_send_sync::<rules::RuleTemplate>();
 }
+
+#[test]
+fn range_variables_hold_the_whole_value_in_else() {
+    let data = Value::from(Vec::<Value>::new());
+    // Go binds $e to the ranged value itself until an iteration sets it.
+    assert_eq!(
+        run(
+            "{{ range $e := . }}x{{ else }}[{{ $e }}]{{ end }}",
+            &data,
+            MissingKey::Zero,
+            &[]
+        )
+        .unwrap(),
+        "[[]]"
+    );
+    let data = Value::from(vec![Value::from("a"), Value::from("b")]);
+    assert_eq!(
+        run(
+            "{{ $i := 9 }}{{ range $i, $e := . }}{{ $i }}{{ $e }}{{ end }}{{ $i }}",
+            &data,
+            MissingKey::Zero,
+            &[]
+        )
+        .unwrap(),
+        "0a1b9"
+    );
+}
