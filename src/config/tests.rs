@@ -1486,7 +1486,13 @@ fn alerting_inline_document_loads_with_positions_in_blackwatch_yml() {
     let a = c.alerting.as_ref().expect("alerting section");
     assert_eq!(a.route.opts.receiver, "team");
     assert_eq!(a.receivers[0].webhook.len(), 1);
-    assert!(!c.to_yaml().contains("127.0.0.1:9"), "{}", c.to_yaml());
+    let rendered = c.to_yaml();
+    assert!(!rendered.contains("127.0.0.1:9"), "{rendered}");
+    assert!(
+        rendered.contains("alerting:") && rendered.contains("receiver: team"),
+        "{rendered}"
+    );
+    assert!(rendered.contains("url: <secret>"), "{rendered}");
 
     assert_eq!(
         errs(&y(&[
