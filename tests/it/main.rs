@@ -17,6 +17,7 @@ mod icmp;
 mod promql; // the rule-expression evaluator vs promtool 2.42
 mod rules;
 mod schedule;
+mod status_page; // the status page at / in headless Chromium; alerting examples load
 mod support;
 mod support_selftest;
 mod tcp;
