@@ -14,6 +14,7 @@ mod handler;
 mod harness;
 mod http;
 mod icmp;
+mod notify; // Discord and e-mail notifiers vs loopback servers, aiosmtpd and Alertmanager 0.25
 mod promql; // the rule-expression evaluator vs promtool 2.42
 mod rules;
 mod schedule;
