@@ -1548,3 +1548,78 @@ fn alerting_config_file_is_relative_and_errors_name_that_file() {
         "{e}"
     );
 }
+
+#[test]
+fn rule_files_load_relative_to_the_config_and_global_sets_rule_defaults() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("rules")).expect("mkdir");
+    for (name, alert) in [("a.yml", "A"), ("b.yml", "B")] {
+        std::fs::write(
+            dir.path().join("rules").join(name),
+            format!("groups:\n  - name: g\n    rules:\n      - alert: {alert}\n        expr: probe_success == 0\n"),
+        )
+        .expect("write rules");
+    }
+    let cfg = dir.path().join("blackwatch.yml");
+    std::fs::write(
+        &cfg,
+        y(&[
+            "global:",
+            "  evaluation_interval: 30s",
+            "  external_labels: {cluster: c1}",
+            "rule_files: ['rules/*.yml']",
+        ]),
+    )
+    .expect("write config");
+    let c = load(&cfg).expect("loads");
+    assert_eq!(c.rules.evaluation_interval, Duration::from_secs(30));
+    assert_eq!(
+        c.rules.external_labels.get("cluster").map(String::as_str),
+        Some("c1")
+    );
+    let names: Vec<&str> = c.rules.groups.iter().map(|g| g.rules[0].name()).collect();
+    assert_eq!(names, ["A", "B"]);
+    // Without `global:` the interval is 15s.
+    assert_eq!(
+        load_ok("modules: {}\n").rules.evaluation_interval,
+        Duration::from_secs(15)
+    );
+}
+
+#[test]
+fn rule_file_and_global_errors_are_reported_with_the_config_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("bad.yml"),
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: sum(\n",
+    )
+    .expect("write rules");
+    let cfg = dir.path().join("blackwatch.yml");
+    std::fs::write(
+        &cfg,
+        y(&[
+            "global:",
+            "  evaluation_interval: 1x",
+            "rule_files: [bad.yml]",
+        ]),
+    )
+    .expect("write config");
+    let e: Vec<String> = load(&cfg)
+        .expect_err("invalid")
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(e.len(), 2, "{e:#?}");
+    assert!(
+        e.iter().any(|m| m.ends_with(
+            "blackwatch.yml:2:24: global.evaluation_interval: not a valid duration string: \"1x\""
+        )),
+        "{e:#?}"
+    );
+    assert!(
+        e.iter()
+            .any(|m| m
+                .contains("bad.yml:5:15: group \"g\", rule 1, \"A\": could not parse expression")),
+        "{e:#?}"
+    );
+}

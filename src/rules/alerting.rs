@@ -146,6 +146,11 @@ impl ActiveAlerts {
         self.restore_opts = Some(opts);
     }
 
+    /// How many saved alerts still wait for their alert to appear.
+    pub fn waiting_restore(&self) -> usize {
+        self.pending_restore.len()
+    }
+
     /// The alerts sorted by labels, for stable output.
     pub fn sorted(&self) -> Vec<&Alert> {
         let mut v: Vec<&Alert> = self.active.values().collect();
@@ -153,9 +158,11 @@ impl ActiveAlerts {
         v
     }
 
-    /// Pending and firing alerts as they would be persisted.
+    /// Pending and firing alerts as they would be persisted, plus saved state not applied
+    /// yet (so a save right after a restart does not lose it).
     pub fn saved(&self) -> Vec<SavedAlert> {
-        self.sorted()
+        let mut out: Vec<SavedAlert> = self
+            .sorted()
             .into_iter()
             .filter(|a| a.state != AlertState::Inactive)
             .map(|a| SavedAlert {
@@ -165,7 +172,16 @@ impl ActiveAlerts {
                 fired_at: a.fired_at,
                 last_active_eval: a.last_active_eval,
             })
-            .collect()
+            .collect();
+        let mut waiting: Vec<SavedAlert> = self
+            .pending_restore
+            .iter()
+            .filter(|(h, _)| !self.active.contains_key(h))
+            .map(|(_, s)| s.clone())
+            .collect();
+        waiting.sort_by(|a, b| a.labels.cmp(&b.labels));
+        out.extend(waiting);
+        out
     }
 
     /// One evaluation at `ts` given the expression's output `samples` (Prometheus'

@@ -209,6 +209,7 @@ impl Group {
     pub fn state_signature(&self) -> u64 {
         let mut h: u64 = 0;
         for r in &self.rules {
+            h = h.wrapping_add(r.alerts.waiting_restore() as u64);
             for a in r.alerts.active.values() {
                 if a.state == AlertState::Inactive {
                     continue;

@@ -101,24 +101,23 @@ impl Overlay {
         samples: &[Sample],
         previous: &std::collections::HashSet<Labels>,
     ) -> std::collections::HashSet<Labels> {
+        let now: std::collections::HashSet<Labels> =
+            samples.iter().map(|s| s.labels.clone()).collect();
         let mut w = self.write();
-        let mut now = std::collections::HashSet::with_capacity(samples.len());
-        for s in samples {
-            w.append(&s.labels, ts, s.value);
-            now.insert(s.labels.clone());
-        }
-        for gone in previous.difference(&now) {
-            w.append(gone, ts, stale_nan());
-        }
+        w.append_all(
+            ts,
+            samples
+                .iter()
+                .map(|s| (&s.labels, s.value))
+                .chain(previous.difference(&now).map(|l| (l, stale_nan()))),
+        );
         now
     }
 
     /// Stale markers at `ts` for every series in `labels` (a rule removed by a reload).
     pub fn mark_stale(&self, ts: i64, labels: &std::collections::HashSet<Labels>) {
-        let mut w = self.write();
-        for l in labels {
-            w.append(l, ts, stale_nan());
-        }
+        self.write()
+            .append_all(ts, labels.iter().map(|l| (l, stale_nan())));
     }
 
     /// Number of series held.
@@ -128,30 +127,51 @@ impl Overlay {
 }
 
 impl OverlayInner {
-    fn append(&mut self, labels: &Labels, ts: i64, v: f64) {
+    /// Appends one sample; returns the metric name for a later `trim`.
+    fn append(&mut self, labels: &Labels, ts: i64, v: f64) -> Arc<str> {
         let name: Arc<str> = Arc::from(labels.get(NAME).unwrap_or(""));
-        let keep_ms = self
-            .keep
-            .as_ref()
-            .map(|k| k.get(&*name).copied().unwrap_or(0) + LOOKBACK_MS);
-        let series = self.by_name.entry(name).or_default();
+        let series = self.by_name.entry(name.clone()).or_default();
         let points = series.entry(labels.clone()).or_default();
         // A repeated evaluation at the same timestamp replaces the sample.
-        if points.back().is_some_and(|(t, _)| *t >= ts) {
-            while points.back().is_some_and(|(t, _)| *t >= ts) {
-                points.pop_back();
-            }
+        while points.back().is_some_and(|(t, _)| *t >= ts) {
+            points.pop_back();
         }
         points.push_back((ts, v));
-        if let Some(keep) = keep_ms {
-            let oldest = ts - keep;
-            series.retain(|_, p| {
-                while p.front().is_some_and(|(t, _)| *t < oldest) {
-                    p.pop_front();
-                }
-                // A series whose only remaining point is its stale marker is gone.
-                !(p.is_empty() || (p.len() == 1 && p.front().is_some_and(|(_, v)| is_stale(*v))))
-            });
+        name
+    }
+
+    /// Drops samples of `name` older than its range plus the lookback (bounded overlays
+    /// only), and series left with nothing but a stale marker.
+    fn trim(&mut self, name: &str, ts: i64) {
+        let Some(keep) = self.keep.as_ref() else {
+            return;
+        };
+        let oldest = ts - (keep.get(name).copied().unwrap_or(0) + LOOKBACK_MS);
+        let Some(series) = self.by_name.get_mut(name) else {
+            return;
+        };
+        series.retain(|_, p| {
+            while p.front().is_some_and(|(t, _)| *t < oldest) {
+                p.pop_front();
+            }
+            !(p.is_empty() || (p.len() == 1 && p.front().is_some_and(|(_, v)| is_stale(*v))))
+        });
+        if series.is_empty() {
+            self.by_name.remove(name);
+        }
+    }
+
+    /// Appends samples, then trims each metric touched once.
+    fn append_all<'a>(&mut self, ts: i64, items: impl Iterator<Item = (&'a Labels, f64)>) {
+        let mut names: Vec<Arc<str>> = Vec::new();
+        for (l, v) in items {
+            let n = self.append(l, ts, v);
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        }
+        for n in names {
+            self.trim(&n, ts);
         }
     }
 }
