@@ -21,7 +21,8 @@ pub trait Object: Send + Sync + fmt::Debug {
     fn underlying(&self) -> Option<&Value> {
         None
     }
-    /// Go's `String()` (fmt.Stringer); used by `%v`/`%s` and printing when present.
+    /// Go's `String()` (fmt.Stringer); used by `%v`/`%s` and printing when present. A struct
+    /// without `String()` prints in Go as `{field1 field2 …}`: return that here to match.
     fn string(&self) -> Option<String> {
         None
     }
