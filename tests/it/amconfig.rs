@@ -434,3 +434,99 @@ fn inline_alerting_section_behaves_like_the_standalone_file() {
     }
     assert!(checked > 50);
 }
+
+/// How a matcher string is compared with amtool 0.25 (classic grammar only).
+enum Cmp {
+    /// Same verdict; same printed matchers, or our error contains amtool's.
+    Same,
+    /// Same verdict; the error wording differs (Go's RE2 messages).
+    Verdict,
+    /// 0.27+ behaviour (UTF-8 grammar) on purpose: we print this, amtool 0.25 differs.
+    Newer(&'static str),
+}
+
+/// Matcher strings in a route's `matchers:` list, each checked with `amtool check-config`
+/// and printed with `amtool config routes show`.
+#[test]
+fn matcher_strings_parse_like_amtool() {
+    use Cmp::*;
+    let cases: &[(&str, Cmp)] = &[
+        ("foo", Same),
+        ("foo=", Same),
+        ("foo=bar", Same),
+        ("=bar", Same),
+        ("foo==bar", Same),
+        ("foo=~", Same),
+        ("foo!=", Same),
+        ("foo~=bar", Same),
+        (r#"foo = "bar""#, Same),
+        (r#"foo="bar"#, Same),
+        (r#"foo=bar""#, Same),
+        (r#"foo="ba"r""#, Same),
+        ("{foo=bar}", Same),
+        ("{foo=bar", Same),
+        ("foo=bar}", Same),
+        ("foo=bar,", Same),
+        (",foo=bar", Same),
+        ("foo=bar,,x=y", Same),
+        ("a=b c=d", Same),
+        (r#"foo="a\"b""#, Same),
+        ("foo='bar'", Same),
+        ("foo=`bar`", Same),
+        (r"foo=b\\ar", Same),
+        (r#"{a="1", b=~"x|y", c!~"z"}"#, Same),
+        (r#"foo=~"[a""#, Verdict),
+        (r#"foo!~"*""#, Verdict),
+        ("1foo=bar", Newer(r#"{1foo="bar"}"#)),
+        ("foo-bar=x", Newer(r#"{foo-bar="x"}"#)),
+        ("föo=bar", Newer(r#"{föo="bar"}"#)),
+        (r#"foo="\u00e9""#, Newer(r#"{foo="é"}"#)),
+    ];
+    let bin = std::env::var("AMTOOL_BIN").unwrap_or_else(|_| "amtool".to_owned());
+    let dir = tempfile::tempdir().unwrap();
+    let mut failures = Vec::new();
+    for (m, cmp) in cases {
+        let yaml = format!(
+            "route:\n  receiver: r\n  routes:\n    - matchers:\n        - '{}'\nreceivers: [{{name: r}}]\n",
+            m.replace('\'', "''")
+        );
+        let path = dir.path().join("m.yml");
+        std::fs::write(&path, &yaml).unwrap();
+        let ours = load_file(&path)
+            .map(|c| c.route.routes[0].matchers.to_string())
+            .map_err(|e| e.to_string());
+        if let Newer(want) = cmp {
+            if ours.as_deref() != Ok(*want) {
+                failures.push(format!("{m:?}: ours {ours:?}, want {want}"));
+            }
+            continue;
+        }
+        let upstream = amtool(&path).map(|()| {
+            let out = Command::new(&bin)
+                .args(["config", "routes", "show", "--config.file"])
+                .arg(&path)
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .find_map(|l| l.split_once("── {").map(|(_, r)| format!("{{{r}")))
+                .map(|r| {
+                    r.split("  receiver:")
+                        .next()
+                        .unwrap_or_default()
+                        .to_string()
+                })
+                .unwrap_or_else(|| "{}".to_string())
+        });
+        let agree = match (&upstream, &ours, cmp) {
+            (Ok(a), Ok(b), _) => a == b,
+            (Err(a), Err(b), Same) => b.contains(a.as_str()),
+            (Err(_), Err(_), _) => true,
+            _ => false,
+        };
+        if !agree {
+            failures.push(format!("{m:?}: amtool {upstream:?}, ours {ours:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
