@@ -778,6 +778,54 @@ mod tests {
         );
     }
 
+    /// 10,000 scheduled targets, 37 failing: the failing ones are all listed first, the
+    /// succeeding ones are capped, hostile target names are escaped, and the page is small.
+    #[tokio::test]
+    async fn ten_thousand_targets_stay_small_and_failing_first() {
+        let config = crate::config::load_str(
+            "modules:\n  http_2xx:\n    prober: http\nprobes:\n  - job: web\n    module: http_2xx\n    targets: [\"http://placeholder.invalid/\"]\n",
+            std::path::Path::new("t.yml"),
+        )
+        .expect("config");
+        let state = Shared::new(config, crate::state::Settings::default(), 10);
+        for i in 0..10_000 {
+            let failing = i % 271 == 5;
+            let mut reg = crate::probe::Registry::new();
+            reg.set("probe_success", "", if failing { 0.0 } else { 1.0 });
+            reg.set("probe_duration_seconds", "", 0.25);
+            let key = crate::store::GroupKey {
+                job: Arc::from("web"),
+                instance: Arc::from(format!("http://t{i:05}.example/<b>").as_str()),
+                module: Arc::from("http_2xx"),
+            };
+            state
+                .store
+                .record(&key, &BTreeMap::new(), 1_700_000_000_000 + i, &reg);
+        }
+        let start = tokio::time::Instant::now();
+        let page = render(&state, &Form::default(), None).await;
+        let took = start.elapsed();
+        assert!(took < Duration::from_secs(2), "rendering took {took:?}");
+        assert!(page.len() < 300_000, "page is {} bytes", page.len());
+        assert!(page.contains("37 failing, 9963 succeeding"), "{page}");
+        assert!(page.contains("… and 9863 more succeeding targets"));
+        assert_eq!(page.matches("<tr class=\"target down\">").count(), 37);
+        assert_eq!(
+            page.matches("<tr class=\"target up\">").count(),
+            MAX_HEALTHY_ROWS
+        );
+        let last_down = page.rfind("target down").expect("down rows");
+        let first_up = page.find("target up").expect("up rows");
+        assert!(last_down < first_up, "failing first");
+        assert!(!page.contains("<b>"), "target names are escaped");
+        assert!(page.contains("http://t00005.example/&lt;b&gt;"));
+        // The healthy rows shown are the first by (job, instance).
+        assert!(page.contains("http://t00000.example/"));
+        assert!(!page.contains("http://t09999.example/"));
+        assert!(page.contains("silences-not-configured"));
+        assert!(page.contains("Rules are not running"));
+    }
+
     #[test]
     fn silence_link_matchers_parse_back_to_the_labels() {
         let mut labels = LabelSet::new();
