@@ -138,8 +138,8 @@ pub enum SilenceError {
     #[error("{0}")]
     Invalid(String),
     /// `--silences.max-silences` reached.
-    #[error("exceeded maximum number of silences: {0} (limit: {0})")]
-    Limit(usize),
+    #[error("exceeded maximum number of silences: {count} (limit: {limit})")]
+    Limit { count: usize, limit: usize },
 }
 
 /// Upstream's `validateSilence` for a silence about to be stored.
@@ -329,7 +329,10 @@ impl Silences {
                 .filter(|s| s.state(now) != SilenceState::Expired)
                 .count();
             if live >= self.max_silences {
-                return Err(SilenceError::Limit(self.max_silences));
+                return Err(SilenceError::Limit {
+                    count: live,
+                    limit: self.max_silences,
+                });
             }
         }
         if let Some(prev) = prev {
@@ -637,7 +640,7 @@ mod tests {
         let a = st.set(sil("a=b", 100, 200), at(100)).unwrap();
         assert_eq!(
             st.set(sil("a=c", 100, 200), at(100)),
-            Err(SilenceError::Limit(1))
+            Err(SilenceError::Limit { count: 1, limit: 1 })
         );
         st.expire(&a, at(110)).unwrap();
         assert!(st.set(sil("a=c", 100, 200), at(111)).is_ok());
