@@ -29,6 +29,12 @@ pub struct ProbeLabels {
     pub result: &'static str,
 }
 
+/// `reason` of `blackwatch_probe_refused_total`: `adhoc_disabled`, `target`, `address`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RefusedLabels {
+    pub reason: &'static str,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ModuleLabel {
     pub module: String,
@@ -50,6 +56,8 @@ pub struct Metrics {
     pub config_last_reload_successful: Gauge,
     pub config_last_reload_success_timestamp_seconds: Gauge<f64, AtomicU64>,
     pub module_unknown: Counter,
+    /// Ad-hoc `/probe` requests refused by `probe_policy`.
+    pub probe_refused: Family<RefusedLabels, Counter>,
     pub probes: Family<ProbeLabels, Counter>,
     pub probe_duration: Family<ModuleLabel, Histogram>,
     pub schedule: crate::schedule::ScheduleMetrics,
@@ -103,6 +111,12 @@ impl Metrics {
             "blackbox_module_unknown",
             "Count of unknown modules requested by probes",
             module_unknown.clone(),
+        );
+        let probe_refused = Family::<RefusedLabels, Counter>::default();
+        registry.register(
+            "blackwatch_probe_refused",
+            "Ad-hoc /probe requests refused by probe_policy, by reason",
+            probe_refused.clone(),
         );
         let probes = Family::<ProbeLabels, Counter>::default();
         registry.register(
@@ -158,6 +172,7 @@ impl Metrics {
             config_last_reload_successful,
             config_last_reload_success_timestamp_seconds,
             module_unknown,
+            probe_refused,
             probes,
             probe_duration,
             process,

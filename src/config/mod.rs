@@ -47,6 +47,8 @@ pub struct Config {
     pub rules: crate::rules::RulesConfig,
     /// The validated `alerting:` section (inline or from its `config_file`).
     pub alerting: Option<Arc<crate::alert::config::AlertingConfig>>,
+    /// `probe_policy:`: what ad-hoc `/probe` requests may reach.
+    pub probe_policy: Arc<crate::server::allow::ProbePolicy>,
     /// The parsed file with defaults filled in, for `/config`.
     pub raw: RawConfig,
     /// SHA-256 of the file bytes, so a reload of an unchanged file re-parses nothing.
@@ -111,6 +113,8 @@ pub fn load_str(text: &str, file: &Path) -> Result<Config, ConfigErrors> {
             }
         },
     };
+    let probe_policy =
+        crate::server::allow::validate(raw.probe_policy.as_ref(), file, &mut cx.errors);
     if !cx.errors.is_empty() {
         return Err(ConfigErrors::sorted(cx.errors));
     }
@@ -146,6 +150,7 @@ pub fn load_str(text: &str, file: &Path) -> Result<Config, ConfigErrors> {
         jobs,
         rules,
         alerting,
+        probe_policy: Arc::new(probe_policy),
         raw,
         checksum: sum,
     })
@@ -190,6 +195,7 @@ pub fn embedded() -> Result<Config, ConfigErrors> {
         jobs: Vec::new(),
         rules: Default::default(),
         alerting: None,
+        probe_policy: Default::default(),
         raw: merged,
         checksum: hasher.finalize().into(),
     })

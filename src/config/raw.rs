@@ -109,6 +109,9 @@ pub struct RawConfig {
     /// Alertmanager-format routing: an inline alertmanager.yml, or `{config_file: path}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alerting: Option<Spanned<crate::alert::config::RawAlertingConfig>>,
+    /// What ad-hoc `/probe` requests may reach (see `server::allow`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe_policy: Option<Spanned<crate::server::allow::RawProbePolicy>>,
 }
 
 /// `global:` — Prometheus' rule-evaluation settings.

@@ -499,8 +499,12 @@ async fn round_trip(
             let ips = resolve::lookup_all(&host).await;
             add_phase(cx, "resolve", start.elapsed());
             let ips = ips.map_err(|e| e.to_string())?;
-            *ips.first()
-                .ok_or_else(|| format!("lookup {host}: no such host"))?
+            let ip = *ips
+                .first()
+                .ok_or_else(|| format!("lookup {host}: no such host"))?;
+            // A redirect hop is checked against the `/probe` allow-list like the first one.
+            cx.check_address(&host, ip, Some(port))?;
+            ip
         }
     };
     let connect_start = Instant::now();
@@ -583,7 +587,9 @@ where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     if h2 {
-        let (sender, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
+        let (sender, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+            .max_header_list_size(MAX_RESPONSE_HEAD as u32)
+            .handshake(io)
             .await
             .map_err(|e| format!("http2 handshake: {e}"))?;
         let driver = tokio::spawn(async move {
@@ -591,7 +597,9 @@ where
         });
         Ok((Sender::H2(sender), AbortOnDrop(driver)))
     } else {
-        let (sender, conn) = hyper::client::conn::http1::handshake(io)
+        let (sender, conn) = hyper::client::conn::http1::Builder::new()
+            .max_buf_size(MAX_RESPONSE_HEAD)
+            .handshake(io)
             .await
             .map_err(|e| format!("http1 handshake: {e}"))?;
         let driver = tokio::spawn(async move {
@@ -683,6 +691,15 @@ fn build_request(
     }
     Ok(req)
 }
+
+/// The body limit when the module sets no `body_size_limit` (upstream has none): a larger
+/// (decoded) body fails the probe with `http: request body too large`, so an endless body or a
+/// decompression bomb costs neither unbounded memory nor a whole timeout of CPU.
+pub const DEFAULT_BODY_LIMIT: u64 = 32 << 20;
+
+/// The most response-head bytes read (HTTP/1 read buffer; HTTP/2 header list), hyper's HTTP/1
+/// default made explicit: endless headers fail the probe instead of growing memory.
+pub const MAX_RESPONSE_HEAD: usize = 8192 + 4096 * 100;
 
 /// Counts (and, when body regexes need it, keeps) the decoded body, enforcing the size limit.
 struct Collector {
@@ -890,7 +907,11 @@ async fn evaluate(m: &HttpModule, resp: &mut Final, cx: &mut ProbeCx) -> bool {
             keep: want_body,
             buf: Vec::new(),
             count: 0,
-            limit: m.body_size_limit,
+            limit: if m.body_size_limit > 0 {
+                m.body_size_limit
+            } else {
+                DEFAULT_BODY_LIMIT
+            },
         };
         let mut decoder = Decoder::new(m.compression, collector);
         let mut read_error: Option<String> = None;

@@ -36,6 +36,52 @@ pub struct ProbeCx {
     /// When the probe must be over: set by `run` to its start plus `timeout`. Probers that
     /// need socket deadlines (tcp, icmp, dns) read it; `run` enforces it regardless.
     pub deadline: Instant,
+    /// The `/probe` allow-list's check of each address about to be connected to; `None` for
+    /// scheduled probes and when no allow-list is configured.
+    pub guard: Option<TargetGuard>,
+    /// Set when `guard` refused an address: the probe failed because of the policy.
+    pub refused: Option<String>,
+}
+
+/// Checks `(host, address, port)` before a connection is made (see `server::allow`).
+#[derive(Clone)]
+pub struct TargetGuard {
+    /// The port of the original target, for the first connection.
+    pub port: Option<u16>,
+    #[allow(clippy::type_complexity)]
+    pub check: std::sync::Arc<
+        dyn Fn(&str, std::net::IpAddr, Option<u16>) -> Result<(), String> + Send + Sync,
+    >,
+}
+
+impl std::fmt::Debug for TargetGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TargetGuard")
+            .field("port", &self.port)
+            .finish()
+    }
+}
+
+impl ProbeCx {
+    /// Applies `guard` to an address; on refusal records it and returns the message.
+    pub fn check_address(
+        &mut self,
+        host: &str,
+        ip: std::net::IpAddr,
+        port: Option<u16>,
+    ) -> Result<(), String> {
+        let Some(g) = &self.guard else {
+            return Ok(());
+        };
+        match (g.check)(host, ip, port) {
+            Ok(()) => Ok(()),
+            Err(m) => {
+                self.log.error("Refused by probe_policy", &[("err", &m)]);
+                self.refused = Some(m.clone());
+                Err(m)
+            }
+        }
+    }
 }
 
 impl ProbeCx {
@@ -46,6 +92,8 @@ impl ProbeCx {
             hostname: None,
             timeout,
             deadline: Instant::now() + timeout,
+            guard: None,
+            refused: None,
         }
     }
 }

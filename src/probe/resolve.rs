@@ -23,6 +23,8 @@ pub enum ResolveError {
     NoSuitable(String),
     #[error("lookup {host}: {reason}")]
     Lookup { host: String, reason: String },
+    #[error("{0}")]
+    Refused(String),
 }
 
 fn hosts() -> &'static Hosts {
@@ -142,9 +144,16 @@ pub async fn choose_protocol(
         &[("target", host), ("ip_protocol", proto)],
     );
     let start = Instant::now();
-    let result = lookup_all(host).await.and_then(|ips| {
+    let mut result = lookup_all(host).await.and_then(|ips| {
         choose(&ips, pref).ok_or_else(|| ResolveError::NoSuitable(host.to_string()))
     });
+    // The `/probe` allow-list checks the one address the prober will connect to.
+    if let Ok(ip) = result {
+        let port = cx.guard.as_ref().and_then(|g| g.port);
+        if let Err(m) = cx.check_address(host, ip, port) {
+            result = Err(ResolveError::Refused(m));
+        }
+    }
     let elapsed = start.elapsed().as_secs_f64();
     cx.registry.set(
         "probe_dns_lookup_time_seconds",

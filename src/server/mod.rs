@@ -2,6 +2,7 @@
 //! `/` and `/logs`. The only module that knows HTTP routing. It takes an already bound
 //! listener and a cancellation token, so tests bind port 0 and the caller owns shutdown.
 
+pub mod allow;
 mod api_v1;
 mod api_v2;
 mod pages;

@@ -9,7 +9,7 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 
-use super::{plain, text_response};
+use super::{allow, plain, text_response};
 use crate::metrics::TEXT_CONTENT_TYPE;
 use crate::probe::{self, ProbeCx, Prober};
 use crate::state::Shared;
@@ -82,6 +82,14 @@ pub(super) async fn handle(
         }
     }
 
+    // probe_policy: the switch and the host/port allow-list before the probe; the address
+    // actually connected to is checked by the guard during it (see `allow`).
+    let policy = Arc::clone(&config.probe_policy);
+    if let Err(r) = policy.check_target(&module.prober, &target) {
+        return refused(&state, r.reason, &r.message);
+    }
+    let guard_port = allow::target_parts(&module.prober, &target).and_then(|p| p.port);
+
     let timeout = probe::effective_timeout(
         module.timeout,
         scrape_timeout,
@@ -89,7 +97,11 @@ pub(super) async fn handle(
     );
     let mut cx = ProbeCx::new(module_name, &target, timeout, state.settings.log_prober);
     cx.hostname = hostname;
+    cx.guard = policy.guard(guard_port);
     let success = probe::run(&target, &module, &mut cx).await;
+    if let Some(m) = cx.refused.take() {
+        return refused(&state, "address", &m);
+    }
 
     state.count_probe(module_name, module.prober.name(), success, &cx);
 
@@ -118,6 +130,21 @@ pub(super) async fn handle(
     let mut resp = text_response(StatusCode::OK, TEXT_CONTENT_TYPE, metrics_text, &headers);
     resp.headers_mut().remove(header::CACHE_CONTROL);
     resp
+}
+
+/// A 403 for a target `probe_policy` does not allow, counted by reason.
+fn refused(state: &Shared, reason: &'static str, message: &str) -> Response {
+    state
+        .metrics
+        .probe_refused
+        .get_or_create(&crate::metrics::RefusedLabels { reason })
+        .inc();
+    tracing::warn!(
+        message = "Probe refused by probe_policy",
+        reason,
+        detail = message
+    );
+    plain(StatusCode::FORBIDDEN, format!("{message}\n"))
 }
 
 /// Go's `url.QueryUnescape`: `%XX` escapes and `+` as a space; `None` on a malformed escape

@@ -12,6 +12,7 @@ mod conformance_tcp;
 mod dns;
 mod handler;
 mod harness;
+mod hostile; // hostile targets: every prober ends by its timeout, body/head caps
 mod http;
 mod icmp;
 mod notify; // Discord and e-mail notifiers vs loopback servers, aiosmtpd and Alertmanager 0.25
