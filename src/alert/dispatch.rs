@@ -22,7 +22,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
 
 use crate::alert::route::{Route, RouteOpts};
-use crate::alert::store::Alert;
+use crate::alert::store::{Alert, StoredAlert};
 use crate::clock::Now;
 use crate::labels::{fingerprint, group_key, LabelSet};
 
@@ -46,7 +46,7 @@ pub struct AggrGroup {
     pub route_index: usize,
     pub route_id: String,
     pub opts: RouteOpts,
-    alerts: BTreeMap<u64, Arc<Alert>>,
+    alerts: BTreeMap<u64, Arc<StoredAlert>>,
     /// When the timer fires next.
     next_flush: Instant,
     has_flushed: bool,
@@ -56,7 +56,7 @@ pub struct AggrGroup {
 }
 
 impl AggrGroup {
-    pub fn alerts(&self) -> impl Iterator<Item = &Arc<Alert>> {
+    pub fn alerts(&self) -> impl Iterator<Item = &Arc<StoredAlert>> {
         self.alerts.values()
     }
 
@@ -171,10 +171,11 @@ impl Dispatcher {
         &self.route
     }
 
-    /// Puts an alert (as stored after merging) into the group of every route it matches.
-    pub fn insert(&mut self, alert: &Arc<Alert>, now: Now) {
-        for route in self.route.match_routes(&alert.labels) {
-            let labels = route.opts.group_labels(&alert.labels);
+    /// Puts an alert (as stored after merging; `alert_labels` are its labels) into the
+    /// group of every route it matches.
+    pub fn insert(&mut self, alert: &Arc<StoredAlert>, alert_labels: &LabelSet, now: Now) {
+        for route in self.route.match_routes(alert_labels) {
+            let labels = route.opts.group_labels(alert_labels);
             let id = (route.index, fingerprint(&labels));
             let old = alert.starts_at + route.opts.group_wait < now.wall;
             let group = self.groups.entry(id).or_insert_with(|| AggrGroup {
@@ -190,7 +191,7 @@ impl Dispatcher {
                 flushing: false,
                 last_flush: None,
             });
-            group.alerts.insert(alert.fingerprint(), alert.clone());
+            group.alerts.insert(alert.fingerprint, alert.clone());
             if old && !group.has_flushed && now.mono < group.next_flush {
                 group.next_flush = now.mono;
             }
@@ -223,7 +224,7 @@ impl Dispatcher {
                 .alerts
                 .iter()
                 .map(|(fp, a)| {
-                    let mut a = Alert::clone(a);
+                    let mut a = a.to_alert();
                     if a.resolved_at(now.wall) {
                         resolved.push((*fp, a.updated_at));
                     } else {
@@ -364,8 +365,8 @@ mod tests {
         }
     }
 
-    fn alert(c: &Clock, l: LabelSet, start: f64, end: f64, updated: f64) -> Arc<Alert> {
-        Arc::new(Alert {
+    fn alert(c: &Clock, l: LabelSet, start: f64, end: f64, updated: f64) -> Alert {
+        Alert {
             labels: l,
             annotations: LabelSet::new(),
             starts_at: c.at(start).wall,
@@ -373,15 +374,23 @@ mod tests {
             generator_url: String::new(),
             updated_at: c.at(updated).wall,
             timeout: false,
-        })
+        }
+    }
+
+    /// Stores the alert and hands it to the dispatcher, as ingest does.
+    fn put(d: &mut Dispatcher, a: Alert, now: Now) {
+        let mut store = crate::alert::store::AlertStore::new();
+        let stored = store.put(&a, now.wall);
+        d.insert(&stored, &a.labels, now);
     }
 
     #[test]
     fn group_keys_match_upstream() {
         let c = clock();
         let mut d = Dispatcher::new(tree(false));
-        d.insert(
-            &alert(
+        put(
+            &mut d,
+            alert(
                 &c,
                 labels(&[("alertname", "X"), ("team", "a")]),
                 0.0,
@@ -390,8 +399,9 @@ mod tests {
             ),
             c.at(0.0),
         );
-        d.insert(
-            &alert(
+        put(
+            &mut d,
+            alert(
                 &c,
                 labels(&[("alertname", "Y"), ("i", "1")]),
                 0.0,
@@ -413,7 +423,7 @@ mod tests {
         let c = clock();
         let mut d = Dispatcher::new(tree(false));
         let l = labels(&[("alertname", "Y")]);
-        d.insert(&alert(&c, l.clone(), 0.0, 1000.0, 0.0), c.at(0.0));
+        put(&mut d, alert(&c, l.clone(), 0.0, 1000.0, 0.0), c.at(0.0));
         assert_eq!(d.next_deadline(), Some(c.at(30.0).mono));
         assert!(d.due(c.at(29.9)).is_empty());
         let jobs = d.due(c.at(30.0));
@@ -426,7 +436,7 @@ mod tests {
         assert_eq!(d.next_deadline(), Some(c.at(330.0).mono));
         // A new alert does not move the timer once the group has flushed.
         let l2 = labels(&[("alertname", "Y"), ("x", "2")]);
-        d.insert(&alert(&c, l2, 40.0, 1000.0, 40.0), c.at(40.0));
+        put(&mut d, alert(&c, l2, 40.0, 1000.0, 40.0), c.at(40.0));
         assert_eq!(d.next_deadline(), Some(c.at(330.0).mono));
         assert_eq!(d.due(c.at(330.0))[0].alerts.len(), 2);
     }
@@ -436,14 +446,14 @@ mod tests {
         let c = clock();
         let mut d = Dispatcher::new(tree(false));
         let l = labels(&[("alertname", "Y")]);
-        d.insert(&alert(&c, l.clone(), 0.0, 1000.0, 0.0), c.at(100.0));
+        put(&mut d, alert(&c, l.clone(), 0.0, 1000.0, 0.0), c.at(100.0));
         assert_eq!(d.next_deadline(), Some(c.at(100.0).mono));
         // 0.25: an old alert joining a group still in group_wait also flushes at once.
         let mut d = Dispatcher::new(tree(false));
-        d.insert(&alert(&c, l, 95.0, 1000.0, 95.0), c.at(95.0));
+        put(&mut d, alert(&c, l, 95.0, 1000.0, 95.0), c.at(95.0));
         assert_eq!(d.next_deadline(), Some(c.at(125.0).mono));
         let l2 = labels(&[("alertname", "Y"), ("x", "1")]);
-        d.insert(&alert(&c, l2, 0.0, 1000.0, 100.0), c.at(100.0));
+        put(&mut d, alert(&c, l2, 0.0, 1000.0, 100.0), c.at(100.0));
         assert_eq!(d.next_deadline(), Some(c.at(100.0).mono));
     }
 
@@ -452,7 +462,7 @@ mod tests {
         let c = clock();
         let mut d = Dispatcher::new(tree(false));
         let l = labels(&[("alertname", "Y")]);
-        d.insert(&alert(&c, l.clone(), 0.0, 50.0, 0.0), c.at(0.0));
+        put(&mut d, alert(&c, l.clone(), 0.0, 50.0, 0.0), c.at(0.0));
         let jobs = d.due(c.at(60.0));
         assert_eq!(jobs[0].resolved.len(), 1);
         assert_ne!(jobs[0].alerts[0].ends_at, UNIX_EPOCH);
@@ -460,14 +470,14 @@ mod tests {
         assert_eq!(d.len(), 1, "failed flush keeps the resolved alert");
         let jobs = d.due(c.at(360.0));
         // Updated during the flush: stays.
-        d.insert(&alert(&c, l.clone(), 0.0, 50.0, 361.0), c.at(361.0));
+        put(&mut d, alert(&c, l.clone(), 0.0, 50.0, 361.0), c.at(361.0));
         d.flush_done(&jobs[0], true, c.at(362.0));
         assert_eq!(d.len(), 1);
         let jobs = d.due(c.at(660.0));
         d.flush_done(&jobs[0], true, c.at(661.0));
         assert!(d.is_empty());
         // A later alert starts a fresh group_wait.
-        d.insert(&alert(&c, l, 700.0, 2000.0, 700.0), c.at(700.0));
+        put(&mut d, alert(&c, l, 700.0, 2000.0, 700.0), c.at(700.0));
         assert_eq!(d.next_deadline(), Some(c.at(730.0).mono));
     }
 
@@ -477,11 +487,11 @@ mod tests {
         for (option, want) in [(true, 100.005), (false, 310.0)] {
             let mut d = Dispatcher::new(tree(option));
             let l = labels(&[("alertname", "X"), ("team", "a")]);
-            d.insert(&alert(&c, l.clone(), 0.0, 1000.0, 0.0), c.at(0.0));
+            put(&mut d, alert(&c, l.clone(), 0.0, 1000.0, 0.0), c.at(0.0));
             let jobs = d.due(c.at(10.0));
             d.flush_done(&jobs[0], true, c.at(10.0));
             // Resolved explicitly at 100.
-            d.insert(&alert(&c, l, 0.0, 100.0, 100.0), c.at(100.0));
+            put(&mut d, alert(&c, l, 0.0, 100.0, 100.0), c.at(100.0));
             let got = d.next_deadline().unwrap() - c.at(0.0).mono;
             assert!(
                 (got.as_secs_f64() - want).abs() < 1e-6,

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::alert::nflog::Entry;
 use crate::alert::pipeline::Alerting;
 use crate::alert::silence::Silence;
-use crate::alert::store::Alert;
+use crate::alert::store::{Alert, StoredAlert};
 
 pub const NFLOG_FILE: &str = "nflog.json";
 pub const SILENCES_FILE: &str = "silences.json";
@@ -202,7 +202,10 @@ impl Persister {
             (core.version != self.written.alerts.load(Ordering::Relaxed)).then(|| {
                 (
                     core.version,
-                    core.alerts.iter().cloned().collect::<Vec<Arc<Alert>>>(),
+                    core.alerts
+                        .iter()
+                        .cloned()
+                        .collect::<Vec<Arc<StoredAlert>>>(),
                 )
             })
         };
@@ -210,8 +213,8 @@ impl Persister {
             let path = self.dir.join(ALERTS_FILE);
             let p = path.clone();
             tokio::task::spawn_blocking(move || {
-                list.sort_by_key(|a| a.fingerprint());
-                let refs: Vec<&Alert> = list.iter().map(|a| &**a).collect();
+                list.sort_by_key(|a| a.fingerprint);
+                let refs: Vec<&StoredAlert> = list.iter().map(|a| &**a).collect();
                 write_atomic_with(&p, |w| {
                     serde_json::to_writer(w, &refs).map_err(std::io::Error::other)
                 })

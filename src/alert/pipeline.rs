@@ -30,7 +30,7 @@ use crate::alert::notify::{Integration, NotifyContext};
 use crate::alert::persist::Persister;
 use crate::alert::retry::{notify_with_retry, random_jitter, Jitter};
 use crate::alert::silence::{SilenceState, Silences};
-use crate::alert::store::{ingest, Alert, AlertStore, InvalidAlert};
+use crate::alert::store::{ingest, Alert, AlertStore, InvalidAlert, StoredAlert};
 use crate::alert::{AlertSink, PostableAlert};
 use crate::clock::Now;
 use crate::config::raw::Secret;
@@ -278,7 +278,7 @@ impl Alerting {
         if let Some(p) = &persister {
             let state = p.load()?;
             for a in state.alerts {
-                alerts.restore(a);
+                alerts.restore(&a);
             }
             silences = Silences::from_snapshot(options.retention, state.silences, now.wall);
             nflog.restore(state.nflog, now.wall);
@@ -355,11 +355,12 @@ impl Alerting {
     fn rebuild_groups(&self, now: Now) {
         let mut core = self.core();
         let core = &mut *core;
-        let mut alerts: Vec<Arc<Alert>> = core.alerts.iter().cloned().collect();
+        let mut alerts: Vec<Arc<StoredAlert>> = core.alerts.iter().cloned().collect();
         alerts.sort_by_key(|a| a.updated_at);
         for a in &alerts {
-            core.inhibitor.observe(&a.labels, a.ends_at);
-            core.dispatcher.insert(a, now);
+            let labels = a.labels();
+            core.inhibitor.observe(&labels, a.ends_at);
+            core.dispatcher.insert(a, &labels, now);
         }
     }
 
@@ -402,9 +403,9 @@ impl Alerting {
                                 version: "v2",
                             })
                             .inc();
-                        let stored = core.alerts.put(a, now);
-                        core.inhibitor.observe(&stored.labels, stored.ends_at);
-                        core.dispatcher.insert(&stored, tick);
+                        let stored = core.alerts.put(&a, now);
+                        core.inhibitor.observe(&a.labels, stored.ends_at);
+                        core.dispatcher.insert(&stored, &a.labels, tick);
                         core.version += 1;
                     }
                     Err(e) => {
@@ -636,8 +637,9 @@ impl Alerting {
         {
             let silences = self.silences();
             for a in core.alerts.iter().filter(|a| !a.resolved_at(now.wall)) {
-                if core.inhibitor.mutes(&a.labels, now.wall).is_some()
-                    || !silences.mutes(&a.labels, now.wall).is_empty()
+                let labels = a.labels();
+                if core.inhibitor.mutes(&labels, now.wall).is_some()
+                    || !silences.mutes(&labels, now.wall).is_empty()
                 {
                     suppressed += 1;
                 } else {

@@ -5,7 +5,7 @@
 //!
 //! It does not group, route or notify; the dispatcher receives the merged alerts.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -129,10 +129,144 @@ pub fn ingest(
     })
 }
 
-/// The alerts by fingerprint. Stored behind `Arc` so aggregation groups share them.
+/// An interned string: label names, values, annotations and generator URLs repeat a lot
+/// (every alert of a rule shares most of them), so each distinct string is kept once.
+pub type Sym = Arc<str>;
+
+/// The interner. Strings no stored alert uses any more are dropped by [`Interner::gc`].
+#[derive(Debug, Default)]
+struct Interner {
+    set: HashSet<Sym>,
+}
+
+impl Interner {
+    fn get(&mut self, s: &str) -> Sym {
+        if let Some(x) = self.set.get(s) {
+            return x.clone();
+        }
+        let x: Sym = Arc::from(s);
+        self.set.insert(x.clone());
+        x
+    }
+
+    fn pairs(&mut self, set: &LabelSet) -> Box<[(Sym, Sym)]> {
+        set.iter()
+            .map(|(k, v)| (self.get(k), self.get(v)))
+            .collect()
+    }
+
+    fn gc(&mut self) {
+        self.set.retain(|s| Arc::strong_count(s) > 1);
+    }
+}
+
+/// An alert as the store and the aggregation groups keep it: the same data as [`Alert`]
+/// with interned strings and sorted pairs instead of maps (about a quarter of the memory).
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredAlert {
+    labels: Box<[(Sym, Sym)]>,
+    annotations: Box<[(Sym, Sym)]>,
+    generator_url: Sym,
+    pub starts_at: SystemTime,
+    pub ends_at: SystemTime,
+    pub updated_at: SystemTime,
+    pub timeout: bool,
+    pub fingerprint: u64,
+}
+
+fn to_set(pairs: &[(Sym, Sym)]) -> LabelSet {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+impl StoredAlert {
+    pub fn labels(&self) -> LabelSet {
+        to_set(&self.labels)
+    }
+
+    pub fn label(&self, name: &str) -> Option<&str> {
+        self.labels
+            .iter()
+            .find(|(k, _)| &**k == name)
+            .map(|(_, v)| &**v)
+    }
+
+    pub fn resolved_at(&self, now: SystemTime) -> bool {
+        self.ends_at <= now
+    }
+
+    /// The alert with ordinary maps, for notifiers and the API.
+    pub fn to_alert(&self) -> Alert {
+        Alert {
+            labels: self.labels(),
+            annotations: to_set(&self.annotations),
+            starts_at: self.starts_at,
+            ends_at: self.ends_at,
+            generator_url: self.generator_url.to_string(),
+            updated_at: self.updated_at,
+            timeout: self.timeout,
+        }
+    }
+
+    /// `Alert::merge` on stored alerts (`self` older by position, order decided by
+    /// `updated_at`).
+    fn merge(&self, newer: &StoredAlert, now: SystemTime) -> StoredAlert {
+        if newer.updated_at < self.updated_at {
+            return newer.merge(self, now);
+        }
+        let (a, o) = (self, newer);
+        let mut res = o.clone();
+        if a.starts_at < o.starts_at {
+            res.starts_at = a.starts_at;
+        }
+        if o.resolved_at(now) {
+            if a.resolved_at(now) && a.ends_at > o.ends_at {
+                res.ends_at = a.ends_at;
+            }
+        } else if a.ends_at > o.ends_at && !a.timeout {
+            res.ends_at = a.ends_at;
+        }
+        res
+    }
+
+    fn overlaps(&self, new: &StoredAlert) -> bool {
+        (new.ends_at > self.starts_at && new.ends_at < self.ends_at)
+            || (new.starts_at > self.starts_at && new.starts_at < self.ends_at)
+    }
+}
+
+/// Pairs written as a JSON object, as a [`LabelSet`] would be.
+struct PairsMap<'a>(&'a [(Sym, Sym)]);
+
+impl Serialize for PairsMap<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (&**k, &**v)))
+    }
+}
+
+/// Serialises exactly like [`Alert`], so snapshots load back as `Vec<Alert>`.
+impl Serialize for StoredAlert {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut st = s.serialize_struct("Alert", 7)?;
+        st.serialize_field("labels", &PairsMap(&self.labels))?;
+        st.serialize_field("annotations", &PairsMap(&self.annotations))?;
+        st.serialize_field("starts_at", &self.starts_at)?;
+        st.serialize_field("ends_at", &self.ends_at)?;
+        st.serialize_field("generator_url", &*self.generator_url)?;
+        st.serialize_field("updated_at", &self.updated_at)?;
+        st.serialize_field("timeout", &self.timeout)?;
+        st.end()
+    }
+}
+
+/// The alerts by fingerprint, shared (`Arc`) with the aggregation groups.
 #[derive(Debug, Default)]
 pub struct AlertStore {
-    alerts: HashMap<u64, Arc<Alert>>,
+    alerts: HashMap<u64, Arc<StoredAlert>>,
+    interner: Interner,
 }
 
 impl AlertStore {
@@ -140,24 +274,39 @@ impl AlertStore {
         Self::default()
     }
 
+    fn intern(&mut self, alert: &Alert) -> StoredAlert {
+        StoredAlert {
+            labels: self.interner.pairs(&alert.labels),
+            annotations: self.interner.pairs(&alert.annotations),
+            generator_url: self.interner.get(&alert.generator_url),
+            starts_at: alert.starts_at,
+            ends_at: alert.ends_at,
+            updated_at: alert.updated_at,
+            timeout: alert.timeout,
+            fingerprint: alert.fingerprint(),
+        }
+    }
+
     /// Stores `alert`, merging it with an existing one when their activity ranges overlap;
     /// returns the alert as stored.
-    pub fn put(&mut self, alert: Alert, now: SystemTime) -> Arc<Alert> {
-        let fp = alert.fingerprint();
+    pub fn put(&mut self, alert: &Alert, now: SystemTime) -> Arc<StoredAlert> {
+        let new = self.intern(alert);
+        let fp = new.fingerprint;
         let stored = Arc::new(match self.alerts.get(&fp) {
-            Some(old) if old.overlaps(&alert) => old.merge(&alert, now),
-            _ => alert,
+            Some(old) if old.overlaps(&new) => old.merge(&new, now),
+            _ => new,
         });
         self.alerts.insert(fp, stored.clone());
         stored
     }
 
     /// Puts an alert back exactly as it was (used when loading a snapshot).
-    pub fn restore(&mut self, alert: Alert) {
-        self.alerts.insert(alert.fingerprint(), Arc::new(alert));
+    pub fn restore(&mut self, alert: &Alert) {
+        let stored = self.intern(alert);
+        self.alerts.insert(stored.fingerprint, Arc::new(stored));
     }
 
-    pub fn get(&self, fp: u64) -> Option<&Arc<Alert>> {
+    pub fn get(&self, fp: u64) -> Option<&Arc<StoredAlert>> {
         self.alerts.get(&fp)
     }
 
@@ -169,15 +318,17 @@ impl AlertStore {
         self.alerts.is_empty()
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &Arc<Alert>> {
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<StoredAlert>> {
         self.alerts.values()
     }
 
     /// Drops alerts resolved at `now` whose fingerprints `keep` does not claim (groups still
-    /// holding an unsent resolved alert keep it alive); returns how many were removed.
+    /// holding an unsent resolved alert keep it alive), and strings nothing uses any more;
+    /// returns how many alerts were removed.
     pub fn gc(&mut self, now: SystemTime, keep: impl Fn(u64) -> bool) -> usize {
         let before = self.alerts.len();
         self.alerts.retain(|fp, a| !a.resolved_at(now) || keep(*fp));
+        self.interner.gc();
         before - self.alerts.len()
     }
 }
@@ -289,14 +440,40 @@ mod tests {
     #[test]
     fn put_merges_only_overlapping() {
         let mut s = AlertStore::new();
-        s.put(alert(0, 100, 1, false), t(1));
+        s.put(&alert(0, 100, 1, false), t(1));
         // Overlapping re-post: merged, start kept.
-        let got = s.put(alert(50, 150, 60, false), t(60));
+        let got = s.put(&alert(50, 150, 60, false), t(60));
         assert_eq!((got.starts_at, got.ends_at), (t(0), t(150)));
         // A re-fire after the old range ended replaces it with a new start.
-        let got = s.put(alert(200, 300, 200, false), t(200));
+        let got = s.put(&alert(200, 300, 200, false), t(200));
         assert_eq!((got.starts_at, got.ends_at), (t(200), t(300)));
         assert_eq!(s.len(), 1);
+    }
+
+    #[test]
+    fn stored_alert_round_trips_and_serialises_like_alert() {
+        let mut a = alert(0, 100, 1, true);
+        a.labels.insert("job".into(), "x".into());
+        a.annotations.insert("summary".into(), "s".into());
+        a.generator_url = "http://g".into();
+        let mut s = AlertStore::new();
+        let stored = s.put(&a, t(1));
+        assert_eq!(stored.to_alert(), a);
+        assert_eq!(stored.label("job"), Some("x"));
+        assert_eq!(
+            serde_json::to_string(&*stored).unwrap(),
+            serde_json::to_string(&a).unwrap()
+        );
+        // Strings are shared between alerts and dropped when no alert uses them.
+        let mut b = a.clone();
+        b.labels.insert("i".into(), "2".into());
+        s.put(&b, t(1));
+        assert!(s.interner.set.len() < 2 * 8);
+        s.gc(t(200), |_| false);
+        assert!(s.is_empty());
+        drop(stored);
+        s.gc(t(200), |_| false);
+        assert!(s.interner.set.is_empty(), "{:?}", s.interner.set);
     }
 
     #[test]
@@ -304,7 +481,7 @@ mod tests {
         let mut s = AlertStore::new();
         let a = alert(0, 100, 1, false);
         let fp = a.fingerprint();
-        s.put(a, t(1));
+        s.put(&a, t(1));
         assert_eq!(s.gc(t(50), |_| false), 0);
         assert_eq!(s.gc(t(100), |f| f == fp), 0);
         assert_eq!(s.gc(t(100), |_| false), 1);

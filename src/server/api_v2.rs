@@ -19,7 +19,7 @@ use crate::alert::pipeline::Alerting;
 use crate::alert::silence::{
     validate_postable, MatcherObject, Silence, SilenceError, SilenceState,
 };
-use crate::alert::store::Alert;
+use crate::alert::store::{Alert, StoredAlert};
 use crate::alert::PostableAlert;
 use crate::clock::rfc3339;
 use crate::labels::{parse_matcher, LabelSet, Matcher, Matchers};
@@ -324,26 +324,46 @@ fn list_alerts(alerting: &Alerting, filter: &AlertFilter, now: SystemTime) -> Ve
     let core = alerting.core();
     let silences = alerting.silences();
     let route = core.dispatcher.route().clone();
-    let mut alerts: Vec<&Arc<Alert>> = core.alerts.iter().collect();
-    alerts.sort_by_key(|a| a.fingerprint());
+    let mut alerts: Vec<&Arc<StoredAlert>> = core.alerts.iter().collect();
+    alerts.sort_by_key(|a| a.fingerprint);
     alerts
         .into_iter()
-        .filter_map(|a| {
-            let receivers = route
-                .match_routes(&a.labels)
-                .into_iter()
-                .map(|r| r.opts.receiver.clone())
-                .collect();
-            gettable(
-                a,
-                receivers,
-                silences.mutes(&a.labels, now),
-                core.inhibitor.mutes(&a.labels, now),
-                filter,
-                now,
-            )
-        })
+        .filter_map(|a| view(a, &route, &silences, &core.inhibitor, filter, now))
         .collect()
+}
+
+/// The API view of a stored alert, or `None` if the filter drops it. Resolved alerts and
+/// label mismatches are dropped before anything is copied.
+fn view(
+    a: &StoredAlert,
+    route: &crate::alert::route::Route,
+    silences: &crate::alert::silence::Silences,
+    inhibitor: &crate::alert::inhibit::Inhibitor,
+    filter: &AlertFilter,
+    now: SystemTime,
+) -> Option<GettableAlert> {
+    if a.resolved_at(now)
+        || !filter
+            .matchers
+            .iter()
+            .all(|m| m.matches(a.label(&m.name).unwrap_or("")))
+    {
+        return None;
+    }
+    let labels = a.labels();
+    let receivers = route
+        .match_routes(&labels)
+        .into_iter()
+        .map(|r| r.opts.receiver.clone())
+        .collect();
+    gettable(
+        &a.to_alert(),
+        receivers,
+        silences.mutes(&labels, now),
+        inhibitor.mutes(&labels, now),
+        filter,
+        now,
+    )
 }
 
 #[derive(Deserialize)]
@@ -435,25 +455,11 @@ async fn get_groups(State(state): State<Arc<Shared>>, RawQuery(q): RawQuery) -> 
                 continue;
             }
         }
-        let mut alerts: Vec<&Arc<Alert>> = g.alerts().collect();
-        alerts.sort_by_key(|a| a.fingerprint());
+        let mut alerts: Vec<&Arc<StoredAlert>> = g.alerts().collect();
+        alerts.sort_by_key(|a| a.fingerprint);
         let alerts: Vec<GettableAlert> = alerts
             .into_iter()
-            .filter_map(|a| {
-                let receivers = route
-                    .match_routes(&a.labels)
-                    .into_iter()
-                    .map(|r| r.opts.receiver.clone())
-                    .collect();
-                gettable(
-                    a,
-                    receivers,
-                    silences.mutes(&a.labels, now),
-                    core.inhibitor.mutes(&a.labels, now),
-                    &alert_filter,
-                    now,
-                )
-            })
+            .filter_map(|a| view(a, &route, &silences, &core.inhibitor, &alert_filter, now))
             .collect();
         if alerts.is_empty() {
             continue;
