@@ -727,3 +727,94 @@ fn range_variables_hold_the_whole_value_in_else() {
         "0a1b9"
     );
 }
+
+/// Random token soup must give a result or an error, never a panic.
+#[test]
+fn random_templates_never_panic() {
+    let toks = [
+        "{{",
+        "}}",
+        "{{-",
+        "-}}",
+        " ",
+        "$labels",
+        ".Labels",
+        "$value",
+        "|",
+        "(",
+        ")",
+        "if",
+        "else",
+        "end",
+        "range",
+        "with",
+        "define",
+        "template",
+        "block",
+        "break",
+        "continue",
+        "\"x\"",
+        "`r`",
+        "'a'",
+        "1",
+        "-1.5e3",
+        "0x1F",
+        "printf",
+        "\"%d %s %v %q %x %e %5.2f %-3s %! %*d %.*f\"",
+        "humanize",
+        "index",
+        "slice",
+        "len",
+        "eq",
+        "lt",
+        "and",
+        "or",
+        "not",
+        "$x",
+        ":=",
+        "=",
+        ",",
+        "$",
+        ".",
+        "nil",
+        "true",
+        "/*",
+        "*/",
+        "\n",
+        "toTime",
+        "reReplaceAll",
+        "\"(\"",
+        "title",
+        ".a.b",
+        "$labels.job",
+        "args",
+        "first",
+        "query",
+        "label",
+        "@",
+        "\\",
+        "é",
+        "{",
+        "}",
+    ];
+    let l = labels(&[("instance", "h:9100"), ("job", "node")]);
+    let d = RuleData {
+        labels: &l,
+        external_labels: &l,
+        external_url: "http://x:9090/p",
+        value: 0.5,
+    };
+    let mut seed: u64 = 0x1234_5678;
+    for _ in 0..20_000 {
+        let mut s = String::new();
+        for _ in 0..(seed % 14) + 1 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            s.push_str(toks[(seed % toks.len() as u64) as usize]);
+        }
+        let _ = rules::check("__alert_F", &s);
+        let _ = rules::RuleTemplate::new("__alert_F", &s).expand(&d);
+        let _ = sprintf(&s, &[Value::Int(1), Value::Float(2.5), Value::from("s")]);
+    }
+}
