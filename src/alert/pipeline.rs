@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::alert::config::{AlertingConfig, Receiver};
 use crate::alert::dedup::needs_update;
-use crate::alert::dispatch::{alert_order, Dispatcher, FlushJob};
+use crate::alert::dispatch::{Dispatcher, FlushJob};
 use crate::alert::inhibit::Inhibitor;
 use crate::alert::metrics::{AlertMetrics, ReasonLabel, ReceivedLabels, StateLabel, VersionLabel};
 use crate::alert::nflog::{IntegrationId, NotificationLog};
@@ -225,6 +225,16 @@ impl Runtime {
             receivers,
         }
     }
+}
+
+/// What the mute stages made of one alert of a flush.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fate {
+    Kept,
+    Muted,
+    /// Muted and resolved: still sent as resolved to integrations that saw it firing
+    /// (`resolved_after_mute`).
+    MutedResolved,
 }
 
 /// Alerts, their groups and the inhibition cache, behind one lock.
@@ -434,7 +444,7 @@ impl Alerting {
 
     /// Runs one flush of one group; `true` if every integration succeeded (or nothing had
     /// to be sent).
-    pub async fn flush(self: &Arc<Self>, job: &FlushJob) -> bool {
+    pub async fn flush(self: &Arc<Self>, job: &Arc<FlushJob>) -> bool {
         let rt = self.runtime();
         let now = job.now.wall;
         let is_resolved = |a: &Alert| a.ends_at != UNIX_EPOCH;
@@ -444,71 +454,72 @@ impl Alerting {
                 .get_or_create(&ReasonLabel { reason })
                 .inc_by(n as u64);
         };
+        // What each alert became: kept, muted, or muted while resolved (the candidates for
+        // `resolved_after_mute`). Indices, not copies: a flush may carry many alerts.
+        let mut fate = vec![Fate::Kept; job.alerts.len()];
         // Inhibition.
-        let mut kept = Vec::with_capacity(job.alerts.len());
-        let mut muted_resolved = Vec::new();
         {
             let core = self.core();
-            for a in &job.alerts {
+            for (a, f) in job.alerts.iter().zip(&mut fate) {
                 if core.inhibitor.mutes(&a.labels, now).is_some() {
-                    if is_resolved(a) {
-                        muted_resolved.push(a.clone());
-                    }
+                    *f = if is_resolved(a) {
+                        Fate::MutedResolved
+                    } else {
+                        Fate::Muted
+                    };
                     suppressed("inhibition", 1);
-                } else {
-                    kept.push(a.clone());
                 }
             }
         }
+        let kept = |fate: &[Fate]| fate.iter().filter(|f| **f == Fate::Kept).count();
         // Time intervals: they mute the whole group.
         let intervals = &rt.config.time_intervals;
         let in_interval = |name: &String| intervals.get(name).is_some_and(|ti| ti.contains(now));
         if !job.opts.active_time_intervals.is_empty()
             && !job.opts.active_time_intervals.iter().any(in_interval)
         {
-            suppressed("active_time_interval", kept.len());
+            suppressed("active_time_interval", kept(&fate));
             return true;
         }
         if job.opts.mute_time_intervals.iter().any(in_interval) {
-            suppressed("mute_time_interval", kept.len());
+            suppressed("mute_time_interval", kept(&fate));
             return true;
         }
         // Silences.
         {
             let silences = self.silences();
-            kept.retain(|a| {
-                if silences.mutes(&a.labels, now).is_empty() {
-                    return true;
+            for (a, f) in job.alerts.iter().zip(&mut fate) {
+                if *f == Fate::Kept && !silences.mutes(&a.labels, now).is_empty() {
+                    *f = if is_resolved(a) {
+                        Fate::MutedResolved
+                    } else {
+                        Fate::Muted
+                    };
+                    suppressed("silence", 1);
                 }
-                if is_resolved(a) {
-                    muted_resolved.push(a.clone());
-                }
-                suppressed("silence", 1);
-                false
-            });
+            }
         }
         if !rt.resolved_after_mute {
-            muted_resolved.clear();
+            for f in &mut fate {
+                if *f == Fate::MutedResolved {
+                    *f = Fate::Muted;
+                }
+            }
         }
-        if kept.is_empty() && muted_resolved.is_empty() {
+        if fate.iter().all(|f| *f == Fate::Muted) {
             return true;
         }
         let Some(integrations) = rt.receivers.get(&job.opts.receiver) else {
             tracing::error!(message = "Unknown receiver", receiver = %job.opts.receiver);
             return false;
         };
-        let kept = Arc::new(kept);
-        let muted_resolved = Arc::new(muted_resolved);
-        let job = Arc::new(job.clone());
+        let fate = Arc::new(fate);
         let mut tasks = JoinSet::new();
         for (id, integration) in integrations {
             let (id, integration) = (id.clone(), integration.clone());
             let me = Arc::clone(self);
-            let (kept, muted_resolved, job) = (kept.clone(), muted_resolved.clone(), job.clone());
-            tasks.spawn(async move {
-                me.notify_integration(&job, &id, &integration, &kept, &muted_resolved)
-                    .await
-            });
+            let (fate, job) = (fate.clone(), job.clone());
+            tasks.spawn(async move { me.notify_integration(&job, &id, &integration, &fate).await });
         }
         let mut ok = true;
         while let Some(r) = tasks.join_next().await {
@@ -522,30 +533,28 @@ impl Alerting {
         job: &FlushJob,
         id: &IntegrationId,
         integration: &Integration,
-        kept: &[Alert],
-        muted_resolved: &[Alert],
+        fate: &[Fate],
     ) -> bool {
         let now = job.now.wall;
         let key = id.state_key(&job.group_key);
         let entry = self.nflog().query(&key, now).cloned();
-        let mut alerts = kept.to_vec();
-        if let Some(e) = &entry {
-            let before = alerts.len();
-            alerts.extend(
-                muted_resolved
-                    .iter()
-                    .filter(|a| e.firing.contains(&a.fingerprint()))
-                    .cloned(),
-            );
-            if alerts.len() != before {
-                alerts.sort_by(|a, b| alert_order(&a.labels, &b.labels));
-            }
-        }
-        if alerts.is_empty() {
+        // Kept alerts, plus muted ones that resolved after this integration was told they
+        // fire. The job's order (upstream's sort) is kept.
+        let selected: Vec<usize> = (0..job.alerts.len())
+            .filter(|&i| match fate[i] {
+                Fate::Kept => true,
+                Fate::Muted => false,
+                Fate::MutedResolved => entry
+                    .as_ref()
+                    .is_some_and(|e| e.firing.contains(&job.alerts[i].fingerprint())),
+            })
+            .collect();
+        if selected.is_empty() {
             return true;
         }
         let (mut firing, mut resolved) = (BTreeSet::new(), BTreeSet::new());
-        for a in &alerts {
+        for &i in &selected {
+            let a = &job.alerts[i];
             if a.ends_at == UNIX_EPOCH {
                 firing.insert(a.fingerprint());
             } else {
@@ -562,13 +571,17 @@ impl Alerting {
         ) else {
             return true;
         };
-        let to_send: Vec<Alert> = if integration.send_resolved {
-            alerts
+        let send: Vec<usize> = selected
+            .into_iter()
+            .filter(|&i| integration.send_resolved || job.alerts[i].ends_at == UNIX_EPOCH)
+            .collect();
+        // Usually everything goes out: then the job's alerts are sent as they are.
+        let copied: Vec<Alert>;
+        let to_send: &[Alert] = if send.len() == job.alerts.len() {
+            &job.alerts
         } else {
-            alerts
-                .into_iter()
-                .filter(|a| a.ends_at == UNIX_EPOCH)
-                .collect()
+            copied = send.iter().map(|&i| job.alerts[i].clone()).collect();
+            &copied
         };
         if !to_send.is_empty() {
             let ctx = NotifyContext {
@@ -583,7 +596,7 @@ impl Alerting {
             if let Err(e) = notify_with_retry(
                 integration,
                 &ctx,
-                &to_send,
+                to_send,
                 deadline,
                 &self.options.jitter,
                 &self.metrics,
@@ -688,7 +701,7 @@ impl Alerting {
     /// Returns after `token` is cancelled, once in-flight flushes finished (or after a short
     /// grace) and the final snapshot is written.
     pub async fn run(self: Arc<Self>, token: CancellationToken) {
-        let mut flushes: JoinSet<(FlushJob, bool)> = JoinSet::new();
+        let mut flushes: JoinSet<(Arc<FlushJob>, bool)> = JoinSet::new();
         let mut next_maintenance = Instant::now();
         let persister = self.persister.clone();
         let persist_task = persister.as_ref().map(|p| {
@@ -719,6 +732,7 @@ impl Alerting {
             let jobs = self.core().dispatcher.due(now);
             for job in jobs {
                 let me = Arc::clone(&self);
+                let job = Arc::new(job);
                 flushes.spawn(async move {
                     let ok = me.flush(&job).await;
                     (job, ok)
