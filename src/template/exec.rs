@@ -388,6 +388,23 @@ impl State<'_> {
     ) -> R<Value> {
         let n = idents.len();
         for (i, ident) in idents.iter().enumerate() {
+            // A nil met inside a chain is a nil interface (an interface map's zero value or
+            // a nil element): Go cannot look a field up in it, whatever missingkey says. Its
+            // report names the node evaluated last.
+            if i > 0 && matches!(recv, Value::Nil) && self.set.missing_key == MissingKey::Zero {
+                let (at_pos, at): (usize, &Arg) = match node {
+                    Arg::Chain { node: inner, .. } => {
+                        let last = last_evaluated(inner);
+                        (last.pos(), last)
+                    }
+                    other => (pos, other),
+                };
+                return Err(self.err(
+                    at_pos,
+                    at,
+                    &format!("nil pointer evaluating interface {{}}.{ident}"),
+                ));
+            }
             if i + 1 < n {
                 recv = self.eval_field(dot, ident, pos, node, &[], None, recv)?;
             } else {
@@ -582,6 +599,20 @@ impl State<'_> {
             }
             Arg::Ident { pos, name } => self.eval_function(dot, name, *pos, &[], (*pos, arg), None),
         }
+    }
+}
+
+/// The node Go's executor visits last when evaluating `a` (its `s.at` position).
+fn last_evaluated(a: &Arg) -> &Arg {
+    match a {
+        Arg::Pipe(p) => match p.cmds.last() {
+            Some(c) => match c.args.last() {
+                Some(last) => last_evaluated(last),
+                None => a,
+            },
+            None => a,
+        },
+        other => other,
     }
 }
 
