@@ -1,12 +1,15 @@
 //! The status page at `/` in a real browser: headless Chromium (Debian package `chromium`)
 //! renders the page of the real binary on loopback, with scheduled probes of a loopback
 //! target that is up and one that is down, rules that fire and stay pending, and alerting
-//! with a webhook receiver. The silence forms are read from the DOM Chromium built (so a
-//! changed form breaks the test) and submitted with exactly their fields; the silence must
-//! then show in API v2 and on the page, and expire through its button.
+//! with a webhook receiver. The silence forms are taken from the DOM Chromium built (so a
+//! changed form breaks the test) and submitted by Chromium itself (values typed in, then
+//! `requestSubmit()`, following the redirect); the silence must then show in API v2 and on
+//! the page, and expire through its button. Bad forms and cross-site submissions are
+//! checked too.
 //!
-//! Also: every shipped example config (`examples/**`) loads with `config::load` and its
-//! rule files pass `promtool check rules`.
+//! Also: every shipped alerting example (`examples/standalone-discord.yml`,
+//! `examples/user-services/`) loads with `config::load` and its rule files pass
+//! `promtool check rules`.
 //!
 //! The browser tests fail (they do not skip) when `chromium` is missing.
 
@@ -26,6 +29,11 @@ const WAIT: Duration = Duration::from_secs(30);
 
 /// The DOM of `url` after Chromium loaded it.
 async fn dump_dom(url: &str) -> String {
+    dump_dom_with(url, &[]).await
+}
+
+/// [`dump_dom`] with extra Chromium flags.
+async fn dump_dom_with(url: &str, extra: &[&str]) -> String {
     let profile = tempfile::tempdir().expect("profile dir");
     let mut cmd = tokio::process::Command::new("chromium");
     cmd.args([
@@ -41,6 +49,7 @@ async fn dump_dom(url: &str) -> String {
         "--disable-sync",
         "--metrics-recording-only",
     ])
+    .args(extra)
     .arg(format!("--user-data-dir={}", profile.path().display()))
     .arg("--dump-dom")
     .arg(url)
@@ -244,6 +253,62 @@ fn fill(form: &Form, values: &BTreeMap<&str, &str>) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Submits a form in the browser: a page on another loopback port (same site, another
+/// origin, like a bookmark or a dashboard link) holds `form_html` exactly as it was in the
+/// status page's DOM, sets its action to `action`, types `values` into its fields and calls
+/// `requestSubmit()` (so `required` fields are checked as a user would meet them). Chromium
+/// follows the redirect; the DOM of the page it lands on is returned.
+async fn browser_submit(form_html: &str, action: &str, values: &BTreeMap<&str, &str>) -> String {
+    let page = submitting_page(form_html, action, values);
+    let server = HttpServer::plain(move |_req: &crate::support::TestRequest| {
+        TestResponse::new(200)
+            .with_header("content-type", "text/html; charset=utf-8")
+            .with_body(page.clone())
+    });
+    dump_dom_with(&server.url("/form"), &["--virtual-time-budget=10000"]).await
+}
+
+/// As [`browser_submit`] from a page of another site (a local file): what a hostile page
+/// could do. Returns the DOM Chromium ends on.
+async fn cross_site_browser_submit(
+    form_html: &str,
+    action: &str,
+    values: &BTreeMap<&str, &str>,
+) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("evil.html");
+    std::fs::write(&path, submitting_page(form_html, action, values)).expect("write page");
+    dump_dom_with(
+        &format!("file://{}", path.display()),
+        &["--virtual-time-budget=10000"],
+    )
+    .await
+}
+
+/// A page holding `form_html` that fills in `values` and submits it to `action` on load.
+fn submitting_page(form_html: &str, action: &str, values: &BTreeMap<&str, &str>) -> String {
+    format!(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body>{form_html}<script>\n\
+         const f = document.forms[0];\n\
+         f.action = {};\n\
+         for (const [k, v] of Object.entries({})) f.elements[k].value = v;\n\
+         f.requestSubmit();\n\
+         </script></body></html>",
+        serde_json::to_string(action).expect("json"),
+        serde_json::to_string(values).expect("json"),
+    )
+}
+
+/// The raw markup of the first `<form>…</form>` that contains `marker`.
+fn form_html<'a>(html: &'a str, marker: &str) -> &'a str {
+    let re = regex::Regex::new(r"(?s)<form\b[^>]*>.*?</form>").expect("regex");
+    let found = re
+        .find_iter(html)
+        .map(|m| m.as_str())
+        .find(|f| f.contains(marker));
+    found.unwrap_or_else(|| panic!("no form with {marker:?}"))
+}
+
 fn rule_file() -> &'static str {
     r#"
     groups:
@@ -442,24 +507,28 @@ async fn status_page_in_chromium_shows_targets_alerts_and_silence_forms_work() {
         "matchers, duration and author are required: {form:?}"
     );
     let action = resolve(&page_url, form.attrs.get("action").expect("action"));
+    // The visible fields are exactly the ones typed below (hidden ones keep their values).
     let fields = fill(
         &form,
         &BTreeMap::from([
-            ("matchers", "alertname=\"TargetDown\", severity=~\"pa.e\""),
+            ("matchers", "alertname=\"TargetDown\""),
             ("duration", "2h"),
             ("created_by", "status-page-test"),
-            ("comment", "maintenance <window> & more"),
+            ("comment", ""),
         ]),
     );
-    let resp = submit(&action, &fields).await;
-    assert_eq!(resp.status(), 303);
-    let location = resp
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .expect("redirect location")
-        .to_string();
-    let after = resolve(&action, &location);
+    let typed = BTreeMap::from([
+        ("matchers", "alertname=\"TargetDown\", severity=~\"pa.e\""),
+        ("duration", "2h"),
+        ("created_by", "status-page-test"),
+        ("comment", "maintenance <window> & more"),
+    ]);
+    let after = browser_submit(
+        form_html(&prefilled, "id=\"silence-form\""),
+        &action,
+        &typed,
+    )
+    .await;
 
     // API v2 has it, with the semantics of a silence posted there.
     let silences = get_json(&d.url("/api/v2/silences")).await;
@@ -490,8 +559,8 @@ async fn status_page_in_chromium_shows_targets_alerts_and_silence_forms_work() {
     })
     .await;
 
-    // The page after the redirect: notice, the silence row, the alert marked silenced.
-    let dom = dump_dom(&after).await;
+    // The page Chromium was redirected to: notice, the silence row, the alert silenced.
+    let dom = after;
     assert!(
         element(&dom, "notice").is_some_and(|n| n.contains(&format!("Created silence {id}."))),
         "{dom}"
@@ -564,6 +633,18 @@ async fn status_page_in_chromium_shows_targets_alerts_and_silence_forms_work() {
         .await
         .expect("POST");
     assert_eq!(resp.status(), 403);
+    // The same refusal for a real browser submitting from a page of another site.
+    let refused = cross_site_browser_submit(
+        form_html(&prefilled, "id=\"silence-form\""),
+        &action,
+        &typed,
+    )
+    .await;
+    assert!(
+        element(&refused, "error")
+            .is_some_and(|e| e.contains("cross-site form submissions are refused")),
+        "{refused}"
+    );
     assert_eq!(
         get_json(&d.url("/api/v2/silences"))
             .await
@@ -584,9 +665,17 @@ async fn status_page_in_chromium_shows_targets_alerts_and_silence_forms_work() {
         .iter()
         .map(|f| (f.0.clone(), f.2.clone()))
         .collect();
-    let action = resolve(&after, expire.attrs.get("action").expect("action"));
-    let resp = submit(&action, &fields).await;
-    assert_eq!(resp.status(), 303);
+    let action = resolve(&page_url, expire.attrs.get("action").expect("action"));
+    let expired = browser_submit(
+        form_html(table, &format!("value=\"{id}\"")),
+        &action,
+        &BTreeMap::new(),
+    )
+    .await;
+    assert!(
+        element(&expired, "notice").is_some_and(|n| n.contains(&format!("Expired silence {id}."))),
+        "{expired}"
+    );
     let silence = get_json(&d.url(&format!("/api/v2/silence/{id}"))).await;
     assert_eq!(silence["status"]["state"], "expired", "{silence}");
     let dom = dump_dom(&page_url).await;
