@@ -376,6 +376,29 @@ mod tests {
     }
 
     #[test]
+    fn config_file_section_is_validated_with_positions() {
+        let file = std::path::Path::new("bw.yml");
+        let e = crate::config::load_str(
+            "modules: {}\nprobe_policy:\n  allow_targets:\n    - ports: [0]\n      cidrs: [nope]\n",
+            file,
+        )
+        .err()
+        .map(|e| e.iter().map(|e| e.to_string()).collect::<Vec<_>>())
+        .unwrap_or_default();
+        assert_eq!(
+            e,
+            vec![
+                "bw.yml:4:7: probe_policy.allow_targets[0].ports: port 0 is not a valid port",
+                "bw.yml:5:15: probe_policy.allow_targets[0].cidrs[0]: invalid CIDR \"nope\"",
+            ]
+        );
+        let c = crate::config::load_str("modules: {}\nprobe_policy: {allow_adhoc: false}\n", file);
+        assert!(c.is_ok_and(|c| !c.probe_policy.allow_adhoc));
+        let c = crate::config::load_str("modules: {}\n", file);
+        assert!(c.is_ok_and(|c| !c.probe_policy.restricts()));
+    }
+
+    #[test]
     fn splits_targets_like_the_probers() {
         assert_eq!(split_host_port("[::1]:53"), Some(("::1".to_string(), 53)));
         assert_eq!(split_host_port("::1"), None);

@@ -180,7 +180,11 @@ async fn tls_basic_auth_and_security_headers_on_every_route() {
             .await
             .unwrap_or_else(|e| panic!("{path}: {e}"));
         // /api/v2 answers 503 without an `alerting:` section: the handler ran, auth passed.
-        let want = if path.starts_with("/api/v2") { 503 } else { 200 };
+        let want = if path.starts_with("/api/v2") {
+            503
+        } else {
+            200
+        };
         assert_eq!(ok.status, want, "{path}: {}", ok.body);
         assert_eq!(
             ok.headers
@@ -580,4 +584,192 @@ async fn prometheus_scrapes_through_tls_and_basic_auth() {
         Some("0"),
         "{up:?}"
     );
+}
+
+// ---------------------------------------------------------------------------
+// probe_policy through /probe
+// ---------------------------------------------------------------------------
+
+mod policy {
+    use crate::harness::Daemon;
+    use crate::support::{handlers, HttpServer, TestResponse};
+
+    const MODULES: &str = "modules:\n  http_2xx:\n    prober: http\n    timeout: 3s\n    http:\n      preferred_ip_protocol: ip4\n  nofollow:\n    prober: http\n    timeout: 3s\n    http:\n      preferred_ip_protocol: ip4\n      follow_redirects: false\n  tcp_connect:\n    prober: tcp\n    timeout: 3s\n    tcp:\n      preferred_ip_protocol: ip4\n  icmp:\n    prober: icmp\n    timeout: 3s\n";
+
+    fn enc(s: &str) -> String {
+        url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+    }
+
+    async fn refused_total(d: &Daemon, reason: &str) -> f64 {
+        d.self_metrics()
+            .await
+            .get_with("blackwatch_probe_refused_total", &[("reason", reason)])
+            .unwrap_or(0.0)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn allow_list_table() {
+        let a = HttpServer::plain(handlers::ok());
+        let b = HttpServer::plain(handlers::ok());
+        let (pa, pb) = (a.port(), b.port());
+        // Redirects from A to B (a port no rule allows).
+        let redirect =
+            HttpServer::plain(handlers::always(TestResponse::redirect(302, &b.url("/"))));
+        let pr = redirect.port();
+        let d = Daemon::start(&format!(
+            "{MODULES}probe_policy:\n  allow_targets:\n    - hosts: [localhost]\n      ports: [{pa}, {pr}]\n    \
+             - cidrs: ['127.0.0.0/8']\n      ports: [{pa}]\n    \
+             - hosts: ['*.example.invalid']\n      cidrs: ['10.0.0.0/8']\n    \
+             - hosts: [localhost]\n      cidrs: ['10.0.0.0/8']\n      ports: [{pb}]\n"
+        ))
+        .await;
+
+        // (module, target, want status, want probe_success, refusal reason)
+        let cases: Vec<(&str, String, u16, Option<f64>, Option<&str>)> = vec![
+            (
+                "http_2xx",
+                format!("http://localhost:{pa}/"),
+                200,
+                Some(1.0),
+                None,
+            ),
+            ("http_2xx", format!("localhost:{pa}"), 200, Some(1.0), None),
+            (
+                "http_2xx",
+                format!("http://127.0.0.1:{pa}/"),
+                200,
+                Some(1.0),
+                None,
+            ),
+            (
+                "http_2xx",
+                format!("http://127.0.0.1:{pb}/"),
+                403,
+                None,
+                Some("target"),
+            ),
+            (
+                "http_2xx",
+                format!("http://other.test:{pb}/"),
+                403,
+                None,
+                Some("target"),
+            ),
+            (
+                "http_2xx",
+                format!("http://[::1]:{pa}/"),
+                403,
+                None,
+                Some("target"),
+            ),
+            (
+                "tcp_connect",
+                format!("127.0.0.1:{pa}"),
+                200,
+                Some(1.0),
+                None,
+            ),
+            (
+                "tcp_connect",
+                format!("127.0.0.1:{pb}"),
+                403,
+                None,
+                Some("target"),
+            ),
+            (
+                "tcp_connect",
+                format!("localhost:{pb}"),
+                403,
+                None,
+                Some("address"),
+            ),
+            ("icmp", "127.0.0.1".to_string(), 403, None, Some("target")),
+            (
+                "http_2xx",
+                format!("http://localhost:{pb}/"),
+                403,
+                None,
+                Some("address"),
+            ),
+            // http follows redirects by default: the hop to B is refused.
+            (
+                "http_2xx",
+                format!("http://localhost:{pr}/"),
+                403,
+                None,
+                Some("address"),
+            ),
+            // Not following, the 302 itself is the (failed) result.
+            (
+                "nofollow",
+                format!("http://localhost:{pr}/"),
+                200,
+                Some(0.0),
+                None,
+            ),
+        ];
+        for (module, target, status, success, reason) in &cases {
+            let before = match reason {
+                Some(r) => refused_total(&d, r).await,
+                None => 0.0,
+            };
+            let r = d
+                .get(&format!("/probe?module={module}&target={}", enc(target)))
+                .await;
+            assert_eq!(r.status, *status, "{module} {target}: {}", r.text());
+            if let Some(s) = success {
+                assert_eq!(r.metrics().value("probe_success"), *s, "{module} {target}");
+            }
+            if let Some(reason) = reason {
+                assert!(r.text().contains("probe_policy"), "{}", r.text());
+                assert_eq!(
+                    refused_total(&d, reason).await,
+                    before + 1.0,
+                    "{module} {target}: counter for {reason}"
+                );
+            }
+        }
+        // B was never connected to: not directly (address refused after resolution) and
+        // not through the redirect.
+        assert_eq!(b.request_count(), 0);
+        assert!(a.request_count() >= 3);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn adhoc_switch_off_refuses_everything_but_scheduled_probes_run() {
+        let a = HttpServer::plain(handlers::ok());
+        let url = a.url("/");
+        let d = Daemon::start_scheduled(&format!(
+            "{MODULES}probe_policy:\n  allow_adhoc: false\nprobes:\n  - job: web\n    module: http_2xx\n    interval: 1s\n    targets: ['{url}']\n"
+        ))
+        .await;
+        let r = d
+            .get(&format!("/probe?module=http_2xx&target={}", enc(&url)))
+            .await;
+        assert_eq!(r.status, 403, "{}", r.text());
+        assert!(
+            r.text().contains("ad-hoc probes are disabled"),
+            "{}",
+            r.text()
+        );
+        assert_eq!(refused_total(&d, "adhoc_disabled").await, 1.0);
+        // The scheduled job is trusted: it probes A and reports success.
+        let start = tokio::time::Instant::now();
+        loop {
+            let m = d.self_metrics().await;
+            let ok = m
+                .family("probe_success")
+                .iter()
+                .any(|s| s.labels.get("job").map(String::as_str) == Some("web") && s.value == 1.0);
+            if ok {
+                break;
+            }
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(15),
+                "no scheduled result:\n{}",
+                m.text()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
 }
