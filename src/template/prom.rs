@@ -297,7 +297,7 @@ pub fn regex(pattern: &str) -> Result<Arc<Regex>, String> {
             return Ok(r.clone());
         }
     }
-    let re = Regex::new(pattern).map_err(|e| go_regex_error(pattern, &e))?;
+    let re = Regex::new(&go_regex_to_rust(pattern)).map_err(|e| go_regex_error(pattern, &e))?;
     let re = Arc::new(re);
     if let Ok(mut c) = cache.lock() {
         if c.len() > 1024 {
@@ -306,6 +306,84 @@ pub fn regex(pattern: &str) -> Result<Arc<Regex>, String> {
         c.insert(pattern.to_string(), re.clone());
     }
     Ok(re)
+}
+
+/// Rewrites the places where Go's RE2 syntax means something else in Rust's `regex`: Perl
+/// classes and word boundaries are ASCII-only in Go (`\d` is `[0-9]`), and inside a bracket
+/// class Go takes `[` (unless it opens `[:name:]`), `&&` and `~~` literally where Rust nests
+/// classes or applies set operations.
+pub fn go_regex_to_rust(p: &str) -> String {
+    let mut out = String::with_capacity(p.len() + 8);
+    let mut in_class = false;
+    let mut class_start = false;
+    let mut it = p.chars().peekable();
+    while let Some(c) = it.next() {
+        match c {
+            '\\' => {
+                let Some(e) = it.next() else {
+                    out.push('\\');
+                    break;
+                };
+                let rep = match (e, in_class) {
+                    ('d', false) => Some("[0-9]"),
+                    ('D', _) => Some("[^0-9]"),
+                    ('w', false) => Some("[0-9A-Za-z_]"),
+                    ('W', _) => Some("[^0-9A-Za-z_]"),
+                    ('s', false) => Some("[\\t\\n\\f\\r ]"),
+                    ('S', _) => Some("[^\\t\\n\\f\\r ]"),
+                    ('d', true) => Some("0-9"),
+                    ('w', true) => Some("0-9A-Za-z_"),
+                    ('s', true) => Some("\\t\\n\\f\\r "),
+                    ('b', false) => Some("(?-u:\\b)"),
+                    ('B', false) => Some("(?-u:\\B)"),
+                    _ => None,
+                };
+                match rep {
+                    Some(r) => out.push_str(r),
+                    None => {
+                        out.push('\\');
+                        out.push(e);
+                    }
+                }
+                class_start = false;
+            }
+            '[' if !in_class => {
+                in_class = true;
+                class_start = true;
+                out.push('[');
+                if it.peek() == Some(&'^') {
+                    it.next();
+                    out.push('^');
+                }
+                continue;
+            }
+            '[' if in_class => {
+                if it.peek() == Some(&':') {
+                    // [:alpha:] — copy through the closing ":]".
+                    out.push('[');
+                    for d in it.by_ref() {
+                        out.push(d);
+                        if d == ']' {
+                            break;
+                        }
+                    }
+                } else {
+                    out.push_str("\\[");
+                }
+            }
+            ']' if in_class && !class_start => {
+                in_class = false;
+                out.push(']');
+            }
+            '&' | '~' if in_class && it.peek() == Some(&c) => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+        class_start = false;
+    }
+    out
 }
 
 /// Go's `regexp/syntax` error text for a pattern Rust's regex rejected (the common codes).
