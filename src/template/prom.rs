@@ -345,7 +345,6 @@ pub fn go_regex_to_rust(p: &str) -> String {
                         out.push(e);
                     }
                 }
-                class_start = false;
             }
             '[' if !in_class => {
                 in_class = true;
