@@ -624,4 +624,86 @@ mod runtime {
         std::fs::write(dir.path().join("rules.json"), "{").expect("write");
         assert!(persist::load(dir.path()).is_err());
     }
+
+    #[test]
+    fn group_eval_sends_prometheus_alerts_and_api_json_has_prometheus_shapes() {
+        use std::path::Path;
+        use std::sync::{Arc, Mutex};
+        use std::time::UNIX_EPOCH;
+
+        use crate::rules::api::{self, RuleType};
+        use crate::rules::expr::MemStorage;
+        use crate::rules::file::parse_str;
+        use crate::rules::group::{EvalSettings, Group};
+
+        let defs = parse_str(
+            "groups:\n- name: g\n  rules:\n  - record: r\n    expr: up\n  - alert: Down\n    expr: up == 0\n    for: 1m\n    labels: {severity: page}\n    annotations: {summary: '{{ $labels.instance }} down'}\n",
+            Path::new("r.yml"),
+        )
+        .expect("rules load");
+        let def = Arc::new(defs.into_iter().next().expect("group"));
+        let mut g = Group::new(def, Duration::from_secs(60));
+        let mut mem = MemStorage::new();
+        mem.add("up{instance=\"a\"}", "0 0", 60_000)
+            .expect("series");
+        let overlay = Overlay::unbounded();
+        let settings = EvalSettings {
+            external_url: "http://bw:9115/".into(),
+            external_labels: ls(&[("cluster", "c"), ("severity", "not-used")]),
+            ..EvalSettings::default()
+        };
+        assert!(
+            g.eval(0, &mem, &overlay, &settings).is_empty(),
+            "pending is not sent"
+        );
+        let sent = g.eval(60_000, &mem, &overlay, &settings);
+        assert_eq!(sent.len(), 1);
+        let a = &sent[0];
+        assert_eq!(
+            a.labels,
+            ls(&[
+                ("alertname", "Down"),
+                ("cluster", "c"),
+                ("instance", "a"),
+                ("severity", "page")
+            ])
+        );
+        assert_eq!(a.annotations, ls(&[("summary", "a down")]));
+        assert_eq!(a.starts_at, Some(UNIX_EPOCH + Duration::from_secs(60)));
+        assert_eq!(a.ends_at, Some(UNIX_EPOCH + Duration::from_secs(300)));
+        assert_eq!(
+            a.generator_url,
+            "http://bw:9115/graph?g0.expr=up+%3D%3D+0&g0.tab=1"
+        );
+        // The recording rule wrote into the overlay.
+        let rec = overlay.latest(&[Matcher::equal("__name__", "r")], 60_000);
+        assert_eq!(rec.len(), 1);
+
+        let groups = vec![Arc::new(Mutex::new(g))];
+        let v = api::success(api::rules(&groups, RuleType::All));
+        assert_eq!(v["status"], "success");
+        let grp = &v["data"]["groups"][0];
+        assert_eq!(grp["name"], "g");
+        assert_eq!(grp["file"], "r.yml");
+        assert_eq!(grp["interval"], 60.0);
+        assert_eq!(grp["lastEvaluation"], "1970-01-01T00:01:00.000Z");
+        assert_eq!(grp["rules"][0]["type"], "recording");
+        assert_eq!(grp["rules"][0]["health"], "ok");
+        let rule = &grp["rules"][1];
+        assert_eq!(rule["type"], "alerting");
+        assert_eq!(rule["state"], "firing");
+        assert_eq!(rule["duration"], 60.0);
+        assert_eq!(rule["query"], "up == 0");
+        assert_eq!(rule["alerts"][0]["activeAt"], "1970-01-01T00:00:00.000Z");
+        assert_eq!(rule["alerts"][0]["value"], "0e+00");
+        assert!(rule.get("lastError").is_none());
+        let alerting_only = api::rules(&groups, RuleType::Alert);
+        assert_eq!(
+            alerting_only["groups"][0]["rules"].as_array().map(Vec::len),
+            Some(1)
+        );
+        let alerts = api::alerts(&groups);
+        assert_eq!(alerts["alerts"][0]["labels"]["severity"], "page");
+        assert_eq!(alerts["alerts"][0]["state"], "firing");
+    }
 }
