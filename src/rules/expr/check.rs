@@ -335,9 +335,22 @@ fn selector(vs: &VectorSelector) -> Result<Vec<Matcher>, ExprError> {
     }
     let mut out = Vec::new();
     if let Some(name) = &vs.name {
+        if !is_metric_name(name) {
+            return Err(unsupported(format!(
+                "metric name {name:?} is not valid in Prometheus 2.42 (quoted UTF-8 names \
+                 came with 3.0)"
+            )));
+        }
         out.push(Matcher::equal(NAME, name));
     }
     for m in &vs.matchers.matchers {
+        if !is_label_name(&m.name) {
+            return Err(unsupported(format!(
+                "label name {:?} is not valid in Prometheus 2.42 (quoted UTF-8 names came \
+                 with 3.0)",
+                m.name
+            )));
+        }
         let op = match &m.op {
             PMatchOp::Equal => MatchOp::Equal(m.value.clone()),
             PMatchOp::NotEqual => MatchOp::NotEqual(m.value.clone()),
@@ -393,6 +406,13 @@ pub fn is_label_name(s: &str) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Whether `s` is a valid metric name (`[a-zA-Z_:][a-zA-Z0-9_:]*`).
+fn is_metric_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
 }
 
 fn call(c: &parser::Call) -> Result<Node, ExprError> {

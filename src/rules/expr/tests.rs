@@ -1109,6 +1109,15 @@ fn parse_rejects_what_is_outside_the_subset() {
         ),
         ("a atan2 b", "the atan2 operator is not supported"),
         (
+            r#"x{a="1" or b="2"}"#,
+            "\"or\" inside label matchers is not supported",
+        ),
+        ("a + fill(0) b", "fill modifiers are not supported"),
+        (
+            r#"foo{"a.b"="c"}"#,
+            "label name \"a.b\" is not valid in Prometheus 2.42",
+        ),
+        (
             r#"label_replace(x, "dst", "", "src", "(")"#,
             "invalid regular expression in label_replace(): (",
         ),
