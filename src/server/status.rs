@@ -252,7 +252,8 @@ input[type=text]{font:inherit;padding:.35rem;border:1px solid #bbb;border-radius
 button{font:inherit;padding:.35rem .8rem;border:1px solid #888;border-radius:4px;background:#f5f5f7;cursor:pointer}
 form.inline{display:inline;margin:0}
 pre{white-space:pre-wrap;word-break:break-all;background:#f7f7f9;padding:.5rem;font-size:.8rem;max-height:20rem;overflow:auto}
-@media (max-width:600px){th,td{padding:.25rem .3rem}table{font-size:.85rem}.wide{display:none}}
+@media (max-width:600px){th,td{padding:.25rem .3rem}table{font-size:.85rem}.wide{display:none}
+table.stack tr{display:block;border-bottom:1px solid #e5e5e5;padding:.25rem 0}table.stack tr:first-child{display:none}table.stack td{display:inline-block;border:0;padding:.1rem .3rem;word-break:break-word}}
 "#;
 
 /// Renders the page. `info` is a notice shown on top (after a successful form submit).
@@ -379,7 +380,7 @@ fn alerts_section(state: &Shared, now: SystemTime, out: &mut String) {
         return;
     }
     let silences = alerting.as_ref().map(|a| (a.now().wall, a.silences()));
-    out.push_str("<div class=\"scroll\"><table id=\"alerts-table\"><tr><th>State</th><th>Alert</th><th>Labels</th><th class=\"wide\">Summary</th><th>Since</th><th class=\"wide\">Value</th><th></th></tr>\n");
+    out.push_str("<div class=\"scroll\"><table class=\"stack\" id=\"alerts-table\"><tr><th>State</th><th>Alert</th><th>Labels</th><th class=\"wide\">Summary</th><th>Since</th><th class=\"wide\">Value</th><th></th></tr>\n");
     let mut shown = (0, 0);
     for a in &alerts {
         let count = if a.state == AlertState::Firing {
@@ -457,7 +458,7 @@ fn silences_section(state: &Shared, form: &Form, out: &mut String) {
         if list.is_empty() {
             out.push_str("<p class=\"muted\">No active or pending silences.</p>\n");
         } else {
-            out.push_str("<div class=\"scroll\"><table id=\"silences-table\"><tr><th>State</th><th>Matchers</th><th>Ends</th><th class=\"wide\">Created by</th><th class=\"wide\">Comment</th><th></th></tr>\n");
+            out.push_str("<div class=\"scroll\"><table class=\"stack\" id=\"silences-table\"><tr><th>State</th><th>Matchers</th><th>Ends</th><th class=\"wide\">Created by</th><th class=\"wide\">Comment</th><th></th></tr>\n");
             for s in list {
                 let st = s.state(now);
                 let _ = writeln!(
@@ -512,7 +513,7 @@ fn targets_section(state: &Shared, now: SystemTime, out: &mut String) -> Vec<Tar
         "<p id=\"targets-summary\">{nf} failing, {nh} succeeding (targets with a result so far).</p>"
     );
     if nf + nh > 0 {
-        out.push_str("<div class=\"scroll\"><table id=\"targets-table\"><tr><th>Result</th><th>Job</th><th>Target</th><th class=\"wide\">Module</th><th>Duration</th><th>Last probe</th></tr>\n");
+        out.push_str("<div class=\"scroll\"><table class=\"stack\" id=\"targets-table\"><tr><th>Result</th><th>Job</th><th>Target</th><th class=\"wide\">Module</th><th>Duration</th><th>Last probe</th></tr>\n");
         for r in failing.iter().chain(healthy.iter()) {
             let _ = writeln!(
                 out,
