@@ -21,7 +21,7 @@
 mod check;
 mod eval;
 mod gomath;
-mod mem;
+pub mod mem;
 mod store;
 #[cfg(test)]
 mod tests;
