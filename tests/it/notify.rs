@@ -808,12 +808,17 @@ fn rfc3339(t: SystemTime) -> String {
     blackwatch::alert::notify::go_time(t)
 }
 
-#[tokio::test]
-async fn default_templates_render_as_alertmanager_0_25() {
+/// Sends the same two notifications (two alerts firing; then one of them resolved) through
+/// the real Alertmanager 0.25 and through blackwatch's integrations built from the same
+/// `receivers` YAML (`DISCORD` stands for the fake webhook's URL, `TEMPLATES` for this
+/// repository's template directory), and asserts that every Discord body is byte-identical
+/// and every e-mail has the same Subject/To/From, envelope and decoded parts.
+async fn compare_with_am(receivers: &str) -> Vec<String> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let am_discord = FakeDiscord::start(vec![]);
     let bw_discord = FakeDiscord::start(vec![]);
     let sink = SmtpSink::start("plain", None);
+    let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/notify/templates");
     let yaml = |discord_url: &str| {
         format!(
             r#"
@@ -821,6 +826,7 @@ global:
   smtp_from: 'Blackwatch <bw@example.test>'
   smtp_smarthost: '127.0.0.1:{port}'
   smtp_require_tls: false
+templates: ['{templates}/*.tmpl']
 route:
   receiver: team-x.ops
   group_by: [alertname]
@@ -829,19 +835,15 @@ route:
   repeat_interval: 1h
 receivers:
 - name: team-x.ops
-  discord_configs:
-  - webhook_url: {discord_url}
-  email_configs:
-  - to: 'ops@example.test, Ünïcode <u@example.test>'
-    send_resolved: true
-    text: |-
-      {{{{ template "__subject" . }}}} {{{{ .Receiver }}}}
-      {{{{ range .Alerts }}}}{{{{ .Status }}}} {{{{ .StartsAt }}}} {{{{ .Labels.SortedPairs.Values | join "," }}}} {{{{ .GeneratorURL }}}}
-      {{{{ end }}}}{{{{ .CommonAnnotations.Names }}}} {{{{ .GroupLabels }}}} {{{{ title "probe down" }}}}
+{receivers}
 "#,
-            port = sink.port
+            port = sink.port,
+            templates = templates.display(),
+            receivers = receivers.replace("DISCORD", discord_url),
         )
     };
+    let n_discord = receivers.matches("webhook_url:").count();
+    let n_email = receivers.matches("- to:").count();
     let am = start_am(&yaml(&am_discord.url())).await;
     let (_d, ours) = integrations(&yaml(&bw_discord.url()));
 
@@ -856,7 +858,7 @@ receivers:
         ]),
         annotations: ls(&[
             ("summary", summary),
-            ("runbook", "https://wiki.test/a b?x=<1>"),
+            ("runbook", "https://wiki.test/a b?x=<1>&y='2'"),
         ]),
         starts_at: starts,
         ends_at: ends,
@@ -890,72 +892,140 @@ receivers:
         }
     };
 
-    // 1: two firing alerts.
+    // 1: two firing alerts; 2: b resolves.
     let firing = vec![
         mk(
             "https://a.test",
             "Probe <b>failed</b> & \"quoted\" 'x' + é",
             UNIX_EPOCH,
         ),
-        mk("https://b.test", "Probe failed for b", UNIX_EPOCH),
+        mk("http://b.test", "Probe failed for b", UNIX_EPOCH),
     ];
     post(&firing).await;
-    // 2: b resolves.
     let resolved_at = SystemTime::now() - Duration::from_secs(1);
     let step2 = vec![
         firing[0].clone(),
-        mk("https://b.test", "Probe failed for b", resolved_at),
+        mk("http://b.test", "Probe failed for b", resolved_at),
     ];
 
+    let by_path = |f: &FakeDiscord, from: usize| -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = f.requests.lock().unwrap()[from..]
+            .iter()
+            .map(|(_, r)| (r.path().to_string(), r.body_str().into_owned()))
+            .collect();
+        v.sort();
+        v
+    };
+    let mut seen = Vec::new();
     for (n, alerts) in [(1usize, &firing), (2, &step2)] {
         if n == 2 {
             post(&step2[1..]).await;
         }
-        let am_body = wait_for(|| am_discord.bodies().get(n - 1).cloned()).await;
-        let am_mail = sink.next();
+        let from = (n - 1) * n_discord;
+        wait_for(|| (am_discord.bodies().len() >= from + n_discord).then_some(())).await;
+        let mut am_mails: Vec<serde_json::Value> = (0..n_email).map(|_| sink.next()).collect();
         let c = ctx(
             "team-x.ops",
             &[("alertname", "ProbeDown")],
             SystemTime::now(),
         );
+        // Flushes carry alerts in Alertmanager's order.
+        let mut alerts = alerts.to_vec();
+        alerts.sort_by(|a, b| blackwatch::alert::dispatch::alert_order(&a.labels, &b.labels));
         for i in &ours {
-            i.notifier.notify(&c, alerts).await.unwrap();
+            i.notifier.notify(&c, &alerts).await.unwrap();
         }
-        assert!(
-            am_body.contains(if n == 1 {
-                "[FIRING:2] ProbeDown (blackbox critical)"
-            } else {
-                "Alerts Resolved:"
-            }),
-            "{am_body}"
-        );
-        let bw_body = bw_discord.bodies()[n - 1].clone();
-        assert_eq!(bw_body, am_body, "Discord payload #{n}");
-        let bw_mail = sink.next();
-        let (a, b) = (
-            parse_mail(am_mail["data"].as_str().unwrap()),
-            parse_mail(bw_mail["data"].as_str().unwrap()),
-        );
-        for h in ["Subject", "To", "From", "MIME-Version"] {
-            assert_eq!(b.header(h), a.header(h), "{h} #{n}");
+        let (a, b) = (by_path(&am_discord, from), by_path(&bw_discord, from));
+        assert_eq!(a.len(), n_discord);
+        for ((pa, ba), (pb, bb)) in a.iter().zip(&b) {
+            assert_eq!(pa, pb);
+            assert_eq!(bb, ba, "Discord payload #{n} to {pa}");
+            seen.push(ba.clone());
         }
-        assert_eq!(bw_mail["rcpt_tos"], am_mail["rcpt_tos"]);
-        assert_eq!(bw_mail["mail_from"], am_mail["mail_from"]);
-        assert_eq!(a.parts.len(), 2);
-        assert!(a.parts[1].1.contains("View in Alertmanager"));
-        assert_eq!(b.parts.len(), a.parts.len());
-        for (x, y) in b.parts.iter().zip(&a.parts) {
-            assert_eq!(x.0, y.0);
-            if x.1 != y.1 {
-                let dir = std::env::temp_dir();
-                std::fs::write(dir.join(format!("bw-{n}-{}", x.0.replace('/', "-"))), &x.1)
-                    .unwrap();
-                std::fs::write(dir.join(format!("am-{n}-{}", y.0.replace('/', "-"))), &y.1)
-                    .unwrap();
-                panic!("{} part #{n} differs (written to {})", x.0, dir.display());
+        let mut bw_mails: Vec<serde_json::Value> = (0..n_email).map(|_| sink.next()).collect();
+        let key = |m: &serde_json::Value| m["rcpt_tos"].to_string();
+        am_mails.sort_by_key(key);
+        bw_mails.sort_by_key(key);
+        for (am_mail, bw_mail) in am_mails.iter().zip(&bw_mails) {
+            let (a, b) = (
+                parse_mail(am_mail["data"].as_str().unwrap()),
+                parse_mail(bw_mail["data"].as_str().unwrap()),
+            );
+            for h in ["Subject", "To", "From", "MIME-Version"] {
+                assert_eq!(b.header(h), a.header(h), "{h} #{n}");
+            }
+            assert_eq!(bw_mail["rcpt_tos"], am_mail["rcpt_tos"]);
+            assert_eq!(bw_mail["mail_from"], am_mail["mail_from"]);
+            assert_eq!(b.parts.len(), a.parts.len());
+            seen.push(format!("Subject: {}", a.header("Subject").unwrap_or("")));
+            for (x, y) in b.parts.iter().zip(&a.parts) {
+                assert_eq!(x.0, y.0);
+                seen.push(y.1.clone());
+                if x.1 != y.1 {
+                    let dir = std::env::temp_dir();
+                    let name = |who: &str| dir.join(format!("{who}-{n}-{}", x.0.replace('/', "-")));
+                    std::fs::write(name("bw"), &x.1).unwrap();
+                    std::fs::write(name("am"), &y.1).unwrap();
+                    panic!("{} part #{n} differs (see {})", x.0, name("bw").display());
+                }
             }
         }
     }
+    seen
+}
+
+#[tokio::test]
+async fn default_templates_render_as_alertmanager_0_25() {
+    let seen = compare_with_am(
+        r#"  discord_configs:
+  - webhook_url: DISCORD/default
+  email_configs:
+  - to: 'ops@example.test, Ünïcode <u@example.test>'
+    send_resolved: true
+    text: |-
+      {{ template "email.default.subject" . }} {{ .Receiver }}
+      {{ range .Alerts }}{{ .Status }} {{ .StartsAt }} {{ .Labels.SortedPairs.Values | join "," }} {{ .GeneratorURL }}
+      {{ end }}{{ .CommonAnnotations.Names }} {{ .GroupLabels }} {{ title "probe down" }}"#,
+    )
+    .await;
+    let all = seen.join("\n");
+    // The user file overrides `__subject`, which the defaults use.
+    assert!(all.contains("[FIRING] overridden ProbeDown"), "{all}");
+    assert!(all.contains("Alerts Firing:") && all.contains("Alerts Resolved:"));
+    assert!(all.contains("View in Alertmanager"));
+}
+
+#[tokio::test]
+async fn user_templates_render_as_alertmanager_0_25() {
+    let seen = compare_with_am(
+        r#"  discord_configs:
+  - webhook_url: DISCORD/custom
+    title: '{{ template "custom.title" . }}'
+    message: '{{ template "custom.message" . }}'
+  email_configs:
+  - to: 'custom@example.test'
+    send_resolved: true
+    headers: {Subject: '{{ template "custom.title" . }} ü', X-Group: '{{ .GroupLabels.alertname }}'}
+    html: '{{ template "custom.html" . }}'
+    text: '{{ template "custom.message" . }}'"#,
+    )
+    .await;
+    let all = seen.join("\n");
+    assert!(all.contains("Firing: ProbeDown"), "{all}");
+    // The contexts exercised (as Alertmanager rendered them).
+    for want in [
+        "<textarea>",
+        r#"<a href="javascript:firing">js</a>"#,
+        r##"<a href="#ZgotmplZ""##,
+        "a%20b?x=%3c1%3e&amp;y=%272%27",
+        "title=https://a.test ",
+        "Probe &lt;b&gt;failed&lt;/b&gt; &amp; &#34;quoted&#34; &#39;x&#39; &#43; é / Probe <b>failed</b>",
+        "receiver=team-x%5C.ops&amp;x=ProbeDown",
+        "a &lt; b &amp; c",
+    ] {
+        assert!(all.contains(want), "{want} not in {all}");
+    }
+    assert!(!all.contains("this comment is removed"));
 }
 
 // ---------------------------------------------------------------------------------------
