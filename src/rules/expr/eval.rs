@@ -116,7 +116,7 @@ impl Cx<'_> {
     /// The points of each series in `[at − range, at]` (closed, as in 2.x), stale markers
     /// left out; series without points are dropped.
     fn range(&self, matchers: &[Matcher], range: i64) -> Vec<Series> {
-        let start = self.at - range;
+        let start = self.at.saturating_sub(range);
         let mut out: Vec<Series> = self
             .src
             .select(matchers, start, self.at)

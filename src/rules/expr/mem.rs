@@ -38,7 +38,7 @@ impl MemStorage {
         let points = values
             .into_iter()
             .enumerate()
-            .filter_map(|(i, v)| v.map(|v| (i as i64 * interval_ms, v)))
+            .filter_map(|(i, v)| v.map(|v| ((i as i64).saturating_mul(interval_ms), v)))
             .collect();
         self.add_points(labels, points);
         Ok(())

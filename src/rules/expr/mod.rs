@@ -231,7 +231,7 @@ pub trait Queryable {
     /// within the 5m lookback `[at − 5m, at]`, unless that sample is a stale marker. Labels
     /// include `__name__`. The probe store overrides this (see `store.rs`).
     fn latest(&self, matchers: &[Matcher], at_ms: i64) -> Vec<Sample> {
-        let start = at_ms - LOOKBACK_MS;
+        let start = at_ms.saturating_sub(LOOKBACK_MS);
         self.select(matchers, start, at_ms)
             .into_iter()
             .filter_map(|s| {

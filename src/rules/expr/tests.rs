@@ -1222,3 +1222,17 @@ fn the_probe_store_answers_selectors() {
     let e = Expr::parse("probe_success").unwrap();
     assert_eq!(e.eval(120_000, &store).unwrap().into_vector().len(), 1);
 }
+
+#[test]
+fn extreme_ranges_and_times_do_not_overflow() {
+    let m = load(60, &[("x", "1 2 3")]);
+    for (expr, at) in [
+        ("count_over_time(x[200000000y])", 0),
+        ("count_over_time(x[200000000y])", i64::MIN / 2),
+        ("x", i64::MIN),
+        ("time()", i64::MAX),
+    ] {
+        let e = Expr::parse(expr).unwrap();
+        assert!(e.eval(at, &m).is_ok(), "{expr} at {at}");
+    }
+}
