@@ -341,8 +341,27 @@ async fn reload_section(state: &Arc<Shared>, now: SystemTime, out: &mut String) 
     }
 }
 
+/// How many unresolved alerts the alert pipeline holds (from the rules and from senders of
+/// `POST /api/v2/alerts`).
+fn pipeline_line(state: &Shared, out: &mut String) {
+    if let Some(a) = state.alerting() {
+        let now = a.now().wall;
+        let n = a
+            .core()
+            .alerts
+            .iter()
+            .filter(|x| !x.resolved_at(now))
+            .count();
+        let _ = writeln!(
+            out,
+            "<p class=\"note\" id=\"pipeline-alerts\">The alert pipeline holds {n} active alerts (from the rules and from senders of <code>POST /api/v2/alerts</code>; see <a href=\"api/v2/alerts\">/api/v2/alerts</a>).</p>"
+        );
+    }
+}
+
 fn alerts_section(state: &Shared, now: SystemTime, out: &mut String) {
     out.push_str("<h2 id=\"alerts\">Alerts</h2>\n");
+    pipeline_line(state, out);
     let Some(manager) = state.rules() else {
         out.push_str("<p class=\"muted\">Rules are not running.</p>\n");
         return;

@@ -401,7 +401,21 @@ async fn status_page_in_chromium_shows_targets_alerts_and_silence_forms_work() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
+    wait_json(
+        "TargetDown in the alert pipeline",
+        &d.url("/api/v2/alerts"),
+        |v| {
+            v.as_array()
+                .is_some_and(|a| a.iter().any(|a| a["labels"]["alertname"] == "TargetDown"))
+        },
+    )
+    .await;
+
     let dom = dump_dom(&page_url).await;
+    assert!(
+        element(&dom, "pipeline-alerts").is_some_and(|p| p.contains("holds 1 active alerts")),
+        "{dom}"
+    );
     assert!(
         dom.contains("name=\"viewport\""),
         "readable on a phone: viewport meta"
@@ -741,6 +755,7 @@ async fn status_page_without_rules_or_alerting_says_not_configured() {
         assert!(element(&dom, id).is_some(), "{id} missing:\n{dom}");
     }
     assert!(forms(&dom).is_empty(), "no silence form without alerting");
+    assert!(element(&dom, "pipeline-alerts").is_none());
     let resp = submit(
         &d.url("/"),
         &[
