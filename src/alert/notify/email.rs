@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 use lettre::address::Envelope;
 use lettre::message::{Mailbox, Mailboxes};
@@ -569,11 +569,6 @@ impl Notifier for Email {
     fn notify<'a>(&'a self, ctx: &'a NotifyContext, alerts: &'a [Alert]) -> NotifyFuture<'a> {
         Box::pin(self.send(ctx, alerts))
     }
-}
-
-/// For tests: the wall time a message's `Date` header would show.
-pub fn date_header(t: SystemTime) -> String {
-    GoTime::from_system(t).format("Mon, 02 Jan 2006 15:04:05 -0700")
 }
 
 #[cfg(test)]
