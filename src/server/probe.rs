@@ -139,7 +139,8 @@ fn refused(state: &Shared, reason: &'static str, message: &str) -> Response {
         .probe_refused
         .get_or_create(&crate::metrics::RefusedLabels { reason })
         .inc();
-    tracing::warn!(
+    // Debug, not warn: a flood of refused requests must not flood the log (the counter shows it).
+    tracing::debug!(
         message = "Probe refused by probe_policy",
         reason,
         detail = message

@@ -13,7 +13,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -24,6 +24,8 @@ use super::webconfig::{AuthOutcome, Web};
 
 /// A client has this long to complete the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// And this long to send a request head, on each request of a connection.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Middleware: basic auth when users are configured, then the configured headers on every
 /// response (the 401 included, as the toolkit does).
@@ -86,6 +88,11 @@ pub(super) async fn serve(
             if !cfg.http2 {
                 builder = builder.http1_only();
             }
+            // A client that never finishes its request head (slowloris) is dropped.
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT);
             let result = match &cfg.tls {
                 Some(tls) => {
                     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(tls));

@@ -6,7 +6,7 @@
 //!
 //! Differences from the toolkit, all refused at load with a clear error rather than ignored:
 //! TLS 1.0 and 1.1, the CBC and RSA-key-exchange cipher suites, `CurveP521` (rustls does not
-//! implement them), `client_allowed_sans` and `rate_limit` (not supported yet), and a
+//! implement them), `rate_limit` (not supported yet), and a
 //! `client_auth_type` that verifies certificates without a `client_ca_file`/`client_ca`
 //! (the toolkit falls back to the system roots; a client CA must be named explicitly here).
 
@@ -71,7 +71,7 @@ pub struct RawTlsServerConfig {
     #[serde(default)]
     pub prefer_server_cipher_suites: Option<Spanned<bool>>,
     #[serde(default)]
-    pub client_allowed_sans: Option<Spanned<Unsupported>>,
+    pub client_allowed_sans: Option<Spanned<Vec<String>>>,
 }
 
 /// `http_server_config:`.
@@ -388,13 +388,6 @@ fn tls_config(
     if !enabled {
         return (None, ClientAuth::NoClientCert);
     }
-    if let Some(s) = &t.client_allowed_sans {
-        cx.err(
-            s,
-            "tls_server_config.client_allowed_sans",
-            "client_allowed_sans is not supported yet by blackwatch",
-        );
-    }
 
     let client_auth = match auth_type.map(|a| a.value.as_str()) {
         None | Some("NoClientCert") => ClientAuth::NoClientCert,
@@ -415,6 +408,20 @@ fn tls_config(
             ClientAuth::NoClientCert
         }
     };
+
+    let allowed_sans = t.client_allowed_sans.as_ref().map(|s| s.value.clone());
+    if let Some(s) = &t.client_allowed_sans {
+        if !matches!(
+            client_auth,
+            ClientAuth::RequireAnyClientCert | ClientAuth::RequireAndVerifyClientCert
+        ) {
+            cx.err(
+                s,
+                "tls_server_config.client_allowed_sans",
+                "client_allowed_sans requires client_auth_type to be one of RequireAnyClientCert or RequireAndVerifyClientCert",
+            );
+        }
+    }
 
     // Certificate and key: a file or inline PEM, one of each required.
     let cert_pem = match (cert_file, cert_inline) {
@@ -610,6 +617,13 @@ fn tls_config(
         }
     };
 
+    let verifier: Arc<dyn ClientCertVerifier> = match allowed_sans {
+        Some(allowed) => Arc::new(SanCheck {
+            inner: verifier,
+            allowed,
+        }),
+        None => verifier,
+    };
     let built = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&versions)
         .map(|b| b.with_client_cert_verifier(verifier))
@@ -701,6 +715,91 @@ impl ClientCertVerifier for AnyClientCert {
     }
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.algs.supported_schemes()
+    }
+}
+
+/// `client_allowed_sans`: after `inner` accepted the client certificate, one of its subject
+/// alternative names (DNS, e-mail, IP, URI) must be in the list, as the toolkit checks.
+#[derive(Debug)]
+struct SanCheck {
+    inner: Arc<dyn ClientCertVerifier>,
+    allowed: Vec<String>,
+}
+
+fn sans(der: &[u8]) -> Vec<String> {
+    use x509_parser::extensions::GeneralName;
+    let Ok((_, cert)) = x509_parser::parse_x509_certificate(der) else {
+        return Vec::new();
+    };
+    let Ok(Some(ext)) = cert.subject_alternative_name() else {
+        return Vec::new();
+    };
+    ext.value
+        .general_names
+        .iter()
+        .filter_map(|n| match n {
+            GeneralName::DNSName(d) | GeneralName::RFC822Name(d) | GeneralName::URI(d) => {
+                Some(d.to_string())
+            }
+            GeneralName::IPAddress(b) => match b.len() {
+                4 => <[u8; 4]>::try_from(*b)
+                    .ok()
+                    .map(|a| std::net::IpAddr::from(a).to_string()),
+                16 => <[u8; 16]>::try_from(*b)
+                    .ok()
+                    .map(|a| std::net::IpAddr::from(a).to_string()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+impl ClientCertVerifier for SanCheck {
+    fn offer_client_auth(&self) -> bool {
+        self.inner.offer_client_auth()
+    }
+    fn client_auth_mandatory(&self) -> bool {
+        self.inner.client_auth_mandatory()
+    }
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        self.inner.root_hint_subjects()
+    }
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        let verified = self
+            .inner
+            .verify_client_cert(end_entity, intermediates, now)?;
+        if sans(end_entity).iter().any(|s| self.allowed.contains(s)) {
+            Ok(verified)
+        } else {
+            Err(rustls::Error::General(
+                "could not find allowed SANs in client cert".to_string(),
+            ))
+        }
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
     }
 }
 
@@ -980,6 +1079,8 @@ mod tests {
                 .contains(":2:21: tls_server_config.client_auth_type: invalid ClientAuth: Maybe")),
             "{e:?}"
         );
+        let e = errs("tls_server_config:\n  cert: x\n  key: y\n  client_allowed_sans: [a]\n");
+        assert!(e.iter().any(|e| e.contains(":4:24: tls_server_config.client_allowed_sans: client_allowed_sans requires client_auth_type to be one of RequireAnyClientCert or RequireAndVerifyClientCert")), "{e:?}");
         let e = errs("rate_limit:\n  burst: 1\n");
         assert!(
             e.iter()

@@ -383,6 +383,62 @@ async fn client_certificate_policies() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_allowed_sans_and_http2_switch() {
+    let ca = TestCa::new("server CA");
+    let client_ca = TestCa::new("client CA");
+    let leaf = ca.localhost();
+    let allowed = client_ca.issue(&LeafSpec::dns(&["prometheus.monitoring"]));
+    let other = client_ca.issue(&LeafSpec::dns(&["grafana.monitoring"]));
+    let mut files = tls_files(&leaf);
+    files.push(("client_ca.pem", client_ca.ca_pem()));
+    let web = "tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: client_ca.pem\n  client_allowed_sans: [prometheus.monitoring, 10.0.0.1]\n";
+    let d = WebDaemon::start(web, &as_refs(&files)).await;
+    let ok = get(
+        &client(&ca, Some(&allowed), d.addr),
+        &d.https("/metrics"),
+        None,
+    )
+    .await;
+    assert!(
+        matches!(&ok, Ok(r) if r.status == 200),
+        "{:?}",
+        ok.map(|r| r.status)
+    );
+    let refused = get(
+        &client(&ca, Some(&other), d.addr),
+        &d.https("/metrics"),
+        None,
+    )
+    .await;
+    assert!(refused.is_err(), "a client without an allowed SAN got in");
+
+    // http2 (the default) is offered by ALPN; `http2: false` serves HTTP/1.1 only.
+    for (http2, want) in [
+        (true, reqwest::Version::HTTP_2),
+        (false, reqwest::Version::HTTP_11),
+    ] {
+        let files = tls_files(&leaf);
+        let web = format!(
+            "tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\nhttp_server_config:\n  http2: {http2}\n"
+        );
+        let d = WebDaemon::start(&web, &as_refs(&files)).await;
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ca.cert().der().clone()).expect("add CA");
+        let mut cfg = rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let c = reqwest::Client::builder()
+            .use_preconfigured_tls(cfg)
+            .resolve("localhost", d.addr)
+            .build()
+            .expect("client");
+        let r = c.get(d.https("/-/healthy")).send().await.expect("request");
+        assert_eq!(r.version(), want, "http2: {http2}");
+    }
+}
+
 #[test]
 fn bad_web_config_stops_the_binary_with_a_position() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -600,6 +656,9 @@ mod policy {
         url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
     }
 
+    /// (module, target, want status, want probe_success, refusal reason)
+    type Case = (&'static str, String, u16, Option<f64>, Option<&'static str>);
+
     async fn refused_total(d: &Daemon, reason: &str) -> f64 {
         d.self_metrics()
             .await
@@ -625,7 +684,7 @@ mod policy {
         .await;
 
         // (module, target, want status, want probe_success, refusal reason)
-        let cases: Vec<(&str, String, u16, Option<f64>, Option<&str>)> = vec![
+        let cases: Vec<Case> = vec![
             (
                 "http_2xx",
                 format!("http://localhost:{pa}/"),
