@@ -799,6 +799,34 @@ impl Decoder {
     }
 }
 
+/// Decodes a response body arriving in `chunks` exactly as the prober does: `compression`
+/// undone, at most `limit` decoded bytes counted (and kept when `keep`). Returns the bytes
+/// counted, the kept body and the error that fails the probe, if any. The prober reads
+/// frames asynchronously; this synchronous form is the entry point of the fuzz targets.
+pub fn decode_body<'a>(
+    compression: Option<Compression>,
+    chunks: impl IntoIterator<Item = &'a [u8]>,
+    limit: u64,
+    keep: bool,
+) -> (u64, Vec<u8>, Option<String>) {
+    let collector = Collector {
+        keep,
+        buf: Vec::new(),
+        count: 0,
+        limit,
+    };
+    let mut decoder = Decoder::new(compression, collector);
+    let mut write_error = None;
+    for chunk in chunks {
+        if let Err(e) = decoder.write_all(chunk) {
+            write_error = Some(e.to_string());
+            break;
+        }
+    }
+    let (count, buf, finish_error) = decoder.finish();
+    (count, buf, write_error.or(finish_error))
+}
+
 fn status_ok(m: &HttpModule, status: StatusCode) -> bool {
     if m.valid_status_codes.is_empty() {
         status.is_success()
