@@ -11,12 +11,21 @@
 //! `!~` (regexes fully anchored); unary minus; `+ - * / % ^`; comparisons with and without
 //! `bool`; `and`/`or`/`unless`; one-to-one vector matching with `on(...)`/`ignoring(...)`;
 //! `sum min max avg count group stddev stdvar` with `by`/`without`; the functions listed in
-//! `check::FUNCTIONS`. Everything else is rejected at load with a message naming it.
+//! `FUNCTIONS`. Everything else (offset, @, subqueries, group_left/right, atan2, topk,
+//! quantile, count_values, rate…) is rejected at load with a message naming it.
+//!
+//! Float results are bit-identical to 2.42's: same operation order, Kahan sums where 2.42
+//! uses them (`sum_over_time`, `avg_over_time`, `std*_over_time`), Go's `Pow`/`Max`/`Min`.
+//! Across series, 2.42 adds in storage order, which is not defined (promtool loads series
+//! in Go map order), so `sum`/`avg` of inexact values may differ from one Prometheus run to
+//! the next in the last bit; we add in label order. `tests/it/promql.rs` compares with
+//! promtool live.
 //!
 //! - `check`: promql-parser's AST → our own `Node` tree, rejecting what is outside the subset.
 //! - `eval`: evaluates a `Node` at one instant.
+//! - `gomath`: Go's `math.Pow`/`Max`/`Min`, whose results differ from Rust's.
 //! - `mem`: `MemStorage`, the series of a rule unit test (promtool's expanding notation).
-//! - `store`: `Queryable` for the probe result store.
+//! - `store`: `Queryable` for the probe result store (latest result regardless of age).
 
 mod check;
 mod eval;
