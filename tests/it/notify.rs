@@ -1154,3 +1154,60 @@ receivers:
     }
     assert!(logs.contains("Notify attempt failed"), "{logs}");
 }
+
+/// Through the real pipeline (dispatcher, dedup, retry, notification log): Discord answers
+/// 429 with a sub-second `retry_after` first; the notification is delivered after the wait,
+/// once, and later flushes of the unchanged group send nothing.
+#[tokio::test]
+async fn discord_rate_limit_through_the_pipeline_delivers_once() {
+    use blackwatch::alert::pipeline::{Alerting, Options};
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let fake = FakeDiscord::start(vec![TestResponse::new(429)
+        .with_header("content-type", "application/json")
+        .with_body(
+            r#"{"message": "You are being rate limited.", "retry_after": 0.6, "global": false}"#,
+        )]);
+    let yaml = format!(
+        "route: {{receiver: d, group_by: [alertname], group_wait: 0s, group_interval: 1s, repeat_interval: 1h}}\nreceivers:\n- name: d\n  discord_configs:\n  - webhook_url: {}\n",
+        fake.url()
+    );
+    let (_d, cfg) = config(&yaml);
+    let metrics = metrics();
+    let alerting = Alerting::new(
+        Arc::new(cfg),
+        Options::new("http://bw.test".into(), Duration::from_secs(3600)),
+        metrics,
+    )
+    .unwrap();
+    let token = tokio_util::sync::CancellationToken::new();
+    let driver = tokio::spawn(alerting.clone().run(token.clone()));
+    alerting.ingest(
+        vec![blackwatch::alert::PostableAlert {
+            labels: ls(&[("alertname", "ProbeDown"), ("instance", "a")]),
+            annotations: LabelSet::new(),
+            starts_at: None,
+            ends_at: None,
+            generator_url: String::new(),
+        }],
+        SystemTime::now(),
+    );
+    wait_for(|| (fake.bodies().len() >= 2).then_some(())).await;
+    // Three more group_interval ticks: dedup must find the notification logged.
+    tokio::time::sleep(Duration::from_millis(3200)).await;
+    token.cancel();
+    let _ = driver.await;
+    let reqs = fake.requests.lock().unwrap();
+    assert_eq!(
+        reqs.len(),
+        2,
+        "one rate-limited attempt, one delivery, no duplicate"
+    );
+    assert!(reqs[1].0 - reqs[0].0 >= Duration::from_millis(600));
+    let v: serde_json::Value = serde_json::from_str(&reqs[1].1.body_str()).unwrap();
+    assert_eq!(v["embeds"][0]["title"], "[FIRING:1] ProbeDown (a)");
+    let label = AlertMetrics::integration("discord");
+    assert_eq!(
+        alerting.metrics.notifications.get_or_create(&label).get(),
+        1
+    );
+}
