@@ -784,3 +784,20 @@ async fn real_prometheus_delivers_alerts() {
         .unwrap()
         .contains("/graph?g0.expr=vector%281%29"));
 }
+
+/// The documented example of blackwatch's extensions loads with the documented meaning.
+#[test]
+fn extension_options_example_loads() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/alerting/extensions.yml");
+    let cfg = blackwatch::alert::config::load_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!cfg.global.resolved_after_mute);
+    assert!(!cfg.route.opts.flush_on_resolve);
+    assert!(cfg.route.routes[0].opts.flush_on_resolve);
+    // The default is blackwatch's behaviour.
+    let default = blackwatch::alert::config::load_str(
+        "route: {receiver: r}\nreceivers: [{name: r}]\n",
+        Path::new("am.yml"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(default.global.resolved_after_mute);
+}
