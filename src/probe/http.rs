@@ -51,8 +51,9 @@ fn add_phase(cx: &mut ProbeCx, phase: &str, d: Duration) {
     );
 }
 
-/// Aborts the connection driver when the probe is done with it.
-struct AbortOnDrop(JoinHandle<()>);
+/// Aborts the connection driver when the probe is done with it. The driver returns the
+/// connection's error, which explains a request that failed as "canceled".
+struct AbortOnDrop(JoinHandle<Option<String>>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
@@ -561,11 +562,27 @@ async fn round_trip(
         extra_headers,
         matches!(sender, Sender::H2(_)),
     )?;
-    let response: Response<Incoming> = match sender {
+    let sent = match sender {
         Sender::H1(mut s) => s.send_request(request).await,
         Sender::H2(mut s) => s.send_request(request).await,
-    }
-    .map_err(|e| format!("{e}"))?;
+    };
+    let response: Response<Incoming> = match sent {
+        Ok(r) => r,
+        Err(e) => {
+            let mut message = e.to_string();
+            // The request is "canceled" when the connection failed (e.g. a response head
+            // over the size bound): report the connection's own error instead.
+            if e.is_canceled() {
+                let mut driver = driver;
+                if let Ok(Ok(Some(conn_err))) =
+                    tokio::time::timeout(Duration::from_millis(200), &mut driver.0).await
+                {
+                    message = conn_err;
+                }
+            }
+            return Err(message);
+        }
+    };
     let first_byte = Instant::now();
     add_phase(cx, "processing", first_byte - got_conn);
     let (parts, incoming) = response.into_parts();
@@ -592,9 +609,7 @@ where
             .handshake(io)
             .await
             .map_err(|e| format!("http2 handshake: {e}"))?;
-        let driver = tokio::spawn(async move {
-            let _ = conn.await;
-        });
+        let driver = tokio::spawn(async move { conn.await.err().map(|e| e.to_string()) });
         Ok((Sender::H2(sender), AbortOnDrop(driver)))
     } else {
         let (sender, conn) = hyper::client::conn::http1::Builder::new()
@@ -602,9 +617,7 @@ where
             .handshake(io)
             .await
             .map_err(|e| format!("http1 handshake: {e}"))?;
-        let driver = tokio::spawn(async move {
-            let _ = conn.await;
-        });
+        let driver = tokio::spawn(async move { conn.await.err().map(|e| e.to_string()) });
         Ok((Sender::H1(sender), AbortOnDrop(driver)))
     }
 }

@@ -212,6 +212,7 @@ async fn http_prober_ends_by_its_timeout_against_hostile_servers() {
     let h = http_hostile(Behaviour::EndlessHeaders).await;
     let o = probe_with(&http_module(""), &format!("http://{}/", h.addr)).await;
     assert!(o.elapsed < TIMEOUT / 2, "{:?}\n{}", o.elapsed, o.dump());
+    assert!(o.log.contains("message head is too large"), "{}", o.log);
     // Unsolicited bytes before the request is even read fail too.
     let h = tcp_hostile(Behaviour::Garbage).await;
     let o = probe_with(&http_module(""), &format!("http://{}/", h.addr)).await;
