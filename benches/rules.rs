@@ -25,7 +25,7 @@ use std::time::Duration;
 use blackwatch::probe::registry::Registry;
 use blackwatch::rules::file::parse_str;
 use blackwatch::rules::group::{EvalSettings, Group};
-use blackwatch::rules::recording::Overlay;
+use blackwatch::rules::recording::{Layered, Overlay};
 use blackwatch::store::{GroupKey, Store, BYTES_PER_SAMPLE};
 use criterion::{criterion_group, criterion_main, Criterion};
 
@@ -140,6 +140,39 @@ fn history_report() {
     }
 }
 
+/// One tick split in two, printed: the 1,000 expressions alone (store queries and PromQL),
+/// then the whole `Group::eval` (plus alert state, templates, ALERTS and recorded series).
+fn breakdown(
+    def: &Arc<blackwatch::rules::file::GroupDef>,
+    store: &Store,
+    overlay: &Overlay,
+    settings: &EvalSettings,
+    ts: i64,
+) {
+    let src = Layered {
+        base: store,
+        overlay,
+    };
+    let t = tokio::time::Instant::now();
+    let mut samples = 0;
+    for r in &def.rules {
+        if let Ok(v) = r.expr.eval(ts, &src) {
+            samples += v.into_vector().len();
+        }
+    }
+    let exprs = t.elapsed();
+    let mut group = Group::new(def.clone(), Duration::from_secs(15));
+    let t = tokio::time::Instant::now();
+    let sent = group.eval(ts, store, overlay, settings);
+    let tick = t.elapsed();
+    let alerts: usize = group.rules.iter().map(|r| r.alerts.active.len()).sum();
+    eprintln!(
+        "one tick: expressions alone {exprs:?} ({samples} output samples); whole group eval \
+         {tick:?} ({alerts} alerts, {} sent)",
+        sent.len()
+    );
+}
+
 fn bench(c: &mut Criterion) {
     history_report();
     let defs = parse_str(&rules_yaml(), Path::new("bench.yml")).expect("bench rules load");
@@ -151,6 +184,8 @@ fn bench(c: &mut Criterion) {
     let last = fill(&store, 45);
     let overlay = Overlay::bounded();
     let settings = EvalSettings::default();
+
+    breakdown(&def, &store, &overlay, &settings, last);
 
     let mut g = c.benchmark_group("rules");
     g.sample_size(10);
