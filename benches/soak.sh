@@ -7,7 +7,7 @@
 #
 # Environment (all optional):
 #   DURATION=30m      whole run (s/m/h suffix, or plain seconds)
-#   WARMUP=5m         the first part of the run, left out of the "flat after warm-up" figures
+#   WARMUP=10m        the first part of the run, left out of the "flat after warm-up" figures
 #   SAMPLE=10         seconds between samples
 #   CSV=./soak.csv    where the samples go (elapsed_s,rss_kib,fds,threads)
 #   RSS_SLACK_KIB=16384  FD_SLACK=32   allowed growth from the warm-up sample to the end
@@ -29,7 +29,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DURATION=${DURATION:-30m}
-WARMUP=${WARMUP:-5m}
+WARMUP=${WARMUP:-10m}
 SAMPLE=${SAMPLE:-10}
 CSV=${CSV:-$PWD/soak.csv}
 RSS_SLACK_KIB=${RSS_SLACK_KIB:-16384}
