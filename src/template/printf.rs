@@ -149,15 +149,18 @@ fn parse_num(b: &[u8], mut i: usize) -> (Option<usize>, usize) {
     let start = i;
     let mut n: usize = 0;
     while i < b.len() && b[i].is_ascii_digit() {
-        n = n
-            .saturating_mul(10)
-            .saturating_add(usize::from(b[i] - b'0'));
+        // Go's parsenum: a number past 10^6 is "crazy long", not a number, and the rest of
+        // the format is consumed (so the verb is missing).
+        if n > 1_000_000 {
+            return (None, b.len());
+        }
+        n = n * 10 + usize::from(b[i] - b'0');
         i += 1;
     }
     if i == start {
         (None, i)
     } else {
-        (Some(n.min(1_000_000)), i)
+        (Some(n), i)
     }
 }
 
@@ -434,6 +437,20 @@ fn format_int(out: &mut String, n: i64, verb: char, spec: &Spec, v: &Value) {
     pad(out, &s, spec, false);
 }
 
+/// `a` with exactly `p` digits after the point, correctly rounded. Rust's formatter refuses
+/// precisions above `u16::MAX` (a panic), while Go allows up to 10^6; a finite f64's exact
+/// decimal expansion ends within 1074 fractional digits, so longer precisions are that
+/// expansion padded with zeros.
+fn push_fixed(out: &mut String, a: f64, p: usize) {
+    const EXACT: usize = 1100;
+    if p <= EXACT {
+        out.push_str(&format!("{a:.p$}"));
+    } else {
+        out.push_str(&format!("{a:.EXACT$}"));
+        out.extend(std::iter::repeat_n('0', p - EXACT));
+    }
+}
+
 /// Pads `s` to the spec's width (counted in runes), left or right, with spaces or zeros.
 fn pad(out: &mut String, s: &str, spec: &Spec, zero: bool) {
     let w = spec.width.unwrap_or(0);
@@ -487,7 +504,7 @@ pub fn strconv_float(v: f64, fmt: char, prec: Option<usize>) -> String {
     }
     match fmt {
         'f' | 'F' => match prec {
-            Some(p) => out.push_str(&format!("{a:.p$}")),
+            Some(p) => push_fixed(&mut out, a, p),
             None => {
                 let (d, dp) = digits(a, None);
                 fmt_f(&mut out, &d, dp, (d.len() as i32 - dp).max(0) as usize);
