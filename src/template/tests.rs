@@ -236,8 +236,14 @@ fn recursion_is_bounded() {
 fn sprintf_edge_cases() {
     let f = |v: f64| Value::Float(v);
     // Precisions beyond what Rust's formatter accepts (found by fuzzing: it used to panic).
-    assert_eq!(sprintf("%.99999999f", &[f(1.0)]), "%!(NOVERB)%!(EXTRA float64=1)");
-    assert_eq!(sprintf("%99999999d", &[Value::Int(1)]), "%!(NOVERB)%!(EXTRA int=1)");
+    assert_eq!(
+        sprintf("%.99999999f", &[f(1.0)]),
+        "%!(NOVERB)%!(EXTRA float64=1)"
+    );
+    assert_eq!(
+        sprintf("%99999999d", &[Value::Int(1)]),
+        "%!(NOVERB)%!(EXTRA int=1)"
+    );
     let third = sprintf("%.70000f", &[f(1.0 / 3.0)]);
     assert_eq!(third.len(), 70_002);
     assert!(third.starts_with("0.333333333333333314829616256247"));
