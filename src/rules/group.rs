@@ -15,7 +15,7 @@ use super::alerting::{
 };
 use super::expr::{Labels, Queryable, Sample};
 use super::file::{GroupDef, RuleDef, RuleKind};
-use super::recording::{record_output, Layered, Overlay};
+use super::recording::{record_output, Layered, Overlay, TickView};
 use crate::alert::PostableAlert;
 use crate::labels::{fingerprint, LabelSet};
 
@@ -236,6 +236,9 @@ impl Group {
         let mut out = Vec::new();
         let limit = self.def.limit;
         let interval = self.interval;
+        // One view for the whole evaluation: selectors of the same metric read the store once.
+        let view = TickView::new(base);
+        let base: &dyn Queryable = &view;
         for rule in &mut self.rules {
             let rule_started = tokio::time::Instant::now();
             let src = Layered { base, overlay };

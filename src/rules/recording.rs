@@ -3,9 +3,12 @@
 //! produced, so later rules (and unit tests) can read them with Prometheus' lookback
 //! semantics. `Layered` reads the probe store (or a unit test's series) and the overlay as
 //! one source. Recording-rule output labelling (`record`, rule labels, duplicate and limit
-//! checks) is `record_output`.
+//! checks) is `record_output`. `TickView` answers one group evaluation's selectors of the same
+//! metric from one query to the store.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
 use std::sync::{Arc, RwLock};
 
 use super::alerting::EvalError;
@@ -233,5 +236,272 @@ impl Queryable for Layered<'_> {
         let mut v = self.base.latest(matchers, at_ms);
         v.extend(self.overlay.latest(matchers, at_ms));
         v
+    }
+}
+
+/// A per-evaluation view over a source (the probe store): selectors naming the same metric
+/// (`__name__="…"`) over the same window are answered from one query to the source, filtered
+/// by the selector's other matchers. Most rules of a group read the same few metrics
+/// (`probe_success`, `probe_duration_seconds`, …), so a group of 1,000 rules scans the
+/// store a handful of times instead of once per selector.
+///
+/// Same results as asking the source directly, given the source's selectors filter (every
+/// series matching all matchers, in the source's order — true of `Store` and
+/// `MemStorage`): the cached answer is the source's answer to the `__name__` matcher alone,
+/// a superset, and the remaining matchers are applied here in order. The view answers as
+/// of its first query of each metric: create one per group evaluation (one timestamp), so
+/// every rule of the group sees the same store contents even if a probe finishes meanwhile.
+pub struct TickView<'a> {
+    base: &'a dyn Queryable,
+    /// By (metric name, evaluation time).
+    latest: Memo<(String, i64), Sample>,
+    /// By (metric name, window start, window end).
+    select: Memo<(String, i64, i64), Series>,
+}
+
+/// Cached answers by query.
+type Memo<K, T> = RefCell<HashMap<K, Rc<Cached<T>>>>;
+
+/// Label value → positions of the items with it, ascending.
+type Positions = HashMap<Arc<str>, Vec<usize>>;
+
+/// One cached answer and, per label name, the positions of the items by that label's value
+/// (built on first use by an equality matcher), so a selector `{job="x"}` visits only job x.
+struct Cached<T> {
+    items: Vec<T>,
+    index: RefCell<HashMap<String, Rc<Positions>>>,
+}
+
+trait HasLabels {
+    fn labels(&self) -> &Labels;
+}
+
+impl HasLabels for Sample {
+    fn labels(&self) -> &Labels {
+        &self.labels
+    }
+}
+
+impl HasLabels for Series {
+    fn labels(&self) -> &Labels {
+        &self.labels
+    }
+}
+
+impl<T: HasLabels + Clone> Cached<T> {
+    fn new(items: Vec<T>) -> Self {
+        Self {
+            items,
+            index: RefCell::new(HashMap::new()),
+        }
+    }
+
+    fn by(&self, label: &str) -> Rc<Positions> {
+        if let Some(ix) = self.index.borrow().get(label) {
+            return ix.clone();
+        }
+        let mut ix: HashMap<Arc<str>, Vec<usize>> = HashMap::new();
+        for (i, it) in self.items.iter().enumerate() {
+            if let Some(v) = it.labels().get(label) {
+                ix.entry(Arc::from(v)).or_default().push(i);
+            }
+        }
+        let ix = Rc::new(ix);
+        self.index
+            .borrow_mut()
+            .insert(label.to_string(), ix.clone());
+        ix
+    }
+
+    /// The cached items matching all `matchers`, in cached order.
+    fn filter(&self, matchers: &[Matcher]) -> Vec<T> {
+        // An equality matcher with a non-empty value only matches series having that
+        // label with that value: start from those (positions ascending, order kept).
+        let indexed = matchers.iter().find_map(|m| match &m.op {
+            MatchOp::Equal(v) if m.name != NAME && !v.is_empty() => Some((&m.name, v)),
+            _ => None,
+        });
+        match indexed {
+            Some((label, value)) => {
+                let ix = self.by(label);
+                ix.get(value.as_str())
+                    .map(|pos| {
+                        pos.iter()
+                            .map(|&i| &self.items[i])
+                            .filter(|it| matches_all(matchers, it.labels()))
+                            .cloned()
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            }
+            None => self
+                .items
+                .iter()
+                .filter(|it| matches_all(matchers, it.labels()))
+                .cloned()
+                .collect(),
+        }
+    }
+}
+
+impl<'a> TickView<'a> {
+    pub fn new(base: &'a dyn Queryable) -> Self {
+        Self {
+            base,
+            latest: RefCell::new(HashMap::new()),
+            select: RefCell::new(HashMap::new()),
+        }
+    }
+}
+
+/// The `__name__="…"` value of a selector, if it has one.
+fn exact_name(matchers: &[Matcher]) -> Option<&str> {
+    matchers.iter().find_map(|m| match &m.op {
+        MatchOp::Equal(v) if m.name == NAME => Some(v.as_str()),
+        _ => None,
+    })
+}
+
+impl Queryable for TickView<'_> {
+    fn select(&self, matchers: &[Matcher], start_ms: i64, end_ms: i64) -> Vec<Series> {
+        let Some(name) = exact_name(matchers) else {
+            return self.base.select(matchers, start_ms, end_ms);
+        };
+        let key = (name.to_string(), start_ms, end_ms);
+        let cached = self.select.borrow().get(&key).cloned();
+        let cached = match cached {
+            Some(c) => c,
+            None => {
+                let all = self
+                    .base
+                    .select(&[Matcher::equal(NAME, name)], start_ms, end_ms);
+                let c = Rc::new(Cached::new(all));
+                self.select.borrow_mut().insert(key, c.clone());
+                c
+            }
+        };
+        cached.filter(matchers)
+    }
+
+    fn latest(&self, matchers: &[Matcher], at_ms: i64) -> Vec<Sample> {
+        let Some(name) = exact_name(matchers) else {
+            return self.base.latest(matchers, at_ms);
+        };
+        let key = (name.to_string(), at_ms);
+        let cached = self.latest.borrow().get(&key).cloned();
+        let cached = match cached {
+            Some(c) => c,
+            None => {
+                let all = self.base.latest(&[Matcher::equal(NAME, name)], at_ms);
+                let c = Rc::new(Cached::new(all));
+                self.latest.borrow_mut().insert(key, c.clone());
+                c
+            }
+        };
+        cached.filter(matchers)
+    }
+}
+
+#[cfg(test)]
+mod tick_view_tests {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::probe::Registry;
+    use crate::rules::expr::MemStorage;
+    use crate::store::{GroupKey, Store};
+
+    fn m(name: &str, op: MatchOp) -> Matcher {
+        Matcher {
+            name: name.to_string(),
+            op,
+        }
+    }
+
+    fn re(r: &str) -> regex::Regex {
+        regex::Regex::new(&format!("^(?:{r})$")).expect("test regex")
+    }
+
+    /// Selectors the view must answer exactly as the source: equality on a label (indexed),
+    /// `=""` (matches a missing label), negative and regex matchers, several `__name__`
+    /// matchers, none, and a metric the source does not have.
+    fn selectors() -> Vec<Vec<Matcher>> {
+        let up = || Matcher::equal(NAME, "up");
+        vec![
+            vec![up()],
+            vec![up(), Matcher::equal("job", "a")],
+            vec![up(), Matcher::equal("job", "a"), Matcher::equal("env", "")],
+            vec![up(), Matcher::equal("env", "")],
+            vec![up(), Matcher::equal("job", "nope")],
+            vec![up(), m("job", MatchOp::NotEqual("a".into()))],
+            vec![up(), m("instance", MatchOp::Re(re("h[12]")))],
+            vec![Matcher::equal("job", "b"), up()],
+            vec![up(), m(NAME, MatchOp::NotRe(re("up")))],
+            vec![Matcher::equal(NAME, "missing")],
+            vec![m(NAME, MatchOp::Re(re("up|other")))],
+        ]
+    }
+
+    fn assert_same(src: &dyn Queryable, at: i64) {
+        let view = TickView::new(src);
+        // Twice: the first call fills the cache, the second is answered from it. Compared
+        // as text, as stale markers are NaN.
+        for _ in 0..2 {
+            for sel in selectors() {
+                assert_eq!(
+                    format!("{:?}", view.latest(&sel, at)),
+                    format!("{:?}", src.latest(&sel, at)),
+                    "{sel:?}"
+                );
+                assert_eq!(
+                    format!("{:?}", view.select(&sel, at - 60_000, at)),
+                    format!("{:?}", src.select(&sel, at - 60_000, at)),
+                    "{sel:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn tick_view_answers_as_mem_storage() {
+        let mut s = MemStorage::new();
+        for (series, values) in [
+            (r#"up{job="a", instance="h1"}"#, "1 1 0 1"),
+            (r#"up{job="a", instance="h2", env="prod"}"#, "0 0 0 stale"),
+            (r#"up{job="b", instance="h1"}"#, "1 _ _ _"),
+            (r#"up{job="b", instance="h3"}"#, "1 1 1 1"),
+            (r#"other{job="a", instance="h1"}"#, "5 5 5 5"),
+        ] {
+            s.add(series, values, 15_000).expect("test series");
+        }
+        assert_same(&s, 45_000);
+    }
+
+    #[test]
+    fn tick_view_answers_as_the_store() {
+        let store = Store::new(Duration::from_secs(3600));
+        store.set_ranges(&HashMap::from([(
+            "up".to_string(),
+            Duration::from_secs(300),
+        )]));
+        for t in 0..4i64 {
+            for (job, instance, env) in [("a", "h1", ""), ("a", "h2", "prod"), ("b", "h3", "")] {
+                let mut r = Registry::new();
+                r.set("up", "", (t % 2) as f64);
+                r.set("other", "", 5.0);
+                let mut labels = BTreeMap::new();
+                if !env.is_empty() {
+                    labels.insert("env".to_string(), env.to_string());
+                }
+                let key = GroupKey {
+                    job: Arc::from(job),
+                    instance: Arc::from(instance),
+                    module: Arc::from("m"),
+                };
+                store.record(&key, &labels, t * 15_000, &r);
+            }
+        }
+        assert_same(&store, 45_000);
     }
 }
