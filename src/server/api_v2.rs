@@ -84,17 +84,20 @@ pub fn parse_rfc3339(s: &str) -> Option<Option<SystemTime>> {
     let mut rest = &s[19..];
     let mut nanos: u64 = 0;
     if let Some(frac) = rest.strip_prefix('.') {
-        let digits: String = frac.chars().take_while(|c| c.is_ascii_digit()).collect();
-        if digits.is_empty() {
+        // Digits are ASCII, so the count is also the byte length; no allocation per time.
+        let len = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if len == 0 {
             return None;
         }
-        let mut padded = digits.clone();
-        padded.truncate(9);
-        while padded.len() < 9 {
-            padded.push('0');
+        for (i, c) in frac
+            .bytes()
+            .take(9)
+            .take_while(u8::is_ascii_digit)
+            .enumerate()
+        {
+            nanos += u64::from(c - b'0') * 10u64.pow(8 - i as u32);
         }
-        nanos = padded.parse().ok()?;
-        rest = &frac[digits.len()..];
+        rest = &frac[len..];
     }
     let offset: i64 = match rest {
         "Z" | "z" => 0,
@@ -140,11 +143,15 @@ fn api_time(t: SystemTime) -> String {
     rfc3339(t)
 }
 
-fn time_field(v: Option<&str>, field: &str) -> Result<Option<SystemTime>, String> {
+/// `field` names the field in the error; it is only formatted when the time is bad.
+fn time_field(
+    v: Option<&str>,
+    field: impl FnOnce() -> String,
+) -> Result<Option<SystemTime>, String> {
     match v {
         None | Some("") => Ok(None),
         Some(s) => parse_rfc3339(s)
-            .ok_or_else(|| format!("{field} in body must be of type date-time: {s:?}")),
+            .ok_or_else(|| format!("{} in body must be of type date-time: {s:?}", field())),
     }
 }
 
@@ -395,8 +402,9 @@ async fn post_alerts(State(state): State<Arc<Shared>>, body: Bytes) -> Response 
             errors.push(format!("{i}.labels in body is required"));
             continue;
         };
-        let times = time_field(r.starts_at.as_deref(), &format!("{i}.startsAt"))
-            .and_then(|s| time_field(r.ends_at.as_deref(), &format!("{i}.endsAt")).map(|e| (s, e)));
+        let times = time_field(r.starts_at.as_deref(), || format!("{i}.startsAt")).and_then(|s| {
+            time_field(r.ends_at.as_deref(), || format!("{i}.endsAt")).map(|e| (s, e))
+        });
         let (starts_at, ends_at) = match times {
             Ok(t) => t,
             Err(e) => {
@@ -580,10 +588,10 @@ fn silence_from_post(p: PostableSilence) -> Result<Silence, String> {
         .iter()
         .map(MatcherObject::to_matcher)
         .collect::<Result<Vec<_>, _>>()?;
-    let starts_at =
-        time_field(p.starts_at.as_deref(), "startsAt")?.ok_or("startsAt in body is required")?;
-    let ends_at =
-        time_field(p.ends_at.as_deref(), "endsAt")?.ok_or("endsAt in body is required")?;
+    let starts_at = time_field(p.starts_at.as_deref(), || "startsAt".into())?
+        .ok_or("startsAt in body is required")?;
+    let ends_at = time_field(p.ends_at.as_deref(), || "endsAt".into())?
+        .ok_or("endsAt in body is required")?;
     Ok(Silence {
         id: p.id.unwrap_or_default(),
         matchers: Matchers(matchers),

@@ -8,9 +8,12 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{Data, FailReason, Notifier, NotifyContext, NotifyError, NotifyFuture};
+use std::time::UNIX_EPOCH;
+
+use super::{go_time, quote_meta, FailReason, Notifier, NotifyContext, NotifyError, NotifyFuture};
 use crate::alert::store::Alert;
 use crate::config::raw::Secret;
+use crate::labels::LabelSet;
 
 /// Where the URL comes from; `File` is re-read on every send and trimmed, as upstream.
 #[derive(Clone, Debug)]
@@ -101,15 +104,44 @@ fn base64(s: &str) -> String {
     out
 }
 
-/// The version-4 payload, field order as Alertmanager's JSON.
+/// The version-4 payload, field order as Alertmanager's JSON: [`Data`] followed by the
+/// webhook's own fields. It borrows the alerts' maps instead of copying them into a
+/// [`Data`] first (a flush of many alerts would otherwise hold them twice).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Message<'a> {
-    #[serde(flatten)]
-    pub data: &'a Data,
+    pub receiver: String,
+    pub status: &'static str,
+    pub alerts: Vec<MessageAlert<'a>>,
+    pub group_labels: &'a LabelSet,
+    pub common_labels: LabelSet,
+    pub common_annotations: LabelSet,
+    #[serde(rename = "externalURL")]
+    pub external_url: &'a str,
     pub version: &'static str,
     pub group_key: &'a str,
     pub truncated_alerts: usize,
+}
+
+/// One alert of a [`Message`]: [`super::DataAlert`], borrowed.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageAlert<'a> {
+    pub status: &'static str,
+    pub labels: &'a LabelSet,
+    pub annotations: &'a LabelSet,
+    pub starts_at: String,
+    pub ends_at: String,
+    #[serde(rename = "generatorURL")]
+    pub generator_url: &'a str,
+    pub fingerprint: String,
+}
+
+fn intersect(acc: &mut Option<LabelSet>, next: &LabelSet) {
+    match acc {
+        None => *acc = Some(next.clone()),
+        Some(common) => common.retain(|k, v| next.get(k) == Some(v)),
+    }
 }
 
 /// Builds the body for `alerts`: the first `max_alerts` alerts, the rest counted.
@@ -122,9 +154,35 @@ pub fn payload(settings: &WebhookSettings, ctx: &NotifyContext, alerts: &[Alert]
     } else {
         (alerts, 0)
     };
-    let data = Data::new(ctx, kept);
+    let mut common_labels = None;
+    let mut common_annotations = None;
+    let mut firing = false;
+    let items = kept
+        .iter()
+        .map(|a| {
+            intersect(&mut common_labels, &a.labels);
+            intersect(&mut common_annotations, &a.annotations);
+            let resolved = a.resolved_at(ctx.now) && a.ends_at != UNIX_EPOCH;
+            firing |= !resolved;
+            MessageAlert {
+                status: if resolved { "resolved" } else { "firing" },
+                labels: &a.labels,
+                annotations: &a.annotations,
+                starts_at: go_time(a.starts_at),
+                ends_at: go_time(a.ends_at),
+                generator_url: &a.generator_url,
+                fingerprint: format!("{:016x}", a.fingerprint()),
+            }
+        })
+        .collect();
     let msg = Message {
-        data: &data,
+        receiver: quote_meta(&ctx.receiver),
+        status: if firing { "firing" } else { "resolved" },
+        alerts: items,
+        group_labels: &ctx.group_labels,
+        common_labels: common_labels.unwrap_or_default(),
+        common_annotations: common_annotations.unwrap_or_default(),
+        external_url: &ctx.external_url,
         version: "4",
         group_key: &ctx.group_key,
         truncated_alerts: truncated,
@@ -138,6 +196,9 @@ pub struct Webhook {
     user_agent: String,
 }
 
+/// Idle connections kept per receiver host between flushes.
+const MAX_IDLE_PER_HOST: usize = 16;
+
 /// Builds the shared HTTP client for notifiers: rustls with the ring provider and the
 /// system roots (the same trust store the probes use), redirects followed as upstream.
 pub fn http_client() -> Result<reqwest::Client, NotifyError> {
@@ -149,6 +210,9 @@ pub fn http_client() -> Result<reqwest::Client, NotifyError> {
     .0;
     reqwest::Client::builder()
         .tls_backend_preconfigured((*tls).clone())
+        // A flush of many groups at once opens one connection per group; idle, each keeps
+        // its buffers (measured: 1,000 groups left ~1,000 sockets and ~20 MiB behind).
+        .pool_max_idle_per_host(MAX_IDLE_PER_HOST)
         .build()
         .map_err(|e| NotifyError::new(false, FailReason::Other, format!("HTTP client: {e}")))
 }
