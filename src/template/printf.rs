@@ -476,7 +476,10 @@ fn digits(v: f64, sig: Option<usize>) -> (String, i32) {
         return (String::new(), 0);
     }
     let s = match sig {
-        Some(p) => format!("{:.*e}", p.max(1) - 1, v),
+        // An f64's exact decimal expansion has at most 767 significant digits, and trailing
+        // zeros are dropped below, so capping keeps the result and Rust's formatter (which
+        // panics past u16::MAX digits) safe.
+        Some(p) => format!("{:.*e}", p.clamp(1, 800) - 1, v),
         None => format!("{v:e}"),
     };
     let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));

@@ -244,6 +244,13 @@ fn sprintf_edge_cases() {
         sprintf("%99999999d", &[Value::Int(1)]),
         "%!(NOVERB)%!(EXTRA int=1)"
     );
+    let e = sprintf("%.70000e|%.70000g", &[f(0.1), f(0.1)]);
+    assert!(
+        e.starts_with("1.000000000000000055511151231257827"),
+        "{}",
+        &e[..40]
+    );
+    assert!(e.contains("e-01|0.1000000000000000055511151231257827"));
     let third = sprintf("%.70000f", &[f(1.0 / 3.0)]);
     assert_eq!(third.len(), 70_002);
     assert!(third.starts_with("0.333333333333333314829616256247"));
