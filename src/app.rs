@@ -32,7 +32,11 @@ fn external_url(flag: Option<&str>, port: u16) -> String {
             let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
                 .map(|h| h.trim().to_string())
                 .unwrap_or_default();
-            let host = if host.is_empty() { "localhost".to_string() } else { host };
+            let host = if host.is_empty() {
+                "localhost".to_string()
+            } else {
+                host
+            };
             format!("http://{host}:{port}/")
         }
     }
