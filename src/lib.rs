@@ -14,8 +14,8 @@
 pub mod alert;
 pub mod app;
 pub mod cli;
-pub mod cmd;
 pub mod clock;
+pub mod cmd;
 pub mod config;
 pub mod history;
 pub mod labels;

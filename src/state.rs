@@ -263,13 +263,14 @@ impl Shared {
             running.apply_config(cfg);
             return Ok(());
         }
-        let Some((tracker, token)) = self.alerting_tasks.lock().ok().and_then(|g| g.clone())
-        else {
+        let Some((tracker, token)) = self.alerting_tasks.lock().ok().and_then(|g| g.clone()) else {
             return Ok(());
         };
         let mut options = crate::alert::pipeline::Options::new(
             self.settings.external_url.clone(),
-            self.settings.retention.max(std::time::Duration::from_secs(120 * 3600)),
+            self.settings
+                .retention
+                .max(std::time::Duration::from_secs(120 * 3600)),
         );
         options.storage_path = Some(self.settings.storage_path.clone());
         let alerting =
