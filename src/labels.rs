@@ -11,6 +11,12 @@ pub type LabelSet = BTreeMap<String, String>;
 /// The Prometheus/Alertmanager fingerprint of a label set: FNV-1a 64 over the sorted
 /// `name 0xFF value 0xFF` bytes. Alertmanager prints it as `%016x`.
 pub fn fingerprint(labels: &LabelSet) -> u64 {
+    fingerprint_pairs(labels.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+}
+
+/// `fingerprint` over `(name, value)` pairs the caller yields sorted by name, so callers
+/// can hash a selection of labels without building a `LabelSet`.
+pub fn fingerprint_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> u64 {
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;
     let mut h = OFFSET;
@@ -20,7 +26,7 @@ pub fn fingerprint(labels: &LabelSet) -> u64 {
             h = h.wrapping_mul(PRIME);
         }
     };
-    for (name, value) in labels {
+    for (name, value) in pairs {
         add(name.as_bytes());
         add(&[0xff]);
         add(value.as_bytes());

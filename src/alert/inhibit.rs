@@ -27,22 +27,11 @@ pub struct InhibitRule {
 /// source cache: FNV-1a over the sorted, de-duplicated names as `fingerprint` does, without
 /// building a label set.
 fn equal_key(sorted_equal: &[String], labels: &LabelSet) -> u64 {
-    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-    let mut h = OFFSET;
-    let mut add = |bytes: &[u8]| {
-        for b in bytes {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(PRIME);
-        }
-    };
-    for name in sorted_equal {
-        add(name.as_bytes());
-        add(&[0xff]);
-        add(labels.get(name).map_or("", String::as_str).as_bytes());
-        add(&[0xff]);
-    }
-    h
+    crate::labels::fingerprint_pairs(
+        sorted_equal
+            .iter()
+            .map(|name| (name.as_str(), labels.get(name).map_or("", String::as_str))),
+    )
 }
 
 impl InhibitRule {
