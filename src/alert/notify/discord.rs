@@ -431,16 +431,7 @@ impl Discord {
             .header("User-Agent", &self.user_agent)
             .body(payload.to_go_json());
         let req = self.http.apply(req)?;
-        let resp = req.send().await.map_err(|e| {
-            // reqwest errors print the URL; strip it so the secret never leaks.
-            let e = e.without_url();
-            let reason = if e.is_timeout() {
-                FailReason::ContextDeadlineExceeded
-            } else {
-                FailReason::Other
-            };
-            NotifyError::new(true, reason, format!("request failed: {e}"))
-        })?;
+        let resp = req.send().await.map_err(NotifyError::from_request)?;
         let status = resp.status().as_u16();
         if (200..300).contains(&status) {
             return Ok(());

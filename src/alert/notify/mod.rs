@@ -98,6 +98,18 @@ impl NotifyError {
         }
     }
 
+    /// A request that got no response (connect, TLS, timeout): retryable. The URL is
+    /// stripped from reqwest's message because webhook URLs are secrets.
+    pub fn from_request(e: reqwest::Error) -> Self {
+        let e = e.without_url();
+        let reason = if e.is_timeout() {
+            FailReason::ContextDeadlineExceeded
+        } else {
+            FailReason::Other
+        };
+        Self::new(true, reason, format!("request failed: {e}"))
+    }
+
     /// Upstream's HTTP rule: 5xx retry, every other non-2xx status is final.
     pub fn from_status(code: u16, body_excerpt: &str) -> Self {
         Self::new(

@@ -256,16 +256,7 @@ impl Webhook {
         if let Some(t) = self.settings.timeout {
             req = req.timeout(t);
         }
-        let resp = req.send().await.map_err(|e| {
-            // reqwest errors print the URL; strip it so the secret never leaks.
-            let e = e.without_url();
-            let reason = if e.is_timeout() {
-                FailReason::ContextDeadlineExceeded
-            } else {
-                FailReason::Other
-            };
-            NotifyError::new(true, reason, format!("request failed: {e}"))
-        })?;
+        let resp = req.send().await.map_err(NotifyError::from_request)?;
         let status = resp.status().as_u16();
         if (200..300).contains(&status) {
             return Ok(());
