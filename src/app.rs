@@ -70,6 +70,9 @@ pub async fn run(cli: Cli, config: Config, token: CancellationToken) -> anyhow::
         retention: cli.retention,
         storage_path: cli.storage_path.clone(),
         external_url: external_url(cli.external_url.as_deref(), local.port()),
+        alerts_limit: cli.alerts_limit,
+        max_silences: cli.max_silences,
+        max_silence_size_bytes: cli.max_silence_size_bytes,
     };
     let state = Shared::new(config, settings.clone(), cli.history_limit);
     let tracker = TaskTracker::new();

@@ -84,6 +84,19 @@ pub struct Cli {
     #[arg(long = "web.external-url", value_name = "URL")]
     pub external_url: Option<String>,
 
+    /// The most active (unresolved) alerts the alert store holds; new alerts beyond it are
+    /// refused (updates to stored ones are always accepted). 0 = unlimited.
+    #[arg(long = "alerts.limit", default_value_t = crate::state::DEFAULT_ALERTS_LIMIT)]
+    pub alerts_limit: usize,
+
+    /// The most active and pending silences. 0 = unlimited.
+    #[arg(long = "silences.max-silences", default_value_t = 0)]
+    pub max_silences: usize,
+
+    /// The largest silence accepted, in bytes (its JSON encoding). 0 = unlimited.
+    #[arg(long = "silences.max-silence-size-bytes", default_value_t = 0)]
+    pub max_silence_size_bytes: usize,
+
     /// Seconds in-flight probes get to finish after SIGTERM.
     #[arg(long = "shutdown.grace-period", default_value_t = 30.0)]
     pub shutdown_grace: f64,

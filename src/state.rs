@@ -37,7 +37,18 @@ pub struct Settings {
     pub storage_path: PathBuf,
     /// `--web.external-url`, or the default derived from the host name and port.
     pub external_url: String,
+    /// `--alerts.limit`: the most active alerts stored (0 = unlimited).
+    pub alerts_limit: usize,
+    /// `--silences.max-silences` (0 = unlimited).
+    pub max_silences: usize,
+    /// `--silences.max-silence-size-bytes` (0 = unlimited).
+    pub max_silence_size_bytes: usize,
 }
+
+/// Default `--alerts.limit`. Far above what probing rules produce (rules × targets, a few
+/// thousand even in big setups), yet it bounds the store (roughly 1 KiB per alert with its
+/// group entry, so ~100 MiB) when a client floods POST /api/v2/alerts with new label sets.
+pub const DEFAULT_ALERTS_LIMIT: usize = 100_000;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -50,6 +61,9 @@ impl Default for Settings {
             retention: Duration::from_secs(3600),
             storage_path: PathBuf::from("data/"),
             external_url: String::from("http://localhost:9115/"),
+            alerts_limit: DEFAULT_ALERTS_LIMIT,
+            max_silences: 0,
+            max_silence_size_bytes: 0,
         }
     }
 }
@@ -273,6 +287,9 @@ impl Shared {
                 .max(std::time::Duration::from_secs(120 * 3600)),
         );
         options.storage_path = Some(self.settings.storage_path.clone());
+        options.max_alerts = self.settings.alerts_limit;
+        options.max_silences = self.settings.max_silences;
+        options.max_silence_size_bytes = self.settings.max_silence_size_bytes;
         let alerting =
             crate::alert::pipeline::Alerting::new(cfg, options, self.metrics.alert.clone())?;
         if let Ok(mut g) = self.alerting.lock() {

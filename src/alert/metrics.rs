@@ -66,6 +66,8 @@ pub struct AlertMetrics {
     pub alerts: Family<StateLabel, Gauge>,
     pub alerts_received: Family<ReceivedLabels, Counter>,
     pub alerts_invalid: Family<VersionLabel, Counter>,
+    /// `blackwatch_alerts_refused_total{reason}`: new alerts refused (`--alerts.limit`).
+    pub alerts_refused: Family<ReasonLabel, Counter>,
     pub notifications: Family<IntegrationLabel, Counter>,
     pub notifications_failed: Family<FailedLabels, Counter>,
     pub notification_requests: Family<IntegrationLabel, Counter>,
@@ -91,6 +93,7 @@ impl AlertMetrics {
             alerts: Family::default(),
             alerts_received: Family::default(),
             alerts_invalid: Family::default(),
+            alerts_refused: Family::default(),
             notifications: Family::default(),
             notifications_failed: Family::default(),
             notification_requests: Family::default(),
@@ -126,6 +129,11 @@ impl AlertMetrics {
             "alertmanager_alerts_invalid",
             "The total number of received alerts that were invalid.",
             m.alerts_invalid.clone(),
+        );
+        r.register(
+            "blackwatch_alerts_refused",
+            "The total number of new alerts refused because the store held --alerts.limit active alerts.",
+            m.alerts_refused.clone(),
         );
         r.register(
             "alertmanager_notifications",
@@ -240,6 +248,9 @@ impl AlertMetrics {
         ] {
             let _ = self.suppressed.get_or_create(&ReasonLabel { reason });
         }
+        let _ = self
+            .alerts_refused
+            .get_or_create(&ReasonLabel { reason: "limit" });
         for state in ["active", "pending", "expired"] {
             let _ = self.silences.get_or_create(&StateLabel { state });
         }

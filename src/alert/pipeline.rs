@@ -57,6 +57,13 @@ pub struct Options {
     pub storage_path: Option<std::path::PathBuf>,
     pub clock: Clock,
     pub jitter: Jitter,
+    /// `--alerts.limit`: the most active alerts the store holds; new ones beyond it are
+    /// refused (0 = unlimited).
+    pub max_alerts: usize,
+    /// `--silences.max-silences`: the most active and pending silences (0 = unlimited).
+    pub max_silences: usize,
+    /// `--silences.max-silence-size-bytes`: the largest silence accepted (0 = unlimited).
+    pub max_silence_size_bytes: usize,
 }
 
 impl Options {
@@ -67,6 +74,9 @@ impl Options {
             storage_path: None,
             clock: Arc::new(Now::read),
             jitter: random_jitter(),
+            max_alerts: 0,
+            max_silences: 0,
+            max_silence_size_bytes: 0,
         }
     }
 }
@@ -296,6 +306,9 @@ impl Alerting {
             silences = Silences::from_snapshot(options.retention, state.silences, now.wall);
             nflog.restore(state.nflog, now.wall);
         }
+        let silences = silences
+            .with_limit(options.max_silences)
+            .with_max_size(options.max_silence_size_bytes);
         let core = Core {
             inhibitor: Inhibitor::new(config.inhibit_rules.clone()),
             dispatcher: Dispatcher::new(Arc::new(config.route.clone())),
@@ -390,7 +403,9 @@ impl Alerting {
     }
 
     /// Ingests posted alerts at wall time `now` (Alertmanager's `postAlertsHandler`): valid
-    /// alerts are stored even if others are invalid; the invalid ones are returned.
+    /// alerts are stored even if others are invalid; the invalid ones are returned. New
+    /// fingerprints beyond `Options::max_alerts` active alerts are refused and reported as
+    /// one [`InvalidAlert::Limit`]; updates to stored alerts always pass.
     pub fn ingest(&self, posted: Vec<PostableAlert>, now: SystemTime) -> Vec<InvalidAlert> {
         let resolve_timeout = self.runtime().config.global.resolve_timeout;
         let mut invalid = Vec::new();
@@ -399,29 +414,30 @@ impl Alerting {
             mono: clock.mono,
             wall: now,
         };
+        let limit = self.options.max_alerts;
+        let mut refused = 0;
         {
             let mut core = self.core();
             let core = &mut *core;
+            // Counted once per batch, then kept up to date as new alerts come in.
+            let mut active = if limit > 0 {
+                core.alerts.active(now)
+            } else {
+                0
+            };
             for p in posted {
                 match ingest(p, now, resolve_timeout) {
-                    Ok(a) => {
-                        let status = if a.ends_at > now {
-                            "firing"
-                        } else {
-                            "resolved"
-                        };
-                        self.metrics
-                            .alerts_received
-                            .get_or_create(&ReceivedLabels {
-                                status,
-                                version: "v2",
-                            })
-                            .inc();
-                        let stored = core.alerts.put(&a, now);
-                        core.inhibitor.observe(&a.labels, stored.ends_at);
-                        core.dispatcher.insert(&stored, &a.labels, tick);
-                        core.version += 1;
+                    Ok(a) if limit > 0 && core.alerts.get(a.fingerprint()).is_none() => {
+                        if active >= limit {
+                            refused += 1;
+                            continue;
+                        }
+                        if a.ends_at > now {
+                            active += 1;
+                        }
+                        self.store_alert(core, &a, now, tick);
                     }
+                    Ok(a) => self.store_alert(core, &a, now, tick),
                     Err(e) => {
                         self.metrics
                             .alerts_invalid
@@ -431,12 +447,42 @@ impl Alerting {
                     }
                 }
             }
+            if refused > 0 {
+                self.metrics
+                    .alerts_refused
+                    .get_or_create(&ReasonLabel { reason: "limit" })
+                    .inc_by(refused as u64);
+                invalid.push(InvalidAlert::Limit {
+                    count: refused,
+                    active,
+                    limit,
+                });
+            }
         }
         self.wake.notify_one();
         if let Some(p) = &self.persister {
             p.mark_dirty();
         }
         invalid
+    }
+
+    fn store_alert(&self, core: &mut Core, a: &Alert, now: SystemTime, tick: Now) {
+        let status = if a.ends_at > now {
+            "firing"
+        } else {
+            "resolved"
+        };
+        self.metrics
+            .alerts_received
+            .get_or_create(&ReceivedLabels {
+                status,
+                version: "v2",
+            })
+            .inc();
+        let stored = core.alerts.put(a, now);
+        core.inhibitor.observe(&a.labels, stored.ends_at);
+        core.dispatcher.insert(&stored, &a.labels, tick);
+        core.version += 1;
     }
 
     /// Notes a silence change for the persister.
@@ -806,7 +852,12 @@ fn release_free_heap() {
 impl AlertSink for Alerting {
     fn put(&self, alerts: Vec<PostableAlert>, now: SystemTime) {
         for e in self.ingest(alerts, now) {
-            tracing::warn!(message = "Invalid alert", error = %e);
+            match e {
+                InvalidAlert::Limit { .. } => {
+                    tracing::warn!(message = "Rule alerts dropped: --alerts.limit reached", error = %e)
+                }
+                _ => tracing::warn!(message = "Invalid alert", error = %e),
+            }
         }
     }
 }

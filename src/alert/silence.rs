@@ -140,6 +140,9 @@ pub enum SilenceError {
     /// `--silences.max-silences` reached.
     #[error("exceeded maximum number of silences: {count} (limit: {limit})")]
     Limit { count: usize, limit: usize },
+    /// `--silences.max-silence-size-bytes` exceeded (size of the silence as JSON).
+    #[error("silence exceeded maximum size: {size} bytes (limit: {limit} bytes)")]
+    TooLarge { size: usize, limit: usize },
 }
 
 /// Upstream's `validateSilence` for a silence about to be stored.
@@ -214,6 +217,8 @@ pub struct Silences {
     retention: Duration,
     /// 0 = unlimited (`--silences.max-silences`), counting active and pending ones.
     max_silences: usize,
+    /// 0 = unlimited (`--silences.max-silence-size-bytes`).
+    max_size: usize,
     /// Bumped on every change, so the persistence layer knows when to write.
     version: u64,
 }
@@ -229,6 +234,28 @@ impl Silences {
     pub fn with_limit(mut self, max_silences: usize) -> Self {
         self.max_silences = max_silences;
         self
+    }
+
+    pub fn with_max_size(mut self, max_bytes: usize) -> Self {
+        self.max_size = max_bytes;
+        self
+    }
+
+    /// Refuses a silence whose JSON encoding is over `--silences.max-silence-size-bytes`.
+    fn check_size(&self, sil: &Silence) -> Result<(), SilenceError> {
+        if self.max_size == 0 {
+            return Ok(());
+        }
+        let size = serde_json::to_vec(sil)
+            .map(|v| v.len())
+            .unwrap_or(usize::MAX);
+        if size > self.max_size {
+            return Err(SilenceError::TooLarge {
+                size,
+                limit: self.max_size,
+            });
+        }
+        Ok(())
     }
 
     /// Restores a snapshot (silences already past retention at `now` are dropped).
@@ -310,6 +337,7 @@ impl Silences {
             if can_update(prev, &sil, now) {
                 sil.updated_at = now;
                 validate(&sil)?;
+                self.check_size(&sil)?;
                 self.by_id.insert(sil.id.clone(), sil.clone());
                 self.version += 1;
                 return Ok(sil.id);
@@ -322,6 +350,7 @@ impl Silences {
         sil.updated_at = now;
         sil.id = uuid::Uuid::new_v4().to_string();
         validate(&sil)?;
+        self.check_size(&sil)?;
         if self.max_silences > 0 {
             let live = self
                 .by_id
@@ -644,5 +673,34 @@ mod tests {
         );
         st.expire(&a, at(110)).unwrap();
         assert!(st.set(sil("a=c", 100, 200), at(111)).is_ok());
+    }
+
+    #[test]
+    fn size_limit_refuses_big_silences_on_create_and_update() {
+        let small = sil("a=b", 100, 200);
+        let size = serde_json::to_vec(&small).unwrap().len();
+        // Room for the ID and timestamps `set` fills in.
+        let limit = size + 100;
+        let mut st = Silences::new(Duration::from_secs(100)).with_max_size(limit);
+        let id = st.set(small, at(100)).unwrap();
+        let mut big = sil("a=b", 100, 200);
+        big.comment = "x".repeat(200);
+        let err = st.set(big.clone(), at(100)).unwrap_err();
+        assert!(matches!(err, SilenceError::TooLarge { limit: l, .. } if l == limit));
+        assert!(err
+            .to_string()
+            .starts_with("silence exceeded maximum size: "));
+        // An in-place update that grows past the limit is refused too.
+        big.id = id;
+        assert!(matches!(
+            st.set(big, at(101)),
+            Err(SilenceError::TooLarge { .. })
+        ));
+        assert_eq!(st.snapshot().len(), 1);
+        // 0 = unlimited.
+        let mut st = Silences::new(Duration::from_secs(100));
+        let mut big = sil("a=b", 100, 200);
+        big.comment = "x".repeat(10_000);
+        assert!(st.set(big, at(100)).is_ok());
     }
 }

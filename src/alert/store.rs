@@ -78,6 +78,14 @@ pub enum InvalidAlert {
     AnnotationName(String),
     #[error("start time must be before end time")]
     EndBeforeStart,
+    /// New alerts refused because the store already holds `--alerts.limit` active alerts
+    /// (reported once per batch; updates to stored alerts are always accepted).
+    #[error("{count} new alert(s) refused: the store holds the maximum number of active alerts ({active}, --alerts.limit={limit})")]
+    Limit {
+        count: usize,
+        active: usize,
+        limit: usize,
+    },
 }
 
 /// Applies the ingest defaults of `postAlertsHandler` and validates the result.
@@ -310,6 +318,11 @@ impl AlertStore {
         self.alerts.get(&fp)
     }
 
+    /// How many stored alerts are active (not resolved) at `now`; what `--alerts.limit` bounds.
+    pub fn active(&self, now: SystemTime) -> usize {
+        self.alerts.values().filter(|a| !a.resolved_at(now)).count()
+    }
+
     pub fn len(&self) -> usize {
         self.alerts.len()
     }
@@ -486,5 +499,18 @@ mod tests {
         assert_eq!(s.gc(t(100), |f| f == fp), 0);
         assert_eq!(s.gc(t(100), |_| false), 1);
         assert!(s.is_empty());
+    }
+
+    #[test]
+    fn active_counts_unresolved_alerts() {
+        let mut s = AlertStore::new();
+        s.put(&alert(0, 100, 1, false), t(1));
+        let mut b = alert(0, 50, 1, false);
+        b.labels.insert("x".into(), "y".into());
+        s.put(&b, t(1));
+        assert_eq!(s.active(t(10)), 2);
+        assert_eq!(s.active(t(50)), 1, "ends_at == now is resolved");
+        assert_eq!(s.active(t(100)), 0);
+        assert_eq!(s.len(), 2);
     }
 }

@@ -497,3 +497,91 @@ async fn persisted_state_survives_a_restart_without_duplicates() {
     assert!(rx.try_recv().is_err(), "no duplicate after restart");
     token.cancel();
 }
+
+#[tokio::test(start_paused = true)]
+async fn alert_limit_refuses_new_fingerprints_but_accepts_updates() {
+    reset_base();
+    let cfg = crate::alert::config::load_str(CONFIG, Path::new("alertmanager.yml")).unwrap();
+    let mut options = Options::new("http://bw.test".into(), Duration::from_secs(3600 * 120));
+    options.clock = Arc::new(|| Now {
+        mono: Instant::now(),
+        wall: base().1 + elapsed(),
+    });
+    options.max_alerts = 2;
+    options.max_silences = 1;
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = AlertMetrics::register(&mut registry);
+    let alerting = Alerting::new(Arc::new(cfg), options, metrics).unwrap();
+    let now = alerting.now().wall;
+    let post = |names: &[&str], ends_in: u64, resolved: bool| {
+        let ends_at = if resolved {
+            now - Duration::from_secs(1)
+        } else {
+            now + Duration::from_secs(ends_in)
+        };
+        alerting.ingest(
+            names
+                .iter()
+                .map(|n| PostableAlert {
+                    labels: labels(&[("alertname", n)]),
+                    annotations: LabelSet::new(),
+                    starts_at: None,
+                    ends_at: Some(ends_at),
+                    generator_url: String::new(),
+                })
+                .collect(),
+            now,
+        )
+    };
+    // A resolved newcomer does not count towards the active ones.
+    assert!(post(&["R"], 0, true).is_empty());
+    let errs = post(&["A", "B", "C", "D"], 60, false);
+    assert_eq!(
+        errs,
+        vec![InvalidAlert::Limit {
+            count: 2,
+            active: 2,
+            limit: 2
+        }]
+    );
+    assert!(errs[0].to_string().starts_with("2 new alert(s) refused"));
+    // Updates to stored alerts (active or resolved) are always accepted.
+    assert!(post(&["A", "B", "R"], 120, false).is_empty());
+    assert_eq!(alerting.core().alerts.len(), 3);
+    assert_eq!(alerting.core().alerts.active(now), 3);
+    assert_eq!(
+        alerting
+            .metrics
+            .alerts_refused
+            .get_or_create(&ReasonLabel { reason: "limit" })
+            .get(),
+        2
+    );
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    assert!(
+        text.contains("blackwatch_alerts_refused_total{reason=\"limit\"} 2"),
+        "{text}"
+    );
+    // The silence limit comes from the options too.
+    let sil = |name: &str| Silence {
+        id: String::new(),
+        matchers: Matchers(vec![
+            Matcher::new("alertname", MatchOp::Equal, name).unwrap()
+        ]),
+        starts_at: now,
+        ends_at: now + Duration::from_secs(3600),
+        updated_at: now,
+        created_by: "t".into(),
+        comment: "c".into(),
+    };
+    alerting.silences().set(sil("A"), now).unwrap();
+    assert_eq!(
+        alerting
+            .silences()
+            .set(sil("B"), now)
+            .unwrap_err()
+            .to_string(),
+        "exceeded maximum number of silences: 1 (limit: 1)"
+    );
+}

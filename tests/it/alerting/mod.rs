@@ -39,9 +39,15 @@ impl Daemon {
     /// Writes `config` as blackwatch.yml in `dir` and starts the binary with its storage in
     /// `dir/data`.
     pub(crate) async fn start(dir: &Path, config: &str) -> Daemon {
+        Self::start_with(dir, config, &[]).await
+    }
+
+    /// [`Daemon::start`] with extra command-line flags.
+    pub(crate) async fn start_with(dir: &Path, config: &str, flags: &[&str]) -> Daemon {
         let path = dir.join("blackwatch.yml");
         std::fs::write(&path, dedent(config)).expect("write config");
         let mut child = Command::new(BIN)
+            .args(flags)
             .arg("--web.listen-address=127.0.0.1:0")
             .arg(format!("--config.file={}", path.display()))
             .arg(format!("--storage.path={}", dir.join("data").display()))
