@@ -1,14 +1,22 @@
-//! blackwatch: one binary that probes http (and soon tcp, icmp, dns) targets as a drop-in for
-//! Prometheus blackbox_exporter, and will grow into scheduling, rules and alert routing.
+//! blackwatch: one binary that replaces Prometheus blackbox_exporter, the alerting rules on
+//! top of it, and Alertmanager: probes on demand and on a schedule, rules over the results,
+//! and Alertmanager-compatible routing to Discord, e-mail and webhooks.
 //!
 //! # Layout
 //!
-//! - `config`: load + validate blackbox-format YAML into domain types (every error, with position).
+//! - `config`: load + validate the YAML into domain types (every error, with position).
 //! - `probe`: `probe::run` and one file per protocol; the per-probe metric registry.
-//! - `server`: the HTTP surface (`/probe`, `/metrics`, reload, pages). Takes a bound listener.
+//! - `schedule`, `store`: scheduled probing and the latest results (plus rule-declared history).
+//! - `rules`: rule files, the PromQL subset (`rules::expr`), the alert state machine.
+//! - `alert`: Alertmanager's pipeline: store, routing, grouping, inhibition, silences, nflog,
+//!   notifiers.
+//! - `template`: Go text/template for rule annotations and notification templates.
+//! - `labels`: label sets, fingerprints, Alertmanager matchers.
+//! - `server`: the HTTP surface (`/probe`, `/metrics`, APIs, status page). Takes a bound listener.
 //! - `state`: what the server and signal loop share: running config, metrics, history, reload.
 //! - `history`: recent probes and their debug logs.
 //! - `metrics`: self-metrics and exposition format negotiation.
+//! - `cmd`: the one-shot subcommands (`probe`, `check config`).
 //! - `app`, `cli`, `signal`, `clock`: wiring, flags, signals, the one place that reads clocks.
 
 pub mod alert;
