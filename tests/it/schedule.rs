@@ -11,8 +11,7 @@
 use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,6 +25,7 @@ use tokio::time::Instant;
 
 use crate::harness::{http_request, Daemon, Metrics, Sample};
 use crate::support::http::Handler;
+use crate::support::prometheus::Prometheus;
 use crate::support::{handlers, self_signed_localhost, HttpServer, ServerCert, TestResponse};
 
 /// How long any one wait for the scheduler may take (intervals are 1s).
@@ -748,79 +748,17 @@ async fn promtool_accepts_metrics_with_scheduled_results() {
 // 6. A real Prometheus scraping /metrics
 // ---------------------------------------------------------------------------
 
-/// A Prometheus process killed (and reaped) on drop.
-struct Prometheus {
-    child: Child,
-    addr: SocketAddr,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Prometheus {
-    /// Starts `prometheus` on a free loopback port scraping `scrape` every second.
-    fn start(scrape: SocketAddr) -> Self {
-        let binary = std::env::var("PROMETHEUS_BIN").unwrap_or_else(|_| "prometheus".to_owned());
-        let dir = tempfile::tempdir().expect("temp dir for prometheus");
-        let config = dir.path().join("prometheus.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
-                 scrape_configs:\n  - job_name: blackwatch-scrape\n    honor_labels: true\n    \
-                 static_configs:\n      - targets: ['{scrape}']\n"
-            ),
-        )
-        .expect("write prometheus.yml");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free loopback port")
-            .port();
-        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        let log = dir.path().join("prometheus.log");
-        let out = std::fs::File::create(&log).expect("prometheus log file");
-        let err = out.try_clone().expect("clone log file");
-        let child = std::process::Command::new(&binary)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address={addr}"))
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot run prometheus `{binary}` ({e}); install the Debian package \
-                     prometheus (or set PROMETHEUS_BIN). This test fails instead of skipping."
-                )
-            });
-        Self {
-            child,
-            addr,
-            log,
-            _dir: dir,
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Panics with the log when the process has exited.
-    fn assert_running(&mut self) {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            panic!("prometheus exited with {status}; log:\n{}", self.log());
-        }
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Starts Prometheus scraping `scrape` every second with `honor_labels: true`.
+fn start_prometheus(scrape: SocketAddr) -> Prometheus {
+    Prometheus::start(
+        &format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
+             scrape_configs:\n  - job_name: blackwatch-scrape\n    honor_labels: true\n    \
+             static_configs:\n      - targets: ['{scrape}']\n"
+        ),
+        &[],
+        &[],
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -882,7 +820,7 @@ async fn prometheus_scrapes_every_scheduled_target_with_honor_labels() {
     })
     .await;
 
-    let mut prometheus = Prometheus::start(daemon.addr);
+    let mut prometheus = start_prometheus(daemon.addr);
     let start = Instant::now();
     let deadline = Duration::from_secs(25);
     let mut last = String::new();

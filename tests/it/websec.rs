@@ -10,7 +10,6 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::harness::install_crypto;
 use crate::support::certs::{LeafSpec, ServerCert, TestCa};
+use crate::support::prometheus::Prometheus;
 
 const BIN: &str = env!("CARGO_BIN_EXE_blackwatch");
 
@@ -475,104 +475,49 @@ fn bad_web_config_stops_the_binary_with_a_position() {
 // The real Prometheus scraping through TLS and basic auth
 // ---------------------------------------------------------------------------
 
-struct Prometheus {
-    child: Child,
-    addr: SocketAddr,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
+/// Starts Prometheus with the given `scrape_configs:` entries, scraping every second.
+fn start_prometheus(scrape_config: &str) -> Prometheus {
+    Prometheus::start(
+        &format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n{scrape_config}"
+        ),
+        &[],
+        &[],
+    )
 }
 
-impl Prometheus {
-    fn start(scrape_config: &str) -> Self {
-        let binary = std::env::var("PROMETHEUS_BIN").unwrap_or_else(|_| "prometheus".to_owned());
-        let dir = tempfile::tempdir().expect("temp dir for prometheus");
-        let config = dir.path().join("prometheus.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n{scrape_config}"
-            ),
-        )
-        .expect("write prometheus.yml");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        let log = dir.path().join("prometheus.log");
-        let out = std::fs::File::create(&log).expect("log file");
-        let err = out.try_clone().expect("clone log");
-        let child = std::process::Command::new(&binary)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address={addr}"))
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot run prometheus `{binary}` ({e}); install the Debian package \
-                     prometheus (or set PROMETHEUS_BIN). This test fails instead of skipping."
-                )
-            });
-        Self {
-            child,
-            addr,
-            log,
-            _dir: dir,
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// `up` per job, once every job in `jobs` has a sample.
-    async fn wait_up(&mut self, jobs: &[&str]) -> BTreeMap<String, String> {
-        let start = Instant::now();
-        let c = reqwest::Client::new();
-        let mut last = String::new();
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("prometheus exited with {status}; log:\n{}", self.log());
-            }
-            let url = format!("http://{}/api/v1/query?query=up", self.addr);
-            if let Ok(r) = c.get(&url).timeout(Duration::from_secs(5)).send().await {
-                if let Ok(body) = r.text().await {
-                    if let Ok(q) = serde_json::from_str::<QueryResponse>(&body) {
-                        let got: BTreeMap<String, String> = q
-                            .data
-                            .map(|d| d.result)
-                            .unwrap_or_default()
-                            .into_iter()
-                            .map(|s| (s.metric.get("job").cloned().unwrap_or_default(), s.value.1))
-                            .collect();
-                        if jobs.iter().all(|j| got.contains_key(*j)) {
-                            return got;
-                        }
+/// `up` per job, once every job in `jobs` has a sample.
+async fn wait_up(prom: &mut Prometheus, jobs: &[&str]) -> BTreeMap<String, String> {
+    let start = Instant::now();
+    let c = reqwest::Client::new();
+    let mut last = String::new();
+    loop {
+        prom.assert_running();
+        let url = format!("http://{}/api/v1/query?query=up", prom.addr);
+        if let Ok(r) = c.get(&url).timeout(Duration::from_secs(5)).send().await {
+            if let Ok(body) = r.text().await {
+                if let Ok(q) = serde_json::from_str::<QueryResponse>(&body) {
+                    let got: BTreeMap<String, String> = q
+                        .data
+                        .map(|d| d.result)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|s| (s.metric.get("job").cloned().unwrap_or_default(), s.value.1))
+                        .collect();
+                    if jobs.iter().all(|j| got.contains_key(*j)) {
+                        return got;
                     }
-                    last = body;
                 }
+                last = body;
             }
-            if start.elapsed() > Duration::from_secs(30) {
-                panic!(
-                    "no `up` for {jobs:?} within 30s; last: {last}\n--- log ---\n{}",
-                    self.log()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
         }
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if start.elapsed() > Duration::from_secs(30) {
+            panic!(
+                "no `up` for {jobs:?} within 30s; last: {last}\n--- log ---\n{}",
+                prom.log()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
@@ -620,8 +565,8 @@ async fn prometheus_scrapes_through_tls_and_basic_auth() {
         scrape_job("blackwatch", d.addr, &ca_file, "scrape-secret"),
         scrape_job("wrong-password", d.addr, &ca_file, "guess")
     );
-    let mut prom = Prometheus::start(&jobs);
-    let up = prom.wait_up(&["blackwatch", "wrong-password"]).await;
+    let mut prom = start_prometheus(&jobs);
+    let up = wait_up(&mut prom, &["blackwatch", "wrong-password"]).await;
     // The right credentials scrape; the wrong ones are refused (up 0 on a 401).
     let mut up = up;
     let start = Instant::now();
@@ -633,7 +578,7 @@ async fn prometheus_scrapes_through_tls_and_basic_auth() {
             );
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
-        up = prom.wait_up(&["blackwatch", "wrong-password"]).await;
+        up = wait_up(&mut prom, &["blackwatch", "wrong-password"]).await;
     }
     assert_eq!(
         up.get("wrong-password").map(String::as_str),

@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::harness::{dedent, install_crypto};
+use crate::support::prometheus::Prometheus;
 use crate::support::{HttpServer, TestResponse};
 
 const BIN: &str = env!("CARGO_BIN_EXE_blackwatch");
@@ -716,10 +717,8 @@ async fn real_prometheus_delivers_alerts() {
     let dir = tempfile::tempdir().unwrap();
     let sink = sink();
     let d = Daemon::start(dir.path(), &config(&sink, "1s", "2s")).await;
-    std::fs::write(
-        dir.path().join("rules.yml"),
-        dedent(
-            r#"
+    let rules = dedent(
+        r#"
             groups:
               - name: g
                 interval: 1s
@@ -729,13 +728,9 @@ async fn real_prometheus_delivers_alerts() {
                     labels: {severity: page}
                     annotations: {summary: "always {{ $value }}"}
             "#,
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("prometheus.yml"),
-        dedent(&format!(
-            r#"
+    );
+    let config = dedent(&format!(
+        r#"
             global:
               evaluation_interval: 1s
               external_labels: {{cluster: test}}
@@ -745,33 +740,20 @@ async fn real_prometheus_delivers_alerts() {
                 - static_configs:
                     - targets: ['{}']
             "#,
-            d.addr
-        )),
-    )
-    .unwrap();
-    let mut prom = Command::new("prometheus")
-        .arg(format!(
-            "--config.file={}",
-            dir.path().join("prometheus.yml").display()
-        ))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.path().join("tsdb").display()
-        ))
-        .arg("--web.listen-address=127.0.0.1:0")
-        // Alertmanager discovery takes ~5 s; without this the first send waits a minute.
-        .arg("--rules.alert.resend-delay=1s")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("prometheus is installed (apt-get install prometheus)");
+        d.addr
+    ));
+    // Alertmanager discovery takes ~5 s; without the short resend delay the first send
+    // waits a minute.
+    let prom = Prometheus::start(
+        &config,
+        &[("rules.yml", &rules)],
+        &["--rules.alert.resend-delay=1s"],
+    );
     let deadline = Instant::now() + Duration::from_secs(40);
     while notifications(&sink).is_empty() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let _ = prom.kill();
-    let _ = prom.wait();
+    drop(prom);
     let n = notifications(&sink);
     assert!(
         !n.is_empty(),
