@@ -2,15 +2,15 @@
 //! daemon on `127.0.0.1:0` found through its `listening on` line (hickory server_harness):
 //! endpoints, a probe against a loopback server, SIGHUP reload and SIGTERM exit.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::mpsc;
 
+use crate::support::process::spawn_listening;
 use crate::support::{handlers, HttpServer, TestResponse};
 
 const BIN: &str = env!("CARGO_BIN_EXE_blackwatch");
@@ -138,48 +138,23 @@ struct Daemon {
 impl Daemon {
     /// Starts the binary on `127.0.0.1:0` and waits for its `listening on` line.
     async fn start(extra: &[&str]) -> Daemon {
-        let mut child = Command::new(BIN)
-            .args(["--web.listen-address", "127.0.0.1:0"])
-            .args(extra)
-            .env_remove("BLACKWATCH_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starting blackwatch");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let all = Arc::clone(&lines);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                all.lock().expect("stderr lines").push(line.clone());
-                let _ = tx.send(line);
-            }
-        });
-        let found = tokio::time::timeout(WAIT, async {
-            while let Some(line) = rx.recv().await {
-                if let Some(rest) = line.strip_prefix("listening on ") {
-                    return rest.trim().parse::<std::net::SocketAddr>().ok();
-                }
-            }
-            None
-        })
-        .await;
+        let mut cmd = Command::new(BIN);
+        cmd.args(["--web.listen-address", "127.0.0.1:0"])
+            .args(extra);
+        let spawned = spawn_listening(cmd, WAIT).await;
         let mut daemon = Daemon {
-            child,
+            child: spawned.child,
             addr: "0.0.0.0:0".parse().expect("a placeholder address"),
-            stderr: lines,
+            stderr: spawned.stderr,
         };
-        match found {
-            Ok(Some(addr)) => {
+        match spawned.addr {
+            Some(addr) => {
                 assert!(addr.ip().is_loopback(), "listening on {addr}");
                 assert_ne!(addr.port(), 0);
                 daemon.addr = addr;
                 daemon
             }
-            _ => panic!(
+            None => panic!(
                 "no `listening on 127.0.0.1:PORT` line; stderr:\n{}",
                 daemon.stderr_text()
             ),

@@ -12,17 +12,16 @@
 
 mod diff;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::harness::{dedent, install_crypto};
+use crate::support::process::spawn_listening;
 use crate::support::prometheus::Prometheus;
 use crate::support::{HttpServer, TestResponse};
 
@@ -47,49 +46,24 @@ impl Daemon {
     pub(crate) async fn start_with(dir: &Path, config: &str, flags: &[&str]) -> Daemon {
         let path = dir.join("blackwatch.yml");
         std::fs::write(&path, dedent(config)).expect("write config");
-        let mut child = Command::new(BIN)
-            .args(flags)
+        let mut cmd = Command::new(BIN);
+        cmd.args(flags)
             .arg("--web.listen-address=127.0.0.1:0")
             .arg(format!("--config.file={}", path.display()))
             .arg(format!("--storage.path={}", dir.join("data").display()))
-            .arg("--web.external-url=http://blackwatch.test:9115")
-            .env_remove("BLACKWATCH_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starting blackwatch");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let all = Arc::clone(&lines);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                all.lock().expect("stderr lines").push(line.clone());
-                let _ = tx.send(line);
-            }
-        });
-        let found = tokio::time::timeout(WAIT, async {
-            while let Some(line) = rx.recv().await {
-                if let Some(rest) = line.strip_prefix("listening on ") {
-                    return rest.trim().parse::<std::net::SocketAddr>().ok();
-                }
-            }
-            None
-        })
-        .await;
+            .arg("--web.external-url=http://blackwatch.test:9115");
+        let spawned = spawn_listening(cmd, WAIT).await;
         let mut d = Daemon {
-            child,
+            child: spawned.child,
             addr: "127.0.0.1:0".parse().expect("placeholder"),
-            stderr: lines,
+            stderr: spawned.stderr,
         };
-        match found {
-            Ok(Some(addr)) => {
+        match spawned.addr {
+            Some(addr) => {
                 d.addr = addr;
                 d
             }
-            _ => panic!("daemon did not start; stderr:\n{}", d.stderr_text()),
+            None => panic!("daemon did not start; stderr:\n{}", d.stderr_text()),
         }
     }
 

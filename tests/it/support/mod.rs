@@ -17,6 +17,7 @@
 
 pub mod certs;
 pub mod http;
+pub mod process;
 pub mod prometheus;
 pub mod tcp;
 pub mod tls;
