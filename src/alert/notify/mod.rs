@@ -5,6 +5,7 @@
 //! A notifier does one attempt and classifies its failure; retries, dedup and the
 //! notification log are the pipeline's job (`pipeline.rs`, `retry.rs`).
 
+pub mod build;
 pub mod discord;
 pub mod email;
 pub mod html;
