@@ -7,6 +7,7 @@ mod api_v1;
 mod api_v2;
 mod pages;
 mod probe;
+mod serve;
 pub mod status;
 mod tls;
 pub mod webconfig;
@@ -23,6 +24,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::state::Shared;
+
+pub use serve::ServerOptions;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -68,20 +71,25 @@ pub async fn run_with_web(
     shutdown: CancellationToken,
     web: Option<Arc<webconfig::Web>>,
 ) -> Result<(), ServerError> {
-    match web {
-        None => {
-            axum::serve(listener, router(state))
-                .with_graceful_shutdown(async move { shutdown.cancelled().await })
-                .await?
-        }
-        Some(web) => {
-            let app = router(state).layer(axum::middleware::from_fn_with_state(
-                Arc::clone(&web),
-                tls::web_layer,
-            ));
-            tls::serve(listener, app, web, shutdown).await?
-        }
-    }
+    run_with_options(listener, state, shutdown, web, ServerOptions::default()).await
+}
+
+/// [`run_with_web`] with explicit connection limits (tests shorten the timeouts).
+pub async fn run_with_options(
+    listener: TcpListener,
+    state: Arc<Shared>,
+    shutdown: CancellationToken,
+    web: Option<Arc<webconfig::Web>>,
+    opts: ServerOptions,
+) -> Result<(), ServerError> {
+    let app = match &web {
+        None => router(state),
+        Some(web) => router(state).layer(axum::middleware::from_fn_with_state(
+            Arc::clone(web),
+            tls::web_layer,
+        )),
+    };
+    serve::serve(listener, app, web, shutdown, opts).await?;
     Ok(())
 }
 

@@ -21,6 +21,7 @@ mod notify; // Discord and e-mail notifiers vs loopback servers, aiosmtpd and Al
 mod promql; // the rule-expression evaluator vs promtool 2.42
 mod rules;
 mod schedule;
+mod slowloris; // the HTTP server closes connections that do not send a request head in time
 mod status_page; // the status page at / in headless Chromium; alerting examples load
 mod support;
 mod support_selftest;
