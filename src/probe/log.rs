@@ -1,7 +1,14 @@
 //! The per-probe log: lines in logfmt, as blackbox_exporter shows them in `debug=true` output
 //! and `/logs`. Lines below the `--log.prober` level are not kept; every line is also sent
 //! to the process log at debug level.
+//!
+//! Bounded, because a hostile target can make a probe log a line per thing it sends (the TCP
+//! prober logs every line read): each value is cut at [`MAX_VALUE_BYTES`], the first
+//! [`HEAD_BYTES`] of lines are kept, then only the last [`TAIL_BYTES`], with a
+//! `msg="Probe log truncated"` line in between saying how much was dropped.
 
+use std::borrow::Cow;
+use std::collections::VecDeque;
 use std::fmt::Write as _;
 
 use crate::clock;
@@ -25,20 +32,37 @@ impl Level {
     }
 }
 
+/// The most bytes of one logged value (message, key-value, module or target) kept.
+pub const MAX_VALUE_BYTES: usize = 4096;
+/// The first lines of a probe's log are kept up to this many bytes…
+pub const HEAD_BYTES: usize = 24 << 10;
+/// …and after that only the last lines, up to this many bytes.
+pub const TAIL_BYTES: usize = 8 << 10;
+
 pub struct ProbeLog {
     module: String,
     target: String,
     min: Level,
+    /// The first lines, at most `HEAD_BYTES`.
     text: String,
+    /// Once `text` is full: the latest lines, at most `TAIL_BYTES` together.
+    tail: VecDeque<String>,
+    tail_bytes: usize,
+    dropped_lines: u64,
+    dropped_bytes: u64,
 }
 
 impl ProbeLog {
     pub fn new(module: &str, target: &str, min: Level) -> Self {
         Self {
-            module: module.to_string(),
-            target: target.to_string(),
+            module: truncate(module, MAX_VALUE_BYTES).into_owned(),
+            target: truncate(target, MAX_VALUE_BYTES).into_owned(),
             min,
             text: String::new(),
+            tail: VecDeque::new(),
+            tail_bytes: 0,
+            dropped_lines: 0,
+            dropped_bytes: 0,
         }
     }
 
@@ -60,24 +84,81 @@ impl ProbeLog {
         if level < self.min {
             return;
         }
-        let _ = write!(
-            self.text,
+        let mut line = self.line_start(level, msg);
+        for (k, v) in kv {
+            let _ = write!(
+                line,
+                " {}={}",
+                truncate(k, MAX_VALUE_BYTES),
+                logfmt_value(&truncate(v, MAX_VALUE_BYTES))
+            );
+        }
+        line.push('\n');
+        self.push(line);
+    }
+
+    /// `ts=… module=… target=… level=… msg=…`, without the key-values.
+    fn line_start(&self, level: Level, msg: &str) -> String {
+        format!(
             "ts={} module={} target={} level={} msg={}",
             clock::rfc3339_now(),
             logfmt_value(&self.module),
             logfmt_value(&self.target),
             level.as_str(),
-            logfmt_value(msg)
-        );
-        for (k, v) in kv {
-            let _ = write!(self.text, " {k}={}", logfmt_value(v));
-        }
-        self.text.push('\n');
+            logfmt_value(&truncate(msg, MAX_VALUE_BYTES))
+        )
     }
 
-    pub fn text(&self) -> &str {
-        &self.text
+    fn push(&mut self, line: String) {
+        if self.tail.is_empty() && self.text.len() + line.len() <= HEAD_BYTES {
+            self.text.push_str(&line);
+            return;
+        }
+        self.tail_bytes += line.len();
+        self.tail.push_back(line);
+        while self.tail_bytes > TAIL_BYTES {
+            let Some(old) = self.tail.pop_front() else {
+                break;
+            };
+            self.tail_bytes -= old.len();
+            self.dropped_lines += 1;
+            self.dropped_bytes += old.len() as u64;
+        }
     }
+
+    /// The log: every kept line, and where lines were dropped, a `Probe log truncated` line.
+    pub fn text(&self) -> Cow<'_, str> {
+        if self.tail.is_empty() {
+            return Cow::Borrowed(&self.text);
+        }
+        let mut out = String::with_capacity(self.text.len() + self.tail_bytes + 256);
+        out.push_str(&self.text);
+        if self.dropped_lines > 0 {
+            let _ = writeln!(
+                out,
+                "{} dropped_lines={} dropped_bytes={}",
+                self.line_start(Level::Warn, "Probe log truncated"),
+                self.dropped_lines,
+                self.dropped_bytes
+            );
+        }
+        for line in &self.tail {
+            out.push_str(line);
+        }
+        Cow::Owned(out)
+    }
+}
+
+/// `s` cut to at most `max` bytes (at a character boundary) plus a `…[N more bytes]` marker.
+pub fn truncate(s: &str, max: usize) -> Cow<'_, str> {
+    if s.len() <= max {
+        return Cow::Borrowed(s);
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}…[{} more bytes]", &s[..end], s.len() - end))
 }
 
 /// Quotes a logfmt value when it needs quoting.
@@ -90,4 +171,84 @@ pub fn logfmt_value(v: &str) -> String {
         return v.to_string();
     }
     format!("{v:?}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_logs_are_kept_whole() {
+        let mut log = ProbeLog::new("m", "t", Level::Debug);
+        log.info("Resolving target address", &[("target", "t")]);
+        log.debug("Read line", &[("line", "hello world")]);
+        let text = log.text();
+        assert!(matches!(text, Cow::Borrowed(_)));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines[1].ends_with("level=debug msg=\"Read line\" line=\"hello world\""));
+    }
+
+    #[test]
+    fn endless_lines_keep_head_and_tail_within_the_bound() {
+        let mut log = ProbeLog::new("tcp", "127.0.0.1:1", Level::Debug);
+        let line = "x".repeat(200);
+        let n = 100_000;
+        for i in 0..n {
+            log.debug("Read line", &[("line", &line), ("i", &i.to_string())]);
+        }
+        log.error("Error reading from connection", &[("err", "deadline")]);
+        let text = log.text();
+        assert!(
+            text.len() <= HEAD_BYTES + TAIL_BYTES + 1024,
+            "log is {} bytes",
+            text.len()
+        );
+        assert!(text.len() >= HEAD_BYTES, "the head is kept");
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].ends_with(" i=0"), "first line kept: {}", lines[0]);
+        let marker = lines
+            .iter()
+            .find(|l| l.contains("msg=\"Probe log truncated\""))
+            .expect("truncation marker");
+        let dropped: u64 = marker
+            .split(" dropped_lines=")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .and_then(|v| v.parse().ok())
+            .expect("dropped_lines");
+        assert_eq!(
+            dropped as usize + lines.len() - 1,
+            n + 1,
+            "kept + dropped = logged"
+        );
+        assert!(marker.contains("level=warn"));
+        assert!(
+            lines[lines.len() - 1].contains("Error reading from connection"),
+            "the last line is kept"
+        );
+        assert!(lines[lines.len() - 2].ends_with(&format!(" i={}", n - 1)));
+    }
+
+    #[test]
+    fn huge_values_are_cut_with_a_marker() {
+        let huge = "é".repeat(10_000); // 2 bytes each: the cut lands on a char boundary
+        let mut log = ProbeLog::new("m", &huge, Level::Debug);
+        log.debug(&huge, &[("line", &huge)]);
+        let text = log.text();
+        assert!(
+            text.len() < 4 * MAX_VALUE_BYTES,
+            "line is {} bytes",
+            text.len()
+        );
+        assert_eq!(text.matches("more bytes]").count(), 3, "{}", &text[..200]);
+        assert!(text.contains(&format!("…[{} more bytes]", 20_000 - MAX_VALUE_BYTES)));
+    }
+
+    #[test]
+    fn truncate_respects_char_boundaries() {
+        assert_eq!(truncate("abc", 3), "abc");
+        assert_eq!(truncate("abcd", 3), "abc…[1 more bytes]");
+        assert_eq!(truncate("aé", 2), "a…[2 more bytes]");
+    }
 }
