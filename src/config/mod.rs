@@ -144,6 +144,18 @@ pub fn load_str(text: &str, file: &Path) -> Result<Config, ConfigErrors> {
         h.update(b"alerting.config_file");
         sum = h.finalize().into();
     }
+    // And the alerting `templates:` files, as the alerting config parsed them.
+    if let Some(a) = alerting.as_ref().filter(|a| !a.templates.is_empty()) {
+        let mut h = Sha256::new();
+        h.update(sum);
+        for s in a.template_set.sources() {
+            h.update(s.name.as_bytes());
+            h.update((s.text.len() as u64).to_le_bytes());
+            h.update(s.text.as_bytes());
+        }
+        h.update(b"alerting.templates");
+        sum = h.finalize().into();
+    }
     Ok(Config {
         source: file.to_path_buf(),
         modules,

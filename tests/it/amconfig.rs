@@ -530,3 +530,237 @@ fn matcher_strings_parse_like_amtool() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+// ---------------------------------------------------------------------------
+// `templates:` parsed at load time
+// ---------------------------------------------------------------------------
+
+/// amtool 0.25 prints only Go's error (`template: unclosed_action.tmpl:2: unclosed action
+/// started at unclosed_action.tmpl:1`, checked against amtool by the `invalid/template_*`
+/// fixtures above); blackwatch prefixes the config position, the glob's field path and the
+/// template file's full path, since Go's text names only its base name.
+#[test]
+fn template_parse_errors_name_the_glob_and_the_file() {
+    let path = data("invalid/template_unclosed_action.yml");
+    let e = load_file(&path).unwrap_err().to_string();
+    let want = format!(
+        "{}:9:5: templates[0]: parsing template file {}: template: unclosed_action.tmpl:2: \
+         unclosed action started at unclosed_action.tmpl:1",
+        path.display(),
+        data("invalid/tmpl/unclosed_action.tmpl").display()
+    );
+    assert!(e.contains(&want), "{e}\nwanted: {want}");
+
+    // A glob matching a directory: the file cannot be read (Go: `read …: is a directory`).
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("sub.tmpl")).unwrap();
+    let am = dir.path().join("am.yml");
+    std::fs::write(
+        &am,
+        "route: {receiver: r}\nreceivers: [{name: r}]\ntemplates: ['*.tmpl']\n",
+    )
+    .unwrap();
+    let e = load_file(&am).unwrap_err().to_string();
+    assert!(
+        e.contains(&format!(
+            "templates[0]: reading template file {}",
+            dir.path().join("sub.tmpl").display()
+        )),
+        "{e}"
+    );
+}
+
+#[test]
+fn every_template_file_is_parsed_once_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmpl = dir.path().join("tmpl");
+    std::fs::create_dir(&tmpl).unwrap();
+    std::fs::write(tmpl.join("a.tmpl"), r#"{{ define "custom.a" }}a{{ end }}"#).unwrap();
+    std::fs::write(
+        tmpl.join("b.tmpl"),
+        r#"{{ define "custom.b" }}{{ .Status | toUpper }}{{ end }}"#,
+    )
+    .unwrap();
+    let am = dir.path().join("am.yml");
+    std::fs::write(
+        &am,
+        "route: {receiver: r}\nreceivers: [{name: r}]\ntemplates: ['tmpl/*.tmpl', 'none/*.tmpl']\n",
+    )
+    .unwrap();
+    let c = load_file(&am).unwrap();
+    assert!(c.same_as(&load_file(&am).unwrap()));
+    // A changed template alone makes a different config (for reloads).
+    std::fs::write(tmpl.join("a.tmpl"), r#"{{ define "custom.a" }}A{{ end }}"#).unwrap();
+    let changed = load_file(&am).unwrap();
+    assert_eq!(changed.to_yaml(), c.to_yaml());
+    assert!(!c.same_as(&changed));
+    // What the load parsed stays with the config even when the files go away.
+    std::fs::remove_dir_all(&tmpl).unwrap();
+    for name in ["custom.a", "custom.b", "__subject", "email.default.html"] {
+        assert!(c.template_set.has(name), "{name} not defined");
+    }
+    assert!(!c.template_set.has("custom.c"));
+
+    // Every broken file is reported, not only the first.
+    std::fs::create_dir(&tmpl).unwrap();
+    std::fs::write(tmpl.join("a.tmpl"), "{{ end }}").unwrap();
+    std::fs::write(tmpl.join("b.tmpl"), "{{ nope }}").unwrap();
+    let e = load_file(&am).unwrap_err();
+    let text: Vec<String> = e.iter().map(|e| e.message.clone()).collect();
+    assert_eq!(text.len(), 2, "{text:?}");
+    assert!(
+        text[0].ends_with("template: a.tmpl:1: unexpected {{end}}"),
+        "{text:?}"
+    );
+    assert!(
+        text[1].ends_with(r#"template: b.tmpl:1: function "nope" not defined"#),
+        "{text:?}"
+    );
+}
+
+const BIN: &str = env!("CARGO_BIN_EXE_blackwatch");
+
+/// `blackwatch check config FILE`: exit success and stderr.
+fn check_config(file: &Path) -> (bool, String) {
+    let out = Command::new(BIN)
+        .args(["check", "config"])
+        .arg(file)
+        .output()
+        .expect("run blackwatch check config");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A Discord webhook sink on loopback answering 204; the embed titles it received.
+fn discord_titles(sink: &crate::support::HttpServer) -> Vec<String> {
+    sink.requests()
+        .iter()
+        .filter_map(|r| serde_json::from_str::<serde_json::Value>(&r.body_str()).ok())
+        .filter_map(|v| v["embeds"][0]["title"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// A broken template file is refused by `check config`, at start-up and by `/-/reload`,
+/// which keeps the running config and its templates: notifications still render with the
+/// templates parsed before.
+#[tokio::test]
+async fn broken_templates_fail_check_start_up_and_reload_keeps_the_running_ones() {
+    use crate::support::{HttpServer, TestResponse};
+    let sink = HttpServer::plain(|_r: &crate::support::TestRequest| TestResponse::new(204));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("tmpl")).unwrap();
+    let title = dir.path().join("tmpl/title.tmpl");
+    std::fs::write(
+        &title,
+        r#"{{ define "custom.title" }}v1 {{ .CommonLabels.alertname }}{{ end }}"#,
+    )
+    .unwrap();
+    let config = format!(
+        r#"
+        alerting:
+          route:
+            receiver: chat
+            group_by: [alertname]
+            group_wait: 0s
+            group_interval: 1s
+          receivers:
+            - name: chat
+              discord_configs:
+                - webhook_url: {}
+                  title: '{{{{ template "custom.title" . }}}}'
+          templates:
+            - tmpl/*.tmpl
+        "#,
+        sink.url("/discord")
+    );
+    let d = crate::alerting::Daemon::start(dir.path(), &config).await;
+    let file = dir.path().join("blackwatch.yml");
+    let (ok, stderr) = check_config(&file);
+    assert!(ok, "{stderr}");
+    let client = crate::alerting::client();
+    let post = |name: &'static str| {
+        client
+            .post(d.url("/api/v2/alerts"))
+            .json(&serde_json::json!([{"labels": {"alertname": name}}]))
+            .send()
+    };
+    let wait_for_titles = |n: usize| {
+        let sink = &sink;
+        let d = &d;
+        async move {
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+            while discord_titles(sink).len() < n {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "waiting for notification {n}; sink got {:?}; daemon stderr:\n{}",
+                    discord_titles(sink),
+                    d.stderr_text()
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    };
+    // The pipeline is running with the templates.
+    assert_eq!(post("Disk").await.unwrap().status(), 200);
+    wait_for_titles(1).await;
+    assert_eq!(discord_titles(&sink), ["v1 Disk"]);
+
+    // Only the template changes; blackwatch.yml stays byte for byte the same.
+    std::fs::write(
+        &title,
+        "{{ define \"custom.title\" }}v2 {{ .CommonLabels.alertname }}\n",
+    )
+    .unwrap();
+    let want = format!(
+        "templates[0]: parsing template file {}: template: title.tmpl:2: unexpected EOF",
+        title.display()
+    );
+    let (ok, stderr) = check_config(&file);
+    assert!(!ok, "check config accepted a broken template");
+    assert!(stderr.contains(&want), "{stderr}\nwanted: {want}");
+
+    let resp = client.post(d.url("/-/reload")).send().await.unwrap();
+    assert_eq!(resp.status(), 500);
+    let body = resp.text().await.unwrap();
+    assert!(body.contains(&want), "{body}");
+    let metrics = client
+        .get(d.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("blackbox_exporter_config_last_reload_successful 0"),
+        "{metrics}"
+    );
+
+    // The running config keeps its templates: a new group renders with v1.
+    assert_eq!(post("Net").await.unwrap().status(), 200);
+    wait_for_titles(2).await;
+    assert_eq!(discord_titles(&sink), ["v1 Disk", "v1 Net"]);
+
+    // Start-up refuses the same files.
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--web.listen-address=127.0.0.1:0")
+        .arg(format!("--config.file={}", file.display()))
+        .arg(format!(
+            "--storage.path={}",
+            dir.path().join("data2").display()
+        ));
+    let mut spawned =
+        crate::support::process::spawn_listening(cmd, std::time::Duration::from_secs(20)).await;
+    if spawned.addr.is_some() {
+        let _ = spawned.child.kill();
+    }
+    let status = spawned.child.wait().unwrap();
+    let stderr = spawned.stderr.lock().unwrap().join("\n");
+    assert!(
+        spawned.addr.is_none() && !status.success(),
+        "started with a broken template: {stderr}"
+    );
+    assert!(stderr.contains(&want), "{stderr}");
+}

@@ -12,12 +12,14 @@ pub mod validate;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use raw::RawAlertingConfig;
 use raw::RawHttpConfig;
 
 use crate::alert::inhibit::InhibitRule;
+use crate::alert::notify::render::TemplateSet;
 use crate::alert::route::Route;
 use crate::alert::timeinterval::TimeInterval;
 use crate::config::raw::{RawTlsConfig, Secret};
@@ -38,6 +40,9 @@ pub struct AlertingConfig {
     pub time_intervals: BTreeMap<String, TimeInterval>,
     /// Template file globs, made absolute against the config file's directory.
     pub templates: Vec<PathBuf>,
+    /// The built-in templates plus every file the globs matched, parsed when the config
+    /// was loaded (a file that does not parse fails the load, as upstream).
+    pub template_set: Arc<TemplateSet>,
     /// The parsed document with defaults, for `/api/v2/status` (`config.original`).
     pub raw: RawAlertingConfig,
 }
@@ -55,20 +60,32 @@ impl AlertingConfig {
             .unwrap_or_else(|e| format!("# could not render the configuration: {e}\n"))
     }
 
+    /// Whether `other` would build the same integrations: the same document and the same
+    /// template sources. (Comparing [`Self::to_yaml`] alone misses a reload that only
+    /// changed a template file.)
+    pub fn same_as(&self, other: &AlertingConfig) -> bool {
+        self.template_set.same_sources(&other.template_set) && self.to_yaml() == other.to_yaml()
+    }
+
     /// The template files the globs match now, sorted per glob; a glob matching nothing
     /// contributes nothing (as upstream).
     pub fn template_files(&self) -> Vec<PathBuf> {
-        let mut out = Vec::new();
-        for pattern in &self.templates {
-            let Some(p) = pattern.to_str() else { continue };
-            if let Ok(paths) = glob::glob(p) {
-                let mut files: Vec<PathBuf> = paths.filter_map(Result::ok).collect();
-                files.sort();
-                out.extend(files);
-            }
-        }
-        out
+        self.templates.iter().flat_map(|p| glob_files(p)).collect()
     }
+}
+
+/// The files one `templates:` glob matches now, sorted; nothing for a glob that matches
+/// nothing or is not valid.
+pub(crate) fn glob_files(pattern: &Path) -> Vec<PathBuf> {
+    let Some(p) = pattern.to_str() else {
+        return Vec::new();
+    };
+    let Ok(paths) = glob::glob(p) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = paths.filter_map(Result::ok).collect();
+    files.sort();
+    files
 }
 
 /// `global:` as it matters after validation (per-integration defaults are already merged

@@ -11,6 +11,7 @@ use serde_saphyr::{Location, Spanned};
 use super::raw::*;
 use super::*;
 use crate::alert::inhibit::InhibitRule;
+use crate::alert::notify::render::RenderError;
 use crate::alert::route::{Route, RouteOpts};
 use crate::alert::timeinterval::{self, TimeInterval, TimeIntervalSpec};
 use crate::config::raw::{RawTlsConfig, Secret};
@@ -176,6 +177,7 @@ pub fn alerting(
         }
         templates.push(p);
     }
+    let template_set = template_set(&mut cx, &raw, &templates);
 
     match route {
         Some(route) if cx.errors.is_empty() => Ok(AlertingConfig {
@@ -186,10 +188,34 @@ pub fn alerting(
             inhibit_rules,
             time_intervals,
             templates,
+            template_set: Arc::new(template_set),
             raw,
         }),
         _ => Err(cx.errors),
     }
+}
+
+/// Parses the built-in templates and every file the `templates:` globs match, as upstream
+/// does at load time (`template.FromGlobs`): a file that cannot be read or parsed is an
+/// error at its glob, naming the file and quoting Go's template error.
+fn template_set(cx: &mut Cx, raw: &RawAlertingConfig, globs: &[PathBuf]) -> TemplateSet {
+    let mut set = TemplateSet::defaults();
+    for (i, (t, pattern)) in raw.templates.iter().zip(globs).enumerate() {
+        for f in glob_files(pattern) {
+            match set.add_file(&f) {
+                Ok(()) => {}
+                Err(e @ RenderError::Read { .. }) => {
+                    cx.err(&t.referenced, &format!("templates[{i}]"), e.to_string())
+                }
+                Err(e) => cx.err(
+                    &t.referenced,
+                    &format!("templates[{i}]"),
+                    format!("parsing template file {}: {e}", f.display()),
+                ),
+            }
+        }
+    }
+    set
 }
 
 fn global(cx: &mut Cx, raw: &RawAlertingConfig, g: &RawGlobal) -> Global {

@@ -11,7 +11,7 @@
 //! `html/template` contextual escaping.
 
 use std::any::Any;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -199,21 +199,31 @@ impl TemplateSet {
     pub fn load(files: &[PathBuf]) -> Result<Self, RenderError> {
         let mut set = Self::defaults();
         for f in files {
-            let text = std::fs::read_to_string(f).map_err(|e| RenderError::Read {
-                path: f.clone(),
-                message: e.to_string(),
-            })?;
-            let name = f
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            set.add(&name, &text)?;
+            set.add_file(f)?;
         }
         Ok(set)
     }
 
-    /// The set for an alerting config's `templates:` globs. A file that fails to load is
-    /// logged and the defaults are used instead, so notifications still go out.
+    /// Reads and parses one user template file, named by its base name as Go's
+    /// `ParseGlob` names it (so errors read `template: NAME.tmpl:LINE: …`).
+    pub fn add_file(&mut self, f: &Path) -> Result<(), RenderError> {
+        let text = std::fs::read_to_string(f).map_err(|e| RenderError::Read {
+            path: f.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        self.add(&name, &text)
+    }
+
+    /// The set for template files read again after the config was loaded. The alerting
+    /// config parses its `templates:` at load time and refuses files that do not parse
+    /// ([`crate::alert::config::AlertingConfig::template_set`] holds that result, which is
+    /// what callers should use); this only covers a file that disappeared or changed
+    /// between that load and this call: it is logged and the defaults are used, so
+    /// notifications still go out.
     pub fn for_files(files: &[PathBuf]) -> Arc<Self> {
         match Self::load(files) {
             Ok(s) => Arc::new(s),
@@ -234,6 +244,21 @@ impl TemplateSet {
             text: Arc::from(text),
         });
         Ok(())
+    }
+
+    /// Whether a template of this name is defined (built-in or from a user file).
+    pub fn has(&self, name: &str) -> bool {
+        self.text.has(name)
+    }
+
+    /// Whether both sets were parsed from the same sources (names and texts, in order).
+    pub fn same_sources(&self, other: &TemplateSet) -> bool {
+        self.sources.len() == other.sources.len()
+            && self
+                .sources
+                .iter()
+                .zip(&other.sources)
+                .all(|(a, b)| a.name == b.name && a.text == b.text)
     }
 
     pub(crate) fn sources(&self) -> &[Source] {
