@@ -1211,3 +1211,195 @@ async fn discord_rate_limit_through_the_pipeline_delivers_once() {
         1
     );
 }
+
+// ---------------------------------------------------------------------------
+// http_config: tls_config and follow_redirects (webhook and Discord share the client code)
+// ---------------------------------------------------------------------------
+
+/// Builds every integration of the first receiver of `receiver_yaml` (an alertmanager.yml
+/// receiver entry) with the daemon's shared client; the config sits in `dir`, so relative
+/// file names resolve there.
+fn http_integrations(dir: &Path, receiver_yaml: &str) -> Result<Vec<Integration>, String> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let yaml = format!("route: {{receiver: r}}\nreceivers:\n- name: r\n{receiver_yaml}");
+    let path = dir.join("alertmanager.yml");
+    std::fs::write(&path, &yaml).unwrap();
+    let cfg = load_str(&yaml, &path).map_err(|e| e.to_string())?;
+    let shared = blackwatch::alert::notify::webhook::http_client().unwrap();
+    let (built, errors) = blackwatch::alert::notify::build::build_integrations(
+        &cfg.receivers[0],
+        &shared,
+        dir,
+        &cfg.template_set,
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    Ok(built.into_iter().map(|(_, i)| i).collect())
+}
+
+/// One notification through the only integration of `receiver_yaml`.
+async fn send_once(dir: &Path, receiver_yaml: &str) -> Result<(), String> {
+    let integrations = http_integrations(dir, receiver_yaml).unwrap();
+    assert_eq!(integrations.len(), 1);
+    let now = UNIX_EPOCH + Duration::from_secs(1_795_000_100);
+    let alerts = [alert(&[("alertname", "ProbeDown")], &[], UNIX_EPOCH)];
+    integrations[0]
+        .notifier
+        .notify(&ctx("r", &[("alertname", "ProbeDown")], now), &alerts)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+#[tokio::test]
+async fn webhook_tls_config_private_ca_server_name_and_versions() {
+    let ca = TestCa::new("webhook test CA");
+    let server = HttpServer::tls(&ca.localhost(), |_r: &TestRequest| TestResponse::ok());
+    let tls12 = HttpServer::tls_with(
+        &ca.localhost(),
+        crate::support::tls::TlsOptions::default().tls12_only(),
+        |_r: &TestRequest| TestResponse::ok(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ca.pem"), ca.ca_pem()).unwrap();
+    let hook = |url: &str, http: &str| format!("  webhook_configs:\n  - url: {url}\n{http}");
+    let url = server.url("/hook");
+
+    // The private CA is not in the system roots: refused, nothing arrives.
+    let e = send_once(dir.path(), &hook(&url, "")).await.unwrap_err();
+    assert!(e.starts_with("request failed"), "{e}");
+    assert!(server.requests().is_empty());
+
+    // ca_file (relative to the config file) makes it trusted.
+    let ca_file = "    http_config:\n      tls_config:\n        ca_file: ca.pem\n";
+    send_once(dir.path(), &hook(&url, ca_file)).await.unwrap();
+    assert_eq!(server.requests().len(), 1);
+    assert!(server.requests()[0].is_tls());
+
+    // server_name: the name the certificate is verified against. (SNI is still taken
+    // from the URL's host by reqwest, unlike Go, which also sends server_name as SNI.)
+    let named = |name: &str| {
+        format!("    http_config:\n      tls_config:\n        ca_file: ca.pem\n        server_name: {name}\n")
+    };
+    send_once(dir.path(), &hook(&url, &named("localhost")))
+        .await
+        .unwrap();
+    let e = send_once(dir.path(), &hook(&url, &named("other.example")))
+        .await
+        .unwrap_err();
+    assert!(e.starts_with("request failed"), "{e}");
+    assert_eq!(server.requests().len(), 2);
+
+    // insecure_skip_verify accepts the unknown issuer.
+    let insecure = "    http_config:\n      tls_config:\n        insecure_skip_verify: true\n";
+    send_once(dir.path(), &hook(&url, insecure)).await.unwrap();
+    assert_eq!(server.requests().len(), 3);
+
+    // min_version: TLS13 against a TLS 1.2-only server fails; max_version: TLS12 works.
+    let url12 = tls12.url("/hook");
+    let version = |k: &str, v: &str| {
+        format!("    http_config:\n      tls_config:\n        ca_file: ca.pem\n        {k}: {v}\n")
+    };
+    assert!(
+        send_once(dir.path(), &hook(&url12, &version("min_version", "TLS13")))
+            .await
+            .is_err()
+    );
+    assert!(tls12.requests().is_empty());
+    send_once(dir.path(), &hook(&url12, &version("max_version", "TLS12")))
+        .await
+        .unwrap();
+    assert_eq!(tls12.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn webhook_tls_client_certificate_is_sent_when_configured() {
+    let ca = TestCa::new("webhook server CA");
+    let client_ca = TestCa::new("webhook client CA");
+    let client = client_ca.issue(&crate::support::certs::LeafSpec::dns(&["blackwatch"]));
+    let server = HttpServer::tls_with(
+        &ca.localhost(),
+        crate::support::tls::TlsOptions::default()
+            .require_client_cert(vec![client_ca.cert().der().clone()]),
+        |_r: &TestRequest| TestResponse::ok(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ca.pem"), ca.ca_pem()).unwrap();
+    std::fs::write(dir.path().join("client.pem"), client.chain_pem()).unwrap();
+    std::fs::write(dir.path().join("client.key"), client.key_pem()).unwrap();
+    let url = server.url("/hook");
+
+    let e = send_once(
+        dir.path(),
+        &format!("  webhook_configs:\n  - url: {url}\n    http_config:\n      tls_config: {{ca_file: ca.pem}}\n"),
+    )
+    .await
+    .unwrap_err();
+    assert!(!e.is_empty());
+    assert!(
+        server.requests().is_empty(),
+        "no client certificate, no request"
+    );
+
+    send_once(
+        dir.path(),
+        &format!("  webhook_configs:\n  - url: {url}\n    http_config:\n      tls_config: {{ca_file: ca.pem, cert_file: client.pem, key_file: client.key}}\n"),
+    )
+    .await
+    .unwrap();
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 1);
+    let tls = reqs[0].tls.clone().unwrap();
+    assert_eq!(tls.client_certs.first(), Some(client.leaf().der()));
+}
+
+#[tokio::test]
+async fn redirects_are_followed_unless_follow_redirects_is_false() {
+    let server = HttpServer::plain(|r: &TestRequest| match r.path() {
+        "/final" => TestResponse::new(204),
+        _ => TestResponse::redirect(302, "/final"),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let url = server.url("/hook");
+    let paths = || -> Vec<String> {
+        server
+            .requests()
+            .iter()
+            .map(|r| r.path().to_string())
+            .collect()
+    };
+
+    // Default (as Prometheus' common config): followed, and the send succeeds.
+    send_once(dir.path(), &format!("  webhook_configs:\n  - url: {url}\n"))
+        .await
+        .unwrap();
+    assert_eq!(paths(), ["/hook", "/final"]);
+
+    // follow_redirects: false — the 302 is the answer, and it is a failed send as upstream
+    // (`unexpected status code 302`, not retried).
+    let e = send_once(
+        dir.path(),
+        &format!(
+            "  webhook_configs:\n  - url: {url}\n    http_config: {{follow_redirects: false}}\n"
+        ),
+    )
+    .await
+    .unwrap_err();
+    assert!(e.contains("unexpected status code 302"), "{e}");
+    assert_eq!(paths(), ["/hook", "/final", "/hook"]);
+
+    // Discord builds its client the same way.
+    let e = send_once(
+        dir.path(),
+        &format!("  discord_configs:\n  - webhook_url: {url}\n    http_config: {{follow_redirects: false}}\n"),
+    )
+    .await
+    .unwrap_err();
+    assert!(e.contains("302"), "{e}");
+    assert_eq!(paths().len(), 4);
+    send_once(
+        dir.path(),
+        &format!("  discord_configs:\n  - webhook_url: {url}\n"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(paths()[4..], ["/hook", "/final"]);
+}

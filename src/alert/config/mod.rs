@@ -24,6 +24,7 @@ use crate::alert::route::Route;
 use crate::alert::timeinterval::TimeInterval;
 use crate::config::raw::{RawTlsConfig, Secret};
 use crate::config::{ConfigError, ConfigErrors};
+use crate::probe::module::{PemSource, TlsSettings, TlsVersion};
 
 /// A validated alerting configuration.
 #[derive(Clone, Debug)]
@@ -123,6 +124,45 @@ impl SecretSource {
             SecretSource::Inline(s) => Ok(s.clone()),
             SecretSource::File(p) => Ok(Secret::new(std::fs::read_to_string(p)?)),
         }
+    }
+}
+
+/// An integration's `http_config.tls_config` as TLS client settings, relative file names
+/// taken from `base_dir`. `min_version: TLS10|TLS11` allows TLS 1.2 and 1.3 (rustls has
+/// nothing older); validation refuses those as `max_version`.
+pub fn tls_settings(t: &RawTlsConfig, base_dir: &Path) -> TlsSettings {
+    let abs = |p: &str| {
+        let p = Path::new(p);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base_dir.join(p)
+        }
+    };
+    let pem = |inline: &str, file: &str| {
+        if !inline.is_empty() {
+            Some(PemSource::Inline(inline.to_string()))
+        } else if !file.is_empty() {
+            Some(PemSource::File(abs(file)))
+        } else {
+            None
+        }
+    };
+    let version = |v: &str| match v {
+        "TLS12" => Some(TlsVersion::Tls12),
+        "TLS13" => Some(TlsVersion::Tls13),
+        _ => None,
+    };
+    TlsSettings {
+        ca: pem(&t.ca, &t.ca_file),
+        cert: pem(&t.cert, &t.cert_file),
+        key: (!t.key_file.is_empty())
+            .then(|| crate::probe::module::SecretSource::File(abs(&t.key_file))),
+        key_inline_pem: (!t.key.is_empty()).then(|| t.key.clone()),
+        server_name: (!t.server_name.is_empty()).then(|| t.server_name.clone()),
+        insecure_skip_verify: t.insecure_skip_verify,
+        min_version: version(&t.min_version.value),
+        max_version: version(&t.max_version.value),
     }
 }
 

@@ -288,6 +288,46 @@ fn host_port(s: &str) -> Result<HostPort, String> {
     })
 }
 
+/// An HTTP integration's `tls_config`: the field rules, then what upstream checks when it
+/// builds the integration at start-up and reload (`amtool check-config` does not): the
+/// version order and that the CA, certificate and key files load.
+fn http_tls_config(cx: &mut Cx, path: &str, t: &Spanned<RawTlsConfig>) {
+    let before = cx.errors.len();
+    tls_config(cx, path, t);
+    let v = &t.value;
+    let rank = |s: &str| {
+        ["TLS10", "TLS11", "TLS12", "TLS13"]
+            .iter()
+            .position(|x| *x == s)
+    };
+    if let (Some(min), Some(max)) = (rank(&v.min_version.value), rank(&v.max_version.value)) {
+        if min > max {
+            cx.err(
+                &v.max_version.referenced,
+                &format!("{path}.max_version"),
+                "tls_config.max_version must be greater than or equal to tls_config.min_version if both are specified",
+            );
+        }
+    }
+    if matches!(v.max_version.value.as_str(), "TLS10" | "TLS11") {
+        cx.err(
+            &v.max_version.referenced,
+            &format!("{path}.max_version"),
+            format!(
+                "{} is not supported by blackwatch: TLS 1.0 and 1.1 are out of scope (rustls implements TLS 1.2 and 1.3)",
+                v.max_version.value
+            ),
+        );
+    }
+    if cx.errors.len() > before {
+        return;
+    }
+    let settings = tls_settings(v, cx.base_dir);
+    if let Err(e) = crate::probe::tls::client_config(&settings, &[]) {
+        cx.err(&t.referenced, path, e.to_string());
+    }
+}
+
 fn tls_config(cx: &mut Cx, path: &str, t: &Spanned<RawTlsConfig>) {
     let v = &t.value;
     for (what, set) in [
@@ -339,6 +379,9 @@ fn tls_config(cx: &mut Cx, path: &str, t: &Spanned<RawTlsConfig>) {
 
 fn http_config(cx: &mut Cx, path: &str, h: &Spanned<RawHttpConfig>) {
     let v = &h.value;
+    if let Some(t) = &v.tls_config {
+        http_tls_config(cx, &format!("{path}.tls_config"), t);
+    }
     cx.unsupported(&v.oauth2, &format!("{path}.oauth2"), "`oauth2`");
     cx.unsupported(&v.proxy_url, &format!("{path}.proxy_url"), "`proxy_url`");
     cx.unsupported(&v.no_proxy, &format!("{path}.no_proxy"), "`no_proxy`");

@@ -2,12 +2,16 @@
 //! `webhook_configs`, `discord_configs` and `email_configs` entry, with its notification-log
 //! identity, HTTP client settings and credential sources (inline or `*_file`).
 
+use std::path::Path;
 use std::sync::Arc;
 
-use crate::alert::config::Receiver;
+use crate::alert::config::raw::RawHttpConfig;
+use crate::alert::config::{tls_settings, Receiver};
 use crate::alert::nflog::IntegrationId;
-use crate::alert::notify::webhook::{HeaderSource, UrlSource, Webhook, WebhookSettings};
-use crate::alert::notify::Integration;
+use crate::alert::notify::webhook::{
+    HeaderSource, UrlSource, Webhook, WebhookSettings, MAX_IDLE_PER_HOST,
+};
+use crate::alert::notify::{FailReason, Integration, NotifyError};
 use crate::config::raw::Secret;
 
 /// Builds the integrations of one receiver. Integrations this build does not have yet
@@ -25,6 +29,21 @@ pub fn build_integrations(
             crate::alert::config::SecretSource::Inline(s) => UrlSource::Inline(s.clone()),
             crate::alert::config::SecretSource::File(p) => UrlSource::File(p.clone()),
         };
+        let id = IntegrationId {
+            receiver: r.name.clone(),
+            integration: "webhook".into(),
+            index,
+        };
+        let client = match http_client(&w.http_config, base_dir, client) {
+            Ok(c) => c,
+            Err(e) => {
+                missing.push(format!(
+                    "receiver {:?}: webhook_configs[{index}]: {e}",
+                    r.name
+                ));
+                continue;
+            }
+        };
         let headers = http_headers(&w.http_config, base_dir);
         let settings = WebhookSettings {
             url,
@@ -33,11 +52,7 @@ pub fn build_integrations(
             headers,
         };
         out.push((
-            IntegrationId {
-                receiver: r.name.clone(),
-                integration: "webhook".into(),
-                index,
-            },
+            id,
             Integration {
                 notifier: Arc::new(Webhook::new(settings, client.clone())),
                 index,
@@ -50,6 +65,42 @@ pub fn build_integrations(
     out.extend(more);
     missing.extend(errors);
     (out, missing)
+}
+
+/// The client for an integration's `http_config`: the shared one unless its TLS or redirect
+/// settings differ from the defaults (rustls with the system roots, redirects followed),
+/// then one of its own. TLS files are read here, when the integration is built (start-up
+/// and reload).
+pub fn http_client(
+    h: &RawHttpConfig,
+    base_dir: &Path,
+    shared: &reqwest::Client,
+) -> Result<reqwest::Client, NotifyError> {
+    if h.tls_config.is_none() && h.follow_redirects {
+        return Ok(shared.clone());
+    }
+    let settings = h
+        .tls_config
+        .as_ref()
+        .map(|t| tls_settings(&t.value, base_dir))
+        .unwrap_or_default();
+    let tls_err = |e: String| NotifyError::new(false, FailReason::Other, format!("TLS setup: {e}"));
+    let tls = crate::probe::tls::client_config(&settings, &[b"h2", b"http/1.1"])
+        .map_err(|e| tls_err(e.to_string()))?
+        .0;
+    let mut tls = (*tls).clone();
+    if let (Some(name), false) = (&settings.server_name, settings.insecure_skip_verify) {
+        let verifier = ServerNameVerifier::new(&settings, name).map_err(tls_err)?;
+        tls.dangerous().set_certificate_verifier(Arc::new(verifier));
+    }
+    let mut b = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .pool_max_idle_per_host(MAX_IDLE_PER_HOST);
+    if !h.follow_redirects {
+        b = b.redirect(reqwest::redirect::Policy::none());
+    }
+    b.build()
+        .map_err(|e| NotifyError::new(false, FailReason::Other, format!("HTTP client: {e}")))
 }
 
 /// Request headers from a webhook's `http_config`: basic auth, authorization (or the old
@@ -131,4 +182,82 @@ fn http_headers(
         }
     }
     out
+}
+
+/// Verifies the server certificate against `tls_config.server_name` instead of the URL's
+/// host, as Go does with `tls.Config.ServerName` (reqwest passes the URL's host to rustls).
+#[derive(Debug)]
+struct ServerNameVerifier {
+    inner: Arc<rustls::client::WebPkiServerVerifier>,
+    name: rustls::pki_types::ServerName<'static>,
+}
+
+impl ServerNameVerifier {
+    fn new(settings: &crate::probe::module::TlsSettings, name: &str) -> Result<Self, String> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::CertificateDer;
+        let name = rustls::pki_types::ServerName::try_from(name.to_string())
+            .map_err(|e| format!("invalid server_name {name:?}: {e}"))?;
+        let mut roots = rustls::RootCertStore::empty();
+        let ders: Vec<CertificateDer<'static>> = match &settings.ca {
+            Some(crate::probe::module::PemSource::Inline(pem)) => {
+                CertificateDer::pem_slice_iter(pem.as_bytes())
+                    .filter_map(Result::ok)
+                    .collect()
+            }
+            Some(crate::probe::module::PemSource::File(p)) => {
+                let pem = std::fs::read(p).map_err(|e| {
+                    format!("unable to read specified CA cert {}: {e}", p.display())
+                })?;
+                CertificateDer::pem_slice_iter(&pem)
+                    .filter_map(Result::ok)
+                    .collect()
+            }
+            None => rustls_native_certs::load_native_certs().certs,
+        };
+        roots.add_parsable_certificates(ders);
+        let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            Arc::new(roots),
+            Arc::new(rustls::crypto::ring::default_provider()),
+        )
+        .build()
+        .map_err(|e| e.to_string())?;
+        Ok(Self { inner, name })
+    }
+}
+
+impl rustls::client::danger::ServerCertVerifier for ServerNameVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        self.inner
+            .verify_server_cert(end_entity, intermediates, &self.name, ocsp_response, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
 }

@@ -22,8 +22,7 @@ use super::{FailReason, Notifier, NotifyContext, NotifyError, NotifyFuture};
 use crate::alert::config::raw::RawHttpConfig;
 use crate::alert::config::{DiscordConfig, SecretSource};
 use crate::alert::store::Alert;
-use crate::config::raw::{RawTlsConfig, Secret};
-use crate::probe::module::{PemSource, TlsSettings};
+use crate::config::raw::Secret;
 
 pub const COLOR_RED: u32 = 0x992D22;
 pub const COLOR_GREEN: u32 = 0x2ECC71;
@@ -120,30 +119,6 @@ fn abs(base: &Path, p: &str) -> PathBuf {
     }
 }
 
-/// `tls_config` as the probe TLS settings (paths relative to `base`).
-pub fn tls_settings(t: &RawTlsConfig, base: &Path) -> TlsSettings {
-    let pem = |inline: &str, file: &str| {
-        if !inline.is_empty() {
-            Some(PemSource::Inline(inline.to_string()))
-        } else if !file.is_empty() {
-            Some(PemSource::File(abs(base, file)))
-        } else {
-            None
-        }
-    };
-    TlsSettings {
-        ca: pem(&t.ca, &t.ca_file),
-        cert: pem(&t.cert, &t.cert_file),
-        key: (!t.key_file.is_empty())
-            .then(|| crate::probe::module::SecretSource::File(abs(base, &t.key_file))),
-        key_inline_pem: (!t.key.is_empty()).then(|| t.key.clone()),
-        server_name: (!t.server_name.is_empty()).then(|| t.server_name.clone()),
-        insecure_skip_verify: t.insecure_skip_verify,
-        min_version: None,
-        max_version: None,
-    }
-}
-
 impl HttpSettings {
     pub fn from_raw(h: &RawHttpConfig, base: &Path) -> Self {
         let mut s = HttpSettings::default();
@@ -235,32 +210,6 @@ impl HttpSettings {
     }
 }
 
-/// Builds the client for an `http_config`: the shared one unless TLS or redirect settings
-/// differ from the defaults.
-pub fn client_for(
-    h: &RawHttpConfig,
-    base: &Path,
-    shared: &reqwest::Client,
-) -> Result<reqwest::Client, NotifyError> {
-    if h.tls_config.is_none() && h.follow_redirects {
-        return Ok(shared.clone());
-    }
-    let settings = h
-        .tls_config
-        .as_ref()
-        .map(|t| tls_settings(&t.value, base))
-        .unwrap_or_default();
-    let tls = crate::probe::tls::client_config(&settings, &[b"h2", b"http/1.1"])
-        .map_err(|e| NotifyError::new(false, FailReason::Other, format!("TLS setup: {e}")))?
-        .0;
-    let mut b = reqwest::Client::builder().tls_backend_preconfigured((*tls).clone());
-    if !h.follow_redirects {
-        b = b.redirect(reqwest::redirect::Policy::none());
-    }
-    b.build()
-        .map_err(|e| NotifyError::new(false, FailReason::Other, format!("HTTP client: {e}")))
-}
-
 /// A validated `discord_configs` entry, ready to send.
 pub struct Discord {
     conf: DiscordConfig,
@@ -300,7 +249,7 @@ impl Discord {
         shared: &reqwest::Client,
         base_dir: &Path,
     ) -> Result<Self, NotifyError> {
-        let client = client_for(&conf.http_config, base_dir, shared)?;
+        let client = super::build::http_client(&conf.http_config, base_dir, shared)?;
         let http = HttpSettings::from_raw(&conf.http_config, base_dir);
         if !conf.avatar_url.is_empty() && url::Url::parse(&conf.avatar_url).is_err() {
             tracing::warn!(message = "Ignoring an invalid Discord avatar_url");

@@ -197,7 +197,7 @@ pub struct Webhook {
 }
 
 /// Idle connections kept per receiver host between flushes.
-const MAX_IDLE_PER_HOST: usize = 16;
+pub(crate) const MAX_IDLE_PER_HOST: usize = 16;
 
 /// Builds the shared HTTP client for notifiers: rustls with the ring provider and the
 /// system roots (the same trust store the probes use), redirects followed as upstream.
