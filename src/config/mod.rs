@@ -6,6 +6,7 @@
 //! `raw` holds the serde structs, `validate` turns them into domain types and collects every
 //! error, `error` formats them as `file:line:col: field.path: message`.
 
+pub mod common;
 pub mod error;
 pub mod raw;
 pub mod units;

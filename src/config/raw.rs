@@ -12,6 +12,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
+use super::common::http_client_config;
+pub use super::common::{RawAuthorization, RawBasicAuth, RawHttpHeader, RawTlsConfig};
 use super::units::{base2_bytes, go_duration};
 
 /// A secret string: webhook URL, password, bearer token, private key. Its `Debug`, `Display`
@@ -148,81 +150,56 @@ pub struct RawModule {
     pub websocket: Option<Spanned<Unsupported>>,
 }
 
-/// `http:` — blackbox's HTTPProbe with prometheus/common's HTTPClientConfig inlined.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawHttpProbe {
-    #[serde(default)]
-    pub valid_status_codes: Vec<Spanned<i64>>,
-    #[serde(default)]
-    pub valid_http_versions: Vec<Spanned<String>>,
-    #[serde(default = "ip6")]
-    pub preferred_ip_protocol: String,
-    #[serde(default = "yes")]
-    pub ip_protocol_fallback: bool,
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub skip_resolve_phase_with_proxy: bool,
-    /// Deprecated upstream; still honoured and wins over `follow_redirects`.
-    #[serde(default, skip_serializing)]
-    pub no_follow_redirects: Option<bool>,
-    #[serde(default)]
-    pub fail_if_ssl: bool,
-    #[serde(default)]
-    pub fail_if_not_ssl: bool,
-    #[serde(default = "get")]
-    pub method: Spanned<String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub headers: BTreeMap<String, Spanned<String>>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub fail_if_body_matches_regexp: Vec<Spanned<String>>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub fail_if_body_not_matches_regexp: Vec<Spanned<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fail_if_body_json_matches_cel: Option<Spanned<Unsupported>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fail_if_body_json_not_matches_cel: Option<Spanned<Unsupported>>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub fail_if_header_matches: Vec<Spanned<RawHeaderMatch>>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub fail_if_header_not_matches: Vec<Spanned<RawHeaderMatch>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body_file: Option<Spanned<String>>,
-    #[serde(default = "unspanned", skip_serializing_if = "is_empty_spanned")]
-    pub compression: Spanned<String>,
-    #[serde(default, with = "base2_bytes")]
-    pub body_size_limit: i64,
-    #[serde(default = "unspanned", skip_serializing_if = "is_false_spanned")]
-    pub enable_http3: Spanned<bool>,
-
-    // prometheus/common HTTPClientConfig, inlined.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub basic_auth: Option<Spanned<RawBasicAuth>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authorization: Option<Spanned<RawAuthorization>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub oauth2: Option<Spanned<Unsupported>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bearer_token: Option<Spanned<Secret>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bearer_token_file: Option<Spanned<String>>,
-    #[serde(default = "unspanned")]
-    pub tls_config: Spanned<RawTlsConfig>,
-    #[serde(default = "yes")]
-    pub follow_redirects: bool,
-    #[serde(default = "yes")]
-    pub enable_http2: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub proxy_url: Option<Spanned<Unsupported>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub no_proxy: Option<Spanned<Unsupported>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub proxy_from_environment: Option<Spanned<Unsupported>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub proxy_connect_header: Option<Spanned<Unsupported>>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub http_headers: BTreeMap<String, Spanned<RawHttpHeader>>,
+http_client_config! {
+    /// `http:` — blackbox's HTTPProbe with prometheus/common's HTTPClientConfig inlined.
+    #[derive(Clone, Debug, Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct RawHttpProbe {
+        #[serde(default)]
+        pub valid_status_codes: Vec<Spanned<i64>>,
+        #[serde(default)]
+        pub valid_http_versions: Vec<Spanned<String>>,
+        #[serde(default = "ip6")]
+        pub preferred_ip_protocol: String,
+        #[serde(default = "yes")]
+        pub ip_protocol_fallback: bool,
+        #[serde(default, skip_serializing_if = "is_false")]
+        pub skip_resolve_phase_with_proxy: bool,
+        /// Deprecated upstream; still honoured and wins over `follow_redirects`.
+        #[serde(default, skip_serializing)]
+        pub no_follow_redirects: Option<bool>,
+        #[serde(default)]
+        pub fail_if_ssl: bool,
+        #[serde(default)]
+        pub fail_if_not_ssl: bool,
+        #[serde(default = "get")]
+        pub method: Spanned<String>,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        pub headers: BTreeMap<String, Spanned<String>>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub fail_if_body_matches_regexp: Vec<Spanned<String>>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub fail_if_body_not_matches_regexp: Vec<Spanned<String>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub fail_if_body_json_matches_cel: Option<Spanned<Unsupported>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub fail_if_body_json_not_matches_cel: Option<Spanned<Unsupported>>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub fail_if_header_matches: Vec<Spanned<RawHeaderMatch>>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub fail_if_header_not_matches: Vec<Spanned<RawHeaderMatch>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub body: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub body_file: Option<Spanned<String>>,
+        #[serde(default = "unspanned", skip_serializing_if = "is_empty_spanned")]
+        pub compression: Spanned<String>,
+        #[serde(default, with = "base2_bytes")]
+        pub body_size_limit: i64,
+        #[serde(default = "unspanned", skip_serializing_if = "is_false_spanned")]
+        pub enable_http3: Spanned<bool>,
+    }
+    tls_config: #[serde(default = "unspanned")] Spanned<RawTlsConfig>;
 }
 
 impl Default for RawHttpProbe {
@@ -247,86 +224,6 @@ pub struct RawHeaderMatch {
     pub regexp: String,
     #[serde(default)]
     pub allow_missing: bool,
-}
-
-/// prometheus/common `Header`: values sent as written, secrets hidden, files read per probe.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawHttpHeader {
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub values: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub secrets: Vec<Secret>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub files: Vec<String>,
-}
-
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawBasicAuth {
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub username: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub username_file: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub username_ref: Option<Unsupported>,
-    #[serde(default, skip_serializing_if = "Secret::is_empty")]
-    pub password: Secret,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub password_file: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub password_ref: Option<Unsupported>,
-}
-
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawAuthorization {
-    #[serde(default, rename = "type", skip_serializing_if = "String::is_empty")]
-    pub kind: String,
-    #[serde(default, skip_serializing_if = "Secret::is_empty")]
-    pub credentials: Secret,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub credentials_file: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub credentials_ref: Option<Unsupported>,
-}
-
-/// prometheus/common `TLSConfig`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawTlsConfig {
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub ca: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub ca_file: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ca_ref: Option<Unsupported>,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub cert: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub cert_file: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cert_ref: Option<Unsupported>,
-    #[serde(default, skip_serializing_if = "Secret::is_empty")]
-    pub key: Secret,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub key_file: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key_ref: Option<Unsupported>,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub server_name: String,
-    #[serde(default)]
-    pub insecure_skip_verify: bool,
-    #[serde(default = "unspanned", skip_serializing_if = "is_empty_spanned")]
-    pub min_version: Spanned<String>,
-    #[serde(default = "unspanned", skip_serializing_if = "is_empty_spanned")]
-    pub max_version: Spanned<String>,
-}
-
-impl Default for RawTlsConfig {
-    fn default() -> Self {
-        serde_saphyr::from_str("{}").unwrap_or_else(|_| unreachable_default())
-    }
 }
 
 /// `tcp:` — TCPProbe.

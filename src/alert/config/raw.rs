@@ -13,9 +13,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
-use crate::config::raw::{
-    unspanned, RawAuthorization, RawBasicAuth, RawHttpHeader, RawTlsConfig, Secret, Unsupported,
-};
+use crate::config::common::http_client_config;
+use crate::config::raw::{unspanned, RawTlsConfig, Secret, Unsupported};
 
 /// A Prometheus `model.Duration` (`1h30m`, `5m`, `1d`, `0`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -252,36 +251,13 @@ fn yes() -> bool {
     true
 }
 
-/// prometheus/common `HTTPClientConfig` as integrations use it.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawHttpConfig {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub basic_auth: Option<Spanned<RawBasicAuth>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authorization: Option<Spanned<RawAuthorization>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub oauth2: Option<Spanned<Unsupported>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bearer_token: Option<Spanned<Secret>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bearer_token_file: Option<Spanned<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tls_config: Option<Spanned<RawTlsConfig>>,
-    #[serde(default = "yes")]
-    pub follow_redirects: bool,
-    #[serde(default = "yes")]
-    pub enable_http2: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub proxy_url: Option<Spanned<Unsupported>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub no_proxy: Option<Spanned<Unsupported>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub proxy_from_environment: Option<Spanned<Unsupported>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub proxy_connect_header: Option<Spanned<Unsupported>>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub http_headers: BTreeMap<String, Spanned<RawHttpHeader>>,
+http_client_config! {
+    /// prometheus/common `HTTPClientConfig` as integrations use it (`http_config:`); no
+    /// `tls_config` means the shared client's TLS settings.
+    #[derive(Clone, Debug, Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct RawHttpConfig {}
+    tls_config: #[serde(default, skip_serializing_if = "Option::is_none")] Option<Spanned<RawTlsConfig>>;
 }
 
 impl Default for RawHttpConfig {

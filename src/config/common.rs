@@ -1,0 +1,221 @@
+//! prometheus/common's HTTP client configuration as serde structs, shared by blackbox
+//! modules (`http:` inlines it: `config::raw::RawHttpProbe`) and Alertmanager integrations
+//! (`http_config:`: `alert::config::raw::RawHttpConfig`): `HTTPClientConfig`'s field set
+//! ([`http_client_config!`]), `TLSConfig`, `BasicAuth`, `Authorization` and `Header`.
+//!
+//! The field set has one definition: [`http_client_config!`] declares a struct with its own
+//! fields followed by `HTTPClientConfig`'s. (serde's `flatten` would lose the source
+//! positions `Spanned` records and cannot be combined with `deny_unknown_fields`.) The one
+//! difference between the two users is `tls_config`'s type, a macro argument: blackbox always
+//! has one (default `{}`), an integration may have none, which means "the shared client".
+//!
+//! Validation stays with each user: blackbox's texts follow the current prometheus/common
+//! (with the `*_ref` fields), Alertmanager's follow the prometheus/common of Alertmanager
+//! 0.25, as `amtool check-config` prints them (`tests/it/amconfig.rs` compares).
+
+use serde::{Deserialize, Serialize};
+use serde_saphyr::Spanned;
+
+use super::raw::{unspanned, Secret, Unsupported};
+
+fn is_empty_spanned(s: &Spanned<String>) -> bool {
+    s.value.is_empty()
+}
+
+/// For `#[serde(default = …)]` in [`http_client_config!`].
+pub fn yes() -> bool {
+    true
+}
+
+/// Declares `struct $name` with the given fields followed by prometheus/common's
+/// `HTTPClientConfig` fields, in upstream's order: `basic_auth`, `authorization`, `oauth2`
+/// (rejected), `bearer_token`, `bearer_token_file`, `tls_config` (type and attributes given
+/// after the struct), `follow_redirects` and `enable_http2` (default true), the proxy
+/// settings (rejected) and `http_headers`.
+macro_rules! http_client_config {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident {
+            $( $(#[$fmeta:meta])* $fvis:vis $field:ident : $ty:ty, )*
+        }
+        tls_config: $(#[$tmeta:meta])* $tty:ty;
+    ) => {
+        $(#[$meta])*
+        $vis struct $name {
+            $( $(#[$fmeta])* $fvis $field: $ty, )*
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub basic_auth: Option<serde_saphyr::Spanned<$crate::config::common::RawBasicAuth>>,
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub authorization:
+                Option<serde_saphyr::Spanned<$crate::config::common::RawAuthorization>>,
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub oauth2: Option<serde_saphyr::Spanned<$crate::config::raw::Unsupported>>,
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub bearer_token: Option<serde_saphyr::Spanned<$crate::config::raw::Secret>>,
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub bearer_token_file: Option<serde_saphyr::Spanned<String>>,
+            $(#[$tmeta])*
+            pub tls_config: $tty,
+            #[serde(default = "crate::config::common::yes")]
+            pub follow_redirects: bool,
+            #[serde(default = "crate::config::common::yes")]
+            pub enable_http2: bool,
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub proxy_url: Option<serde_saphyr::Spanned<$crate::config::raw::Unsupported>>,
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub no_proxy: Option<serde_saphyr::Spanned<$crate::config::raw::Unsupported>>,
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub proxy_from_environment:
+                Option<serde_saphyr::Spanned<$crate::config::raw::Unsupported>>,
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub proxy_connect_header:
+                Option<serde_saphyr::Spanned<$crate::config::raw::Unsupported>>,
+            #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+            pub http_headers: std::collections::BTreeMap<
+                String,
+                serde_saphyr::Spanned<$crate::config::common::RawHttpHeader>,
+            >,
+        }
+    };
+}
+pub(crate) use http_client_config;
+
+/// prometheus/common `Header`: values sent as written, secrets hidden, files read per use.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttpHeader {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<Secret>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
+}
+
+/// prometheus/common `BasicAuth`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBasicAuth {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub username: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub username_file: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username_ref: Option<Unsupported>,
+    #[serde(default, skip_serializing_if = "Secret::is_empty")]
+    pub password: Secret,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub password_file: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_ref: Option<Unsupported>,
+}
+
+/// prometheus/common `Authorization`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuthorization {
+    #[serde(default, rename = "type", skip_serializing_if = "String::is_empty")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Secret::is_empty")]
+    pub credentials: Secret,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub credentials_file: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_ref: Option<Unsupported>,
+}
+
+/// prometheus/common `TLSConfig`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTlsConfig {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub ca: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub ca_file: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_ref: Option<Unsupported>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cert: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cert_file: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_ref: Option<Unsupported>,
+    #[serde(default, skip_serializing_if = "Secret::is_empty")]
+    pub key: Secret,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub key_file: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_ref: Option<Unsupported>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub server_name: String,
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
+    #[serde(default = "unspanned", skip_serializing_if = "is_empty_spanned")]
+    pub min_version: Spanned<String>,
+    #[serde(default = "unspanned", skip_serializing_if = "is_empty_spanned")]
+    pub max_version: Spanned<String>,
+}
+
+impl Default for RawTlsConfig {
+    fn default() -> Self {
+        serde_saphyr::from_str("{}")
+            .unwrap_or_else(|_| unreachable!("`{{}}` is a valid tls_config"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    http_client_config! {
+        #[derive(Debug, Deserialize, Serialize)]
+        #[serde(deny_unknown_fields)]
+        struct Probe {
+            #[serde(default)]
+            own: u32,
+        }
+        tls_config: #[serde(default = "unspanned")] Spanned<RawTlsConfig>;
+    }
+
+    http_client_config! {
+        #[derive(Debug, Deserialize, Serialize)]
+        #[serde(deny_unknown_fields)]
+        struct Integration {}
+        tls_config: #[serde(default, skip_serializing_if = "Option::is_none")] Option<Spanned<RawTlsConfig>>;
+    }
+
+    #[test]
+    fn both_forms_share_fields_defaults_and_positions() {
+        let yaml = "own: 3\nfollow_redirects: false\ntls_config:\n  server_name: x\nhttp_headers:\n  X-A: {values: [a]}\n";
+        let p: Probe = serde_saphyr::from_str(yaml).unwrap();
+        assert_eq!(p.own, 3);
+        assert!(!p.follow_redirects && p.enable_http2);
+        assert_eq!(p.tls_config.value.server_name, "x");
+        assert_eq!(p.tls_config.referenced.line(), 4);
+        assert_eq!(p.http_headers["X-A"].value.values, ["a"]);
+
+        let i: Integration = serde_saphyr::from_str("{}").unwrap();
+        assert!(i.tls_config.is_none() && i.follow_redirects && i.enable_http2);
+        let e = serde_saphyr::from_str::<Integration>("own: 1\n").unwrap_err();
+        assert!(e.to_string().contains("unknown field `own`"), "{e}");
+        let p: Probe = serde_saphyr::from_str("{}").unwrap();
+        assert!(p.tls_config.value.ca_file.is_empty());
+        let dump = serde_saphyr::to_string(&Integration {
+            bearer_token: Some(unspanned_secret()),
+            ..serde_saphyr::from_str("{}").unwrap()
+        })
+        .unwrap();
+        assert!(
+            dump.contains("<secret>") && !dump.contains("hunter2"),
+            "{dump}"
+        );
+    }
+
+    fn unspanned_secret() -> Spanned<Secret> {
+        Spanned::new(
+            Secret::new("hunter2"),
+            serde_saphyr::Location::UNKNOWN,
+            serde_saphyr::Location::UNKNOWN,
+        )
+    }
+}
