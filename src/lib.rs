@@ -25,6 +25,7 @@ pub mod cli;
 pub mod clock;
 pub mod cmd;
 pub mod config;
+pub mod heap;
 pub mod history;
 pub mod labels;
 pub mod metrics;

@@ -15,6 +15,12 @@ use blackwatch::cli::{CheckCommand, Cli, Command, LogFormat, TestCommand};
 use blackwatch::cmd;
 use blackwatch::probe::log::Level;
 
+/// mimalloc instead of glibc's allocator: alert bursts allocate and free many small
+/// objects on both worker threads, which glibc served at a quarter of the ingest CPU and
+/// kept resident afterwards (`benches/alerts.sh`).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn init_logging(cli: &Cli) {
     let level = match cli.log_level {
         Level::Debug => "debug",

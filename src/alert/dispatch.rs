@@ -24,7 +24,7 @@ use tokio::time::Instant;
 use crate::alert::route::{Route, RouteOpts};
 use crate::alert::store::{Alert, StoredAlert};
 use crate::clock::Now;
-use crate::labels::{fingerprint, group_key, LabelSet};
+use crate::labels::{group_key, LabelSet};
 
 /// Process-unique group identity, so a flush result for a group of a replaced dispatcher
 /// (after a reload) is recognised and ignored.
@@ -175,21 +175,24 @@ impl Dispatcher {
     /// group of every route it matches.
     pub fn insert(&mut self, alert: &Arc<StoredAlert>, alert_labels: &LabelSet, now: Now) {
         for route in self.route.match_routes(alert_labels) {
-            let labels = route.opts.group_labels(alert_labels);
-            let id = (route.index, fingerprint(&labels));
+            // The group's labels are only built when the group is new.
+            let id = (route.index, route.opts.group_fingerprint(alert_labels));
             let old = alert.starts_at + route.opts.group_wait < now.wall;
-            let group = self.groups.entry(id).or_insert_with(|| AggrGroup {
-                id: next_group_id(),
-                key: group_key(&route.key, &labels),
-                labels,
-                route_index: route.index,
-                route_id: route.id.clone(),
-                opts: route.opts.clone(),
-                alerts: BTreeMap::new(),
-                next_flush: now.mono + route.opts.group_wait,
-                has_flushed: false,
-                flushing: false,
-                last_flush: None,
+            let group = self.groups.entry(id).or_insert_with(|| {
+                let labels = route.opts.group_labels(alert_labels);
+                AggrGroup {
+                    id: next_group_id(),
+                    key: group_key(&route.key, &labels),
+                    labels,
+                    route_index: route.index,
+                    route_id: route.id.clone(),
+                    opts: route.opts.clone(),
+                    alerts: BTreeMap::new(),
+                    next_flush: now.mono + route.opts.group_wait,
+                    has_flushed: false,
+                    flushing: false,
+                    last_flush: None,
+                }
             });
             group.alerts.insert(alert.fingerprint, alert.clone());
             if old && !group.has_flushed && now.mono < group.next_flush {

@@ -99,6 +99,9 @@ impl Inhibitor {
 
     /// Feeds one alert (new or updated, firing or resolved) to the source caches.
     pub fn observe(&mut self, labels: &LabelSet, ends_at: SystemTime) {
+        if self.rules.is_empty() {
+            return;
+        }
         let fp = fingerprint(labels);
         for (rule, cache) in &mut self.rules {
             if !rule.source.matches(labels) {

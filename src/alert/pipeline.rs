@@ -295,15 +295,14 @@ impl Alerting {
         {
             let mut core = self.core();
             let core = &mut *core;
+            // Active alerts are never more than stored ones: while the store plus this batch
+            // stays within the limit nothing can be refused, and the (full) count is skipped.
+            let limited = limit > 0 && core.alerts.len() + posted.len() > limit;
             // Counted once per batch, then kept up to date as new alerts come in.
-            let mut active = if limit > 0 {
-                core.alerts.active(now)
-            } else {
-                0
-            };
+            let mut active = if limited { core.alerts.active(now) } else { 0 };
             for p in posted {
                 match ingest(p, now, resolve_timeout) {
-                    Ok(a) if limit > 0 && core.alerts.get(a.fingerprint()).is_none() => {
+                    Ok(a) if limited && core.alerts.get(a.fingerprint()).is_none() => {
                         if active >= limit {
                             refused += 1;
                             continue;
@@ -708,21 +707,11 @@ impl Alerting {
 /// Alerts ingested or flushed after which the next quiet moment trims the heap.
 const TRIM_AFTER_ALERTS: u64 = 10_000;
 
-/// Returns free heap pages to the OS. glibc keeps what a burst freed (the posted bodies,
-/// the notification payloads of a flush of many groups) resident otherwise: measured, 100k
-/// alerts flushed in 1,000 groups at once left about 17 MiB behind (`benches/alerts.sh`).
+/// Returns free heap pages to the OS after a burst (the posted bodies, the notification
+/// payloads of a flush of many groups). The binary's allocator is mimalloc (see `main.rs`);
+/// in other hosts of the library (tests) this asks glibc to trim instead.
 fn release_free_heap() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        extern "C" {
-            fn malloc_trim(pad: usize) -> std::os::raw::c_int;
-        }
-        // SAFETY: glibc's `malloc_trim` takes no pointers and only releases memory that is
-        // free in its own arenas; it is thread-safe (it locks each arena).
-        unsafe {
-            malloc_trim(0);
-        }
-    }
+    crate::heap::release_free();
 }
 
 impl AlertSink for Alerting {

@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use crate::labels::{LabelSet, Matchers};
+use crate::labels::{fingerprint_pairs, LabelSet, Matchers};
 
 /// Options a route passes to its aggregation groups.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,6 +50,17 @@ impl Default for RouteOpts {
 impl RouteOpts {
     /// The alert's group labels for this route: the `group_by` labels present on the
     /// alert, or all of them for `'...'`.
+    /// The fingerprint of [`RouteOpts::group_labels`], without building them.
+    pub fn group_fingerprint(&self, labels: &LabelSet) -> u64 {
+        let all = self.group_by_all;
+        fingerprint_pairs(
+            labels
+                .iter()
+                .filter(|(k, _)| all || self.group_by.contains(*k))
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        )
+    }
+
     pub fn group_labels(&self, labels: &LabelSet) -> LabelSet {
         if self.group_by_all {
             return labels.clone();
@@ -420,6 +431,12 @@ time_intervals:
         let alert = ls(&[("alertname", "Down"), ("instance", "a:1")]);
         // Only labels present on the alert are used.
         assert_eq!(root.group_key(&alert), r#"{}:{alertname="Down"}"#);
+        for opts in [&root.opts, &root.routes[0].opts] {
+            assert_eq!(
+                opts.group_fingerprint(&alert),
+                crate::labels::fingerprint(&opts.group_labels(&alert))
+            );
+        }
         let mail = ls(&[("alertname", "MailTest"), ("team", "mail")]);
         let routes = root.match_routes(&mail);
         assert_eq!(routes.len(), 1);
