@@ -123,10 +123,16 @@ fn parse_port(port: &str) -> Result<u16, String> {
 }
 
 /// Runs `fut` until the probe deadline; an elapsed deadline is an `i/o timeout` error.
+/// Once the deadline has passed every call fails at once, as a Go connection with a past
+/// deadline does: `timeout_at` alone polls `fut` first, so a peer that always has data
+/// ready (endless lines) would keep a line-reading loop going long past the deadline.
 async fn by_deadline<T>(
     deadline: Instant,
     fut: impl Future<Output = io::Result<T>>,
 ) -> io::Result<T> {
+    if Instant::now() >= deadline {
+        return Err(io::Error::new(io::ErrorKind::TimedOut, "i/o timeout"));
+    }
     match tokio::time::timeout_at(deadline, fut).await {
         Ok(r) => r,
         Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "i/o timeout")),
