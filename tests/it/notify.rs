@@ -1403,3 +1403,32 @@ async fn redirects_are_followed_unless_follow_redirects_is_false() {
     .unwrap();
     assert_eq!(paths()[4..], ["/hook", "/final"]);
 }
+
+#[tokio::test]
+async fn basic_auth_from_files_is_sent_by_webhook_and_discord() {
+    let server = HttpServer::plain(|_r: &TestRequest| TestResponse::new(204));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("user"), "alice\n").unwrap();
+    std::fs::write(dir.path().join("pw"), "s3cr3t\n").unwrap();
+    let url = server.url("/hook");
+    let http = "    http_config:\n      basic_auth: {username_file: user, password_file: pw}\n";
+    send_once(
+        dir.path(),
+        &format!("  webhook_configs:\n  - url: {url}\n{http}"),
+    )
+    .await
+    .unwrap();
+    send_once(
+        dir.path(),
+        &format!("  discord_configs:\n  - webhook_url: {url}\n{http}"),
+    )
+    .await
+    .unwrap();
+    // base64("alice:s3cr3t")
+    let auth: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|r| r.header("authorization").unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(auth, ["Basic YWxpY2U6czNjcjN0", "Basic YWxpY2U6czNjcjN0"]);
+}

@@ -98,7 +98,8 @@ impl Payload {
 pub struct HttpSettings {
     /// `Authorization` header: scheme and credentials.
     pub authorization: Option<(String, SecretSource)>,
-    pub basic_auth: Option<(String, Option<SecretSource>)>,
+    /// Username (inline or `username_file`) and password.
+    pub basic_auth: Option<(SecretSource, Option<SecretSource>)>,
     /// Extra headers; values are secret.
     pub headers: Vec<(String, HeaderValue)>,
 }
@@ -150,7 +151,12 @@ impl HttpSettings {
             } else {
                 None
             };
-            s.basic_auth = Some((b.username.clone(), pw));
+            let user = if b.username.is_empty() && !b.username_file.is_empty() {
+                SecretSource::File(abs(base, &b.username_file))
+            } else {
+                SecretSource::Inline(Secret::new(b.username.clone()))
+            };
+            s.basic_auth = Some((user, pw));
         }
         for (name, v) in &h.http_headers {
             for x in &v.value.values {
@@ -184,7 +190,8 @@ impl HttpSettings {
                 Some(p) => Some(read(p, "basic_auth password")?),
                 None => None,
             };
-            req = req.basic_auth(user, pw.as_ref().map(|p| p.expose().to_string()));
+            let user = read(user, "basic_auth username")?;
+            req = req.basic_auth(user.expose(), pw.as_ref().map(|p| p.expose().to_string()));
         }
         if let Some((kind, cred)) = &self.authorization {
             let c = read(cred, "authorization credentials")?;
