@@ -82,15 +82,72 @@ pub async fn run_with_options(
     web: Option<Arc<webconfig::Web>>,
     opts: ServerOptions,
 ) -> Result<(), ServerError> {
+    let body_timeout = opts.request_body_timeout;
+    let app = router(state).layer(axum::middleware::from_fn(
+        move |req: axum::extract::Request, next: axum::middleware::Next| {
+            read_body_by(body_timeout, req, next)
+        },
+    ));
     let app = match &web {
-        None => router(state),
-        Some(web) => router(state).layer(axum::middleware::from_fn_with_state(
+        None => app,
+        Some(web) => app.layer(axum::middleware::from_fn_with_state(
             Arc::clone(web),
             tls::web_layer,
         )),
     };
     serve::serve(listener, app, web, shutdown, opts).await?;
     Ok(())
+}
+
+/// Reads a request's body completely within `timeout` (and within `MAX_REQUEST_BODY`)
+/// before the handler runs, so a client trickling or stalling its body cannot hold a
+/// connection and its buffer for longer: 408 when it is late, 413 when it is too large.
+async fn read_body_by(
+    timeout: std::time::Duration,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use axum::body::HttpBody as _;
+    if req.body().is_end_stream() {
+        return next.run(req).await;
+    }
+    let too_large = || {
+        plain(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body larger than {MAX_REQUEST_BODY} bytes"),
+        )
+    };
+    // A Content-Length over the cap is refused before anything is read.
+    if req.body().size_hint().lower() > MAX_REQUEST_BODY as u64 {
+        return too_large();
+    }
+    let (parts, body) = req.into_parts();
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, MAX_REQUEST_BODY)).await {
+        Err(_) => plain(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "request body not received within {}",
+                crate::config::units::format_go_duration(timeout)
+            ),
+        ),
+        Ok(Err(e)) => {
+            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+            while let Some(err) = source {
+                if err.is::<http_body_util::LengthLimitError>() {
+                    return too_large();
+                }
+                source = err.source();
+            }
+            plain(
+                StatusCode::BAD_REQUEST,
+                format!("reading request body: {e}"),
+            )
+        }
+        Ok(Ok(bytes)) => {
+            next.run(axum::extract::Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+    }
 }
 
 /// A text response, gzip-compressed when the client accepts it.

@@ -32,6 +32,9 @@ pub struct ServerOptions {
     pub header_read_timeout: Duration,
     /// A TLS client has this long to complete its handshake.
     pub tls_handshake_timeout: Duration,
+    /// A client has this long, from the end of the request head, to send the whole request
+    /// body (at most `MAX_REQUEST_BODY`); then it gets a 408.
+    pub request_body_timeout: Duration,
 }
 
 impl Default for ServerOptions {
@@ -39,6 +42,7 @@ impl Default for ServerOptions {
         Self {
             header_read_timeout: Duration::from_secs(30),
             tls_handshake_timeout: Duration::from_secs(10),
+            request_body_timeout: Duration::from_secs(30),
         }
     }
 }

@@ -2,7 +2,8 @@
 //! without `--web.config.file` TLS: a connection that sends nothing or half a request head is
 //! closed by the server once `ServerOptions::header_read_timeout` passes, while other
 //! connections are served meanwhile; HTTP/1.1 keep-alive, h2c and graceful shutdown are
-//! unchanged for normal clients.
+//! unchanged for normal clients. A request body that stalls gets a 408 once
+//! `ServerOptions::request_body_timeout` passes; one larger than the cap a 413 at once.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -67,6 +68,7 @@ impl Server {
         let opts = ServerOptions {
             header_read_timeout: TIMEOUT,
             tls_handshake_timeout: TIMEOUT,
+            request_body_timeout: TIMEOUT,
         };
         let task = tokio::spawn({
             let token = token.clone();
@@ -304,4 +306,46 @@ async fn tls_silent_handshake_and_partial_head_are_closed() {
 
     let (_, closed) = wait_closed(&mut tls, limit).await;
     assert_closed_by_timeout("TLS with half a request head", since, closed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_body_gets_408_and_oversized_body_413() {
+    let server = Server::start(None).await;
+    // Ten of the hundred announced bytes, then nothing.
+    let mut s = TcpStream::connect(server.addr).await.expect("connect");
+    let since = Instant::now();
+    s.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ntarget=abc")
+        .await
+        .expect("write");
+    let (got, closed) = wait_closed(&mut s, TIMEOUT + MARGIN + MARGIN).await;
+    let got = String::from_utf8_lossy(&got);
+    assert!(got.starts_with("HTTP/1.1 408"), "{got}");
+    assert!(got.contains("request body not received within 1s"), "{got}");
+    let took = closed.duration_since(since);
+    assert!(
+        took >= TIMEOUT - Duration::from_millis(100),
+        "answered after {took:?}"
+    );
+    assert!(took <= TIMEOUT + MARGIN, "answered after {took:?}");
+    // A body announced larger than the cap is refused without reading it.
+    let mut s = TcpStream::connect(server.addr).await.expect("connect");
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        blackwatch::server::MAX_REQUEST_BODY + 1
+    );
+    s.write_all(head.as_bytes()).await.expect("write");
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(MARGIN, s.read(&mut buf))
+        .await
+        .expect("answered before the body was sent")
+        .expect("read");
+    let got = String::from_utf8_lossy(&buf[..n]);
+    assert!(got.starts_with("HTTP/1.1 413"), "{got}");
+    assert!(
+        got.contains("request body larger than 4194304 bytes"),
+        "{got}"
+    );
+    // A complete body still reaches the handler.
+    let got = plain_get(server.addr, "/-/healthy").await;
+    assert!(got.starts_with("HTTP/1.1 200"), "{got}");
 }
