@@ -92,8 +92,8 @@ pub struct Runtime {
 impl Runtime {
     pub fn build(config: Arc<AlertingConfig>, client: &reqwest::Client) -> Self {
         let mut receivers = HashMap::new();
-        let templates =
-            crate::alert::notify::render::TemplateSet::for_files(&config.template_files());
+        // Parsed (and checked) when the config was loaded.
+        let templates = config.template_set.clone();
         for r in &config.receivers {
             let base_dir = config
                 .source
@@ -237,7 +237,7 @@ impl Alerting {
     /// duplicates). An unchanged config changes nothing.
     pub fn apply_config(&self, config: Arc<AlertingConfig>) {
         let current = self.runtime();
-        if current.config.to_yaml() == config.to_yaml() {
+        if current.config.same_as(&config) {
             return;
         }
         let runtime = Arc::new(Runtime::build(config.clone(), &self.client));

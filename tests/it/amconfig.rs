@@ -763,4 +763,25 @@ async fn broken_templates_fail_check_start_up_and_reload_keeps_the_running_ones(
         "started with a broken template: {stderr}"
     );
     assert!(stderr.contains(&want), "{stderr}");
+
+    // A fixed template (blackwatch.yml still unchanged) reloads and is used at once.
+    std::fs::write(
+        &title,
+        r#"{{ define "custom.title" }}v3 {{ .CommonLabels.alertname }}{{ end }}"#,
+    )
+    .unwrap();
+    let resp = client.post(d.url("/-/reload")).send().await.unwrap();
+    assert_eq!(
+        resp.status(),
+        200,
+        "{}",
+        resp.text().await.unwrap_or_default()
+    );
+    assert_eq!(post("Cpu").await.unwrap().status(), 200);
+    wait_for_titles(3).await;
+    assert!(
+        discord_titles(&sink).contains(&"v3 Cpu".to_string()),
+        "{:?}",
+        discord_titles(&sink)
+    );
 }

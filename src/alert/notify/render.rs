@@ -218,22 +218,6 @@ impl TemplateSet {
         self.add(&name, &text)
     }
 
-    /// The set for template files read again after the config was loaded. The alerting
-    /// config parses its `templates:` at load time and refuses files that do not parse
-    /// ([`crate::alert::config::AlertingConfig::template_set`] holds that result, which is
-    /// what callers should use); this only covers a file that disappeared or changed
-    /// between that load and this call: it is logged and the defaults are used, so
-    /// notifications still go out.
-    pub fn for_files(files: &[PathBuf]) -> Arc<Self> {
-        match Self::load(files) {
-            Ok(s) => Arc::new(s),
-            Err(e) => {
-                tracing::error!(message = "Loading notification templates failed; using the defaults", error = %e);
-                Arc::new(Self::defaults())
-            }
-        }
-    }
-
     fn add(&mut self, name: &str, text: &str) -> Result<(), RenderError> {
         let f = funcs(UNIX_EPOCH);
         self.text
