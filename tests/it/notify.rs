@@ -1266,6 +1266,9 @@ async fn webhook_tls_config_private_ca_server_name_and_versions() {
     // The private CA is not in the system roots: refused, nothing arrives.
     let e = send_once(dir.path(), &hook(&url, "")).await.unwrap_err();
     assert!(e.starts_with("request failed"), "{e}");
+    // The cause is named (reqwest's own message is only "error sending request").
+    assert!(e.contains("UnknownIssuer"), "{e}");
+    assert!(!e.contains("/hook"), "the URL is a secret: {e}");
     assert!(server.requests().is_empty());
 
     // ca_file (relative to the config file) makes it trusted.
@@ -1286,6 +1289,7 @@ async fn webhook_tls_config_private_ca_server_name_and_versions() {
         .await
         .unwrap_err();
     assert!(e.starts_with("request failed"), "{e}");
+    assert!(e.contains("certificate"), "{e}");
     assert_eq!(server.requests().len(), 2);
 
     // insecure_skip_verify accepts the unknown issuer.

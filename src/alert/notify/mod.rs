@@ -108,7 +108,20 @@ impl NotifyError {
         } else {
             FailReason::Other
         };
-        Self::new(true, reason, format!("request failed: {e}"))
+        // reqwest's own message is generic ("error sending request"); the cause chain says
+        // what happened (refused connection, unknown certificate issuer, ...). Causes come
+        // from hyper and rustls and do not carry the URL.
+        let mut message = format!("request failed: {e}");
+        let mut source = std::error::Error::source(&e);
+        while let Some(cause) = source {
+            let text = cause.to_string();
+            if !message.contains(&text) {
+                message.push_str(": ");
+                message.push_str(&text);
+            }
+            source = cause.source();
+        }
+        Self::new(true, reason, message)
     }
 
     /// Upstream's HTTP rule: 5xx retry, every other non-2xx status is final.
