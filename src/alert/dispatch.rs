@@ -154,7 +154,7 @@ pub struct Dispatcher {
     route: Arc<Route>,
     /// Routes by depth-first index.
     routes: Vec<Route>,
-    groups: HashMap<(usize, u64), AggrGroup>,
+    groups: HashMap<(usize, u64), AggrGroup, foldhash::fast::RandomState>,
 }
 
 impl Dispatcher {
@@ -163,7 +163,7 @@ impl Dispatcher {
         Self {
             route,
             routes,
-            groups: HashMap::new(),
+            groups: HashMap::default(),
         }
     }
 
