@@ -571,21 +571,40 @@ impl Alerting {
 
     /// Garbage collection and gauges.
     pub fn maintain(&self, now: Now) {
-        let mut core = self.core();
-        let core = &mut *core;
-        let cutoff = now
-            .wall
-            .checked_sub(RESOLVED_RETENTION)
-            .unwrap_or(UNIX_EPOCH);
-        let dispatcher = &core.dispatcher;
-        let removed = core.alerts.gc(cutoff, |fp| dispatcher.holds(fp));
-        if removed > 0 {
-            core.version += 1;
-        }
-        core.inhibitor.gc(cutoff);
-        let (mut active, mut suppressed) = (0, 0);
         {
+            let mut core = self.core();
+            let core = &mut *core;
+            let cutoff = now
+                .wall
+                .checked_sub(RESOLVED_RETENTION)
+                .unwrap_or(UNIX_EPOCH);
+            let dispatcher = &core.dispatcher;
+            let removed = core.alerts.gc(cutoff, |fp| dispatcher.holds(fp));
+            if removed > 0 {
+                core.version += 1;
+            }
+            core.inhibitor.gc(cutoff);
+        }
+        if self.silences().gc(now.wall) > 0 {
+            self.silences_changed();
+        }
+        if self.nflog().gc(now.wall) > 0 {
+            if let Some(p) = &self.persister {
+                p.mark_dirty();
+            }
+        }
+        self.refresh_gauges(now);
+    }
+
+    /// Sets the state gauges (alerts active/suppressed, aggregation groups, silences by
+    /// state) from the current state at `now`. Called at maintenance and before every
+    /// `/metrics` scrape, so a scrape sees the state as of the scrape, as upstream's
+    /// collectors compute it.
+    pub fn refresh_gauges(&self, now: Now) {
+        let (active, suppressed, groups) = {
+            let core = self.core();
             let silences = self.silences();
+            let (mut active, mut suppressed) = (0, 0);
             for a in core.alerts.iter().filter(|a| !a.resolved_at(now.wall)) {
                 let labels = a.labels();
                 if core.inhibitor.mutes(&labels, now.wall).is_some()
@@ -596,7 +615,8 @@ impl Alerting {
                     active += 1;
                 }
             }
-        }
+            (active, suppressed, core.dispatcher.len())
+        };
         self.metrics
             .alerts
             .get_or_create(&StateLabel { state: "active" })
@@ -607,14 +627,9 @@ impl Alerting {
                 state: "suppressed",
             })
             .set(suppressed);
-        self.metrics
-            .aggregation_groups
-            .set(core.dispatcher.len() as i64);
-        let mut silences = self.silences();
-        if silences.gc(now.wall) > 0 {
-            self.silences_changed();
-        }
-        for (state, n) in silences.count_by_state(now.wall) {
+        self.metrics.aggregation_groups.set(groups as i64);
+        let counts = self.silences().count_by_state(now.wall);
+        for (state, n) in counts {
             let state = match state {
                 SilenceState::Active => "active",
                 SilenceState::Pending => "pending",
@@ -624,12 +639,6 @@ impl Alerting {
                 .silences
                 .get_or_create(&StateLabel { state })
                 .set(n as i64);
-        }
-        drop(silences);
-        if self.nflog().gc(now.wall) > 0 {
-            if let Some(p) = &self.persister {
-                p.mark_dirty();
-            }
         }
     }
 

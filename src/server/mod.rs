@@ -205,6 +205,9 @@ async fn metrics(
 }
 
 fn metrics_response(state: &Shared, headers: &HeaderMap) -> Response {
+    if let Some(alerting) = state.alerting() {
+        alerting.refresh_gauges(alerting.now());
+    }
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let (mut body, content_type) = state.metrics.encode(accept);
     // Scheduled results follow the self-metrics; OpenMetrics ends with a single `# EOF`.

@@ -332,6 +332,23 @@ async fn api_silence_mutes_until_expired() {
         .await
         .unwrap();
     assert_eq!(active_only, json!([]));
+    // The state gauges are computed at the scrape, not only at the 30 s maintenance.
+    let metrics = c
+        .get(d.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for want in [
+        "alertmanager_alerts{state=\"suppressed\"} 1",
+        "alertmanager_alerts{state=\"active\"} 0",
+        "alertmanager_silences{state=\"active\"} 1",
+        "alertmanager_dispatcher_aggregation_groups 1",
+    ] {
+        assert!(metrics.contains(want), "{want} missing:\n{metrics}");
+    }
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert!(notifications(&sink).is_empty(), "silenced alert was sent");
 
