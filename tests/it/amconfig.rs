@@ -725,14 +725,7 @@ async fn broken_templates_fail_check_start_up_and_reload_keeps_the_running_ones(
     assert_eq!(resp.status(), 500);
     let body = resp.text().await.unwrap();
     assert!(body.contains(&want), "{body}");
-    let metrics = client
-        .get(d.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = d.metrics().await;
     assert!(
         metrics.contains("blackbox_exporter_config_last_reload_successful 0"),
         "{metrics}"

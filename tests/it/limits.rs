@@ -84,14 +84,7 @@ async fn alert_and_silence_limits_answer_400_and_count() {
         .collect();
     names.sort();
     assert_eq!(names, ["A", "B"]);
-    let metrics = c
-        .get(d.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = d.metrics().await;
     assert!(
         metrics.contains("blackwatch_alerts_refused_total{reason=\"limit\"} 3"),
         "{metrics}"

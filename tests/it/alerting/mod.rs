@@ -75,6 +75,18 @@ impl Daemon {
         format!("http://{}{path}", self.addr)
     }
 
+    /// The daemon's `/metrics` text.
+    pub(crate) async fn metrics(&self) -> String {
+        client()
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("/metrics body")
+    }
+
     fn kill9(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -270,14 +282,7 @@ async fn posted_alerts_are_grouped_notified_and_resolved() {
         2,
         "nothing more after the resolve"
     );
-    let metrics = client()
-        .get(d.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = d.metrics().await;
     assert!(
         metrics.contains("alertmanager_notifications_total{integration=\"webhook\"} 2"),
         "{metrics}"
@@ -333,14 +338,7 @@ async fn api_silence_mutes_until_expired() {
         .unwrap();
     assert_eq!(active_only, json!([]));
     // The state gauges are computed at the scrape, not only at the 30 s maintenance.
-    let metrics = c
-        .get(d.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = d.metrics().await;
     for want in [
         "alertmanager_alerts{state=\"suppressed\"} 1",
         "alertmanager_alerts{state=\"active\"} 0",
