@@ -40,6 +40,7 @@ fn init_logging(cli: &Cli) {
 }
 
 fn main() -> ExitCode {
+    blackwatch::heap::configure();
     let mut cli = Cli::parse();
     init_logging(&cli);
     let _ = rustls::crypto::ring::default_provider().install_default();

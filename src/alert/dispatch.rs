@@ -96,8 +96,9 @@ impl AggrGroup {
     }
 }
 
-/// What one flush has to send: the group's alerts at tick time, firing ones with a zero
-/// (`UNIX_EPOCH`) `ends_at` as upstream presents them, sorted as upstream sorts them.
+/// What one flush has to send: the group's alerts at tick time, sorted as upstream sorts
+/// them, shared with the store (notifiers present firing ones with a zero `ends_at`, see
+/// [`FlushAlert::to_alert`]).
 #[derive(Clone, Debug)]
 pub struct FlushJob {
     pub group: GroupId,
@@ -105,17 +106,65 @@ pub struct FlushJob {
     pub group_labels: LabelSet,
     pub route_index: usize,
     pub opts: RouteOpts,
-    pub alerts: Vec<Alert>,
+    pub alerts: Vec<FlushAlert>,
     /// Fingerprint and `updated_at` of the alerts that were resolved at tick time.
     pub resolved: Vec<(u64, SystemTime)>,
     pub now: Now,
 }
 
+/// One alert of a flush: the stored alert and whether it was firing at the tick.
+#[derive(Clone, Debug)]
+pub struct FlushAlert {
+    pub alert: Arc<StoredAlert>,
+    pub firing: bool,
+}
+
+impl FlushAlert {
+    /// The alert as upstream presents it in a notification: a firing alert has a zero
+    /// (`UNIX_EPOCH`) `ends_at`.
+    pub fn to_alert(&self) -> Alert {
+        let mut a = self.alert.to_alert();
+        if self.firing {
+            a.ends_at = UNIX_EPOCH;
+        }
+        a
+    }
+
+    pub fn fingerprint(&self) -> u64 {
+        self.alert.fingerprint
+    }
+}
+
+/// Label access for [`alert_order`]: a [`LabelSet`] or a stored alert's interned pairs.
+pub trait Labeled {
+    fn label(&self, name: &str) -> Option<&str>;
+    /// The pairs, sorted by name.
+    fn pairs(&self) -> impl ExactSizeIterator<Item = (&str, &str)>;
+}
+
+impl Labeled for LabelSet {
+    fn label(&self, name: &str) -> Option<&str> {
+        self.get(name).map(String::as_str)
+    }
+    fn pairs(&self) -> impl ExactSizeIterator<Item = (&str, &str)> {
+        self.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+}
+
+impl Labeled for StoredAlert {
+    fn label(&self, name: &str) -> Option<&str> {
+        StoredAlert::label(self, name)
+    }
+    fn pairs(&self) -> impl ExactSizeIterator<Item = (&str, &str)> {
+        self.label_pairs()
+    }
+}
+
 /// `types.AlertSlice` order: by `job`, then `instance` (alerts having the label first),
 /// then `model.LabelSet.Before`.
-pub fn alert_order(a: &LabelSet, b: &LabelSet) -> Ordering {
+pub fn alert_order<L: Labeled + ?Sized>(a: &L, b: &L) -> Ordering {
     for key in ["job", "instance"] {
-        match (a.get(key), b.get(key)) {
+        match (a.label(key), b.label(key)) {
             (None, None) => continue,
             (None, Some(_)) => return Ordering::Greater,
             (Some(_), None) => return Ordering::Less,
@@ -123,29 +172,40 @@ pub fn alert_order(a: &LabelSet, b: &LabelSet) -> Ordering {
             _ => {}
         }
     }
-    label_set_before(a, b)
+    label_set_before(a.pairs(), b.pairs())
 }
 
-/// `model.LabelSet.Before` as an ordering.
-fn label_set_before(a: &LabelSet, b: &LabelSet) -> Ordering {
+/// `model.LabelSet.Before` as an ordering, over pairs sorted by name: fewer labels first;
+/// then, walking the union of the names in order, the set lacking a name first, else the
+/// smaller value.
+fn label_set_before<'a>(
+    a: impl ExactSizeIterator<Item = (&'a str, &'a str)>,
+    b: impl ExactSizeIterator<Item = (&'a str, &'a str)>,
+) -> Ordering {
     if a.len() != b.len() {
         return a.len().cmp(&b.len());
     }
-    let mut names: Vec<&String> = a.keys().chain(b.keys()).collect();
-    names.sort();
-    for n in names {
-        let Some(x) = a.get(n) else {
-            return Ordering::Less;
-        };
-        let Some(y) = b.get(n) else {
-            return Ordering::Greater;
-        };
-        match x.cmp(y) {
-            Ordering::Equal => {}
-            o => return o,
+    let (mut a, mut b) = (a.peekable(), b.peekable());
+    loop {
+        match (a.peek(), b.peek()) {
+            (None, None) => return Ordering::Equal,
+            (Some(_), None) => return Ordering::Greater,
+            (None, Some(_)) => return Ordering::Less,
+            (Some((an, av)), Some((bn, bv))) => match an.cmp(bn) {
+                // `b` lacks the smaller name `an`.
+                Ordering::Less => return Ordering::Greater,
+                // `a` lacks the smaller name `bn`.
+                Ordering::Greater => return Ordering::Less,
+                Ordering::Equal => match av.cmp(bv) {
+                    Ordering::Equal => {
+                        a.next();
+                        b.next();
+                    }
+                    o => return o,
+                },
+            },
         }
     }
-    Ordering::Equal
 }
 
 /// The groups of one routing tree.
@@ -223,20 +283,21 @@ impl Dispatcher {
             g.flushing = true;
             g.last_flush = Some(now.wall);
             let mut resolved = Vec::new();
-            let mut alerts: Vec<Alert> = g
+            let mut alerts: Vec<FlushAlert> = g
                 .alerts
                 .iter()
                 .map(|(fp, a)| {
-                    let mut a = a.to_alert();
-                    if a.resolved_at(now.wall) {
+                    let firing = !a.resolved_at(now.wall);
+                    if !firing {
                         resolved.push((*fp, a.updated_at));
-                    } else {
-                        a.ends_at = UNIX_EPOCH;
                     }
-                    a
+                    FlushAlert {
+                        alert: a.clone(),
+                        firing,
+                    }
                 })
                 .collect();
-            alerts.sort_by(|a, b| alert_order(&a.labels, &b.labels));
+            alerts.sort_by(|a, b| alert_order(&*a.alert, &*b.alert));
             jobs.push(FlushJob {
                 group: g.id,
                 group_key: g.key.clone(),
@@ -434,7 +495,7 @@ mod tests {
         // Re-armed before sending; no further timer while the flush runs.
         assert_eq!(d.next_deadline(), None);
         // Firing alerts are presented with a zero end time.
-        assert_eq!(jobs[0].alerts[0].ends_at, UNIX_EPOCH);
+        assert_eq!(jobs[0].alerts[0].to_alert().ends_at, UNIX_EPOCH);
         d.flush_done(&jobs[0], true, c.at(31.0));
         assert_eq!(d.next_deadline(), Some(c.at(330.0).mono));
         // A new alert does not move the timer once the group has flushed.
@@ -468,7 +529,7 @@ mod tests {
         put(&mut d, alert(&c, l.clone(), 0.0, 50.0, 0.0), c.at(0.0));
         let jobs = d.due(c.at(60.0));
         assert_eq!(jobs[0].resolved.len(), 1);
-        assert_ne!(jobs[0].alerts[0].ends_at, UNIX_EPOCH);
+        assert_ne!(jobs[0].alerts[0].to_alert().ends_at, UNIX_EPOCH);
         d.flush_done(&jobs[0], false, c.at(61.0));
         assert_eq!(d.len(), 1, "failed flush keeps the resolved alert");
         let jobs = d.due(c.at(360.0));
@@ -511,6 +572,26 @@ mod tests {
         let d = labels(&[("alertname", "A")]);
         let mut v = vec![c.clone(), a.clone(), d.clone(), b.clone()];
         v.sort_by(alert_order);
-        assert_eq!(v, vec![b, a, d, c]);
+        assert_eq!(v, vec![b.clone(), a.clone(), d.clone(), c.clone()]);
+        // The same order on stored alerts (interned pairs).
+        let mut store = crate::alert::store::AlertStore::new();
+        let mut stored: Vec<_> = [&c, &a, &d, &b]
+            .iter()
+            .map(|l| {
+                let al = Alert {
+                    labels: (*l).clone(),
+                    annotations: LabelSet::new(),
+                    starts_at: UNIX_EPOCH,
+                    ends_at: UNIX_EPOCH,
+                    generator_url: String::new(),
+                    updated_at: UNIX_EPOCH,
+                    timeout: false,
+                };
+                store.put(&al, UNIX_EPOCH)
+            })
+            .collect();
+        stored.sort_by(|x, y| alert_order(&**x, &**y));
+        let got: Vec<LabelSet> = stored.iter().map(|x| x.labels()).collect();
+        assert_eq!(got, vec![b, a, d, c]);
     }
 }

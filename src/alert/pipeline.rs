@@ -26,9 +26,9 @@ use crate::alert::inhibit::Inhibitor;
 use crate::alert::metrics::{AlertMetrics, ReasonLabel, ReceivedLabels, StateLabel, VersionLabel};
 use crate::alert::nflog::{IntegrationId, NotificationLog};
 use crate::alert::notify::build::build_integrations;
-use crate::alert::notify::{Integration, NotifyContext};
+use crate::alert::notify::{Batch, FlushAlert, Integration, NotifyContext};
 use crate::alert::persist::Persister;
-use crate::alert::retry::{notify_with_retry, random_jitter, Jitter};
+use crate::alert::retry::{notify_batch_with_retry, random_jitter, Jitter};
 use crate::alert::silence::{SilenceState, Silences};
 use crate::alert::store::{ingest, Alert, AlertStore, InvalidAlert, StoredAlert};
 use crate::alert::{AlertSink, PostableAlert};
@@ -372,7 +372,7 @@ impl Alerting {
     pub async fn flush(self: &Arc<Self>, job: &Arc<FlushJob>) -> bool {
         let rt = self.runtime();
         let now = job.now.wall;
-        let is_resolved = |a: &Alert| a.ends_at != UNIX_EPOCH;
+        let is_resolved = |a: &FlushAlert| !a.firing;
         let suppressed = |reason: &'static str, n: usize| {
             self.metrics
                 .suppressed
@@ -385,8 +385,10 @@ impl Alerting {
         // Inhibition.
         {
             let core = self.core();
+            // Label sets are built one alert at a time, and only when a rule could match.
+            let has_rules = core.inhibitor.rules().next().is_some();
             for (a, f) in job.alerts.iter().zip(&mut fate) {
-                if core.inhibitor.mutes(&a.labels, now).is_some() {
+                if has_rules && core.inhibitor.mutes(&a.alert.labels(), now).is_some() {
                     *f = if is_resolved(a) {
                         Fate::MutedResolved
                     } else {
@@ -413,8 +415,9 @@ impl Alerting {
         // Silences.
         {
             let silences = self.silences();
+            let any = !silences.is_empty();
             for (a, f) in job.alerts.iter().zip(&mut fate) {
-                if *f == Fate::Kept && !silences.mutes(&a.labels, now).is_empty() {
+                if any && *f == Fate::Kept && !silences.mutes(&a.alert.labels(), now).is_empty() {
                     *f = if is_resolved(a) {
                         Fate::MutedResolved
                     } else {
@@ -480,7 +483,7 @@ impl Alerting {
         let (mut firing, mut resolved) = (BTreeSet::new(), BTreeSet::new());
         for &i in &selected {
             let a = &job.alerts[i];
-            if a.ends_at == UNIX_EPOCH {
+            if a.firing {
                 firing.insert(a.fingerprint());
             } else {
                 resolved.insert(a.fingerprint());
@@ -498,16 +501,10 @@ impl Alerting {
         };
         let send: Vec<usize> = selected
             .into_iter()
-            .filter(|&i| integration.send_resolved || job.alerts[i].ends_at == UNIX_EPOCH)
+            .filter(|&i| integration.send_resolved || job.alerts[i].firing)
             .collect();
-        // Usually everything goes out: then the job's alerts are sent as they are.
-        let copied: Vec<Alert>;
-        let to_send: &[Alert] = if send.len() == job.alerts.len() {
-            &job.alerts
-        } else {
-            copied = send.iter().map(|&i| job.alerts[i].clone()).collect();
-            &copied
-        };
+        // Shared stored alerts: the notifier builds its payload from them.
+        let to_send = Batch::Stored(send.iter().map(|&i| job.alerts[i].clone()).collect());
         if !to_send.is_empty() {
             let ctx = NotifyContext {
                 receiver: job.opts.receiver.clone(),
@@ -518,10 +515,10 @@ impl Alerting {
                 now,
             };
             let deadline = Instant::now() + job.opts.group_interval.max(Duration::from_secs(10));
-            if let Err(e) = notify_with_retry(
+            if let Err(e) = notify_batch_with_retry(
                 integration,
                 &ctx,
-                to_send,
+                &to_send,
                 deadline,
                 &self.options.jitter,
                 &self.metrics,

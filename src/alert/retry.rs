@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::alert::metrics::{AlertMetrics, FailedLabels};
-use crate::alert::notify::{FailReason, Integration, NotifyContext, NotifyError};
+use crate::alert::notify::{Batch, FailReason, Integration, NotifyContext, NotifyError};
 use crate::alert::store::Alert;
 
 pub const INITIAL_INTERVAL: Duration = Duration::from_millis(500);
@@ -91,6 +91,19 @@ pub async fn notify_with_retry(
     jitter: &Jitter,
     metrics: &AlertMetrics,
 ) -> Result<usize, RetryError> {
+    let batch = Batch::Owned(alerts.to_vec());
+    notify_batch_with_retry(integration, ctx, &batch, deadline, jitter, metrics).await
+}
+
+/// [`notify_with_retry`] for a flush's [`Batch`] of shared stored alerts.
+pub async fn notify_batch_with_retry(
+    integration: &Integration,
+    ctx: &NotifyContext,
+    alerts: &Batch,
+    deadline: Instant,
+    jitter: &Jitter,
+    metrics: &AlertMetrics,
+) -> Result<usize, RetryError> {
     let name = integration.notifier.name();
     let label = AlertMetrics::integration(name);
     metrics.notifications.get_or_create(&label).inc();
@@ -110,7 +123,7 @@ pub async fn notify_with_retry(
 async fn attempts(
     integration: &Integration,
     ctx: &NotifyContext,
-    alerts: &[Alert],
+    alerts: &Batch,
     deadline: Instant,
     jitter: &Jitter,
     metrics: &AlertMetrics,
@@ -122,7 +135,7 @@ async fn attempts(
         attempt += 1;
         let started = Instant::now();
         let outcome =
-            tokio::time::timeout_at(deadline, integration.notifier.notify(ctx, alerts)).await;
+            tokio::time::timeout_at(deadline, integration.notifier.notify_batch(ctx, alerts)).await;
         metrics
             .notification_latency
             .get_or_create(&label)
@@ -216,7 +229,7 @@ mod tests {
         fn name(&self) -> &'static str {
             "webhook"
         }
-        fn notify<'a>(&'a self, _: &'a NotifyContext, _: &'a [Alert]) -> NotifyFuture<'a> {
+        fn notify_batch<'a>(&'a self, _: &'a NotifyContext, _: &'a Batch) -> NotifyFuture<'a> {
             Box::pin(async move {
                 self.times.lock().unwrap().push(Instant::now());
                 match self.errors.lock().unwrap().pop() {

@@ -198,6 +198,11 @@ impl StoredAlert {
         to_set(&self.labels)
     }
 
+    /// The label pairs, sorted by name.
+    pub fn label_pairs(&self) -> impl ExactSizeIterator<Item = (&str, &str)> {
+        self.labels.iter().map(|(k, v)| (&**k, &**v))
+    }
+
     pub fn label(&self, name: &str) -> Option<&str> {
         self.labels
             .iter()

@@ -18,7 +18,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::render::{data_value, TemplateSet};
-use super::{FailReason, Notifier, NotifyContext, NotifyError, NotifyFuture};
+use super::{Batch, FailReason, Notifier, NotifyContext, NotifyError, NotifyFuture};
 use crate::alert::config::raw::RawHttpConfig;
 use crate::alert::config::{DiscordConfig, SecretSource};
 use crate::alert::store::Alert;
@@ -377,8 +377,8 @@ impl Discord {
             })
     }
 
-    async fn send(&self, ctx: &NotifyContext, alerts: &[Alert]) -> Result<(), NotifyError> {
-        let payload = self.payload(ctx, alerts)?;
+    async fn send(&self, ctx: &NotifyContext, alerts: &Batch) -> Result<(), NotifyError> {
+        let payload = self.payload(ctx, &alerts.to_alerts())?;
         let url = self.url()?;
         let req = self
             .client
@@ -413,7 +413,7 @@ impl Notifier for Discord {
         "discord"
     }
 
-    fn notify<'a>(&'a self, ctx: &'a NotifyContext, alerts: &'a [Alert]) -> NotifyFuture<'a> {
+    fn notify_batch<'a>(&'a self, ctx: &'a NotifyContext, alerts: &'a Batch) -> NotifyFuture<'a> {
         Box::pin(self.send(ctx, alerts))
     }
 }

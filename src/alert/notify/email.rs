@@ -35,7 +35,7 @@ use lettre::transport::smtp::commands::Ehlo;
 use lettre::transport::smtp::extension::{ClientId, Extension};
 
 use super::render::{data_value, TemplateSet};
-use super::{FailReason, Notifier, NotifyContext, NotifyError, NotifyFuture};
+use super::{Batch, FailReason, Notifier, NotifyContext, NotifyError, NotifyFuture};
 use crate::alert::config::EmailConfig;
 use crate::alert::store::Alert;
 use crate::template::time::GoTime;
@@ -359,8 +359,8 @@ impl Email {
         b.build_rustls().map_err(|e| tls_err(e.to_string()))
     }
 
-    async fn send(&self, ctx: &NotifyContext, alerts: &[Alert]) -> Result<(), NotifyError> {
-        let rendered = self.render(ctx, alerts)?;
+    async fn send(&self, ctx: &NotifyContext, alerts: &Batch) -> Result<(), NotifyError> {
+        let rendered = self.render(ctx, &alerts.to_alerts())?;
         let host = self.conf.smarthost.host.clone();
         let port: u16 = self.conf.smarthost.port.parse().map_err(|_| {
             err(
@@ -566,7 +566,7 @@ impl Notifier for Email {
         "email"
     }
 
-    fn notify<'a>(&'a self, ctx: &'a NotifyContext, alerts: &'a [Alert]) -> NotifyFuture<'a> {
+    fn notify_batch<'a>(&'a self, ctx: &'a NotifyContext, alerts: &'a Batch) -> NotifyFuture<'a> {
         Box::pin(self.send(ctx, alerts))
     }
 }

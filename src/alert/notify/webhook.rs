@@ -10,7 +10,9 @@ use serde::Serialize;
 
 use std::time::UNIX_EPOCH;
 
-use super::{go_time, quote_meta, FailReason, Notifier, NotifyContext, NotifyError, NotifyFuture};
+use super::{
+    go_time, quote_meta, Batch, FailReason, Notifier, NotifyContext, NotifyError, NotifyFuture,
+};
 use crate::alert::store::Alert;
 use crate::config::raw::Secret;
 use crate::labels::LabelSet;
@@ -241,9 +243,9 @@ impl Webhook {
         }
     }
 
-    async fn send(&self, ctx: &NotifyContext, alerts: &[Alert]) -> Result<(), NotifyError> {
+    async fn send(&self, ctx: &NotifyContext, alerts: &Batch) -> Result<(), NotifyError> {
         let url = self.url()?;
-        let body = payload(&self.settings, ctx, alerts);
+        let body = payload(&self.settings, ctx, &alerts.to_alerts());
         let mut req = self
             .client
             .post(&url)
@@ -272,7 +274,7 @@ impl Notifier for Webhook {
         "webhook"
     }
 
-    fn notify<'a>(&'a self, ctx: &'a NotifyContext, alerts: &'a [Alert]) -> NotifyFuture<'a> {
+    fn notify_batch<'a>(&'a self, ctx: &'a NotifyContext, alerts: &'a Batch) -> NotifyFuture<'a> {
         Box::pin(self.send(ctx, alerts))
     }
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::mpsc;
 
 use super::*;
-use crate::alert::notify::{FailReason, Notifier, NotifyError, NotifyFuture};
+use crate::alert::notify::{Batch, FailReason, Notifier, NotifyError, NotifyFuture};
 use crate::alert::retry::no_jitter;
 use crate::alert::silence::Silence;
 use crate::labels::{LabelSet, MatchOp, Matcher, Matchers};
@@ -59,7 +59,7 @@ impl Notifier for Capture {
     fn name(&self) -> &'static str {
         "webhook"
     }
-    fn notify<'a>(&'a self, ctx: &'a NotifyContext, alerts: &'a [Alert]) -> NotifyFuture<'a> {
+    fn notify_batch<'a>(&'a self, ctx: &'a NotifyContext, alerts: &'a Batch) -> NotifyFuture<'a> {
         Box::pin(async move {
             if self
                 .fail
@@ -75,6 +75,7 @@ impl Notifier for Capture {
             let _ = self.tx.send(Sent {
                 group_key: ctx.group_key.clone(),
                 alerts: alerts
+                    .to_alerts()
                     .iter()
                     .map(|a| {
                         let status = if a.ends_at == UNIX_EPOCH {
