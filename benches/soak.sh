@@ -13,10 +13,10 @@
 #   RSS_SLACK_KIB=16384  FD_SLACK=32   allowed growth from the warm-up sample to the end
 #   BLACKWATCH_BIN=path  use this binary instead of `cargo build --release` + target/release
 #   NGINX_BIN=nginx
-#   RETENTION=5m      --storage.retention: how long expired silences and notification-log
+#   RETENTION=5m      --data.retention: how long expired silences and notification-log
 #                     entries are kept. The churner expires a silence every second, so with
-#                     the default 1h the retained ones grow, by design, for the first hour;
-#                     5m lets them reach their steady count within the warm-up.
+#                     the default 120h the retained ones grow, by design, for five days; 5m
+#                     lets them reach their steady count within the warm-up.
 #
 # Targets (interval 15 s): 600 healthy (loopback nginx), 75 HTTP on a closed port and 75 TCP on
 # closed ports, 150 flapping HTTP (200/500 switching every 90 s, so ProbeFailed fires and
@@ -192,7 +192,7 @@ EOF
 # --- blackwatch ----------------------------------------------------------------------------
 BW_PORT=$(free_port)
 "$BW_BIN" --web.listen-address "127.0.0.1:$BW_PORT" --config.file "$WORK/blackwatch.yml" \
-    --storage.path "$WORK/data" --storage.retention "$RETENTION" --log.level warn \
+    --storage.path "$WORK/data" --data.retention "$RETENTION" --log.level warn \
     </dev/null >"$WORK/blackwatch.log" 2>&1 &
 BW_PID=$!
 PIDS+=("$BW_PID")

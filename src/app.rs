@@ -68,6 +68,7 @@ pub async fn run(cli: Cli, config: Config, token: CancellationToken) -> anyhow::
         shutdown_grace: Duration::from_secs_f64(cli.shutdown_grace.max(0.0)),
         probe_concurrency: cli.probe_concurrency.max(1),
         retention: cli.retention,
+        data_retention: cli.data_retention,
         storage_path: cli.storage_path.clone(),
         external_url: external_url(cli.external_url.as_deref(), local.port()),
         alerts_limit: cli.alerts_limit,

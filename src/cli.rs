@@ -74,6 +74,11 @@ pub struct Cli {
     #[arg(long = "storage.retention", default_value = "1h", value_parser = parse_duration)]
     pub retention: std::time::Duration,
 
+    /// How long expired silences and notification-log entries are kept (Go duration;
+    /// Alertmanager's flag and default).
+    #[arg(long = "data.retention", default_value = "120h", value_parser = parse_duration)]
+    pub data_retention: std::time::Duration,
+
     /// Directory for state that survives restarts: rule state, silences, the notification
     /// log and the alert store.
     #[arg(long = "storage.path", value_name = "DIR", default_value = "data/")]

@@ -33,6 +33,9 @@ pub struct Settings {
     pub probe_concurrency: usize,
     /// `--storage.retention`: the most history any rule may ask for.
     pub retention: Duration,
+    /// `--data.retention`: how long expired silences and notification-log entries are kept
+    /// (Alertmanager's flag and default, 120h).
+    pub data_retention: Duration,
     /// `--storage.path`: where state that survives restarts is written.
     pub storage_path: PathBuf,
     /// `--web.external-url`, or the default derived from the host name and port.
@@ -50,6 +53,9 @@ pub struct Settings {
 /// group entry, so ~100 MiB) when a client floods POST /api/v2/alerts with new label sets.
 pub const DEFAULT_ALERTS_LIMIT: usize = 100_000;
 
+/// Default `--data.retention`, Alertmanager's.
+pub const DEFAULT_DATA_RETENTION: Duration = Duration::from_secs(120 * 3600);
+
 impl Default for Settings {
     fn default() -> Self {
         Self {
@@ -59,6 +65,7 @@ impl Default for Settings {
             shutdown_grace: Duration::from_secs(30),
             probe_concurrency: 256,
             retention: Duration::from_secs(3600),
+            data_retention: DEFAULT_DATA_RETENTION,
             storage_path: PathBuf::from("data/"),
             external_url: String::from("http://localhost:9115/"),
             alerts_limit: DEFAULT_ALERTS_LIMIT,
@@ -282,9 +289,7 @@ impl Shared {
         };
         let mut options = crate::alert::pipeline::Options::new(
             self.settings.external_url.clone(),
-            self.settings
-                .retention
-                .max(std::time::Duration::from_secs(120 * 3600)),
+            self.settings.data_retention,
         );
         options.storage_path = Some(self.settings.storage_path.clone());
         options.max_alerts = self.settings.alerts_limit;

@@ -50,7 +50,7 @@ const SHUTDOWN_FLUSH_GRACE: Duration = Duration::from_secs(5);
 pub struct Options {
     /// `--web.external-url`.
     pub external_url: String,
-    /// `--data.retention` / `--storage.retention`: nflog and silence expiry.
+    /// `--data.retention`: how long expired silences and nflog entries are kept.
     pub retention: Duration,
     /// Where snapshots are written; `None` keeps everything in memory.
     pub storage_path: Option<std::path::PathBuf>,
