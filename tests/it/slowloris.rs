@@ -9,16 +9,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use blackwatch::server::webconfig::Web;
 use blackwatch::server::ServerOptions;
-use blackwatch::state::{Settings, Shared};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::harness::install_crypto;
 use crate::support::certs::TestCa;
 use crate::support::{handlers, HttpServer};
 
@@ -40,26 +37,15 @@ impl Server {
     /// An in-process server with `TIMEOUT` for heads and TLS handshakes; `web` is a
     /// `--web.config.file` body written next to `files`.
     async fn start(web: Option<(&str, &[(&str, String)])>) -> Self {
-        install_crypto();
         let dir = tempfile::tempdir().expect("temp dir");
-        let config_path = dir.path().join("blackwatch.yml");
-        std::fs::write(&config_path, MODULES).expect("write config");
-        let cfg = blackwatch::config::load(&config_path).expect("config loads");
-        let web = web.map(|(yaml, files)| {
-            for (name, content) in files {
-                std::fs::write(dir.path().join(name), content).expect("write file");
-            }
-            std::fs::write(dir.path().join("web.yml"), yaml).expect("write web.yml");
-            match Web::load(&dir.path().join("web.yml")) {
-                Ok(w) => Arc::new(w),
-                Err(e) => panic!("web config does not load: {e}"),
-            }
-        });
-        let settings = Settings {
-            config_file: Some(config_path),
-            ..Settings::default()
-        };
-        let state = Shared::new(cfg, settings, 10);
+        let files: Vec<(&str, &str)> = web
+            .map(|(_, f)| f.iter().map(|(n, c)| (*n, c.as_str())).collect())
+            .unwrap_or_default();
+        let (state, web) = crate::support::inproc::state_with_web(
+            dir.path(),
+            MODULES,
+            web.map(|(yaml, _)| (yaml, files.as_slice())),
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

@@ -10,11 +10,8 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
-use blackwatch::server::webconfig::Web;
-use blackwatch::state::{Settings, Shared};
 use serde::Deserialize;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -42,24 +39,10 @@ struct WebDaemon {
 
 impl WebDaemon {
     async fn start(web_yaml: &str, files: &[(&str, &str)]) -> Self {
-        install_crypto();
         let dir = tempfile::tempdir().expect("temp dir");
-        for (name, content) in files {
-            std::fs::write(dir.path().join(name), content).expect("write file");
-        }
-        std::fs::write(dir.path().join("web.yml"), web_yaml).expect("write web.yml");
-        let config_path = dir.path().join("blackwatch.yml");
-        std::fs::write(&config_path, MODULES).expect("write config");
-        let cfg = blackwatch::config::load(&config_path).expect("config loads");
-        let web = match Web::load(&dir.path().join("web.yml")) {
-            Ok(w) => Arc::new(w),
-            Err(e) => panic!("web config does not load: {e}"),
-        };
-        let settings = Settings {
-            config_file: Some(config_path),
-            ..Settings::default()
-        };
-        let state = Shared::new(cfg, settings, 10);
+        let (state, web) =
+            crate::support::inproc::state_with_web(dir.path(), MODULES, Some((web_yaml, files)));
+        let web = web.expect("a web config was given");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

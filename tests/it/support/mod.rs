@@ -17,6 +17,7 @@
 
 pub mod certs;
 pub mod http;
+pub mod inproc;
 pub mod process;
 pub mod prometheus;
 pub mod tcp;
