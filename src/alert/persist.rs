@@ -25,8 +25,8 @@ pub const ALERTS_FILE: &str = "alerts.json";
 
 /// Changes within this window are written together.
 const DEBOUNCE: Duration = Duration::from_millis(100);
-/// After a write that took `t`, the next one waits `t × WRITE_PAUSE_RATIO` (at least
-/// `DEBOUNCE`, at most `MAX_PAUSE`).
+/// After a write that took `t`, the next one waits `t × WRITE_PAUSE_RATIO` (at most
+/// `MAX_PAUSE`; see `Persister::run`).
 const WRITE_PAUSE_RATIO: u32 = 9;
 const MAX_PAUSE: Duration = Duration::from_secs(2);
 
@@ -69,6 +69,8 @@ struct Written {
 pub struct Persister {
     dir: PathBuf,
     dirty: Arc<tokio::sync::Notify>,
+    /// Counts `mark_dirty` calls, so the debounce sees whether changes keep coming.
+    changes: Arc<AtomicU64>,
     written: Arc<Written>,
     /// Serialises writers of the same file.
     write_lock: Arc<tokio::sync::Mutex<()>>,
@@ -137,6 +139,7 @@ impl Persister {
         Self {
             dir,
             dirty: Arc::new(tokio::sync::Notify::new()),
+            changes: Arc::new(AtomicU64::new(0)),
             written: Arc::new(Written::default()),
             write_lock: Arc::new(tokio::sync::Mutex::new(())),
         }
@@ -152,6 +155,7 @@ impl Persister {
 
     /// Asks for a (debounced) write of whatever changed.
     pub fn mark_dirty(&self) {
+        self.changes.fetch_add(1, Ordering::Relaxed);
         self.dirty.notify_one();
     }
 
@@ -251,25 +255,39 @@ impl Persister {
     }
 
     /// Writes on change until `token` is cancelled, then once more.
+    ///
+    /// Writes are debounced: a change is written once changes have paused for `DEBOUNCE`
+    /// (so a burst of posts is written once, after it, instead of competing with it), and
+    /// never later than `MAX_PAUSE` after it. After a write that took `t`, the next waits at
+    /// least `t × WRITE_PAUSE_RATIO` (large stores: ~0.2 s for 100k alerts) unless that
+    /// would pass `MAX_PAUSE`.
     pub async fn run(&self, a: &Alerting, token: CancellationToken) {
-        let mut pause = DEBOUNCE;
-        loop {
+        use tokio::time::Instant;
+        let mut next_allowed = Instant::now();
+        'run: loop {
             tokio::select! {
                 _ = token.cancelled() => break,
                 _ = self.dirty.notified() => {}
             }
-            tokio::select! {
-                _ = token.cancelled() => break,
-                _ = tokio::time::sleep(pause) => {}
+            let deadline = Instant::now() + MAX_PAUSE;
+            let mut seen = self.changes.load(Ordering::Relaxed);
+            loop {
+                let wake = debounce_wake(Instant::now(), next_allowed, deadline);
+                tokio::select! {
+                    _ = token.cancelled() => break 'run,
+                    _ = tokio::time::sleep_until(wake) => {}
+                }
+                let changes = self.changes.load(Ordering::Relaxed);
+                if debounce_done(Instant::now(), changes != seen, next_allowed, deadline) {
+                    break;
+                }
+                seen = changes;
             }
-            let started = tokio::time::Instant::now();
+            let started = Instant::now();
             if let Err(e) = self.write_changed(a).await {
                 tracing::error!(message = "Writing alerting state failed", error = %e);
             }
-            // Large stores take a while to write (100k alerts: ~0.2 s): while they keep
-            // changing, spend about a tenth of the time writing, but leave no change
-            // unwritten for longer than MAX_PAUSE.
-            pause = (started.elapsed() * WRITE_PAUSE_RATIO).clamp(DEBOUNCE, MAX_PAUSE);
+            next_allowed = Instant::now() + (started.elapsed() * WRITE_PAUSE_RATIO).min(MAX_PAUSE);
         }
         if let Err(e) = self.write_changed(a).await {
             tracing::error!(message = "Writing alerting state at shutdown failed", error = %e);
@@ -277,9 +295,70 @@ impl Persister {
     }
 }
 
+/// When the debounce looks again: `DEBOUNCE` from `now`, not before `next_allowed`, not
+/// after `deadline`.
+fn debounce_wake(
+    now: tokio::time::Instant,
+    next_allowed: tokio::time::Instant,
+    deadline: tokio::time::Instant,
+) -> tokio::time::Instant {
+    (now + DEBOUNCE).max(next_allowed).min(deadline)
+}
+
+/// Whether to write now: the deadline passed, or nothing changed during the last look and
+/// the pause after the previous write is over.
+fn debounce_done(
+    now: tokio::time::Instant,
+    changed: bool,
+    next_allowed: tokio::time::Instant,
+    deadline: tokio::time::Instant,
+) -> bool {
+    now >= deadline || (!changed && now >= next_allowed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Simulates the debounce against a change stream: returns the write times (ms).
+    fn writes(change_until_ms: u64, write_ms: u64, run_ms: u64) -> Vec<u64> {
+        let t0 = tokio::time::Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let changes_between = |a: u64, b: u64| a < change_until_ms && b > 0 && a < b;
+        let mut out = Vec::new();
+        let mut next_allowed = at(0);
+        let mut now = 0;
+        while now < run_ms && now < change_until_ms {
+            let deadline = at(now) + MAX_PAUSE;
+            loop {
+                let wake = debounce_wake(at(now), next_allowed, deadline);
+                let then = (wake - t0).as_millis() as u64;
+                let changed = changes_between(now, then);
+                now = then;
+                if debounce_done(at(now), changed, next_allowed, deadline) {
+                    break;
+                }
+            }
+            out.push(now);
+            now += write_ms;
+            next_allowed =
+                at(now) + (Duration::from_millis(write_ms) * WRITE_PAUSE_RATIO).min(MAX_PAUSE);
+            now += 1;
+        }
+        out
+    }
+
+    #[test]
+    fn a_burst_is_written_once_after_it_and_continuous_change_every_max_pause() {
+        // Changes for 800 ms (a burst of posts): one write, 100 ms after the burst.
+        assert_eq!(writes(800, 10, 10_000), vec![900]);
+        // Changes without end: written every MAX_PAUSE (plus the write time).
+        let w = writes(u64::MAX, 10, 7_000);
+        assert_eq!(w, vec![2000, 4011, 6022, 8033]);
+        // Slow writes (300 ms) under constant change: still at most MAX_PAUSE apart.
+        let w = writes(u64::MAX, 300, 5_000);
+        assert!(w.windows(2).all(|p| p[1] - p[0] <= 2000 + 301), "{w:?}");
+    }
 
     #[test]
     fn atomic_write_replaces_and_leaves_no_temp_files() {
