@@ -8,10 +8,9 @@
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 /// Called first thing in `main`: mimalloc returns freed pages at once instead of after its
-/// default 10 ms delay. Measured (`benches/alerts.sh` shape, 100k alerts whose 1,000
-/// groups flush together): RSS settled at 75–79 MiB in every run instead of 80–126 MiB,
-/// with the same CPU per alert.
-/// `MIMALLOC_PURGE_DELAY` in the environment still wins (mimalloc's own knob).
+/// default 10 ms delay. Measured with 100k alerts posted as `benches/alerts.sh` posts them
+/// (three runs each): RSS settled at 75–79 MiB instead of 81–109 MiB, with the same CPU per
+/// alert. `MIMALLOC_PURGE_DELAY` in the environment still wins (mimalloc's own knob).
 pub fn configure() {
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
         return;
