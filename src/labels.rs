@@ -10,6 +10,14 @@ pub type LabelSet = BTreeMap<String, String>;
 
 /// The Prometheus/Alertmanager fingerprint of a label set: FNV-1a 64 over the sorted
 /// `name 0xFF value 0xFF` bytes. Alertmanager prints it as `%016x`.
+/// A label set from `(name, value)` pairs (later duplicates win).
+pub fn label_set(pairs: &[(&str, &str)]) -> LabelSet {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 pub fn fingerprint(labels: &LabelSet) -> u64 {
     fingerprint_pairs(labels.iter().map(|(n, v)| (n.as_str(), v.as_str())))
 }
@@ -655,12 +663,7 @@ mod tests {
         assert_ne!(fingerprint(&a), fingerprint(&LabelSet::new()));
     }
 
-    fn ls(pairs: &[(&str, &str)]) -> LabelSet {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::labels::label_set as ls;
 
     fn m(name: &str, op: MatchOp, value: &str) -> Matcher {
         Matcher::new(name, op, value).unwrap()

@@ -362,12 +362,7 @@ mod tests {
     use super::*;
     use crate::labels::{MatchOp, Matcher, Matchers};
 
-    fn labels(pairs: &[(&str, &str)]) -> LabelSet {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::labels::label_set as labels;
 
     fn opts(group_by: &[&str]) -> RouteOpts {
         RouteOpts {

@@ -176,12 +176,7 @@ mod tests {
 
     use super::*;
 
-    fn ls(pairs: &[(&str, &str)]) -> LabelSet {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::labels::label_set as ls;
 
     fn rule(source: &str, target: &str, equal: &[&str]) -> InhibitRule {
         InhibitRule {

@@ -139,12 +139,7 @@ mod tests {
 
     use super::*;
 
-    fn ls(pairs: &[(&str, &str)]) -> LabelSet {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::labels::label_set as ls;
 
     fn tree(route_yaml: &str, receivers: &[&str]) -> Route {
         let mut yaml = format!("route:\n{route_yaml}\nreceivers:\n");

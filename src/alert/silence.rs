@@ -437,12 +437,7 @@ mod tests {
         }
     }
 
-    fn ls(pairs: &[(&str, &str)]) -> LabelSet {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::labels::label_set as ls;
 
     #[test]
     fn states_at_boundaries() {

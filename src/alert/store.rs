@@ -43,28 +43,63 @@ impl Alert {
         if newer.updated_at < self.updated_at {
             return newer.merge(self, now);
         }
-        let (a, o) = (self, newer);
-        let mut res = o.clone();
-        if a.starts_at < o.starts_at {
-            res.starts_at = a.starts_at;
-        }
-        if o.resolved_at(now) {
-            // The latest explicit resolve wins if both are resolved.
-            if a.resolved_at(now) && a.ends_at > o.ends_at {
-                res.ends_at = a.ends_at;
-            }
-        } else if a.ends_at > o.ends_at && !a.timeout {
-            // A non-timeout end time always rules if it is the latest.
-            res.ends_at = a.ends_at;
-        }
+        let mut res = newer.clone();
+        (res.starts_at, res.ends_at) = merged_span(self.span(), newer.span(), now);
         res
     }
 
     /// Whether `new` overlaps the activity range of `self` (the condition for merging).
     pub fn overlaps(&self, new: &Alert) -> bool {
+        self.span().overlaps(&new.span())
+    }
+
+    fn span(&self) -> Span {
+        Span {
+            starts_at: self.starts_at,
+            ends_at: self.ends_at,
+            timeout: self.timeout,
+        }
+    }
+}
+
+/// The times `Alert.Merge` looks at, shared by [`Alert`] and [`StoredAlert`].
+#[derive(Clone, Copy)]
+struct Span {
+    starts_at: SystemTime,
+    ends_at: SystemTime,
+    timeout: bool,
+}
+
+impl Span {
+    fn resolved_at(&self, now: SystemTime) -> bool {
+        self.ends_at <= now
+    }
+
+    fn overlaps(&self, new: &Span) -> bool {
         (new.ends_at > self.starts_at && new.ends_at < self.ends_at)
             || (new.starts_at > self.starts_at && new.starts_at < self.ends_at)
     }
+}
+
+/// `starts_at` and `ends_at` of merging `older` into `newer` (ordered by `updated_at`; every
+/// other field of the result is the newer alert's): the earliest start; if the newer alert
+/// is resolved, the latest explicit resolve when both are; otherwise a later non-timeout end
+/// of the older alert wins.
+fn merged_span(older: Span, newer: Span, now: SystemTime) -> (SystemTime, SystemTime) {
+    let (a, o) = (older, newer);
+    let starts_at = a.starts_at.min(o.starts_at);
+    let ends_at = if o.resolved_at(now) {
+        if a.resolved_at(now) && a.ends_at > o.ends_at {
+            a.ends_at
+        } else {
+            o.ends_at
+        }
+    } else if a.ends_at > o.ends_at && !a.timeout {
+        a.ends_at
+    } else {
+        o.ends_at
+    };
+    (starts_at, ends_at)
 }
 
 /// Why a posted alert was rejected.
@@ -233,24 +268,21 @@ impl StoredAlert {
         if newer.updated_at < self.updated_at {
             return newer.merge(self, now);
         }
-        let (a, o) = (self, newer);
-        let mut res = o.clone();
-        if a.starts_at < o.starts_at {
-            res.starts_at = a.starts_at;
-        }
-        if o.resolved_at(now) {
-            if a.resolved_at(now) && a.ends_at > o.ends_at {
-                res.ends_at = a.ends_at;
-            }
-        } else if a.ends_at > o.ends_at && !a.timeout {
-            res.ends_at = a.ends_at;
-        }
+        let mut res = newer.clone();
+        (res.starts_at, res.ends_at) = merged_span(self.span(), newer.span(), now);
         res
     }
 
     fn overlaps(&self, new: &StoredAlert) -> bool {
-        (new.ends_at > self.starts_at && new.ends_at < self.ends_at)
-            || (new.starts_at > self.starts_at && new.starts_at < self.ends_at)
+        self.span().overlaps(&new.span())
+    }
+
+    fn span(&self) -> Span {
+        Span {
+            starts_at: self.starts_at,
+            ends_at: self.ends_at,
+            timeout: self.timeout,
+        }
     }
 }
 
@@ -364,12 +396,7 @@ mod tests {
         UNIX_EPOCH + Duration::from_secs(1_000_000 + s)
     }
 
-    fn labels(pairs: &[(&str, &str)]) -> LabelSet {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::labels::label_set as labels;
 
     fn posted(starts: Option<u64>, ends: Option<u64>) -> PostableAlert {
         PostableAlert {

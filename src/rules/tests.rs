@@ -8,12 +8,7 @@ use crate::labels::LabelSet;
 
 const M: i64 = 60_000;
 
-fn ls(pairs: &[(&str, &str)]) -> LabelSet {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
+use crate::labels::label_set as ls;
 
 fn spec(hold_s: u64, keep_s: u64) -> AlertSpec {
     AlertSpec {

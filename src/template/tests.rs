@@ -85,12 +85,7 @@ use super::printf::{sprintf, strconv_float};
 use super::time::{duration_string, GoTime};
 use super::value::{Map, Object, Value};
 
-fn labels(pairs: &[(&str, &str)]) -> LabelSet {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
+use crate::labels::label_set as labels;
 
 fn run(
     text: &str,

@@ -68,14 +68,7 @@ async fn alert_and_silence_limits_answer_400_and_count() {
     // Updates to stored alerts are accepted at the limit.
     let r = post(alerts(&["A", "B"])).await;
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    let stored: Value = c
-        .get(d.url("/api/v2/alerts"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stored: Value = d.get_json("/api/v2/alerts").await;
     let mut names: Vec<&str> = stored
         .as_array()
         .unwrap()

@@ -23,12 +23,7 @@ use tokio::time::Instant;
 
 use crate::support::{HttpServer, TestCa, TestRequest, TestResponse};
 
-fn ls(pairs: &[(&str, &str)]) -> LabelSet {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
+use blackwatch::labels::label_set as ls;
 
 fn alert(labels: &[(&str, &str)], annotations: &[(&str, &str)], ends_at: SystemTime) -> Alert {
     Alert {

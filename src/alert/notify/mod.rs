@@ -279,6 +279,49 @@ pub struct Data {
     pub external_url: String,
 }
 
+/// What a notification says of its alerts as a group (Alertmanager's `GetTemplateData`): the
+/// labels and annotations every alert shares, and whether any is still firing. Shared by the
+/// template data and the webhook message.
+pub(crate) struct GroupSummary {
+    pub common_labels: LabelSet,
+    pub common_annotations: LabelSet,
+    pub firing: bool,
+}
+
+impl GroupSummary {
+    pub fn of(alerts: &[Alert], now: SystemTime) -> Self {
+        let mut common_labels: Option<LabelSet> = None;
+        let mut common_annotations: Option<LabelSet> = None;
+        for a in alerts {
+            intersect(&mut common_labels, &a.labels);
+            intersect(&mut common_annotations, &a.annotations);
+        }
+        Self {
+            common_labels: common_labels.unwrap_or_default(),
+            common_annotations: common_annotations.unwrap_or_default(),
+            firing: alerts.iter().any(|a| status_at(a, now) == "firing"),
+        }
+    }
+
+    pub fn status(&self) -> &'static str {
+        if self.firing {
+            "firing"
+        } else {
+            "resolved"
+        }
+    }
+}
+
+/// An alert's status in a notification sent at `now`: firing alerts carry a zero
+/// (`UNIX_EPOCH`) `ends_at`.
+pub(crate) fn status_at(a: &Alert, now: SystemTime) -> &'static str {
+    if a.resolved_at(now) && a.ends_at != UNIX_EPOCH {
+        "resolved"
+    } else {
+        "firing"
+    }
+}
+
 fn intersect(acc: &mut Option<LabelSet>, next: &LabelSet) {
     match acc {
         None => *acc = Some(next.clone()),
@@ -289,34 +332,26 @@ fn intersect(acc: &mut Option<LabelSet>, next: &LabelSet) {
 impl Data {
     /// Builds the data for `alerts` at the flush time `ctx.now`.
     pub fn new(ctx: &NotifyContext, alerts: &[Alert]) -> Self {
-        let mut common_labels = None;
-        let mut common_annotations = None;
-        let mut firing = false;
+        let group = GroupSummary::of(alerts, ctx.now);
         let items = alerts
             .iter()
-            .map(|a| {
-                intersect(&mut common_labels, &a.labels);
-                intersect(&mut common_annotations, &a.annotations);
-                let resolved = a.resolved_at(ctx.now) && a.ends_at != UNIX_EPOCH;
-                firing |= !resolved;
-                DataAlert {
-                    status: if resolved { "resolved" } else { "firing" },
-                    labels: a.labels.clone(),
-                    annotations: a.annotations.clone(),
-                    starts_at: go_time(a.starts_at),
-                    ends_at: go_time(a.ends_at),
-                    generator_url: a.generator_url.clone(),
-                    fingerprint: format!("{:016x}", a.fingerprint()),
-                }
+            .map(|a| DataAlert {
+                status: status_at(a, ctx.now),
+                labels: a.labels.clone(),
+                annotations: a.annotations.clone(),
+                starts_at: go_time(a.starts_at),
+                ends_at: go_time(a.ends_at),
+                generator_url: a.generator_url.clone(),
+                fingerprint: format!("{:016x}", a.fingerprint()),
             })
             .collect();
         Data {
             receiver: quote_meta(&ctx.receiver),
-            status: if firing { "firing" } else { "resolved" },
+            status: group.status(),
             alerts: items,
             group_labels: ctx.group_labels.clone(),
-            common_labels: common_labels.unwrap_or_default(),
-            common_annotations: common_annotations.unwrap_or_default(),
+            common_labels: group.common_labels,
+            common_annotations: group.common_annotations,
             external_url: ctx.external_url.clone(),
         }
     }

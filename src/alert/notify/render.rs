@@ -335,15 +335,9 @@ pub fn build_discord_email(
 mod tests {
     use super::*;
     use crate::alert::dedup::Reason;
-    use crate::labels::LabelSet;
     use std::time::Duration;
 
-    fn ls(pairs: &[(&str, &str)]) -> LabelSet {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::labels::label_set as ls;
 
     fn alert(labels: &[(&str, &str)], resolved: bool) -> Alert {
         Alert {

@@ -8,10 +8,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use std::time::UNIX_EPOCH;
-
 use super::{
-    go_time, quote_meta, Batch, FailReason, Notifier, NotifyContext, NotifyError, NotifyFuture,
+    go_time, quote_meta, status_at, Batch, FailReason, GroupSummary, Notifier, NotifyContext,
+    NotifyError, NotifyFuture,
 };
 use crate::alert::store::Alert;
 use crate::config::raw::Secret;
@@ -139,13 +138,6 @@ pub struct MessageAlert<'a> {
     pub fingerprint: String,
 }
 
-fn intersect(acc: &mut Option<LabelSet>, next: &LabelSet) {
-    match acc {
-        None => *acc = Some(next.clone()),
-        Some(common) => common.retain(|k, v| next.get(k) == Some(v)),
-    }
-}
-
 /// Builds the body for `alerts`: the first `max_alerts` alerts, the rest counted.
 pub fn payload(settings: &WebhookSettings, ctx: &NotifyContext, alerts: &[Alert]) -> String {
     let (kept, truncated) = if settings.max_alerts != 0 && alerts.len() > settings.max_alerts {
@@ -156,34 +148,26 @@ pub fn payload(settings: &WebhookSettings, ctx: &NotifyContext, alerts: &[Alert]
     } else {
         (alerts, 0)
     };
-    let mut common_labels = None;
-    let mut common_annotations = None;
-    let mut firing = false;
+    let group = GroupSummary::of(kept, ctx.now);
     let items = kept
         .iter()
-        .map(|a| {
-            intersect(&mut common_labels, &a.labels);
-            intersect(&mut common_annotations, &a.annotations);
-            let resolved = a.resolved_at(ctx.now) && a.ends_at != UNIX_EPOCH;
-            firing |= !resolved;
-            MessageAlert {
-                status: if resolved { "resolved" } else { "firing" },
-                labels: &a.labels,
-                annotations: &a.annotations,
-                starts_at: go_time(a.starts_at),
-                ends_at: go_time(a.ends_at),
-                generator_url: &a.generator_url,
-                fingerprint: format!("{:016x}", a.fingerprint()),
-            }
+        .map(|a| MessageAlert {
+            status: status_at(a, ctx.now),
+            labels: &a.labels,
+            annotations: &a.annotations,
+            starts_at: go_time(a.starts_at),
+            ends_at: go_time(a.ends_at),
+            generator_url: &a.generator_url,
+            fingerprint: format!("{:016x}", a.fingerprint()),
         })
         .collect();
     let msg = Message {
         receiver: quote_meta(&ctx.receiver),
-        status: if firing { "firing" } else { "resolved" },
+        status: group.status(),
         alerts: items,
         group_labels: &ctx.group_labels,
-        common_labels: common_labels.unwrap_or_default(),
-        common_annotations: common_annotations.unwrap_or_default(),
+        common_labels: group.common_labels,
+        common_annotations: group.common_annotations,
         external_url: &ctx.external_url,
         version: "4",
         group_key: &ctx.group_key,

@@ -166,12 +166,7 @@ fn harness(extra_global: &str) -> Harness {
     }
 }
 
-fn labels(pairs: &[(&str, &str)]) -> LabelSet {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
+use crate::labels::label_set as labels;
 
 impl Harness {
     /// Posts an alert ending `ends_in` from now (negative = already resolved).

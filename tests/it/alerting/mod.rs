@@ -75,6 +75,18 @@ impl Daemon {
         format!("http://{}{path}", self.addr)
     }
 
+    /// GET `path` as JSON.
+    pub(crate) async fn get_json(&self, path: &str) -> Value {
+        client()
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("GET")
+            .json()
+            .await
+            .expect("JSON body")
+    }
+
     /// The daemon's `/metrics` text.
     pub(crate) async fn metrics(&self) -> String {
         client()
@@ -228,35 +240,14 @@ async fn posted_alerts_are_grouped_notified_and_resolved() {
     assert_eq!(n["alerts"][0]["generatorURL"], "http://prom/graph");
 
     // The API shows them with their receiver and state.
-    let alerts: Value = client()
-        .get(d.url("/api/v2/alerts"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let alerts: Value = d.get_json("/api/v2/alerts").await;
     assert_eq!(alerts.as_array().unwrap().len(), 2, "{alerts}");
     assert_eq!(alerts[0]["receivers"], json!([{"name": "team"}]));
     assert_eq!(alerts[0]["status"]["state"], "active");
-    let groups: Value = client()
-        .get(d.url("/api/v2/alerts/groups"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let groups: Value = d.get_json("/api/v2/alerts/groups").await;
     assert_eq!(groups[0]["labels"], json!({"alertname": "A"}));
     assert_eq!(groups[0]["receiver"]["name"], "team");
-    let filtered: Value = client()
-        .get(d.url("/api/v2/alerts?filter=i%3D%222%22"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let filtered: Value = d.get_json("/api/v2/alerts?filter=i%3D%222%22").await;
     assert_eq!(filtered.as_array().unwrap().len(), 1);
 
     // Resolve both; the next tick sends them as resolved, once.
@@ -318,24 +309,10 @@ async fn api_silence_mutes_until_expired() {
         json!([{"labels": {"alertname": "B"}, "endsAt": rfc3339(3600)}]),
     )
     .await;
-    let alerts: Value = c
-        .get(d.url("/api/v2/alerts"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let alerts: Value = d.get_json("/api/v2/alerts").await;
     assert_eq!(alerts[0]["status"]["state"], "suppressed");
     assert_eq!(alerts[0]["status"]["silencedBy"], json!([id]));
-    let active_only: Value = c
-        .get(d.url("/api/v2/alerts?silenced=false"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let active_only: Value = d.get_json("/api/v2/alerts?silenced=false").await;
     assert_eq!(active_only, json!([]));
     // The state gauges are computed at the scrape, not only at the 30 s maintenance.
     let metrics = d.metrics().await;
@@ -350,14 +327,7 @@ async fn api_silence_mutes_until_expired() {
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert!(notifications(&sink).is_empty(), "silenced alert was sent");
 
-    let sil: Value = c
-        .get(d.url(&format!("/api/v2/silence/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let sil: Value = d.get_json(&format!("/api/v2/silence/{id}")).await;
     assert_eq!(sil["status"]["state"], "active");
     assert_eq!(sil["createdBy"], "test");
     let resp = c
@@ -371,14 +341,7 @@ async fn api_silence_mutes_until_expired() {
     })
     .await;
     assert_eq!(alert_names(&notifications(&sink)[0]), vec!["B/:firing"]);
-    let sil: Value = c
-        .get(d.url(&format!("/api/v2/silence/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let sil: Value = d.get_json(&format!("/api/v2/silence/{id}")).await;
     assert_eq!(sil["status"]["state"], "expired");
 }
 
@@ -411,14 +374,7 @@ async fn malformed_requests_get_400_with_the_reason() {
         reason,
         "start time must be before end time; invalid label set: invalid name \"0bad\""
     );
-    let alerts: Value = c
-        .get(d.url("/api/v2/alerts"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let alerts: Value = d.get_json("/api/v2/alerts").await;
     assert_eq!(alerts.as_array().unwrap().len(), 1);
     assert_eq!(alerts[0]["labels"]["alertname"], "Ok");
     let resp = c
@@ -446,14 +402,7 @@ async fn malformed_requests_get_400_with_the_reason() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 404);
-    let status: Value = c
-        .get(d.url("/api/v2/status"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status: Value = d.get_json("/api/v2/status").await;
     assert!(status["config"]["original"]
         .as_str()
         .unwrap()
@@ -468,14 +417,7 @@ async fn malformed_requests_get_400_with_the_reason() {
         "credentials leaked:\n{original}"
     );
     assert_eq!(status["cluster"]["status"], "disabled");
-    let receivers: Value = c
-        .get(d.url("/api/v2/receivers"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let receivers: Value = d.get_json("/api/v2/receivers").await;
     assert_eq!(receivers, json!([{"name": "team"}]));
 }
 
@@ -602,14 +544,7 @@ async fn kill_9_restart_sends_every_notification_exactly_once() {
     let d = Daemon::start(dir.path(), &cfg).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert_eq!(notifications(&sink).len(), 2);
-    let alerts: Value = client()
-        .get(d.url("/api/v2/alerts"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let alerts: Value = d.get_json("/api/v2/alerts").await;
     assert_eq!(alerts.as_array().unwrap().len(), 2, "{alerts}");
 }
 
@@ -651,14 +586,7 @@ async fn reload_rebuilds_groups_without_duplicates() {
     let c = client();
     let r = c.post(d.url("/-/reload")).send().await.unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
-    let receivers: Value = c
-        .get(d.url("/api/v2/receivers"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let receivers: Value = d.get_json("/api/v2/receivers").await;
     assert_eq!(receivers, json!([{"name": "team"}, {"name": "ops"}]));
     post_alerts(
         &d,
@@ -688,14 +616,7 @@ async fn reload_rebuilds_groups_without_duplicates() {
     .unwrap();
     let r = c.post(d.url("/-/reload")).send().await.unwrap();
     assert_eq!(r.status(), 500);
-    let receivers: Value = c
-        .get(d.url("/api/v2/receivers"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let receivers: Value = d.get_json("/api/v2/receivers").await;
     assert_eq!(receivers.as_array().unwrap().len(), 2);
 }
 
