@@ -90,7 +90,7 @@ pub fn config(data: &[u8]) {
 const EXACT: u64 = 1 << 53;
 
 pub fn units(data: &[u8]) {
-    use blackwatch::config::units::{
+    use blackwatch::base::units::{
         format_base2_bytes, format_go_duration, parse_base2_bytes, parse_go_duration,
     };
     use blackwatch::rules::file::{format_duration, parse_duration};

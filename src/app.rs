@@ -11,17 +11,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::cli::{self, Cli};
-use crate::config::{self, Config};
+use crate::config::Config;
 use crate::state::{Settings, Shared};
 use crate::{server, signal};
-
-/// Loads the configuration named on the command line, or the embedded one.
-pub fn load_config(cli: &Cli) -> Result<Config, config::ConfigErrors> {
-    match &cli.config_file {
-        Some(path) => config::load(path),
-        None => config::embedded(),
-    }
-}
 
 /// `--web.external-url`, or `http://<hostname>:<port>/` as Prometheus and Alertmanager
 /// default it.

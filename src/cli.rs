@@ -71,12 +71,12 @@ pub struct Cli {
     pub probe_concurrency: usize,
 
     /// The most history rules may read with range selectors (Go duration).
-    #[arg(long = "storage.retention", default_value = "1h", value_parser = parse_duration)]
+    #[arg(long = "storage.retention", default_value = "1h", value_parser = crate::base::units::parse_go_duration)]
     pub retention: std::time::Duration,
 
     /// How long expired silences and notification-log entries are kept (Go duration;
     /// Alertmanager's flag and default).
-    #[arg(long = "data.retention", default_value = "120h", value_parser = parse_duration)]
+    #[arg(long = "data.retention", default_value = "120h", value_parser = crate::base::units::parse_go_duration)]
     pub data_retention: std::time::Duration,
 
     /// Directory for state that survives restarts: rule state, silences, the notification
@@ -171,7 +171,7 @@ pub struct ProbeArgs {
     pub config_file: Option<PathBuf>,
 
     /// Probe timeout (Go duration, e.g. 5s). Default: the module's `timeout`, else 10s.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::base::units::parse_go_duration)]
     pub timeout: Option<std::time::Duration>,
 
     /// Host header and TLS server name for http, server name for tcp (as `/probe`'s
@@ -195,8 +195,4 @@ pub fn normalize_listen_address(addr: &str) -> String {
     } else {
         addr.to_string()
     }
-}
-
-fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    crate::config::units::parse_go_duration(s)
 }

@@ -43,39 +43,6 @@ pub fn fingerprint_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>
     h
 }
 
-/// Go's `strconv.Quote` (`%q`): double quotes, with `\"`, `\\`, the C escapes and `\x`/`\u`
-/// for other non-printable characters. Used wherever Alertmanager prints a label value.
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c if c.is_control() => {
-                if (c as u32) < 0x10000 {
-                    out.push_str(&format!("\\u{:04x}", c as u32));
-                } else {
-                    out.push_str(&format!("\\U{:08x}", c as u32));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 /// A label set as Alertmanager 0.25 prints it (`model.LabelSet.String()`): the `name="value"`
 /// strings (values Go-quoted) sorted as strings, joined by `", "`, in braces. Sorting the
 /// formatted pairs puts `a0="y"` before `a="x"` (`0` < `=`), as a live 0.25 group key shows.
@@ -83,7 +50,7 @@ pub fn go_quote(s: &str) -> String {
 pub fn label_set_string(labels: &LabelSet) -> String {
     let mut pairs: Vec<String> = labels
         .iter()
-        .map(|(k, v)| format!("{k}={}", go_quote(v)))
+        .map(|(k, v)| format!("{k}={}", crate::base::go::quote(v)))
         .collect();
     pairs.sort();
     format!("{{{}}}", pairs.join(", "))
@@ -92,16 +59,6 @@ pub fn label_set_string(labels: &LabelSet) -> String {
 /// A group key as Alertmanager builds it: `routeKey + ":" + groupLabels.String()`.
 pub fn group_key(route_key: &str, group_labels: &LabelSet) -> String {
     format!("{route_key}:{}", label_set_string(group_labels))
-}
-
-/// Whether `name` is a classic Prometheus label name: `[a-zA-Z_][a-zA-Z0-9_]*`.
-pub fn is_valid_label_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    match chars.next() {
-        Some(c) if c.is_ascii_alphabetic() || c == '_' => {}
-        _ => return false,
-    }
-    chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// The four matcher operators.
@@ -251,11 +208,11 @@ impl fmt::Display for Matcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let reserved = |c: char| c.is_whitespace() || "{}!=~,\\\"'`".contains(c);
         if self.name.is_empty() || self.name.contains(reserved) {
-            f.write_str(&go_quote(&self.name))?;
+            f.write_str(&crate::base::go::quote(&self.name))?;
         } else {
             f.write_str(&self.name)?;
         }
-        write!(f, "{}{}", self.op, go_quote(&self.value))
+        write!(f, "{}{}", self.op, crate::base::go::quote(&self.value))
     }
 }
 
@@ -782,7 +739,10 @@ mod tests {
 
     #[test]
     fn go_quoting_and_group_keys() {
-        assert_eq!(go_quote("a\"b\\c\td\u{1}é"), r#""a\"b\\c\td\x01é""#);
+        assert_eq!(
+            crate::base::go::quote("a\"b\\c\td\u{1}é"),
+            r#""a\"b\\c\td\x01é""#
+        );
         let labels = ls(&[("job", "x"), ("alertname", "Down")]);
         assert_eq!(label_set_string(&labels), r#"{alertname="Down", job="x"}"#);
         assert_eq!(

@@ -21,7 +21,9 @@
 
 pub mod alert;
 pub mod app;
+pub mod base;
 pub mod cli;
+pub mod client;
 pub mod clock;
 pub mod cmd;
 pub mod config;

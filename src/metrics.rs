@@ -12,6 +12,10 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+pub use crate::base::expo::{
+    encode_registry, wants_openmetrics, OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE,
+};
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct BuildLabels {
     pub version: String,
@@ -236,60 +240,6 @@ impl Default for Metrics {
     }
 }
 
-pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
-pub const OPENMETRICS_CONTENT_TYPE: &str =
-    "application/openmetrics-text; version=1.0.0; charset=utf-8";
-
-/// Whether an `Accept` header asks for OpenMetrics.
-pub fn wants_openmetrics(accept: Option<&str>) -> bool {
-    accept.is_some_and(|a| a.contains("application/openmetrics-text"))
-}
-
-/// Encodes a prometheus-client registry by content negotiation.
-pub fn encode_registry(registry: &Registry, accept: Option<&str>) -> (String, &'static str) {
-    let mut out = String::new();
-    if wants_openmetrics(accept) {
-        if prometheus_client::encoding::text::encode(&mut out, registry).is_err() {
-            out.clear();
-        }
-        return (out, OPENMETRICS_CONTENT_TYPE);
-    }
-    if prometheus_client::encoding::text::encode_registry(&mut out, registry).is_err() {
-        out.clear();
-    }
-    (openmetrics_to_text(&out), TEXT_CONTENT_TYPE)
-}
-
-/// Turns prometheus-client's OpenMetrics-style output into the classic text format: counter
-/// HELP/TYPE lines carry the `_total` sample name, `# UNIT` and `# EOF` are dropped.
-pub fn openmetrics_to_text(om: &str) -> String {
-    let lines: Vec<&str> = om.lines().collect();
-    let counters: std::collections::HashSet<&str> = lines
-        .iter()
-        .filter_map(|l| l.strip_prefix("# TYPE "))
-        .filter_map(|rest| rest.strip_suffix(" counter"))
-        .collect();
-    let mut out = String::with_capacity(om.len());
-    for line in lines {
-        if line.starts_with("# UNIT ") || line == "# EOF" {
-            continue;
-        }
-        let rewritten = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
-            let rest = line.strip_prefix(prefix)?;
-            let (name, tail) = rest.split_once(' ')?;
-            counters
-                .contains(name)
-                .then(|| format!("{prefix}{name}_total {tail}"))
-        });
-        match rewritten {
-            Some(l) => out.push_str(&l),
-            None => out.push_str(line),
-        }
-        out.push('\n');
-    }
-    out
-}
-
 fn clock_ticks() -> f64 {
     100.0
 }
@@ -309,15 +259,6 @@ fn proc_stat_field(index_after_comm: usize) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn text_format_names_counters_with_total() {
-        let om = "# HELP x Things.\n# TYPE x counter\n# UNIT x seconds\nx_total 1\n# HELP g G.\n# TYPE g gauge\ng 2\n# EOF\n";
-        assert_eq!(
-            openmetrics_to_text(om),
-            "# HELP x_total Things.\n# TYPE x_total counter\nx_total 1\n# HELP g G.\n# TYPE g gauge\ng 2\n"
-        );
-    }
 
     #[test]
     fn process_metrics_are_read() {

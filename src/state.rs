@@ -9,8 +9,9 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::base::{ConfigError, ConfigErrors};
 use crate::clock::Now;
-use crate::config::{self, Config, ConfigErrors};
+use crate::config::{self, Config};
 use crate::history::History;
 use crate::metrics::{Metrics, ModuleLabel, ProbeLabels};
 use crate::probe::log::Level;
@@ -140,7 +141,7 @@ impl Shared {
         let result = tokio::task::spawn_blocking(move || config::load(&path))
             .await
             .unwrap_or_else(|e| {
-                Err(ConfigErrors::single(config::ConfigError {
+                Err(ConfigErrors::single(ConfigError {
                     file: PathBuf::new(),
                     line: 0,
                     column: 0,
@@ -277,7 +278,7 @@ impl Shared {
     }
 
     fn apply_alerting(&self, config: &Config) -> Result<(), crate::alert::persist::PersistError> {
-        let Some(cfg) = crate::alert::pipeline::config_of(config) else {
+        let Some(cfg) = config.alerting.clone() else {
             return Ok(());
         };
         if let Some(running) = self.alerting() {

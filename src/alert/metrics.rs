@@ -287,7 +287,7 @@ mod tests {
     fn series_are_preinitialised() {
         let mut r = Registry::default();
         let _m = AlertMetrics::register(&mut r);
-        let (text, _) = crate::metrics::encode_registry(&r, None);
+        let (text, _) = crate::base::expo::encode_registry(&r, None);
         for want in [
             "alertmanager_notifications_total{integration=\"webhook\"} 0",
             "alertmanager_notifications_failed_total{integration=\"discord\",reason=\"rateLimited\"} 0",

@@ -90,48 +90,23 @@ fn read_json<T: DeserializeOwned + Default>(path: &Path) -> Result<T, PersistErr
     }
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same directory, fsync,
-/// rename over the target, fsync of the directory.
+/// `base::fs::write_atomic`, with the path in the error.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PersistError> {
-    use std::io::Write as _;
-    write_atomic_with(path, |w| w.write_all(bytes))
+    crate::base::fs::write_atomic(path, bytes).map_err(|source| PersistError::Write {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
-/// [`write_atomic`] with the content streamed by `write` through a buffer.
+/// `base::fs::write_atomic_with`, with the path in the error.
 pub fn write_atomic_with(
     path: &Path,
     write: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> std::io::Result<()>,
 ) -> Result<(), PersistError> {
-    use std::io::Write as _;
-    static SEQ: AtomicU64 = AtomicU64::new(0);
-    let err = |source| PersistError::Write {
+    crate::base::fs::write_atomic_with(path, write).map_err(|source| PersistError::Write {
         path: path.display().to_string(),
         source,
-    };
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    std::fs::create_dir_all(dir).map_err(err)?;
-    let tmp = path.with_extension(format!(
-        "tmp.{}.{}",
-        std::process::id(),
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = (|| {
-        let f = std::fs::File::create(&tmp)?;
-        let mut w = std::io::BufWriter::with_capacity(1 << 16, &f);
-        write(&mut w)?;
-        w.flush()?;
-        drop(w);
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(err)
+    })
 }
 
 impl Persister {
@@ -358,20 +333,6 @@ mod tests {
         // Slow writes (300 ms) under constant change: still at most MAX_PAUSE apart.
         let w = writes(u64::MAX, 300, 5_000);
         assert!(w.windows(2).all(|p| p[1] - p[0] <= 2000 + 301), "{w:?}");
-    }
-
-    #[test]
-    fn atomic_write_replaces_and_leaves_no_temp_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("sub").join("x.json");
-        write_atomic(&p, b"[1]").unwrap();
-        write_atomic(&p, b"[2]").unwrap();
-        assert_eq!(std::fs::read(&p).unwrap(), b"[2]");
-        let names: Vec<_> = std::fs::read_dir(p.parent().unwrap())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names.len(), 1, "{names:?}");
     }
 
     #[test]

@@ -743,11 +743,6 @@ impl AlertSink for Alerting {
     }
 }
 
-/// The alerting section of a loaded config, if it has one.
-pub fn config_of(config: &crate::config::Config) -> Option<Arc<AlertingConfig>> {
-    config.alerting.clone()
-}
-
 impl Alerting {
     /// Routes a receiver to the given integrations instead of the configured ones, until
     /// the next config change. For embedding and tests (e.g. an in-process capture).

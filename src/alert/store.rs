@@ -12,7 +12,8 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::alert::PostableAlert;
-use crate::labels::{fingerprint, is_valid_label_name as valid_label_name, LabelSet};
+use crate::base::names::is_label_name as valid_label_name;
+use crate::labels::{fingerprint, LabelSet};
 
 /// An alert as the pipeline keeps it (Alertmanager's `types.Alert`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

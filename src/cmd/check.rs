@@ -4,7 +4,8 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::config::{self, Config, ConfigErrors};
+use crate::base::ConfigErrors;
+use crate::config::{self, Config};
 
 /// Loads `file`, or the embedded modules when there is none.
 pub fn load(file: Option<&Path>) -> Result<Config, ConfigErrors> {

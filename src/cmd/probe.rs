@@ -12,9 +12,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
+use crate::base::ConfigErrors;
 use crate::cli::{ProbeArgs, ProbeOutput};
 use crate::clock;
-use crate::config::{Config, ConfigErrors};
+use crate::config::Config;
 use crate::probe::log::Level;
 use crate::probe::{self, Module, ProbeCx};
 
@@ -33,8 +34,6 @@ pub enum UsageError {
         file: String,
         known: String,
     },
-    #[error("prober {0:?} is not supported by this build")]
-    Unsupported(&'static str),
     #[error("the target is empty")]
     EmptyTarget,
 }
@@ -77,9 +76,6 @@ pub fn plan(args: &ProbeArgs, config: &Config) -> Result<Plan, UsageError> {
             known: known.join(", "),
         });
     };
-    if !probe::is_supported(&module.prober) {
-        return Err(UsageError::Unsupported(module.prober.name()));
-    }
     let timeout = match args.timeout {
         Some(t) => t,
         None if !module.timeout.is_zero() => module.timeout,

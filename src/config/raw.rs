@@ -12,68 +12,13 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
-use super::common::http_client_config;
-pub use super::common::{RawAuthorization, RawBasicAuth, RawHttpHeader, RawTlsConfig};
-use super::units::{base2_bytes, go_duration};
+use crate::base::units::{base2_bytes, go_duration};
+use crate::base::yaml::{
+    is_empty_spanned, is_false_spanned, spanned_str, unspanned, yes, Unsupported,
+};
+use crate::client::raw::http_client_config;
+pub use crate::client::raw::{RawAuthorization, RawBasicAuth, RawHttpHeader, RawTlsConfig};
 
-/// A secret string: webhook URL, password, bearer token, private key. Its `Debug`, `Display`
-/// and `Serialize` never show the value.
-#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Self {
-        Self(s.into())
-    }
-    /// The secret value, for the one place that sends it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<secret>")
-    }
-}
-
-impl std::fmt::Display for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<secret>")
-    }
-}
-
-impl Serialize for Secret {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str("<secret>")
-    }
-}
-
-/// Any YAML value, accepted only so that validation can reject it with a "not supported yet"
-/// message that names the field, instead of serde's generic "unknown field".
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Unsupported;
-
-impl<'de> Deserialize<'de> for Unsupported {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        serde::de::IgnoredAny::deserialize(d)?;
-        Ok(Unsupported)
-    }
-}
-
-impl Serialize for Unsupported {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_none()
-    }
-}
-
-fn yes() -> bool {
-    true
-}
 fn ip6() -> String {
     "ip6".to_string()
 }
@@ -82,12 +27,6 @@ fn get() -> Spanned<String> {
 }
 fn is_false(b: &bool) -> bool {
     !*b
-}
-fn is_false_spanned(b: &Spanned<bool>) -> bool {
-    !b.value
-}
-fn is_empty_spanned(s: &Spanned<String>) -> bool {
-    s.value.is_empty()
 }
 fn is_zero_dur(d: &Duration) -> bool {
     d.is_zero()
@@ -113,7 +52,7 @@ pub struct RawConfig {
     pub alerting: Option<Spanned<crate::alert::config::RawAlertingConfig>>,
     /// What ad-hoc `/probe` requests may reach (see `server::allow`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub probe_policy: Option<Spanned<crate::server::allow::RawProbePolicy>>,
+    pub probe_policy: Option<Spanned<crate::probe::policy::RawProbePolicy>>,
 }
 
 /// `global:` — Prometheus' rule-evaluation settings.
@@ -339,22 +278,6 @@ pub struct RawDnsProbe {
     pub validate_additional_rrs: RawRrValidator,
 }
 
-/// A default value with no source position.
-pub fn unspanned<T: Default>() -> Spanned<T> {
-    Spanned::new(
-        T::default(),
-        serde_saphyr::Location::UNKNOWN,
-        serde_saphyr::Location::UNKNOWN,
-    )
-}
-
-fn spanned_str(s: &str) -> Spanned<String> {
-    Spanned::new(
-        s.to_string(),
-        serde_saphyr::Location::UNKNOWN,
-        serde_saphyr::Location::UNKNOWN,
-    )
-}
 fn any() -> Spanned<String> {
     spanned_str("ANY")
 }
@@ -392,13 +315,13 @@ pub struct RawProbeJob {
     pub module: Spanned<String>,
     #[serde(
         default,
-        with = "super::units::opt_go_duration",
+        with = "crate::base::units::opt_go_duration",
         skip_serializing_if = "Option::is_none"
     )]
     pub interval: Option<Duration>,
     #[serde(
         default,
-        with = "super::units::opt_go_duration",
+        with = "crate::base::units::opt_go_duration",
         skip_serializing_if = "Option::is_none"
     )]
     pub timeout: Option<Duration>,
@@ -461,7 +384,7 @@ pub struct RawFileSd {
     pub files: Vec<String>,
     #[serde(
         default,
-        with = "super::units::opt_go_duration",
+        with = "crate::base::units::opt_go_duration",
         skip_serializing_if = "Option::is_none"
     )]
     pub refresh_interval: Option<Duration>,

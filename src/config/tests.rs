@@ -3,6 +3,7 @@
 //! Cases named after upstream's `config/config_test.go` (`TestLoadBadConfigs`,
 //! `TestIsEncodingAcceptable`, `TestHideConfigSecrets`) keep its scenarios.
 
+use crate::base::SecretSource;
 use std::path::Path;
 use std::time::Duration;
 
@@ -343,7 +344,7 @@ fn grpc_unix_websocket_blocks_are_not_supported_yet() {
 }
 
 #[test]
-fn alerting_sections_are_not_supported_yet() {
+fn rule_files_and_alerting_sections_are_validated() {
     assert_eq!(
         errs(&y(&[
             "modules: {}",

@@ -10,8 +10,10 @@ use http::header::HeaderName;
 use regex::bytes::{Regex, RegexBuilder};
 use serde_saphyr::{Location, Spanned};
 
-use super::error::ConfigError;
 use super::raw::*;
+use crate::base::go::canonical_header;
+use crate::base::yaml::Unsupported;
+use crate::base::{ConfigError, Secret, SecretSource};
 use crate::probe::module::*;
 
 /// Collects errors for one file.
@@ -150,7 +152,6 @@ fn module(
         prober: prober?,
         yaml: serde_saphyr::to_string(&*raw)
             .unwrap_or_else(|e| format!("# could not render the module: {e}\n")),
-        raw: Arc::new(raw.clone()),
     })
 }
 
@@ -175,21 +176,6 @@ const RESERVED_HEADERS: &[&str] = &[
     "X-Amz-Security-Token",
     "X-Amz-Content-Sha256",
 ];
-
-/// Go's `textproto.CanonicalMIMEHeaderKey`.
-pub fn canonical_header(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut upper = true;
-    for c in name.chars() {
-        if upper {
-            out.extend(c.to_uppercase());
-        } else {
-            out.extend(c.to_lowercase());
-        }
-        upper = c == '-';
-    }
-    out
-}
 
 fn http(cx: &mut Cx, path: &str, block: &Spanned<RawHttpProbe>) -> Option<HttpModule> {
     let h = &block.value;
@@ -1008,8 +994,8 @@ pub(crate) fn jobs(
                     format!("{path}.timeout"),
                     format!(
                         "timeout {} must not be greater than the interval {}",
-                        super::units::format_go_duration(t),
-                        super::units::format_go_duration(interval)
+                        crate::base::units::format_go_duration(t),
+                        crate::base::units::format_go_duration(interval)
                     ),
                 );
                 t
@@ -1139,7 +1125,7 @@ pub(crate) fn rules(cx: &mut Cx, raw: &RawConfig, base_dir: &Path) -> crate::rul
             }
         }
         for k in g.value.external_labels.keys() {
-            if !crate::rules::file::valid_label_name(k) {
+            if !crate::base::names::is_label_name(k) {
                 cx.err(
                     &g.referenced,
                     format!("global.external_labels.{k}"),

@@ -37,7 +37,6 @@ use tokio_rustls::TlsConnector;
 
 use super::module::{DnsModule, RrValidator};
 use super::resolve;
-use super::tls;
 use super::ProbeCx;
 
 const HELP_DURATION: &str = "Duration of DNS request by phase";
@@ -277,7 +276,7 @@ pub async fn probe(target: &str, m: &DnsModule, cx: &mut ProbeCx) -> bool {
             return false;
         }
         dial_protocol.push_str("-tls");
-        let config = match tls::client_config(&m.tls_config, &[]) {
+        let config = match crate::client::tls::client_config(&m.tls_config, &[]) {
             Ok((config, _chain)) => config,
             Err(e) => {
                 cx.log.error(
@@ -447,18 +446,7 @@ pub async fn probe(target: &str, m: &DnsModule, cx: &mut ProbeCx) -> bool {
 /// Go's `net.SplitHostPort`: `None` when the target has no port (or is malformed), in which
 /// case upstream uses the whole target as the host and the default port.
 fn split_host_port(target: &str) -> Option<(String, String)> {
-    if let Some(rest) = target.strip_prefix('[') {
-        let (host, after) = rest.split_once(']')?;
-        let port = after.strip_prefix(':')?;
-        if port.contains(':') || port.contains('[') || port.contains(']') {
-            return None;
-        }
-        return Some((host.to_string(), port.to_string()));
-    }
-    let (host, port) = target.rsplit_once(':')?;
-    if host.contains(':') || host.contains('[') || host.contains(']') {
-        return None;
-    }
+    let (host, port) = crate::base::go::split_host_port(target).ok()?;
     Some((host.to_string(), port.to_string()))
 }
 
@@ -1109,24 +1097,7 @@ fn hex_lower(bytes: &[u8]) -> String {
 }
 
 fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    base64::Engine::encode(&crate::base::go::BASE64_STD, bytes)
 }
 
 /// Go's `base32.HexEncoding` (upper case, padded), as miekg prints NSEC3 hashes.

@@ -27,9 +27,11 @@ use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
 use url::Url;
 
-use super::module::{Auth, Compression, HeaderMatch, HttpModule, RequestBody, SecretSource};
-use super::tls::{self, ChainRecord, TlsState};
+use super::module::{Auth, Compression, HeaderMatch, HttpModule, RequestBody};
+use super::tls::{self, TlsState};
 use super::{resolve, ProbeCx};
+use crate::base::SecretSource;
+use crate::client::tls::ChainRecord;
 
 const MAX_REDIRECTS: usize = 10;
 const PHASE_HELP: &str = "Duration of http request by phase, summed over all redirects";
@@ -166,7 +168,7 @@ fn read_secret(src: &SecretSource) -> std::io::Result<String> {
 
 /// The `Authorization` header value for the module's credentials.
 fn authorization(auth: &Auth) -> std::io::Result<String> {
-    use base64_lite::encode;
+    let encode = |b: &[u8]| base64::Engine::encode(&crate::base::go::BASE64_STD, b);
     match auth {
         Auth::Basic { username, password } => {
             let user = read_secret(username)?;
@@ -522,7 +524,8 @@ async fn round_trip(
         } else {
             &[b"http/1.1"]
         };
-        let (config, record) = tls::client_config(&m.tls, alpn).map_err(|e| e.to_string())?;
+        let (config, record) =
+            crate::client::tls::client_config(&m.tls, alpn).map_err(|e| e.to_string())?;
         chain = record;
         let name = hop
             .server_name
@@ -1054,7 +1057,6 @@ async fn evaluate(m: &HttpModule, resp: &mut Final, cx: &mut ProbeCx) -> bool {
         success = false;
     }
 
-    let is_tls = resp.tls.is_some();
     if let Some(state) = &resp.tls {
         cx.registry.set(
             "probe_http_ssl",
@@ -1070,7 +1072,6 @@ async fn evaluate(m: &HttpModule, resp: &mut Final, cx: &mut ProbeCx) -> bool {
         cx.log.error("Final request was not over SSL", &[]);
         success = false;
     }
-    let _ = is_tls;
 
     cx.registry.set(
         "probe_http_status_code",
@@ -1088,38 +1089,4 @@ async fn evaluate(m: &HttpModule, resp: &mut Final, cx: &mut ProbeCx) -> bool {
         body_len as f64,
     );
     success
-}
-
-/// Minimal standard base64 for the basic-auth header.
-mod base64_lite {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-    pub fn encode(input: &[u8]) -> String {
-        let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-        for chunk in input.chunks(3) {
-            let b = [
-                chunk[0],
-                *chunk.get(1).unwrap_or(&0),
-                *chunk.get(2).unwrap_or(&0),
-            ];
-            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-            for i in 0..4 {
-                if i <= chunk.len() {
-                    out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-                } else {
-                    out.push('=');
-                }
-            }
-        }
-        out
-    }
-
-    #[cfg(test)]
-    #[test]
-    fn encodes_like_rfc4648() {
-        assert_eq!(encode(b"user:pass"), "dXNlcjpwYXNz");
-        assert_eq!(encode(b"a"), "YQ==");
-        assert_eq!(encode(b"ab"), "YWI=");
-        assert_eq!(encode(b""), "");
-    }
 }

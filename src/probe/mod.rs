@@ -11,6 +11,7 @@ pub mod http;
 pub mod icmp;
 pub mod log;
 pub mod module;
+pub mod policy;
 pub mod registry;
 pub mod resolve;
 pub mod tcp;
@@ -95,16 +96,6 @@ impl ProbeCx {
             guard: None,
             refused: None,
         }
-    }
-}
-
-/// Whether this build has a prober for `prober` (the config already accepts all four).
-pub fn is_supported(prober: &Prober) -> bool {
-    match prober {
-        Prober::Http(_) => true,
-        Prober::Tcp(_) => true,
-        Prober::Icmp(_) => true,
-        Prober::Dns(_) => true,
     }
 }
 

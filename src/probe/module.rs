@@ -2,13 +2,13 @@
 //! Regexes are compiled, enums are closed, and a tcp module cannot carry http settings.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use http::header::HeaderName;
 use regex::bytes::Regex;
 
-use crate::config::raw::{RawModule, Secret};
+use crate::base::Secret;
+pub use crate::client::{Auth, PemSource, TlsSettings, TlsVersion};
 
 /// One named module.
 #[derive(Debug)]
@@ -17,9 +17,8 @@ pub struct Module {
     /// 0 means "no module timeout": the scrape timeout alone decides.
     pub timeout: Duration,
     pub prober: Prober,
-    /// The module as configured, with defaults filled in, for `/config`.
-    pub raw: Arc<RawModule>,
-    /// `raw` rendered as YAML once at load, for every probe's debug output.
+    /// The module as configured, with defaults filled in, rendered as YAML once at load for
+    /// every probe's debug output.
     pub yaml: String,
 }
 
@@ -70,52 +69,6 @@ impl IpPreference {
             fallback,
         }
     }
-}
-
-/// A value given inline or read from a file at probe time (`password` / `password_file`).
-#[derive(Clone, Debug)]
-pub enum SecretSource {
-    Inline(Secret),
-    File(PathBuf),
-}
-
-#[derive(Clone, Debug)]
-pub enum Auth {
-    Basic {
-        username: SecretSource,
-        password: Option<SecretSource>,
-    },
-    /// `Authorization: <kind> <credentials>`; `bearer_token` becomes kind `Bearer`.
-    Authorization {
-        kind: String,
-        credentials: Option<SecretSource>,
-    },
-}
-
-/// A PEM given inline or as a file.
-#[derive(Clone, Debug)]
-pub enum PemSource {
-    Inline(String),
-    File(PathBuf),
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum TlsVersion {
-    Tls12,
-    Tls13,
-}
-
-/// prometheus/common TLSConfig, validated.
-#[derive(Clone, Debug, Default)]
-pub struct TlsSettings {
-    pub ca: Option<PemSource>,
-    pub cert: Option<PemSource>,
-    pub key: Option<SecretSource>,
-    pub key_inline_pem: Option<Secret>,
-    pub server_name: Option<String>,
-    pub insecure_skip_verify: bool,
-    pub min_version: Option<TlsVersion>,
-    pub max_version: Option<TlsVersion>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -5,6 +5,8 @@
 //! It is plain data rather than a prometheus-client registry so the scheduler's store and
 //! the rule engine can read results without parsing text.
 
+use crate::base::expo::escape_label;
+use crate::base::go::format_go_float;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -136,62 +138,6 @@ impl Registry {
 
 fn escape_help(s: &str) -> String {
     s.replace('\\', "\\\\").replace('\n', "\\n")
-}
-
-/// Escapes a label value for the text format.
-pub fn escape_label(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Formats a float as Go's `strconv.AppendFloat(f, 'g', -1, 64)`, which client_golang's
-/// text encoder uses: shortest round-trip digits, exponent form when the decimal exponent
-/// is below -4 or at least 6 (`1.44541248e+09`, `123456`, `1e+06`, `2.137e-05`).
-pub fn format_go_float(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".to_string();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "+Inf" } else { "-Inf" }.to_string();
-    }
-    if v == 0.0 {
-        return if v.is_sign_negative() { "-0" } else { "0" }.to_string();
-    }
-    // Rust's `{:e}` gives the same shortest round-trip digits as Go.
-    let sci = format!("{v:e}");
-    let Some((mantissa, exp)) = sci.split_once('e') else {
-        return sci;
-    };
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let sign = if mantissa.starts_with('-') { "-" } else { "" };
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    if !(-4..6).contains(&exp) {
-        let mut m = digits[..1].to_string();
-        if digits.len() > 1 {
-            m.push('.');
-            m.push_str(&digits[1..]);
-        }
-        let esign = if exp < 0 { '-' } else { '+' };
-        format!("{sign}{m}e{esign}{:02}", exp.abs())
-    } else if exp < 0 {
-        let zeros = "0".repeat((-exp - 1) as usize);
-        format!("{sign}0.{zeros}{digits}")
-    } else {
-        let int_len = (exp + 1) as usize;
-        if digits.len() <= int_len {
-            format!("{sign}{digits}{}", "0".repeat(int_len - digits.len()))
-        } else {
-            format!("{sign}{}.{}", &digits[..int_len], &digits[int_len..])
-        }
-    }
 }
 
 #[cfg(test)]

@@ -32,6 +32,7 @@ use super::module::{QueryStep, TcpModule, TlsSettings};
 use super::resolve;
 use super::tls::{self, TlsState};
 use super::ProbeCx;
+use crate::base::go::split_host_port;
 
 const HELP_REGEX: &str = "Indicates if probe failed due to regex";
 const HELP_BYTES: &str = "Indicates if probe failed due to bytes";
@@ -50,10 +51,12 @@ type Conn = Box<dyn Io>;
 
 pub async fn probe(target: &str, m: &TcpModule, cx: &mut ProbeCx) -> bool {
     let (host, port) = match split_host_port(target) {
-        Ok(hp) => hp,
+        Ok((h, p)) => (h.to_string(), p.to_string()),
         Err(e) => {
-            cx.log
-                .error("Error splitting target address and port", &[("err", &e)]);
+            cx.log.error(
+                "Error splitting target address and port",
+                &[("err", &e.to_string())],
+            );
             return false;
         }
     };
@@ -67,45 +70,6 @@ pub async fn probe(target: &str, m: &TcpModule, cx: &mut ProbeCx) -> bool {
         .set("probe_failed_due_to_bytes", HELP_BYTES, 0.0);
     // The connection is closed when the dialogue drops it.
     query_responses(&host, conn, m, cx).await
-}
-
-/// Go's `net.SplitHostPort`, with its error texts.
-pub fn split_host_port(hostport: &str) -> Result<(String, String), String> {
-    let err = |why: &str| format!("address {hostport}: {why}");
-    let Some(i) = hostport.rfind(':') else {
-        return Err(err("missing port in address"));
-    };
-    let (host, j, k);
-    if hostport.starts_with('[') {
-        let Some(end) = hostport.find(']') else {
-            return Err(err("missing ']' in address"));
-        };
-        if end + 1 == hostport.len() {
-            return Err(err("missing port in address"));
-        } else if end + 1 != i {
-            if hostport.as_bytes()[end + 1] == b':' {
-                return Err(err("too many colons in address"));
-            }
-            return Err(err("missing port in address"));
-        }
-        host = &hostport[1..end];
-        j = 1;
-        k = end + 1;
-    } else {
-        host = &hostport[..i];
-        if host.contains(':') {
-            return Err(err("too many colons in address"));
-        }
-        j = 0;
-        k = 0;
-    }
-    if hostport[j..].contains('[') {
-        return Err(err("unexpected '[' in address"));
-    }
-    if hostport[k..].contains(']') {
-        return Err(err("unexpected ']' in address"));
-    }
-    Ok((host.to_string(), hostport[i + 1..].to_string()))
 }
 
 /// The port part of a dial address: a number (empty means 0, as in Go). Service names
@@ -243,7 +207,8 @@ async fn handshake(
     name: &str,
     cx: &mut ProbeCx,
 ) -> Result<Conn, String> {
-    let (config, chain) = tls::client_config(settings, &[]).map_err(|e| e.to_string())?;
+    let (config, chain) =
+        crate::client::tls::client_config(settings, &[]).map_err(|e| e.to_string())?;
     let server_name = ServerName::try_from(name.to_string())
         .map_err(|e| format!("invalid TLS server name {name:?}: {e}"))?;
     let stream = by_deadline(
@@ -442,7 +407,10 @@ async fn query_responses(host: &str, mut conn: Conn, m: &TcpModule, cx: &mut Pro
 /// `probe_expect_info{<names>} 1` with values expanded from the matched line.
 fn expect_info(step: &QueryStep, re: &Regex, caps: &Captures<'_>, cx: &mut ProbeCx) {
     let names: Vec<&str> = step.labels.iter().map(|(n, _)| n.as_str()).collect();
-    if let Some(bad) = names.iter().find(|n| !valid_label_name(n)) {
+    if let Some(bad) = names
+        .iter()
+        .find(|n| !crate::base::names::is_user_label_name(n))
+    {
         cx.log.error(
             "Invalid label name for probe_expect_info, not recorded",
             &[("label", bad)],
@@ -496,14 +464,6 @@ fn expect_info(step: &QueryStep, re: &Regex, caps: &Captures<'_>, cx: &mut Probe
         .collect();
     cx.registry
         .set_labeled("probe_expect_info", HELP_EXPECT_INFO, &pairs, 1.0);
-}
-
-/// Prometheus label name syntax (`[a-zA-Z_][a-zA-Z0-9_]*`, not starting with `__`).
-fn valid_label_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !name.starts_with("__")
 }
 
 /// Go's `Regexp.Expand`: `$1`, `${1}`, `$name`, `${name}` replaced by the submatch (empty
@@ -586,35 +546,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn split_host_port_matches_go() {
-        let ok = |s: &str, h: &str, p: &str| {
-            assert_eq!(
-                split_host_port(s),
-                Ok((h.to_string(), p.to_string())),
-                "{s}"
-            )
-        };
-        ok("127.0.0.1:80", "127.0.0.1", "80");
-        ok("[::1]:22", "::1", "22");
-        ok("localhost:", "localhost", "");
-        ok(":80", "", "80");
-        let err = |s: &str, why: &str| {
-            assert_eq!(
-                split_host_port(s),
-                Err(format!("address {s}: {why}")),
-                "{s}"
-            )
-        };
-        err("127.0.0.1", "missing port in address");
-        err("::1", "too many colons in address");
-        err("::1:80", "too many colons in address");
-        err("[::1]", "missing port in address");
-        err("[::1]:80:1", "too many colons in address");
-        err("[::1", "missing ']' in address");
-        err("a]:80", "unexpected ']' in address");
-    }
-
-    #[test]
     fn ports_parse_like_go_dial() {
         assert_eq!(parse_port("22"), Ok(22));
         assert_eq!(parse_port(""), Ok(0));
@@ -656,11 +587,11 @@ mod tests {
 
     #[test]
     fn label_names() {
-        assert!(valid_label_name("ssh_version"));
-        assert!(valid_label_name("_x1"));
-        assert!(!valid_label_name("1x"));
-        assert!(!valid_label_name("a-b"));
-        assert!(!valid_label_name("__reserved"));
-        assert!(!valid_label_name(""));
+        assert!(crate::base::names::is_user_label_name("ssh_version"));
+        assert!(crate::base::names::is_user_label_name("_x1"));
+        assert!(!crate::base::names::is_user_label_name("1x"));
+        assert!(!crate::base::names::is_user_label_name("a-b"));
+        assert!(!crate::base::names::is_user_label_name("__reserved"));
+        assert!(!crate::base::names::is_user_label_name(""));
     }
 }

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
 
 use super::expr::Expr;
-use crate::config::ConfigError;
+use crate::base::ConfigError;
 use crate::labels::LabelSet;
 
 /// A validated rule group.
@@ -120,71 +120,14 @@ impl ExprText {
     }
 }
 
-/// Parses a Prometheus duration (`model.ParseDuration`): `0`, or units `y w d h m s ms` in
-/// that order, integers only.
+/// Parses a Prometheus duration (`model.ParseDuration`) with prometheus/common's error text.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    if s == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let err = || format!("not a valid duration string: {s:?}");
-    if s.is_empty() {
-        return Err(err());
-    }
-    const UNITS: [(&str, u64); 7] = [
-        ("y", 365 * 86_400_000),
-        ("w", 7 * 86_400_000),
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1000),
-        ("ms", 1),
-    ];
-    let mut rest = s;
-    let mut total: u64 = 0;
-    let mut next_unit = 0;
-    while !rest.is_empty() {
-        let n = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(err)?;
-        if n == 0 {
-            return Err(err());
-        }
-        let v: u64 = rest[..n].parse().map_err(|_| err())?;
-        rest = &rest[n..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let unit = &rest[..unit_len];
-        rest = &rest[unit_len..];
-        let idx = UNITS[next_unit..]
-            .iter()
-            .position(|(u, _)| *u == unit)
-            .ok_or_else(err)?
-            + next_unit;
-        next_unit = idx + 1;
-        total = v
-            .checked_mul(UNITS[idx].1)
-            .and_then(|x| total.checked_add(x))
-            .ok_or_else(err)?;
-    }
-    Ok(Duration::from_millis(total))
+    crate::base::units::parse_prom_duration(s).map_err(|e| e.to_string())
 }
 
 /// Formats a duration as Prometheus does (`1m`, `1h30m`, `0s`).
 pub fn format_duration(d: Duration) -> String {
     promql_parser::util::display_duration(&d)
-}
-
-/// Label names: `[a-zA-Z_][a-zA-Z0-9_]*`.
-pub fn valid_label_name(s: &str) -> bool {
-    let mut c = s.chars();
-    matches!(c.next(), Some(f) if f.is_ascii_alphabetic() || f == '_')
-        && c.all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
-}
-
-/// Metric names: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
-pub fn valid_metric_name(s: &str) -> bool {
-    let mut c = s.chars();
-    matches!(c.next(), Some(f) if f.is_ascii_alphabetic() || f == '_' || f == ':')
-        && c.all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == ':')
 }
 
 /// Expands rule-file globs (relative to `base_dir`) and loads every file, in order.
@@ -193,7 +136,7 @@ pub fn load_globs(base_dir: &Path, globs: &[String]) -> Result<Vec<GroupDef>, Ve
     let mut errors = Vec::new();
     for pattern in globs {
         let full = base_dir.join(pattern);
-        for path in crate::schedule::file_sd::expand(&full) {
+        for path in crate::base::fs::expand(&full) {
             match load_file(&path) {
                 Ok(g) => groups.extend(g),
                 Err(e) => errors.extend(e),
@@ -331,7 +274,7 @@ pub fn parse_str(text: &str, file: &Path) -> Result<Vec<GroupDef>, Vec<ConfigErr
             None => 0,
         };
         for (k, v) in &g.labels {
-            if !valid_label_name(k) || k == "__name__" {
+            if !crate::base::names::is_label_name(k) || k == "__name__" {
                 errs.push(
                     Some(&loc),
                     format!("group {gname:?}"),
@@ -425,7 +368,7 @@ fn rule(
                 "invalid field 'keep_firing_for' in recording rule".into(),
             );
         }
-        if !valid_metric_name(&name) {
+        if !crate::base::names::is_metric_name(&name) {
             err(
                 Some(&name_loc),
                 format!("invalid recording rule name: {name}"),
@@ -433,12 +376,12 @@ fn rule(
         }
     }
     for k in raw.labels.keys() {
-        if !valid_label_name(k) || k == "__name__" {
+        if !crate::base::names::is_label_name(k) || k == "__name__" {
             err(Some(&name_loc), format!("invalid label name: {k}"));
         }
     }
     for k in raw.annotations.keys() {
-        if !valid_label_name(k) {
+        if !crate::base::names::is_label_name(k) {
             err(Some(&name_loc), format!("invalid annotation name: {k}"));
         }
     }

@@ -269,7 +269,7 @@ impl Manager {
                 }
             }
             stats.push(GroupStats {
-                key: escape(&g.key()),
+                key: crate::base::expo::escape_label(&g.key()),
                 interval: g.interval.as_secs_f64(),
                 rules: g.rules.len() as f64,
                 last_eval: g.last_eval_ms.map(|t| t as f64 / 1000.0).unwrap_or(0.0),
@@ -358,12 +358,6 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
-fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
 fn fmt_f64(v: f64) -> String {
     if v.is_nan() {
         "NaN".into()
@@ -391,7 +385,7 @@ fn write_sample(out: &mut String, labels: &LabelSet, v: f64) {
             out.push(',');
         }
         first = false;
-        let _ = write!(out, "{k}=\"{}\"", escape(val));
+        let _ = write!(out, "{k}=\"{}\"", crate::base::expo::escape_label(val));
     }
     out.push('}');
     let _ = writeln!(out, " {}", fmt_f64(v));

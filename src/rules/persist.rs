@@ -5,7 +5,6 @@
 //! arithmetic applied on restore is `alerting::restore_one`.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -94,20 +93,10 @@ pub fn save(dir: &Path, snapshot: &Snapshot) -> Result<(), PersistError> {
     };
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let path = dir.join(FILE_NAME);
-    let tmp = dir.join(format!("{FILE_NAME}.tmp"));
     let body = serde_json::to_vec(snapshot).map_err(|source| PersistError::Decode {
         path: path.clone(),
         source,
     })?;
-    {
-        let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-        f.write_all(&body).map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
-    }
-    std::fs::rename(&tmp, &path).map_err(io(&path))?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        // Best effort: not every platform can fsync a directory.
-        let _ = d.sync_all();
-    }
+    crate::base::fs::write_atomic(&path, &body).map_err(io(&path))?;
     Ok(())
 }

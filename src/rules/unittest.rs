@@ -19,7 +19,7 @@ use super::expr::{Expr, Labels, MemStorage, Queryable, NAME};
 use super::file::{self, parse_duration};
 use super::group::{EvalSettings, Group};
 use super::recording::{Layered, Overlay};
-use crate::config::units::format_go_duration;
+use crate::base::units::format_go_duration;
 use crate::labels::LabelSet;
 
 #[derive(Deserialize)]

@@ -78,66 +78,13 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<Target>, FileSdError> {
     Ok(out)
 }
 
-/// Matches a file name against a pattern with `*` and `?`.
-fn glob_match(pattern: &str, name: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    let (mut pi, mut ni) = (0, 0);
-    let (mut star, mut mark) = (None, 0);
-    while ni < n.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
-            pi += 1;
-            ni += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ni;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ni = mark;
-        } else {
-            return false;
-        }
-    }
-    while pi < p.len() && p[pi] == '*' {
-        pi += 1;
-    }
-    pi == p.len()
-}
-
-/// The files a pattern names now, sorted.
-pub fn expand(pattern: &Path) -> Vec<PathBuf> {
-    let name = pattern
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default();
-    if !name.contains(['*', '?']) {
-        return vec![pattern.to_path_buf()];
-    }
-    let dir = pattern
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .filter(|e| e.file_name().to_str().is_some_and(|n| glob_match(name, n)))
-                .map(|e| e.path())
-                .collect()
-        })
-        .unwrap_or_default();
-    out.sort();
-    out
-}
-
 type Signature = Vec<(PathBuf, Option<(u64, SystemTime)>)>;
 
 fn signature(sds: &[FileSd]) -> Signature {
     let mut sig = Vec::new();
     for sd in sds {
         for pattern in &sd.files {
-            for f in expand(pattern) {
+            for f in crate::base::fs::expand(pattern) {
                 let meta = std::fs::metadata(&f)
                     .ok()
                     .map(|m| (m.len(), m.modified().unwrap_or(SystemTime::UNIX_EPOCH)));
@@ -247,13 +194,5 @@ mod tests {
         assert!(parse(Path::new("x.yml"), "- targets: [a]\n  lables: {}\n").is_err());
         assert!(parse(Path::new("x.yml"), "- targets: [a]\n  labels: {job: x}\n").is_err());
         assert!(parse(Path::new("x.json"), "{not json").is_err());
-    }
-
-    #[test]
-    fn globs_match_file_names() {
-        assert!(glob_match("*.json", "a.json"));
-        assert!(glob_match("t?.yml", "t1.yml"));
-        assert!(!glob_match("*.json", "a.yml"));
-        assert!(glob_match("a*b*c", "axxbyyc"));
     }
 }

@@ -39,23 +39,13 @@ pub struct Job {
     pub file_sd: Vec<FileSd>,
 }
 
-/// Prometheus label-name syntax, minus the reserved `__` prefix.
-pub fn valid_label_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !name.starts_with("__")
-}
-
 /// Labels blackwatch sets itself on every result.
 pub const RESERVED_LABELS: &[&str] = &["job", "instance", "module"];
 
 /// Why a label set is not acceptable, if it is not.
 pub fn check_labels(labels: &BTreeMap<String, String>) -> Result<(), String> {
     for name in labels.keys() {
-        if !valid_label_name(name) {
+        if !crate::base::names::is_user_label_name(name) {
             return Err(format!("invalid label name {name:?}"));
         }
         if RESERVED_LABELS.contains(&name.as_str()) {

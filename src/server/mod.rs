@@ -2,7 +2,6 @@
 //! `/` and `/logs`. The only module that knows HTTP routing. It takes an already bound
 //! listener and a cancellation token, so tests bind port 0 and the caller owns shutdown.
 
-pub mod allow;
 mod api_v1;
 mod api_v2;
 mod pages;
@@ -127,7 +126,7 @@ async fn read_body_by(
             StatusCode::REQUEST_TIMEOUT,
             format!(
                 "request body not received within {}",
-                crate::config::units::format_go_duration(timeout)
+                crate::base::units::format_go_duration(timeout)
             ),
         ),
         Ok(Err(e)) => {

@@ -9,8 +9,9 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 
-use super::{allow, plain, text_response};
+use super::{plain, text_response};
 use crate::metrics::TEXT_CONTENT_TYPE;
+use crate::probe::policy as allow;
 use crate::probe::{self, ProbeCx, Prober};
 use crate::state::Shared;
 
@@ -58,15 +59,6 @@ pub(super) async fn handle(
     // Upstream (master, #1525) unescapes the target once more, so a target encoded twice by
     // a relabelling rule still works; a target that does not unescape is kept as given.
     let target = query_unescape(&target).unwrap_or(target);
-    if !probe::is_supported(&module.prober) {
-        return plain(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "Prober {:?} is not supported yet by blackwatch\n",
-                module.prober.name()
-            ),
-        );
-    }
     let hostname = first
         .get("hostname")
         .filter(|h| !h.is_empty())

@@ -109,7 +109,7 @@ fn label_chips(labels: &LabelSet, skip: &[&str]) -> String {
 fn matchers_for(labels: &LabelSet) -> String {
     let parts: Vec<String> = labels
         .iter()
-        .map(|(k, v)| format!("{k}={}", crate::labels::go_quote(v)))
+        .map(|(k, v)| format!("{k}={}", crate::base::go::quote(v)))
         .collect();
     format!("{{{}}}", parts.join(", "))
 }
@@ -682,8 +682,8 @@ fn create(state: &Shared, fields: &BTreeMap<String, String>) -> Result<String, F
     let alerting = state.alerting().ok_or(FormError::NotConfigured)?;
     let field = |k: &str| fields.get(k).map(|s| s.trim()).unwrap_or("");
     let matchers = Matchers::parse(field("matchers")).map_err(|e| FormError::Matchers(e.0))?;
-    let duration = crate::alert::config::raw::parse_prom_duration(field("duration"))
-        .map_err(FormError::Duration)?;
+    let duration = crate::base::units::parse_prom_duration(field("duration"))
+        .map_err(|e| FormError::Duration(e.to_string()))?;
     let now = alerting.now().wall;
     // The same steps as POST /api/v2/silences with startsAt = now.
     let sil = Silence {

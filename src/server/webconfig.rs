@@ -25,8 +25,9 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 use sha2::{Digest, Sha256};
 
-use crate::config::raw::{Secret, Unsupported};
-use crate::config::{ConfigError, ConfigErrors};
+use crate::base::yaml::Unsupported;
+use crate::base::Secret;
+use crate::base::{ConfigError, ConfigErrors};
 
 /// The file as written.
 #[derive(Debug, Default, Deserialize)]
@@ -214,7 +215,7 @@ pub fn load_str(text: &str, file: &Path) -> Result<WebConfig, ConfigErrors> {
     });
     // An empty file is valid for the toolkit: plain HTTP, no authentication.
     let raw: RawWebConfig = if has_content {
-        crate::config::parse(text, file)?
+        crate::base::yaml::parse(text, file)?
     } else {
         RawWebConfig::default()
     };
@@ -956,44 +957,10 @@ fn parse_basic(value: &[u8]) -> Option<(String, String)> {
     if !scheme.eq_ignore_ascii_case("basic ") {
         return None;
     }
-    let decoded = base64_decode(rest.trim())?;
+    let decoded = base64::Engine::decode(&crate::base::go::BASE64_STD, rest.trim()).ok()?;
     let decoded = String::from_utf8(decoded).ok()?;
     let (u, p) = decoded.split_once(':')?;
     Some((u.to_string(), p.to_string()))
-}
-
-/// Standard base64 with padding (RFC 4648 §4), the encoding of Basic credentials.
-fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    fn val(c: u8) -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    }
-    let b = s.as_bytes();
-    if b.len() % 4 != 0 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(b.len() / 4 * 3);
-    for (i, chunk) in b.chunks(4).enumerate() {
-        let last = i == b.len() / 4 - 1;
-        let pad = chunk.iter().rev().take_while(|&&c| c == b'=').count();
-        if pad > 2 || (pad > 0 && !last) {
-            return None;
-        }
-        let mut n = 0u32;
-        for &c in &chunk[..4 - pad] {
-            n = (n << 6) | val(c)?;
-        }
-        n <<= 6 * pad as u32;
-        let bytes = n.to_be_bytes();
-        out.extend_from_slice(&bytes[1..4 - pad]);
-    }
-    Some(out)
 }
 
 #[cfg(test)]

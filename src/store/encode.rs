@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::{Group, GroupKey, LabelPairs, MetricInfo, Store};
-use crate::probe::registry::{escape_label, format_go_float};
+use crate::base::{expo::escape_label, go::format_go_float};
 
 fn push_label(out: &mut String, k: &str, v: &str) {
     out.push_str(k);

@@ -238,7 +238,10 @@ fn query_unescape(s: &str) -> Result<String, String> {
                     .filter(|h| h.bytes().all(|c| c.is_ascii_hexdigit()));
                 let Some(h) = hex else {
                     let bad: String = s[i..].chars().take(3).collect();
-                    return Err(format!("invalid URL escape {}", super::printf::quote(&bad)));
+                    return Err(format!(
+                        "invalid URL escape {}",
+                        crate::base::go::quote(&bad)
+                    ));
                 };
                 out.push(u8::from_str_radix(h, 16).map_err(|e| e.to_string())?);
                 i += 2;

@@ -82,8 +82,8 @@ impl Templates {
         let Some(tree) = self.trees.get(name) else {
             return Err(ExecError(format!(
                 "template: no template {} associated with template {}",
-                super::printf::quote(name),
-                super::printf::quote(name)
+                crate::base::go::quote(name),
+                crate::base::go::quote(name)
             )));
         };
         let mut st = State {
@@ -133,7 +133,7 @@ impl State<'_> {
         ExecError(format!(
             "template: {}: executing {} at <{}>: {}",
             self.tree.location(pos),
-            super::printf::quote(&self.tree.name),
+            crate::base::go::quote(&self.tree.name),
             ctx,
             msg
         ))
@@ -185,7 +185,7 @@ impl State<'_> {
                     return Err(self.err(
                         *pos,
                         &ctx,
-                        &format!("template {} not defined", super::printf::quote(name)),
+                        &format!("template {} not defined", crate::base::go::quote(name)),
                     ));
                 };
                 if self.depth >= MAX_DEPTH {
@@ -459,7 +459,7 @@ impl State<'_> {
                         MissingKey::Error => Err(self.err(
                             pos,
                             node,
-                            &format!("map has no entry for key {}", super::printf::quote(name)),
+                            &format!("map has no entry for key {}", crate::base::go::quote(name)),
                         )),
                     },
                 }
@@ -469,7 +469,10 @@ impl State<'_> {
                     return Err(self.err(
                         pos,
                         node,
-                        &format!("nil data; no entry for key {}", super::printf::quote(name)),
+                        &format!(
+                            "nil data; no entry for key {}",
+                            crate::base::go::quote(name)
+                        ),
                     ));
                 }
                 Ok(Value::Nil)
@@ -618,7 +621,7 @@ fn last_evaluated(a: &Arg) -> &Arg {
 
 fn template_ctx(name: &str, pipe: Option<&Pipe>) -> String {
     match pipe {
-        Some(p) => format!("{{{{template {} {p}}}}}", super::printf::quote(name)),
-        None => format!("{{{{template {}}}}}", super::printf::quote(name)),
+        Some(p) => format!("{{{{template {} {p}}}}}", crate::base::go::quote(name)),
+        None => format!("{{{{template {}}}}}", crate::base::go::quote(name)),
     }
 }

@@ -185,7 +185,7 @@ pub fn call_builtin(name: &str, args: &[Value]) -> Result<Value, FuncError> {
         "urlquery" => Ok(Value::from(query_escape(&eval_args(args)))),
         _ => Err(FuncError::Args(format!(
             "{} is not a defined function",
-            printf::quote(name)
+            crate::base::go::quote(name)
         ))),
     }
 }
@@ -430,7 +430,7 @@ pub fn js_escape(s: &str) -> String {
             '>' => out.push_str("\\u003E"),
             '&' => out.push_str("\\u0026"),
             '=' => out.push_str("\\u003D"),
-            c if !printf::go_is_print(c) => {
+            c if !crate::base::go::is_print(c) => {
                 out.push_str(&format!("\\u{:04X}", c as u32));
             }
             c => out.push(c),

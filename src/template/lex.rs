@@ -76,10 +76,10 @@ impl std::fmt::Display for Item {
             t if t.is_keyword() => write!(f, "<{}>", self.val),
             _ if self.val.chars().count() > 10 => {
                 let short: String = self.val.chars().take(10).collect();
-                let q = super::printf::quote(&short);
+                let q = crate::base::go::quote(&short);
                 write!(f, "{q}...")
             }
-            _ => f.write_str(&super::printf::quote(&self.val)),
+            _ => f.write_str(&crate::base::go::quote(&self.val)),
         }
     }
 }
@@ -478,7 +478,7 @@ impl<'a> Lexer<'a> {
     fn lex_number(&mut self) -> State {
         if !self.scan_number() {
             let s = self.input[self.start..self.pos].to_string();
-            return self.error(format!("bad number syntax: {}", super::printf::quote(&s)));
+            return self.error(format!("bad number syntax: {}", crate::base::go::quote(&s)));
         }
         self.emit(ItemType::Number);
         State::InsideAction

@@ -724,7 +724,7 @@ impl Parser<'_> {
                 }
             }
             Arg::Bool(..) | Arg::String { .. } | Arg::Number { .. } | Arg::Nil(_) | Arg::Dot(_) => {
-                let q = super::printf::quote(&node.to_string());
+                let q = crate::base::go::quote(&node.to_string());
                 return Err(self.errorf(format!("unexpected . after term {q}")));
             }
             other => Arg::Chain {
@@ -743,7 +743,7 @@ impl Parser<'_> {
                 if !(self.has_func)(&token.val) {
                     return Err(self.errorf(format!(
                         "function {} not defined",
-                        super::printf::quote(&token.val)
+                        crate::base::go::quote(&token.val)
                     )));
                 }
                 Arg::Ident {
@@ -759,7 +759,7 @@ impl Parser<'_> {
                 if !self.vars.contains(&name) {
                     return Err(self.errorf(format!(
                         "undefined variable {}",
-                        super::printf::quote(&name)
+                        crate::base::go::quote(&name)
                     )));
                 }
                 Arg::Variable {
@@ -819,7 +819,7 @@ impl Parser<'_> {
         if text.ends_with('i') {
             return Err(self.errorf(format!(
                 "illegal number syntax: {}",
-                super::printf::quote(text)
+                crate::base::go::quote(text)
             )));
         }
         let clean: String = text.chars().filter(|c| *c != '_').collect();
@@ -852,7 +852,7 @@ impl Parser<'_> {
             }
             _ => Err(self.errorf(format!(
                 "illegal number syntax: {}",
-                super::printf::quote(text)
+                crate::base::go::quote(text)
             ))),
         }
     }

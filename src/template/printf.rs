@@ -169,7 +169,7 @@ fn parse_num(b: &[u8], mut i: usize) -> (Option<usize>, usize) {
 fn go_syntax(out: &mut String, v: &Value, top: bool) {
     match v {
         Value::Nil => out.push_str(if top { "<nil>" } else { "interface {}(nil)" }),
-        Value::String(s) => out.push_str(&quote(s)),
+        Value::String(s) => out.push_str(&crate::base::go::quote(s)),
         Value::Float(f) => {
             let s = strconv_float(*f, 'g', None);
             out.push_str(&s);
@@ -192,7 +192,7 @@ fn go_syntax(out: &mut String, v: &Value, top: bool) {
                 if i > 0 {
                     out.push_str(", ");
                 }
-                out.push_str(&quote(k));
+                out.push_str(&crate::base::go::quote(k));
                 out.push(':');
                 go_syntax(out, e, false);
             }
@@ -328,7 +328,7 @@ fn format_str(out: &mut String, s: &str, verb: char, spec: &Spec, v: &Value) {
             let q = if spec.sharp && can_backquote(s) {
                 format!("`{s}`")
             } else {
-                quote(s)
+                crate::base::go::quote(s)
             };
             pad(out, &q, spec, false);
         }
@@ -651,61 +651,10 @@ fn format_float(out: &mut String, v: f64, verb: char, prec: Option<usize>, spec:
     }
 }
 
-/// Go's `unicode.IsPrint`, approximated: not a control, format, separator (other than
-/// ASCII space) or private-use character.
-pub fn go_is_print(c: char) -> bool {
-    if c == ' ' {
-        return true;
-    }
-    let u = c as u32;
-    !(c.is_control()
-        || c.is_whitespace()
-        || u == 0xAD
-        || (0x200B..=0x200F).contains(&u)
-        || (0x2028..=0x202E).contains(&u)
-        || (0x2060..=0x206F).contains(&u)
-        || u == 0xFEFF
-        || (0xE000..=0xF8FF).contains(&u)
-        || u >= 0xF0000
-        || (0xFFF9..=0xFFFB).contains(&u))
-}
-
 /// Go's `strconv.CanBackquote`.
 pub fn can_backquote(s: &str) -> bool {
     s.chars()
         .all(|c| c != '`' && c != '\u{FEFF}' && (c == '\t' || !c.is_control()))
-}
-
-/// Go's `strconv.Quote`.
-pub fn quote(s: &str) -> String {
-    let mut q = String::with_capacity(s.len() + 2);
-    q.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => q.push_str("\\\""),
-            '\\' => q.push_str("\\\\"),
-            '\n' => q.push_str("\\n"),
-            '\t' => q.push_str("\\t"),
-            '\r' => q.push_str("\\r"),
-            '\u{7}' => q.push_str("\\a"),
-            '\u{8}' => q.push_str("\\b"),
-            '\u{c}' => q.push_str("\\f"),
-            '\u{b}' => q.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                q.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c if !go_is_print(c) => {
-                if (c as u32) < 0x10000 {
-                    q.push_str(&format!("\\u{:04x}", c as u32));
-                } else {
-                    q.push_str(&format!("\\U{:08x}", c as u32));
-                }
-            }
-            c => q.push(c),
-        }
-    }
-    q.push('"');
-    q
 }
 
 fn quote_rune(c: char) -> String {
@@ -713,7 +662,7 @@ fn quote_rune(c: char) -> String {
         '\'' => "'\\''".to_string(),
         '"' => "'\"'".to_string(),
         c => {
-            let q = quote(&c.to_string());
+            let q = crate::base::go::quote(&c.to_string());
             format!("'{}'", &q[1..q.len() - 1])
         }
     }

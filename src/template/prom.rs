@@ -25,7 +25,7 @@ pub fn parse_go_float(s: &str) -> Result<f64, String> {
     let syntax = || {
         format!(
             "strconv.ParseFloat: parsing {}: invalid syntax",
-            super::printf::quote(s)
+            crate::base::go::quote(s)
         )
     };
     let body = s.trim_start_matches(['+', '-']);
@@ -62,7 +62,7 @@ pub fn parse_go_float(s: &str) -> Result<f64, String> {
     if v.is_infinite() && !lower.starts_with("inf") {
         return Err(format!(
             "strconv.ParseFloat: parsing {}: value out of range",
-            super::printf::quote(s)
+            crate::base::go::quote(s)
         ));
     }
     Ok(v)
@@ -416,38 +416,12 @@ fn go_regex_quote(s: &str) -> String {
     if super::printf::can_backquote(s) {
         format!("`{s}`")
     } else {
-        super::printf::quote(s)
+        crate::base::go::quote(s)
     }
-}
-
-/// Go's `net.SplitHostPort`.
-pub fn split_host_port(hp: &str) -> Option<(&str, &str)> {
-    let i = hp.rfind(':')?;
-    let (host, j, k);
-    if hp.starts_with('[') {
-        let end = hp.find(']')?;
-        if end + 1 != i {
-            return None;
-        }
-        host = &hp[1..end];
-        j = 1;
-        k = end + 1;
-    } else {
-        host = &hp[..i];
-        if host.contains(':') {
-            return None;
-        }
-        j = 0;
-        k = 0;
-    }
-    if hp[j..].contains('[') || hp[k..].contains(']') {
-        return None;
-    }
-    Some((host, &hp[i + 1..]))
 }
 
 fn strip_domain(hp: &str) -> String {
-    let (host, port) = split_host_port(hp).unwrap_or((hp, ""));
+    let (host, port) = crate::base::go::split_host_port(hp).unwrap_or((hp, ""));
     if host.parse::<std::net::IpAddr>().is_ok() {
         return hp.to_string();
     }
@@ -463,53 +437,9 @@ fn strip_domain(hp: &str) -> String {
 
 /// Prometheus' `model.ParseDuration`, in seconds.
 pub fn parse_duration(s: &str) -> Result<f64, String> {
-    match s {
-        "0" => return Ok(0.0),
-        "" => return Err("empty duration string".to_string()),
-        _ => {}
-    }
-    let invalid = || format!("not a valid duration string: {}", super::printf::quote(s));
-    const UNITS: [(&str, u64); 7] = [
-        ("y", 365 * 24 * 3_600_000),
-        ("w", 7 * 24 * 3_600_000),
-        ("d", 24 * 3_600_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1000),
-        ("ms", 1),
-    ];
-    let mut rest = s;
-    let mut next_unit = 0;
-    let mut total: u64 = 0;
-    while !rest.is_empty() {
-        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
-        if digits == 0 {
-            return Err(invalid());
-        }
-        let n: u64 = rest[..digits].parse().map_err(|_| invalid())?;
-        rest = &rest[digits..];
-        let unit = UNITS
-            .iter()
-            .enumerate()
-            .skip(next_unit)
-            .filter(|(_, (u, _))| rest.starts_with(u))
-            .max_by_key(|(_, (u, _))| u.len())
-            .filter(|(_, (u, _))| {
-                // "m" must not swallow the "m" of "ms"
-                !(*u == "m" && rest.starts_with("ms"))
-            });
-        let Some((idx, (u, mult))) = unit else {
-            return Err(invalid());
-        };
-        rest = &rest[u.len()..];
-        next_unit = idx + 1;
-        total = n
-            .checked_mul(*mult)
-            .and_then(|x| total.checked_add(x))
-            .filter(|x| *x <= (i64::MAX as u64) / 1_000_000)
-            .ok_or_else(|| "duration out of range".to_string())?;
-    }
-    Ok(total as f64 / 1000.0)
+    crate::base::units::parse_prom_duration(s)
+        .map(|d| d.as_millis() as f64 / 1000.0)
+        .map_err(|e| e.to_string())
 }
 
 /// A query result sample (`*template.sample`): `.Labels` and `.Value`.
@@ -682,7 +612,9 @@ fn build() -> FuncMap {
     m.insert(
         "stripPort",
         str1("stripPort", |hp| {
-            split_host_port(hp).map_or(hp, |(h, _)| h).to_string()
+            crate::base::go::split_host_port(hp)
+                .map_or(hp, |(h, _)| h)
+                .to_string()
         }),
     );
     m.insert("stripDomain", str1("stripDomain", strip_domain));

@@ -12,7 +12,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use blackwatch::alert::config::{load_file, load_str, SecretSource};
+use blackwatch::alert::config::{load_file, load_str};
+use blackwatch::base::SecretSource;
 
 fn fixtures(dir: &str) -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))

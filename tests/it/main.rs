@@ -16,6 +16,7 @@ mod harness;
 mod hostile; // hostile targets: every prober ends by its timeout, body/head caps
 mod http;
 mod icmp;
+mod layers; // src/'s module graph is acyclic and ARCHITECTURE.md's codemap is in its order
 mod limits; // --alerts.limit and --silences.max-silences through the API
 mod notify; // Discord and e-mail notifiers vs loopback servers, aiosmtpd and Alertmanager 0.25
 mod promql; // the rule-expression evaluator vs promtool 2.42

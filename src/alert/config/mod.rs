@@ -22,9 +22,10 @@ use crate::alert::inhibit::InhibitRule;
 use crate::alert::notify::render::TemplateSet;
 use crate::alert::route::Route;
 use crate::alert::timeinterval::TimeInterval;
-use crate::config::raw::{RawTlsConfig, Secret};
-use crate::config::{ConfigError, ConfigErrors};
-use crate::probe::module::{PemSource, TlsSettings, TlsVersion};
+use crate::base::SecretSource;
+use crate::base::{ConfigError, ConfigErrors};
+use crate::client::raw::RawTlsConfig;
+use crate::client::{PemSource, TlsSettings, TlsVersion};
 
 /// A validated alerting configuration.
 #[derive(Clone, Debug)]
@@ -71,22 +72,11 @@ impl AlertingConfig {
     /// The template files the globs match now, sorted per glob; a glob matching nothing
     /// contributes nothing (as upstream).
     pub fn template_files(&self) -> Vec<PathBuf> {
-        self.templates.iter().flat_map(|p| glob_files(p)).collect()
+        self.templates
+            .iter()
+            .flat_map(|p| crate::base::fs::glob(p))
+            .collect()
     }
-}
-
-/// The files one `templates:` glob matches now, sorted; nothing for a glob that matches
-/// nothing or is not valid.
-pub(crate) fn glob_files(pattern: &Path) -> Vec<PathBuf> {
-    let Some(p) = pattern.to_str() else {
-        return Vec::new();
-    };
-    let Ok(paths) = glob::glob(p) else {
-        return Vec::new();
-    };
-    let mut files: Vec<PathBuf> = paths.filter_map(Result::ok).collect();
-    files.sort();
-    files
 }
 
 /// `global:` as it matters after validation (per-integration defaults are already merged
@@ -97,34 +87,6 @@ pub struct Global {
     pub resolve_timeout: Duration,
     /// blackwatch extension (alertmanager #226, #2754), default on: see `alert::pipeline`.
     pub resolved_after_mute: bool,
-}
-
-/// A secret given inline or as a file read at use time (`*_file`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SecretSource {
-    Inline(Secret),
-    /// Absolute path; read on every use.
-    File(PathBuf),
-}
-
-impl SecretSource {
-    /// The secret; file contents are trimmed of surrounding whitespace.
-    pub fn read(&self) -> std::io::Result<Secret> {
-        match self {
-            SecretSource::Inline(s) => Ok(s.clone()),
-            SecretSource::File(p) => {
-                let text = std::fs::read_to_string(p)?;
-                Ok(Secret::new(text.trim()))
-            }
-        }
-    }
-    /// The secret without trimming (upstream's CRAM-MD5 `auth_secret_file`).
-    pub fn read_untrimmed(&self) -> std::io::Result<Secret> {
-        match self {
-            SecretSource::Inline(s) => Ok(s.clone()),
-            SecretSource::File(p) => Ok(Secret::new(std::fs::read_to_string(p)?)),
-        }
-    }
 }
 
 /// An integration's `http_config.tls_config` as TLS client settings, relative file names
@@ -156,8 +118,7 @@ pub fn tls_settings(t: &RawTlsConfig, base_dir: &Path) -> TlsSettings {
     TlsSettings {
         ca: pem(&t.ca, &t.ca_file),
         cert: pem(&t.cert, &t.cert_file),
-        key: (!t.key_file.is_empty())
-            .then(|| crate::probe::module::SecretSource::File(abs(&t.key_file))),
+        key: (!t.key_file.is_empty()).then(|| SecretSource::File(abs(&t.key_file))),
         key_inline_pem: (!t.key.is_empty()).then(|| t.key.clone()),
         server_name: (!t.server_name.is_empty()).then(|| t.server_name.clone()),
         insecure_skip_verify: t.insecure_skip_verify,
@@ -268,7 +229,7 @@ pub fn load_file(path: &Path) -> Result<AlertingConfig, ConfigErrors> {
 
 /// Validates `alertmanager.yml` text; `file` names it in errors and anchors relative paths.
 pub fn load_str(text: &str, file: &Path) -> Result<AlertingConfig, ConfigErrors> {
-    let raw: RawAlertingConfig = crate::config::parse(text, file)?;
+    let raw: RawAlertingConfig = crate::base::yaml::parse(text, file)?;
     let mut errors = Vec::new();
     if let Some(cf) = &raw.config_file {
         errors.push(ConfigError {
@@ -341,27 +302,6 @@ pub fn from_section(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn secret_files_are_read_on_use_and_trimmed() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("url");
-        let src = SecretSource::File(p.clone());
-        assert!(
-            src.read().is_err(),
-            "a missing file is an error at use time"
-        );
-        std::fs::write(&p, "  https://example.org/hook\n").unwrap();
-        assert_eq!(src.read().unwrap().expose(), "https://example.org/hook");
-        assert_eq!(
-            src.read_untrimmed().unwrap().expose(),
-            "  https://example.org/hook\n"
-        );
-        std::fs::write(&p, "https://example.org/other").unwrap();
-        assert_eq!(src.read().unwrap().expose(), "https://example.org/other");
-        let inline = SecretSource::Inline(Secret::new("x"));
-        assert_eq!(format!("{inline:?}"), "Inline(<secret>)");
-    }
 
     #[test]
     fn url_errors_do_not_echo_the_secret() {

@@ -13,98 +13,11 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
-use crate::config::common::http_client_config;
-use crate::config::raw::{unspanned, RawTlsConfig, Secret, Unsupported};
-
-/// A Prometheus `model.Duration` (`1h30m`, `5m`, `1d`, `0`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct PromDuration(pub Duration);
-
-impl<'de> Deserialize<'de> for PromDuration {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        parse_prom_duration(&s)
-            .map(PromDuration)
-            .map_err(serde::de::Error::custom)
-    }
-}
-
-impl Serialize for PromDuration {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format_prom_duration(self.0))
-    }
-}
-
-/// Parses `((\d+)y)?((\d+)w)?((\d+)d)?((\d+)h)?((\d+)m)?((\d+)s)?((\d+)ms)?|0`, with
-/// Prometheus' error text.
-pub fn parse_prom_duration(s: &str) -> Result<Duration, String> {
-    let bad = || format!("not a valid duration string: {s:?}");
-    if s == "0" {
-        return Ok(Duration::ZERO);
-    }
-    if s.is_empty() {
-        return Err("empty duration string".to_string());
-    }
-    const UNITS: [(&str, u64); 7] = [
-        ("y", 365 * 24 * 3600 * 1000),
-        ("w", 7 * 24 * 3600 * 1000),
-        ("d", 24 * 3600 * 1000),
-        ("h", 3600 * 1000),
-        ("m", 60 * 1000),
-        ("s", 1000),
-        ("ms", 1),
-    ];
-    let mut rest = s;
-    let mut next_unit = 0;
-    let mut total: u64 = 0;
-    while !rest.is_empty() {
-        let digits = rest.chars().take_while(char::is_ascii_digit).count();
-        if digits == 0 {
-            return Err(bad());
-        }
-        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let unit_len = rest.chars().take_while(|c| c.is_ascii_alphabetic()).count();
-        let unit = &rest[..unit_len];
-        rest = &rest[unit_len..];
-        let Some(idx) = UNITS.iter().position(|(u, _)| *u == unit) else {
-            return Err(bad());
-        };
-        if idx < next_unit {
-            return Err(bad());
-        }
-        next_unit = idx + 1;
-        total = n
-            .checked_mul(UNITS[idx].1)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(|| format!("duration out of range: {s:?}"))?;
-    }
-    Ok(Duration::from_millis(total))
-}
-
-/// Prometheus' `model.Duration.String()`: `1d2h`, `5m`, `0s`.
-pub fn format_prom_duration(d: Duration) -> String {
-    let mut ms = d.as_millis() as u64;
-    if ms == 0 {
-        return "0s".to_string();
-    }
-    let mut out = String::new();
-    for (unit, size) in [
-        ("y", 365 * 24 * 3600 * 1000u64),
-        ("w", 7 * 24 * 3600 * 1000),
-        ("d", 24 * 3600 * 1000),
-        ("h", 3600 * 1000),
-        ("m", 60 * 1000),
-        ("s", 1000),
-        ("ms", 1),
-    ] {
-        if ms >= size {
-            out.push_str(&format!("{}{unit}", ms / size));
-            ms %= size;
-        }
-    }
-    out
-}
+use crate::base::units::PromDuration;
+use crate::base::yaml::{unspanned, Unsupported};
+use crate::base::Secret;
+use crate::client::raw::http_client_config;
+use crate::client::raw::RawTlsConfig;
 
 fn is_false(b: &bool) -> bool {
     !*b
@@ -532,34 +445,5 @@ mod tests {
         assert!(g.smtp_require_tls);
         let h = RawHttpConfig::default();
         assert!(h.follow_redirects && h.enable_http2);
-    }
-
-    #[test]
-    fn prometheus_durations() {
-        let ok = [
-            ("0", 0),
-            ("0s", 0),
-            ("5m", 300_000),
-            ("1h30m", 5_400_000),
-            ("1d", 86_400_000),
-            ("1w", 604_800_000),
-            ("1y", 31_536_000_000),
-            ("250ms", 250),
-            ("1m30s500ms", 90_500),
-        ];
-        for (s, ms) in ok {
-            assert_eq!(parse_prom_duration(s), Ok(Duration::from_millis(ms)), "{s}");
-        }
-        for s in ["", "5", "1.5h", "5 m", "30s1m", "1mm", "-1s", "1h1h"] {
-            assert!(parse_prom_duration(s).is_err(), "{s} should not parse");
-        }
-        assert_eq!(
-            parse_prom_duration("5 minutes").unwrap_err(),
-            r#"not a valid duration string: "5 minutes""#
-        );
-        for (d, s) in [(0, "0s"), (90_500, "1m30s500ms"), (93_600_000, "1d2h")] {
-            assert_eq!(format_prom_duration(Duration::from_millis(d)), s);
-            assert_eq!(parse_prom_duration(s), Ok(Duration::from_millis(d)));
-        }
     }
 }

@@ -14,9 +14,11 @@ use crate::alert::inhibit::InhibitRule;
 use crate::alert::notify::render::RenderError;
 use crate::alert::route::{Route, RouteOpts};
 use crate::alert::timeinterval::{self, TimeInterval, TimeIntervalSpec};
-use crate::config::raw::{RawTlsConfig, Secret};
-use crate::config::ConfigError;
-use crate::labels::{is_valid_label_name, parse_matchers, MatchOp, Matcher, Matchers};
+use crate::base::names::is_label_name as is_valid_label_name;
+use crate::base::ConfigError;
+use crate::base::Secret;
+use crate::client::raw::RawTlsConfig;
+use crate::labels::{parse_matchers, MatchOp, Matcher, Matchers};
 
 const DISCORD_TITLE: &str = r#"{{ template "discord.default.title" . }}"#;
 const DISCORD_MESSAGE: &str = r#"{{ template "discord.default.message" . }}"#;
@@ -201,7 +203,7 @@ pub fn alerting(
 fn template_set(cx: &mut Cx, raw: &RawAlertingConfig, globs: &[PathBuf]) -> TemplateSet {
     let mut set = TemplateSet::defaults();
     for (i, (t, pattern)) in raw.templates.iter().zip(globs).enumerate() {
-        for f in glob_files(pattern) {
+        for f in crate::base::fs::glob(pattern) {
             match set.add_file(&f) {
                 Ok(()) => {}
                 Err(e @ RenderError::Read { .. }) => {
@@ -262,23 +264,7 @@ fn host_port(s: &str) -> Result<HostPort, String> {
             port: String::new(),
         });
     }
-    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
-        let Some((h, p)) = rest.split_once(']') else {
-            return Err(format!("address {s}: missing ']' in address"));
-        };
-        let Some(p) = p.strip_prefix(':') else {
-            return Err(format!("address {s}: missing port in address"));
-        };
-        (h, p)
-    } else {
-        match s.rsplit_once(':') {
-            None => return Err(format!("address {s}: missing port in address")),
-            Some((h, _)) if h.contains(':') => {
-                return Err(format!("address {s}: too many colons in address"))
-            }
-            Some(hp) => hp,
-        }
-    };
+    let (host, port) = crate::base::go::split_host_port(s).map_err(|e| e.to_string())?;
     if port.is_empty() {
         return Err(format!("address {s:?}: port cannot be empty"));
     }
@@ -323,7 +309,7 @@ fn http_tls_config(cx: &mut Cx, path: &str, t: &Spanned<RawTlsConfig>) {
         return;
     }
     let settings = tls_settings(v, cx.base_dir);
-    if let Err(e) = crate::probe::tls::client_config(&settings, &[]) {
+    if let Err(e) = crate::client::tls::client_config(&settings, &[]) {
         cx.err(&t.referenced, path, e.to_string());
     }
 }
@@ -644,7 +630,7 @@ fn email_config(
     }
     let mut headers = BTreeMap::new();
     for (k, val) in &v.headers {
-        let canon = crate::config::validate::canonical_header(k);
+        let canon = crate::base::go::canonical_header(k);
         if headers.insert(canon.clone(), val.clone()).is_some() {
             cx.err(
                 &e.referenced,

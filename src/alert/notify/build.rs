@@ -8,11 +8,9 @@ use std::sync::Arc;
 use crate::alert::config::raw::RawHttpConfig;
 use crate::alert::config::{tls_settings, Receiver};
 use crate::alert::nflog::IntegrationId;
-use crate::alert::notify::webhook::{
-    HeaderSource, UrlSource, Webhook, WebhookSettings, MAX_IDLE_PER_HOST,
-};
+use crate::alert::notify::webhook::{HeaderSource, Webhook, WebhookSettings, MAX_IDLE_PER_HOST};
 use crate::alert::notify::{FailReason, Integration, NotifyError};
-use crate::config::raw::Secret;
+use crate::base::Secret;
 
 /// Builds the integrations of one receiver. Integrations this build does not have yet
 /// (Discord, e-mail) are reported in the returned error list and left out.
@@ -25,10 +23,7 @@ pub fn build_integrations(
     let mut out = Vec::new();
     let mut missing = Vec::new();
     for (index, w) in r.webhook.iter().enumerate() {
-        let url = match &w.url {
-            crate::alert::config::SecretSource::Inline(s) => UrlSource::Inline(s.clone()),
-            crate::alert::config::SecretSource::File(p) => UrlSource::File(p.clone()),
-        };
+        let url = w.url.clone();
         let id = IntegrationId {
             receiver: r.name.clone(),
             integration: "webhook".into(),
@@ -85,7 +80,7 @@ pub fn http_client(
         .map(|t| tls_settings(&t.value, base_dir))
         .unwrap_or_default();
     let tls_err = |e: String| NotifyError::new(false, FailReason::Other, format!("TLS setup: {e}"));
-    let tls = crate::probe::tls::client_config(&settings, &[b"h2", b"http/1.1"])
+    let tls = crate::client::tls::client_config(&settings, &[b"h2", b"http/1.1"])
         .map_err(|e| tls_err(e.to_string()))?
         .0;
     let mut tls = (*tls).clone();
@@ -193,19 +188,19 @@ struct ServerNameVerifier {
 }
 
 impl ServerNameVerifier {
-    fn new(settings: &crate::probe::module::TlsSettings, name: &str) -> Result<Self, String> {
+    fn new(settings: &crate::client::TlsSettings, name: &str) -> Result<Self, String> {
         use rustls::pki_types::pem::PemObject;
         use rustls::pki_types::CertificateDer;
         let name = rustls::pki_types::ServerName::try_from(name.to_string())
             .map_err(|e| format!("invalid server_name {name:?}: {e}"))?;
         let mut roots = rustls::RootCertStore::empty();
         let ders: Vec<CertificateDer<'static>> = match &settings.ca {
-            Some(crate::probe::module::PemSource::Inline(pem)) => {
+            Some(crate::client::PemSource::Inline(pem)) => {
                 CertificateDer::pem_slice_iter(pem.as_bytes())
                     .filter_map(Result::ok)
                     .collect()
             }
-            Some(crate::probe::module::PemSource::File(p)) => {
+            Some(crate::client::PemSource::File(p)) => {
                 let pem = std::fs::read(p).map_err(|e| {
                     format!("unable to read specified CA cert {}: {e}", p.display())
                 })?;

@@ -20,9 +20,10 @@ use serde::Serialize;
 use super::render::{data_value, TemplateSet};
 use super::{Batch, FailReason, Notifier, NotifyContext, NotifyError, NotifyFuture};
 use crate::alert::config::raw::RawHttpConfig;
-use crate::alert::config::{DiscordConfig, SecretSource};
+use crate::alert::config::DiscordConfig;
 use crate::alert::store::Alert;
-use crate::config::raw::Secret;
+use crate::base::Secret;
+use crate::base::SecretSource;
 
 pub const COLOR_RED: u32 = 0x992D22;
 pub const COLOR_GREEN: u32 = 0x2ECC71;

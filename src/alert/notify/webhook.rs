@@ -13,20 +13,14 @@ use super::{
     NotifyError, NotifyFuture,
 };
 use crate::alert::store::Alert;
-use crate::config::raw::Secret;
+use crate::base::{Secret, SecretSource};
 use crate::labels::LabelSet;
-
-/// Where the URL comes from; `File` is re-read on every send and trimmed, as upstream.
-#[derive(Clone, Debug)]
-pub enum UrlSource {
-    Inline(Secret),
-    File(PathBuf),
-}
 
 /// A validated `webhook_configs` entry.
 #[derive(Clone, Debug)]
 pub struct WebhookSettings {
-    pub url: UrlSource,
+    /// `url` or `url_file` (re-read on every send and trimmed, as upstream).
+    pub url: SecretSource,
     /// 0 = no limit.
     pub max_alerts: usize,
     /// Per request; `None` = only the flush deadline applies.
@@ -78,31 +72,16 @@ impl HeaderSource {
                     (None, Some(f)) => read(f)?,
                     (None, None) => String::new(),
                 };
-                Ok(format!("Basic {}", base64(&format!("{username}:{pass}"))))
+                Ok(format!(
+                    "Basic {}",
+                    base64::Engine::encode(
+                        &crate::base::go::BASE64_STD,
+                        format!("{username}:{pass}")
+                    )
+                ))
             }
         }
     }
-}
-
-/// Standard base64 with padding.
-fn base64(s: &str) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let b = s.as_bytes();
-    let mut out = String::with_capacity(b.len().div_ceil(3) * 4);
-    for chunk in b.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, &x)| acc | (u32::from(x) << (16 - 8 * i)));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// The version-4 payload, field order as Alertmanager's JSON: [`Data`] followed by the
@@ -188,8 +167,8 @@ pub(crate) const MAX_IDLE_PER_HOST: usize = 16;
 /// Builds the shared HTTP client for notifiers: rustls with the ring provider and the
 /// system roots (the same trust store the probes use), redirects followed as upstream.
 pub fn http_client() -> Result<reqwest::Client, NotifyError> {
-    let tls = crate::probe::tls::client_config(
-        &crate::probe::module::TlsSettings::default(),
+    let tls = crate::client::tls::client_config(
+        &crate::client::TlsSettings::default(),
         &[b"h2", b"http/1.1"],
     )
     .map_err(|e| NotifyError::new(false, FailReason::Other, format!("TLS setup: {e}")))?
@@ -213,18 +192,21 @@ impl Webhook {
     }
 
     fn url(&self) -> Result<String, NotifyError> {
-        match &self.settings.url {
-            UrlSource::Inline(s) => Ok(s.expose().to_string()),
-            UrlSource::File(p) => std::fs::read_to_string(p)
-                .map(|s| s.trim().to_string())
-                .map_err(|e| {
-                    NotifyError::new(
-                        false,
-                        FailReason::Other,
-                        format!("reading url_file {}: {e}", p.display()),
-                    )
-                }),
-        }
+        self.settings
+            .url
+            .read()
+            .map(|s| s.expose().to_string())
+            .map_err(|e| {
+                let file = match &self.settings.url {
+                    SecretSource::File(p) => p.display().to_string(),
+                    SecretSource::Inline(_) => String::new(),
+                };
+                NotifyError::new(
+                    false,
+                    FailReason::Other,
+                    format!("reading url_file {file}: {e}"),
+                )
+            })
     }
 
     async fn send(&self, ctx: &NotifyContext, alerts: &Batch) -> Result<(), NotifyError> {
@@ -301,7 +283,7 @@ mod tests {
     #[test]
     fn version_4_payload_shape() {
         let s = WebhookSettings {
-            url: UrlSource::Inline(Secret::new("http://x")),
+            url: SecretSource::Inline(Secret::new("http://x")),
             max_alerts: 0,
             timeout: None,
             headers: vec![],
@@ -323,9 +305,6 @@ mod tests {
 
     #[test]
     fn basic_auth_header() {
-        assert_eq!(base64("user:pass"), "dXNlcjpwYXNz");
-        assert_eq!(base64("a"), "YQ==");
-        assert_eq!(base64("ab"), "YWI=");
         let h = HeaderSource::Basic {
             username: "u".into(),
             password: Some(Secret::new("p")),
@@ -337,7 +316,7 @@ mod tests {
     #[test]
     fn max_alerts_truncates() {
         let s = WebhookSettings {
-            url: UrlSource::Inline(Secret::new("http://x")),
+            url: SecretSource::Inline(Secret::new("http://x")),
             max_alerts: 1,
             timeout: None,
             headers: vec![],

@@ -335,7 +335,7 @@ fn selector(vs: &VectorSelector) -> Result<Vec<Matcher>, ExprError> {
     }
     let mut out = Vec::new();
     if let Some(name) = &vs.name {
-        if !is_metric_name(name) {
+        if !crate::base::names::is_metric_name(name) {
             return Err(unsupported(format!(
                 "metric name {name:?} is not valid in Prometheus 2.42 (quoted UTF-8 names \
                  came with 3.0)"
@@ -344,7 +344,7 @@ fn selector(vs: &VectorSelector) -> Result<Vec<Matcher>, ExprError> {
         out.push(Matcher::equal(NAME, name));
     }
     for m in &vs.matchers.matchers {
-        if !is_label_name(&m.name) {
+        if !crate::base::names::is_label_name(&m.name) {
             return Err(unsupported(format!(
                 "label name {:?} is not valid in Prometheus 2.42 (quoted UTF-8 names came \
                  with 3.0)",
@@ -401,20 +401,6 @@ fn string_arg(e: &parser::Expr) -> Result<String, ExprError> {
     }
 }
 
-/// Whether `s` is a valid label name (`[a-zA-Z_][a-zA-Z0-9_]*`).
-pub fn is_label_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// Whether `s` is a valid metric name (`[a-zA-Z_:][a-zA-Z0-9_:]*`).
-fn is_metric_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
-}
-
 fn call(c: &parser::Call) -> Result<Node, ExprError> {
     let name = c.func.name;
     let args = &c.args.args;
@@ -454,7 +440,7 @@ fn call(c: &parser::Call) -> Result<Node, ExprError> {
                     "invalid regular expression in label_replace(): {re}"
                 ))
             })?;
-            if !is_label_name(&dst) {
+            if !crate::base::names::is_label_name(&dst) {
                 return Err(ExprError::Invalid(format!(
                     "invalid destination label name in label_replace(): {dst}"
                 )));

@@ -1,10 +1,13 @@
-//! Go-compatible scalar syntaxes used in blackbox_exporter configs: `time.ParseDuration`
-//! durations (`1m30s`, `1.5s`, `100ms`) and `alecthomas/units` base-2 byte sizes (`1MB` = 1 MiB).
+//! The scalar syntaxes of Go configs: `time.ParseDuration` durations (`1m30s`, `1.5s`,
+//! `100ms`; blackbox_exporter), prometheus/common's `model.Duration` (`1h30m`, `1d`; rule files
+//! and alertmanager.yml) and `alecthomas/units` base-2 byte sizes (`1MB` = 1 MiB).
 //!
 //! Both are serde adapters so the raw config structs can use them with `#[serde(with = ...)]`,
 //! and both print back in the same syntax for `/config`.
 
 use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
 
 /// Parses a Go duration string. Accepts the units ns, us, µs, μs, ms, s, m, h, an optional
 /// sign, fractions, and several components (`1h2m3.5s`). `0` alone is allowed; a bare number
@@ -212,6 +215,114 @@ pub mod base2_bytes {
     }
 }
 
+/// Why a Prometheus duration did not parse; `Display` is prometheus/common's error text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PromDurationError {
+    Empty,
+    Invalid(String),
+    OutOfRange,
+}
+
+impl std::fmt::Display for PromDurationError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Empty => f.write_str("empty duration string"),
+            Self::Invalid(s) => write!(f, "not a valid duration string: {}", super::go::quote(s)),
+            Self::OutOfRange => f.write_str("duration out of range"),
+        }
+    }
+}
+
+impl std::error::Error for PromDurationError {}
+
+/// Prometheus duration units, largest first, in milliseconds.
+const PROM_UNITS: [(&str, u64); 7] = [
+    ("y", 365 * 86_400_000),
+    ("w", 7 * 86_400_000),
+    ("d", 86_400_000),
+    ("h", 3_600_000),
+    ("m", 60_000),
+    ("s", 1000),
+    ("ms", 1),
+];
+
+/// prometheus/common's `model.ParseDuration`: `0`, or integers with the units
+/// `y w d h m s ms`, each at most once and largest first (`1h30m`, `90s`, `1d`). The total
+/// must fit Go's `time.Duration` (nanoseconds in an `i64`).
+pub fn parse_prom_duration(s: &str) -> Result<Duration, PromDurationError> {
+    match s {
+        "0" => return Ok(Duration::ZERO),
+        "" => return Err(PromDurationError::Empty),
+        _ => {}
+    }
+    let invalid = || PromDurationError::Invalid(s.to_string());
+    let mut rest = s;
+    let mut next_unit = 0;
+    let mut total: u64 = 0;
+    while !rest.is_empty() {
+        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        if digits == 0 {
+            return Err(invalid());
+        }
+        let n: u64 = rest[..digits].parse().map_err(|_| invalid())?;
+        rest = &rest[digits..];
+        // The longest unit that matches: `ms` before `m`.
+        let unit = PROM_UNITS
+            .iter()
+            .enumerate()
+            .skip(next_unit)
+            .filter(|(_, (u, _))| rest.starts_with(u))
+            .max_by_key(|(_, (u, _))| u.len())
+            .filter(|(_, (u, _))| !(*u == "m" && rest.starts_with("ms")));
+        let Some((idx, (u, ms))) = unit else {
+            return Err(invalid());
+        };
+        rest = &rest[u.len()..];
+        next_unit = idx + 1;
+        total = n
+            .checked_mul(*ms)
+            .and_then(|x| total.checked_add(x))
+            .filter(|x| *x <= (i64::MAX as u64) / 1_000_000)
+            .ok_or(PromDurationError::OutOfRange)?;
+    }
+    Ok(Duration::from_millis(total))
+}
+
+/// prometheus/common's `model.Duration.String()`: `1d2h`, `5m`, `0s`.
+pub fn format_prom_duration(d: Duration) -> String {
+    let mut ms = d.as_millis() as u64;
+    if ms == 0 {
+        return "0s".to_string();
+    }
+    let mut out = String::new();
+    for (unit, size) in PROM_UNITS {
+        if ms >= size {
+            out.push_str(&format!("{}{unit}", ms / size));
+            ms %= size;
+        }
+    }
+    out
+}
+
+/// A Prometheus `model.Duration` (`1h30m`, `5m`, `1d`, `0`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PromDuration(pub Duration);
+
+impl<'de> Deserialize<'de> for PromDuration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_prom_duration(&s)
+            .map(PromDuration)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for PromDuration {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format_prom_duration(self.0))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,5 +368,42 @@ mod tests {
         assert!(parse_base2_bytes("1kb").is_err());
         assert_eq!(format_base2_bytes(1 << 20), "1MiB");
         assert_eq!(format_base2_bytes(1000), "1000B");
+    }
+
+    #[test]
+    fn prometheus_durations() {
+        let ok = [
+            ("0", 0),
+            ("0s", 0),
+            ("5m", 300_000),
+            ("1h30m", 5_400_000),
+            ("1d", 86_400_000),
+            ("1w", 604_800_000),
+            ("1y", 31_536_000_000),
+            ("250ms", 250),
+            ("1m30s500ms", 90_500),
+        ];
+        for (s, ms) in ok {
+            assert_eq!(parse_prom_duration(s), Ok(Duration::from_millis(ms)), "{s}");
+        }
+        for s in ["", "5", "1.5h", "5 m", "30s1m", "1mm", "-1s", "1h1h"] {
+            assert!(parse_prom_duration(s).is_err(), "{s} should not parse");
+        }
+        assert_eq!(
+            parse_prom_duration("5 minutes").unwrap_err().to_string(),
+            r#"not a valid duration string: "5 minutes""#
+        );
+        assert_eq!(
+            parse_prom_duration("").unwrap_err().to_string(),
+            "empty duration string"
+        );
+        assert_eq!(
+            parse_prom_duration("300000000y").unwrap_err(),
+            PromDurationError::OutOfRange
+        );
+        for (d, s) in [(0, "0s"), (90_500, "1m30s500ms"), (93_600_000, "1d2h")] {
+            assert_eq!(format_prom_duration(Duration::from_millis(d)), s);
+            assert_eq!(parse_prom_duration(s), Ok(Duration::from_millis(d)));
+        }
     }
 }

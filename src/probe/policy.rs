@@ -17,7 +17,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
-use crate::config::ConfigError;
+use crate::base::ConfigError;
 use crate::probe::{Prober, TargetGuard};
 
 /// `probe_policy:` as written.
@@ -153,16 +153,7 @@ pub fn target_parts(prober: &Prober, target: &str) -> Option<TargetParts> {
 
 /// `host:port` / `[v6]:port` as Go's `net.SplitHostPort` (a bare IPv6 address has no port).
 fn split_host_port(s: &str) -> Option<(String, u16)> {
-    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
-        let (h, p) = rest.split_once("]:")?;
-        (h, p)
-    } else {
-        let (h, p) = s.rsplit_once(':')?;
-        if h.contains(':') {
-            return None;
-        }
-        (h, p)
-    };
+    let (host, port) = crate::base::go::split_host_port(s).ok()?;
     Some((normalize(host), port.parse().ok()?))
 }
 
@@ -364,7 +355,7 @@ mod tests {
 
     fn policy(yaml: &str) -> Result<ProbePolicy, Vec<String>> {
         let raw: Spanned<RawProbePolicy> =
-            crate::config::parse(yaml, std::path::Path::new("p.yml"))
+            crate::base::yaml::parse(yaml, std::path::Path::new("p.yml"))
                 .map_err(|e| e.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
         let mut errors = Vec::new();
         let p = validate(Some(&raw), std::path::Path::new("p.yml"), &mut errors);

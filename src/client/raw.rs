@@ -16,16 +16,8 @@
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
-use super::raw::{unspanned, Secret, Unsupported};
-
-fn is_empty_spanned(s: &Spanned<String>) -> bool {
-    s.value.is_empty()
-}
-
-/// For `#[serde(default = …)]` in [`http_client_config!`].
-pub fn yes() -> bool {
-    true
-}
+use crate::base::yaml::{is_empty_spanned, unspanned, Unsupported};
+use crate::base::Secret;
 
 /// Declares `struct $name` with the given fields followed by prometheus/common's
 /// `HTTPClientConfig` fields, in upstream's order: `basic_auth`, `authorization`, `oauth2`
@@ -44,36 +36,36 @@ macro_rules! http_client_config {
         $vis struct $name {
             $( $(#[$fmeta])* $fvis $field: $ty, )*
             #[serde(default, skip_serializing_if = "Option::is_none")]
-            pub basic_auth: Option<serde_saphyr::Spanned<$crate::config::common::RawBasicAuth>>,
+            pub basic_auth: Option<serde_saphyr::Spanned<$crate::client::raw::RawBasicAuth>>,
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub authorization:
-                Option<serde_saphyr::Spanned<$crate::config::common::RawAuthorization>>,
+                Option<serde_saphyr::Spanned<$crate::client::raw::RawAuthorization>>,
             #[serde(default, skip_serializing_if = "Option::is_none")]
-            pub oauth2: Option<serde_saphyr::Spanned<$crate::config::raw::Unsupported>>,
+            pub oauth2: Option<serde_saphyr::Spanned<$crate::base::yaml::Unsupported>>,
             #[serde(default, skip_serializing_if = "Option::is_none")]
-            pub bearer_token: Option<serde_saphyr::Spanned<$crate::config::raw::Secret>>,
+            pub bearer_token: Option<serde_saphyr::Spanned<$crate::base::Secret>>,
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub bearer_token_file: Option<serde_saphyr::Spanned<String>>,
             $(#[$tmeta])*
             pub tls_config: $tty,
-            #[serde(default = "crate::config::common::yes")]
+            #[serde(default = "crate::base::yaml::yes")]
             pub follow_redirects: bool,
-            #[serde(default = "crate::config::common::yes")]
+            #[serde(default = "crate::base::yaml::yes")]
             pub enable_http2: bool,
             #[serde(default, skip_serializing_if = "Option::is_none")]
-            pub proxy_url: Option<serde_saphyr::Spanned<$crate::config::raw::Unsupported>>,
+            pub proxy_url: Option<serde_saphyr::Spanned<$crate::base::yaml::Unsupported>>,
             #[serde(default, skip_serializing_if = "Option::is_none")]
-            pub no_proxy: Option<serde_saphyr::Spanned<$crate::config::raw::Unsupported>>,
+            pub no_proxy: Option<serde_saphyr::Spanned<$crate::base::yaml::Unsupported>>,
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub proxy_from_environment:
-                Option<serde_saphyr::Spanned<$crate::config::raw::Unsupported>>,
+                Option<serde_saphyr::Spanned<$crate::base::yaml::Unsupported>>,
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub proxy_connect_header:
-                Option<serde_saphyr::Spanned<$crate::config::raw::Unsupported>>,
+                Option<serde_saphyr::Spanned<$crate::base::yaml::Unsupported>>,
             #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
             pub http_headers: std::collections::BTreeMap<
                 String,
-                serde_saphyr::Spanned<$crate::config::common::RawHttpHeader>,
+                serde_saphyr::Spanned<$crate::client::raw::RawHttpHeader>,
             >,
         }
     };

@@ -2,7 +2,7 @@
 //! `ConfigErrors` carries all of them, so one `--config.check` run lists every problem.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// One problem in a config file.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -14,6 +14,35 @@ pub struct ConfigError {
     /// Dotted field path, e.g. `modules.http_2xx.http.method`; empty for file-level errors.
     pub path: String,
     pub message: String,
+}
+
+impl ConfigError {
+    /// An error about the file as a whole (unreadable, empty, not UTF-8): no position.
+    pub fn file_level(file: &Path, message: impl Into<String>) -> Self {
+        Self {
+            file: file.to_path_buf(),
+            line: 0,
+            column: 0,
+            path: String::new(),
+            message: message.into(),
+        }
+    }
+
+    /// An error at a parsed position (`Spanned::referenced`) about the field `path`.
+    pub fn at(
+        file: &Path,
+        location: serde_saphyr::Location,
+        path: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            file: file.to_path_buf(),
+            line: location.line(),
+            column: location.column(),
+            path: path.into(),
+            message: message.into(),
+        }
+    }
 }
 
 impl fmt::Display for ConfigError {

@@ -1,0 +1,228 @@
+//! YAML text to serde structs with a position and a field path on every error, as the user
+//! wrote them (serde-saphyr for line and column, `serde_path_to_error` for the path), plus
+//! the small serde helpers the raw config structs of every section share.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_saphyr::{MessageFormatter as _, Spanned, UserMessageFormatter};
+
+use super::error::{ConfigError, ConfigErrors};
+
+/// Any YAML value, accepted only so that validation can reject it with a message that names
+/// the field, instead of serde's generic "unknown field".
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Unsupported;
+
+impl<'de> Deserialize<'de> for Unsupported {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(d)?;
+        Ok(Unsupported)
+    }
+}
+
+impl Serialize for Unsupported {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_none()
+    }
+}
+
+/// A default value with no source position.
+pub fn unspanned<T: Default>() -> Spanned<T> {
+    Spanned::new(
+        T::default(),
+        serde_saphyr::Location::UNKNOWN,
+        serde_saphyr::Location::UNKNOWN,
+    )
+}
+
+/// A string with no source position (a default written in code).
+pub fn spanned_str(s: &str) -> Spanned<String> {
+    Spanned::new(
+        s.to_string(),
+        serde_saphyr::Location::UNKNOWN,
+        serde_saphyr::Location::UNKNOWN,
+    )
+}
+
+/// For `skip_serializing_if`.
+pub fn is_empty_spanned(s: &Spanned<String>) -> bool {
+    s.value.is_empty()
+}
+
+/// For `skip_serializing_if`.
+pub fn is_false_spanned(b: &Spanned<bool>) -> bool {
+    !b.value
+}
+
+/// For `#[serde(default = …)]`.
+pub fn yes() -> bool {
+    true
+}
+
+/// YAML text → raw structs, with position and field path on any error. Generic so that
+/// `alert::config` parses a standalone alertmanager.yml the same way.
+pub fn parse<T: serde::de::DeserializeOwned>(text: &str, file: &Path) -> Result<T, ConfigErrors> {
+    let has_content = text.lines().any(|l| {
+        let t = l.trim();
+        !t.is_empty() && !t.starts_with('#') && t != "---"
+    });
+    if !has_content {
+        return Err(ConfigErrors::single(ConfigError {
+            file: file.to_path_buf(),
+            line: 0,
+            column: 0,
+            path: String::new(),
+            message: "EOF: the file is empty".to_string(),
+        }));
+    }
+    let options = serde_saphyr::options! {
+        with_snippet: false,
+    };
+    let mut field_path: Option<serde_path_to_error::Path> = None;
+    let result = serde_saphyr::with_deserializer_from_str_with_options(text, options, |de| {
+        match serde_path_to_error::deserialize::<_, T>(de) {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                field_path = Some(e.path().clone());
+                Err(e.into_inner())
+            }
+        }
+    });
+    result.map_err(|e| {
+        let e = e.without_snippet();
+        let (line, column) = e
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((0, 0));
+        let mut path = field_path.as_ref().map(user_path).unwrap_or_default();
+        let message = match e {
+            serde_saphyr::Error::DuplicateMappingKey { key: Some(k), .. } => {
+                // The key that failed is the path's unknown last segment.
+                if let Some(parent) = path.strip_suffix('?') {
+                    path = format!("{parent}{k}");
+                }
+                format!("duplicate key `{k}`: each key may appear only once in a mapping")
+            }
+            serde_saphyr::Error::DuplicateMappingKey { key: None, .. } => {
+                "duplicate key: each key may appear only once in a mapping".to_string()
+            }
+            // Upstream's wording; serde-saphyr's names its own API.
+            serde_saphyr::Error::MultipleDocuments { .. } => {
+                path.clear();
+                "configuration must contain exactly one YAML document".to_string()
+            }
+            other => {
+                // A syntax error leaves an unnamed last segment; it names nothing.
+                if let Some(p) = path.strip_suffix('?') {
+                    path = p.trim_end_matches('.').to_string();
+                }
+                clean_message(&UserMessageFormatter.format_message(other))
+            }
+        };
+        ConfigErrors::single(ConfigError {
+            file: file.to_path_buf(),
+            line,
+            column,
+            path,
+            message,
+        })
+    })
+}
+
+/// Mapping fields whose keys are user data (module and header names), not field names.
+const FREE_FORM_MAPS: &[&str] = &[
+    "modules",
+    "headers",
+    "http_headers",
+    "match",
+    "match_re",
+    "source_match",
+    "source_match_re",
+    "target_match",
+    "target_match_re",
+];
+
+/// The field path as the user wrote it. `serde_path_to_error` also records the `value`
+/// field of serde-saphyr's `Spanned` wrapper, which is not in the file, so those segments are
+/// dropped; a real `value` key (a module or header named `value`, or `labels[i].value`) stays.
+fn user_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    #[derive(PartialEq)]
+    enum Prev {
+        Start,
+        FreeFormField,
+        LabelsField,
+        LabelsIndex,
+        Other,
+    }
+    let mut out = String::new();
+    let mut prev = Prev::Start;
+    for seg in path.iter() {
+        match seg {
+            Segment::Seq { index } => {
+                out.push_str(&format!("[{index}]"));
+                prev = if prev == Prev::LabelsField {
+                    Prev::LabelsIndex
+                } else {
+                    Prev::Other
+                };
+            }
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                let user_key = prev == Prev::FreeFormField;
+                if !user_key && key == "value" && prev != Prev::LabelsIndex {
+                    continue;
+                }
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key);
+                prev = if user_key {
+                    Prev::Other
+                } else if FREE_FORM_MAPS.contains(&key.as_str()) {
+                    Prev::FreeFormField
+                } else if key == "labels" {
+                    Prev::LabelsField
+                } else {
+                    Prev::Other
+                };
+            }
+            Segment::Unknown => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push('?');
+                prev = Prev::Other;
+            }
+        }
+    }
+    out
+}
+
+/// The first line of a parser message, without a position (`ConfigError` prints its own).
+fn clean_message(msg: &str) -> String {
+    let first = msg.lines().next().unwrap_or(msg).trim();
+    let first = first
+        .strip_prefix("line ")
+        .and_then(|rest| rest.split_once(": "))
+        .map_or(first, |(_, m)| m);
+    let first = match first.rfind(" at line ") {
+        Some(i) if first[i..].contains(", column ") => &first[..i],
+        _ => first,
+    };
+    // serde-saphyr's type errors name parser events and Rust types; say what the file needs.
+    let integer = first.strip_prefix("invalid ").is_some_and(|t| {
+        matches!(
+            t,
+            "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64"
+        )
+    });
+    match first {
+        _ if integer => "expected an integer".to_string(),
+        "invalid boolean" => "expected a boolean (true or false)".to_string(),
+        "expected mapping start" => "expected a mapping".to_string(),
+        "expected sequence start" => "expected a list".to_string(),
+        "expected string scalar" => "expected a string".to_string(),
+        other => other.to_string(),
+    }
+}
