@@ -8,10 +8,13 @@
 pub mod raw;
 pub mod tls;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use http::header::HeaderName;
 
 use crate::base::{Secret, SecretSource};
 
+/// Credentials sent in the `Authorization` header; secrets read at every use.
 #[derive(Clone, Debug)]
 pub enum Auth {
     Basic {
@@ -49,4 +52,249 @@ pub struct TlsSettings {
     pub insecure_skip_verify: bool,
     pub min_version: Option<TlsVersion>,
     pub max_version: Option<TlsVersion>,
+}
+
+impl Auth {
+    /// The credentials of prometheus/common's HTTP client config, from its raw fields, in
+    /// upstream's order: `basic_auth`, then `authorization`, then `bearer_token` /
+    /// `bearer_token_file` (validation, which is each section's, allows only one). Relative
+    /// file names are taken from `base_dir`.
+    pub fn from_raw(
+        basic_auth: Option<&raw::RawBasicAuth>,
+        authorization: Option<&raw::RawAuthorization>,
+        bearer_token: Option<&Secret>,
+        bearer_token_file: Option<&str>,
+        base_dir: &Path,
+    ) -> Option<Auth> {
+        let file = |f: &str| (!f.is_empty()).then(|| base_dir.join(f));
+        let source = |inline: &Secret, f: &str| match file(f) {
+            Some(p) if inline.is_empty() => Some(SecretSource::File(p)),
+            _ => SecretSource::from_parts(inline, ""),
+        };
+        if let Some(b) = basic_auth {
+            let username = match file(&b.username_file) {
+                Some(p) if b.username.is_empty() => SecretSource::File(p),
+                _ => SecretSource::Inline(Secret::new(b.username.clone())),
+            };
+            return Some(Auth::Basic {
+                username,
+                password: source(&b.password, &b.password_file),
+            });
+        }
+        if let Some(a) = authorization {
+            let kind = if a.kind.is_empty() {
+                "Bearer".to_string()
+            } else {
+                a.kind.clone()
+            };
+            return Some(Auth::Authorization {
+                kind,
+                credentials: source(&a.credentials, &a.credentials_file),
+            });
+        }
+        let token = bearer_token.cloned().unwrap_or_default();
+        let credentials = source(&token, bearer_token_file.unwrap_or_default())?;
+        Some(Auth::Authorization {
+            kind: "Bearer".to_string(),
+            credentials: Some(credentials),
+        })
+    }
+
+    /// The `Authorization` header value: `Basic base64(user:password)` or `<kind>
+    /// <credentials>`, with every `*_file` read now (so a rotated secret is used at once).
+    pub fn header_value(&self) -> Result<Secret, CredentialError> {
+        let read = |s: &SecretSource, what: &'static str| {
+            s.read()
+                .map_err(|source| CredentialError::new(what, s, source))
+        };
+        match self {
+            Auth::Basic { username, password } => {
+                let user = read(username, "basic_auth username")?;
+                let pass = match password {
+                    Some(p) => read(p, "basic_auth password")?,
+                    None => Secret::default(),
+                };
+                let pair = format!("{}:{}", user.expose(), pass.expose());
+                Ok(Secret::new(format!(
+                    "Basic {}",
+                    base64::Engine::encode(&crate::base::go::BASE64_STD, pair)
+                )))
+            }
+            Auth::Authorization { kind, credentials } => {
+                let cred = match credentials {
+                    Some(c) => read(c, "authorization credentials")?,
+                    None => Secret::default(),
+                };
+                Ok(Secret::new(format!("{kind} {}", cred.expose())))
+            }
+        }
+    }
+}
+
+/// One `http_headers` entry: its `values`, then its `secrets`, then the content of each of
+/// its `files` (read at every request and trimmed), each sent as one header line.
+#[derive(Clone, Debug)]
+pub struct Header {
+    pub name: HeaderName,
+    pub values: Vec<String>,
+    pub secrets: Vec<Secret>,
+    pub files: Vec<PathBuf>,
+}
+
+impl Header {
+    /// From the raw entry; relative file names are taken from `base_dir`.
+    pub fn from_raw(name: HeaderName, raw: &raw::RawHttpHeader, base_dir: &Path) -> Self {
+        Self {
+            name,
+            values: raw.values.clone(),
+            secrets: raw.secrets.clone(),
+            files: raw.files.iter().map(|f| base_dir.join(f)).collect(),
+        }
+    }
+}
+
+/// What prometheus/common's HTTP client config adds to every request: credentials and
+/// `http_headers`. The one place where `http_config` becomes request headers, for the
+/// http prober and every notifier.
+#[derive(Clone, Debug, Default)]
+pub struct RequestHeaders {
+    pub auth: Option<Auth>,
+    pub headers: Vec<Header>,
+}
+
+impl RequestHeaders {
+    /// The header lines to send now, in order: `Authorization` first, then `http_headers`
+    /// (files are read now). Values are secrets: they must not be logged.
+    pub fn resolve(&self) -> Result<Vec<(HeaderName, Secret)>, CredentialError> {
+        let mut out = Vec::new();
+        if let Some(a) = &self.auth {
+            out.push((http::header::AUTHORIZATION, a.header_value()?));
+        }
+        out.extend(self.extra()?);
+        Ok(out)
+    }
+
+    /// The `http_headers` lines alone (the http prober sends credentials only to the
+    /// target's own host, but these to every redirect hop, as upstream).
+    pub fn extra(&self) -> Result<Vec<(HeaderName, Secret)>, CredentialError> {
+        let mut out = Vec::new();
+        for h in &self.headers {
+            for v in &h.values {
+                out.push((h.name.clone(), Secret::new(v.clone())));
+            }
+            for s in &h.secrets {
+                out.push((h.name.clone(), s.clone()));
+            }
+            for f in &h.files {
+                let src = SecretSource::File(f.clone());
+                let v = src
+                    .read()
+                    .map_err(|e| CredentialError::new("http_headers file", &src, e))?;
+                out.push((h.name.clone(), v));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A credential or header file that could not be read. Names the file, never its content.
+#[derive(Debug, thiserror::Error)]
+#[error("reading {what}{file}: {source}")]
+pub struct CredentialError {
+    pub what: &'static str,
+    /// ` <path>` for a file, empty for an inline value.
+    file: String,
+    #[source]
+    pub source: std::io::Error,
+}
+
+impl CredentialError {
+    fn new(what: &'static str, src: &SecretSource, source: std::io::Error) -> Self {
+        let file = match src {
+            SecretSource::File(p) => format!(" {}", p.display()),
+            SecretSource::Inline(_) => String::new(),
+        };
+        Self { what, file, source }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_become_one_header_with_files_read_per_use() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("user"), "alice\n").unwrap();
+        std::fs::write(dir.path().join("pw"), " s3cret\n").unwrap();
+        let basic = raw::RawBasicAuth {
+            username_file: "user".into(),
+            password_file: "pw".into(),
+            ..Default::default()
+        };
+        let auth = Auth::from_raw(Some(&basic), None, None, None, dir.path()).unwrap();
+        // base64("alice:s3cret")
+        assert_eq!(
+            auth.header_value().unwrap().expose(),
+            "Basic YWxpY2U6czNjcmV0"
+        );
+        std::fs::write(dir.path().join("user"), "bob").unwrap();
+        assert_eq!(
+            auth.header_value().unwrap().expose(),
+            "Basic Ym9iOnMzY3JldA=="
+        );
+
+        let authz = raw::RawAuthorization {
+            credentials: Secret::new("tok"),
+            ..Default::default()
+        };
+        let a = Auth::from_raw(None, Some(&authz), None, None, dir.path()).unwrap();
+        assert_eq!(a.header_value().unwrap().expose(), "Bearer tok");
+        let b = Auth::from_raw(None, None, None, Some("pw"), dir.path()).unwrap();
+        assert_eq!(b.header_value().unwrap().expose(), "Bearer s3cret");
+        assert!(Auth::from_raw(None, None, None, None, dir.path()).is_none());
+
+        let missing = Auth::from_raw(None, None, None, Some("nope"), dir.path()).unwrap();
+        let e = missing.header_value().unwrap_err().to_string();
+        assert!(e.starts_with("reading authorization credentials /"), "{e}");
+        assert!(e.contains("nope"), "{e}");
+    }
+
+    #[test]
+    fn headers_resolve_in_order_with_auth_first() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("h"), "from-file\n").unwrap();
+        let raw = raw::RawHttpHeader {
+            values: vec!["a".into()],
+            secrets: vec![Secret::new("b")],
+            files: vec!["h".into()],
+        };
+        let rh = RequestHeaders {
+            auth: Some(Auth::Authorization {
+                kind: "Token".into(),
+                credentials: Some(SecretSource::Inline(Secret::new("t"))),
+            }),
+            headers: vec![Header::from_raw(
+                HeaderName::from_static("x-a"),
+                &raw,
+                dir.path(),
+            )],
+        };
+        let got: Vec<(String, String)> = rh
+            .resolve()
+            .unwrap()
+            .into_iter()
+            .map(|(n, v)| (n.to_string(), v.expose().to_string()))
+            .collect();
+        let want = [
+            ("authorization", "Token t"),
+            ("x-a", "a"),
+            ("x-a", "b"),
+            ("x-a", "from-file"),
+        ];
+        assert_eq!(
+            got,
+            want.map(|(a, b)| (a.to_string(), b.to_string())).to_vec()
+        );
+    }
 }

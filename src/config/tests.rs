@@ -781,7 +781,7 @@ fn basic_auth_rules() {
         "        username: u",
         "        password_file: /p",
     ]);
-    match h.auth {
+    match h.request_headers.auth {
         Some(Auth::Basic {
             username: SecretSource::Inline(u),
             password: Some(SecretSource::File(p)),
@@ -830,7 +830,7 @@ fn authorization_rules() {
         ][..],
         &["    http:", "      bearer_token: c"][..],
     ] {
-        match http_module(body).auth {
+        match http_module(body).request_headers.auth {
             Some(Auth::Authorization {
                 kind,
                 credentials: Some(SecretSource::Inline(c)),
@@ -1105,7 +1105,7 @@ fn http_defaults() {
     assert!(h.valid_status_codes.is_empty());
     assert_eq!(h.body_size_limit, 0);
     assert!(h.compression.is_none());
-    assert!(h.auth.is_none());
+    assert!(h.request_headers.auth.is_none());
     assert!(h.body.is_none());
 }
 

@@ -13,7 +13,7 @@ use serde_saphyr::{Location, Spanned};
 use super::raw::*;
 use crate::base::go::canonical_header;
 use crate::base::yaml::Unsupported;
-use crate::base::{ConfigError, Secret, SecretSource};
+use crate::base::{ConfigError, SecretSource};
 use crate::probe::module::*;
 
 /// Collects errors for one file.
@@ -363,12 +363,11 @@ fn http(cx: &mut Cx, path: &str, block: &Spanned<RawHttpProbe>) -> Option<HttpMo
             continue;
         }
         match HeaderName::from_bytes(name.as_bytes()) {
-            Ok(n) => extra_headers.push(ExtraHeader {
-                name: n,
-                values: hdr.value.values.clone(),
-                secrets: hdr.value.secrets.clone(),
-                files: hdr.value.files.iter().map(PathBuf::from).collect(),
-            }),
+            Ok(n) => extra_headers.push(crate::client::Header::from_raw(
+                n,
+                &hdr.value,
+                Path::new(""),
+            )),
             Err(_) => cx.err(
                 &hdr.referenced,
                 format!("{path}.http_headers.{name}"),
@@ -404,10 +403,12 @@ fn http(cx: &mut Cx, path: &str, block: &Spanned<RawHttpProbe>) -> Option<HttpMo
         body,
         compression,
         body_size_limit: u64::try_from(h.body_size_limit).unwrap_or(0),
-        auth,
         tls: tls?,
         enable_http2: h.enable_http2,
-        extra_headers,
+        request_headers: RequestHeaders {
+            auth,
+            headers: extra_headers,
+        },
     })
 }
 
@@ -481,16 +482,6 @@ fn header_matchers(cx: &mut Cx, path: &str, list: &[Spanned<RawHeaderMatch>]) ->
     out
 }
 
-fn secret_source(inline: &Secret, file: &str) -> Option<SecretSource> {
-    if !inline.is_empty() {
-        Some(SecretSource::Inline(inline.clone()))
-    } else if !file.is_empty() {
-        Some(SecretSource::File(PathBuf::from(file)))
-    } else {
-        None
-    }
-}
-
 fn http_auth(cx: &mut Cx, path: &str, h: &RawHttpProbe) -> Option<Auth> {
     let bearer = h.bearer_token.as_ref().filter(|s| !s.value.is_empty());
     let bearer_file = h.bearer_token_file.as_ref().filter(|s| !s.value.is_empty());
@@ -560,58 +551,41 @@ fn http_auth(cx: &mut Cx, path: &str, h: &RawHttpProbe) -> Option<Auth> {
         if b.username_ref.is_some() || b.password_ref.is_some() {
             cx.err(&ba.referenced, &p, "username_ref and password_ref need a secret manager, which blackwatch does not have; use the *_file form");
         }
-        let username = if !b.username_file.is_empty() {
-            SecretSource::File(PathBuf::from(&b.username_file))
-        } else {
-            SecretSource::Inline(Secret::new(b.username.clone()))
-        };
-        return Some(Auth::Basic {
-            username,
-            password: secret_source(&b.password, &b.password_file),
-        });
     }
-    if let Some(a) = &h.authorization {
-        let v = &a.value;
-        let p = format!("{path}.authorization");
-        if v.kind.eq_ignore_ascii_case("basic") {
-            cx.err(
-                &a.referenced,
-                &p,
-                format!(
-                    "authorization type cannot be set to \"{}\", use \"basic_auth\" instead",
-                    v.kind.to_ascii_lowercase()
-                ),
-            );
+    // With basic_auth set, the conflict above is the one error about authorization.
+    if h.basic_auth.is_none() {
+        if let Some(a) = &h.authorization {
+            let v = &a.value;
+            let p = format!("{path}.authorization");
+            if v.kind.eq_ignore_ascii_case("basic") {
+                cx.err(
+                    &a.referenced,
+                    &p,
+                    format!(
+                        "authorization type cannot be set to \"{}\", use \"basic_auth\" instead",
+                        v.kind.to_ascii_lowercase()
+                    ),
+                );
+            }
+            if !v.credentials.is_empty() && !v.credentials_file.is_empty() {
+                cx.err(
+                    &a.referenced,
+                    &p,
+                    "at most one of authorization credentials & credentials_file must be configured",
+                );
+            }
+            if v.credentials_ref.is_some() {
+                cx.err(&a.referenced, &p, "credentials_ref needs a secret manager, which blackwatch does not have; use credentials_file");
+            }
         }
-        if !v.credentials.is_empty() && !v.credentials_file.is_empty() {
-            cx.err(
-                &a.referenced,
-                &p,
-                "at most one of authorization credentials & credentials_file must be configured",
-            );
-        }
-        if v.credentials_ref.is_some() {
-            cx.err(&a.referenced, &p, "credentials_ref needs a secret manager, which blackwatch does not have; use credentials_file");
-        }
-        let kind = if v.kind.is_empty() {
-            "Bearer".to_string()
-        } else {
-            v.kind.clone()
-        };
-        return Some(Auth::Authorization {
-            kind,
-            credentials: secret_source(&v.credentials, &v.credentials_file),
-        });
     }
-    if has_bearer || has_bearer_file {
-        let token = bearer.map(|t| t.value.clone()).unwrap_or_default();
-        let file = bearer_file.map(|f| f.value.clone()).unwrap_or_default();
-        return Some(Auth::Authorization {
-            kind: "Bearer".to_string(),
-            credentials: secret_source(&token, &file),
-        });
-    }
-    None
+    Auth::from_raw(
+        h.basic_auth.as_ref().map(|b| &b.value),
+        h.authorization.as_ref().map(|a| &a.value),
+        bearer.map(|t| &t.value),
+        bearer_file.map(|f| f.value.as_str()),
+        Path::new(""),
+    )
 }
 
 fn tls_version(cx: &mut Cx, path: &str, spanned: &Spanned<String>) -> Option<TlsVersion> {

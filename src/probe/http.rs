@@ -27,10 +27,10 @@ use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
 use url::Url;
 
-use super::module::{Auth, Compression, HeaderMatch, HttpModule, RequestBody};
+use super::module::{Compression, HeaderMatch, HttpModule, RequestBody};
 use super::tls::{self, TlsState};
 use super::{resolve, ProbeCx};
-use crate::base::SecretSource;
+use crate::base::Secret;
 use crate::client::tls::ChainRecord;
 
 const MAX_REDIRECTS: usize = 10;
@@ -157,40 +157,6 @@ fn url_host(url: &Url) -> String {
     }
 }
 
-fn read_secret(src: &SecretSource) -> std::io::Result<String> {
-    match src {
-        SecretSource::Inline(s) => Ok(s.expose().to_string()),
-        SecretSource::File(p) => Ok(std::fs::read_to_string(p)?
-            .trim_end_matches(['\n', '\r'])
-            .to_string()),
-    }
-}
-
-/// The `Authorization` header value for the module's credentials.
-fn authorization(auth: &Auth) -> std::io::Result<String> {
-    let encode = |b: &[u8]| base64::Engine::encode(&crate::base::go::BASE64_STD, b);
-    match auth {
-        Auth::Basic { username, password } => {
-            let user = read_secret(username)?;
-            let pass = match password {
-                Some(p) => read_secret(p)?,
-                None => String::new(),
-            };
-            Ok(format!(
-                "Basic {}",
-                encode(format!("{user}:{pass}").as_bytes())
-            ))
-        }
-        Auth::Authorization { kind, credentials } => {
-            let cred = match credentials {
-                Some(c) => read_secret(c)?,
-                None => String::new(),
-            };
-            Ok(format!("{kind} {cred}"))
-        }
-    }
-}
-
 /// The scheme of a target written as `<scheme>://…` when it is neither http nor https.
 /// Upstream would prepend `http://` and then fail to resolve the scheme as a host name;
 /// rejecting it up front gives the same verdict without a pointless DNS query.
@@ -289,39 +255,23 @@ pub async fn probe(target: &str, m: &HttpModule, cx: &mut ProbeCx) -> bool {
             }
         },
     };
-    let auth_value = match &m.auth {
-        Some(a) => match authorization(a) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                cx.log
-                    .error("Error reading credentials file", &[("err", &e.to_string())]);
-                return false;
-            }
-        },
+    let auth_value = match m.request_headers.auth.as_ref().map(|a| a.header_value()) {
+        Some(Ok(v)) => Some(v),
+        Some(Err(e)) => {
+            cx.log
+                .error("Error reading credentials file", &[("err", &e.to_string())]);
+            return false;
+        }
         None => None,
     };
-    let mut extra_headers: Vec<(HeaderName, String)> = Vec::new();
-    for h in &m.extra_headers {
-        for v in &h.values {
-            extra_headers.push((h.name.clone(), v.clone()));
+    let extra_headers = match m.request_headers.extra() {
+        Ok(h) => h,
+        Err(e) => {
+            cx.log
+                .error("Error reading header file", &[("err", &e.to_string())]);
+            return false;
         }
-        for s in &h.secrets {
-            extra_headers.push((h.name.clone(), s.expose().to_string()));
-        }
-        for f in &h.files {
-            match tokio::fs::read_to_string(f).await {
-                Ok(v) => extra_headers
-                    .push((h.name.clone(), v.trim_end_matches(['\n', '\r']).to_string())),
-                Err(e) => {
-                    cx.log.error(
-                        "Error reading header file",
-                        &[("file", &f.display().to_string()), ("err", &e.to_string())],
-                    );
-                    return false;
-                }
-            }
-        }
-    }
+    };
 
     let mut jar = cookie_store::CookieStore::default();
     let mut hop = Hop {
@@ -348,7 +298,7 @@ pub async fn probe(target: &str, m: &HttpModule, cx: &mut ProbeCx) -> bool {
             m,
             &jar,
             send_auth,
-            auth_value.as_deref(),
+            auth_value.as_ref(),
             &extra_headers,
             cx,
         )
@@ -484,8 +434,8 @@ async fn round_trip(
     m: &HttpModule,
     jar: &cookie_store::CookieStore,
     send_auth: bool,
-    auth: Option<&str>,
-    extra_headers: &[(HeaderName, String)],
+    auth: Option<&Secret>,
+    extra_headers: &[(HeaderName, Secret)],
     cx: &mut ProbeCx,
 ) -> Result<Final, String> {
     let https = hop.url.scheme() == "https";
@@ -633,8 +583,8 @@ fn build_request(
     m: &HttpModule,
     jar: &cookie_store::CookieStore,
     send_auth: bool,
-    auth: Option<&str>,
-    extra_headers: &[(HeaderName, String)],
+    auth: Option<&Secret>,
+    extra_headers: &[(HeaderName, Secret)],
     h2: bool,
 ) -> Result<Request<Full<Bytes>>, String> {
     let path = match hop.url.query() {
@@ -687,12 +637,12 @@ fn build_request(
         if let Some(a) = auth {
             headers.insert(
                 header::AUTHORIZATION,
-                HeaderValue::from_str(a).map_err(|_| "invalid credentials".to_string())?,
+                HeaderValue::from_str(a.expose()).map_err(|_| "invalid credentials".to_string())?,
             );
         }
     }
     for (name, v) in extra_headers {
-        if let Ok(v) = HeaderValue::from_str(v) {
+        if let Ok(v) = HeaderValue::from_str(v.expose()) {
             headers.append(name.clone(), v);
         }
     }

@@ -7,8 +7,7 @@ use std::time::Duration;
 use http::header::HeaderName;
 use regex::bytes::Regex;
 
-use crate::base::Secret;
-pub use crate::client::{Auth, PemSource, TlsSettings, TlsVersion};
+pub use crate::client::{Auth, PemSource, RequestHeaders, TlsSettings, TlsVersion};
 
 /// One named module.
 #[derive(Debug)]
@@ -103,15 +102,6 @@ pub enum RequestBody {
     File(PathBuf),
 }
 
-/// A header from `http_headers`: several values, secrets and files, all appended.
-#[derive(Clone, Debug)]
-pub struct ExtraHeader {
-    pub name: HeaderName,
-    pub values: Vec<String>,
-    pub secrets: Vec<Secret>,
-    pub files: Vec<PathBuf>,
-}
-
 #[derive(Debug)]
 pub struct HttpModule {
     /// Empty means 200–299.
@@ -132,10 +122,10 @@ pub struct HttpModule {
     pub compression: Option<Compression>,
     /// 0 means no limit.
     pub body_size_limit: u64,
-    pub auth: Option<Auth>,
+    /// Credentials and `http_headers`.
+    pub request_headers: RequestHeaders,
     pub tls: TlsSettings,
     pub enable_http2: bool,
-    pub extra_headers: Vec<ExtraHeader>,
 }
 
 impl HttpModule {

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use crate::alert::config::raw::RawHttpConfig;
 use crate::alert::config::{tls_settings, Receiver};
 use crate::alert::nflog::IntegrationId;
-use crate::alert::notify::webhook::{HeaderSource, Webhook, WebhookSettings, MAX_IDLE_PER_HOST};
+use crate::alert::notify::webhook::{Webhook, WebhookSettings, MAX_IDLE_PER_HOST};
 use crate::alert::notify::{FailReason, Integration, NotifyError};
-use crate::base::Secret;
+use crate::client::{Auth, Header, RequestHeaders};
 
 /// Builds the integrations of one receiver. Integrations this build does not have yet
 /// (Discord, e-mail) are reported in the returned error list and left out.
@@ -39,7 +39,16 @@ pub fn build_integrations(
                 continue;
             }
         };
-        let headers = http_headers(&w.http_config, base_dir);
+        let headers = match request_headers(&w.http_config, base_dir) {
+            Ok(h) => h,
+            Err(e) => {
+                missing.push(format!(
+                    "receiver {:?}: webhook_configs[{index}]: {e}",
+                    r.name
+                ));
+                continue;
+            }
+        };
         let settings = WebhookSettings {
             url,
             max_alerts: usize::try_from(w.max_alerts).unwrap_or(usize::MAX),
@@ -98,85 +107,27 @@ pub fn http_client(
         .map_err(|e| NotifyError::new(false, FailReason::Other, format!("HTTP client: {e}")))
 }
 
-/// Request headers from a webhook's `http_config`: basic auth, authorization (or the old
-/// `bearer_token`), and `http_headers`. Relative file names are taken from `base_dir`.
-fn http_headers(
+/// Credentials and `http_headers` of an integration's `http_config`, the same way the http
+/// prober gets them (`client::RequestHeaders`); relative file names are taken from
+/// `base_dir`. Files are read at every send.
+pub(crate) fn request_headers(
     h: &crate::alert::config::raw::RawHttpConfig,
     base_dir: &std::path::Path,
-) -> Vec<(String, HeaderSource)> {
-    let file = |f: &str| base_dir.join(f);
-    let mut out = Vec::new();
-    if let Some(b) = &h.basic_auth {
-        let b = &b.value;
-        out.push((
-            "Authorization".to_string(),
-            HeaderSource::Basic {
-                username: if b.username.is_empty() && !b.username_file.is_empty() {
-                    std::fs::read_to_string(file(&b.username_file))
-                        .map(|s| s.trim().to_string())
-                        .unwrap_or_default()
-                } else {
-                    b.username.clone()
-                },
-                password: (!b.password.is_empty()).then(|| b.password.clone()),
-                password_file: (!b.password_file.is_empty()).then(|| file(&b.password_file)),
-            },
-        ));
-    }
-    if let Some(a) = &h.authorization {
-        let a = &a.value;
-        let kind = if a.kind.is_empty() {
-            "Bearer"
-        } else {
-            a.kind.as_str()
-        };
-        let source = if !a.credentials_file.is_empty() {
-            HeaderSource::File {
-                prefix: format!("{kind} "),
-                path: file(&a.credentials_file),
-            }
-        } else {
-            HeaderSource::Inline(Secret::new(format!("{kind} {}", a.credentials.expose())))
-        };
-        out.push(("Authorization".to_string(), source));
-    }
-    if let Some(t) = &h.bearer_token {
-        out.push((
-            "Authorization".to_string(),
-            HeaderSource::Inline(Secret::new(format!("Bearer {}", t.value.expose()))),
-        ));
-    }
-    if let Some(f) = &h.bearer_token_file {
-        out.push((
-            "Authorization".to_string(),
-            HeaderSource::File {
-                prefix: "Bearer ".to_string(),
-                path: file(&f.value),
-            },
-        ));
-    }
+) -> Result<RequestHeaders, String> {
+    let auth = Auth::from_raw(
+        h.basic_auth.as_ref().map(|b| &b.value),
+        h.authorization.as_ref().map(|a| &a.value),
+        h.bearer_token.as_ref().map(|t| &t.value),
+        h.bearer_token_file.as_ref().map(|f| f.value.as_str()),
+        base_dir,
+    );
+    let mut headers = Vec::new();
     for (name, v) in &h.http_headers {
-        let v = &v.value;
-        for value in &v.values {
-            out.push((
-                name.clone(),
-                HeaderSource::Inline(Secret::new(value.clone())),
-            ));
-        }
-        for value in &v.secrets {
-            out.push((name.clone(), HeaderSource::Inline(value.clone())));
-        }
-        for f in &v.files {
-            out.push((
-                name.clone(),
-                HeaderSource::File {
-                    prefix: String::new(),
-                    path: file(f),
-                },
-            ));
-        }
+        let name = http::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| format!("http_headers: invalid header name {name:?}"))?;
+        headers.push(Header::from_raw(name, &v.value, base_dir));
     }
-    out
+    Ok(RequestHeaders { auth, headers })
 }
 
 /// Verifies the server certificate against `tls_config.server_name` instead of the URL's

@@ -11,7 +11,7 @@
 //! embed per alert within Discord's limits (10 embeds, 6000 characters), with a last embed
 //! saying how many alerts were left out.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,11 +19,9 @@ use serde::Serialize;
 
 use super::render::{data_value, TemplateSet};
 use super::{Batch, FailReason, Notifier, NotifyContext, NotifyError, NotifyFuture};
-use crate::alert::config::raw::RawHttpConfig;
 use crate::alert::config::DiscordConfig;
 use crate::alert::store::Alert;
-use crate::base::Secret;
-use crate::base::SecretSource;
+use crate::client::RequestHeaders;
 
 pub const COLOR_RED: u32 = 0x992D22;
 pub const COLOR_GREEN: u32 = 0x2ECC71;
@@ -94,136 +92,13 @@ impl Payload {
     }
 }
 
-/// Request settings from `http_config` (secrets read at send time).
-#[derive(Clone, Debug, Default)]
-pub struct HttpSettings {
-    /// `Authorization` header: scheme and credentials.
-    pub authorization: Option<(String, SecretSource)>,
-    /// Username (inline or `username_file`) and password.
-    pub basic_auth: Option<(SecretSource, Option<SecretSource>)>,
-    /// Extra headers; values are secret.
-    pub headers: Vec<(String, HeaderValue)>,
-}
-
-#[derive(Clone, Debug)]
-pub enum HeaderValue {
-    Plain(String),
-    Secret(Secret),
-    File(PathBuf),
-}
-
-fn abs(base: &Path, p: &str) -> PathBuf {
-    let p = Path::new(p);
-    if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        base.join(p)
-    }
-}
-
-impl HttpSettings {
-    pub fn from_raw(h: &RawHttpConfig, base: &Path) -> Self {
-        let mut s = HttpSettings::default();
-        if let Some(b) = &h.bearer_token {
-            s.authorization = Some(("Bearer".into(), SecretSource::Inline(b.value.clone())));
-        } else if let Some(f) = &h.bearer_token_file {
-            s.authorization = Some(("Bearer".into(), SecretSource::File(abs(base, &f.value))));
-        }
-        if let Some(a) = &h.authorization {
-            let a = &a.value;
-            let kind = if a.kind.is_empty() {
-                "Bearer".to_string()
-            } else {
-                a.kind.clone()
-            };
-            let cred = if !a.credentials_file.is_empty() {
-                SecretSource::File(abs(base, &a.credentials_file))
-            } else {
-                SecretSource::Inline(a.credentials.clone())
-            };
-            s.authorization = Some((kind, cred));
-        }
-        if let Some(b) = &h.basic_auth {
-            let b = &b.value;
-            let pw = if !b.password_file.is_empty() {
-                Some(SecretSource::File(abs(base, &b.password_file)))
-            } else if !b.password.is_empty() {
-                Some(SecretSource::Inline(b.password.clone()))
-            } else {
-                None
-            };
-            let user = if b.username.is_empty() && !b.username_file.is_empty() {
-                SecretSource::File(abs(base, &b.username_file))
-            } else {
-                SecretSource::Inline(Secret::new(b.username.clone()))
-            };
-            s.basic_auth = Some((user, pw));
-        }
-        for (name, v) in &h.http_headers {
-            for x in &v.value.values {
-                s.headers
-                    .push((name.clone(), HeaderValue::Plain(x.clone())));
-            }
-            for x in &v.value.secrets {
-                s.headers
-                    .push((name.clone(), HeaderValue::Secret(x.clone())));
-            }
-            for x in &v.value.files {
-                s.headers
-                    .push((name.clone(), HeaderValue::File(abs(base, x))));
-            }
-        }
-        s
-    }
-
-    /// Adds the configured headers and credentials to `req`.
-    pub fn apply(
-        &self,
-        mut req: reqwest::RequestBuilder,
-    ) -> Result<reqwest::RequestBuilder, NotifyError> {
-        let read = |s: &SecretSource, what: &str| {
-            s.read().map_err(|e| {
-                NotifyError::new(false, FailReason::Other, format!("reading {what}: {e}"))
-            })
-        };
-        if let Some((user, pw)) = &self.basic_auth {
-            let pw = match pw {
-                Some(p) => Some(read(p, "basic_auth password")?),
-                None => None,
-            };
-            let user = read(user, "basic_auth username")?;
-            req = req.basic_auth(user.expose(), pw.as_ref().map(|p| p.expose().to_string()));
-        }
-        if let Some((kind, cred)) = &self.authorization {
-            let c = read(cred, "authorization credentials")?;
-            req = req.header("Authorization", format!("{kind} {}", c.expose()));
-        }
-        for (name, v) in &self.headers {
-            let value = match v {
-                HeaderValue::Plain(s) => s.clone(),
-                HeaderValue::Secret(s) => s.expose().to_string(),
-                HeaderValue::File(p) => std::fs::read_to_string(p)
-                    .map(|s| s.trim().to_string())
-                    .map_err(|e| {
-                        NotifyError::new(
-                            false,
-                            FailReason::Other,
-                            format!("reading http_headers file for {name}: {e}"),
-                        )
-                    })?,
-            };
-            req = req.header(name.as_str(), value);
-        }
-        Ok(req)
-    }
-}
-
 /// A validated `discord_configs` entry, ready to send.
 pub struct Discord {
     conf: DiscordConfig,
     templates: Arc<TemplateSet>,
     client: reqwest::Client,
-    http: HttpSettings,
+    /// Credentials and `http_headers` from `http_config`.
+    http: RequestHeaders,
     user_agent: String,
 }
 
@@ -258,7 +133,8 @@ impl Discord {
         base_dir: &Path,
     ) -> Result<Self, NotifyError> {
         let client = super::build::http_client(&conf.http_config, base_dir, shared)?;
-        let http = HttpSettings::from_raw(&conf.http_config, base_dir);
+        let http = super::build::request_headers(&conf.http_config, base_dir)
+            .map_err(|e| NotifyError::new(false, FailReason::Other, e))?;
         if !conf.avatar_url.is_empty() && url::Url::parse(&conf.avatar_url).is_err() {
             tracing::warn!(message = "Ignoring an invalid Discord avatar_url");
         }
@@ -387,7 +263,13 @@ impl Discord {
             .header("Content-Type", "application/json")
             .header("User-Agent", &self.user_agent)
             .body(payload.to_go_json());
-        let req = self.http.apply(req)?;
+        let headers = self
+            .http
+            .resolve()
+            .map_err(|e| NotifyError::new(false, FailReason::Other, e.to_string()))?;
+        let req = headers
+            .into_iter()
+            .fold(req, |req, (k, v)| req.header(k, v.expose()));
         let resp = req.send().await.map_err(NotifyError::from_request)?;
         let status = resp.status().as_u16();
         if (200..300).contains(&status) {

@@ -3,7 +3,6 @@
 //! (`truncatedAlerts`), a per-request timeout, and upstream's status handling (2xx ok,
 //! 5xx and network errors retryable, anything else final).
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -13,7 +12,8 @@ use super::{
     NotifyError, NotifyFuture,
 };
 use crate::alert::store::Alert;
-use crate::base::{Secret, SecretSource};
+use crate::base::SecretSource;
+use crate::client::RequestHeaders;
 use crate::labels::LabelSet;
 
 /// A validated `webhook_configs` entry.
@@ -25,63 +25,8 @@ pub struct WebhookSettings {
     pub max_alerts: usize,
     /// Per request; `None` = only the flush deadline applies.
     pub timeout: Option<Duration>,
-    /// Extra request headers (`http_config` auth, `http_headers`); values are secret.
-    pub headers: Vec<(String, HeaderSource)>,
-}
-
-/// A header value, possibly read from a file on every send (`*_file`, trimmed).
-#[derive(Clone, Debug)]
-pub enum HeaderSource {
-    Inline(Secret),
-    /// `prefix` + the trimmed file content (`Bearer <token>`).
-    File {
-        prefix: String,
-        path: PathBuf,
-    },
-    /// `Basic base64(user:password)`, the password inline or from a file.
-    Basic {
-        username: String,
-        password: Option<Secret>,
-        password_file: Option<PathBuf>,
-    },
-}
-
-impl HeaderSource {
-    fn value(&self) -> Result<String, NotifyError> {
-        let read = |p: &PathBuf| {
-            std::fs::read_to_string(p)
-                .map(|s| s.trim().to_string())
-                .map_err(|e| {
-                    NotifyError::new(
-                        false,
-                        FailReason::Other,
-                        format!("reading {}: {e}", p.display()),
-                    )
-                })
-        };
-        match self {
-            HeaderSource::Inline(s) => Ok(s.expose().to_string()),
-            HeaderSource::File { prefix, path } => Ok(format!("{prefix}{}", read(path)?)),
-            HeaderSource::Basic {
-                username,
-                password,
-                password_file,
-            } => {
-                let pass = match (password, password_file) {
-                    (Some(p), _) => p.expose().to_string(),
-                    (None, Some(f)) => read(f)?,
-                    (None, None) => String::new(),
-                };
-                Ok(format!(
-                    "Basic {}",
-                    base64::Engine::encode(
-                        &crate::base::go::BASE64_STD,
-                        format!("{username}:{pass}")
-                    )
-                ))
-            }
-        }
-    }
+    /// Credentials and `http_headers` from `http_config`.
+    pub headers: RequestHeaders,
 }
 
 /// The version-4 payload, field order as Alertmanager's JSON: [`Data`] followed by the
@@ -218,8 +163,13 @@ impl Webhook {
             .header("Content-Type", "application/json")
             .header("User-Agent", &self.user_agent)
             .body(body);
-        for (k, v) in &self.settings.headers {
-            req = req.header(k.as_str(), v.value()?);
+        let headers = self
+            .settings
+            .headers
+            .resolve()
+            .map_err(|e| NotifyError::new(false, FailReason::Other, e.to_string()))?;
+        for (k, v) in headers {
+            req = req.header(k, v.expose());
         }
         if let Some(t) = self.settings.timeout {
             req = req.timeout(t);
@@ -249,6 +199,7 @@ impl Notifier for Webhook {
 mod tests {
     use super::*;
     use crate::alert::dedup::Reason;
+    use crate::base::Secret;
     use crate::labels::LabelSet;
     use std::time::UNIX_EPOCH;
 
@@ -286,7 +237,7 @@ mod tests {
             url: SecretSource::Inline(Secret::new("http://x")),
             max_alerts: 0,
             timeout: None,
-            headers: vec![],
+            headers: RequestHeaders::default(),
         };
         let body = payload(&s, &ctx(), &[alert("A", false), alert("B", true)]);
         let fp_a = format!("{:016x}", alert("A", false).fingerprint());
@@ -304,22 +255,12 @@ mod tests {
     }
 
     #[test]
-    fn basic_auth_header() {
-        let h = HeaderSource::Basic {
-            username: "u".into(),
-            password: Some(Secret::new("p")),
-            password_file: None,
-        };
-        assert_eq!(h.value().unwrap(), "Basic dTpw");
-    }
-
-    #[test]
     fn max_alerts_truncates() {
         let s = WebhookSettings {
             url: SecretSource::Inline(Secret::new("http://x")),
             max_alerts: 1,
             timeout: None,
-            headers: vec![],
+            headers: RequestHeaders::default(),
         };
         let body = payload(&s, &ctx(), &[alert("A", false), alert("B", false)]);
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
