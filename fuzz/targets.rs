@@ -462,19 +462,16 @@ impl Api {
             storage_path: dir.path().join("data"),
             ..Default::default()
         };
-        let state = blackwatch::state::Shared::new(config, settings, 10);
-        let tracker = tokio_util::task::TaskTracker::new();
         let token = tokio_util::sync::CancellationToken::new();
-        if let Err(e) = state.start_alerting(&tracker, &token) {
-            panic!("start alerting: {e}");
-        }
+        let daemon = blackwatch::daemon::Daemon::build(config, settings, token.clone())
+            .unwrap_or_else(|e| panic!("start alerting: {e}"));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .unwrap_or_else(|e| panic!("bind: {e}"));
         let addr = listener
             .local_addr()
             .unwrap_or_else(|e| panic!("local addr: {e}"));
-        tokio::spawn(blackwatch::server::run(listener, state, token.clone()));
+        let _server = daemon.serve(listener, blackwatch::server::ServerOptions::default());
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()

@@ -1,5 +1,5 @@
-//! Wiring only: load the config, bind the listener, start the HTTP server and the SIGHUP
-//! loop on one `TaskTracker`, and shut down in one place: SIGTERM/SIGINT cancels the token,
+//! Wiring only: turn flags into `Settings`, bind the listener, build the `Daemon`, serve, run
+//! the SIGHUP loop among its tasks, and shut down in one place: SIGTERM/SIGINT cancels the token,
 //! the server stops accepting, in-flight probes get the grace period, then the process exits.
 
 use std::sync::Arc;
@@ -8,11 +8,12 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use crate::cli::{self, Cli};
 use crate::config::Config;
-use crate::state::{Settings, Shared};
+use crate::daemon::Daemon;
+use crate::server::ServerOptions;
+use crate::state::Settings;
 use crate::{server, signal};
 
 /// `--web.external-url`, or `http://<hostname>:<port>/` as Prometheus and Alertmanager
@@ -66,28 +67,26 @@ pub async fn run(cli: Cli, config: Config, token: CancellationToken) -> anyhow::
         alerts_limit: cli.alerts_limit,
         max_silences: cli.max_silences,
         max_silence_size_bytes: cli.max_silence_size_bytes,
+        history_limit: cli.history_limit,
     };
-    let state = Shared::new(config, settings.clone(), cli.history_limit);
-    let tracker = TaskTracker::new();
-    state.start_scheduler(&tracker, &token);
-    state
-        .start_alerting(&tracker, &token)
+    let grace = settings.shutdown_grace;
+    let daemon = Daemon::build(config, settings, token.clone())
         .context("loading the alerting state from --storage.path")?;
-    state.start_rules(&tracker, &token);
-    let jobs = state.config().jobs.len();
+    let jobs = daemon.state().config().jobs.len();
     if jobs > 0 {
         tracing::info!(message = "Scheduled probing started", jobs);
     }
+    let server_task = daemon.serve(
+        listener,
+        ServerOptions {
+            web,
+            ..ServerOptions::default()
+        },
+    );
 
-    let server_token = token.clone();
-    let server_state = Arc::clone(&state);
-    let server_task = tracker.spawn(async move {
-        server::run_with_web(listener, server_state, server_token, web).await
-    });
-
-    let hup_state = Arc::clone(&state);
+    let hup_state = Arc::clone(daemon.state());
     let hup_token = token.clone();
-    tracker.spawn(async move {
+    daemon.spawn(async move {
         let Some(mut hups) = signal::hangups() else {
             tracing::warn!(message = "SIGHUP handler unavailable; reload with POST /-/reload");
             return;
@@ -108,14 +107,13 @@ pub async fn run(cli: Cli, config: Config, token: CancellationToken) -> anyhow::
         sig = signal::shutdown() => tracing::info!(message = "Received signal, exiting gracefully", signal = sig),
         _ = token.cancelled() => {}
     }
-    token.cancel();
-    tracker.close();
-    match tokio::time::timeout(settings.shutdown_grace, tracker.wait()).await {
-        Ok(()) => tracing::info!(message = "Shutdown complete"),
-        Err(_) => tracing::warn!(
+    if daemon.shutdown(grace).await {
+        tracing::info!(message = "Shutdown complete");
+    } else {
+        tracing::warn!(
             message = "Shutdown grace period elapsed, exiting",
-            grace_seconds = settings.shutdown_grace.as_secs_f64()
-        ),
+            grace_seconds = grace.as_secs_f64()
+        );
     }
     if server_task.is_finished() {
         if let Ok(Err(e)) = server_task.await {

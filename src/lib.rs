@@ -13,7 +13,9 @@
 //! - `template`: Go text/template for rule annotations and notification templates.
 //! - `labels`: label sets, fingerprints, Alertmanager matchers.
 //! - `server`: the HTTP surface (`/probe`, `/metrics`, APIs, status page). Takes a bound listener.
-//! - `state`: what the server and signal loop share: running config, metrics, history, reload.
+//! - `state`: what the server and signal loop share: running config, metrics, history, the
+//!   components built for the config, reload.
+//! - `daemon`: `Daemon::build` / `serve` / `shutdown`, used by the binary and the tests alike.
 //! - `history`: recent probes and their debug logs.
 //! - `metrics`: self-metrics and exposition format negotiation.
 //! - `cmd`: the one-shot subcommands (`probe`, `check config`).
@@ -27,6 +29,7 @@ pub mod client;
 pub mod clock;
 pub mod cmd;
 pub mod config;
+pub mod daemon;
 pub mod heap;
 pub mod history;
 pub mod labels;

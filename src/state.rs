@@ -1,14 +1,17 @@
 //! State shared by the HTTP surface and the signal loop: the running config, self-metrics,
-//! probe history, and the one reload path that SIGHUP, `POST /-/reload` and start-up use.
-//! A failed reload keeps the running config.
+//! probe history, the components built for the config (scheduler, rule manager, alert
+//! pipeline), and the one reload path that SIGHUP and `POST /-/reload` use. A failed reload
+//! keeps the running config. `daemon::Daemon` builds it and owns its tasks.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::alert::persist::PersistError;
+use crate::alert::pipeline::Alerting;
 use crate::base::{ConfigError, ConfigErrors};
 use crate::clock::Now;
 use crate::config::{self, Config};
@@ -47,6 +50,8 @@ pub struct Settings {
     pub max_silences: usize,
     /// `--silences.max-silence-size-bytes` (0 = unlimited).
     pub max_silence_size_bytes: usize,
+    /// `--history.limit`: recent `/probe` requests kept for the status page.
+    pub history_limit: usize,
 }
 
 /// Default `--alerts.limit`. Far above what probing rules produce (rules × targets, a few
@@ -72,6 +77,7 @@ impl Default for Settings {
             alerts_limit: DEFAULT_ALERTS_LIMIT,
             max_silences: 0,
             max_silence_size_bytes: 0,
+            history_limit: 100,
         }
     }
 }
@@ -83,43 +89,84 @@ pub struct Shared {
     pub settings: Settings,
     /// Results of scheduled probes.
     pub store: Arc<Store>,
-    scheduler: Mutex<Option<Scheduler>>,
-    /// The rule manager, once `start_rules` ran.
-    rules: Mutex<Option<Arc<crate::rules::Manager>>>,
-    /// The alert pipeline, once `start_alerting` ran with an `alerting:` config.
-    alerting: Mutex<Option<Arc<crate::alert::pipeline::Alerting>>>,
-    /// Where a pipeline first configured by a reload is started.
-    alerting_tasks: Mutex<Option<(TaskTracker, CancellationToken)>>,
+    scheduler: Scheduler,
+    rules: Arc<crate::rules::Manager>,
+    /// The alert pipeline: `None` until a config with an `alerting:` section is loaded (a
+    /// reload may add one; removing it keeps the running pipeline).
+    alerting: Mutex<Option<Arc<Alerting>>>,
+    /// Where background work runs (scheduled probes, rule groups, the alert pipeline) and
+    /// the token that stops it.
+    tasks: TaskTracker,
+    shutdown: CancellationToken,
     reload_lock: tokio::sync::Mutex<()>,
 }
 
 impl Shared {
-    pub fn new(config: Config, settings: Settings, history_limit: usize) -> Arc<Self> {
+    /// Builds every component for `config` and starts its background work on `tasks`, in
+    /// the order they depend on each other: the alert pipeline (restoring its state from
+    /// `--storage.path`), then the rule groups (whose alerts go to it), then scheduled
+    /// probing. Everything stops when `shutdown` is cancelled.
+    pub(crate) fn start(
+        config: Config,
+        settings: Settings,
+        tasks: TaskTracker,
+        shutdown: CancellationToken,
+    ) -> Result<Arc<Self>, PersistError> {
         let metrics = Metrics::new();
         metrics.config_last_reload_successful.set(1);
         metrics
             .config_last_reload_success_timestamp_seconds
             .set(Now::read().unix_seconds());
-        Arc::new(Self {
-            config: RwLock::new(Arc::new(config)),
-            metrics,
-            history: Mutex::new(History::new(history_limit)),
-            store: Arc::new(Store::new(settings.retention)),
-            scheduler: Mutex::new(None),
-            rules: Mutex::new(None),
-            settings,
-            alerting: Mutex::new(None),
-            alerting_tasks: Mutex::new(None),
-            reload_lock: tokio::sync::Mutex::new(()),
-        })
+        let store = Arc::new(Store::new(settings.retention));
+        let alerting = match &config.alerting {
+            Some(cfg) => Some(start_alerting(
+                cfg.clone(),
+                &settings,
+                &metrics,
+                &tasks,
+                &shutdown,
+            )?),
+            None => None,
+        };
+        let rules = crate::rules::Manager::new(
+            store.clone(),
+            settings.storage_path.clone(),
+            settings.external_url.clone(),
+            tasks.clone(),
+            shutdown.clone(),
+        );
+        let config = Arc::new(config);
+        let shared = Arc::new_cyclic(|weak: &Weak<Shared>| {
+            let scheduler = Scheduler::new(
+                probe_runner(weak.clone()),
+                store.clone(),
+                settings.probe_concurrency,
+                metrics.schedule.clone(),
+                tasks.clone(),
+                shutdown.clone(),
+            );
+            Shared {
+                config: RwLock::new(config.clone()),
+                history: Mutex::new(History::new(settings.history_limit)),
+                metrics,
+                store,
+                scheduler,
+                rules,
+                alerting: Mutex::new(alerting),
+                settings,
+                tasks,
+                shutdown,
+                reload_lock: tokio::sync::Mutex::new(()),
+            }
+        });
+        shared.apply_rules(&config);
+        shared.apply_schedule(&config);
+        Ok(shared)
     }
 
     /// The running config.
     pub fn config(&self) -> Arc<Config> {
-        match self.config.read() {
-            Ok(g) => g.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        crate::base::sync::read(&self.config).clone()
     }
 
     /// Reloads the config file. Reloads are serialised; an unchanged file counts as success
@@ -138,26 +185,21 @@ impl Shared {
                 return Ok(());
             }
         }
+        let path_for_errors = path.clone();
         let result = tokio::task::spawn_blocking(move || config::load(&path))
             .await
             .unwrap_or_else(|e| {
-                Err(ConfigErrors::single(ConfigError {
-                    file: PathBuf::new(),
-                    line: 0,
-                    column: 0,
-                    path: String::new(),
-                    message: format!("config loader failed: {e}"),
-                }))
+                Err(ConfigErrors::single(ConfigError::file_level(
+                    &path_for_errors,
+                    format!("config loader failed: {e}"),
+                )))
             });
         match result {
             Ok(new) => {
                 let modules = new.modules.len();
                 let jobs = new.jobs.len();
                 let new = Arc::new(new);
-                match self.config.write() {
-                    Ok(mut g) => *g = new.clone(),
-                    Err(poisoned) => *poisoned.into_inner() = new.clone(),
-                }
+                *crate::base::sync::write(&self.config) = new.clone();
                 self.apply_schedule(&new);
                 if let Err(e) = self.apply_alerting(&new) {
                     tracing::error!(message = "Starting the alert pipeline failed", error = %e);
@@ -188,128 +230,48 @@ impl Shared {
 }
 
 impl Shared {
-    /// Starts scheduled probing for the running config; later reloads re-apply it. The probe
-    /// loops are spawned on `tracker` and stop with `token`.
-    pub fn start_scheduler(self: &Arc<Self>, tracker: &TaskTracker, token: &CancellationToken) {
-        let weak = Arc::downgrade(self);
-        let runner: Runner = Arc::new(move |s: Arc<Scheduled>| {
-            let shared = weak.upgrade();
-            Box::pin(async move {
-                let now = Now::read();
-                let timestamp_ms = (now.unix_seconds() * 1000.0) as i64;
-                let level = shared
-                    .as_ref()
-                    .map(|s| s.settings.log_prober)
-                    .unwrap_or(Level::Info);
-                let mut cx = ProbeCx::new(&s.job.module, &s.target.target, s.job.timeout, level);
-                let success = probe::run(&s.target.target, &s.module, &mut cx).await;
-                if let Some(shared) = shared {
-                    shared.count_probe(&s.job.module, s.module.prober.name(), success, &cx);
-                }
-                RunResult {
-                    registry: cx.registry,
-                    timestamp_ms,
-                }
-            })
-        });
-        let scheduler = Scheduler::new(
-            runner,
-            self.store.clone(),
-            self.settings.probe_concurrency,
-            self.metrics.schedule.clone(),
-            tracker.clone(),
-            token.clone(),
-        );
-        if let Ok(mut g) = self.scheduler.lock() {
-            *g = Some(scheduler);
-        }
-        self.apply_schedule(&self.config());
-    }
-
-    /// Starts rule evaluation for the running config (restoring saved alert state); later
-    /// reloads re-apply it. Group loops run on `tracker` and stop with `token`.
-    pub fn start_rules(self: &Arc<Self>, tracker: &TaskTracker, token: &CancellationToken) {
-        let manager = crate::rules::Manager::new(
-            self.store.clone(),
-            self.settings.storage_path.clone(),
-            self.settings.external_url.clone(),
-            tracker.clone(),
-            token.clone(),
-        );
-        if let Ok(mut g) = self.rules.lock() {
-            *g = Some(manager);
-        }
-        self.apply_rules(&self.config());
-    }
-
-    /// The rule manager, if rules were started.
-    pub fn rules(&self) -> Option<Arc<crate::rules::Manager>> {
-        self.rules.lock().ok().and_then(|g| g.clone())
+    /// The rule manager.
+    pub fn rules(&self) -> &Arc<crate::rules::Manager> {
+        &self.rules
     }
 
     fn apply_rules(&self, config: &Config) {
-        if let Some(m) = self.rules() {
-            // Alerts go to the alert pipeline when one is configured (it starts first).
-            if let Some(a) = self.alerting() {
-                m.set_sink(a);
-            }
-            m.apply(&config.rules);
+        // Alerts go to the alert pipeline when one is configured.
+        if let Some(a) = self.alerting() {
+            self.rules.set_sink(a);
         }
-    }
-
-    /// Starts the alert pipeline (restoring its state from `--storage.path`) if the config
-    /// has an `alerting:` section; a reload that adds or changes one applies it. The
-    /// dispatcher runs on `tracker` and writes its final snapshot when `token` is cancelled.
-    pub fn start_alerting(
-        self: &Arc<Self>,
-        tracker: &TaskTracker,
-        token: &CancellationToken,
-    ) -> Result<(), crate::alert::persist::PersistError> {
-        if let Ok(mut g) = self.alerting_tasks.lock() {
-            *g = Some((tracker.clone(), token.clone()));
-        }
-        self.apply_alerting(&self.config())
+        self.rules.apply(&config.rules);
     }
 
     /// The alert pipeline, if alerting is configured: the [`crate::alert::AlertSink`] for
     /// the rule engine, and what `/api/v2` serves.
-    pub fn alerting(&self) -> Option<Arc<crate::alert::pipeline::Alerting>> {
-        self.alerting.lock().ok().and_then(|g| g.clone())
+    pub fn alerting(&self) -> Option<Arc<Alerting>> {
+        crate::base::sync::lock(&self.alerting).clone()
     }
 
-    fn apply_alerting(&self, config: &Config) -> Result<(), crate::alert::persist::PersistError> {
+    fn apply_alerting(&self, config: &Config) -> Result<(), PersistError> {
         let Some(cfg) = config.alerting.clone() else {
             return Ok(());
         };
-        if let Some(running) = self.alerting() {
-            running.apply_config(cfg);
-            return Ok(());
+        let mut slot = crate::base::sync::lock(&self.alerting);
+        match slot.as_ref() {
+            Some(running) => running.apply_config(cfg),
+            None => {
+                *slot = Some(start_alerting(
+                    cfg,
+                    &self.settings,
+                    &self.metrics,
+                    &self.tasks,
+                    &self.shutdown,
+                )?)
+            }
         }
-        let Some((tracker, token)) = self.alerting_tasks.lock().ok().and_then(|g| g.clone()) else {
-            return Ok(());
-        };
-        let mut options = crate::alert::pipeline::Options::new(
-            self.settings.external_url.clone(),
-            self.settings.data_retention,
-        );
-        options.storage_path = Some(self.settings.storage_path.clone());
-        options.max_alerts = self.settings.alerts_limit;
-        options.max_silences = self.settings.max_silences;
-        options.max_silence_size_bytes = self.settings.max_silence_size_bytes;
-        let alerting =
-            crate::alert::pipeline::Alerting::new(cfg, options, self.metrics.alert.clone())?;
-        if let Ok(mut g) = self.alerting.lock() {
-            *g = Some(alerting.clone());
-        }
-        tracker.spawn(alerting.run(token));
         Ok(())
     }
 
     fn apply_schedule(&self, config: &Config) {
-        let scheduler = self.scheduler.lock().ok().and_then(|g| g.clone());
-        if let Some(s) = scheduler {
-            s.apply(&config.jobs, &config.modules, Now::read());
-        }
+        self.scheduler
+            .apply(&config.jobs, &config.modules, Now::read());
     }
 
     /// Counts one finished probe (from `/probe` or the scheduler) in the self-metrics.
@@ -329,4 +291,52 @@ impl Shared {
             })
             .observe(cx.registry.get("probe_duration_seconds").unwrap_or(0.0));
     }
+}
+
+/// Builds the alert pipeline for `cfg` (restoring its state from `--storage.path`) and runs
+/// its dispatcher on `tasks`; it writes its final snapshot when `shutdown` is cancelled.
+fn start_alerting(
+    cfg: Arc<crate::alert::config::AlertingConfig>,
+    settings: &Settings,
+    metrics: &Metrics,
+    tasks: &TaskTracker,
+    shutdown: &CancellationToken,
+) -> Result<Arc<Alerting>, PersistError> {
+    let mut options = crate::alert::pipeline::Options::new(
+        settings.external_url.clone(),
+        settings.data_retention,
+    );
+    options.storage_path = Some(settings.storage_path.clone());
+    options.max_alerts = settings.alerts_limit;
+    options.max_silences = settings.max_silences;
+    options.max_silence_size_bytes = settings.max_silence_size_bytes;
+    let alerting = Alerting::new(cfg, options, metrics.alert.clone())?;
+    tasks.spawn(alerting.clone().run(shutdown.clone()));
+    Ok(alerting)
+}
+
+/// What the scheduler runs for each due target: `probe::run` with the target's module and
+/// the daemon's probe-log level, counted in the self-metrics. It holds the state weakly, so
+/// a scheduler outliving its daemon probes without counting.
+fn probe_runner(state: Weak<Shared>) -> Runner {
+    Arc::new(move |s: Arc<Scheduled>| {
+        let shared = state.upgrade();
+        Box::pin(async move {
+            let now = Now::read();
+            let timestamp_ms = (now.unix_seconds() * 1000.0) as i64;
+            let level = shared
+                .as_ref()
+                .map(|s| s.settings.log_prober)
+                .unwrap_or(Level::Info);
+            let mut cx = ProbeCx::new(&s.job.module, &s.target.target, s.job.timeout, level);
+            let success = probe::run(&s.target.target, &s.module, &mut cx).await;
+            if let Some(shared) = shared {
+                shared.count_probe(&s.job.module, s.module.prober.name(), success, &cx);
+            }
+            RunResult {
+                registry: cx.registry,
+                timestamp_ms,
+            }
+        })
+    })
 }

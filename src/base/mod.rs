@@ -13,6 +13,7 @@ pub mod fs;
 pub mod go;
 pub mod names;
 pub mod secret;
+pub mod sync;
 pub mod units;
 pub mod yaml;
 

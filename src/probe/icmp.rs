@@ -38,7 +38,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
@@ -279,7 +279,7 @@ fn clients() -> &'static Mutex<HashMap<ClientKey, Weak<Client>>> {
 }
 
 fn shared_client(key: ClientKey) -> io::Result<Arc<Client>> {
-    let mut map = clients().lock().unwrap_or_else(PoisonError::into_inner);
+    let mut map = crate::base::sync::lock(clients());
     if let Some(client) = map.get(&key).and_then(Weak::upgrade) {
         return Ok(client);
     }

@@ -69,7 +69,7 @@ fn active(alerts: &[&Alert]) -> Vec<Value> {
 pub fn rules(groups: &[Arc<Mutex<Group>>], filter: RuleType) -> Value {
     let mut out = Vec::new();
     for g in groups {
-        let g = g.lock().unwrap_or_else(|p| p.into_inner());
+        let g = crate::base::sync::lock(g);
         let mut rules = Vec::new();
         for r in &g.rules {
             let mut m = Map::new();
@@ -148,7 +148,7 @@ pub fn rules(groups: &[Arc<Mutex<Group>>], filter: RuleType) -> Value {
 pub fn alerts(groups: &[Arc<Mutex<Group>>]) -> Value {
     let mut out = Vec::new();
     for g in groups {
-        let g = g.lock().unwrap_or_else(|p| p.into_inner());
+        let g = crate::base::sync::lock(g);
         for r in &g.rules {
             out.extend(active(&r.alerts.sorted()));
         }

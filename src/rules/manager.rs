@@ -67,7 +67,7 @@ pub struct Manager {
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
+    crate::base::sync::lock(m)
 }
 
 fn wall_ms(t: SystemTime) -> i64 {

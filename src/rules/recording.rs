@@ -76,11 +76,11 @@ impl Overlay {
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, OverlayInner> {
-        self.inner.write().unwrap_or_else(|p| p.into_inner())
+        crate::base::sync::write(&self.inner)
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, OverlayInner> {
-        self.inner.read().unwrap_or_else(|p| p.into_inner())
+        crate::base::sync::read(&self.inner)
     }
 
     /// Declares the ranges rules read (for a bounded overlay).

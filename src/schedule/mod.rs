@@ -207,7 +207,7 @@ impl Scheduler {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        crate::base::sync::lock(&self.state)
     }
 
     /// Makes the running loops match `jobs`: starts new ones, restarts changed ones, stops

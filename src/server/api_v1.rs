@@ -39,7 +39,7 @@ pub(crate) async fn rules(
             return json(&body, StatusCode::BAD_REQUEST, &headers);
         }
     };
-    let groups = state.rules().map(|m| m.groups()).unwrap_or_default();
+    let groups = state.rules().groups();
     json(
         &api::success(api::rules(&groups, filter)),
         StatusCode::OK,
@@ -48,7 +48,7 @@ pub(crate) async fn rules(
 }
 
 pub(crate) async fn alerts(State(state): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    let groups = state.rules().map(|m| m.groups()).unwrap_or_default();
+    let groups = state.rules().groups();
     json(
         &api::success(api::alerts(&groups)),
         StatusCode::OK,

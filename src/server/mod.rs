@@ -53,34 +53,16 @@ pub fn router(state: Arc<Shared>) -> Router {
 /// The largest request body any endpoint reads (API v2 alert and silence posts).
 pub const MAX_REQUEST_BODY: usize = 4 << 20;
 
-/// Serves until `shutdown` is cancelled, then lets in-flight requests finish.
+/// Serves until `shutdown` is cancelled, then lets in-flight requests finish. With
+/// `options.web` (`--web.config.file`): TLS, basic auth and security headers on every route,
+/// re-read on change (see `tls`).
 pub async fn run(
     listener: TcpListener,
     state: Arc<Shared>,
     shutdown: CancellationToken,
-) -> Result<(), ServerError> {
-    run_with_web(listener, state, shutdown, None).await
-}
-
-/// [`run`] with an optional `--web.config.file`: TLS, basic auth and security headers on
-/// every route, re-read on change (see `tls`).
-pub async fn run_with_web(
-    listener: TcpListener,
-    state: Arc<Shared>,
-    shutdown: CancellationToken,
-    web: Option<Arc<webconfig::Web>>,
-) -> Result<(), ServerError> {
-    run_with_options(listener, state, shutdown, web, ServerOptions::default()).await
-}
-
-/// [`run_with_web`] with explicit connection limits (tests shorten the timeouts).
-pub async fn run_with_options(
-    listener: TcpListener,
-    state: Arc<Shared>,
-    shutdown: CancellationToken,
-    web: Option<Arc<webconfig::Web>>,
     opts: ServerOptions,
 ) -> Result<(), ServerError> {
+    let web = opts.web.clone();
     let body_timeout = opts.request_body_timeout;
     let app = router(state).layer(axum::middleware::from_fn(
         move |req: axum::extract::Request, next: axum::middleware::Next| {
@@ -216,9 +198,7 @@ fn metrics_response(state: &Shared, headers: &HeaderMap) -> Response {
             body.truncate(stripped.len());
         }
     }
-    if let Some(rules) = state.rules() {
-        rules.encode_metrics(&mut body, openmetrics);
-    }
+    state.rules().encode_metrics(&mut body, openmetrics);
     state.store.encode_text(&mut body);
     if openmetrics {
         body.push_str("# EOF\n");

@@ -34,9 +34,7 @@ pub(super) async fn logs(
             "Probe module filter only works in conjunction with target parameter\n",
         );
     }
-    let Ok(history) = state.history.lock() else {
-        return plain(StatusCode::INTERNAL_SERVER_ERROR, "history unavailable\n");
-    };
+    let history = crate::base::sync::lock(&state.history);
     if let Some(target) = target {
         return match history.get_by_target(target, module.map(String::as_str)) {
             Some(e) => plain(StatusCode::OK, e.debug_output.clone()),

@@ -106,9 +106,12 @@ pub(super) async fn handle(
     );
     let debug = first.get("debug").is_some_and(|d| *d == "true");
     if debug {
-        if let Ok(mut h) = state.history.lock() {
-            h.add(module_name, &target, success, debug_output.clone());
-        }
+        crate::base::sync::lock(&state.history).add(
+            module_name,
+            &target,
+            success,
+            debug_output.clone(),
+        );
         return text_response(
             StatusCode::OK,
             "text/plain; charset=utf-8",
@@ -116,9 +119,7 @@ pub(super) async fn handle(
             &HeaderMap::new(),
         );
     }
-    if let Ok(mut h) = state.history.lock() {
-        h.add(module_name, &target, success, debug_output);
-    }
+    crate::base::sync::lock(&state.history).add(module_name, &target, success, debug_output);
     let mut resp = text_response(StatusCode::OK, TEXT_CONTENT_TYPE, metrics_text, &headers);
     resp.headers_mut().remove(header::CACHE_CONTROL);
     resp

@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use super::webconfig::Web;
 
 /// Connection limits of the HTTP server; [`Default`] is what the binary uses, tests shorten them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct ServerOptions {
     /// A client has this long to send the first bytes of a connection and then each request
     /// head (HTTP/1: also the idle time allowed between keep-alive requests).
@@ -35,6 +35,8 @@ pub struct ServerOptions {
     /// A client has this long, from the end of the request head, to send the whole request
     /// body (at most `MAX_REQUEST_BODY`); then it gets a 408.
     pub request_body_timeout: Duration,
+    /// `--web.config.file`, loaded.
+    pub web: Option<std::sync::Arc<super::webconfig::Web>>,
 }
 
 impl Default for ServerOptions {
@@ -43,6 +45,7 @@ impl Default for ServerOptions {
             header_read_timeout: Duration::from_secs(30),
             tls_handshake_timeout: Duration::from_secs(10),
             request_body_timeout: Duration::from_secs(30),
+            web: None,
         }
     }
 }

@@ -849,10 +849,7 @@ impl Web {
 
     /// The config in force.
     pub fn current(&self) -> Arc<WebConfig> {
-        match self.current.read() {
-            Ok(g) => Arc::clone(&g),
-            Err(p) => Arc::clone(&p.into_inner()),
-        }
+        Arc::clone(&crate::base::sync::read(&self.current))
     }
 
     /// Re-reads the file (and the files it names) if any of them changed. A bad new config is
@@ -881,12 +878,8 @@ impl Web {
             }
             Ok(new) => {
                 tracing::info!(message = "Web config reloaded", file = %self.path.display());
-                if let Ok(mut g) = self.current.write() {
-                    *g = Arc::new(new);
-                }
-                if let Ok(mut c) = self.auth_cache.lock() {
-                    c.clear();
-                }
+                *crate::base::sync::write(&self.current) = Arc::new(new);
+                crate::base::sync::lock(&self.auth_cache).clear();
                 true
             }
             Err(e) => {
@@ -918,11 +911,7 @@ impl Web {
             h.update(part);
         }
         let key: [u8; 32] = h.finalize().into();
-        let cached = self
-            .auth_cache
-            .lock()
-            .ok()
-            .and_then(|c| c.get(&key).copied());
+        let cached = crate::base::sync::lock(&self.auth_cache).get(&key).copied();
         let ok = match cached {
             Some(ok) => ok,
             None => {
@@ -933,7 +922,8 @@ impl Web {
                     .and_then(Result::ok)
                     .unwrap_or(false)
                     && valid_user;
-                if let Ok(mut c) = self.auth_cache.lock() {
+                {
+                    let mut c = crate::base::sync::lock(&self.auth_cache);
                     if c.len() >= AUTH_CACHE_MAX {
                         c.clear();
                     }

@@ -184,11 +184,11 @@ impl Store {
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
-        self.inner.write().unwrap_or_else(|p| p.into_inner())
+        crate::base::sync::write(&self.inner)
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
-        self.inner.read().unwrap_or_else(|p| p.into_inner())
+        crate::base::sync::read(&self.inner)
     }
 
     /// Declares which metrics rules read with range selectors, and how far back. Replaces

@@ -292,19 +292,16 @@ pub fn to_lower(s: &str) -> String {
 pub fn regex(pattern: &str) -> Result<Arc<Regex>, String> {
     static CACHE: OnceLock<Mutex<HashMap<String, Arc<Regex>>>> = OnceLock::new();
     let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
-    if let Ok(c) = cache.lock() {
-        if let Some(r) = c.get(pattern) {
-            return Ok(r.clone());
-        }
+    if let Some(r) = crate::base::sync::lock(cache).get(pattern) {
+        return Ok(r.clone());
     }
     let re = Regex::new(&go_regex_to_rust(pattern)).map_err(|e| go_regex_error(pattern, &e))?;
     let re = Arc::new(re);
-    if let Ok(mut c) = cache.lock() {
-        if c.len() > 1024 {
-            c.clear();
-        }
-        c.insert(pattern.to_string(), re.clone());
+    let mut c = crate::base::sync::lock(cache);
+    if c.len() > 1024 {
+        c.clear();
     }
+    c.insert(pattern.to_string(), re.clone());
     Ok(re)
 }
 

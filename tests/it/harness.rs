@@ -29,7 +29,6 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 /// The name of the module built by [`module_config`].
 pub const MODULE: &str = "test";
@@ -445,14 +444,10 @@ impl Daemon {
         Self::start_with(yaml, 0.5, 100).await
     }
 
-    /// Starts a server as [`Daemon::start`] does, plus the scheduler for the config's
-    /// `probes:` (its loops stop when the daemon is dropped).
+    /// Starts a server as [`Daemon::start`] does; the config's `probes:` are scheduled
+    /// (every daemon schedules them; the name stays for the tests that rely on it).
     pub async fn start_scheduled(yaml: &str) -> Self {
-        let daemon = Self::start(yaml).await;
-        daemon
-            .state
-            .start_scheduler(&TaskTracker::new(), &daemon.token);
-        daemon
+        Self::start(yaml).await
     }
 
     /// Starts a server with an explicit timeout offset and history limit.
@@ -470,21 +465,24 @@ impl Daemon {
             timeout_offset,
             log_prober: Level::Info,
             shutdown_grace: Duration::from_secs(1),
+            storage_path: dir.path().join("data"),
+            history_limit,
             ..Settings::default()
         };
-        let state = Shared::new(cfg, settings, history_limit);
+        let token = CancellationToken::new();
+        let daemon = match blackwatch::daemon::Daemon::build(cfg, settings, token.clone()) {
+            Ok(d) => d,
+            Err(e) => panic!("test daemon does not build: {e}"),
+        };
+        let state = Arc::clone(daemon.state());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local addr");
-        let token = CancellationToken::new();
-        let task = tokio::spawn({
-            let state = state.clone();
-            let token = token.clone();
-            async move {
-                if let Err(e) = blackwatch::server::run(listener, state, token).await {
-                    eprintln!("test server stopped: {e}");
-                }
+        let server = daemon.serve(listener, blackwatch::server::ServerOptions::default());
+        let task = tokio::spawn(async move {
+            if let Ok(Err(e)) = server.await {
+                eprintln!("test server stopped: {e}");
             }
         });
         Self {

@@ -17,7 +17,6 @@ use std::time::Duration;
 use blackwatch::state::{Settings, Shared};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use crate::harness::{dedent, http_request, install_crypto, Metrics};
 use crate::support::{HttpServer, TestResponse};
@@ -143,8 +142,7 @@ fn failure_output_has_promtools_layout() {
 struct RulesDaemon {
     addr: std::net::SocketAddr,
     state: Arc<Shared>,
-    token: CancellationToken,
-    tracker: TaskTracker,
+    daemon: blackwatch::daemon::Daemon,
 }
 
 impl RulesDaemon {
@@ -163,24 +161,18 @@ impl RulesDaemon {
             external_url: "http://blackwatch.test:9115/".to_string(),
             ..Settings::default()
         };
-        let state = Shared::new(cfg, settings, 100);
-        let token = CancellationToken::new();
-        let tracker = TaskTracker::new();
-        state.start_scheduler(&tracker, &token);
-        state.start_rules(&tracker, &token);
+        let daemon = blackwatch::daemon::Daemon::build(cfg, settings, CancellationToken::new())
+            .expect("daemon builds");
+        let state = Arc::clone(daemon.state());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let (s, t) = (state.clone(), token.clone());
-        tracker.spawn(async move {
-            let _ = blackwatch::server::run(listener, s, t).await;
-        });
+        let _server = daemon.serve(listener, blackwatch::server::ServerOptions::default());
         Self {
             addr,
             state,
-            token,
-            tracker,
+            daemon,
         }
     }
 
@@ -195,9 +187,7 @@ impl RulesDaemon {
     }
 
     async fn stop(self) {
-        self.token.cancel();
-        self.tracker.close();
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.tracker.wait()).await;
+        self.daemon.shutdown(Duration::from_secs(5)).await;
     }
 }
 

@@ -41,7 +41,7 @@ impl Server {
         let files: Vec<(&str, &str)> = web
             .map(|(_, f)| f.iter().map(|(n, c)| (*n, c.as_str())).collect())
             .unwrap_or_default();
-        let (state, web) = crate::support::inproc::state_with_web(
+        let (daemon, web) = crate::support::inproc::state_with_web(
             dir.path(),
             MODULES,
             web.map(|(yaml, _)| (yaml, files.as_slice())),
@@ -50,20 +50,17 @@ impl Server {
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let token = CancellationToken::new();
+        let token = daemon.shutdown_token().clone();
         let opts = ServerOptions {
             header_read_timeout: TIMEOUT,
             tls_handshake_timeout: TIMEOUT,
             request_body_timeout: TIMEOUT,
+            web,
         };
-        let task = tokio::spawn({
-            let token = token.clone();
-            async move {
-                if let Err(e) =
-                    blackwatch::server::run_with_options(listener, state, token, web, opts).await
-                {
-                    eprintln!("test server stopped: {e}");
-                }
+        let server = daemon.serve(listener, opts);
+        let task = tokio::spawn(async move {
+            if let Ok(Err(e)) = server.await {
+                eprintln!("test server stopped: {e}");
             }
         });
         Self {

@@ -40,22 +40,24 @@ struct WebDaemon {
 impl WebDaemon {
     async fn start(web_yaml: &str, files: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let (state, web) =
+        let (daemon, web) =
             crate::support::inproc::state_with_web(dir.path(), MODULES, Some((web_yaml, files)));
         let web = web.expect("a web config was given");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let token = CancellationToken::new();
-        tokio::spawn({
-            let token = token.clone();
-            async move {
-                if let Err(e) =
-                    blackwatch::server::run_with_web(listener, state, token, Some(web)).await
-                {
-                    eprintln!("test server stopped: {e}");
-                }
+        let token = daemon.shutdown_token().clone();
+        let server = daemon.serve(
+            listener,
+            blackwatch::server::ServerOptions {
+                web: Some(web),
+                ..Default::default()
+            },
+        );
+        tokio::spawn(async move {
+            if let Ok(Err(e)) = server.await {
+                eprintln!("test server stopped: {e}");
             }
         });
         Self { addr, dir, token }
