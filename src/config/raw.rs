@@ -379,8 +379,8 @@ impl<'de> Deserialize<'de> for RawTarget {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawFileSd {
-    /// Paths, which may be globs (`*`, `?`, `[...]`, as Go's `filepath.Glob`). Relative paths
-    /// are relative to the config file's directory.
+    /// Paths; the last path element may contain `*`, `?` and `[...]` (Go's `filepath.Glob`).
+    /// Relative paths are relative to the config file's directory.
     pub files: Vec<String>,
     #[serde(
         default,

@@ -1,0 +1,48 @@
+//! The `tcp:` prober block: TLS on connect and the `query_response` dialogue.
+
+use super::*;
+
+pub(super) fn tcp(cx: &mut Cx, path: &str, block: &Spanned<RawTcpProbe>) -> Option<TcpModule> {
+    let t = &block.value;
+    let mut steps = Vec::new();
+    for (i, q) in t.query_response.iter().enumerate() {
+        let p = format!("{path}.query_response[{i}]");
+        let v = &q.value;
+        if v.expect.is_some() && v.expect_bytes.is_some() {
+            cx.err(
+                &q.referenced,
+                &p,
+                "expect and expect_bytes are mutually exclusive",
+            );
+        }
+        let expect = match &v.expect {
+            Some(re) => match compile_regex(&re.value) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    cx.err(&re.referenced, format!("{p}.expect"), e);
+                    None
+                }
+            },
+            None => None,
+        };
+        steps.push(QueryStep {
+            expect,
+            expect_bytes: v.expect_bytes.as_ref().map(|s| s.as_bytes().to_vec()),
+            labels: v
+                .labels
+                .iter()
+                .map(|l| (l.name.clone(), l.value.clone()))
+                .collect(),
+            send: v.send.clone(),
+            starttls: v.starttls,
+        });
+    }
+    let tls_config = tls_settings(cx, &format!("{path}.tls_config"), &t.tls_config);
+    Some(TcpModule {
+        ip: IpPreference::from_config(&t.preferred_ip_protocol, t.ip_protocol_fallback),
+        source_ip_address: (!t.source_ip_address.is_empty()).then(|| t.source_ip_address.clone()),
+        query_response: steps,
+        tls: t.tls,
+        tls_config: tls_config?,
+    })
+}
