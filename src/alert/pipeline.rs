@@ -11,7 +11,7 @@
 //! inhibited or silenced still reaches that integration as resolved, so the receiver is not
 //! left with a firing alert that never ends. Turning it off restores upstream's behaviour.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -20,16 +20,16 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::alert::config::AlertingConfig;
-use crate::alert::dedup::needs_update;
 use crate::alert::dispatch::{Dispatcher, FlushJob};
 use crate::alert::inhibit::Inhibitor;
 use crate::alert::metrics::{AlertMetrics, ReasonLabel, ReceivedLabels, StateLabel, VersionLabel};
 use crate::alert::nflog::{IntegrationId, NotificationLog};
 use crate::alert::notify::build::build_integrations;
-use crate::alert::notify::{Batch, FlushAlert, Integration, NotifyContext};
+use crate::alert::notify::{Batch, Integration, NotifyContext};
 use crate::alert::persist::Persister;
-use crate::alert::retry::{notify_batch_with_retry, random_jitter, Jitter};
+use crate::alert::retry::{notify_batch_with_retry, random_jitter, Jitter, RetryError};
 use crate::alert::silence::{SilenceState, Silences};
+use crate::alert::stages::{self, Fate, MutedBy, Muter};
 use crate::alert::store::{ingest, Alert, AlertStore, InvalidAlert, StoredAlert};
 use crate::alert::{AlertSink, PostableAlert};
 use crate::clock::Now;
@@ -113,14 +113,14 @@ impl Runtime {
     }
 }
 
-/// What the mute stages made of one alert of a flush.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Fate {
-    Kept,
-    Muted,
-    /// Muted and resolved: still sent as resolved to integrations that saw it firing
-    /// (`resolved_after_mute`).
-    MutedResolved,
+/// Why a flush did not deliver everything; the dispatcher flushes the group again at its
+/// next tick.
+#[derive(Debug, thiserror::Error)]
+pub enum FlushError {
+    #[error("unknown receiver {0:?}")]
+    UnknownReceiver(String),
+    #[error("{failed} integration(s) failed")]
+    Notify { failed: usize },
 }
 
 /// Alerts, their groups and the inhibition cache, behind one lock.
@@ -367,151 +367,116 @@ impl Alerting {
         }
     }
 
-    /// Runs one flush of one group; `true` if every integration succeeded (or nothing had
-    /// to be sent).
-    pub async fn flush(self: &Arc<Self>, job: &Arc<FlushJob>) -> bool {
+    /// Runs one flush of one group: the stages of `alert::stages` in upstream's order, then
+    /// every integration of the receiver in parallel. `Ok` if every integration succeeded
+    /// or nothing had to be sent.
+    pub async fn flush(self: &Arc<Self>, job: &Arc<FlushJob>) -> Result<(), FlushError> {
         let rt = self.runtime();
         let now = job.now.wall;
-        let is_resolved = |a: &FlushAlert| !a.firing;
-        let suppressed = |reason: &'static str, n: usize| {
-            self.metrics
-                .suppressed
-                .get_or_create(&ReasonLabel { reason })
-                .inc_by(n as u64);
-        };
-        // What each alert became: kept, muted, or muted while resolved (the candidates for
-        // `resolved_after_mute`). Indices, not copies: a flush may carry many alerts.
-        let mut fate = vec![Fate::Kept; job.alerts.len()];
-        // Inhibition.
-        {
+        // What each alert became. Indices, not copies: a flush may carry many alerts.
+        let mut fates = vec![Fate::Kept; job.alerts.len()];
+        let inhibited = {
             let core = self.core();
-            // Label sets are built one alert at a time, and only when a rule could match.
-            let has_rules = core.inhibitor.rules().next().is_some();
-            for (a, f) in job.alerts.iter().zip(&mut fate) {
-                if has_rules && core.inhibitor.mutes(&a.alert.labels(), now).is_some() {
-                    *f = if is_resolved(a) {
-                        Fate::MutedResolved
-                    } else {
-                        Fate::Muted
-                    };
-                    suppressed("inhibition", 1);
-                }
-            }
+            stages::mute(
+                &job.alerts,
+                &mut fates,
+                Muter::Inhibitor(&core.inhibitor),
+                now,
+            )
+        };
+        self.suppressed(MutedBy::Inhibition, inhibited);
+        if let Some(by) = stages::time_muted(&job.opts, &rt.config.time_intervals, now) {
+            self.suppressed(by, stages::kept(&fates));
+            return Ok(());
         }
-        let kept = |fate: &[Fate]| fate.iter().filter(|f| **f == Fate::Kept).count();
-        // Time intervals: they mute the whole group.
-        let intervals = &rt.config.time_intervals;
-        let in_interval = |name: &String| intervals.get(name).is_some_and(|ti| ti.contains(now));
-        if !job.opts.active_time_intervals.is_empty()
-            && !job.opts.active_time_intervals.iter().any(in_interval)
-        {
-            suppressed("active_time_interval", kept(&fate));
-            return true;
-        }
-        if job.opts.mute_time_intervals.iter().any(in_interval) {
-            suppressed("mute_time_interval", kept(&fate));
-            return true;
-        }
-        // Silences.
-        {
+        let silenced = {
             let silences = self.silences();
-            let any = !silences.is_empty();
-            for (a, f) in job.alerts.iter().zip(&mut fate) {
-                if any && *f == Fate::Kept && !silences.mutes(&a.alert.labels(), now).is_empty() {
-                    *f = if is_resolved(a) {
-                        Fate::MutedResolved
-                    } else {
-                        Fate::Muted
-                    };
-                    suppressed("silence", 1);
-                }
-            }
-        }
-        if !rt.resolved_after_mute {
-            for f in &mut fate {
-                if *f == Fate::MutedResolved {
-                    *f = Fate::Muted;
-                }
-            }
-        }
-        if fate.iter().all(|f| *f == Fate::Muted) {
-            return true;
+            stages::mute(&job.alerts, &mut fates, Muter::Silences(&silences), now)
+        };
+        self.suppressed(MutedBy::Silence, silenced);
+        if !stages::any_to_send(&job.alerts, &fates, rt.resolved_after_mute) {
+            return Ok(());
         }
         let Some(integrations) = rt.receivers.get(&job.opts.receiver) else {
             tracing::error!(message = "Unknown receiver", receiver = %job.opts.receiver);
-            return false;
+            return Err(FlushError::UnknownReceiver(job.opts.receiver.clone()));
         };
-        let fate = Arc::new(fate);
+        let fates: Arc<[Fate]> = fates.into();
         let mut tasks = JoinSet::new();
         for (id, integration) in integrations {
             let (id, integration) = (id.clone(), integration.clone());
             let me = Arc::clone(self);
-            let (fate, job) = (fate.clone(), job.clone());
-            tasks.spawn(async move { me.notify_integration(&job, &id, &integration, &fate).await });
+            let (fates, job) = (fates.clone(), job.clone());
+            let resolved_after_mute = rt.resolved_after_mute;
+            tasks.spawn(async move {
+                me.notify_integration(&job, &id, &integration, &fates, resolved_after_mute)
+                    .await
+            });
         }
-        let mut ok = true;
+        let mut failed = 0;
         while let Some(r) = tasks.join_next().await {
-            ok &= r.unwrap_or(false);
+            // A panicked task counts as a failed integration.
+            if !matches!(r, Ok(Ok(()))) {
+                failed += 1;
+            }
         }
-        ok
+        match failed {
+            0 => Ok(()),
+            failed => Err(FlushError::Notify { failed }),
+        }
     }
 
+    /// Counts alerts a stage muted.
+    fn suppressed(&self, by: MutedBy, n: usize) {
+        if n > 0 {
+            self.metrics
+                .suppressed
+                .get_or_create(&ReasonLabel {
+                    reason: by.reason(),
+                })
+                .inc_by(n as u64);
+        }
+    }
+
+    /// One integration's part of a flush: the dedup stage and the send filter
+    /// ([`stages::select`]), the send with retry, and the notification log (only on success).
     async fn notify_integration(
         &self,
         job: &FlushJob,
         id: &IntegrationId,
         integration: &Integration,
-        fate: &[Fate],
-    ) -> bool {
+        fates: &[Fate],
+        resolved_after_mute: bool,
+    ) -> Result<(), RetryError> {
         let now = job.now.wall;
         let key = id.state_key(&job.group_key);
         let entry = self.nflog().query(&key, now).cloned();
-        // Kept alerts, plus muted ones that resolved after this integration was told they
-        // fire. The job's order (upstream's sort) is kept.
-        let selected: Vec<usize> = (0..job.alerts.len())
-            .filter(|&i| match fate[i] {
-                Fate::Kept => true,
-                Fate::Muted => false,
-                Fate::MutedResolved => entry
-                    .as_ref()
-                    .is_some_and(|e| e.firing.contains(&job.alerts[i].fingerprint())),
-            })
-            .collect();
-        if selected.is_empty() {
-            return true;
-        }
-        let (mut firing, mut resolved) = (BTreeSet::new(), BTreeSet::new());
-        for &i in &selected {
-            let a = &job.alerts[i];
-            if a.firing {
-                firing.insert(a.fingerprint());
-            } else {
-                resolved.insert(a.fingerprint());
-            }
-        }
-        let Some(reason) = needs_update(
+        let Some(selection) = stages::select(
+            &job.alerts,
+            fates,
             entry.as_ref(),
-            &firing,
-            &resolved,
+            resolved_after_mute,
             integration.send_resolved,
             job.opts.repeat_interval,
             now,
         ) else {
-            return true;
+            return Ok(());
         };
-        let send: Vec<usize> = selected
-            .into_iter()
-            .filter(|&i| integration.send_resolved || job.alerts[i].firing)
-            .collect();
-        // Shared stored alerts: the notifier builds its payload from them.
-        let to_send = Batch::Stored(send.iter().map(|&i| job.alerts[i].clone()).collect());
-        if !to_send.is_empty() {
+        if !selection.send.is_empty() {
+            // Shared stored alerts: the notifier builds its payload from them.
+            let to_send = Batch::Stored(
+                selection
+                    .send
+                    .iter()
+                    .map(|&i| job.alerts[i].clone())
+                    .collect(),
+            );
             let ctx = NotifyContext {
                 receiver: job.opts.receiver.clone(),
                 group_key: job.group_key.clone(),
                 group_labels: job.group_labels.clone(),
                 external_url: self.options.external_url.clone(),
-                reason,
+                reason: selection.reason,
                 now,
             };
             let deadline = Instant::now() + job.opts.group_interval.max(Duration::from_secs(10));
@@ -532,13 +497,13 @@ impl Alerting {
                     num_alerts = to_send.len(),
                     error = %e
                 );
-                return false;
+                return Err(e);
             }
             tracing::debug!(
                 message = "Notify success",
                 receiver = %id.receiver,
                 integration = %format!("{}[{}]", id.integration, id.index),
-                reason = reason.as_str()
+                reason = selection.reason.as_str()
             );
         }
         // Upstream logs the time the send finished, not the tick time; at a tick exactly
@@ -546,6 +511,7 @@ impl Alerting {
         let logged_at = self.now().wall.max(now);
         let logged = {
             let mut log = self.nflog();
+            let (firing, resolved) = (selection.firing, selection.resolved);
             log.log(key, firing, resolved, job.opts.repeat_interval, logged_at);
             log.version()
         };
@@ -563,7 +529,7 @@ impl Alerting {
                 }
             }
         }
-        true
+        Ok(())
     }
 
     /// Garbage collection and gauges.
@@ -704,7 +670,7 @@ impl Alerting {
                 let me = Arc::clone(&self);
                 let job = Arc::new(job);
                 flushes.spawn(async move {
-                    let ok = me.flush(&job).await;
+                    let ok = me.flush(&job).await.is_ok();
                     (job, ok)
                 });
             }

@@ -216,7 +216,6 @@ pub fn select(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
     use std::time::UNIX_EPOCH;
 
     use super::*;
