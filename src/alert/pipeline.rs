@@ -26,7 +26,7 @@ use crate::alert::metrics::{AlertMetrics, ReasonLabel, ReceivedLabels, StateLabe
 use crate::alert::nflog::{IntegrationId, NotificationLog};
 use crate::alert::notify::build::build_integrations;
 use crate::alert::notify::{Batch, Integration, NotifyContext};
-use crate::alert::persist::Persister;
+use crate::alert::persist::{PersistError, Persister, Snapshot};
 use crate::alert::retry::{notify_batch_with_retry, random_jitter, Jitter, RetryError};
 use crate::alert::silence::{SilenceState, Silences};
 use crate::alert::stages::{self, Fate, MutedBy, Muter};
@@ -143,9 +143,10 @@ pub struct Alerting {
     client: reqwest::Client,
     wake: tokio::sync::Notify,
     persister: Option<Persister>,
-    /// The notification-log version known to be on disk. Flushes finishing together share
-    /// one write (group commit) instead of each writing the whole log again.
-    nflog_written: tokio::sync::Mutex<u64>,
+    /// Taken by a flush that writes the notification log after a send. Flushes finishing
+    /// together share one write (group commit): those waiting behind the writer find their
+    /// entry already on disk instead of each writing the whole log again.
+    nflog_commit: tokio::sync::Mutex<()>,
     /// Process start, for `/api/v2/status`.
     pub started: SystemTime,
 }
@@ -161,7 +162,7 @@ impl Alerting {
         config: Arc<AlertingConfig>,
         options: Options,
         metrics: AlertMetrics,
-    ) -> Result<Arc<Self>, crate::alert::persist::PersistError> {
+    ) -> Result<Arc<Self>, PersistError> {
         let client = crate::alert::notify::webhook::http_client().unwrap_or_else(|e| {
             tracing::error!(message = "Building the notifier HTTP client failed", error = %e);
             reqwest::Client::new()
@@ -201,7 +202,7 @@ impl Alerting {
             client,
             wake: tokio::sync::Notify::new(),
             persister,
-            nflog_written: tokio::sync::Mutex::new(0),
+            nflog_commit: tokio::sync::Mutex::new(()),
             started: now.wall,
         });
         me.rebuild_groups(now);
@@ -517,19 +518,72 @@ impl Alerting {
         };
         if let Some(p) = &self.persister {
             // Written before the flush returns, so a crash right after a send does not
-            // send it again. Whoever holds the lock writes everything logged so far; the
-            // flushes waiting behind it find their entry already written.
-            let mut written = self.nflog_written.lock().await;
-            if *written < logged {
-                let version = self.nflog().version();
-                let errors = self.metrics.nflog_maintenance_errors.get();
-                p.write_nflog_now(self).await;
-                if self.metrics.nflog_maintenance_errors.get() == errors {
-                    *written = version;
-                }
+            // send it again.
+            self.commit_nflog(p, logged).await;
+        }
+        Ok(())
+    }
+
+    /// Writes the notification log up to version `logged` at least (after a send). Whoever
+    /// holds the commit lock writes everything logged so far; the flushes waiting behind it
+    /// find their entry already written. A failed write is counted and logged, and the next
+    /// flush or the debounced writer tries again; the send itself succeeded.
+    async fn commit_nflog(&self, p: &Persister, logged: u64) {
+        let _turn = self.nflog_commit.lock().await;
+        if p.written().nflog >= logged {
+            return;
+        }
+        if let Err(e) = self.write_nflog(p).await {
+            self.metrics.nflog_maintenance_errors.inc();
+            tracing::error!(message = "Writing the notification log failed", error = %e);
+        }
+    }
+
+    /// Writes the notification log if it changed since it was last written.
+    async fn write_nflog(&self, p: &Persister) -> Result<(), PersistError> {
+        let snapshot = {
+            let log = self.nflog();
+            (log.version() > p.written().nflog).then(|| Snapshot {
+                version: log.version(),
+                content: log.snapshot(),
+            })
+        };
+        if let Some(snapshot) = snapshot {
+            if let Some(size) = p.write_nflog(snapshot).await? {
+                self.metrics.nflog_snapshot_size_bytes.set(size as i64);
+                self.metrics.nflog_maintenance.inc();
             }
         }
         Ok(())
+    }
+
+    /// Writes every state file whose state changed since it was last written: the alerts
+    /// (shared with the store, serialised off the runtime), the silences, the notification
+    /// log. Stops at the first failure.
+    async fn write_changed(&self, p: &Persister) -> Result<(), PersistError> {
+        let alerts = {
+            let core = self.core();
+            (core.version > p.written().alerts).then(|| Snapshot {
+                version: core.version,
+                content: core.alerts.iter().cloned().collect(),
+            })
+        };
+        if let Some(snapshot) = alerts {
+            p.write_alerts(snapshot).await?;
+        }
+        let silences = {
+            let s = self.silences();
+            (s.version() > p.written().silences).then(|| Snapshot {
+                version: s.version(),
+                content: s.snapshot(),
+            })
+        };
+        if let Some(snapshot) = silences {
+            if let Some(size) = p.write_silences(snapshot).await? {
+                self.metrics.silences_snapshot_size_bytes.set(size as i64);
+            }
+        }
+        self.write_nflog(p).await
     }
 
     /// Garbage collection and gauges.
@@ -622,12 +676,10 @@ impl Alerting {
     pub async fn run(self: Arc<Self>, token: CancellationToken) {
         let mut flushes: JoinSet<(Arc<FlushJob>, bool)> = JoinSet::new();
         let mut next_maintenance = Instant::now();
-        let persister = self.persister.clone();
-        let persist_task = persister.as_ref().map(|p| {
-            let p = p.clone();
+        let persist_task = self.persister.clone().map(|p| {
             let me = Arc::clone(&self);
             let token = token.clone();
-            tokio::spawn(async move { p.run(&me, token).await })
+            tokio::spawn(async move { p.run(token, || me.write_changed(&p)).await })
         });
         // Alerts ingested or flushed since the heap was last trimmed (see `release_free_heap`).
         let mut trimmed_at_version = 0u64;
