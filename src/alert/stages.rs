@@ -23,6 +23,7 @@ use crate::alert::nflog::Entry;
 use crate::alert::route::RouteOpts;
 use crate::alert::silence::Silences;
 use crate::alert::timeinterval::TimeInterval;
+use crate::labels::LabelSet;
 
 /// What muted an alert; [`MutedBy::reason`] is the `reason` label of
 /// `alertmanager_notifications_suppressed_total`.
@@ -76,11 +77,12 @@ impl Muter<'_> {
         }
     }
 
-    fn mutes(self, alert: &FlushAlert, now: SystemTime) -> bool {
-        let labels = alert.alert.labels();
+    /// Whether an alert with these labels is muted at `now`: inhibited by a source alert
+    /// that has not ended, or matched by an active silence.
+    pub fn mutes(self, labels: &LabelSet, now: SystemTime) -> bool {
         match self {
-            Muter::Inhibitor(i) => i.mutes(&labels, now).is_some(),
-            Muter::Silences(s) => !s.mutes(&labels, now).is_empty(),
+            Muter::Inhibitor(i) => i.mutes(labels, now).is_some(),
+            Muter::Silences(s) => !s.mutes(labels, now).is_empty(),
         }
     }
 }
@@ -95,7 +97,7 @@ pub fn mute(alerts: &[FlushAlert], fates: &mut [Fate], muter: Muter<'_>, now: Sy
     }
     let mut muted = 0;
     for (alert, fate) in alerts.iter().zip(fates.iter_mut()) {
-        if *fate == Fate::Kept && muter.mutes(alert, now) {
+        if *fate == Fate::Kept && muter.mutes(&alert.alert.labels(), now) {
             *fate = Fate::Muted(muter.by());
             muted += 1;
         }
