@@ -71,3 +71,62 @@ impl Alerting {
         self.write_nflog(p).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::alert::metrics::AlertMetrics;
+    use crate::alert::pipeline::Options;
+
+    #[tokio::test]
+    async fn a_failed_nflog_commit_is_counted_and_the_next_commit_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = dir.path().join("storage");
+        let cfg = crate::alert::config::load_str(
+            "route: {receiver: r}\nreceivers: [{name: r}]\n",
+            Path::new("alertmanager.yml"),
+        )
+        .unwrap();
+        let mut options = Options::new("http://bw.test".into(), Duration::from_secs(3600));
+        options.storage_path = Some(storage.clone());
+        let registry = &mut prometheus_client::registry::Registry::default();
+        let alerting =
+            Alerting::new(Arc::new(cfg), options, AlertMetrics::register(registry)).unwrap();
+        let p = alerting.persister.clone().unwrap();
+        let now = alerting.now().wall;
+        let logged = {
+            let mut log = alerting.nflog();
+            let firing = [1].into_iter().collect();
+            log.log(
+                "g:r/webhook/0".into(),
+                firing,
+                Default::default(),
+                Duration::ZERO,
+                now,
+            );
+            log.version()
+        };
+        let (errors, writes) = (
+            &alerting.metrics.nflog_maintenance_errors,
+            &alerting.metrics.nflog_maintenance,
+        );
+        // A file where the directory should be: the write fails, and is reported.
+        std::fs::write(&storage, b"").unwrap();
+        alerting.commit_nflog(&p, logged).await;
+        assert_eq!((errors.get(), writes.get()), (1, 0));
+        assert_eq!(p.written().nflog, 0);
+        // The next commit writes the log.
+        std::fs::remove_file(&storage).unwrap();
+        alerting.commit_nflog(&p, logged).await;
+        assert_eq!((errors.get(), writes.get()), (1, 1));
+        assert_eq!(p.written().nflog, logged);
+        assert_eq!(p.load().unwrap().nflog.len(), 1);
+        // Already on disk: a later commit of the same version writes nothing.
+        alerting.commit_nflog(&p, logged).await;
+        assert_eq!(writes.get(), 1);
+    }
+}
