@@ -1,5 +1,5 @@
 //! Aggregation groups and their timers (Alertmanager's `dispatch/dispatch.go`), as a pure
-//! state machine: every call takes a [`Now`]; the driver loop in `pipeline.rs` owns the
+//! state machine: every call takes a [`Now`]; the driver loop in `pipeline/driver.rs` owns the
 //! sleeping and runs the flushes this module hands out.
 //!
 //! One group per (route, group-label values), keyed `routeKey:{labels}`. A new group waits

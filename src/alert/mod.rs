@@ -38,4 +38,5 @@ pub mod config;
 pub mod inhibit;
 pub mod route;
 pub mod silence;
+pub mod stages;
 pub mod timeinterval;

@@ -1,10 +1,17 @@
-//! Snapshots of the alert pipeline's state under `--storage.path`: the notification log
+//! Snapshots of the alert state under `--storage.path`: the notification log
 //! (`nflog.json`), silences (`silences.json`) and — unlike Alertmanager (#2370) — the alert
 //! store (`alerts.json`). Each file is written atomically (temporary file, fsync, rename,
 //! fsync of the directory): the notification log right after every successful send, the
 //! others shortly after a change (debounced) and once more at shutdown. A missing file is an
 //! empty state; a corrupt one is a start-up error, as upstream.
+//!
+//! This module owns the files, their format and the debounce. It does not own the state
+//! and takes no lock on it: the owner of the state hands it [`Snapshot`]s (plain data taken
+//! under the owner's locks) and gets a `Result` back, and the debounced loop
+//! ([`Persister::run`]) asks the owner for its changes through a closure. A file only moves
+//! forward: a snapshot no newer than the version on disk is not written.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -15,7 +22,6 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::alert::nflog::Entry;
-use crate::alert::pipeline::Alerting;
 use crate::alert::silence::Silence;
 use crate::alert::store::{Alert, StoredAlert};
 
@@ -55,6 +61,22 @@ pub struct State {
     pub alerts: Vec<Alert>,
     pub silences: Vec<Silence>,
     pub nflog: Vec<(String, Entry)>,
+}
+
+/// One file's content as the owner of the state took it, with the version of the state it
+/// shows (the alert store's, the silences' or the notification log's change counter).
+#[derive(Debug)]
+pub struct Snapshot<T> {
+    pub version: u64,
+    pub content: T,
+}
+
+/// The state versions on disk, per file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Versions {
+    pub alerts: u64,
+    pub silences: u64,
+    pub nflog: u64,
 }
 
 /// Versions last written, per file.
@@ -134,38 +156,94 @@ impl Persister {
         self.dirty.notify_one();
     }
 
-    /// Writes the notification log now if it changed since the last write.
-    pub async fn write_nflog_now(&self, a: &Alerting) {
-        let _guard = self.write_lock.lock().await;
-        if let Err(e) = self.write_nflog(a).await {
-            a.metrics.nflog_maintenance_errors.inc();
-            tracing::error!(message = "Writing the notification log failed", error = %e);
+    /// The state versions on disk: a snapshot is only worth taking for a newer version.
+    pub fn written(&self) -> Versions {
+        Versions {
+            alerts: self.written.alerts.load(Ordering::Relaxed),
+            silences: self.written.silences.load(Ordering::Relaxed),
+            nflog: self.written.nflog.load(Ordering::Relaxed),
         }
     }
 
-    async fn write_nflog(&self, a: &Alerting) -> Result<(), PersistError> {
-        let (version, bytes) = {
-            let log = a.nflog();
-            if log.version() == self.written.nflog.load(Ordering::Relaxed) {
-                return Ok(());
-            }
-            (
-                log.version(),
-                serde_json::to_vec(&log.snapshot()).unwrap_or_default(),
-            )
-        };
-        let size = bytes.len();
-        self.write_file(NFLOG_FILE, bytes).await?;
-        self.written.nflog.store(version, Ordering::Relaxed);
-        a.metrics.nflog_snapshot_size_bytes.set(size as i64);
-        a.metrics.nflog_maintenance.inc();
-        Ok(())
+    /// Writes `alerts.json` (sorted by fingerprint, serialised off the runtime) unless the
+    /// file already holds this version or a newer one. `true` if it was written.
+    pub async fn write_alerts(
+        &self,
+        snapshot: Snapshot<Vec<Arc<StoredAlert>>>,
+    ) -> Result<bool, PersistError> {
+        let _guard = self.write_lock.lock().await;
+        if snapshot.version <= self.written.alerts.load(Ordering::Relaxed) {
+            return Ok(false);
+        }
+        let mut list = snapshot.content;
+        self.blocking(ALERTS_FILE, move |path| {
+            list.sort_by_key(|a| a.fingerprint);
+            let refs: Vec<&StoredAlert> = list.iter().map(|a| &**a).collect();
+            write_atomic_with(path, |w| {
+                serde_json::to_writer(w, &refs).map_err(std::io::Error::other)
+            })
+        })
+        .await?;
+        self.written
+            .alerts
+            .store(snapshot.version, Ordering::Relaxed);
+        Ok(true)
     }
 
-    async fn write_file(&self, name: &str, bytes: Vec<u8>) -> Result<(), PersistError> {
+    /// Writes `silences.json` unless the file already holds this version or a newer one.
+    /// The size written, if it was.
+    pub async fn write_silences(
+        &self,
+        snapshot: Snapshot<Vec<Silence>>,
+    ) -> Result<Option<usize>, PersistError> {
+        self.write_json(SILENCES_FILE, &self.written.silences, snapshot)
+            .await
+    }
+
+    /// Writes `nflog.json` unless the file already holds this version or a newer one. The
+    /// size written, if it was.
+    pub async fn write_nflog(
+        &self,
+        snapshot: Snapshot<Vec<(String, Entry)>>,
+    ) -> Result<Option<usize>, PersistError> {
+        self.write_json(NFLOG_FILE, &self.written.nflog, snapshot)
+            .await
+    }
+
+    async fn write_json<T: Serialize + Send + 'static>(
+        &self,
+        name: &'static str,
+        written: &AtomicU64,
+        snapshot: Snapshot<T>,
+    ) -> Result<Option<usize>, PersistError> {
+        let _guard = self.write_lock.lock().await;
+        if snapshot.version <= written.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        let content = snapshot.content;
+        let size = self
+            .blocking(name, move |path| {
+                let bytes = serde_json::to_vec(&content).map_err(|e| PersistError::Write {
+                    path: path.display().to_string(),
+                    source: std::io::Error::other(e),
+                })?;
+                write_atomic(path, &bytes)?;
+                Ok(bytes.len())
+            })
+            .await?;
+        written.store(snapshot.version, Ordering::Relaxed);
+        Ok(Some(size))
+    }
+
+    /// Runs `write` on the file `name` in the blocking pool.
+    async fn blocking<R: Send + 'static>(
+        &self,
+        name: &str,
+        write: impl FnOnce(&Path) -> Result<R, PersistError> + Send + 'static,
+    ) -> Result<R, PersistError> {
         let path = self.dir.join(name);
         let p = path.clone();
-        tokio::task::spawn_blocking(move || write_atomic(&p, &bytes))
+        tokio::task::spawn_blocking(move || write(&p))
             .await
             .unwrap_or_else(|e| {
                 Err(PersistError::Write {
@@ -175,68 +253,20 @@ impl Persister {
             })
     }
 
-    /// Writes every snapshot whose state changed since it was last written.
-    pub async fn write_changed(&self, a: &Alerting) -> Result<(), PersistError> {
-        let _guard = self.write_lock.lock().await;
-        // Copied under the lock, serialised and written off the runtime, so ingest is not
-        // held up by a large store.
-        let alerts = {
-            let core = a.core();
-            (core.version != self.written.alerts.load(Ordering::Relaxed)).then(|| {
-                (
-                    core.version,
-                    core.alerts
-                        .iter()
-                        .cloned()
-                        .collect::<Vec<Arc<StoredAlert>>>(),
-                )
-            })
-        };
-        if let Some((version, mut list)) = alerts {
-            let path = self.dir.join(ALERTS_FILE);
-            let p = path.clone();
-            tokio::task::spawn_blocking(move || {
-                list.sort_by_key(|a| a.fingerprint);
-                let refs: Vec<&StoredAlert> = list.iter().map(|a| &**a).collect();
-                write_atomic_with(&p, |w| {
-                    serde_json::to_writer(w, &refs).map_err(std::io::Error::other)
-                })
-            })
-            .await
-            .unwrap_or_else(|e| {
-                Err(PersistError::Write {
-                    path: path.display().to_string(),
-                    source: std::io::Error::other(e.to_string()),
-                })
-            })?;
-            self.written.alerts.store(version, Ordering::Relaxed);
-        }
-        let silences = {
-            let s = a.silences();
-            (s.version() != self.written.silences.load(Ordering::Relaxed)).then(|| {
-                (
-                    s.version(),
-                    serde_json::to_vec(&s.snapshot()).unwrap_or_default(),
-                )
-            })
-        };
-        if let Some((version, bytes)) = silences {
-            let size = bytes.len();
-            self.write_file(SILENCES_FILE, bytes).await?;
-            self.written.silences.store(version, Ordering::Relaxed);
-            a.metrics.silences_snapshot_size_bytes.set(size as i64);
-        }
-        self.write_nflog(a).await
-    }
-
-    /// Writes on change until `token` is cancelled, then once more.
+    /// Calls `write_changed` on change until `token` is cancelled, then once more. The
+    /// owner of the state passes a closure that takes a snapshot of what changed since
+    /// [`Persister::written`] and writes it with the `write_*` methods.
     ///
     /// Writes are debounced: a change is written once changes have paused for `DEBOUNCE`
     /// (so a burst of posts is written once, after it, instead of competing with it), and
     /// never later than `MAX_PAUSE` after it. After a write that took `t`, the next waits at
     /// least `t × WRITE_PAUSE_RATIO` (large stores: ~0.2 s for 100k alerts) unless that
     /// would pass `MAX_PAUSE`.
-    pub async fn run(&self, a: &Alerting, token: CancellationToken) {
+    pub async fn run<F, Fut>(&self, token: CancellationToken, mut write_changed: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<(), PersistError>>,
+    {
         use tokio::time::Instant;
         let mut next_allowed = Instant::now();
         'run: loop {
@@ -259,12 +289,12 @@ impl Persister {
                 seen = changes;
             }
             let started = Instant::now();
-            if let Err(e) = self.write_changed(a).await {
+            if let Err(e) = write_changed().await {
                 tracing::error!(message = "Writing alerting state failed", error = %e);
             }
             next_allowed = Instant::now() + (started.elapsed() * WRITE_PAUSE_RATIO).min(MAX_PAUSE);
         }
-        if let Err(e) = self.write_changed(a).await {
+        if let Err(e) = write_changed().await {
             tracing::error!(message = "Writing alerting state at shutdown failed", error = %e);
         }
     }
@@ -333,6 +363,67 @@ mod tests {
         // Slow writes (300 ms) under constant change: still at most MAX_PAUSE apart.
         let w = writes(u64::MAX, 300, 5_000);
         assert!(w.windows(2).all(|p| p[1] - p[0] <= 2000 + 301), "{w:?}");
+    }
+
+    #[tokio::test]
+    async fn snapshots_are_written_once_per_version_and_never_backwards() {
+        use std::time::UNIX_EPOCH;
+        let dir = tempfile::tempdir().unwrap();
+        let p = Persister::new(dir.path().to_path_buf());
+        let at = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let entry = |key: &str| {
+            let e = Entry {
+                timestamp: at,
+                firing: [1].into_iter().collect(),
+                resolved: Default::default(),
+                expires_at: at + Duration::from_secs(3600),
+            };
+            (key.to_string(), e)
+        };
+        let nflog = |version, keys: &[&str]| Snapshot {
+            version,
+            content: keys.iter().map(|k| entry(k)).collect(),
+        };
+        let size = p.write_nflog(nflog(2, &["a", "b"])).await.unwrap();
+        assert!(size.is_some_and(|n| n > 0), "{size:?}");
+        // The same version again, or an older one taken before it: not written.
+        assert_eq!(p.write_nflog(nflog(2, &[])).await.unwrap(), None);
+        assert_eq!(p.write_nflog(nflog(1, &["a"])).await.unwrap(), None);
+        let silences = Snapshot {
+            version: 1,
+            content: Vec::new(),
+        };
+        assert_eq!(p.write_silences(silences).await.unwrap(), Some(2));
+        let alert = crate::alert::store::Alert {
+            labels: crate::labels::label_set(&[("alertname", "A")]),
+            annotations: Default::default(),
+            starts_at: at,
+            ends_at: at + Duration::from_secs(60),
+            generator_url: String::new(),
+            updated_at: at,
+            timeout: false,
+        };
+        let stored = crate::alert::store::AlertStore::new().put(&alert, at);
+        let alerts = |version| Snapshot {
+            version,
+            content: vec![stored.clone()],
+        };
+        assert!(p.write_alerts(alerts(3)).await.unwrap());
+        assert!(!p.write_alerts(alerts(3)).await.unwrap());
+        assert_eq!(
+            p.written(),
+            Versions {
+                alerts: 3,
+                silences: 1,
+                nflog: 2
+            }
+        );
+        let state = p.load().unwrap();
+        let keys: Vec<&str> = state.nflog.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["a", "b"]);
+        assert!(state.silences.is_empty());
+        assert_eq!(state.alerts.len(), 1);
+        assert_eq!(state.alerts[0].labels, alert.labels);
     }
 
     #[test]

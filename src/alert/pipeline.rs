@@ -1,6 +1,7 @@
 //! The running alert pipeline: the state shared by producers, the API and the dispatcher
-//! ([`Alerting`]), the flush pipeline in Alertmanager's stage order, and the driver loop
-//! that owns the group timers.
+//! ([`Alerting`]: the alert store, inhibition cache and aggregation groups behind one lock,
+//! the silences, the notification log, the integrations built from the config), its
+//! construction with restored state, and config reloads.
 //!
 //! Flush, per group: inhibit → active time intervals → mute time intervals → silences →
 //! per integration (in parallel): dedup against the notification log → send with retry →
@@ -10,40 +11,40 @@
 //! default), an alert that was notified as firing to an integration and resolves while it is
 //! inhibited or silenced still reaches that integration as resolved, so the receiver is not
 //! left with a firing alert that never ends. Turning it off restores upstream's behaviour.
+//!
+//! The parts, each an `impl Alerting` of its own concern: `ingest.rs` (posted alerts in,
+//! `AlertSink`), `flush.rs` (one group's flush through the stages of `alert::stages`),
+//! `driver.rs` (the loop that owns the timers, maintenance, gauges), `snapshots.rs` (what
+//! `persist.rs` writes). The decisions are not made here: the dispatcher (`dispatch.rs`)
+//! and the stages are pure and take the time as an argument.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use tokio::task::JoinSet;
-use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
+use std::time::{Duration, SystemTime};
 
 use crate::alert::config::AlertingConfig;
-use crate::alert::dedup::needs_update;
-use crate::alert::dispatch::{Dispatcher, FlushJob};
+use crate::alert::dispatch::Dispatcher;
 use crate::alert::inhibit::Inhibitor;
-use crate::alert::metrics::{AlertMetrics, ReasonLabel, ReceivedLabels, StateLabel, VersionLabel};
+use crate::alert::metrics::AlertMetrics;
 use crate::alert::nflog::{IntegrationId, NotificationLog};
 use crate::alert::notify::build::build_integrations;
-use crate::alert::notify::{Batch, FlushAlert, Integration, NotifyContext};
-use crate::alert::persist::Persister;
-use crate::alert::retry::{notify_batch_with_retry, random_jitter, Jitter};
-use crate::alert::silence::{SilenceState, Silences};
-use crate::alert::store::{ingest, Alert, AlertStore, InvalidAlert, StoredAlert};
-use crate::alert::{AlertSink, PostableAlert};
+use crate::alert::notify::Integration;
+use crate::alert::persist::{PersistError, Persister};
+use crate::alert::retry::{random_jitter, Jitter};
+use crate::alert::silence::Silences;
+use crate::alert::store::{AlertStore, StoredAlert};
 use crate::clock::Now;
+
+// The names `tests.rs` takes from here with `use super::*`, besides those above.
+#[cfg(test)]
+use {
+    crate::alert::metrics::ReasonLabel, crate::alert::notify::NotifyContext,
+    crate::alert::store::InvalidAlert, crate::alert::PostableAlert, std::time::UNIX_EPOCH,
+    tokio::time::Instant, tokio_util::sync::CancellationToken,
+};
 
 /// Reads the time; tests inject one derived from paused tokio time.
 pub type Clock = Arc<dyn Fn() -> Now + Send + Sync>;
-
-/// How long resolved alerts stay in the store after they resolved (Prometheus re-sends a
-/// resolved alert for 15 minutes; merging needs the old copy that long).
-const RESOLVED_RETENTION: Duration = Duration::from_secs(15 * 60);
-/// How often the driver collects garbage and refreshes gauges.
-const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(30);
-/// How long in-flight flushes may finish after shutdown was requested.
-const SHUTDOWN_FLUSH_GRACE: Duration = Duration::from_secs(5);
 
 /// Pipeline settings that do not come from alertmanager.yml.
 #[derive(Clone)]
@@ -113,16 +114,6 @@ impl Runtime {
     }
 }
 
-/// What the mute stages made of one alert of a flush.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Fate {
-    Kept,
-    Muted,
-    /// Muted and resolved: still sent as resolved to integrations that saw it firing
-    /// (`resolved_after_mute`).
-    MutedResolved,
-}
-
 /// Alerts, their groups and the inhibition cache, behind one lock.
 pub struct Core {
     pub alerts: AlertStore,
@@ -143,9 +134,10 @@ pub struct Alerting {
     client: reqwest::Client,
     wake: tokio::sync::Notify,
     persister: Option<Persister>,
-    /// The notification-log version known to be on disk. Flushes finishing together share
-    /// one write (group commit) instead of each writing the whole log again.
-    nflog_written: tokio::sync::Mutex<u64>,
+    /// Taken by a flush that writes the notification log after a send. Flushes finishing
+    /// together share one write (group commit): those waiting behind the writer find their
+    /// entry already on disk instead of each writing the whole log again.
+    nflog_commit: tokio::sync::Mutex<()>,
     /// Process start, for `/api/v2/status`.
     pub started: SystemTime,
 }
@@ -161,7 +153,7 @@ impl Alerting {
         config: Arc<AlertingConfig>,
         options: Options,
         metrics: AlertMetrics,
-    ) -> Result<Arc<Self>, crate::alert::persist::PersistError> {
+    ) -> Result<Arc<Self>, PersistError> {
         let client = crate::alert::notify::webhook::http_client().unwrap_or_else(|e| {
             tracing::error!(message = "Building the notifier HTTP client failed", error = %e);
             reqwest::Client::new()
@@ -201,7 +193,7 @@ impl Alerting {
             client,
             wake: tokio::sync::Notify::new(),
             persister,
-            nflog_written: tokio::sync::Mutex::new(0),
+            nflog_commit: tokio::sync::Mutex::new(()),
             started: now.wall,
         });
         me.rebuild_groups(now);
@@ -277,470 +269,6 @@ impl Alerting {
             .inhibition_rules
             .set(rt.config.inhibit_rules.len() as i64);
     }
-
-    /// Ingests posted alerts at wall time `now` (Alertmanager's `postAlertsHandler`): valid
-    /// alerts are stored even if others are invalid; the invalid ones are returned. New
-    /// fingerprints beyond `Options::max_alerts` active alerts are refused and reported as
-    /// one [`InvalidAlert::Limit`]; updates to stored alerts always pass.
-    pub fn ingest(&self, posted: Vec<PostableAlert>, now: SystemTime) -> Vec<InvalidAlert> {
-        let resolve_timeout = self.runtime().config.global.resolve_timeout;
-        let mut invalid = Vec::new();
-        let clock = self.now();
-        let tick = Now {
-            mono: clock.mono,
-            wall: now,
-        };
-        let limit = self.options.max_alerts;
-        let mut refused = 0;
-        {
-            let mut core = self.core();
-            let core = &mut *core;
-            // Active alerts are never more than stored ones: while the store plus this batch
-            // stays within the limit nothing can be refused, and the (full) count is skipped.
-            let limited = limit > 0 && core.alerts.len() + posted.len() > limit;
-            // Counted once per batch, then kept up to date as new alerts come in.
-            let mut active = if limited { core.alerts.active(now) } else { 0 };
-            for p in posted {
-                match ingest(p, now, resolve_timeout) {
-                    Ok(a) if limited && core.alerts.get(a.fingerprint()).is_none() => {
-                        if active >= limit {
-                            refused += 1;
-                            continue;
-                        }
-                        if a.ends_at > now {
-                            active += 1;
-                        }
-                        self.store_alert(core, &a, now, tick);
-                    }
-                    Ok(a) => self.store_alert(core, &a, now, tick),
-                    Err(e) => {
-                        self.metrics
-                            .alerts_invalid
-                            .get_or_create(&VersionLabel { version: "v2" })
-                            .inc();
-                        invalid.push(e);
-                    }
-                }
-            }
-            if refused > 0 {
-                self.metrics
-                    .alerts_refused
-                    .get_or_create(&ReasonLabel { reason: "limit" })
-                    .inc_by(refused as u64);
-                invalid.push(InvalidAlert::Limit {
-                    count: refused,
-                    active,
-                    limit,
-                });
-            }
-        }
-        self.wake.notify_one();
-        if let Some(p) = &self.persister {
-            p.mark_dirty();
-        }
-        invalid
-    }
-
-    fn store_alert(&self, core: &mut Core, a: &Alert, now: SystemTime, tick: Now) {
-        let status = if a.ends_at > now {
-            "firing"
-        } else {
-            "resolved"
-        };
-        self.metrics
-            .alerts_received
-            .get_or_create(&ReceivedLabels {
-                status,
-                version: "v2",
-            })
-            .inc();
-        let stored = core.alerts.put(a, now);
-        core.inhibitor.observe(&a.labels, stored.ends_at);
-        core.dispatcher.insert(&stored, &a.labels, tick);
-        core.version += 1;
-    }
-
-    /// Notes a silence change for the persister.
-    pub fn silences_changed(&self) {
-        if let Some(p) = &self.persister {
-            p.mark_dirty();
-        }
-    }
-
-    /// Runs one flush of one group; `true` if every integration succeeded (or nothing had
-    /// to be sent).
-    pub async fn flush(self: &Arc<Self>, job: &Arc<FlushJob>) -> bool {
-        let rt = self.runtime();
-        let now = job.now.wall;
-        let is_resolved = |a: &FlushAlert| !a.firing;
-        let suppressed = |reason: &'static str, n: usize| {
-            self.metrics
-                .suppressed
-                .get_or_create(&ReasonLabel { reason })
-                .inc_by(n as u64);
-        };
-        // What each alert became: kept, muted, or muted while resolved (the candidates for
-        // `resolved_after_mute`). Indices, not copies: a flush may carry many alerts.
-        let mut fate = vec![Fate::Kept; job.alerts.len()];
-        // Inhibition.
-        {
-            let core = self.core();
-            // Label sets are built one alert at a time, and only when a rule could match.
-            let has_rules = core.inhibitor.rules().next().is_some();
-            for (a, f) in job.alerts.iter().zip(&mut fate) {
-                if has_rules && core.inhibitor.mutes(&a.alert.labels(), now).is_some() {
-                    *f = if is_resolved(a) {
-                        Fate::MutedResolved
-                    } else {
-                        Fate::Muted
-                    };
-                    suppressed("inhibition", 1);
-                }
-            }
-        }
-        let kept = |fate: &[Fate]| fate.iter().filter(|f| **f == Fate::Kept).count();
-        // Time intervals: they mute the whole group.
-        let intervals = &rt.config.time_intervals;
-        let in_interval = |name: &String| intervals.get(name).is_some_and(|ti| ti.contains(now));
-        if !job.opts.active_time_intervals.is_empty()
-            && !job.opts.active_time_intervals.iter().any(in_interval)
-        {
-            suppressed("active_time_interval", kept(&fate));
-            return true;
-        }
-        if job.opts.mute_time_intervals.iter().any(in_interval) {
-            suppressed("mute_time_interval", kept(&fate));
-            return true;
-        }
-        // Silences.
-        {
-            let silences = self.silences();
-            let any = !silences.is_empty();
-            for (a, f) in job.alerts.iter().zip(&mut fate) {
-                if any && *f == Fate::Kept && !silences.mutes(&a.alert.labels(), now).is_empty() {
-                    *f = if is_resolved(a) {
-                        Fate::MutedResolved
-                    } else {
-                        Fate::Muted
-                    };
-                    suppressed("silence", 1);
-                }
-            }
-        }
-        if !rt.resolved_after_mute {
-            for f in &mut fate {
-                if *f == Fate::MutedResolved {
-                    *f = Fate::Muted;
-                }
-            }
-        }
-        if fate.iter().all(|f| *f == Fate::Muted) {
-            return true;
-        }
-        let Some(integrations) = rt.receivers.get(&job.opts.receiver) else {
-            tracing::error!(message = "Unknown receiver", receiver = %job.opts.receiver);
-            return false;
-        };
-        let fate = Arc::new(fate);
-        let mut tasks = JoinSet::new();
-        for (id, integration) in integrations {
-            let (id, integration) = (id.clone(), integration.clone());
-            let me = Arc::clone(self);
-            let (fate, job) = (fate.clone(), job.clone());
-            tasks.spawn(async move { me.notify_integration(&job, &id, &integration, &fate).await });
-        }
-        let mut ok = true;
-        while let Some(r) = tasks.join_next().await {
-            ok &= r.unwrap_or(false);
-        }
-        ok
-    }
-
-    async fn notify_integration(
-        &self,
-        job: &FlushJob,
-        id: &IntegrationId,
-        integration: &Integration,
-        fate: &[Fate],
-    ) -> bool {
-        let now = job.now.wall;
-        let key = id.state_key(&job.group_key);
-        let entry = self.nflog().query(&key, now).cloned();
-        // Kept alerts, plus muted ones that resolved after this integration was told they
-        // fire. The job's order (upstream's sort) is kept.
-        let selected: Vec<usize> = (0..job.alerts.len())
-            .filter(|&i| match fate[i] {
-                Fate::Kept => true,
-                Fate::Muted => false,
-                Fate::MutedResolved => entry
-                    .as_ref()
-                    .is_some_and(|e| e.firing.contains(&job.alerts[i].fingerprint())),
-            })
-            .collect();
-        if selected.is_empty() {
-            return true;
-        }
-        let (mut firing, mut resolved) = (BTreeSet::new(), BTreeSet::new());
-        for &i in &selected {
-            let a = &job.alerts[i];
-            if a.firing {
-                firing.insert(a.fingerprint());
-            } else {
-                resolved.insert(a.fingerprint());
-            }
-        }
-        let Some(reason) = needs_update(
-            entry.as_ref(),
-            &firing,
-            &resolved,
-            integration.send_resolved,
-            job.opts.repeat_interval,
-            now,
-        ) else {
-            return true;
-        };
-        let send: Vec<usize> = selected
-            .into_iter()
-            .filter(|&i| integration.send_resolved || job.alerts[i].firing)
-            .collect();
-        // Shared stored alerts: the notifier builds its payload from them.
-        let to_send = Batch::Stored(send.iter().map(|&i| job.alerts[i].clone()).collect());
-        if !to_send.is_empty() {
-            let ctx = NotifyContext {
-                receiver: job.opts.receiver.clone(),
-                group_key: job.group_key.clone(),
-                group_labels: job.group_labels.clone(),
-                external_url: self.options.external_url.clone(),
-                reason,
-                now,
-            };
-            let deadline = Instant::now() + job.opts.group_interval.max(Duration::from_secs(10));
-            if let Err(e) = notify_batch_with_retry(
-                integration,
-                &ctx,
-                &to_send,
-                deadline,
-                &self.options.jitter,
-                &self.metrics,
-            )
-            .await
-            {
-                tracing::error!(
-                    message = "Notify for alerts failed",
-                    receiver = %id.receiver,
-                    integration = %format!("{}[{}]", id.integration, id.index),
-                    num_alerts = to_send.len(),
-                    error = %e
-                );
-                return false;
-            }
-            tracing::debug!(
-                message = "Notify success",
-                receiver = %id.receiver,
-                integration = %format!("{}[{}]", id.integration, id.index),
-                reason = reason.as_str()
-            );
-        }
-        // Upstream logs the time the send finished, not the tick time; at a tick exactly
-        // `repeat_interval` later this decides the same way Alertmanager does.
-        let logged_at = self.now().wall.max(now);
-        let logged = {
-            let mut log = self.nflog();
-            log.log(key, firing, resolved, job.opts.repeat_interval, logged_at);
-            log.version()
-        };
-        if let Some(p) = &self.persister {
-            // Written before the flush returns, so a crash right after a send does not
-            // send it again. Whoever holds the lock writes everything logged so far; the
-            // flushes waiting behind it find their entry already written.
-            let mut written = self.nflog_written.lock().await;
-            if *written < logged {
-                let version = self.nflog().version();
-                let errors = self.metrics.nflog_maintenance_errors.get();
-                p.write_nflog_now(self).await;
-                if self.metrics.nflog_maintenance_errors.get() == errors {
-                    *written = version;
-                }
-            }
-        }
-        true
-    }
-
-    /// Garbage collection and gauges.
-    pub fn maintain(&self, now: Now) {
-        {
-            let mut core = self.core();
-            let core = &mut *core;
-            let cutoff = now
-                .wall
-                .checked_sub(RESOLVED_RETENTION)
-                .unwrap_or(UNIX_EPOCH);
-            let dispatcher = &core.dispatcher;
-            let removed = core.alerts.gc(cutoff, |fp| dispatcher.holds(fp));
-            if removed > 0 {
-                core.version += 1;
-            }
-            core.inhibitor.gc(cutoff);
-        }
-        if self.silences().gc(now.wall) > 0 {
-            self.silences_changed();
-        }
-        if self.nflog().gc(now.wall) > 0 {
-            if let Some(p) = &self.persister {
-                p.mark_dirty();
-            }
-        }
-        self.refresh_gauges(now);
-    }
-
-    /// Sets the state gauges (alerts active/suppressed, aggregation groups, silences by
-    /// state) from the current state at `now`. Called at maintenance and before every
-    /// `/metrics` scrape, so a scrape sees the state as of the scrape, as upstream's
-    /// collectors compute it.
-    pub fn refresh_gauges(&self, now: Now) {
-        let (active, suppressed, groups) = {
-            let core = self.core();
-            let silences = self.silences();
-            let (mut active, mut suppressed) = (0, 0);
-            // Without inhibit rules and active silences nothing is suppressed: count only
-            // (a scrape holds the store's lock; 100k label sets cost tens of milliseconds).
-            let may_mute = core.inhibitor.rules().next().is_some()
-                || !silences
-                    .in_states(now.wall, &[SilenceState::Active])
-                    .is_empty();
-            for a in core.alerts.iter().filter(|a| !a.resolved_at(now.wall)) {
-                if !may_mute {
-                    active += 1;
-                    continue;
-                }
-                let labels = a.labels();
-                if core.inhibitor.mutes(&labels, now.wall).is_some()
-                    || !silences.mutes(&labels, now.wall).is_empty()
-                {
-                    suppressed += 1;
-                } else {
-                    active += 1;
-                }
-            }
-            (active, suppressed, core.dispatcher.len())
-        };
-        self.metrics
-            .alerts
-            .get_or_create(&StateLabel { state: "active" })
-            .set(active);
-        self.metrics
-            .alerts
-            .get_or_create(&StateLabel {
-                state: "suppressed",
-            })
-            .set(suppressed);
-        self.metrics.aggregation_groups.set(groups as i64);
-        let counts = self.silences().count_by_state(now.wall);
-        for (state, n) in counts {
-            let state = match state {
-                SilenceState::Active => "active",
-                SilenceState::Pending => "pending",
-                SilenceState::Expired => "expired",
-            };
-            self.metrics
-                .silences
-                .get_or_create(&StateLabel { state })
-                .set(n as i64);
-        }
-    }
-
-    /// The driver loop: sleeps until the next group timer (or new alerts), hands out due
-    /// flushes as tasks, records their outcome, runs maintenance, and writes snapshots.
-    /// Returns after `token` is cancelled, once in-flight flushes finished (or after a short
-    /// grace) and the final snapshot is written.
-    pub async fn run(self: Arc<Self>, token: CancellationToken) {
-        let mut flushes: JoinSet<(Arc<FlushJob>, bool)> = JoinSet::new();
-        let mut next_maintenance = Instant::now();
-        let persister = self.persister.clone();
-        let persist_task = persister.as_ref().map(|p| {
-            let p = p.clone();
-            let me = Arc::clone(&self);
-            let token = token.clone();
-            tokio::spawn(async move { p.run(&me, token).await })
-        });
-        // Alerts ingested or flushed since the heap was last trimmed (see `release_free_heap`).
-        let mut trimmed_at_version = 0u64;
-        let mut flushed_since_trim = 0usize;
-        loop {
-            let deadline = self.core().dispatcher.next_deadline();
-            let wake_at = deadline.map_or(next_maintenance, |d| d.min(next_maintenance));
-            tokio::select! {
-                _ = token.cancelled() => break,
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep_until(wake_at) => {}
-                Some(done) = flushes.join_next(), if !flushes.is_empty() => {
-                    if let Ok((job, ok)) = done {
-                        let now = self.now();
-                        self.core().dispatcher.flush_done(&job, ok, now);
-                    }
-                }
-            }
-            let now = self.now();
-            if now.mono >= next_maintenance {
-                self.maintain(now);
-                next_maintenance = now.mono + MAINTENANCE_INTERVAL;
-            }
-            let (jobs, version) = {
-                let mut core = self.core();
-                (core.dispatcher.due(now), core.version)
-            };
-            if flushes.is_empty()
-                && jobs.is_empty()
-                && flushed_since_trim as u64 + version.saturating_sub(trimmed_at_version)
-                    >= TRIM_AFTER_ALERTS
-            {
-                // Quiet moment after a burst: hand the freed heap back (off the loop).
-                trimmed_at_version = version;
-                flushed_since_trim = 0;
-                tokio::task::spawn_blocking(release_free_heap);
-            }
-            for job in jobs {
-                flushed_since_trim += job.alerts.len();
-                let me = Arc::clone(&self);
-                let job = Arc::new(job);
-                flushes.spawn(async move {
-                    let ok = me.flush(&job).await;
-                    (job, ok)
-                });
-            }
-        }
-        let _ = tokio::time::timeout(SHUTDOWN_FLUSH_GRACE, async {
-            while flushes.join_next().await.is_some() {}
-        })
-        .await;
-        flushes.abort_all();
-        if let Some(t) = persist_task {
-            let _ = t.await;
-        }
-    }
-}
-
-/// Alerts ingested or flushed after which the next quiet moment trims the heap.
-const TRIM_AFTER_ALERTS: u64 = 10_000;
-
-/// Returns free heap pages to the OS after a burst (the posted bodies, the notification
-/// payloads of a flush of many groups). The binary's allocator is mimalloc (see `main.rs`);
-/// in other hosts of the library (tests) this asks glibc to trim instead.
-fn release_free_heap() {
-    crate::heap::release_free();
-}
-
-impl AlertSink for Alerting {
-    fn put(&self, alerts: Vec<PostableAlert>, now: SystemTime) {
-        for e in self.ingest(alerts, now) {
-            match e {
-                InvalidAlert::Limit { .. } => {
-                    tracing::warn!(message = "Rule alerts dropped: --alerts.limit reached", error = %e)
-                }
-                _ => tracing::warn!(message = "Invalid alert", error = %e),
-            }
-        }
-    }
 }
 
 impl Alerting {
@@ -765,6 +293,13 @@ impl Alerting {
         }
     }
 }
+
+mod driver;
+mod flush;
+mod ingest;
+mod snapshots;
+
+pub use flush::FlushError;
 
 #[cfg(test)]
 mod tests;
