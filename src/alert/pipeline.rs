@@ -142,9 +142,7 @@ pub struct Alerting {
     pub started: SystemTime,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
+use crate::base::sync::lock;
 
 impl Alerting {
     /// Builds the pipeline for `config`, restoring persisted state from

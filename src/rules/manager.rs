@@ -66,9 +66,7 @@ pub struct Manager {
     save_lock: Mutex<()>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    crate::base::sync::lock(m)
-}
+use crate::base::sync::lock;
 
 fn wall_ms(t: SystemTime) -> i64 {
     match t.duration_since(SystemTime::UNIX_EPOCH) {
