@@ -1,0 +1,243 @@
+//! `receivers:` and their integrations (Discord, e-mail, webhook), with `global:` defaults
+//! merged into each.
+
+use super::*;
+
+const DISCORD_TITLE: &str = r#"{{ template "discord.default.title" . }}"#;
+
+const DISCORD_MESSAGE: &str = r#"{{ template "discord.default.message" . }}"#;
+
+const EMAIL_HTML: &str = r#"{{ template "email.default.html" . }}"#;
+
+pub(super) fn receiver(
+    cx: &mut Cx,
+    i: usize,
+    r: &Spanned<RawReceiver>,
+    g: &RawGlobal,
+) -> Option<Receiver> {
+    let path = format!("receivers[{i}]");
+    let v = &r.value;
+    let name = match &v.name {
+        Some(n) if !n.value.is_empty() => n.value.clone(),
+        _ => {
+            cx.err(&r.referenced, &path, "missing name in receiver");
+            return None;
+        }
+    };
+    for (key, field) in v.unsupported() {
+        cx.unsupported(
+            field,
+            &format!("{path}.{key}"),
+            &format!("receiver {name:?}: `{key}`"),
+        );
+    }
+    let global_http = g.http_config.as_ref().map(|h| h.value.clone());
+
+    let mut discord = Vec::new();
+    for (j, d) in v.discord_configs.iter().enumerate() {
+        let p = format!("{path}.discord_configs[{j}]");
+        let dv = &d.value;
+        if let Some(h) = &dv.http_config {
+            http_config(cx, &format!("{p}.http_config"), h);
+        }
+        let url = url_or_file(
+            cx,
+            &d.referenced,
+            &p,
+            &dv.webhook_url,
+            &dv.webhook_url_file,
+            "webhook_url",
+            "no discord webhook URL provided: one of webhook_url or webhook_url_file must be configured",
+        );
+        if let Some(url) = url {
+            discord.push(DiscordConfig {
+                send_resolved: dv.send_resolved.unwrap_or(true),
+                webhook_url: url,
+                title: dv
+                    .title
+                    .clone()
+                    .unwrap_or_else(|| DISCORD_TITLE.to_string()),
+                message: dv
+                    .message
+                    .clone()
+                    .unwrap_or_else(|| DISCORD_MESSAGE.to_string()),
+                content: dv.content.clone().unwrap_or_default(),
+                username: dv.username.clone(),
+                avatar_url: dv.avatar_url.clone(),
+                digest: dv.digest.unwrap_or(false),
+                http_config: dv
+                    .http_config
+                    .as_ref()
+                    .map(|h| h.value.clone())
+                    .or_else(|| global_http.clone())
+                    .unwrap_or_default(),
+            });
+        }
+    }
+
+    let mut webhook = Vec::new();
+    for (j, w) in v.webhook_configs.iter().enumerate() {
+        let p = format!("{path}.webhook_configs[{j}]");
+        let wv = &w.value;
+        if let Some(h) = &wv.http_config {
+            http_config(cx, &format!("{p}.http_config"), h);
+        }
+        cx.unsupported(&wv.payload, &format!("{p}.payload"), "`payload`");
+        let url = url_or_file(
+            cx,
+            &w.referenced,
+            &p,
+            &wv.url,
+            &wv.url_file,
+            "url",
+            "missing URL in webhook config: one of url or url_file must be configured",
+        );
+        if let Some(url) = url {
+            webhook.push(WebhookConfig {
+                send_resolved: wv.send_resolved.unwrap_or(true),
+                url,
+                max_alerts: wv.max_alerts,
+                timeout: wv.timeout.map_or(Duration::ZERO, |t| t.0),
+                http_config: wv
+                    .http_config
+                    .as_ref()
+                    .map(|h| h.value.clone())
+                    .or_else(|| global_http.clone())
+                    .unwrap_or_default(),
+            });
+        }
+    }
+
+    let mut email = Vec::new();
+    for (j, e) in v.email_configs.iter().enumerate() {
+        let p = format!("{path}.email_configs[{j}]");
+        if let Some(ec) = email_config(cx, &p, e, g) {
+            email.push(ec);
+        }
+    }
+
+    Some(Receiver {
+        name,
+        labels: v.labels.clone(),
+        discord,
+        email,
+        webhook,
+    })
+}
+
+fn email_config(
+    cx: &mut Cx,
+    p: &str,
+    e: &Spanned<RawEmailConfig>,
+    g: &RawGlobal,
+) -> Option<EmailConfig> {
+    let v = &e.value;
+    let before = cx.errors.len();
+    cx.unsupported(&v.threading, &format!("{p}.threading"), "`threading`");
+    if v.to.is_empty() {
+        cx.err(&e.referenced, p, "missing to address in email config");
+    }
+    let mut headers = BTreeMap::new();
+    for (k, val) in &v.headers {
+        let canon = crate::base::go::canonical_header(k);
+        if headers.insert(canon.clone(), val.clone()).is_some() {
+            cx.err(
+                &e.referenced,
+                &format!("{p}.headers"),
+                format!("duplicate header {canon:?} in email config"),
+            );
+        }
+    }
+    if !v.auth_password.is_empty() && !v.auth_password_file.is_empty() {
+        cx.err(
+            &e.referenced,
+            p,
+            "at most one of auth_password & auth_password_file must be configured",
+        );
+    }
+    if !v.auth_secret.is_empty() && !v.auth_secret_file.is_empty() {
+        cx.err(
+            &e.referenced,
+            p,
+            "at most one of auth_secret & auth_secret_file must be configured",
+        );
+    }
+    let smarthost = match &v.smarthost {
+        Some(sh) if !sh.value.is_empty() => match host_port(&sh.value) {
+            Ok(hp) => Some(hp),
+            Err(m) => {
+                cx.err(&sh.referenced, &format!("{p}.smarthost"), m);
+                None
+            }
+        },
+        _ => match &g.smtp_smarthost {
+            Some(sh) if !sh.value.is_empty() => host_port(&sh.value).ok(),
+            _ => {
+                cx.err(&e.referenced, p, "no global SMTP smarthost set");
+                None
+            }
+        },
+    };
+    let from = if v.from.is_empty() {
+        if g.smtp_from.is_empty() {
+            cx.err(&e.referenced, p, "no global SMTP from set");
+        }
+        g.smtp_from.clone()
+    } else {
+        v.from.clone()
+    };
+    if let Some(t) = &v.tls_config {
+        tls_config(cx, &format!("{p}.tls_config"), t);
+    }
+    if cx.errors.len() > before {
+        return None;
+    }
+    let or = |a: &str, b: &str| {
+        if a.is_empty() {
+            b.to_string()
+        } else {
+            a.to_string()
+        }
+    };
+    let secret = |inline: &Secret, file: &str| -> Option<SecretSource> {
+        if !inline.is_empty() {
+            Some(SecretSource::Inline(inline.clone()))
+        } else if !file.is_empty() {
+            Some(SecretSource::File(cx.file_path(file)))
+        } else {
+            None
+        }
+    };
+    let auth_password = if v.auth_password.is_empty() && v.auth_password_file.is_empty() {
+        secret(&g.smtp_auth_password, &g.smtp_auth_password_file)
+    } else {
+        secret(&v.auth_password, &v.auth_password_file)
+    };
+    let auth_secret = if v.auth_secret.is_empty() && v.auth_secret_file.is_empty() {
+        secret(&g.smtp_auth_secret, &g.smtp_auth_secret_file)
+    } else {
+        secret(&v.auth_secret, &v.auth_secret_file)
+    };
+    Some(EmailConfig {
+        send_resolved: v.send_resolved.unwrap_or(false),
+        to: v.to.clone(),
+        from,
+        smarthost: smarthost?,
+        hello: or(&v.hello, &g.smtp_hello),
+        auth_username: or(&v.auth_username, &g.smtp_auth_username),
+        auth_password,
+        auth_secret,
+        auth_identity: or(&v.auth_identity, &g.smtp_auth_identity),
+        require_tls: v.require_tls.unwrap_or(g.smtp_require_tls),
+        force_implicit_tls: v.force_implicit_tls.or(g.smtp_force_implicit_tls),
+        tls_config: v
+            .tls_config
+            .as_ref()
+            .or(g.smtp_tls_config.as_ref())
+            .map(|t| t.value.clone())
+            .unwrap_or_default(),
+        headers,
+        html: v.html.clone().unwrap_or_else(|| EMAIL_HTML.to_string()),
+        text: v.text.clone().unwrap_or_default(),
+    })
+}
