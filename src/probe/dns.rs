@@ -37,14 +37,31 @@ use tokio_rustls::TlsConnector;
 
 use super::module::{DnsModule, RrValidator};
 use super::resolve;
-use super::ProbeCx;
+use super::{Desc, ProbeCx};
 
-const HELP_DURATION: &str = "Duration of DNS request by phase";
-const HELP_ANSWER: &str = "Returns number of entries in the answer resource record list";
-const HELP_AUTHORITY: &str = "Returns number of entries in the authority resource record list";
-const HELP_ADDITIONAL: &str = "Returns number of entries in the additional resource record list";
-const HELP_SUCCEEDED: &str = "Displays whether or not the query was executed successfully";
-const HELP_SERIAL: &str = "Returns the serial number of the zone";
+/// `probe_dns_duration_seconds{phase}`: resolve, connect, request.
+pub const DURATION_SECONDS: Desc = Desc::new(
+    "probe_dns_duration_seconds",
+    "Duration of DNS request by phase",
+);
+pub const ANSWER_RRS: Desc = Desc::new(
+    "probe_dns_answer_rrs",
+    "Returns number of entries in the answer resource record list",
+);
+pub const AUTHORITY_RRS: Desc = Desc::new(
+    "probe_dns_authority_rrs",
+    "Returns number of entries in the authority resource record list",
+);
+pub const ADDITIONAL_RRS: Desc = Desc::new(
+    "probe_dns_additional_rrs",
+    "Returns number of entries in the additional resource record list",
+);
+pub const QUERY_SUCCEEDED: Desc = Desc::new(
+    "probe_dns_query_succeeded",
+    "Displays whether or not the query was executed successfully",
+);
+/// The serial of the last SOA in the answer, for SOA queries.
+pub const SERIAL: Desc = Desc::new("probe_dns_serial", "Returns the serial number of the zone");
 
 /// miekg's `MinMsgSize`: the UDP read buffer when the query carries no EDNS record.
 const UDP_BUFFER: usize = 512;
@@ -201,20 +218,17 @@ fn rcode_name(code: u16) -> String {
 
 pub async fn probe(target: &str, m: &DnsModule, cx: &mut ProbeCx) -> bool {
     for phase in ["resolve", "connect", "request"] {
-        cx.registry.set_labeled(
-            "probe_dns_duration_seconds",
-            HELP_DURATION,
-            &[("phase", phase)],
-            0.0,
-        );
+        cx.registry
+            .set_gauge_labeled(&DURATION_SECONDS, &[("phase", phase)], 0.0);
     }
-    cx.registry.set("probe_dns_answer_rrs", HELP_ANSWER, 0.0);
-    cx.registry
-        .set("probe_dns_authority_rrs", HELP_AUTHORITY, 0.0);
-    cx.registry
-        .set("probe_dns_additional_rrs", HELP_ADDITIONAL, 0.0);
-    cx.registry
-        .set("probe_dns_query_succeeded", HELP_SUCCEEDED, 0.0);
+    for desc in [
+        &ANSWER_RRS,
+        &AUTHORITY_RRS,
+        &ADDITIONAL_RRS,
+        &QUERY_SUCCEEDED,
+    ] {
+        cx.registry.set_gauge(desc, 0.0);
+    }
 
     let Some(qclass) = class_code(&m.query_class) else {
         cx.log
@@ -245,7 +259,8 @@ pub async fn probe(target: &str, m: &DnsModule, cx: &mut ProbeCx) -> bool {
             if m.dns_over_tls { "853" } else { "53" }.to_string(),
         ),
     };
-    let ip = match resolve::choose_protocol(&host, m.ip, cx).await {
+    let resolved = resolve::choose_protocol(&host, m.ip, cx).await;
+    let ip = match resolved.ip {
         Ok(ip) => ip,
         Err(e) => {
             cx.log
@@ -253,15 +268,10 @@ pub async fn probe(target: &str, m: &DnsModule, cx: &mut ProbeCx) -> bool {
             return false;
         }
     };
-    let lookup = cx
-        .registry
-        .get("probe_dns_lookup_time_seconds")
-        .unwrap_or(0.0);
-    cx.registry.add_labeled(
-        "probe_dns_duration_seconds",
-        HELP_DURATION,
+    cx.registry.add_gauge_labeled(
+        &DURATION_SECONDS,
         &[("phase", "resolve")],
-        lookup,
+        resolved.lookup_time.as_secs_f64(),
     );
 
     let transport = if tcp { "tcp" } else { "udp" };
@@ -371,18 +381,13 @@ pub async fn probe(target: &str, m: &DnsModule, cx: &mut ProbeCx) -> bool {
         .map(|t| end.saturating_duration_since(t).as_secs_f64())
         .unwrap_or(0.0);
     let total = end.saturating_duration_since(start).as_secs_f64();
-    cx.registry.set_labeled(
-        "probe_dns_duration_seconds",
-        HELP_DURATION,
+    cx.registry.set_gauge_labeled(
+        &DURATION_SECONDS,
         &[("phase", "connect")],
         (total - rtt).max(0.0),
     );
-    cx.registry.set_labeled(
-        "probe_dns_duration_seconds",
-        HELP_DURATION,
-        &[("phase", "request")],
-        rtt,
-    );
+    cx.registry
+        .set_gauge_labeled(&DURATION_SECONDS, &[("phase", "request")], rtt);
     let response = match result {
         Ok(r) => r,
         Err(e) => {
@@ -394,23 +399,13 @@ pub async fn probe(target: &str, m: &DnsModule, cx: &mut ProbeCx) -> bool {
     cx.log
         .info("Got response", &[("response", &response.summary())]);
 
-    cx.registry.set(
-        "probe_dns_answer_rrs",
-        HELP_ANSWER,
-        response.answer.len() as f64,
-    );
-    cx.registry.set(
-        "probe_dns_authority_rrs",
-        HELP_AUTHORITY,
-        response.authority.len() as f64,
-    );
-    cx.registry.set(
-        "probe_dns_additional_rrs",
-        HELP_ADDITIONAL,
-        response.additional.len() as f64,
-    );
     cx.registry
-        .set("probe_dns_query_succeeded", HELP_SUCCEEDED, 1.0);
+        .set_gauge(&ANSWER_RRS, response.answer.len() as f64);
+    cx.registry
+        .set_gauge(&AUTHORITY_RRS, response.authority.len() as f64);
+    cx.registry
+        .set_gauge(&ADDITIONAL_RRS, response.additional.len() as f64);
+    cx.registry.set_gauge(&QUERY_SUCCEEDED, 1.0);
     if qtype == TYPE_SOA {
         let serial = response
             .answer
@@ -418,8 +413,7 @@ pub async fn probe(target: &str, m: &DnsModule, cx: &mut ProbeCx) -> bool {
             .filter_map(|rr| rr.soa_serial)
             .next_back()
             .unwrap_or(0);
-        cx.registry
-            .set("probe_dns_serial", HELP_SERIAL, f64::from(serial));
+        cx.registry.set_gauge(&SERIAL, f64::from(serial));
     }
 
     if !valid_rcode(response.rcode, m.valid_rcodes.as_deref(), cx) {

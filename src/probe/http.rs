@@ -29,12 +29,39 @@ use url::Url;
 
 use super::module::{Compression, HeaderMatch, HttpModule, RequestBody};
 use super::tls::{self, TlsState};
-use super::{resolve, ProbeCx};
+use super::{resolve, Desc, ProbeCx, FAILED_DUE_TO_REGEX};
 use crate::base::Secret;
 use crate::client::tls::ChainRecord;
 
 const MAX_REDIRECTS: usize = 10;
-const PHASE_HELP: &str = "Duration of http request by phase, summed over all redirects";
+
+/// `probe_http_duration_seconds{phase}`: resolve, connect, tls, processing, transfer.
+pub const DURATION_SECONDS: Desc = Desc::new(
+    "probe_http_duration_seconds",
+    "Duration of http request by phase, summed over all redirects",
+);
+pub const CONTENT_LENGTH: Desc = Desc::new(
+    "probe_http_content_length",
+    "Length of http content response",
+);
+pub const UNCOMPRESSED_BODY_LENGTH: Desc = Desc::new(
+    "probe_http_uncompressed_body_length",
+    "Length of uncompressed response body",
+);
+pub const REDIRECTS: Desc = Desc::new("probe_http_redirects", "The number of redirects");
+pub const SSL: Desc = Desc::new(
+    "probe_http_ssl",
+    "Indicates if SSL was used for the final redirect",
+);
+pub const STATUS_CODE: Desc = Desc::new("probe_http_status_code", "Response HTTP status code");
+pub const VERSION: Desc = Desc::new(
+    "probe_http_version",
+    "Returns the version of HTTP of the probe response",
+);
+pub const LAST_MODIFIED_TIMESTAMP_SECONDS: Desc = Desc::new(
+    "probe_http_last_modified_timestamp_seconds",
+    "Returns the Last-Modified HTTP response header in unixtime",
+);
 
 /// The User-Agent sent unless the module sets one.
 pub fn user_agent() -> String {
@@ -45,12 +72,8 @@ pub fn user_agent() -> String {
 /// they are measured, so a probe cut short by its timeout still reports what it spent, as
 /// upstream's httptrace hooks do.
 fn add_phase(cx: &mut ProbeCx, phase: &str, d: Duration) {
-    cx.registry.add_labeled(
-        "probe_http_duration_seconds",
-        PHASE_HELP,
-        &[("phase", phase)],
-        d.as_secs_f64(),
-    );
+    cx.registry
+        .add_gauge_labeled(&DURATION_SECONDS, &[("phase", phase)], d.as_secs_f64());
 }
 
 /// Aborts the connection driver when the probe is done with it. The driver returns the
@@ -96,34 +119,17 @@ struct Final {
 }
 
 fn set_defaults(cx: &mut ProbeCx) {
-    let r = &mut cx.registry;
-    r.set(
-        "probe_http_content_length",
-        "Length of http content response",
-        0.0,
-    );
-    r.set(
-        "probe_http_uncompressed_body_length",
-        "Length of uncompressed response body",
-        0.0,
-    );
-    r.set("probe_http_redirects", "The number of redirects", 0.0);
-    r.set(
-        "probe_http_ssl",
-        "Indicates if SSL was used for the final redirect",
-        0.0,
-    );
-    r.set("probe_http_status_code", "Response HTTP status code", 0.0);
-    r.set(
-        "probe_http_version",
-        "Returns the version of HTTP of the probe response",
-        0.0,
-    );
-    r.set(
-        "probe_failed_due_to_regex",
-        "Indicates if probe failed due to regex",
-        0.0,
-    );
+    for desc in [
+        &CONTENT_LENGTH,
+        &UNCOMPRESSED_BODY_LENGTH,
+        &REDIRECTS,
+        &SSL,
+        &STATUS_CODE,
+        &VERSION,
+        &FAILED_DUE_TO_REGEX,
+    ] {
+        cx.registry.set_gauge(desc, 0.0);
+    }
 }
 
 /// Parses the target the way upstream does: `http://` is prepended when no scheme is given.
@@ -207,32 +213,15 @@ pub async fn probe(target: &str, m: &HttpModule, cx: &mut ProbeCx) -> bool {
         .or_else(|| configured_host.as_ref().map(|h| strip_port(h)))
         .unwrap_or_else(|| target_host.clone());
 
-    let ip = match resolve::choose_protocol(&target_host, m.ip, cx).await {
-        Ok(ip) => ip,
-        Err(_) => {
-            cx.registry.set_labeled(
-                "probe_http_duration_seconds",
-                PHASE_HELP,
-                &[("phase", "resolve")],
-                cx.registry
-                    .get("probe_dns_lookup_time_seconds")
-                    .unwrap_or(0.0),
-            );
-            return false;
-        }
+    let resolved = resolve::choose_protocol(&target_host, m.ip, cx).await;
+    let lookup_time = resolved.lookup_time;
+    let Ok(ip) = resolved.ip else {
+        add_phase(cx, "resolve", lookup_time);
+        return false;
     };
-    let lookup_time = Duration::from_secs_f64(
-        cx.registry
-            .get("probe_dns_lookup_time_seconds")
-            .unwrap_or(0.0),
-    );
     for phase in ["resolve", "connect", "tls", "processing", "transfer"] {
-        cx.registry.set_labeled(
-            "probe_http_duration_seconds",
-            PHASE_HELP,
-            &[("phase", phase)],
-            0.0,
-        );
+        cx.registry
+            .set_gauge_labeled(&DURATION_SECONDS, &[("phase", phase)], 0.0);
     }
     // The first hop's resolve phase is the chooseProtocol lookup.
     add_phase(cx, "resolve", lookup_time);
@@ -326,11 +315,7 @@ pub async fn probe(target: &str, m: &HttpModule, cx: &mut ProbeCx) -> bool {
         };
         cx.log.info("Received redirect", &[("location", &location)]);
         redirects += 1;
-        cx.registry.set(
-            "probe_http_redirects",
-            "The number of redirects",
-            redirects as f64,
-        );
+        cx.registry.set_gauge(&REDIRECTS, redirects as f64);
         if redirects > MAX_REDIRECTS || !m.follow_redirects {
             cx.log.info("Not following redirect", &[]);
             break Some(Final {
@@ -963,11 +948,8 @@ async fn evaluate(m: &HttpModule, resp: &mut Final, cx: &mut ProbeCx) -> bool {
         }
     }
     if let Some(ok) = regex_checked {
-        cx.registry.set(
-            "probe_failed_due_to_regex",
-            "Indicates if probe failed due to regex",
-            if ok { 0.0 } else { 1.0 },
-        );
+        cx.registry
+            .set_gauge(&FAILED_DUE_TO_REGEX, if ok { 0.0 } else { 1.0 });
     }
 
     if let Some(lm) = resp
@@ -980,11 +962,8 @@ async fn evaluate(m: &HttpModule, resp: &mut Final, cx: &mut ProbeCx) -> bool {
             Ok(d) => d.as_secs_f64(),
             Err(e) => -e.duration().as_secs_f64(),
         };
-        cx.registry.set(
-            "probe_http_last_modified_timestamp_seconds",
-            "Returns the Last-Modified HTTP response header in unixtime",
-            secs,
-        );
+        cx.registry
+            .set_gauge(&LAST_MODIFIED_TIMESTAMP_SECONDS, secs);
     }
 
     let version = version_str(resp.version);
@@ -996,11 +975,7 @@ async fn evaluate(m: &HttpModule, resp: &mut Final, cx: &mut ProbeCx) -> bool {
         Version::HTTP_3 => 3.0,
         _ => 0.0,
     };
-    cx.registry.set(
-        "probe_http_version",
-        "Returns the version of HTTP of the probe response",
-        version_value,
-    );
+    cx.registry.set_gauge(&VERSION, version_value);
     if !m.valid_http_versions.is_empty() && !m.valid_http_versions.iter().any(|v| v == version) {
         cx.log
             .error("Invalid HTTP version number", &[("version", version)]);
@@ -1008,11 +983,7 @@ async fn evaluate(m: &HttpModule, resp: &mut Final, cx: &mut ProbeCx) -> bool {
     }
 
     if let Some(state) = &resp.tls {
-        cx.registry.set(
-            "probe_http_ssl",
-            "Indicates if SSL was used for the final redirect",
-            1.0,
-        );
+        cx.registry.set_gauge(&SSL, 1.0);
         tls::record_metrics(&mut cx.registry, state, &resp.chain, true);
         if m.fail_if_ssl {
             cx.log.error("Final request was over SSL", &[]);
@@ -1023,20 +994,11 @@ async fn evaluate(m: &HttpModule, resp: &mut Final, cx: &mut ProbeCx) -> bool {
         success = false;
     }
 
-    cx.registry.set(
-        "probe_http_status_code",
-        "Response HTTP status code",
-        f64::from(status.as_u16()),
-    );
-    cx.registry.set(
-        "probe_http_content_length",
-        "Length of http content response",
-        content_length as f64,
-    );
-    cx.registry.set(
-        "probe_http_uncompressed_body_length",
-        "Length of uncompressed response body",
-        body_len as f64,
-    );
+    cx.registry
+        .set_gauge(&STATUS_CODE, f64::from(status.as_u16()));
+    cx.registry
+        .set_gauge(&CONTENT_LENGTH, content_length as f64);
+    cx.registry
+        .set_gauge(&UNCOMPRESSED_BODY_LENGTH, body_len as f64);
     success
 }

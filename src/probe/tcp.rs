@@ -31,12 +31,16 @@ use tokio_rustls::TlsConnector;
 use super::module::{QueryStep, TcpModule, TlsSettings};
 use super::resolve;
 use super::tls::{self, TlsState};
-use super::ProbeCx;
+use super::{Desc, ProbeCx, FAILED_DUE_TO_REGEX};
 use crate::base::go::split_host_port;
 
-const HELP_REGEX: &str = "Indicates if probe failed due to regex";
-const HELP_BYTES: &str = "Indicates if probe failed due to bytes";
-const HELP_EXPECT_INFO: &str = "Explicit content matched";
+/// Whether an `expect_bytes` entry failed the probe.
+pub const FAILED_DUE_TO_BYTES: Desc = Desc::new(
+    "probe_failed_due_to_bytes",
+    "Indicates if probe failed due to bytes",
+);
+/// `probe_expect_info{<labels>} 1` for `expect` entries with `labels`.
+pub const EXPECT_INFO: Desc = Desc::new("probe_expect_info", "Explicit content matched");
 
 /// Go's `bufio.MaxScanTokenSize`: the longest line `expect` can read.
 const MAX_LINE: usize = 64 * 1024;
@@ -64,10 +68,8 @@ pub async fn probe(target: &str, m: &TcpModule, cx: &mut ProbeCx) -> bool {
         return false;
     };
     cx.log.info("Successfully dialed", &[]);
-    cx.registry
-        .set("probe_failed_due_to_regex", HELP_REGEX, 0.0);
-    cx.registry
-        .set("probe_failed_due_to_bytes", HELP_BYTES, 0.0);
+    cx.registry.set_gauge(&FAILED_DUE_TO_REGEX, 0.0);
+    cx.registry.set_gauge(&FAILED_DUE_TO_BYTES, 0.0);
     // The connection is closed when the dialogue drops it.
     query_responses(&host, conn, m, cx).await
 }
@@ -105,7 +107,7 @@ async fn by_deadline<T>(
 
 /// Resolution, connection and (with `tls: true`) the TLS handshake — upstream's `dialTCP`.
 async fn dial(host: &str, port: &str, m: &TcpModule, cx: &mut ProbeCx) -> Option<Conn> {
-    let ip = match resolve::choose_protocol(host, m.ip, cx).await {
+    let ip = match resolve::choose_protocol(host, m.ip, cx).await.ip {
         Ok(ip) => ip,
         Err(e) => {
             cx.log
@@ -305,8 +307,7 @@ async fn query_responses(host: &str, mut conn: Conn, m: &TcpModule, cx: &mut Pro
                         }
                     }
                     Ok(Line::Eof) => {
-                        cx.registry
-                            .set("probe_failed_due_to_regex", HELP_REGEX, 1.0);
+                        cx.registry.set_gauge(&FAILED_DUE_TO_REGEX, 1.0);
                         cx.log.error(
                             "Regexp did not match",
                             &[("regexp", re.as_str()), ("line", "")],
@@ -320,8 +321,7 @@ async fn query_responses(host: &str, mut conn: Conn, m: &TcpModule, cx: &mut Pro
                     }
                 }
             };
-            cx.registry
-                .set("probe_failed_due_to_regex", HELP_REGEX, 0.0);
+            cx.registry.set_gauge(&FAILED_DUE_TO_REGEX, 0.0);
             let Some(caps) = re.captures(&matched) else {
                 return false;
             };
@@ -358,8 +358,7 @@ async fn query_responses(host: &str, mut conn: Conn, m: &TcpModule, cx: &mut Pro
                 return false;
             }
             if data != want {
-                cx.registry
-                    .set("probe_failed_due_to_bytes", HELP_BYTES, 1.0);
+                cx.registry.set_gauge(&FAILED_DUE_TO_BYTES, 1.0);
                 cx.log.error(
                     "Bytes did not match",
                     &[
@@ -370,8 +369,7 @@ async fn query_responses(host: &str, mut conn: Conn, m: &TcpModule, cx: &mut Pro
                 return false;
             }
             cx.log.debug("Bytes matched", &[]);
-            cx.registry
-                .set("probe_failed_due_to_bytes", HELP_BYTES, 0.0);
+            cx.registry.set_gauge(&FAILED_DUE_TO_BYTES, 0.0);
         }
         if !send.is_empty() {
             cx.log.debug("Sending line", &[("line", &show(&send))]);
@@ -429,7 +427,7 @@ fn expect_info(step: &QueryStep, re: &Regex, caps: &Captures<'_>, cx: &mut Probe
     let existing: Option<Vec<String>> = cx
         .registry
         .families()
-        .find(|(name, _)| name.as_str() == "probe_expect_info")
+        .find(|(name, _)| name.as_str() == EXPECT_INFO.name)
         .and_then(|(_, fam)| fam.samples.first())
         .map(|(labels, _)| {
             let mut v: Vec<String> = labels.iter().map(|(k, _)| k.clone()).collect();
@@ -462,8 +460,7 @@ fn expect_info(step: &QueryStep, re: &Regex, caps: &Captures<'_>, cx: &mut Probe
         .copied()
         .zip(values.iter().map(String::as_str))
         .collect();
-    cx.registry
-        .set_labeled("probe_expect_info", HELP_EXPECT_INFO, &pairs, 1.0);
+    cx.registry.set_gauge_labeled(&EXPECT_INFO, &pairs, 1.0);
 }
 
 /// Go's `Regexp.Expand`: `$1`, `${1}`, `$name`, `${name}` replaced by the submatch (empty
