@@ -146,11 +146,23 @@ pub async fn probe(target: &str, module: &IcmpModule, cx: &mut ProbeCx) -> bool 
     let id = random_identifier();
     let seq = next_sequence();
 
+    let echo = Echo { id, seq, data };
     if let (IpAddr::V4(dst4), true) = (dst, module.dont_fragment) {
-        let echo = Echo { id, seq, data };
         return probe_dont_fragment(dst4, source, module.ttl, &echo, setup_start, cx).await;
     }
+    probe_shared(dst, source, module.ttl, &echo, setup_start, cx).await
+}
 
+/// One echo over the shared surge-ping client for the family, TTL and source address.
+async fn probe_shared(
+    dst: IpAddr,
+    source: Option<IpAddr>,
+    ttl: u8,
+    echo: &Echo,
+    setup_start: Instant,
+    cx: &mut ProbeCx,
+) -> bool {
+    let Echo { id, seq, data } = echo;
     if let Some(src) = source.filter(|src| src.is_ipv4() != dst.is_ipv4()) {
         // Go cannot listen on an address of the other family; Linux would quietly bind a
         // raw IPv4 socket to 0.0.0.0 instead, so refuse here.
@@ -166,7 +178,7 @@ pub async fn probe(target: &str, module: &IcmpModule, cx: &mut ProbeCx) -> bool 
     let key = ClientKey {
         runtime: tokio::runtime::Handle::current().id(),
         v6: dst.is_ipv6(),
-        ttl: module.ttl,
+        ttl,
         source,
     };
     let client = match shared_client(key) {
@@ -193,7 +205,7 @@ pub async fn probe(target: &str, module: &IcmpModule, cx: &mut ProbeCx) -> bool 
         "Creating ICMP packet",
         &[("seq", &seq.to_string()), ("id", &id.to_string())],
     );
-    let mut pinger = client.pinger(dst, PingIdentifier(id)).await;
+    let mut pinger = client.pinger(dst, PingIdentifier(*id)).await;
     pinger.timeout(cx.deadline.saturating_duration_since(Instant::now()));
     set_phase(cx, "setup", setup_start.elapsed().as_secs_f64());
 
@@ -201,8 +213,18 @@ pub async fn probe(target: &str, module: &IcmpModule, cx: &mut ProbeCx) -> bool 
     cx.log.info("Waiting for reply packets", &[]);
     // Timed here rather than taken from surge-ping, whose own RTT can read 0 on loopback.
     let rtt_start = Instant::now();
-    let result = pinger.ping(PingSequence(seq), &data).await;
+    let result = pinger.ping(PingSequence(*seq), data).await;
     let rtt = rtt_start.elapsed();
+    reply_outcome(result, rtt, cx).await
+}
+
+/// Judges what surge-ping returned: only an echo reply succeeds (recording the rtt and,
+/// when readable, the reply's TTL).
+async fn reply_outcome(
+    result: Result<(IcmpPacket, Duration), SurgeError>,
+    rtt: Duration,
+    cx: &mut ProbeCx,
+) -> bool {
     match result {
         Ok((packet, _)) if is_echo_reply(&packet) => {
             set_phase(cx, "rtt", rtt.as_secs_f64());

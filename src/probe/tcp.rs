@@ -285,6 +285,7 @@ fn show(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// The `query_response` dialogue, entry by entry; false at the first entry that fails.
 async fn query_responses(host: &str, mut conn: Conn, m: &TcpModule, cx: &mut ProbeCx) -> bool {
     let mut lines = Lines::default();
     for (i, step) in m.query_response.iter().enumerate() {
@@ -294,34 +295,9 @@ async fn query_responses(host: &str, mut conn: Conn, m: &TcpModule, cx: &mut Pro
         );
         let mut send: Vec<u8> = step.send.clone().unwrap_or_default().into_bytes();
         if let Some(re) = &step.expect {
-            let matched = loop {
-                match lines.next(&mut conn, cx.deadline).await {
-                    Ok(Line::Text(line)) => {
-                        cx.log.debug("Read line", &[("line", &show(&line))]);
-                        if re.is_match(&line) {
-                            cx.log.debug(
-                                "Regexp matched",
-                                &[("regexp", re.as_str()), ("line", &show(&line))],
-                            );
-                            break line;
-                        }
-                    }
-                    Ok(Line::Eof) => {
-                        cx.registry.set_gauge(&FAILED_DUE_TO_REGEX, 1.0);
-                        cx.log.error(
-                            "Regexp did not match",
-                            &[("regexp", re.as_str()), ("line", "")],
-                        );
-                        return false;
-                    }
-                    Err(e) => {
-                        cx.log
-                            .error("Error reading from connection", &[("err", &e.to_string())]);
-                        return false;
-                    }
-                }
+            let Some(matched) = expect_line(re, &mut lines, &mut conn, cx).await else {
+                return false;
             };
-            cx.registry.set_gauge(&FAILED_DUE_TO_REGEX, 0.0);
             let Some(caps) = re.captures(&matched) else {
                 return false;
             };
@@ -331,45 +307,9 @@ async fn query_responses(host: &str, mut conn: Conn, m: &TcpModule, cx: &mut Pro
             }
         }
         if let Some(want) = step.expect_bytes.as_deref().filter(|b| !b.is_empty()) {
-            let mut data = vec![0u8; want.len()];
-            let n = match by_deadline(cx.deadline, conn.read(&mut data)).await {
-                Ok(0) => {
-                    cx.log
-                        .error("Error reading from connection", &[("err", "EOF")]);
-                    return false;
-                }
-                Ok(n) => n,
-                Err(e) => {
-                    cx.log
-                        .error("Error reading from connection", &[("err", &e.to_string())]);
-                    return false;
-                }
-            };
-            cx.log
-                .debug("Read bytes", &[("bytes", &format!("{data:?}"))]);
-            if n < want.len() {
-                cx.log.error(
-                    "Read less data than expected",
-                    &[
-                        ("expected", &format!("{want:?}")),
-                        ("bytes", &format!("{:?}", &data[..n])),
-                    ],
-                );
+            if !expect_bytes(want, &mut conn, cx).await {
                 return false;
             }
-            if data != want {
-                cx.registry.set_gauge(&FAILED_DUE_TO_BYTES, 1.0);
-                cx.log.error(
-                    "Bytes did not match",
-                    &[
-                        ("expected", &format!("{want:?}")),
-                        ("bytes", &format!("{data:?}")),
-                    ],
-                );
-                return false;
-            }
-            cx.log.debug("Bytes matched", &[]);
-            cx.registry.set_gauge(&FAILED_DUE_TO_BYTES, 0.0);
         }
         if !send.is_empty() {
             cx.log.debug("Sending line", &[("line", &show(&send))]);
@@ -399,6 +339,90 @@ async fn query_responses(host: &str, mut conn: Conn, m: &TcpModule, cx: &mut Pro
             }
         }
     }
+    true
+}
+
+/// `expect`: reads lines until one matches `re` and returns it; `None` (logged, and
+/// `probe_failed_due_to_regex` set at EOF) when none did.
+async fn expect_line(
+    re: &Regex,
+    lines: &mut Lines,
+    conn: &mut Conn,
+    cx: &mut ProbeCx,
+) -> Option<Vec<u8>> {
+    loop {
+        match lines.next(conn, cx.deadline).await {
+            Ok(Line::Text(line)) => {
+                cx.log.debug("Read line", &[("line", &show(&line))]);
+                if re.is_match(&line) {
+                    cx.log.debug(
+                        "Regexp matched",
+                        &[("regexp", re.as_str()), ("line", &show(&line))],
+                    );
+                    cx.registry.set_gauge(&FAILED_DUE_TO_REGEX, 0.0);
+                    return Some(line);
+                }
+            }
+            Ok(Line::Eof) => {
+                cx.registry.set_gauge(&FAILED_DUE_TO_REGEX, 1.0);
+                cx.log.error(
+                    "Regexp did not match",
+                    &[("regexp", re.as_str()), ("line", "")],
+                );
+                return None;
+            }
+            Err(e) => {
+                cx.log
+                    .error("Error reading from connection", &[("err", &e.to_string())]);
+                return None;
+            }
+        }
+    }
+}
+
+/// `expect_bytes`: one read from the connection (past the line reader's buffer, as
+/// upstream), which must return exactly `want`; `probe_failed_due_to_bytes` records a
+/// mismatch.
+async fn expect_bytes(want: &[u8], conn: &mut Conn, cx: &mut ProbeCx) -> bool {
+    let mut data = vec![0u8; want.len()];
+    let n = match by_deadline(cx.deadline, conn.read(&mut data)).await {
+        Ok(0) => {
+            cx.log
+                .error("Error reading from connection", &[("err", "EOF")]);
+            return false;
+        }
+        Ok(n) => n,
+        Err(e) => {
+            cx.log
+                .error("Error reading from connection", &[("err", &e.to_string())]);
+            return false;
+        }
+    };
+    cx.log
+        .debug("Read bytes", &[("bytes", &format!("{data:?}"))]);
+    if n < want.len() {
+        cx.log.error(
+            "Read less data than expected",
+            &[
+                ("expected", &format!("{want:?}")),
+                ("bytes", &format!("{:?}", &data[..n])),
+            ],
+        );
+        return false;
+    }
+    if data != want {
+        cx.registry.set_gauge(&FAILED_DUE_TO_BYTES, 1.0);
+        cx.log.error(
+            "Bytes did not match",
+            &[
+                ("expected", &format!("{want:?}")),
+                ("bytes", &format!("{data:?}")),
+            ],
+        );
+        return false;
+    }
+    cx.log.debug("Bytes matched", &[]);
+    cx.registry.set_gauge(&FAILED_DUE_TO_BYTES, 0.0);
     true
 }
 
