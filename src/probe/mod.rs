@@ -1,7 +1,9 @@
 //! Probing: one function, `run`, used by both `/probe` and (later) the scheduler. It owns what
 //! every probe shares — the timeout, `probe_success`, `probe_duration_seconds` — and
-//! dispatches on the closed `Prober` enum. Each protocol lives in its own file with the same
-//! signature and writes its own `probe_<proto>_*` metrics into the per-probe registry.
+//! dispatches on the closed `Prober` enum. Each protocol lives in its own file (or, for http
+//! and dns, its own directory) with the same `probe` signature, declares its own
+//! `probe_<proto>_*` metrics once as `Desc` constants and writes them into the per-probe
+//! registry.
 //!
 //! A failed probe is data: `false` plus a reason in the probe log, never an error or panic.
 //! This module never touches alert state.
