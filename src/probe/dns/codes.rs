@@ -147,6 +147,7 @@ pub fn rcode_code(name: &str) -> Option<u16> {
     RCODES.iter().find(|(n, _)| *n == name).map(|(_, c)| *c)
 }
 
+/// miekg `RcodeToString`: the name of an rcode, or its number when it has none.
 pub(super) fn rcode_name(code: u16) -> String {
     match RCODES.iter().find(|(_, c)| *c == code) {
         Some((n, _)) => (*n).to_string(),

@@ -25,7 +25,8 @@ fn name_special(b: u8) -> bool {
     )
 }
 
-pub(super) fn escape_byte(out: &mut String, b: u8) {
+/// A byte as miekg escapes it in names and strings: `\DDD`, three decimal digits.
+fn escape_byte(out: &mut String, b: u8) {
     let _ = write!(out, "\\{b:03}");
 }
 

@@ -1,7 +1,8 @@
-//! Reading the response body as upstream does: `compression` undone (gzip, deflate, brotli
-//! or none; no `Content-Encoding` sniffing), at most `body_size_limit` (or
-//! [`DEFAULT_BODY_LIMIT`]) decoded bytes counted, and kept only when body regexes need them.
-//! It neither checks the body nor writes metrics; that is `checks`.
+//! Reading the response body as upstream does: decoded as the module's `compression` says
+//! (gzip, deflate, brotli or none; the response's `Content-Encoding` is not consulted), at
+//! most `body_size_limit` (or [`DEFAULT_BODY_LIMIT`]) decoded bytes counted, and the bytes
+//! kept only when body regexes need them. It neither checks the body nor writes metrics;
+//! that is `checks`.
 
 use std::io::Write;
 
