@@ -46,12 +46,18 @@ use surge_ping::{Client, Config, IcmpPacket, PingIdentifier, PingSequence, Surge
 use tokio::time::Instant;
 
 use super::module::IcmpModule;
-use super::{resolve, ProbeCx};
+use super::{resolve, Desc, ProbeCx};
 
-const PHASE_METRIC: &str = "probe_icmp_duration_seconds";
-const PHASE_HELP: &str = "Duration of icmp request by phase";
-const HOP_LIMIT_METRIC: &str = "probe_icmp_reply_hop_limit";
-const HOP_LIMIT_HELP: &str = "Replied packet hop limit (TTL for ipv4)";
+/// `probe_icmp_duration_seconds{phase}`: resolve, setup, rtt.
+pub const DURATION_SECONDS: Desc = Desc::new(
+    "probe_icmp_duration_seconds",
+    "Duration of icmp request by phase",
+);
+/// The reply's TTL, when it was readable.
+pub const REPLY_HOP_LIMIT: Desc = Desc::new(
+    "probe_icmp_reply_hop_limit",
+    "Replied packet hop limit (TTL for ipv4)",
+);
 
 /// The payload upstream sends (and the start of a longer one).
 pub const PAYLOAD: &[u8] = b"Prometheus Blackbox Exporter";
@@ -98,7 +104,7 @@ fn next_sequence() -> u16 {
 
 fn set_phase(cx: &mut ProbeCx, phase: &str, seconds: f64) {
     cx.registry
-        .set_labeled(PHASE_METRIC, PHASE_HELP, &[("phase", phase)], seconds);
+        .set_gauge_labeled(&DURATION_SECONDS, &[("phase", phase)], seconds);
 }
 
 /// Runs one ICMP echo probe against `target`.
@@ -107,7 +113,8 @@ pub async fn probe(target: &str, module: &IcmpModule, cx: &mut ProbeCx) -> bool 
         set_phase(cx, phase, 0.0);
     }
 
-    let dst = match resolve::choose_protocol(target, module.ip, cx).await {
+    let resolved = resolve::choose_protocol(target, module.ip, cx).await;
+    let dst = match resolved.ip {
         Ok(ip) => ip,
         Err(e) => {
             cx.log
@@ -115,11 +122,7 @@ pub async fn probe(target: &str, module: &IcmpModule, cx: &mut ProbeCx) -> bool 
             return false;
         }
     };
-    let lookup = cx
-        .registry
-        .get("probe_dns_lookup_time_seconds")
-        .unwrap_or(0.0);
-    set_phase(cx, "resolve", lookup);
+    set_phase(cx, "resolve", resolved.lookup_time.as_secs_f64());
 
     let source = match module.source_ip_address.as_deref() {
         None => None,
@@ -143,11 +146,23 @@ pub async fn probe(target: &str, module: &IcmpModule, cx: &mut ProbeCx) -> bool 
     let id = random_identifier();
     let seq = next_sequence();
 
+    let echo = Echo { id, seq, data };
     if let (IpAddr::V4(dst4), true) = (dst, module.dont_fragment) {
-        let echo = Echo { id, seq, data };
         return probe_dont_fragment(dst4, source, module.ttl, &echo, setup_start, cx).await;
     }
+    probe_shared(dst, source, module.ttl, &echo, setup_start, cx).await
+}
 
+/// One echo over the shared surge-ping client for the family, TTL and source address.
+async fn probe_shared(
+    dst: IpAddr,
+    source: Option<IpAddr>,
+    ttl: u8,
+    echo: &Echo,
+    setup_start: Instant,
+    cx: &mut ProbeCx,
+) -> bool {
+    let Echo { id, seq, data } = echo;
     if let Some(src) = source.filter(|src| src.is_ipv4() != dst.is_ipv4()) {
         // Go cannot listen on an address of the other family; Linux would quietly bind a
         // raw IPv4 socket to 0.0.0.0 instead, so refuse here.
@@ -163,7 +178,7 @@ pub async fn probe(target: &str, module: &IcmpModule, cx: &mut ProbeCx) -> bool 
     let key = ClientKey {
         runtime: tokio::runtime::Handle::current().id(),
         v6: dst.is_ipv6(),
-        ttl: module.ttl,
+        ttl,
         source,
     };
     let client = match shared_client(key) {
@@ -190,7 +205,7 @@ pub async fn probe(target: &str, module: &IcmpModule, cx: &mut ProbeCx) -> bool 
         "Creating ICMP packet",
         &[("seq", &seq.to_string()), ("id", &id.to_string())],
     );
-    let mut pinger = client.pinger(dst, PingIdentifier(id)).await;
+    let mut pinger = client.pinger(dst, PingIdentifier(*id)).await;
     pinger.timeout(cx.deadline.saturating_duration_since(Instant::now()));
     set_phase(cx, "setup", setup_start.elapsed().as_secs_f64());
 
@@ -198,15 +213,24 @@ pub async fn probe(target: &str, module: &IcmpModule, cx: &mut ProbeCx) -> bool 
     cx.log.info("Waiting for reply packets", &[]);
     // Timed here rather than taken from surge-ping, whose own RTT can read 0 on loopback.
     let rtt_start = Instant::now();
-    let result = pinger.ping(PingSequence(seq), &data).await;
+    let result = pinger.ping(PingSequence(*seq), data).await;
     let rtt = rtt_start.elapsed();
+    reply_outcome(result, rtt, cx).await
+}
+
+/// Judges what surge-ping returned: only an echo reply succeeds (recording the rtt and,
+/// when readable, the reply's TTL).
+async fn reply_outcome(
+    result: Result<(IcmpPacket, Duration), SurgeError>,
+    rtt: Duration,
+    cx: &mut ProbeCx,
+) -> bool {
     match result {
         Ok((packet, _)) if is_echo_reply(&packet) => {
             set_phase(cx, "rtt", rtt.as_secs_f64());
             if let IcmpPacket::V4(reply) = &packet {
                 if let Some(ttl) = reply.get_ttl() {
-                    cx.registry
-                        .set(HOP_LIMIT_METRIC, HOP_LIMIT_HELP, f64::from(ttl));
+                    cx.registry.set_gauge(&REPLY_HOP_LIMIT, f64::from(ttl));
                 }
             }
             cx.log.info("Found matching reply packet", &[]);
@@ -461,7 +485,7 @@ async fn probe_dont_fragment(
         if message == expected.as_slice() {
             set_phase(cx, "rtt", rtt_start.elapsed().as_secs_f64());
             cx.registry
-                .set(HOP_LIMIT_METRIC, HOP_LIMIT_HELP, f64::from(reply_ttl));
+                .set_gauge(&REPLY_HOP_LIMIT, f64::from(reply_ttl));
             cx.log.info("Found matching reply packet", &[]);
             return true;
         }

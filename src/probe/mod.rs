@@ -1,7 +1,9 @@
 //! Probing: one function, `run`, used by both `/probe` and (later) the scheduler. It owns what
 //! every probe shares — the timeout, `probe_success`, `probe_duration_seconds` — and
-//! dispatches on the closed `Prober` enum. Each protocol lives in its own file with the same
-//! signature and writes its own `probe_<proto>_*` metrics into the per-probe registry.
+//! dispatches on the closed `Prober` enum. Each protocol lives in its own file (or, for http
+//! and dns, its own directory) with the same `probe` signature, declares its own
+//! `probe_<proto>_*` metrics once as `Desc` constants and writes them into the per-probe
+//! registry.
 //!
 //! A failed probe is data: `false` plus a reason in the probe log, never an error or panic.
 //! This module never touches alert state.
@@ -23,7 +25,29 @@ use tokio::time::Instant;
 
 pub use log::ProbeLog;
 pub use module::{Module, Prober};
-pub use registry::Registry;
+pub use registry::{Desc, Registry};
+
+/// Whether the probe succeeded, written by `run` for every probe.
+pub const SUCCESS: Desc = Desc::new(
+    "probe_success",
+    "Displays whether or not the probe was a success",
+);
+/// How long the probe took, written by `run` for every probe.
+pub const DURATION_SECONDS: Desc = Desc::new(
+    "probe_duration_seconds",
+    "Returns how long the probe took to complete in seconds",
+);
+/// The effective timeout, written by `run` for every probe.
+pub const TIMEOUT_SECONDS: Desc = Desc::new(
+    "probe_timeout_seconds",
+    "Returns how long the probe timeout is in seconds",
+);
+/// Whether a regular expression failed the probe: the http and tcp probers both write it,
+/// with the same name and help text, as upstream's two declarations have.
+pub const FAILED_DUE_TO_REGEX: Desc = Desc::new(
+    "probe_failed_due_to_regex",
+    "Indicates if probe failed due to regex",
+);
 
 /// Everything a prober needs besides its target and module: the registry it writes metrics
 /// into, the log the debug output shows, and request-level overrides.
@@ -141,21 +165,11 @@ pub async fn run(target: &str, module: &Module, cx: &mut ProbeCx) -> bool {
             &[("duration_seconds", &elapsed.to_string())],
         );
     }
-    cx.registry.set(
-        "probe_success",
-        "Displays whether or not the probe was a success",
-        if success { 1.0 } else { 0.0 },
-    );
-    cx.registry.set(
-        "probe_duration_seconds",
-        "Returns how long the probe took to complete in seconds",
-        elapsed,
-    );
-    cx.registry.set(
-        "probe_timeout_seconds",
-        "Returns how long the probe timeout is in seconds",
-        timeout.as_secs_f64(),
-    );
+    cx.registry
+        .set_gauge(&SUCCESS, if success { 1.0 } else { 0.0 });
+    cx.registry.set_gauge(&DURATION_SECONDS, elapsed);
+    cx.registry
+        .set_gauge(&TIMEOUT_SECONDS, timeout.as_secs_f64());
     success
 }
 

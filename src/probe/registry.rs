@@ -10,6 +10,20 @@ use crate::base::go::format_go_float;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+/// A gauge family's name and help text, declared once as a `const` by the prober that writes
+/// it, so every write of the family goes through the same pair.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Desc {
+    pub name: &'static str,
+    pub help: &'static str,
+}
+
+impl Desc {
+    pub const fn new(name: &'static str, help: &'static str) -> Self {
+        Self { name, help }
+    }
+}
+
 /// One gauge family.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Family {
@@ -27,6 +41,21 @@ pub struct Registry {
 impl Registry {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Sets the unlabelled gauge `desc`, registering it if needed.
+    pub fn set_gauge(&mut self, desc: &Desc, value: f64) {
+        self.set_labeled(desc.name, desc.help, &[], value);
+    }
+
+    /// Sets one labelled sample of `desc`, registering the family if needed.
+    pub fn set_gauge_labeled(&mut self, desc: &Desc, labels: &[(&str, &str)], value: f64) {
+        self.set_labeled(desc.name, desc.help, labels, value);
+    }
+
+    /// Adds to one labelled sample of `desc` (phase durations summed over redirects).
+    pub fn add_gauge_labeled(&mut self, desc: &Desc, labels: &[(&str, &str)], delta: f64) {
+        self.add_labeled(desc.name, desc.help, labels, delta);
     }
 
     /// Sets an unlabelled gauge, registering it if needed.

@@ -1,13 +1,15 @@
 //! Target host → one IP address, with blackbox_exporter's `chooseProtocol` rules, shared by
 //! every IP prober: the preferred family's first address, else (with fallback) the other
 //! family's *last* address; one address only, no retry on another. Writes
-//! `probe_dns_lookup_time_seconds`, `probe_ip_protocol` and `probe_ip_addr_hash`.
+//! `probe_dns_lookup_time_seconds`, `probe_ip_protocol` and `probe_ip_addr_hash`, and hands
+//! the lookup time back to the prober, which reports it as its `resolve` phase.
 //!
 //! Like Go's resolver, a name listed in the hosts file resolves to its hosts-file addresses
 //! only; other names go to hickory-resolver with the system configuration.
 
 use std::net::IpAddr;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use hickory_resolver::proto::op::Query;
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
@@ -15,7 +17,7 @@ use hickory_resolver::{Hosts, TokioResolver};
 use tokio::time::Instant;
 
 use super::module::{IpFamily, IpPreference};
-use super::ProbeCx;
+use super::{Desc, ProbeCx};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
@@ -129,12 +131,32 @@ pub fn ip_hash(ip: &IpAddr) -> u32 {
     h
 }
 
+/// Written by [`choose_protocol`]: the time resolution (and the allow-list check) took.
+pub const DNS_LOOKUP_TIME_SECONDS: Desc = Desc::new(
+    "probe_dns_lookup_time_seconds",
+    "Returns the time taken for probe dns lookup in seconds",
+);
+/// Written by [`choose_protocol`]: 4 or 6, 0 when resolution failed.
+pub const IP_PROTOCOL: Desc = Desc::new(
+    "probe_ip_protocol",
+    "Specifies whether probe ip protocol is IP4 or IP6",
+);
+/// Written by [`choose_protocol`]: [`ip_hash`] of the chosen address, 0 when none.
+pub const IP_ADDR_HASH: Desc = Desc::new(
+    "probe_ip_addr_hash",
+    "Specifies the hash of IP address. It's useful to detect if the IP address changes.",
+);
+
+/// What [`choose_protocol`] measured: the lookup time, which probers report as their
+/// `resolve` phase whether or not an address was found, and the address.
+#[derive(Debug)]
+pub struct Resolved {
+    pub lookup_time: Duration,
+    pub ip: Result<IpAddr, ResolveError>,
+}
+
 /// `chooseProtocol`: resolves `host`, records the three resolution metrics, and logs.
-pub async fn choose_protocol(
-    host: &str,
-    pref: IpPreference,
-    cx: &mut ProbeCx,
-) -> Result<IpAddr, ResolveError> {
+pub async fn choose_protocol(host: &str, pref: IpPreference, cx: &mut ProbeCx) -> Resolved {
     let proto = match pref.preferred {
         IpFamily::V4 => "ip4",
         IpFamily::V6 => "ip6",
@@ -154,27 +176,16 @@ pub async fn choose_protocol(
             result = Err(ResolveError::Refused(m));
         }
     }
-    let elapsed = start.elapsed().as_secs_f64();
-    cx.registry.set(
-        "probe_dns_lookup_time_seconds",
-        "Returns the time taken for probe dns lookup in seconds",
-        elapsed,
-    );
+    let lookup_time = start.elapsed();
+    cx.registry
+        .set_gauge(&DNS_LOOKUP_TIME_SECONDS, lookup_time.as_secs_f64());
     let (protocol, hash) = match &result {
         Ok(ip @ IpAddr::V4(_)) => (4.0, f64::from(ip_hash(ip))),
         Ok(ip @ IpAddr::V6(_)) => (6.0, f64::from(ip_hash(ip))),
         Err(_) => (0.0, 0.0),
     };
-    cx.registry.set(
-        "probe_ip_protocol",
-        "Specifies whether probe ip protocol is IP4 or IP6",
-        protocol,
-    );
-    cx.registry.set(
-        "probe_ip_addr_hash",
-        "Specifies the hash of IP address. It's useful to detect if the IP address changes.",
-        hash,
-    );
+    cx.registry.set_gauge(&IP_PROTOCOL, protocol);
+    cx.registry.set_gauge(&IP_ADDR_HASH, hash);
     match &result {
         Ok(ip) => cx.log.info(
             "Resolved target address",
@@ -185,7 +196,10 @@ pub async fn choose_protocol(
             &[("target", host), ("err", &e.to_string())],
         ),
     }
-    result
+    Resolved {
+        lookup_time,
+        ip: result,
+    }
 }
 
 #[cfg(test)]

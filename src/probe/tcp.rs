@@ -31,12 +31,16 @@ use tokio_rustls::TlsConnector;
 use super::module::{QueryStep, TcpModule, TlsSettings};
 use super::resolve;
 use super::tls::{self, TlsState};
-use super::ProbeCx;
+use super::{Desc, ProbeCx, FAILED_DUE_TO_REGEX};
 use crate::base::go::split_host_port;
 
-const HELP_REGEX: &str = "Indicates if probe failed due to regex";
-const HELP_BYTES: &str = "Indicates if probe failed due to bytes";
-const HELP_EXPECT_INFO: &str = "Explicit content matched";
+/// Whether an `expect_bytes` entry failed the probe.
+pub const FAILED_DUE_TO_BYTES: Desc = Desc::new(
+    "probe_failed_due_to_bytes",
+    "Indicates if probe failed due to bytes",
+);
+/// `probe_expect_info{<labels>} 1` for `expect` entries with `labels`.
+pub const EXPECT_INFO: Desc = Desc::new("probe_expect_info", "Explicit content matched");
 
 /// Go's `bufio.MaxScanTokenSize`: the longest line `expect` can read.
 const MAX_LINE: usize = 64 * 1024;
@@ -64,10 +68,8 @@ pub async fn probe(target: &str, m: &TcpModule, cx: &mut ProbeCx) -> bool {
         return false;
     };
     cx.log.info("Successfully dialed", &[]);
-    cx.registry
-        .set("probe_failed_due_to_regex", HELP_REGEX, 0.0);
-    cx.registry
-        .set("probe_failed_due_to_bytes", HELP_BYTES, 0.0);
+    cx.registry.set_gauge(&FAILED_DUE_TO_REGEX, 0.0);
+    cx.registry.set_gauge(&FAILED_DUE_TO_BYTES, 0.0);
     // The connection is closed when the dialogue drops it.
     query_responses(&host, conn, m, cx).await
 }
@@ -105,7 +107,7 @@ async fn by_deadline<T>(
 
 /// Resolution, connection and (with `tls: true`) the TLS handshake — upstream's `dialTCP`.
 async fn dial(host: &str, port: &str, m: &TcpModule, cx: &mut ProbeCx) -> Option<Conn> {
-    let ip = match resolve::choose_protocol(host, m.ip, cx).await {
+    let ip = match resolve::choose_protocol(host, m.ip, cx).await.ip {
         Ok(ip) => ip,
         Err(e) => {
             cx.log
@@ -283,6 +285,7 @@ fn show(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// The `query_response` dialogue, entry by entry; false at the first entry that fails.
 async fn query_responses(host: &str, mut conn: Conn, m: &TcpModule, cx: &mut ProbeCx) -> bool {
     let mut lines = Lines::default();
     for (i, step) in m.query_response.iter().enumerate() {
@@ -292,36 +295,9 @@ async fn query_responses(host: &str, mut conn: Conn, m: &TcpModule, cx: &mut Pro
         );
         let mut send: Vec<u8> = step.send.clone().unwrap_or_default().into_bytes();
         if let Some(re) = &step.expect {
-            let matched = loop {
-                match lines.next(&mut conn, cx.deadline).await {
-                    Ok(Line::Text(line)) => {
-                        cx.log.debug("Read line", &[("line", &show(&line))]);
-                        if re.is_match(&line) {
-                            cx.log.debug(
-                                "Regexp matched",
-                                &[("regexp", re.as_str()), ("line", &show(&line))],
-                            );
-                            break line;
-                        }
-                    }
-                    Ok(Line::Eof) => {
-                        cx.registry
-                            .set("probe_failed_due_to_regex", HELP_REGEX, 1.0);
-                        cx.log.error(
-                            "Regexp did not match",
-                            &[("regexp", re.as_str()), ("line", "")],
-                        );
-                        return false;
-                    }
-                    Err(e) => {
-                        cx.log
-                            .error("Error reading from connection", &[("err", &e.to_string())]);
-                        return false;
-                    }
-                }
+            let Some(matched) = expect_line(re, &mut lines, &mut conn, cx).await else {
+                return false;
             };
-            cx.registry
-                .set("probe_failed_due_to_regex", HELP_REGEX, 0.0);
             let Some(caps) = re.captures(&matched) else {
                 return false;
             };
@@ -331,47 +307,9 @@ async fn query_responses(host: &str, mut conn: Conn, m: &TcpModule, cx: &mut Pro
             }
         }
         if let Some(want) = step.expect_bytes.as_deref().filter(|b| !b.is_empty()) {
-            let mut data = vec![0u8; want.len()];
-            let n = match by_deadline(cx.deadline, conn.read(&mut data)).await {
-                Ok(0) => {
-                    cx.log
-                        .error("Error reading from connection", &[("err", "EOF")]);
-                    return false;
-                }
-                Ok(n) => n,
-                Err(e) => {
-                    cx.log
-                        .error("Error reading from connection", &[("err", &e.to_string())]);
-                    return false;
-                }
-            };
-            cx.log
-                .debug("Read bytes", &[("bytes", &format!("{data:?}"))]);
-            if n < want.len() {
-                cx.log.error(
-                    "Read less data than expected",
-                    &[
-                        ("expected", &format!("{want:?}")),
-                        ("bytes", &format!("{:?}", &data[..n])),
-                    ],
-                );
+            if !expect_bytes(want, &mut conn, cx).await {
                 return false;
             }
-            if data != want {
-                cx.registry
-                    .set("probe_failed_due_to_bytes", HELP_BYTES, 1.0);
-                cx.log.error(
-                    "Bytes did not match",
-                    &[
-                        ("expected", &format!("{want:?}")),
-                        ("bytes", &format!("{data:?}")),
-                    ],
-                );
-                return false;
-            }
-            cx.log.debug("Bytes matched", &[]);
-            cx.registry
-                .set("probe_failed_due_to_bytes", HELP_BYTES, 0.0);
         }
         if !send.is_empty() {
             cx.log.debug("Sending line", &[("line", &show(&send))]);
@@ -404,6 +342,90 @@ async fn query_responses(host: &str, mut conn: Conn, m: &TcpModule, cx: &mut Pro
     true
 }
 
+/// `expect`: reads lines until one matches `re` and returns it; `None` (logged, and
+/// `probe_failed_due_to_regex` set at EOF) when none did.
+async fn expect_line(
+    re: &Regex,
+    lines: &mut Lines,
+    conn: &mut Conn,
+    cx: &mut ProbeCx,
+) -> Option<Vec<u8>> {
+    loop {
+        match lines.next(conn, cx.deadline).await {
+            Ok(Line::Text(line)) => {
+                cx.log.debug("Read line", &[("line", &show(&line))]);
+                if re.is_match(&line) {
+                    cx.log.debug(
+                        "Regexp matched",
+                        &[("regexp", re.as_str()), ("line", &show(&line))],
+                    );
+                    cx.registry.set_gauge(&FAILED_DUE_TO_REGEX, 0.0);
+                    return Some(line);
+                }
+            }
+            Ok(Line::Eof) => {
+                cx.registry.set_gauge(&FAILED_DUE_TO_REGEX, 1.0);
+                cx.log.error(
+                    "Regexp did not match",
+                    &[("regexp", re.as_str()), ("line", "")],
+                );
+                return None;
+            }
+            Err(e) => {
+                cx.log
+                    .error("Error reading from connection", &[("err", &e.to_string())]);
+                return None;
+            }
+        }
+    }
+}
+
+/// `expect_bytes`: one read from the connection (past the line reader's buffer, as
+/// upstream), which must return exactly `want`; `probe_failed_due_to_bytes` records a
+/// mismatch.
+async fn expect_bytes(want: &[u8], conn: &mut Conn, cx: &mut ProbeCx) -> bool {
+    let mut data = vec![0u8; want.len()];
+    let n = match by_deadline(cx.deadline, conn.read(&mut data)).await {
+        Ok(0) => {
+            cx.log
+                .error("Error reading from connection", &[("err", "EOF")]);
+            return false;
+        }
+        Ok(n) => n,
+        Err(e) => {
+            cx.log
+                .error("Error reading from connection", &[("err", &e.to_string())]);
+            return false;
+        }
+    };
+    cx.log
+        .debug("Read bytes", &[("bytes", &format!("{data:?}"))]);
+    if n < want.len() {
+        cx.log.error(
+            "Read less data than expected",
+            &[
+                ("expected", &format!("{want:?}")),
+                ("bytes", &format!("{:?}", &data[..n])),
+            ],
+        );
+        return false;
+    }
+    if data != want {
+        cx.registry.set_gauge(&FAILED_DUE_TO_BYTES, 1.0);
+        cx.log.error(
+            "Bytes did not match",
+            &[
+                ("expected", &format!("{want:?}")),
+                ("bytes", &format!("{data:?}")),
+            ],
+        );
+        return false;
+    }
+    cx.log.debug("Bytes matched", &[]);
+    cx.registry.set_gauge(&FAILED_DUE_TO_BYTES, 0.0);
+    true
+}
+
 /// `probe_expect_info{<names>} 1` with values expanded from the matched line.
 fn expect_info(step: &QueryStep, re: &Regex, caps: &Captures<'_>, cx: &mut ProbeCx) {
     let names: Vec<&str> = step.labels.iter().map(|(n, _)| n.as_str()).collect();
@@ -429,7 +451,7 @@ fn expect_info(step: &QueryStep, re: &Regex, caps: &Captures<'_>, cx: &mut Probe
     let existing: Option<Vec<String>> = cx
         .registry
         .families()
-        .find(|(name, _)| name.as_str() == "probe_expect_info")
+        .find(|(name, _)| name.as_str() == EXPECT_INFO.name)
         .and_then(|(_, fam)| fam.samples.first())
         .map(|(labels, _)| {
             let mut v: Vec<String> = labels.iter().map(|(k, _)| k.clone()).collect();
@@ -462,8 +484,7 @@ fn expect_info(step: &QueryStep, re: &Regex, caps: &Captures<'_>, cx: &mut Probe
         .copied()
         .zip(values.iter().map(String::as_str))
         .collect();
-    cx.registry
-        .set_labeled("probe_expect_info", HELP_EXPECT_INFO, &pairs, 1.0);
+    cx.registry.set_gauge_labeled(&EXPECT_INFO, &pairs, 1.0);
 }
 
 /// Go's `Regexp.Expand`: `$1`, `${1}`, `$name`, `${name}` replaced by the submatch (empty

@@ -8,8 +8,34 @@ use rustls::pki_types::CertificateDer;
 use sha2::{Digest, Sha256};
 use x509_parser::prelude::*;
 
-use super::registry::Registry;
+use super::registry::{Desc, Registry};
 use crate::client::tls::{cert_not_after, ChainRecord};
+
+/// The earliest `notAfter` of the peer's certificates, in Unix time.
+pub const SSL_EARLIEST_CERT_EXPIRY: Desc = Desc::new(
+    "probe_ssl_earliest_cert_expiry",
+    "Returns last SSL chain expiry in unixtime",
+);
+/// The verified chain's expiry as upstream reports it (`ChainRecord::last_chain_expiry`).
+pub const SSL_LAST_CHAIN_EXPIRY_TIMESTAMP_SECONDS: Desc = Desc::new(
+    "probe_ssl_last_chain_expiry_timestamp_seconds",
+    "Returns last SSL chain expiry in timestamp",
+);
+/// The leaf certificate's identity as labels, value 1.
+pub const SSL_LAST_CHAIN_INFO: Desc = Desc::new(
+    "probe_ssl_last_chain_info",
+    "Contains SSL leaf certificate information",
+);
+/// The negotiated TLS version as a label, value 1.
+pub const TLS_VERSION_INFO: Desc = Desc::new(
+    "probe_tls_version_info",
+    "Returns the TLS version used or NaN when unknown",
+);
+/// The negotiated cipher suite as a label, value 1 (http only, as upstream).
+pub const TLS_CIPHER_INFO: Desc = Desc::new(
+    "probe_tls_cipher_info",
+    "Returns the TLS cipher negotiated during handshake",
+);
 
 /// `TLS 1.2` / `TLS 1.3`, as Go's `tls.VersionName`.
 pub fn version_name(v: Option<rustls::ProtocolVersion>) -> &'static str {
@@ -64,22 +90,16 @@ pub fn record_metrics(
         .filter_map(|c| cert_not_after(c))
         .min();
     if let Some(t) = earliest {
-        registry.set(
-            "probe_ssl_earliest_cert_expiry",
-            "Returns last SSL chain expiry in unixtime",
-            t as f64,
-        );
+        registry.set_gauge(&SSL_EARLIEST_CERT_EXPIRY, t as f64);
     }
-    registry.set(
-        "probe_ssl_last_chain_expiry_timestamp_seconds",
-        "Returns last SSL chain expiry in timestamp",
+    registry.set_gauge(
+        &SSL_LAST_CHAIN_EXPIRY_TIMESTAMP_SECONDS,
         chain.last_chain_expiry(),
     );
     if let Some(leaf) = state.peer_certificates.first() {
         if let Some(info) = leaf_info(leaf) {
-            registry.set_labeled(
-                "probe_ssl_last_chain_info",
-                "Contains SSL leaf certificate information",
+            registry.set_gauge_labeled(
+                &SSL_LAST_CHAIN_INFO,
                 &[
                     ("fingerprint_sha256", info.fingerprint.as_str()),
                     ("subject", info.subject.as_str()),
@@ -91,17 +111,15 @@ pub fn record_metrics(
             );
         }
     }
-    registry.set_labeled(
-        "probe_tls_version_info",
-        "Returns the TLS version used or NaN when unknown",
+    registry.set_gauge_labeled(
+        &TLS_VERSION_INFO,
         &[("version", version_name(state.version))],
         1.0,
     );
     if with_cipher {
         if let Some(c) = state.cipher {
-            registry.set_labeled(
-                "probe_tls_cipher_info",
-                "Returns the TLS cipher negotiated during handshake",
+            registry.set_gauge_labeled(
+                &TLS_CIPHER_INFO,
                 &[("cipher", cipher_name(c).as_str())],
                 1.0,
             );
