@@ -289,7 +289,7 @@ impl Shared {
             .get_or_create(&ModuleLabel {
                 module: module.to_string(),
             })
-            .observe(cx.registry.get("probe_duration_seconds").unwrap_or(0.0));
+            .observe(cx.registry.get(probe::DURATION_SECONDS.name).unwrap_or(0.0));
     }
 }
 
