@@ -22,8 +22,8 @@ use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-use crate::harness::{self, probe_with, run_probe, Outcome};
 use crate::support::tls::server_config;
+use crate::support::{self, probe_with, run_probe, Outcome};
 use crate::support::{TestCa, TlsOptions};
 
 // ---------------------------------------------------------------------------------------------
@@ -643,10 +643,10 @@ impl Dnsmasq {
 /// A dns module with a 5 s timeout, IPv4 preferred, and `block` (YAML at column 0) as the
 /// rest of the `dns:` block.
 pub(crate) fn dns_yaml(block: &str) -> String {
-    let block = harness::dedent(block);
+    let block = support::dedent(block);
     format!(
         "prober: dns\ntimeout: 5s\ndns:\n  preferred_ip_protocol: ip4\n{}",
-        harness::indent(&block, 2)
+        support::indent(&block, 2)
     )
 }
 
@@ -673,7 +673,7 @@ const TRANSPORTS: [&str; 2] = ["udp", "tcp"];
 fn with_transport(transport: &str, block: &str) -> String {
     format!(
         "transport_protocol: {transport}\n{}",
-        harness::dedent(block)
+        support::dedent(block)
     )
 }
 
@@ -835,7 +835,7 @@ async fn servfail_dns_response() {
             "rcode 'NOT_A_VALID_RCODE' is not valid",
         ),
     ] {
-        let yaml = format!("modules:\n  m:\n{}", harness::indent(&dns_yaml(block), 4));
+        let yaml = format!("modules:\n  m:\n{}", support::indent(&dns_yaml(block), 4));
         let err = blackwatch::config::load_str(&yaml, std::path::Path::new("t.yml"))
             .expect_err("an invalid dns module must not load")
             .to_string();
@@ -1117,7 +1117,7 @@ async fn rr_text_is_miekg_format() {
 
 #[tokio::test]
 async fn dns_over_tls() {
-    harness::install_crypto();
+    support::install_crypto();
     let ca = TestCa::new("DoT CA");
     let ca_file = ca.write_ca_file();
     let config = server_config(&ca.localhost(), &TlsOptions::default().no_alpn());
@@ -1158,7 +1158,7 @@ async fn dns_over_tls() {
 
 #[tokio::test]
 async fn shipped_modules_probe_loopback_peers() {
-    harness::install_crypto();
+    support::install_crypto();
     let cfg = blackwatch::config::embedded().expect("embedded config loads");
     let dns_modules: Vec<&String> = cfg
         .modules
@@ -1196,7 +1196,7 @@ async fn shipped_modules_probe_loopback_peers() {
 #[tokio::test]
 async fn shipped_dns_dot_module_probes_a_loopback_dot_peer() {
     use std::io::{BufRead, BufReader};
-    harness::install_crypto();
+    support::install_crypto();
     let ca = TestCa::new("DoT CA");
     let ca_file = ca.write_ca_file();
     let config = server_config(&ca.localhost(), &TlsOptions::default().no_alpn());

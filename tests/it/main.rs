@@ -12,7 +12,6 @@ mod conformance_tcp;
 mod dns;
 mod fuzz; // time-bounded proptest runs of the fuzz targets in fuzz/targets.rs
 mod handler;
-mod harness;
 mod hostile; // hostile targets: every prober ends by its timeout, body/head caps
 mod http;
 mod icmp;

@@ -18,7 +18,7 @@ use blackwatch::state::{Settings, Shared};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::harness::{dedent, http_request, install_crypto, Metrics};
+use crate::support::{dedent, http_request, install_crypto, Metrics};
 use crate::support::{HttpServer, TestResponse};
 
 fn data_dir() -> PathBuf {

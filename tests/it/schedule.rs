@@ -23,10 +23,10 @@ use rustls::sign::CertifiedKey;
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use crate::harness::{http_request, Daemon, Metrics, Sample};
 use crate::support::http::Handler;
 use crate::support::prometheus::Prometheus;
 use crate::support::{handlers, self_signed_localhost, HttpServer, ServerCert, TestResponse};
+use crate::support::{http_request, Daemon, Metrics, Sample};
 
 /// How long any one wait for the scheduler may take (intervals are 1s).
 const DEADLINE: Duration = Duration::from_secs(15);
@@ -51,7 +51,7 @@ modules:
 
 /// A config: [`MODULES`] plus the given `probes:` section (already indented by zero).
 fn with_probes(probes: &str) -> String {
-    format!("{}probes:\n{}", crate::harness::dedent(MODULES), probes)
+    format!("{}probes:\n{}", crate::support::dedent(MODULES), probes)
 }
 
 fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {

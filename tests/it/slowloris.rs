@@ -41,7 +41,7 @@ impl Server {
         let files: Vec<(&str, &str)> = web
             .map(|(_, f)| f.iter().map(|(n, c)| (*n, c.as_str())).collect())
             .unwrap_or_default();
-        let (daemon, web) = crate::support::inproc::state_with_web(
+        let (daemon, web) = crate::support::daemon::state_with_web(
             dir.path(),
             MODULES,
             web.map(|(yaml, _)| (yaml, files.as_slice())),

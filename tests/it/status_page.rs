@@ -22,7 +22,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::alerting::{client, Daemon};
-use crate::harness::dedent;
+use crate::support::dedent;
 use crate::support::{HttpServer, TestResponse};
 
 const WAIT: Duration = Duration::from_secs(30);

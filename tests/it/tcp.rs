@@ -18,8 +18,8 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt, BufRea
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
-use crate::harness::{self, module_config, probe_with, run_probe, Daemon, Metrics, Outcome};
 use crate::support::tls::server_config;
+use crate::support::{self, module_config, probe_with, run_probe, Daemon, Metrics, Outcome};
 use crate::support::{OlderRootChain, ServerCert, TcpServer, TestCa, TlsOptions};
 
 const TLS_METRICS: [&str; 5] = [
@@ -32,13 +32,13 @@ const TLS_METRICS: [&str; 5] = [
 
 /// A tcp module with a 10 s timeout and the given `tcp:` block (YAML at column 0).
 fn tcp_yaml(block: &str) -> String {
-    let block = harness::dedent(block);
+    let block = support::dedent(block);
     if block.trim().is_empty() {
         "prober: tcp\ntimeout: 10s\n".to_string()
     } else {
         format!(
             "prober: tcp\ntimeout: 10s\ntcp:\n{}",
-            harness::indent(&block, 2)
+            support::indent(&block, 2)
         )
     }
 }
@@ -395,13 +395,13 @@ async fn tls_verifies_the_target_host_name() {
 
     // The `hostname` parameter names the server when tls_config does not.
     let cfg = module_config(&tcp_yaml(&block));
-    let o = run_probe(&cfg, harness::MODULE, &server.target(), Some("localhost")).await;
+    let o = run_probe(&cfg, support::MODULE, &server.target(), Some("localhost")).await;
     o.assert_success(true);
     // tls_config.server_name wins over it.
     let cfg = module_config(&tcp_yaml(&format!("{block}\n  server_name: localhost")));
     let o = run_probe(
         &cfg,
-        harness::MODULE,
+        support::MODULE,
         &server.target(),
         Some("wrong.example"),
     )
@@ -410,7 +410,7 @@ async fn tls_verifies_the_target_host_name() {
     let cfg = module_config(&tcp_yaml(&block));
     let o = run_probe(
         &cfg,
-        harness::MODULE,
+        support::MODULE,
         &server.localhost_target(),
         Some("wrong.example"),
     )
@@ -628,13 +628,13 @@ async fn starttls_dialogue_records_tls_metrics_after_the_upgrade() {
     )));
     let o = run_probe(
         &cfg,
-        harness::MODULE,
+        support::MODULE,
         &server.target(),
         Some("wrong.example"),
     )
     .await;
     o.assert_success(false);
-    let o = run_probe(&cfg, harness::MODULE, &server.target(), Some("localhost")).await;
+    let o = run_probe(&cfg, support::MODULE, &server.target(), Some("localhost")).await;
     o.assert_success(true);
 
     // STARTTLS verifies against the target host: an IP target without IP SANs fails,
@@ -999,7 +999,7 @@ fn shipped_module(name: &str, ca: Option<&TestCa>) -> TcpModule {
 
 /// Runs the tcp prober alone (no `probe_success`) with `module`.
 async fn probe_module(module: &TcpModule, target: &str) -> (bool, Metrics, String) {
-    harness::install_crypto();
+    support::install_crypto();
     let mut cx = ProbeCx::new("shipped", target, Duration::from_secs(10), Level::Debug);
     let ok = tokio::time::timeout(
         Duration::from_secs(20),

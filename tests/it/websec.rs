@@ -16,8 +16,8 @@ use serde::Deserialize;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::harness::install_crypto;
 use crate::support::certs::{LeafSpec, ServerCert, TestCa};
+use crate::support::install_crypto;
 use crate::support::prometheus::Prometheus;
 
 const BIN: &str = env!("CARGO_BIN_EXE_blackwatch");
@@ -41,7 +41,7 @@ impl WebDaemon {
     async fn start(web_yaml: &str, files: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let (daemon, web) =
-            crate::support::inproc::state_with_web(dir.path(), MODULES, Some((web_yaml, files)));
+            crate::support::daemon::state_with_web(dir.path(), MODULES, Some((web_yaml, files)));
         let web = web.expect("a web config was given");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -577,7 +577,7 @@ async fn prometheus_scrapes_through_tls_and_basic_auth() {
 // ---------------------------------------------------------------------------
 
 mod policy {
-    use crate::harness::Daemon;
+    use crate::support::Daemon;
     use crate::support::{handlers, HttpServer, TestResponse};
 
     const MODULES: &str = "modules:\n  http_2xx:\n    prober: http\n    timeout: 3s\n    http:\n      preferred_ip_protocol: ip4\n  nofollow:\n    prober: http\n    timeout: 3s\n    http:\n      preferred_ip_protocol: ip4\n      follow_redirects: false\n  tcp_connect:\n    prober: tcp\n    timeout: 3s\n    tcp:\n      preferred_ip_protocol: ip4\n  icmp:\n    prober: icmp\n    timeout: 3s\n";

@@ -20,9 +20,9 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use crate::harness::{dedent, install_crypto};
 use crate::support::process::spawn_listening;
 use crate::support::prometheus::Prometheus;
+use crate::support::{dedent, install_crypto};
 use crate::support::{HttpServer, TestResponse};
 
 const BIN: &str = env!("CARGO_BIN_EXE_blackwatch");
