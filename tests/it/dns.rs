@@ -18,13 +18,12 @@ use hickory_resolver::proto::rr::rdata::NULL;
 use hickory_resolver::proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
-use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::support::tls::server_config;
 use crate::support::{self, probe_with, run_probe, Outcome};
-use crate::support::{TestCa, TlsOptions};
+use crate::support::{poll, TestCa, TlsOptions};
 
 // ---------------------------------------------------------------------------------------------
 // The in-process DNS server
@@ -605,7 +604,6 @@ impl Dnsmasq {
 
     /// Polls with real queries until dnsmasq answers (or exits, or 15 s pass).
     async fn wait_ready(&mut self) -> Result<(), String> {
-        let deadline = Instant::now() + Duration::from_secs(15);
         let socket = UdpSocket::bind("127.0.0.1:0")
             .await
             .map_err(|e| e.to_string())?;
@@ -615,21 +613,22 @@ impl Dnsmasq {
             RecordType::A,
         ));
         let bytes = query.to_vec().map_err(|e| e.to_string())?;
-        loop {
+        let addr = self.addr;
+        // An exit ends the wait early: the condition polled is "answers or exited".
+        poll::within(Duration::from_secs(15), async || {
             if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!("dnsmasq exited: {status}"));
+                return Ok(Err(format!("dnsmasq exited: {status}")));
             }
-            if Instant::now() > deadline {
-                return Err("dnsmasq did not answer within 15s".to_string());
-            }
-            let _ = socket.send_to(&bytes, self.addr).await;
+            let _ = socket.send_to(&bytes, addr).await;
             let mut buf = [0u8; 512];
-            if let Ok(Ok(_)) =
-                tokio::time::timeout(Duration::from_millis(200), socket.recv_from(&mut buf)).await
+            match tokio::time::timeout(Duration::from_millis(200), socket.recv_from(&mut buf)).await
             {
-                return Ok(());
+                Ok(Ok(_)) => Ok(Ok(())),
+                _ => Err("dnsmasq did not answer within 15s".to_string()),
             }
-        }
+        })
+        .await
+        .and_then(|ready| ready)
     }
 
     pub(crate) fn target(&self) -> String {

@@ -20,7 +20,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::support::tls::server_config;
 use crate::support::{self, module_config, probe_with, run_probe, Daemon, Metrics, Outcome};
-use crate::support::{OlderRootChain, ServerCert, TcpServer, TestCa, TlsOptions};
+use crate::support::{poll, OlderRootChain, ServerCert, TcpServer, TestCa, TlsOptions};
 
 const TLS_METRICS: [&str; 5] = [
     "probe_ssl_earliest_cert_expiry",
@@ -206,10 +206,18 @@ async fn plain_connect_succeeds() {
         o.metrics.help.get("probe_failed_due_to_bytes").unwrap(),
         "Indicates if probe failed due to bytes"
     );
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while server.connection_count() == 0 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    poll::until(
+        "the connection to be counted",
+        Duration::from_secs(10),
+        async || {
+            if server.connection_count() > 0 {
+                Ok(())
+            } else {
+                Err(format!("{} connections", server.connection_count()))
+            }
+        },
+    )
+    .await;
     assert_eq!(server.connection_count(), 1);
 }
 
@@ -335,10 +343,18 @@ async fn source_ip_address_is_used() {
         assert!(o.log.contains("Using local address"), "{}", o.dump());
     }
     // The server task records the peer after accept; poll until both arrived.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while peers.lines().len() < 2 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    poll::until(
+        "both peers to be recorded",
+        Duration::from_secs(10),
+        async || {
+            if peers.lines().len() >= 2 {
+                Ok(())
+            } else {
+                Err(format!("{:?}", peers.lines()))
+            }
+        },
+    )
+    .await;
     assert_eq!(peers.lines(), vec!["127.0.0.1", "127.0.0.2"]);
 
     let o = probe_tcp("source_ip_address: not-an-ip", &server.target()).await;
@@ -614,10 +630,14 @@ async fn starttls_dialogue_records_tls_metrics_after_the_upgrade() {
     assert_absent(&o, &["probe_tls_cipher_info"]);
     assert_metric(&o, "probe_failed_due_to_regex", 0.0);
     // The QUIT went over TLS too; the peer records it after answering the EHLO.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while after_tls.lines().len() < 2 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    poll::until("the QUIT over TLS", Duration::from_secs(10), async || {
+        if after_tls.lines().len() >= 2 {
+            Ok(())
+        } else {
+            Err(format!("{:?}", after_tls.lines()))
+        }
+    })
+    .await;
     assert_eq!(after_tls.lines(), vec!["EHLO prober", "QUIT"]);
 
     // The hostname parameter names the server for STARTTLS too.
@@ -744,10 +764,18 @@ async fn expansion_in_send_and_probe_expect_info() {
         o.metrics.help.get("probe_expect_info").unwrap(),
         "Explicit content matched"
     );
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while received.lines().len() < 2 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    poll::until(
+        "both lines from the prober",
+        Duration::from_secs(10),
+        async || {
+            if received.lines().len() >= 2 {
+                Ok(())
+            } else {
+                Err(format!("{:?}", received.lines()))
+            }
+        },
+    )
+    .await;
     assert_eq!(received.lines(), vec!["CONFIRM OpenSSH_6.9p1", "BYE"]);
 }
 
@@ -1060,10 +1088,14 @@ async fn shipped_modules_probe_their_peers() {
     );
     let (ok, _, log) = probe_module(&shipped_module("ssh_banner", None), &server.target()).await;
     assert!(ok, "ssh_banner\n{log}");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while received.lines().is_empty() && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    poll::until("the prober's banner", Duration::from_secs(10), async || {
+        if !received.lines().is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{:?}", received.lines()))
+        }
+    })
+    .await;
     assert_eq!(received.lines(), vec!["SSH-2.0-blackbox-ssh-check"]);
 
     // ssh_banner_extract

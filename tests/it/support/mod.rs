@@ -1,5 +1,6 @@
 //! Every helper the integration tests share.
 //!
+//! * [`poll`]: waiting for a condition on real processes and sockets, with a deadline.
 //! * [`yaml`]: configs written inline in tests.
 //! * [`probe`]: in-process probes and their [`Outcome`].
 //! * [`scrape`]: the metrics text parser ([`Metrics`]) assertions read series from.
@@ -28,6 +29,7 @@
 pub mod certs;
 pub mod daemon;
 pub mod http;
+pub mod poll;
 pub mod probe;
 pub mod process;
 pub mod prometheus;
