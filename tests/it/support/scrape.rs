@@ -1,13 +1,21 @@
-//! A parser for the Prometheus text format (and the sample lines of OpenMetrics), so
+//! The parser for the Prometheus text format (and the sample lines of OpenMetrics), so
 //! assertions read `name{labels}` → value ([`Metrics`], [`Sample`], [`series_key`]).
+//! [`parse_sample`] is the one sample-line parser: the conformance suites' `Exposition`
+//! (exact values as written, duplicates refused) is built on it too.
 
 use std::collections::BTreeMap;
+
+/// Label name → value, sorted by name.
+pub type Labels = BTreeMap<String, String>;
 
 /// One sample line.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sample {
     pub name: String,
-    pub labels: BTreeMap<String, String>,
+    pub labels: Labels,
+    /// The value exactly as written (`3.668918509e+09`).
+    pub raw: String,
+    /// The value parsed (`NaN`, `+Inf` and `-Inf` included).
     pub value: f64,
 }
 
@@ -129,86 +137,95 @@ impl Metrics {
     }
 }
 
-fn parse_sample(line: &str) -> Result<Sample, String> {
-    let name_end = line
-        .find(['{', ' '])
-        .ok_or_else(|| "no value".to_string())?;
-    let name = line[..name_end].to_string();
-    if name.is_empty() {
-        return Err("empty metric name".into());
+/// Parses one sample line, `name{labels} value [timestamp]`. The one sample-line parser of
+/// the tests: [`Metrics::parse`] and the conformance suites' exact comparison both use it.
+pub fn parse_sample(line: &str) -> Result<Sample, String> {
+    let name_end = line.find(['{', ' ']).ok_or_else(|| "no value".to_owned())?;
+    let name = &line[..name_end];
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+    {
+        return Err(format!("bad metric name {name:?}"));
     }
-    let mut labels = BTreeMap::new();
+    let mut labels = Labels::new();
     let mut rest = &line[name_end..];
     if let Some(after) = rest.strip_prefix('{') {
-        let mut chars = after.char_indices().peekable();
-        let mut end = None;
-        loop {
-            // Skip separators.
-            while let Some((_, c)) = chars.peek() {
-                if *c == ',' || *c == ' ' {
-                    chars.next();
-                } else {
-                    break;
-                }
-            }
-            match chars.peek() {
-                Some((i, '}')) => {
-                    end = Some(*i);
-                    break;
-                }
-                None => break,
-                _ => {}
-            }
-            let mut key = String::new();
-            for (_, c) in chars.by_ref() {
-                if c == '=' {
-                    break;
-                }
-                key.push(c);
-            }
-            match chars.next() {
-                Some((_, '"')) => {}
-                _ => return Err(format!("label {key} has no opening quote")),
-            }
-            let mut value = String::new();
-            let mut closed = false;
-            while let Some((_, c)) = chars.next() {
-                match c {
-                    '\\' => match chars.next() {
-                        Some((_, 'n')) => value.push('\n'),
-                        Some((_, other)) => value.push(other),
-                        None => return Err("dangling escape".into()),
-                    },
-                    '"' => {
-                        closed = true;
-                        break;
-                    }
-                    c => value.push(c),
-                }
-            }
-            if !closed {
-                return Err(format!("label {key} value not closed"));
-            }
-            labels.insert(key.trim().to_string(), value);
-        }
-        let end = end.ok_or_else(|| "label set not closed".to_string())?;
-        rest = &after[end + 1..];
+        let (parsed, remainder) = parse_labels(after)?;
+        labels = parsed;
+        rest = remainder;
     }
-    let value_str = rest
-        .split_whitespace()
-        .next()
-        .ok_or_else(|| "no value".to_string())?;
-    let value = match value_str {
-        "+Inf" => f64::INFINITY,
-        "-Inf" => f64::NEG_INFINITY,
-        "NaN" => f64::NAN,
-        v => v.parse::<f64>().map_err(|e| format!("value {v:?}: {e}"))?,
-    };
+    let rest = rest
+        .strip_prefix(' ')
+        .ok_or_else(|| "no space before the value".to_owned())?;
+    // An optional timestamp may follow the value.
+    let raw = rest.split(' ').next().unwrap_or_default().to_owned();
+    let value = parse_value(&raw)?;
     Ok(Sample {
-        name,
+        name: name.to_owned(),
         labels,
+        raw,
         value,
     })
+}
+
+/// Parses `name="value",...}` and returns the labels plus what follows the `}`.
+fn parse_labels(mut s: &str) -> Result<(Labels, &str), String> {
+    let mut labels = Labels::new();
+    loop {
+        s = s.trim_start();
+        if let Some(after) = s.strip_prefix('}') {
+            return Ok((labels, after));
+        }
+        let eq = s.find('=').ok_or_else(|| "label without '='".to_owned())?;
+        let name = s[..eq].trim().to_owned();
+        s = s[eq + 1..]
+            .strip_prefix('"')
+            .ok_or_else(|| format!("label {name} value not quoted"))?;
+        let mut value = String::new();
+        let mut chars = s.char_indices();
+        let end = loop {
+            match chars.next() {
+                None => return Err(format!("unterminated value of label {name}")),
+                Some((i, '"')) => break i,
+                Some((_, '\\')) => match chars.next() {
+                    Some((_, 'n')) => value.push('\n'),
+                    Some((_, '\\')) => value.push('\\'),
+                    Some((_, '"')) => value.push('"'),
+                    other => return Err(format!("bad escape in label {name}: {other:?}")),
+                },
+                Some((_, c)) => value.push(c),
+            }
+        };
+        s = &s[end + 1..];
+        if labels.insert(name.clone(), value).is_some() {
+            return Err(format!("label {name} given twice"));
+        }
+        s = s.trim_start();
+        if let Some(after) = s.strip_prefix(',') {
+            s = after;
+        } else if !s.starts_with('}') {
+            return Err("expected ',' or '}' after a label".to_owned());
+        }
+    }
+}
+
+fn parse_value(raw: &str) -> Result<f64, String> {
+    match raw {
+        "NaN" => Ok(f64::NAN),
+        "+Inf" => Ok(f64::INFINITY),
+        "-Inf" => Ok(f64::NEG_INFINITY),
+        _ if raw
+            .chars()
+            .any(|c| c.is_ascii_alphabetic() && c != 'e' && c != 'E') =>
+        {
+            Err(format!("bad value {raw:?}"))
+        }
+        _ => raw
+            .parse::<f64>()
+            .map_err(|e| format!("bad value {raw:?}: {e}")),
+    }
 }
 
 #[cfg(test)]
