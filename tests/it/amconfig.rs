@@ -648,7 +648,7 @@ fn discord_titles(sink: &crate::support::HttpServer) -> Vec<String> {
 /// templates parsed before.
 #[tokio::test]
 async fn broken_templates_fail_check_start_up_and_reload_keeps_the_running_ones() {
-    use crate::support::{HttpServer, TestResponse};
+    use crate::support::{poll, HttpServer, TestResponse};
     let sink = HttpServer::plain(|_r: &crate::support::TestRequest| TestResponse::new(204));
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("tmpl")).unwrap();
@@ -691,16 +691,19 @@ async fn broken_templates_fail_check_start_up_and_reload_keeps_the_running_ones(
         let sink = &sink;
         let d = &d;
         async move {
-            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
-            while discord_titles(sink).len() < n {
-                assert!(
-                    tokio::time::Instant::now() < deadline,
-                    "waiting for notification {n}; sink got {:?}; daemon stderr:\n{}",
-                    discord_titles(sink),
-                    d.stderr_text()
-                );
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
+            let what = format!("notification {n}");
+            poll::until(&what, std::time::Duration::from_secs(20), async || {
+                let titles = discord_titles(sink);
+                if titles.len() >= n {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "sink got {titles:?}; daemon stderr:\n{}",
+                        d.stderr_text()
+                    ))
+                }
+            })
+            .await;
         }
     };
     // The pipeline is running with the templates.

@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::support::process::spawn_listening;
-use crate::support::{handlers, HttpServer, TestResponse};
+use crate::support::{handlers, poll, HttpServer, TestResponse};
 
 const BIN: &str = env!("CARGO_BIN_EXE_blackwatch");
 /// Generous: the machine is shared with concurrent builds.
@@ -175,18 +175,16 @@ impl Daemon {
 
     /// Waits for the process to exit.
     async fn wait(&mut self) -> ExitStatus {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("polling the daemon") {
-                return status;
+        poll::until("the daemon to exit", WAIT, async || {
+            match self.child.try_wait().expect("polling the daemon") {
+                Some(status) => Ok(status),
+                None => Err(format!(
+                    "the daemon did not exit; stderr:\n{}",
+                    self.stderr_text()
+                )),
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the daemon did not exit; stderr:\n{}",
-                self.stderr_text()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        })
+        .await
     }
 
     async fn get(&self, path_and_query: &str) -> (u16, String) {
@@ -195,19 +193,15 @@ impl Daemon {
 
     /// Polls `path` until `done(body)` holds.
     async fn wait_for(&self, path: &str, what: &str, done: impl Fn(&str) -> bool) -> String {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
+        poll::until(&format!("{what} on {path}"), WAIT, async || {
             let (_, body) = self.get(path).await;
             if done(&body) {
-                return body;
+                Ok(body)
+            } else {
+                Err(format!("body:\n{body}\nstderr:\n{}", self.stderr_text()))
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "timed out waiting for {what} on {path}; last body:\n{body}\nstderr:\n{}",
-                self.stderr_text()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        })
+        .await
     }
 }
 

@@ -287,7 +287,7 @@ fn deliberate_differences_are_documented() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dns_probes_match_blackbox_exporter() {
-    crate::harness::install_crypto();
+    crate::support::install_crypto();
     let ca = TestCa::new("DoT CA");
     let ca_file = ca.write_ca_file();
     // A port nothing listens on, over UDP or TCP.

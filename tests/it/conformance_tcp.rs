@@ -140,7 +140,7 @@ impl Scenario {
     }
 
     fn tcp(mut self, block: &str) -> Self {
-        let block = crate::harness::dedent(block);
+        let block = crate::support::dedent(block);
         let mut text = String::new();
         if !block.contains("preferred_ip_protocol") {
             text.push_str("preferred_ip_protocol: ip4\n");

@@ -18,13 +18,12 @@ use hickory_resolver::proto::rr::rdata::NULL;
 use hickory_resolver::proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
-use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-use crate::harness::{self, probe_with, run_probe, Outcome};
 use crate::support::tls::server_config;
-use crate::support::{TestCa, TlsOptions};
+use crate::support::{self, probe_with, run_probe, Outcome};
+use crate::support::{poll, TestCa, TlsOptions};
 
 // ---------------------------------------------------------------------------------------------
 // The in-process DNS server
@@ -605,7 +604,6 @@ impl Dnsmasq {
 
     /// Polls with real queries until dnsmasq answers (or exits, or 15 s pass).
     async fn wait_ready(&mut self) -> Result<(), String> {
-        let deadline = Instant::now() + Duration::from_secs(15);
         let socket = UdpSocket::bind("127.0.0.1:0")
             .await
             .map_err(|e| e.to_string())?;
@@ -615,21 +613,22 @@ impl Dnsmasq {
             RecordType::A,
         ));
         let bytes = query.to_vec().map_err(|e| e.to_string())?;
-        loop {
+        let addr = self.addr;
+        // An exit ends the wait early: the condition polled is "answers or exited".
+        poll::within(Duration::from_secs(15), async || {
             if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!("dnsmasq exited: {status}"));
+                return Ok(Err(format!("dnsmasq exited: {status}")));
             }
-            if Instant::now() > deadline {
-                return Err("dnsmasq did not answer within 15s".to_string());
-            }
-            let _ = socket.send_to(&bytes, self.addr).await;
+            let _ = socket.send_to(&bytes, addr).await;
             let mut buf = [0u8; 512];
-            if let Ok(Ok(_)) =
-                tokio::time::timeout(Duration::from_millis(200), socket.recv_from(&mut buf)).await
+            match tokio::time::timeout(Duration::from_millis(200), socket.recv_from(&mut buf)).await
             {
-                return Ok(());
+                Ok(Ok(_)) => Ok(Ok(())),
+                _ => Err("dnsmasq did not answer within 15s".to_string()),
             }
-        }
+        })
+        .await
+        .and_then(|ready| ready)
     }
 
     pub(crate) fn target(&self) -> String {
@@ -643,10 +642,10 @@ impl Dnsmasq {
 /// A dns module with a 5 s timeout, IPv4 preferred, and `block` (YAML at column 0) as the
 /// rest of the `dns:` block.
 pub(crate) fn dns_yaml(block: &str) -> String {
-    let block = harness::dedent(block);
+    let block = support::dedent(block);
     format!(
         "prober: dns\ntimeout: 5s\ndns:\n  preferred_ip_protocol: ip4\n{}",
-        harness::indent(&block, 2)
+        support::indent(&block, 2)
     )
 }
 
@@ -673,7 +672,7 @@ const TRANSPORTS: [&str; 2] = ["udp", "tcp"];
 fn with_transport(transport: &str, block: &str) -> String {
     format!(
         "transport_protocol: {transport}\n{}",
-        harness::dedent(block)
+        support::dedent(block)
     )
 }
 
@@ -835,7 +834,7 @@ async fn servfail_dns_response() {
             "rcode 'NOT_A_VALID_RCODE' is not valid",
         ),
     ] {
-        let yaml = format!("modules:\n  m:\n{}", harness::indent(&dns_yaml(block), 4));
+        let yaml = format!("modules:\n  m:\n{}", support::indent(&dns_yaml(block), 4));
         let err = blackwatch::config::load_str(&yaml, std::path::Path::new("t.yml"))
             .expect_err("an invalid dns module must not load")
             .to_string();
@@ -1117,7 +1116,7 @@ async fn rr_text_is_miekg_format() {
 
 #[tokio::test]
 async fn dns_over_tls() {
-    harness::install_crypto();
+    support::install_crypto();
     let ca = TestCa::new("DoT CA");
     let ca_file = ca.write_ca_file();
     let config = server_config(&ca.localhost(), &TlsOptions::default().no_alpn());
@@ -1158,7 +1157,7 @@ async fn dns_over_tls() {
 
 #[tokio::test]
 async fn shipped_modules_probe_loopback_peers() {
-    harness::install_crypto();
+    support::install_crypto();
     let cfg = blackwatch::config::embedded().expect("embedded config loads");
     let dns_modules: Vec<&String> = cfg
         .modules
@@ -1196,7 +1195,7 @@ async fn shipped_modules_probe_loopback_peers() {
 #[tokio::test]
 async fn shipped_dns_dot_module_probes_a_loopback_dot_peer() {
     use std::io::{BufRead, BufReader};
-    harness::install_crypto();
+    support::install_crypto();
     let ca = TestCa::new("DoT CA");
     let ca_file = ca.write_ca_file();
     let config = server_config(&ca.localhost(), &TlsOptions::default().no_alpn());

@@ -5,8 +5,8 @@
 use std::io::Read as _;
 use std::time::Duration;
 
-use crate::harness::{Daemon, HttpResponse, Metrics};
 use crate::support::{handlers, HttpServer, TestRequest, TestResponse};
+use crate::support::{Daemon, HttpResponse, Metrics};
 
 const SECRET_TOKEN: &str = "s3cr3t-token-value";
 const SECRET_PASSWORD: &str = "hunter2-password";

@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinHandle;
 
-use crate::harness::{probe_with, Outcome};
+use crate::support::{probe_with, Outcome};
 
 /// Every module here has this timeout.
 const TIMEOUT: Duration = Duration::from_secs(2);
@@ -421,7 +421,7 @@ impl RssDaemon {
 
     /// `CONCURRENT` `/probe?debug=true` requests at once; the peak RSS seen meanwhile (KiB)
     /// and the responses.
-    async fn batch(&self, module: &str, target: &str) -> (u64, Vec<crate::harness::HttpResponse>) {
+    async fn batch(&self, module: &str, target: &str) -> (u64, Vec<crate::support::HttpResponse>) {
         let path = format!("/probe?module={module}&debug=true&target={target}");
         let stop = tokio_util::sync::CancellationToken::new();
         let pid = self.child.id().to_string();
@@ -440,7 +440,7 @@ impl RssDaemon {
             .map(|_| {
                 let (addr, path) = (self.addr, path.clone());
                 tokio::spawn(async move {
-                    crate::harness::http_request(
+                    crate::support::http_request(
                         addr,
                         http::Method::GET,
                         &path,
@@ -649,7 +649,7 @@ async fn rss_of_the_binary_stays_bounded_under_every_hostile_target() {
     // The probe log of the endless-lines target shows the truncation, and /logs serves the
     // bounded entry.
     let (_, target) = &cases[8].2;
-    let r = crate::harness::http_request(
+    let r = crate::support::http_request(
         d.addr,
         http::Method::GET,
         &format!("/probe?module=tcp_expect&debug=true&target={target}"),

@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use crate::harness::{probe_http, Outcome};
 use crate::support::certs::{write_temp_file, Cert};
 use crate::support::{
     handlers, self_signed_localhost, Encoding, HttpServer, LeafSpec, OlderRootChain, TestCa,
     TestRequest, TestResponse, TlsOptions, Validity,
 };
+use crate::support::{probe_http, Outcome};
 
 const PHASES: [&str; 5] = ["resolve", "connect", "tls", "processing", "transfer"];
 
@@ -1305,7 +1305,7 @@ async fn resolution_failure_reports_only_the_resolve_phase() {
 async fn slow_response_hits_the_module_timeout() {
     let server = HttpServer::plain(handlers::slow(Duration::from_secs(10), 200));
     let module = "prober: http\ntimeout: 1s\nhttp: {}";
-    let o = crate::harness::probe_with(module, &server.url("/")).await;
+    let o = crate::support::probe_with(module, &server.url("/")).await;
     o.assert_success(false);
     assert!(
         o.elapsed < Duration::from_secs(4),
@@ -1335,7 +1335,7 @@ async fn slow_response_hits_the_module_timeout() {
             .with_body("a".repeat(20))
             .chunked_with(1, Some(Duration::from_millis(300))),
     ));
-    let o = crate::harness::probe_with(module, &server.url("/")).await;
+    let o = crate::support::probe_with(module, &server.url("/")).await;
     o.assert_success(false);
     assert!(o.elapsed < Duration::from_secs(4), "took {:?}", o.elapsed);
 }
@@ -1395,17 +1395,17 @@ async fn hostname_parameter_sets_host_and_sni() {
     let ca = TestCa::new("blackwatch test CA");
     let ca_file = ca.write_ca_file();
     let server = HttpServer::tls(&ca.localhost_without_ip(), handlers::ok());
-    let cfg = crate::harness::module_config(&crate::harness::http_module_yaml(&format!(
+    let cfg = crate::support::module_config(&crate::support::http_module_yaml(&format!(
         "tls_config:\n  ca_file: {}",
         yaml_path(&ca_file)
     )));
     let target = server.url("/");
 
-    let o = crate::harness::run_probe(&cfg, crate::harness::MODULE, &target, None).await;
+    let o = crate::support::run_probe(&cfg, crate::support::MODULE, &target, None).await;
     o.assert_success(false);
 
     let o =
-        crate::harness::run_probe(&cfg, crate::harness::MODULE, &target, Some("localhost")).await;
+        crate::support::run_probe(&cfg, crate::support::MODULE, &target, Some("localhost")).await;
     o.assert_success(true);
     let req = server.last_request().expect("request");
     assert_eq!(req.host().as_deref(), Some("localhost"));

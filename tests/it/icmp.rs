@@ -23,7 +23,7 @@ use blackwatch::config;
 use blackwatch::probe::Prober;
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::harness::{probe_with, run_probe, Daemon, Outcome};
+use crate::support::{probe_with, run_probe, Daemon, Outcome};
 
 const PHASE: &str = "probe_icmp_duration_seconds";
 const HOP_LIMIT: &str = "probe_icmp_reply_hop_limit";

@@ -2,29 +2,28 @@
 //! blackbox_exporter and promtool where a comparison is asked for.
 
 mod alerting; // the alert pipeline through the binary: webhook sink, API v2, amtool, kill -9
-mod amconfig;
-mod cli;
-mod config;
-mod conformance;
-mod conformance_dns;
-mod conformance_icmp;
-mod conformance_tcp;
-mod dns;
+mod amconfig; // alertmanager.yml validation and routing compared with amtool
+mod cli; // the real binary: --config.check, listening on, probes, SIGHUP reload, SIGTERM
+mod config; // every shipped config loads, exact messages for tests/data/bad, unknown keys
+mod conformance; // the http prober side by side with the real blackbox_exporter
+mod conformance_dns; // the dns prober side by side with the real blackbox_exporter
+mod conformance_icmp; // the icmp prober side by side with the real blackbox_exporter
+mod conformance_tcp; // the tcp prober side by side with the real blackbox_exporter
+mod dns; // the dns prober vs an in-process DNS server (UDP, TCP, DoT) and dnsmasq
 mod fuzz; // time-bounded proptest runs of the fuzz targets in fuzz/targets.rs
-mod handler;
-mod harness;
+mod handler; // the HTTP surface: /probe, /logs, /, /-/healthy, /-/ready, /-/reload, /metrics
 mod hostile; // hostile targets: every prober ends by its timeout, body/head caps
-mod http;
-mod icmp;
+mod http; // the http prober vs loopback servers: upstream's http_test.go scenarios and more
+mod icmp; // the icmp prober against 127.0.0.1, 127.0.0.2 and ::1
 mod layers; // src/'s module graph is acyclic and ARCHITECTURE.md's codemap is in its order
 mod limits; // --alerts.limit and --silences.max-silences through the API
 mod notify; // Discord and e-mail notifiers vs loopback servers, aiosmtpd and Alertmanager 0.25
-mod promql; // the rule-expression evaluator vs promtool 2.42
-mod rules;
-mod schedule;
+mod promql; // the rule-expression evaluator vs promtool 2.42, tables in tests/data/promql
+mod rules; // rule unit-test files vs promtool; alerts pending, firing, resolving in a daemon
+mod schedule; // scheduled probes on /metrics: staleness, file_sd, reload, a real Prometheus
 mod slowloris; // the HTTP server closes connections that do not send a request head in time
 mod status_page; // the status page at / in headless Chromium; alerting examples load
-mod support;
-mod support_selftest;
-mod tcp;
+mod support; // the shared helpers: loopback servers, certificates, daemons, polling, scraping
+mod support_selftest; // the loopback test servers in support/ work
+mod tcp; // the tcp prober vs loopback peers: upstream's tcp_test.go scenarios, shipped modules
 mod websec; // --web.config.file: TLS, client certs, basic auth, headers, reload, Prometheus

@@ -21,7 +21,7 @@ use blackwatch::alert::store::Alert;
 use blackwatch::labels::LabelSet;
 use tokio::time::Instant;
 
-use crate::support::{HttpServer, TestCa, TestRequest, TestResponse};
+use crate::support::{poll, HttpServer, TestCa, TestRequest, TestResponse};
 
 use blackwatch::labels::label_set as ls;
 
@@ -778,25 +778,34 @@ async fn start_am(yaml: &str) -> Am {
         _dir: dir,
     };
     let client = reqwest::Client::new();
-    for _ in 0..100 {
-        if let Ok(r) = client.get(format!("{}/-/ready", am.base)).send().await {
-            if r.status().is_success() {
-                return am;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("alertmanager did not become ready");
+    poll::until(
+        "alertmanager to become ready",
+        Duration::from_secs(10),
+        async || match client.get(format!("{}/-/ready", am.base)).send().await {
+            Ok(r) if r.status().is_success() => Ok(()),
+            Ok(r) => Err(format!("/-/ready answered {}", r.status())),
+            Err(e) => Err(format!("/-/ready: {e}")),
+        },
+    )
+    .await;
+    am
 }
 
-async fn wait_for<T>(mut f: impl FnMut() -> Option<T>) -> T {
-    for _ in 0..300 {
-        if let Some(v) = f() {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out waiting");
+/// Waits up to 30 s until the Discord fake `fake` has received `n` bodies.
+async fn wait_for_bodies(fake: &FakeDiscord, n: usize) {
+    poll::until(
+        &format!("{n} Discord bodies"),
+        Duration::from_secs(30),
+        async || {
+            let got = fake.bodies().len();
+            if got >= n {
+                Ok(())
+            } else {
+                Err(format!("{got} bodies"))
+            }
+        },
+    )
+    .await;
 }
 
 fn rfc3339(t: SystemTime) -> String {
@@ -917,7 +926,7 @@ receivers:
             post(&step2[1..]).await;
         }
         let from = (n - 1) * n_discord;
-        wait_for(|| (am_discord.bodies().len() >= from + n_discord).then_some(())).await;
+        wait_for_bodies(&am_discord, from + n_discord).await;
         let mut am_mails: Vec<serde_json::Value> = (0..n_email).map(|_| sink.next()).collect();
         let c = ctx(
             "team-x.ops",
@@ -1186,7 +1195,7 @@ async fn discord_rate_limit_through_the_pipeline_delivers_once() {
         }],
         SystemTime::now(),
     );
-    wait_for(|| (fake.bodies().len() >= 2).then_some(())).await;
+    wait_for_bodies(&fake, 2).await;
     // Three more group_interval ticks: dedup must find the notification logged.
     tokio::time::sleep(Duration::from_millis(3200)).await;
     token.cancel();

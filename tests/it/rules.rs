@@ -18,8 +18,8 @@ use blackwatch::state::{Settings, Shared};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::harness::{dedent, http_request, install_crypto, Metrics};
-use crate::support::{HttpServer, TestResponse};
+use crate::support::{dedent, http_request, install_crypto, Metrics};
+use crate::support::{poll, HttpServer, TestResponse};
 
 fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/rules")
@@ -198,17 +198,15 @@ async fn wait_metrics(
     deadline: Duration,
     check: impl Fn(&Metrics) -> bool,
 ) -> Instant {
-    let end = Instant::now() + deadline;
-    loop {
+    poll::until(what, deadline, async || {
         let m = d.metrics().await;
         if check(&m) {
-            return Instant::now();
+            Ok(Instant::now())
+        } else {
+            Err(format!("/metrics:\n{}", m.text()))
         }
-        if Instant::now() > end {
-            panic!("timed out waiting for {what}; /metrics:\n{}", m.text());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await
 }
 
 fn probe_success(m: &Metrics) -> Option<f64> {
@@ -360,17 +358,15 @@ async fn alert_goes_pending_fires_and_resolves_as_the_target_goes_down_and_up() 
     // A restart restores the firing alert from --storage.path: it never goes pending again.
     d.stop().await;
     let d = RulesDaemon::start(dir.path(), &config).await;
-    let end = Instant::now() + Duration::from_secs(15);
-    let state = loop {
-        if let Some(s) = alert_state(&d.metrics().await) {
-            break s;
-        }
-        assert!(
-            Instant::now() < end,
-            "the alert did not come back after a restart"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let state = poll::until(
+        "the alert to come back after a restart",
+        Duration::from_secs(15),
+        async || {
+            let m = d.metrics().await;
+            alert_state(&m).ok_or_else(|| format!("/metrics:\n{}", m.text()))
+        },
+    )
+    .await;
     assert_eq!(state, "firing", "restored alert state");
 
     up.store(true, Ordering::SeqCst);

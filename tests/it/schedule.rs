@@ -21,12 +21,11 @@ use http::Method;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use serde::Deserialize;
-use tokio::time::Instant;
 
-use crate::harness::{http_request, Daemon, Metrics, Sample};
 use crate::support::http::Handler;
 use crate::support::prometheus::Prometheus;
-use crate::support::{handlers, self_signed_localhost, HttpServer, ServerCert, TestResponse};
+use crate::support::{handlers, poll, self_signed_localhost, HttpServer, ServerCert, TestResponse};
+use crate::support::{http_request, Daemon, Metrics, Sample};
 
 /// How long any one wait for the scheduler may take (intervals are 1s).
 const DEADLINE: Duration = Duration::from_secs(15);
@@ -51,7 +50,7 @@ modules:
 
 /// A config: [`MODULES`] plus the given `probes:` section (already indented by zero).
 fn with_probes(probes: &str) -> String {
-    format!("{}probes:\n{}", crate::harness::dedent(MODULES), probes)
+    format!("{}probes:\n{}", crate::support::dedent(MODULES), probes)
 }
 
 fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -88,20 +87,15 @@ fn key(job: &str, instance: &str) -> (String, String) {
 /// Scrapes `/metrics` until `done` holds; panics with the last exposition after
 /// [`DEADLINE`].
 async fn wait_until(daemon: &Daemon, what: &str, done: impl Fn(&Metrics) -> bool) -> Metrics {
-    let start = Instant::now();
-    loop {
+    poll::until(what, DEADLINE, async || {
         let m = daemon.self_metrics().await;
         if done(&m) {
-            return m;
+            Ok(m)
+        } else {
+            Err(format!("/metrics:\n{}", m.text()))
         }
-        if start.elapsed() > DEADLINE {
-            panic!(
-                "timed out after {DEADLINE:?} waiting for {what}; last /metrics:\n{}",
-                m.text()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await
 }
 
 fn http_500() -> impl Fn(&crate::support::TestRequest) -> TestResponse + Send + Sync + 'static {
@@ -576,18 +570,19 @@ async fn file_sd_targets_follow_the_files() {
     // A bad edit keeps the previous targets, and says why in the log.
     let b_requests = b.request_count();
     write_atomically(&json, "[{\"targets\": [\"unterminated");
-    let start = Instant::now();
-    loop {
-        if logs.text().contains("Error reading file_sd file") {
-            break;
-        }
-        assert!(
-            start.elapsed() < DEADLINE,
-            "no error logged for the bad file_sd file; log:\n{}",
-            logs.text()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    poll::until(
+        "an error logged for the bad file_sd file",
+        DEADLINE,
+        async || {
+            let text = logs.text();
+            if text.contains("Error reading file_sd file") {
+                Ok(())
+            } else {
+                Err(format!("log:\n{text}"))
+            }
+        },
+    )
+    .await;
     assert!(logs.text().contains("targets.json"), "{}", logs.text());
     // Two more runs of b after the error: the job kept probing it.
     let b_after_error = b.request_count();
@@ -821,10 +816,9 @@ async fn prometheus_scrapes_every_scheduled_target_with_honor_labels() {
     .await;
 
     let mut prometheus = start_prometheus(daemon.addr);
-    let start = Instant::now();
-    let deadline = Duration::from_secs(25);
     let mut last = String::new();
-    let got = loop {
+    let what = format!("Prometheus to return every scheduled target (want {want:?})");
+    let got = poll::until(&what, Duration::from_secs(25), async || {
         prometheus.assert_running();
         let resp = tokio::time::timeout(
             Duration::from_secs(5),
@@ -851,18 +845,15 @@ async fn prometheus_scrapes_every_scheduled_target_with_honor_labels() {
             let body_has_all = got.len() == want.len() && got.keys().eq(want.keys());
             last = body;
             if body_has_all {
-                break got;
+                return Ok(got);
             }
         }
-        if start.elapsed() > deadline {
-            panic!(
-                "Prometheus did not return every scheduled target within {deadline:?}\n\
-                 want {want:?}\nlast response: {last}\n--- prometheus log ---\n{}",
-                prometheus.log()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    };
+        Err(format!(
+            "last response: {last}\n--- prometheus log ---\n{}",
+            prometheus.log()
+        ))
+    })
+    .await;
     assert_eq!(got, want, "{last}");
 
     // blackwatch's labels won (honor_labels): no exported_* renames, the scrape job is not

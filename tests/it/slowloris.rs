@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::support::certs::TestCa;
-use crate::support::{handlers, HttpServer};
+use crate::support::{handlers, poll, HttpServer};
 
 /// The timeouts the servers here run with: short, so the tests take seconds.
 const TIMEOUT: Duration = Duration::from_secs(1);
@@ -41,7 +41,7 @@ impl Server {
         let files: Vec<(&str, &str)> = web
             .map(|(_, f)| f.iter().map(|(n, c)| (*n, c.as_str())).collect())
             .unwrap_or_default();
-        let (daemon, web) = crate::support::inproc::state_with_web(
+        let (daemon, web) = crate::support::daemon::state_with_web(
             dir.path(),
             MODULES,
             web.map(|(yaml, _)| (yaml, files.as_slice())),
@@ -227,13 +227,18 @@ async fn shutdown_lets_in_flight_requests_finish() {
     let resp = in_flight.await.expect("request task");
     assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
     assert!(resp.contains("\nprobe_success 1\n"), "{resp}");
-    tokio::time::timeout(Duration::from_secs(5), async {
-        while !server.task.is_finished() {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("the server stops after the in-flight request");
+    poll::until(
+        "the server to stop after the in-flight request",
+        Duration::from_secs(5),
+        async || {
+            if server.task.is_finished() {
+                Ok(())
+            } else {
+                Err("the server task is still running")
+            }
+        },
+    )
+    .await;
     assert!(
         TcpStream::connect(server.addr).await.is_err(),
         "the listener is closed after shutdown"

@@ -19,11 +19,10 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::time::Instant;
 
 use crate::alerting::{client, Daemon};
-use crate::harness::dedent;
-use crate::support::{HttpServer, TestResponse};
+use crate::support::dedent;
+use crate::support::{poll, HttpServer, TestResponse};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -192,18 +191,15 @@ async fn get_json(url: &str) -> Value {
 
 /// Polls `url` (JSON) until `f` holds.
 async fn wait_json(what: &str, url: &str, f: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + WAIT;
-    loop {
+    poll::until(what, WAIT, async || {
         let v = get_json(url).await;
         if f(&v) {
-            return v;
+            Ok(v)
+        } else {
+            Err(v)
         }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}: {v}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await
 }
 
 /// Posts a form's fields (urlencoded, as a browser does) without following the redirect.
@@ -385,21 +381,25 @@ async fn status_page_in_chromium_shows_targets_alerts_and_silence_forms_work() {
     })
     .await;
     // Both targets have a result (the down one is what fired; wait for the up one too).
-    let deadline = Instant::now() + WAIT;
-    while !client()
-        .get(d.url("/metrics"))
-        .send()
-        .await
-        .expect("GET /metrics")
-        .text()
-        .await
-        .expect("body")
-        .lines()
-        .any(|l| l.starts_with("probe_success{") && l.contains(&up_url) && l.ends_with(" 1"))
-    {
-        assert!(Instant::now() < deadline, "the up target never succeeded");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    poll::until("the up target to succeed", WAIT, async || {
+        let metrics = client()
+            .get(d.url("/metrics"))
+            .send()
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("body");
+        if metrics
+            .lines()
+            .any(|l| l.starts_with("probe_success{") && l.contains(&up_url) && l.ends_with(" 1"))
+        {
+            Ok(())
+        } else {
+            Err(format!("/metrics:\n{metrics}"))
+        }
+    })
+    .await;
 
     wait_json(
         "TargetDown in the alert pipeline",

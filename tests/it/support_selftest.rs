@@ -12,7 +12,7 @@ use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
 use crate::support::{
-    handlers, self_signed_localhost, Encoding, HttpServer, OlderRootChain, TcpServer, TestCa,
+    handlers, poll, self_signed_localhost, Encoding, HttpServer, OlderRootChain, TcpServer, TestCa,
     TestResponse, TlsOptions,
 };
 
@@ -179,12 +179,15 @@ async fn untrusted_and_expired_certificates_are_rejected() {
         let result = tls_connect(server.addr(), "localhost", &[ca.cert().der()], &[]).await;
         assert!(result.is_err(), "handshake should fail");
         // The server only notices after the client aborts.
-        for _ in 0..100 {
-            if server.handshake_failures() > 0 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        poll::until(
+            "the handshake failure",
+            Duration::from_secs(1),
+            async || match server.handshake_failures() {
+                0 => Err("no handshake failure yet"),
+                _ => Ok(()),
+            },
+        )
+        .await;
         assert_eq!(server.handshake_failures(), 1);
     }
 }
@@ -240,11 +243,13 @@ async fn dropping_the_handle_stops_the_server() {
     let server = HttpServer::plain(handlers::ok());
     let addr = server.addr();
     drop(server);
-    for _ in 0..100 {
-        if TcpStream::connect(addr).await.is_err() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("server still accepting after drop");
+    poll::until(
+        "the server to stop accepting after drop",
+        Duration::from_secs(1),
+        async || match TcpStream::connect(addr).await {
+            Err(_) => Ok(()),
+            Ok(_) => Err("server still accepting after drop"),
+        },
+    )
+    .await;
 }

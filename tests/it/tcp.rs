@@ -18,9 +18,9 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt, BufRea
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
-use crate::harness::{self, module_config, probe_with, run_probe, Daemon, Metrics, Outcome};
 use crate::support::tls::server_config;
-use crate::support::{OlderRootChain, ServerCert, TcpServer, TestCa, TlsOptions};
+use crate::support::{self, module_config, probe_with, run_probe, Daemon, Metrics, Outcome};
+use crate::support::{poll, OlderRootChain, ServerCert, TcpServer, TestCa, TlsOptions};
 
 const TLS_METRICS: [&str; 5] = [
     "probe_ssl_earliest_cert_expiry",
@@ -32,13 +32,13 @@ const TLS_METRICS: [&str; 5] = [
 
 /// A tcp module with a 10 s timeout and the given `tcp:` block (YAML at column 0).
 fn tcp_yaml(block: &str) -> String {
-    let block = harness::dedent(block);
+    let block = support::dedent(block);
     if block.trim().is_empty() {
         "prober: tcp\ntimeout: 10s\n".to_string()
     } else {
         format!(
             "prober: tcp\ntimeout: 10s\ntcp:\n{}",
-            harness::indent(&block, 2)
+            support::indent(&block, 2)
         )
     }
 }
@@ -206,10 +206,18 @@ async fn plain_connect_succeeds() {
         o.metrics.help.get("probe_failed_due_to_bytes").unwrap(),
         "Indicates if probe failed due to bytes"
     );
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while server.connection_count() == 0 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    poll::until(
+        "the connection to be counted",
+        Duration::from_secs(10),
+        async || {
+            if server.connection_count() > 0 {
+                Ok(())
+            } else {
+                Err(format!("{} connections", server.connection_count()))
+            }
+        },
+    )
+    .await;
     assert_eq!(server.connection_count(), 1);
 }
 
@@ -335,10 +343,18 @@ async fn source_ip_address_is_used() {
         assert!(o.log.contains("Using local address"), "{}", o.dump());
     }
     // The server task records the peer after accept; poll until both arrived.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while peers.lines().len() < 2 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    poll::until(
+        "both peers to be recorded",
+        Duration::from_secs(10),
+        async || {
+            if peers.lines().len() >= 2 {
+                Ok(())
+            } else {
+                Err(format!("{:?}", peers.lines()))
+            }
+        },
+    )
+    .await;
     assert_eq!(peers.lines(), vec!["127.0.0.1", "127.0.0.2"]);
 
     let o = probe_tcp("source_ip_address: not-an-ip", &server.target()).await;
@@ -395,13 +411,13 @@ async fn tls_verifies_the_target_host_name() {
 
     // The `hostname` parameter names the server when tls_config does not.
     let cfg = module_config(&tcp_yaml(&block));
-    let o = run_probe(&cfg, harness::MODULE, &server.target(), Some("localhost")).await;
+    let o = run_probe(&cfg, support::MODULE, &server.target(), Some("localhost")).await;
     o.assert_success(true);
     // tls_config.server_name wins over it.
     let cfg = module_config(&tcp_yaml(&format!("{block}\n  server_name: localhost")));
     let o = run_probe(
         &cfg,
-        harness::MODULE,
+        support::MODULE,
         &server.target(),
         Some("wrong.example"),
     )
@@ -410,7 +426,7 @@ async fn tls_verifies_the_target_host_name() {
     let cfg = module_config(&tcp_yaml(&block));
     let o = run_probe(
         &cfg,
-        harness::MODULE,
+        support::MODULE,
         &server.localhost_target(),
         Some("wrong.example"),
     )
@@ -614,10 +630,14 @@ async fn starttls_dialogue_records_tls_metrics_after_the_upgrade() {
     assert_absent(&o, &["probe_tls_cipher_info"]);
     assert_metric(&o, "probe_failed_due_to_regex", 0.0);
     // The QUIT went over TLS too; the peer records it after answering the EHLO.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while after_tls.lines().len() < 2 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    poll::until("the QUIT over TLS", Duration::from_secs(10), async || {
+        if after_tls.lines().len() >= 2 {
+            Ok(())
+        } else {
+            Err(format!("{:?}", after_tls.lines()))
+        }
+    })
+    .await;
     assert_eq!(after_tls.lines(), vec!["EHLO prober", "QUIT"]);
 
     // The hostname parameter names the server for STARTTLS too.
@@ -628,13 +648,13 @@ async fn starttls_dialogue_records_tls_metrics_after_the_upgrade() {
     )));
     let o = run_probe(
         &cfg,
-        harness::MODULE,
+        support::MODULE,
         &server.target(),
         Some("wrong.example"),
     )
     .await;
     o.assert_success(false);
-    let o = run_probe(&cfg, harness::MODULE, &server.target(), Some("localhost")).await;
+    let o = run_probe(&cfg, support::MODULE, &server.target(), Some("localhost")).await;
     o.assert_success(true);
 
     // STARTTLS verifies against the target host: an IP target without IP SANs fails,
@@ -744,10 +764,18 @@ async fn expansion_in_send_and_probe_expect_info() {
         o.metrics.help.get("probe_expect_info").unwrap(),
         "Explicit content matched"
     );
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while received.lines().len() < 2 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    poll::until(
+        "both lines from the prober",
+        Duration::from_secs(10),
+        async || {
+            if received.lines().len() >= 2 {
+                Ok(())
+            } else {
+                Err(format!("{:?}", received.lines()))
+            }
+        },
+    )
+    .await;
     assert_eq!(received.lines(), vec!["CONFIRM OpenSSH_6.9p1", "BYE"]);
 }
 
@@ -999,7 +1027,7 @@ fn shipped_module(name: &str, ca: Option<&TestCa>) -> TcpModule {
 
 /// Runs the tcp prober alone (no `probe_success`) with `module`.
 async fn probe_module(module: &TcpModule, target: &str) -> (bool, Metrics, String) {
-    harness::install_crypto();
+    support::install_crypto();
     let mut cx = ProbeCx::new("shipped", target, Duration::from_secs(10), Level::Debug);
     let ok = tokio::time::timeout(
         Duration::from_secs(20),
@@ -1060,10 +1088,14 @@ async fn shipped_modules_probe_their_peers() {
     );
     let (ok, _, log) = probe_module(&shipped_module("ssh_banner", None), &server.target()).await;
     assert!(ok, "ssh_banner\n{log}");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while received.lines().is_empty() && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    poll::until("the prober's banner", Duration::from_secs(10), async || {
+        if !received.lines().is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{:?}", received.lines()))
+        }
+    })
+    .await;
     assert_eq!(received.lines(), vec!["SSH-2.0-blackbox-ssh-check"]);
 
     // ssh_banner_extract

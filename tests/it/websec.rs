@@ -13,12 +13,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::harness::install_crypto;
 use crate::support::certs::{LeafSpec, ServerCert, TestCa};
 use crate::support::prometheus::Prometheus;
+use crate::support::{install_crypto, poll};
 
 const BIN: &str = env!("CARGO_BIN_EXE_blackwatch");
 
@@ -41,7 +40,7 @@ impl WebDaemon {
     async fn start(web_yaml: &str, files: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let (daemon, web) =
-            crate::support::inproc::state_with_web(dir.path(), MODULES, Some((web_yaml, files)));
+            crate::support::daemon::state_with_web(dir.path(), MODULES, Some((web_yaml, files)));
         let web = web.expect("a web config was given");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -473,10 +472,10 @@ fn start_prometheus(scrape_config: &str) -> Prometheus {
 
 /// `up` per job, once every job in `jobs` has a sample.
 async fn wait_up(prom: &mut Prometheus, jobs: &[&str]) -> BTreeMap<String, String> {
-    let start = Instant::now();
     let c = reqwest::Client::new();
     let mut last = String::new();
-    loop {
+    let what = format!("`up` for {jobs:?}");
+    poll::until(&what, Duration::from_secs(30), async || {
         prom.assert_running();
         let url = format!("http://{}/api/v1/query?query=up", prom.addr);
         if let Ok(r) = c.get(&url).timeout(Duration::from_secs(5)).send().await {
@@ -490,20 +489,15 @@ async fn wait_up(prom: &mut Prometheus, jobs: &[&str]) -> BTreeMap<String, Strin
                         .map(|s| (s.metric.get("job").cloned().unwrap_or_default(), s.value.1))
                         .collect();
                     if jobs.iter().all(|j| got.contains_key(*j)) {
-                        return got;
+                        return Ok(got);
                     }
                 }
                 last = body;
             }
         }
-        if start.elapsed() > Duration::from_secs(30) {
-            panic!(
-                "no `up` for {jobs:?} within 30s; last: {last}\n--- log ---\n{}",
-                prom.log()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+        Err(format!("last: {last}\n--- log ---\n{}", prom.log()))
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -551,20 +545,18 @@ async fn prometheus_scrapes_through_tls_and_basic_auth() {
         scrape_job("wrong-password", d.addr, &ca_file, "guess")
     );
     let mut prom = start_prometheus(&jobs);
-    let up = wait_up(&mut prom, &["blackwatch", "wrong-password"]).await;
+    wait_up(&mut prom, &["blackwatch", "wrong-password"]).await;
     // The right credentials scrape; the wrong ones are refused (up 0 on a 401).
-    let mut up = up;
-    let start = Instant::now();
-    while up.get("blackwatch").map(String::as_str) != Some("1") {
-        if start.elapsed() > Duration::from_secs(20) {
-            panic!(
-                "up{{job=\"blackwatch\"}} never became 1: {up:?}\n{}",
-                prom.log()
-            );
+    let what = "up{job=\"blackwatch\"} to become 1";
+    let up = poll::until(what, Duration::from_secs(20), async || {
+        let up = wait_up(&mut prom, &["blackwatch", "wrong-password"]).await;
+        if up.get("blackwatch").map(String::as_str) == Some("1") {
+            Ok(up)
+        } else {
+            Err(format!("{up:?}\n{}", prom.log()))
         }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        up = wait_up(&mut prom, &["blackwatch", "wrong-password"]).await;
-    }
+    })
+    .await;
     assert_eq!(
         up.get("wrong-password").map(String::as_str),
         Some("0"),
@@ -577,8 +569,8 @@ async fn prometheus_scrapes_through_tls_and_basic_auth() {
 // ---------------------------------------------------------------------------
 
 mod policy {
-    use crate::harness::Daemon;
-    use crate::support::{handlers, HttpServer, TestResponse};
+    use crate::support::Daemon;
+    use crate::support::{handlers, poll, HttpServer, TestResponse};
 
     const MODULES: &str = "modules:\n  http_2xx:\n    prober: http\n    timeout: 3s\n    http:\n      preferred_ip_protocol: ip4\n  nofollow:\n    prober: http\n    timeout: 3s\n    http:\n      preferred_ip_protocol: ip4\n      follow_redirects: false\n  tcp_connect:\n    prober: tcp\n    timeout: 3s\n    tcp:\n      preferred_ip_protocol: ip4\n  icmp:\n    prober: icmp\n    timeout: 3s\n";
 
@@ -743,22 +735,19 @@ mod policy {
         );
         assert_eq!(refused_total(&d, "adhoc_disabled").await, 1.0);
         // The scheduled job is trusted: it probes A and reports success.
-        let start = tokio::time::Instant::now();
-        loop {
+        let wait = std::time::Duration::from_secs(15);
+        poll::until("a scheduled result", wait, async || {
             let m = d.self_metrics().await;
             let ok = m
                 .family("probe_success")
                 .iter()
                 .any(|s| s.labels.get("job").map(String::as_str) == Some("web") && s.value == 1.0);
             if ok {
-                break;
+                Ok(())
+            } else {
+                Err(format!("/metrics:\n{}", m.text()))
             }
-            assert!(
-                start.elapsed() < std::time::Duration::from_secs(15),
-                "no scheduled result:\n{}",
-                m.text()
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        }
+        })
+        .await;
     }
 }

@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::{client, Daemon};
-use crate::harness::{dedent, indent};
+use crate::support::{dedent, indent};
 use crate::support::{HttpServer, TestRequest, TestResponse};
 
 /// Allowed difference between the arrival times of matching notifications.

@@ -18,11 +18,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tokio::time::Instant;
 
-use crate::harness::{dedent, install_crypto};
+use crate::support::poll;
 use crate::support::process::spawn_listening;
 use crate::support::prometheus::Prometheus;
+use crate::support::{dedent, install_crypto};
 use crate::support::{HttpServer, TestResponse};
 
 const BIN: &str = env!("CARGO_BIN_EXE_blackwatch");
@@ -139,13 +139,30 @@ fn notifications(sink: &HttpServer) -> Vec<Value> {
         .collect()
 }
 
-/// Polls until `f` holds or the wait runs out.
-async fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+/// Polls until `f` holds or [`WAIT`] runs out; a timeout shows what `sink` received.
+async fn wait_until(sink: &HttpServer, what: &str, mut f: impl FnMut() -> bool) {
+    poll::until(
+        what,
+        WAIT,
+        async || {
+            if f() {
+                Ok(())
+            } else {
+                Err(received(sink))
+            }
+        },
+    )
+    .await;
+}
+
+/// Every request `sink` received, path and body, for failure messages.
+fn received(sink: &HttpServer) -> String {
+    let requests: Vec<String> = sink
+        .requests()
+        .iter()
+        .map(|r| format!("{} {}", r.path(), r.body_str()))
+        .collect();
+    format!("{} requests: {requests:#?}", requests.len())
 }
 
 fn rfc3339(offset_secs: i64) -> String {
@@ -222,7 +239,10 @@ async fn posted_alerts_are_grouped_notified_and_resolved() {
     )
     .await;
     assert_eq!(resp.status(), 200);
-    wait_until("the first notification", || notifications(&sink).len() == 1).await;
+    wait_until(&sink, "the first notification", || {
+        notifications(&sink).len() == 1
+    })
+    .await;
     let req = &sink.requests()[0];
     assert_eq!(req.header("authorization"), Some("Bearer s3cret-token"));
     assert_eq!(req.header("content-type"), Some("application/json"));
@@ -260,7 +280,7 @@ async fn posted_alerts_are_grouped_notified_and_resolved() {
     )
     .await;
     assert_eq!(resp.status(), 200);
-    wait_until("the resolved notification", || {
+    wait_until(&sink, "the resolved notification", || {
         notifications(&sink).len() == 2
     })
     .await;
@@ -336,7 +356,7 @@ async fn api_silence_mutes_until_expired() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    wait_until("the notification after the silence ended", || {
+    wait_until(&sink, "the notification after the silence ended", || {
         notifications(&sink).len() == 1
     })
     .await;
@@ -510,7 +530,7 @@ async fn kill_9_restart_sends_every_notification_exactly_once() {
         json!([{"labels": {"alertname": "X"}, "endsAt": rfc3339(3600)}]),
     )
     .await;
-    wait_until("X notified", || notifications(&sink).len() == 1).await;
+    wait_until(&sink, "X notified", || notifications(&sink).len() == 1).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     // Y is still in group_wait when the daemon dies.
     post_alerts(
@@ -523,7 +543,7 @@ async fn kill_9_restart_sends_every_notification_exactly_once() {
     assert_eq!(notifications(&sink).len(), 1);
 
     let mut d = Daemon::start(dir.path(), &cfg).await;
-    wait_until("Y notified after the restart", || {
+    wait_until(&sink, "Y notified after the restart", || {
         notifications(&sink).len() >= 2
     })
     .await;
@@ -558,7 +578,7 @@ async fn reload_rebuilds_groups_without_duplicates() {
         json!([{"labels": {"alertname": "R"}, "endsAt": rfc3339(3600)}]),
     )
     .await;
-    wait_until("R notified", || notifications(&sink).len() == 1).await;
+    wait_until(&sink, "R notified", || notifications(&sink).len() == 1).await;
     // A new route for team=ops; the root route (and so R's group key) is unchanged.
     let changed = format!(
         r#"
@@ -593,7 +613,7 @@ async fn reload_rebuilds_groups_without_duplicates() {
         json!([{"labels": {"alertname": "O", "team": "ops"}, "endsAt": rfc3339(3600)}]),
     )
     .await;
-    wait_until("O notified on the new route", || {
+    wait_until(&sink, "O notified on the new route", || {
         sink.requests().iter().any(|r| r.path() == "/ops")
     })
     .await;
@@ -659,17 +679,19 @@ async fn real_prometheus_delivers_alerts() {
         &[("rules.yml", &rules)],
         &["--rules.alert.resend-delay=1s"],
     );
-    let deadline = Instant::now() + Duration::from_secs(40);
-    while notifications(&sink).is_empty() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let n = poll::until("a notification", Duration::from_secs(40), async || {
+        let n = notifications(&sink);
+        if n.is_empty() {
+            Err(format!(
+                "no notification; blackwatch stderr:\n{}",
+                d.stderr_text()
+            ))
+        } else {
+            Ok(n)
+        }
+    })
+    .await;
     drop(prom);
-    let n = notifications(&sink);
-    assert!(
-        !n.is_empty(),
-        "no notification; blackwatch stderr:\n{}",
-        d.stderr_text()
-    );
     assert_eq!(n[0]["groupKey"], "{}:{alertname=\"AlwaysOn\"}");
     let alert = &n[0]["alerts"][0];
     assert_eq!(

@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::time::Instant;
+
+use crate::support::poll;
 
 /// Environment variable overriding the blackbox_exporter binary.
 pub const BLACKBOX_ENV: &str = "BLACKBOX_EXPORTER_BIN";
@@ -191,19 +192,19 @@ impl Daemon {
 
     /// Polls `/-/healthy` until 200, the process exits, or [`STARTUP`] passes.
     async fn poll_healthy(&mut self) -> Result<(), String> {
-        let deadline = Instant::now() + STARTUP;
-        loop {
-            if let Ok((200, _)) = http_get(self.addr, "/-/healthy").await {
-                return Ok(());
+        let (name, addr) = (self.name, self.addr);
+        // An exit ends the wait early: the condition polled is "healthy or exited".
+        poll::within(STARTUP, async || {
+            if let Ok((200, _)) = http_get(addr, "/-/healthy").await {
+                return Ok(Ok(()));
             }
             if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!("{} exited early: {status}", self.name));
+                return Ok(Err(format!("{name} exited early: {status}")));
             }
-            if Instant::now() > deadline {
-                return Err(format!("{} not healthy on {}", self.name, self.addr));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+            Err(format!("{name} not healthy on {addr}"))
+        })
+        .await
+        .and_then(|healthy| healthy)
     }
 
     /// GET `path_and_query` on the daemon.

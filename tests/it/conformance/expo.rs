@@ -1,5 +1,5 @@
-//! A small parser for the Prometheus text exposition format (0.0.4), enough to
-//! compare two `/probe` outputs series by series.
+//! The Prometheus text exposition format (0.0.4) read exactly enough to compare two `/probe`
+//! outputs series by series, on `support::scrape`'s sample-line parser.
 //!
 //! Every sample becomes a [`SeriesKey`] (metric name plus sorted label set) with
 //! its value both as written (`raw`, to compare number formatting) and as `f64`.
@@ -9,8 +9,9 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// Label name → value, sorted by name.
-pub type Labels = BTreeMap<String, String>;
+use crate::support::scrape;
+
+pub use scrape::Labels;
 
 /// One series: metric name plus its sorted label set.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -87,7 +88,16 @@ impl Exposition {
             if line.starts_with('#') {
                 continue;
             }
-            let sample = parse_sample(line).map_err(|e| format!("line {number}: {e}: {line:?}"))?;
+            let parsed =
+                scrape::parse_sample(line).map_err(|e| format!("line {number}: {e}: {line:?}"))?;
+            let sample = Sample {
+                key: SeriesKey {
+                    name: parsed.name,
+                    labels: parsed.labels,
+                },
+                raw: parsed.raw,
+                value: parsed.value,
+            };
             if !seen.insert(sample.key.clone()) {
                 return Err(format!("line {number}: duplicate series {}", sample.key));
             }
@@ -124,97 +134,6 @@ impl Exposition {
         self.help.remove(name);
         self.types.remove(name);
         had
-    }
-}
-
-fn parse_sample(line: &str) -> Result<Sample, String> {
-    let name_end = line.find(['{', ' ']).ok_or_else(|| "no value".to_owned())?;
-    let name = &line[..name_end];
-    if name.is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
-    {
-        return Err(format!("bad metric name {name:?}"));
-    }
-    let mut labels = Labels::new();
-    let mut rest = &line[name_end..];
-    if let Some(after) = rest.strip_prefix('{') {
-        let (parsed, remainder) = parse_labels(after)?;
-        labels = parsed;
-        rest = remainder;
-    }
-    let rest = rest
-        .strip_prefix(' ')
-        .ok_or_else(|| "no space before the value".to_owned())?;
-    // An optional timestamp may follow the value.
-    let raw = rest.split(' ').next().unwrap_or_default().to_owned();
-    let value = parse_value(&raw)?;
-    Ok(Sample {
-        key: SeriesKey {
-            name: name.to_owned(),
-            labels,
-        },
-        raw,
-        value,
-    })
-}
-
-/// Parses `name="value",...}` and returns the labels plus what follows the `}`.
-fn parse_labels(mut s: &str) -> Result<(Labels, &str), String> {
-    let mut labels = Labels::new();
-    loop {
-        s = s.trim_start();
-        if let Some(after) = s.strip_prefix('}') {
-            return Ok((labels, after));
-        }
-        let eq = s.find('=').ok_or_else(|| "label without '='".to_owned())?;
-        let name = s[..eq].trim().to_owned();
-        s = s[eq + 1..]
-            .strip_prefix('"')
-            .ok_or_else(|| format!("label {name} value not quoted"))?;
-        let mut value = String::new();
-        let mut chars = s.char_indices();
-        let end = loop {
-            match chars.next() {
-                None => return Err(format!("unterminated value of label {name}")),
-                Some((i, '"')) => break i,
-                Some((_, '\\')) => match chars.next() {
-                    Some((_, 'n')) => value.push('\n'),
-                    Some((_, '\\')) => value.push('\\'),
-                    Some((_, '"')) => value.push('"'),
-                    other => return Err(format!("bad escape in label {name}: {other:?}")),
-                },
-                Some((_, c)) => value.push(c),
-            }
-        };
-        s = &s[end + 1..];
-        if labels.insert(name.clone(), value).is_some() {
-            return Err(format!("label {name} given twice"));
-        }
-        s = s.trim_start();
-        if let Some(after) = s.strip_prefix(',') {
-            s = after;
-        } else if !s.starts_with('}') {
-            return Err("expected ',' or '}' after a label".to_owned());
-        }
-    }
-}
-
-fn parse_value(raw: &str) -> Result<f64, String> {
-    match raw {
-        "NaN" => Ok(f64::NAN),
-        "+Inf" => Ok(f64::INFINITY),
-        "-Inf" => Ok(f64::NEG_INFINITY),
-        _ if raw
-            .chars()
-            .any(|c| c.is_ascii_alphabetic() && c != 'e' && c != 'E') =>
-        {
-            Err(format!("bad value {raw:?}"))
-        }
-        _ => raw
-            .parse::<f64>()
-            .map_err(|e| format!("bad value {raw:?}: {e}")),
     }
 }
 

@@ -1,4 +1,15 @@
-//! Loopback test servers and certificate fixtures for the integration tests.
+//! Every helper the integration tests share.
+//!
+//! * [`poll`]: waiting for a condition on real processes and sockets, with a deadline.
+//! * [`yaml`]: configs written inline in tests.
+//! * [`probe`]: in-process probes and their [`Outcome`].
+//! * [`scrape`]: the metrics text parser ([`Metrics`]) assertions read series from.
+//! * [`daemon`]: in-process daemons built through `blackwatch::daemon::Daemon`, and the
+//!   HTTP/1.1 client tests talk to them with.
+//! * [`process`]: the `blackwatch` binary started as a daemon.
+//! * [`prometheus`]: a real Prometheus 2.42 process.
+//!
+//! Loopback test servers and certificate fixtures:
 //!
 //! * [`certs`]: rcgen-generated CAs, leaves, self-signed, expired and
 //!   "chain with an older root" certificates, plus temp-file helpers.
@@ -16,12 +27,16 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod certs;
+pub mod daemon;
 pub mod http;
-pub mod inproc;
+pub mod poll;
+pub mod probe;
 pub mod process;
 pub mod prometheus;
+pub mod scrape;
 pub mod tcp;
 pub mod tls;
+pub mod yaml;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -32,9 +47,18 @@ pub use certs::{
     now_unix, self_signed_localhost, write_pem_bundle, Cert, LeafSpec, OlderRootChain, ServerCert,
     TestCa, Validity, DAY,
 };
+pub use daemon::{http_request, Daemon, HttpResponse};
 pub use http::{handlers, Encoding, HttpServer, TestRequest, TestResponse};
+pub use probe::{probe_http, probe_with, run_probe, Outcome};
+pub use scrape::{Metrics, Sample};
 pub use tcp::TcpServer;
 pub use tls::{Alpn, TlsOptions, TlsVersions};
+pub use yaml::{dedent, http_module_yaml, indent, module_config, MODULE};
+
+/// Installs the ring provider as rustls' process default (idempotent).
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
 
 /// Binds a tokio listener on `127.0.0.1:0`.
 ///
