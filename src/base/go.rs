@@ -1,5 +1,5 @@
 //! Go's standard-library behaviour that users' files and upstream's outputs depend on:
-//! `strconv.Quote`, `unicode.IsPrint`, `net.SplitHostPort` with its error texts,
+//! `strconv.Quote` and `Unquote`, `unicode.IsPrint`, `net.SplitHostPort` with its error texts,
 //! `strconv.FormatFloat(f, 'g', -1, 64)`, `textproto.CanonicalMIMEHeaderKey` and
 //! `base64.StdEncoding`.
 
@@ -180,6 +180,62 @@ pub fn canonical_header(name: &str) -> String {
         upper = c == '-';
     }
     out
+}
+
+/// Go's `strconv.Unquote` for "…" strings and '…' runes.
+pub fn unquote(s: &str, q: char) -> Option<String> {
+    let inner = s.strip_prefix(q).and_then(|r| r.strip_suffix(q))?;
+    let mut out = String::with_capacity(inner.len());
+    let mut it = inner.chars().peekable();
+    while let Some(c) = it.next() {
+        if c != '\\' {
+            if c == q || c == '\n' {
+                return None;
+            }
+            out.push(c);
+            continue;
+        }
+        let e = it.next()?;
+        match e {
+            'a' => out.push('\u{7}'),
+            'b' => out.push('\u{8}'),
+            'f' => out.push('\u{c}'),
+            'n' => out.push('\n'),
+            'r' => out.push('\r'),
+            't' => out.push('\t'),
+            'v' => out.push('\u{b}'),
+            '\\' => out.push('\\'),
+            '\'' if q == '\'' => out.push('\''),
+            '"' if q == '"' => out.push('"'),
+            'x' | 'u' | 'U' => {
+                let n = match e {
+                    'x' => 2,
+                    'u' => 4,
+                    _ => 8,
+                };
+                let hex: String = (0..n).filter_map(|_| it.next()).collect();
+                if hex.len() != n {
+                    return None;
+                }
+                let v = u32::from_str_radix(&hex, 16).ok()?;
+                // `\x` is a byte in Go; only an ASCII one is valid UTF-8 on its own.
+                out.push(char::from_u32(v)?);
+            }
+            '0'..='7' => {
+                let mut oct = String::from(e);
+                for _ in 0..2 {
+                    oct.push(it.next()?);
+                }
+                let v = u32::from_str_radix(&oct, 8).ok()?;
+                if v > 255 {
+                    return None;
+                }
+                out.push(char::from_u32(v)?);
+            }
+            _ => return None,
+        }
+    }
+    Some(out)
 }
 
 #[cfg(test)]

@@ -5,8 +5,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::ast::{Arg, Branch, Cmd, Node, ParseError, Pipe, Tree};
 use super::funcs::{self, FuncError, FuncMap};
-use super::parse::{self, Arg, Branch, Cmd, Node, ParseError, Pipe, Tree};
+use super::parse;
 use super::value::Value;
 
 /// What a missing map key evaluates to (Go's `missingkey=` option).

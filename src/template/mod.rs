@@ -26,6 +26,7 @@
 //! `tests/data/templates/prometheus.json` was produced by promtool and is checked by tests.
 
 pub mod am;
+pub mod ast;
 pub mod exec;
 pub mod funcs;
 pub mod lex;
@@ -36,9 +37,9 @@ pub mod rules;
 pub mod time;
 pub mod value;
 
+pub use ast::ParseError;
 pub use exec::{ExecError, MissingKey, Templates};
 pub use funcs::{Func, FuncError, FuncMap};
-pub use parse::ParseError;
 pub use value::{Map, Object, Value};
 
 #[cfg(test)]

@@ -26,8 +26,9 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::render::{RenderError, TemplateSet};
+use crate::template::ast::{Arg, Cmd, Node, Pipe, Tree};
 use crate::template::funcs::call_builtin;
-use crate::template::parse::{self, Arg, Cmd, Node, Pipe, Tree};
+use crate::template::parse;
 use crate::template::{FuncError, FuncMap, MissingKey, Object, Templates, Value};
 
 mod context;
