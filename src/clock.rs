@@ -18,12 +18,37 @@ impl Now {
         }
     }
 
-    /// Seconds since the Unix epoch.
+    /// Milliseconds since the Unix epoch: the timestamp of stored samples and rule
+    /// evaluations.
+    pub fn unix_ms(&self) -> i64 {
+        unix_ms(self.wall)
+    }
+
+    /// Seconds since the Unix epoch, for gauges (`*_timestamp_seconds`).
     pub fn unix_seconds(&self) -> f64 {
         match self.wall.duration_since(UNIX_EPOCH) {
             Ok(d) => d.as_secs_f64(),
             Err(e) => -e.duration().as_secs_f64(),
         }
+    }
+}
+
+/// Wall time as milliseconds since the Unix epoch (negative before it): the one conversion
+/// between the two representations of the wall-clock axis (`SystemTime` in the alert
+/// pipeline and the APIs, `i64` milliseconds in the store and the rule engine).
+pub fn unix_ms(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX),
+    }
+}
+
+/// The inverse of [`unix_ms`].
+pub fn from_unix_ms(ms: i64) -> SystemTime {
+    if ms >= 0 {
+        UNIX_EPOCH + std::time::Duration::from_millis(ms.unsigned_abs())
+    } else {
+        UNIX_EPOCH - std::time::Duration::from_millis(ms.unsigned_abs())
     }
 }
 
@@ -64,5 +89,13 @@ mod tests {
         let t = UNIX_EPOCH + Duration::from_millis(1_763_719_200_123);
         assert_eq!(rfc3339(t), "2025-11-21T10:00:00.123Z");
         assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn unix_ms_round_trips_on_both_sides_of_the_epoch() {
+        for ms in [0, 1, 1_763_719_200_123, -1, -86_400_000] {
+            assert_eq!(unix_ms(from_unix_ms(ms)), ms);
+        }
+        assert_eq!(unix_ms(UNIX_EPOCH + Duration::from_micros(1_999)), 1);
     }
 }

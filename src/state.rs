@@ -323,7 +323,7 @@ fn probe_runner(state: Weak<Shared>) -> Runner {
         let shared = state.upgrade();
         Box::pin(async move {
             let now = Now::read();
-            let timestamp_ms = (now.unix_seconds() * 1000.0) as i64;
+            let timestamp_ms = now.unix_ms();
             let level = shared
                 .as_ref()
                 .map(|s| s.settings.log_prober)

@@ -68,12 +68,7 @@ pub struct Manager {
 
 use crate::base::sync::lock;
 
-fn wall_ms(t: SystemTime) -> i64 {
-    match t.duration_since(SystemTime::UNIX_EPOCH) {
-        Ok(d) => d.as_millis() as i64,
-        Err(e) => -(e.duration().as_millis() as i64),
-    }
-}
+use crate::clock::unix_ms as wall_ms;
 
 impl Manager {
     /// A manager with no groups yet; loads saved state from `storage_path`.

@@ -48,13 +48,7 @@ pub(super) fn when(t: SystemTime, now: SystemTime) -> String {
     )
 }
 
-pub(super) fn from_ms(ms: i64) -> SystemTime {
-    if ms >= 0 {
-        UNIX_EPOCH + Duration::from_millis(ms as u64)
-    } else {
-        UNIX_EPOCH - Duration::from_millis(ms.unsigned_abs())
-    }
-}
+pub(super) use crate::clock::from_unix_ms as from_ms;
 
 /// `{a="b", c="d"}` as label chips.
 pub(super) fn label_chips(labels: &LabelSet, skip: &[&str]) -> String {
