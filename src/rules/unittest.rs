@@ -330,50 +330,70 @@ fn run_group(
         while curr < times.len() && ts <= times[curr] && times[curr] < ts + step {
             let t = times[curr];
             for test in &alert_tests[&t] {
-                let mut got: LabelsAndAnnotations = Vec::new();
-                for g in &groups {
-                    for r in &g.rules {
-                        if r.spec.as_ref().is_some_and(|s| s.name == test.alertname) {
-                            for a in r.alerts.active.values() {
-                                if a.state == AlertState::Firing {
-                                    got.push((a.labels.clone(), a.annotations.clone()));
-                                }
-                            }
-                        }
-                    }
-                }
-                let mut exp: LabelsAndAnnotations = test
-                    .exp_alerts
-                    .iter()
-                    .map(|e| {
-                        let mut l = e.exp_labels.clone();
-                        l.insert("alertname".to_string(), test.alertname.clone());
-                        (l, e.exp_annotations.clone())
-                    })
-                    .collect();
-                got.sort();
-                exp.sort();
-                if got != exp {
-                    let eval_time = test.eval_time.as_deref().map_or_else(
-                        || "0s".to_string(),
-                        |s| file::format_duration(parse_duration(s).unwrap_or_default()),
-                    );
-                    errors.push(format!(
-                        "{name_prefix}    alertname: {}, time: {eval_time}, \n        exp:{}, \n        got:{}",
-                        test.alertname,
-                        indent_lines(&la_string(&exp), "            "),
-                        indent_lines(&la_string(&got), "            "),
-                    ));
-                }
+                errors.extend(check_alert_test(test, &groups, &name_prefix));
             }
             curr += 1;
         }
         ts += step;
     }
 
+    errors.extend(check_promql_tests(tg, &storage, &overlay, promql_times));
+    errors
+}
+
+/// One `alert_rule_test` entry against the groups' firing alerts; the failure text as
+/// promtool prints it, if they differ.
+fn check_alert_test(test: &AlertTest, groups: &[Group], name_prefix: &str) -> Option<String> {
+    let mut got: LabelsAndAnnotations = Vec::new();
+    for g in groups {
+        for r in &g.rules {
+            if r.spec.as_ref().is_some_and(|s| s.name == test.alertname) {
+                for a in r.alerts.active.values() {
+                    if a.state == AlertState::Firing {
+                        got.push((a.labels.clone(), a.annotations.clone()));
+                    }
+                }
+            }
+        }
+    }
+    let mut exp: LabelsAndAnnotations = test
+        .exp_alerts
+        .iter()
+        .map(|e| {
+            let mut l = e.exp_labels.clone();
+            l.insert("alertname".to_string(), test.alertname.clone());
+            (l, e.exp_annotations.clone())
+        })
+        .collect();
+    got.sort();
+    exp.sort();
+    if got != exp {
+        let eval_time = test.eval_time.as_deref().map_or_else(
+            || "0s".to_string(),
+            |s| file::format_duration(parse_duration(s).unwrap_or_default()),
+        );
+        return Some(format!(
+            "{name_prefix}    alertname: {}, time: {eval_time}, \n        exp:{}, \n        got:{}",
+            test.alertname,
+            indent_lines(&la_string(&exp), "            "),
+            indent_lines(&la_string(&got), "            "),
+        ));
+    }
+    None
+}
+
+/// The `promql_expr_test` entries, each evaluated over the input series and what the rules
+/// wrote; promtool's failure texts.
+fn check_promql_tests(
+    tg: &TestGroup,
+    storage: &MemStorage,
+    overlay: &Overlay,
+    promql_times: Vec<i64>,
+) -> Vec<String> {
+    let mut errors = Vec::new();
     let src = Layered {
-        base: &storage,
-        overlay: &overlay,
+        base: storage,
+        overlay,
     };
     'tests: for (t, at) in tg.promql_expr_test.iter().zip(promql_times) {
         let time = file::format_duration(Duration::from_millis(at as u64));
