@@ -328,6 +328,7 @@ mod utf8 {
         c.is_whitespace() || "{}!=~,\\\"'`".contains(c)
     }
 
+    /// Alertmanager's matcher lexer (`matcher/parse/lexer.go`) as one state loop, like upstream.
     fn lex(input: &str) -> Result<Vec<Tok>, MatcherError> {
         let mut toks = Vec::new();
         let chars: Vec<(usize, char)> = input.char_indices().collect();

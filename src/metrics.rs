@@ -77,6 +77,7 @@ fn duration_histogram() -> Histogram {
 }
 
 impl Metrics {
+    /// Registers every self-metric, one statement each (a flat list of names and help texts).
     pub fn new() -> Self {
         let mut registry = Registry::default();
         let build: Family<BuildLabels, Gauge> = Family::default();

@@ -88,6 +88,8 @@ pub struct AlertMetrics {
 }
 
 impl AlertMetrics {
+    /// Registers every Alertmanager metric blackwatch exposes, one statement each (a long
+    /// but flat list: each name and help text is upstream's).
     pub fn register(registry: &mut Registry) -> Self {
         let m = Self {
             alerts: Family::default(),

@@ -187,6 +187,7 @@ impl ActiveAlerts {
     /// One evaluation at `ts` given the expression's output `samples` (Prometheus'
     /// `AlertingRule.Eval` after the query). On error the state is left as Prometheus leaves
     /// it: a duplicate label set changes nothing; an exceeded limit drops every alert.
+    /// Long on purpose: it is upstream's `Eval` step by step, so the two can be compared.
     pub fn eval(
         &mut self,
         spec: &AlertSpec,

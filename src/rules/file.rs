@@ -201,6 +201,8 @@ fn first_document(text: &str) -> &str {
 }
 
 /// Validates rule-file text; `file` names it in errors.
+/// Follows promtool's `rulefmt.Parse` order (YAML, groups, then rules), which decides the
+/// order of its messages.
 pub fn parse_str(text: &str, file: &Path) -> Result<Vec<GroupDef>, Vec<ConfigError>> {
     let mut errs = Errs {
         file,
@@ -304,6 +306,8 @@ pub fn parse_str(text: &str, file: &Path) -> Result<Vec<GroupDef>, Vec<ConfigErr
     }
 }
 
+/// One rule's checks in promtool's order (`rulefmt.RuleNode.Validate` then the template
+/// and label checks), which decides the order of its messages.
 fn rule(
     errs: &mut Errs<'_>,
     group: &str,

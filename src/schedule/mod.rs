@@ -288,6 +288,8 @@ impl Scheduler {
         self.reconcile(&mut state, now);
     }
 
+    /// Diffs the wanted (job, target) loops against the running ones: stop, keep or start
+    /// each, in one pass so the three cases stay side by side.
     fn reconcile(&self, state: &mut State, now: Now) {
         let mut wanted: HashMap<(String, String), (u64, Arc<Scheduled>)> = HashMap::new();
         let mut per_job: HashMap<String, i64> = HashMap::new();

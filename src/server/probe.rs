@@ -15,6 +15,8 @@ use crate::probe::policy as allow;
 use crate::probe::{self, ProbeCx, Prober};
 use crate::state::Shared;
 
+/// `GET /probe`, in blackbox_exporter's handler order (module, target, policy, timeout,
+/// probe, history, response), which decides which error a bad request gets.
 pub(super) async fn handle(
     State(state): State<Arc<Shared>>,
     Query(params): Query<Vec<(String, String)>>,

@@ -16,6 +16,8 @@ pub struct Spec {
 }
 
 /// Go's `fmt.Sprintf(format, args...)`.
+/// A port of Go's `doPrintf` loop (argument indexes, flags, width, precision, verbs,
+/// `%!verb(...)` errors), kept as one loop to stay comparable with upstream.
 pub fn sprintf(format: &str, args: &[Value]) -> String {
     let mut out = String::with_capacity(format.len() + 16);
     let mut argi = 0;

@@ -527,6 +527,8 @@ pub fn funcs() -> &'static FuncMap {
     FUNCS.get_or_init(build)
 }
 
+/// Prometheus' template function table, one entry per upstream function (a flat list, as
+/// in `template.go`, so it can be checked against upstream by eye).
 fn build() -> FuncMap {
     let mut m = FuncMap::new();
     m.insert("query", |a| {

@@ -156,6 +156,7 @@ const DAYS: [&str; 7] = [
     "Saturday",
 ];
 
+/// Go's `Time.Format`: one `match` over layout elements, as `appendFormat` has it.
 fn format_layout(t: &GoTime, layout: &str) -> String {
     let c = t.civil();
     let mut out = String::with_capacity(layout.len() + 8);

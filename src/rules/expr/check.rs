@@ -206,6 +206,7 @@ fn unsupported(what: impl Into<String>) -> ExprError {
     ExprError::Unsupported(what.into())
 }
 
+/// The parser's AST into the evaluator's: one `match` arm per expression kind.
 fn convert(e: &parser::Expr) -> Result<Node, ExprError> {
     use parser::Expr as E;
     Ok(match e {

@@ -169,6 +169,8 @@ impl Cx<'_> {
         }
     }
 
+    /// Calls a function: one `match` arm per PromQL function (the dispatch table of
+    /// Prometheus' `functions.go`, kept in one place so every function is visible).
     fn call(&self, func: &Func, args: &[Node]) -> Result<Val, EvalError> {
         let arg = |i: usize| args.get(i).ok_or_else(|| type_error("function argument"));
         Ok(match func {

@@ -71,6 +71,9 @@ impl Cx<'_> {
 
 /// Validates a parsed document. `prefix` is prepended to field paths (`alerting` when the
 /// document is inline in blackwatch.yml).
+/// One sequence on purpose: it is upstream's `Config.UnmarshalYAML` order (global
+/// defaults, receivers, routes, inhibit rules, time intervals), which decides which error
+/// comes first.
 pub fn alerting(
     raw: RawAlertingConfig,
     file: &Path,

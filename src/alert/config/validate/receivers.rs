@@ -9,6 +9,8 @@ const DISCORD_MESSAGE: &str = r#"{{ template "discord.default.message" . }}"#;
 
 const EMAIL_HTML: &str = r#"{{ template "email.default.html" . }}"#;
 
+/// One receiver and its integrations, each with `global:` defaults merged, in upstream's
+/// check order.
 pub(super) fn receiver(
     cx: &mut Cx,
     i: usize,
@@ -125,6 +127,7 @@ pub(super) fn receiver(
     })
 }
 
+/// One `email_configs` entry with `global:` SMTP defaults merged, in upstream's check order.
 fn email_config(
     cx: &mut Cx,
     p: &str,

@@ -82,6 +82,46 @@ pub(super) fn route(
             opts.receiver = rcv.value.clone();
         }
     }
+    group_by(cx, p, r, &mut opts);
+    timing(cx, p, r, &mut opts);
+    time_interval_refs(cx, p, r, intervals, &mut opts);
+
+    let key = match parent {
+        None => matchers.to_string(),
+        Some((_, parent_key, _)) => format!("{parent_key}/{matchers}"),
+    };
+    let id = match parent {
+        None => matchers.to_string(),
+        Some((_, _, parent_id)) => format!("{parent_id}/{matchers}/{sibling_index}"),
+    };
+    let my_index = *index;
+    *index += 1;
+    let mut routes = Vec::new();
+    for (i, child) in r.routes.iter().enumerate() {
+        routes.push(route(
+            cx,
+            child,
+            &format!("{p}.routes[{i}]"),
+            Some((&opts, &key, &id)),
+            receivers,
+            intervals,
+            index,
+            i,
+        ));
+    }
+    Route {
+        matchers,
+        continue_: r.continue_,
+        opts,
+        routes,
+        key,
+        id,
+        index: my_index,
+    }
+}
+
+/// `group_by`: label names (or `...` for all), replacing the inherited list.
+fn group_by(cx: &mut Cx, p: &str, r: &RawRoute, opts: &mut RouteOpts) {
     if let Some(gb) = &r.group_by {
         let mut names = BTreeSet::new();
         let mut all = false;
@@ -118,6 +158,11 @@ pub(super) fn route(
             opts.group_by_all = false;
         }
     }
+}
+
+/// `group_wait`, `group_interval`, `repeat_interval` (neither of the last two zero) and
+/// blackwatch's `flush_on_resolve`, each inherited when absent.
+fn timing(cx: &mut Cx, p: &str, r: &RawRoute, opts: &mut RouteOpts) {
     if let Some(d) = &r.group_wait {
         opts.group_wait = d.value.0;
     }
@@ -144,6 +189,16 @@ pub(super) fn route(
     if let Some(f) = r.flush_on_resolve {
         opts.flush_on_resolve = f;
     }
+}
+
+/// `mute_time_intervals` and `active_time_intervals`: names that must be defined.
+fn time_interval_refs(
+    cx: &mut Cx,
+    p: &str,
+    r: &RawRoute,
+    intervals: &BTreeMap<String, TimeInterval>,
+    opts: &mut RouteOpts,
+) {
     for (key, list, target) in [
         (
             "mute_time_intervals",
@@ -167,39 +222,6 @@ pub(super) fn route(
             }
             target.push(name.value.clone());
         }
-    }
-
-    let key = match parent {
-        None => matchers.to_string(),
-        Some((_, parent_key, _)) => format!("{parent_key}/{matchers}"),
-    };
-    let id = match parent {
-        None => matchers.to_string(),
-        Some((_, _, parent_id)) => format!("{parent_id}/{matchers}/{sibling_index}"),
-    };
-    let my_index = *index;
-    *index += 1;
-    let mut routes = Vec::new();
-    for (i, child) in r.routes.iter().enumerate() {
-        routes.push(route(
-            cx,
-            child,
-            &format!("{p}.routes[{i}]"),
-            Some((&opts, &key, &id)),
-            receivers,
-            intervals,
-            index,
-            i,
-        ));
-    }
-    Route {
-        matchers,
-        continue_: r.continue_,
-        opts,
-        routes,
-        key,
-        id,
-        index: my_index,
     }
 }
 
