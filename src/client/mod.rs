@@ -153,6 +153,28 @@ impl Header {
     }
 }
 
+/// prometheus/common's `HTTPClientConfig`, validated: what the http prober and every
+/// notifier connect with. Each section's validator builds it (`config::validate` for a
+/// module's `http:` block, `alert::notify::build` for an integration's `http_config`).
+#[derive(Clone, Debug, Default)]
+pub struct HttpClientSettings {
+    /// Credentials and `http_headers`.
+    pub headers: RequestHeaders,
+    /// `tls_config`; `None` when the file has none (the defaults apply, and a notifier may
+    /// share the process-wide client).
+    pub tls: Option<TlsSettings>,
+    pub follow_redirects: bool,
+    pub enable_http2: bool,
+}
+
+impl HttpClientSettings {
+    /// The TLS settings in force: `tls_config`, or the defaults (system roots, no client
+    /// certificate, TLS 1.2 and 1.3).
+    pub fn tls_or_default(&self) -> TlsSettings {
+        self.tls.clone().unwrap_or_default()
+    }
+}
+
 /// What prometheus/common's HTTP client config adds to every request: credentials and
 /// `http_headers`. The one place where `http_config` becomes request headers, for the
 /// http prober and every notifier.

@@ -781,7 +781,7 @@ fn basic_auth_rules() {
         "        username: u",
         "        password_file: /p",
     ]);
-    match h.request_headers.auth {
+    match h.client.headers.auth {
         Some(Auth::Basic {
             username: SecretSource::Inline(u),
             password: Some(SecretSource::File(p)),
@@ -830,7 +830,7 @@ fn authorization_rules() {
         ][..],
         &["    http:", "      bearer_token: c"][..],
     ] {
-        match http_module(body).request_headers.auth {
+        match http_module(body).client.headers.auth {
             Some(Auth::Authorization {
                 kind,
                 credentials: Some(SecretSource::Inline(c)),
@@ -927,7 +927,7 @@ fn tls_version_rules() {
         "      tls_config:",
         "        min_version: TLS10",
     ]);
-    assert_eq!(h.tls.min_version, None);
+    assert_eq!(h.client.tls_or_default().min_version, None);
 }
 
 #[test]
@@ -1099,13 +1099,13 @@ fn http_defaults() {
             fallback: true
         }
     );
-    assert!(h.follow_redirects);
-    assert!(h.enable_http2);
+    assert!(h.client.follow_redirects);
+    assert!(h.client.enable_http2);
     assert_eq!(h.method, http::Method::GET);
     assert!(h.valid_status_codes.is_empty());
     assert_eq!(h.body_size_limit, 0);
     assert!(h.compression.is_none());
-    assert!(h.request_headers.auth.is_none());
+    assert!(h.client.headers.auth.is_none());
     assert!(h.body.is_none());
 }
 
@@ -1180,15 +1180,15 @@ fn no_follow_redirects_wins() {
         "      follow_redirects: true",
         "      no_follow_redirects: true",
     ]);
-    assert!(!h.follow_redirects);
+    assert!(!h.client.follow_redirects);
     let h = http_module(&[
         "    http:",
         "      follow_redirects: false",
         "      no_follow_redirects: false",
     ]);
-    assert!(h.follow_redirects);
+    assert!(h.client.follow_redirects);
     let h = http_module(&["    http:", "      follow_redirects: false"]);
-    assert!(!h.follow_redirects);
+    assert!(!h.client.follow_redirects);
 }
 
 #[test]

@@ -7,7 +7,9 @@ use std::time::Duration;
 use http::header::HeaderName;
 use regex::bytes::Regex;
 
-pub use crate::client::{Auth, PemSource, RequestHeaders, TlsSettings, TlsVersion};
+pub use crate::client::{
+    Auth, HttpClientSettings, PemSource, RequestHeaders, TlsSettings, TlsVersion,
+};
 
 /// One named module.
 #[derive(Debug)]
@@ -108,7 +110,6 @@ pub struct HttpModule {
     pub valid_status_codes: Vec<u16>,
     pub valid_http_versions: Vec<String>,
     pub ip: IpPreference,
-    pub follow_redirects: bool,
     pub fail_if_ssl: bool,
     pub fail_if_not_ssl: bool,
     pub method: http::Method,
@@ -122,10 +123,9 @@ pub struct HttpModule {
     pub compression: Option<Compression>,
     /// 0 means no limit.
     pub body_size_limit: u64,
-    /// Credentials and `http_headers`.
-    pub request_headers: RequestHeaders,
-    pub tls: TlsSettings,
-    pub enable_http2: bool,
+    /// prometheus/common's client settings: credentials, `http_headers`, `tls_config`,
+    /// `follow_redirects` (or the deprecated `no_follow_redirects`), `enable_http2`.
+    pub client: HttpClientSettings,
 }
 
 impl HttpModule {

@@ -10,7 +10,7 @@ use crate::alert::config::{tls_settings, Receiver};
 use crate::alert::nflog::IntegrationId;
 use crate::alert::notify::webhook::{Webhook, WebhookSettings, MAX_IDLE_PER_HOST};
 use crate::alert::notify::{FailReason, Integration, NotifyError};
-use crate::client::{Auth, Header, RequestHeaders};
+use crate::client::{Auth, Header, HttpClientSettings, RequestHeaders};
 
 /// Builds the integrations of one receiver. Integrations this build does not have yet
 /// (Discord, e-mail) are reported in the returned error list and left out.
@@ -29,18 +29,12 @@ pub fn build_integrations(
             integration: "webhook".into(),
             index,
         };
-        let client = match http_client(&w.http_config, base_dir, client) {
-            Ok(c) => c,
-            Err(e) => {
-                missing.push(format!(
-                    "receiver {:?}: webhook_configs[{index}]: {e}",
-                    r.name
-                ));
-                continue;
-            }
-        };
-        let headers = match request_headers(&w.http_config, base_dir) {
-            Ok(h) => h,
+        let built = client_settings(&w.http_config, base_dir).and_then(|s| {
+            let c = http_client(&s, client).map_err(|e| e.to_string())?;
+            Ok((c, s.headers))
+        });
+        let (client, headers) = match built {
+            Ok(b) => b,
             Err(e) => {
                 missing.push(format!(
                     "receiver {:?}: webhook_configs[{index}]: {e}",
@@ -76,18 +70,13 @@ pub fn build_integrations(
 /// then one of its own. TLS files are read here, when the integration is built (start-up
 /// and reload).
 pub fn http_client(
-    h: &RawHttpConfig,
-    base_dir: &Path,
+    h: &HttpClientSettings,
     shared: &reqwest::Client,
 ) -> Result<reqwest::Client, NotifyError> {
-    if h.tls_config.is_none() && h.follow_redirects {
+    if h.tls.is_none() && h.follow_redirects {
         return Ok(shared.clone());
     }
-    let settings = h
-        .tls_config
-        .as_ref()
-        .map(|t| tls_settings(&t.value, base_dir))
-        .unwrap_or_default();
+    let settings = h.tls_or_default();
     let tls_err = |e: String| NotifyError::new(false, FailReason::Other, format!("TLS setup: {e}"));
     let tls = crate::client::tls::client_config(&settings, &[b"h2", b"http/1.1"])
         .map_err(|e| tls_err(e.to_string()))?
@@ -107,13 +96,13 @@ pub fn http_client(
         .map_err(|e| NotifyError::new(false, FailReason::Other, format!("HTTP client: {e}")))
 }
 
-/// Credentials and `http_headers` of an integration's `http_config`, the same way the http
-/// prober gets them (`client::RequestHeaders`); relative file names are taken from
-/// `base_dir`. Files are read at every send.
-pub(crate) fn request_headers(
-    h: &crate::alert::config::raw::RawHttpConfig,
-    base_dir: &std::path::Path,
-) -> Result<RequestHeaders, String> {
+/// An integration's `http_config` as the client settings the http prober uses too
+/// (`client::HttpClientSettings`); relative file names are taken from `base_dir`.
+/// Credential and header files are read at every send.
+pub(crate) fn client_settings(
+    h: &RawHttpConfig,
+    base_dir: &Path,
+) -> Result<HttpClientSettings, String> {
     let auth = Auth::from_raw(
         h.basic_auth.as_ref().map(|b| &b.value),
         h.authorization.as_ref().map(|a| &a.value),
@@ -127,7 +116,15 @@ pub(crate) fn request_headers(
             .map_err(|_| format!("http_headers: invalid header name {name:?}"))?;
         headers.push(Header::from_raw(name, &v.value, base_dir));
     }
-    Ok(RequestHeaders { auth, headers })
+    Ok(HttpClientSettings {
+        headers: RequestHeaders { auth, headers },
+        tls: h
+            .tls_config
+            .as_ref()
+            .map(|t| tls_settings(&t.value, base_dir)),
+        follow_redirects: h.follow_redirects,
+        enable_http2: h.enable_http2,
+    })
 }
 
 /// Verifies the server certificate against `tls_config.server_name` instead of the URL's

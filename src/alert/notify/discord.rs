@@ -132,9 +132,10 @@ impl Discord {
         shared: &reqwest::Client,
         base_dir: &Path,
     ) -> Result<Self, NotifyError> {
-        let client = super::build::http_client(&conf.http_config, base_dir, shared)?;
-        let http = super::build::request_headers(&conf.http_config, base_dir)
+        let settings = super::build::client_settings(&conf.http_config, base_dir)
             .map_err(|e| NotifyError::new(false, FailReason::Other, e))?;
+        let client = super::build::http_client(&settings, shared)?;
+        let http = settings.headers;
         if !conf.avatar_url.is_empty() && url::Url::parse(&conf.avatar_url).is_err() {
             tracing::warn!(message = "Ignoring an invalid Discord avatar_url");
         }

@@ -79,10 +79,6 @@ pub(super) fn http(cx: &mut Cx, path: &str, block: &Spanned<RawHttpProbe>) -> Op
             .map(|v| v.value.clone())
             .collect(),
         ip: IpPreference::from_config(&h.preferred_ip_protocol, h.ip_protocol_fallback),
-        follow_redirects: match h.no_follow_redirects {
-            Some(no) => !no,
-            None => h.follow_redirects,
-        },
         fail_if_ssl: h.fail_if_ssl,
         fail_if_not_ssl: h.fail_if_not_ssl,
         method,
@@ -98,11 +94,17 @@ pub(super) fn http(cx: &mut Cx, path: &str, block: &Spanned<RawHttpProbe>) -> Op
         body,
         compression,
         body_size_limit: u64::try_from(h.body_size_limit).unwrap_or(0),
-        tls: tls?,
-        enable_http2: h.enable_http2,
-        request_headers: RequestHeaders {
-            auth,
-            headers: extra_headers,
+        client: HttpClientSettings {
+            headers: RequestHeaders {
+                auth,
+                headers: extra_headers,
+            },
+            tls: Some(tls?),
+            follow_redirects: match h.no_follow_redirects {
+                Some(no) => !no,
+                None => h.follow_redirects,
+            },
+            enable_http2: h.enable_http2,
         },
     })
 }

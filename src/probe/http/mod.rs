@@ -104,9 +104,10 @@ pub async fn probe(target: &str, m: &HttpModule, cx: &mut ProbeCx) -> bool {
         .or_else(|| cx.hostname.clone());
     let host_header = configured_host.clone().unwrap_or_else(|| authority(&url));
     let server_name = m
+        .client
         .tls
-        .server_name
-        .clone()
+        .as_ref()
+        .and_then(|t| t.server_name.clone())
         .or_else(|| configured_host.as_ref().map(|h| strip_port(h)))
         .unwrap_or_else(|| target_host.clone());
 
@@ -208,7 +209,7 @@ async fn follow_redirects(
         cx.log.info("Received redirect", &[("location", &location)]);
         redirects += 1;
         cx.registry.set_gauge(&REDIRECTS, redirects as f64);
-        if redirects > MAX_REDIRECTS || !m.follow_redirects {
+        if redirects > MAX_REDIRECTS || !m.client.follow_redirects {
             cx.log.info("Not following redirect", &[]);
             return Some(Final {
                 request_errored: true,

@@ -66,7 +66,7 @@ impl RequestState {
                 }
             },
         };
-        let auth = match m.request_headers.auth.as_ref().map(|a| a.header_value()) {
+        let auth = match m.client.headers.auth.as_ref().map(|a| a.header_value()) {
             Some(Ok(v)) => Some(v),
             Some(Err(e)) => {
                 cx.log
@@ -75,7 +75,7 @@ impl RequestState {
             }
             None => None,
         };
-        let extra_headers = match m.request_headers.extra() {
+        let extra_headers = match m.client.headers.extra() {
             Ok(h) => h,
             Err(e) => {
                 cx.log

@@ -154,13 +154,13 @@ async fn connect_tls(
     m: &HttpModule,
     cx: &mut ProbeCx,
 ) -> Result<(Sender, AbortOnDrop, Option<TlsState>, ChainRecord), String> {
-    let alpn: &[&[u8]] = if m.enable_http2 {
+    let alpn: &[&[u8]] = if m.client.enable_http2 {
         &[b"h2", b"http/1.1"]
     } else {
         &[b"http/1.1"]
     };
-    let (config, chain) =
-        crate::client::tls::client_config(&m.tls, alpn).map_err(|e| e.to_string())?;
+    let (config, chain) = crate::client::tls::client_config(&m.client.tls_or_default(), alpn)
+        .map_err(|e| e.to_string())?;
     let name = hop
         .server_name
         .clone()
