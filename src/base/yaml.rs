@@ -68,13 +68,10 @@ pub fn parse<T: serde::de::DeserializeOwned>(text: &str, file: &Path) -> Result<
         !t.is_empty() && !t.starts_with('#') && t != "---"
     });
     if !has_content {
-        return Err(ConfigErrors::single(ConfigError {
-            file: file.to_path_buf(),
-            line: 0,
-            column: 0,
-            path: String::new(),
-            message: "EOF: the file is empty".to_string(),
-        }));
+        return Err(ConfigErrors::single(ConfigError::file_level(
+            file,
+            "EOF: the file is empty".to_string(),
+        )));
     }
     let options = serde_saphyr::options! {
         with_snippet: false,

@@ -64,22 +64,16 @@ impl Config {
 /// Reads and validates a config file.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     let bytes = std::fs::read(path).map_err(|e| {
-        ConfigErrors::single(ConfigError {
-            file: path.to_path_buf(),
-            line: 0,
-            column: 0,
-            path: String::new(),
-            message: format!("error reading YAML file: {e}"),
-        })
+        ConfigErrors::single(ConfigError::file_level(
+            path,
+            format!("error reading YAML file: {e}"),
+        ))
     })?;
     let text = String::from_utf8(bytes).map_err(|_| {
-        ConfigErrors::single(ConfigError {
-            file: path.to_path_buf(),
-            line: 0,
-            column: 0,
-            path: String::new(),
-            message: "the file is not valid UTF-8".to_string(),
-        })
+        ConfigErrors::single(ConfigError::file_level(
+            path,
+            "the file is not valid UTF-8".to_string(),
+        ))
     })?;
     load_str(&text, path)
 }
@@ -178,13 +172,12 @@ pub fn embedded() -> Result<Config, ConfigErrors> {
             Ok(raw) => {
                 for (module, def) in raw.modules {
                     if merged.modules.contains_key(&module) {
-                        errors.push(ConfigError {
-                            file: file.to_path_buf(),
-                            line: def.referenced.line(),
-                            column: def.referenced.column(),
-                            path: format!("modules.{module}"),
-                            message: "module defined in more than one embedded file".to_string(),
-                        });
+                        errors.push(ConfigError::at(
+                            file,
+                            def.referenced,
+                            format!("modules.{module}"),
+                            "module defined in more than one embedded file".to_string(),
+                        ));
                     }
                     merged.modules.insert(module, def);
                 }

@@ -153,13 +153,10 @@ pub fn load_globs(base_dir: &Path, globs: &[String]) -> Result<Vec<GroupDef>, Ve
 /// Reads and validates one rule file.
 pub fn load_file(path: &Path) -> Result<Vec<GroupDef>, Vec<ConfigError>> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        vec![ConfigError {
-            file: path.to_path_buf(),
-            line: 0,
-            column: 0,
-            path: String::new(),
-            message: format!("error reading rule file: {e}"),
-        }]
+        vec![ConfigError::file_level(
+            path,
+            format!("error reading rule file: {e}"),
+        )]
     })?;
     parse_str(&text, path)
 }

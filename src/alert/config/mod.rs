@@ -216,13 +216,10 @@ pub struct WebhookConfig {
 /// Reads and validates a standalone `alertmanager.yml`.
 pub fn load_file(path: &Path) -> Result<AlertingConfig, ConfigErrors> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        ConfigErrors::single(ConfigError {
-            file: path.to_path_buf(),
-            line: 0,
-            column: 0,
-            path: String::new(),
-            message: format!("error reading alerting config file: {e}"),
-        })
+        ConfigErrors::single(ConfigError::file_level(
+            path,
+            format!("error reading alerting config file: {e}"),
+        ))
     })?;
     load_str(&text, path)
 }
@@ -232,13 +229,7 @@ pub fn load_str(text: &str, file: &Path) -> Result<AlertingConfig, ConfigErrors>
     let raw: RawAlertingConfig = crate::base::yaml::parse(text, file)?;
     let mut errors = Vec::new();
     if let Some(cf) = &raw.config_file {
-        errors.push(ConfigError {
-            file: file.to_path_buf(),
-            line: cf.referenced.line(),
-            column: cf.referenced.column(),
-            path: "config_file".to_string(),
-            message: "field config_file not found in type config.plain (`config_file` is only valid under `alerting:` in blackwatch.yml)".to_string(),
-        });
+        errors.push(ConfigError::at(file, cf.referenced, "config_file".to_string(), "field config_file not found in type config.plain (`config_file` is only valid under `alerting:` in blackwatch.yml)".to_string()));
     }
     let base_dir = file.parent().unwrap_or_else(|| Path::new("."));
     match validate::alerting(raw, file, base_dir, "", serde_saphyr::Location::UNKNOWN) {
@@ -284,13 +275,12 @@ pub fn from_section(
         }]);
     }
     if cf.value.is_empty() {
-        return Err(vec![ConfigError {
-            file: file.to_path_buf(),
-            line: cf.referenced.line(),
-            column: cf.referenced.column(),
-            path: "alerting.config_file".to_string(),
-            message: "`config_file` must name a file".to_string(),
-        }]);
+        return Err(vec![ConfigError::at(
+            file,
+            cf.referenced,
+            "alerting.config_file".to_string(),
+            "`config_file` must name a file".to_string(),
+        )]);
     }
     let path = base_dir.join(&cf.value);
     match load_file(&path) {

@@ -50,13 +50,12 @@ impl Cx {
     }
 
     fn err(&mut self, loc: &Location, path: impl Into<String>, message: impl Into<String>) {
-        self.errors.push(ConfigError {
-            file: self.file.clone(),
-            line: loc.line(),
-            column: loc.column(),
-            path: path.into(),
-            message: message.into(),
-        });
+        self.errors.push(ConfigError::at(
+            &self.file,
+            *loc,
+            path.into(),
+            message.into(),
+        ));
     }
 }
 

@@ -67,13 +67,12 @@ struct Cx<'a> {
 
 impl Cx<'_> {
     fn err<T>(&mut self, at: &Spanned<T>, path: &str, message: impl Into<String>) {
-        self.errors.push(ConfigError {
-            file: self.file.to_path_buf(),
-            line: at.referenced.line(),
-            column: at.referenced.column(),
-            path: path.to_string(),
-            message: message.into(),
-        });
+        self.errors.push(ConfigError::at(
+            self.file,
+            at.referenced,
+            path.to_string(),
+            message.into(),
+        ));
     }
     fn err_nopos(&mut self, path: &str, message: impl Into<String>) {
         self.errors.push(ConfigError {
