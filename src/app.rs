@@ -45,6 +45,8 @@ pub async fn run(cli: Cli, config: Config, token: CancellationToken) -> anyhow::
         )),
         None => None,
     };
+    // Before "listening on": a client that sees it may signal us at once.
+    let mut signals = signal::Signals::install();
     let addr = cli::normalize_listen_address(&cli.listen_address);
     let listener = TcpListener::bind(&addr)
         .await
@@ -86,8 +88,9 @@ pub async fn run(cli: Cli, config: Config, token: CancellationToken) -> anyhow::
 
     let hup_state = Arc::clone(daemon.state());
     let hup_token = token.clone();
+    let hangups = signals.hangups.take();
     daemon.spawn(async move {
-        let Some(mut hups) = signal::hangups() else {
+        let Some(mut hups) = hangups else {
             tracing::warn!(message = "SIGHUP handler unavailable; reload with POST /-/reload");
             return;
         };
@@ -104,7 +107,7 @@ pub async fn run(cli: Cli, config: Config, token: CancellationToken) -> anyhow::
     });
 
     tokio::select! {
-        sig = signal::shutdown() => tracing::info!(message = "Received signal, exiting gracefully", signal = sig),
+        sig = signals.shutdown() => tracing::info!(message = "Received signal, exiting gracefully", signal = sig),
         _ = token.cancelled() => {}
     }
     if daemon.shutdown(grace).await {
