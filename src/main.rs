@@ -5,6 +5,7 @@
 //! config, 1 for a bad config or a runtime failure. `probe`: 0 success, 1 probe failure,
 //! 2 bad usage. clap's own usage errors are 2.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -39,9 +40,24 @@ fn init_logging(cli: &Cli) {
     }
 }
 
+/// Gives SIGPIPE back its default action, so a one-shot subcommand whose output goes away
+/// (`blackwatch probe … | head -1`) ends quietly, as Unix tools and Go's tools do. Rust
+/// starts with SIGPIPE ignored, which turns the failed write into a panic in `print!`. The
+/// daemon keeps it ignored: a peer closing a socket must never end the process.
+fn restore_default_sigpipe() {
+    // SAFETY: `signal` with `SIG_DFL` only changes this process' disposition of SIGPIPE; it
+    // runs before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
     blackwatch::heap::configure();
     let mut cli = Cli::parse();
+    if cli.command.is_some() || cli.config_check {
+        restore_default_sigpipe();
+    }
     init_logging(&cli);
     let _ = rustls::crypto::ring::default_provider().install_default();
 
@@ -69,8 +85,9 @@ fn daemon(cli: Cli) -> ExitCode {
     let config = match cmd::check::load(cli.config_file.as_deref()) {
         Ok(c) => c,
         Err(errors) => {
-            // The full list goes to stderr once, readable; the log line only counts them.
-            eprintln!("{errors}");
+            // The full list goes to stderr once, readable; the log line only counts them. A
+            // closed stderr must not turn this into a panic.
+            let _ = writeln!(std::io::stderr(), "{errors}");
             tracing::error!(message = "Error loading config", errors = errors.len());
             return ExitCode::from(cmd::EXIT_FAILURE);
         }
@@ -81,14 +98,14 @@ fn daemon(cli: Cli) -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("blackwatch: starting the runtime: {e}");
+            let _ = writeln!(std::io::stderr(), "blackwatch: starting the runtime: {e}");
             return ExitCode::from(cmd::EXIT_FAILURE);
         }
     };
     match runtime.block_on(blackwatch::app::run(cli, config, CancellationToken::new())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("blackwatch: {e:#}");
+            let _ = writeln!(std::io::stderr(), "blackwatch: {e:#}");
             ExitCode::from(cmd::EXIT_FAILURE)
         }
     }

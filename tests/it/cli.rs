@@ -883,3 +883,79 @@ fn argocd_application_deploys_the_chart_with_a_valid_config() {
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("2 probe job(s)"), "{stderr}");
 }
+
+/// Runs the binary with its stdout or stderr closed before it writes (what `| head -1` does
+/// to a longer output), returning the exit status and the other stream.
+fn run_with_closed(args: &[&str], close_stdout: bool) -> (ExitStatus, String) {
+    use std::io::Read as _;
+    use std::process::Stdio;
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting blackwatch");
+    let mut other = String::new();
+    if close_stdout {
+        drop(child.stdout.take());
+        if let Some(mut e) = child.stderr.take() {
+            let _ = e.read_to_string(&mut other);
+        }
+    } else {
+        drop(child.stderr.take());
+        if let Some(mut o) = child.stdout.take() {
+            let _ = o.read_to_string(&mut other);
+        }
+    }
+    (child.wait().expect("waiting for blackwatch"), other)
+}
+
+/// A one-shot subcommand whose output goes away ends as a Unix tool does (by SIGPIPE, as
+/// Go's tools do), never with a panic (exit 101 and a backtrace).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subcommands_end_quietly_when_their_output_goes_away() {
+    use std::os::unix::process::ExitStatusExt as _;
+    let target = HttpServer::plain(handlers::ok());
+    let url = target.url("/");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let config = write_config(
+        dir.path(),
+        "blackwatch.yml",
+        "modules:\n  http_2xx:\n    prober: http\n",
+    );
+    let config = config.to_str().expect("utf-8 path").to_string();
+    let rules = write_config(
+        dir.path(),
+        "rules_test.yml",
+        "tests:\n  - interval: 1m\n    input_series:\n      - series: up\n        values: 1\n    promql_expr_test:\n      - expr: up\n        eval_time: 0m\n        exp_samples:\n          - labels: up\n            value: 1\n",
+    );
+    let rules = rules.to_str().expect("utf-8 path").to_string();
+    let cases: Vec<(Vec<String>, bool)> = vec![
+        (
+            vec!["probe".into(), "--output=metrics".into(), url.clone()],
+            true,
+        ),
+        (vec!["probe".into(), url.clone()], true),
+        (vec!["check".into(), "config".into(), config.clone()], false),
+        (
+            vec!["--config.check".into(), "--config.file".into(), config],
+            false,
+        ),
+        (vec!["test".into(), "rules".into(), rules], true),
+    ];
+    for (args, close_stdout) in cases {
+        let argv: Vec<String> = args.clone();
+        let (status, other) = tokio::task::spawn_blocking(move || {
+            let refs: Vec<&str> = argv.iter().map(String::as_str).collect();
+            run_with_closed(&refs, close_stdout)
+        })
+        .await
+        .expect("the blackwatch process finishes");
+        assert!(!other.contains("panicked"), "{args:?}: {other}");
+        assert_ne!(status.code(), Some(101), "{args:?}: {other}");
+        assert!(
+            status.code() == Some(0) || status.signal() == Some(libc::SIGPIPE),
+            "{args:?} ended with {status:?}: {other}"
+        );
+    }
+}
