@@ -8,10 +8,9 @@ use std::process::{Child, Command, ExitStatus};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::support::process::spawn_listening;
-use crate::support::{handlers, poll, HttpServer, TestResponse};
+use crate::support::{handlers, http_request, poll, try_http_request, HttpServer, TestResponse};
 
 const BIN: &str = env!("CARGO_BIN_EXE_blackwatch");
 /// Generous: the machine is shared with concurrent builds.
@@ -194,7 +193,20 @@ impl Daemon {
     /// Polls `path` until `done(body)` holds.
     async fn wait_for(&self, path: &str, what: &str, done: impl Fn(&str) -> bool) -> String {
         poll::until(&format!("{what} on {path}"), WAIT, async || {
-            let (_, body) = self.get(path).await;
+            let body = match try_http_request(
+                self.addr,
+                http::Method::GET,
+                path,
+                &[],
+                bytes::Bytes::new(),
+                WAIT,
+            )
+            .await
+            {
+                Ok(r) => r.text(),
+                // A daemon that is gone is shown with its last words.
+                Err(e) => return Err(format!("{e}\nstderr:\n{}", self.stderr_text())),
+            };
             if done(&body) {
                 Ok(body)
             } else {
@@ -214,59 +226,17 @@ impl Drop for Daemon {
     }
 }
 
-/// A minimal HTTP/1.1 GET: status code and body.
+/// A GET to the daemon: status code and body (panics if the daemon does not answer).
 async fn http_get(addr: std::net::SocketAddr, path_and_query: &str) -> (u16, String) {
-    let fut = async {
-        let mut stream = tokio::net::TcpStream::connect(addr)
-            .await
-            .expect("connecting to the daemon");
-        let request =
-            format!("GET {path_and_query} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-        stream
-            .write_all(request.as_bytes())
-            .await
-            .expect("sending the request");
-        let mut raw = Vec::new();
-        stream
-            .read_to_end(&mut raw)
-            .await
-            .expect("reading the response");
-        raw
-    };
-    let raw = tokio::time::timeout(WAIT, fut)
-        .await
-        .unwrap_or_else(|_| panic!("GET {path_and_query} timed out"));
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .unwrap_or_else(|| panic!("no header end in {text:?}"));
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status in {head:?}"));
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        dechunk(body)
-    } else {
-        body.to_string()
-    };
-    (status, body)
-}
-
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = s.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        s = rest[n..].trim_start_matches("\r\n");
-    }
-    out
+    let resp = http_request(
+        addr,
+        http::Method::GET,
+        path_and_query,
+        &[],
+        bytes::Bytes::new(),
+    )
+    .await;
+    (resp.status, resp.text())
 }
 
 /// The value of an unlabelled sample `name` in a text exposition.

@@ -25,7 +25,7 @@ use serde::Deserialize;
 use crate::support::http::Handler;
 use crate::support::prometheus::Prometheus;
 use crate::support::{handlers, poll, self_signed_localhost, HttpServer, ServerCert, TestResponse};
-use crate::support::{http_request, Daemon, Metrics, Sample};
+use crate::support::{Daemon, Metrics, Sample};
 
 /// How long any one wait for the scheduler may take (intervals are 1s).
 const DEADLINE: Duration = Duration::from_secs(15);
@@ -932,7 +932,15 @@ async fn prometheus_scrapes_every_scheduled_target_with_honor_labels() {
 
 /// One GET; `None` while the server is not accepting yet.
 async fn try_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
-    tokio::net::TcpStream::connect(addr).await.ok()?;
-    let resp = http_request(addr, Method::GET, path, &[], Bytes::new()).await;
+    let resp = crate::support::try_http_request(
+        addr,
+        Method::GET,
+        path,
+        &[],
+        Bytes::new(),
+        Duration::from_secs(60),
+    )
+    .await
+    .ok()?;
     Some((resp.status, resp.text()))
 }

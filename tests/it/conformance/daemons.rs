@@ -12,8 +12,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use crate::support::poll;
 
@@ -252,41 +250,16 @@ pub fn percent_encode(s: &str) -> String {
     out
 }
 
-/// A minimal HTTP/1.0 GET (the server closes the connection after the response).
+/// A GET to either daemon: status code and body, or why there is none.
 pub async fn http_get(addr: SocketAddr, path_and_query: &str) -> Result<(u16, String), String> {
-    let exchange = async {
-        let mut stream = TcpStream::connect(addr)
-            .await
-            .map_err(|e| format!("connect {addr}: {e}"))?;
-        let request = format!("GET {path_and_query} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
-        stream
-            .write_all(request.as_bytes())
-            .await
-            .map_err(|e| format!("write: {e}"))?;
-        let mut raw = Vec::new();
-        stream
-            .read_to_end(&mut raw)
-            .await
-            .map_err(|e| format!("read: {e}"))?;
-        Ok::<_, String>(raw)
-    };
-    let raw = tokio::time::timeout(REQUEST_TIMEOUT, exchange)
-        .await
-        .map_err(|_| format!("GET {path_and_query}: no answer within {REQUEST_TIMEOUT:?}"))??;
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| format!("malformed response: {text:?}"))?;
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse::<u16>().ok())
-        .ok_or_else(|| format!("malformed status line: {head:?}"))?;
-    if head.lines().any(|l| {
-        l.to_ascii_lowercase()
-            .starts_with("transfer-encoding: chunked")
-    }) {
-        return Err(format!("unexpected chunked answer to HTTP/1.0: {head}"));
-    }
-    Ok((status, body.to_owned()))
+    let resp = crate::support::try_http_request(
+        addr,
+        http::Method::GET,
+        path_and_query,
+        &[],
+        bytes::Bytes::new(),
+        REQUEST_TIMEOUT,
+    )
+    .await?;
+    Ok((resp.status, resp.text()))
 }

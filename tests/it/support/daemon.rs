@@ -154,6 +154,7 @@ impl HttpResponse {
 }
 
 /// One HTTP/1.1 request over a fresh connection; the body is read in full (not decoded).
+/// Panics on any failure (see [`try_http_request`] for polling).
 pub async fn http_request(
     addr: SocketAddr,
     method: Method,
@@ -161,13 +162,38 @@ pub async fn http_request(
     headers: &[(&str, &str)],
     body: Bytes,
 ) -> HttpResponse {
+    match try_http_request(
+        addr,
+        method,
+        path_and_query,
+        headers,
+        body,
+        Duration::from_secs(60),
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => panic!("request to the test server: {e}"),
+    }
+}
+
+/// [`http_request`] that reports a refused connection, a failed exchange or no answer within
+/// `timeout` as an error, for tests that poll a process that may not be up (or may be gone).
+pub async fn try_http_request(
+    addr: SocketAddr,
+    method: Method,
+    path_and_query: &str,
+    headers: &[(&str, &str)],
+    body: Bytes,
+    timeout: Duration,
+) -> Result<HttpResponse, String> {
     let fut = async {
         let tcp = TcpStream::connect(addr)
             .await
-            .expect("connect to test server");
+            .map_err(|e| format!("connect {addr}: {e}"))?;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
             .await
-            .expect("HTTP/1.1 handshake");
+            .map_err(|e| format!("HTTP/1.1 handshake: {e}"))?;
         tokio::spawn(async move {
             let _ = conn.await;
         });
@@ -178,19 +204,28 @@ pub async fn http_request(
         for (k, v) in headers {
             builder = builder.header(*k, *v);
         }
-        let req = builder.body(Full::new(body)).expect("request");
-        let resp = sender.send_request(req).await.expect("send request");
+        let req = builder
+            .body(Full::new(body))
+            .map_err(|e| format!("request: {e}"))?;
+        let resp = sender
+            .send_request(req)
+            .await
+            .map_err(|e| format!("send request: {e}"))?;
         let (parts, incoming) = resp.into_parts();
-        let body = incoming.collect().await.expect("read body").to_bytes();
-        HttpResponse {
+        let body = incoming
+            .collect()
+            .await
+            .map_err(|e| format!("read body: {e}"))?
+            .to_bytes();
+        Ok(HttpResponse {
             status: parts.status.as_u16(),
             headers: parts.headers,
             body,
-        }
+        })
     };
-    tokio::time::timeout(Duration::from_secs(60), fut)
+    tokio::time::timeout(timeout, fut)
         .await
-        .expect("request to the test server timed out")
+        .map_err(|_| format!("{path_and_query}: no answer within {timeout:?}"))?
 }
 
 /// Writes `modules` as `dir/blackwatch.yml` and, with `web = Some((yaml, files))`, the files

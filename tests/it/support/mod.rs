@@ -47,7 +47,7 @@ pub use certs::{
     now_unix, self_signed_localhost, write_pem_bundle, Cert, LeafSpec, OlderRootChain, ServerCert,
     TestCa, Validity, DAY,
 };
-pub use daemon::{http_request, Daemon, HttpResponse};
+pub use daemon::{http_request, try_http_request, Daemon, HttpResponse};
 pub use http::{handlers, Encoding, HttpServer, TestRequest, TestResponse};
 pub use probe::{probe_http, probe_with, run_probe, Outcome};
 pub use scrape::{Metrics, Sample};
