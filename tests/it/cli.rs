@@ -8,7 +8,6 @@ use std::process::{Child, Command, ExitStatus};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-
 use crate::support::process::spawn_listening;
 use crate::support::{handlers, http_request, poll, try_http_request, HttpServer, TestResponse};
 

@@ -12,7 +12,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-
 use crate::support::poll;
 
 /// Environment variable overriding the blackbox_exporter binary.
