@@ -66,16 +66,18 @@ impl Auth {
         bearer_token_file: Option<&str>,
         base_dir: &Path,
     ) -> Option<Auth> {
-        let file = |f: &str| (!f.is_empty()).then(|| base_dir.join(f));
-        let source = |inline: &Secret, f: &str| match file(f) {
-            Some(p) if inline.is_empty() => Some(SecretSource::File(p)),
-            _ => SecretSource::from_parts(inline, ""),
+        let file = |f: &str| {
+            if f.is_empty() {
+                PathBuf::new()
+            } else {
+                base_dir.join(f)
+            }
         };
+        let source = |inline: &Secret, f: &str| SecretSource::from_parts(inline, file(f));
         if let Some(b) = basic_auth {
-            let username = match file(&b.username_file) {
-                Some(p) if b.username.is_empty() => SecretSource::File(p),
-                _ => SecretSource::Inline(Secret::new(b.username.clone())),
-            };
+            // A username is always sent, empty when neither form is set.
+            let username = source(&Secret::new(b.username.clone()), &b.username_file)
+                .unwrap_or_else(|| SecretSource::Inline(Secret::default()));
             return Some(Auth::Basic {
                 username,
                 password: source(&b.password, &b.password_file),
@@ -170,8 +172,11 @@ pub struct HttpClientSettings {
 impl HttpClientSettings {
     /// The TLS settings in force: `tls_config`, or the defaults (system roots, no client
     /// certificate, TLS 1.2 and 1.3).
-    pub fn tls_or_default(&self) -> TlsSettings {
-        self.tls.clone().unwrap_or_default()
+    pub fn tls_or_default(&self) -> std::borrow::Cow<'_, TlsSettings> {
+        match &self.tls {
+            Some(t) => std::borrow::Cow::Borrowed(t),
+            None => std::borrow::Cow::Owned(TlsSettings::default()),
+        }
     }
 }
 
@@ -231,7 +236,8 @@ pub struct CredentialError {
 }
 
 impl CredentialError {
-    fn new(what: &'static str, src: &SecretSource, source: std::io::Error) -> Self {
+    /// The error for reading `src` (named by `what`, e.g. `url_file`) that failed with `source`.
+    pub fn new(what: &'static str, src: &SecretSource, source: std::io::Error) -> Self {
         let file = match src {
             SecretSource::File(p) => format!(" {}", p.display()),
             SecretSource::Inline(_) => String::new(),

@@ -1,5 +1,5 @@
 //! Scheduled probing end to end, in real time against loopback targets: an in-process
-//! blackwatch with `probes:` ([`Daemon::start_scheduled`]) is scraped on `/metrics` until the
+//! blackwatch with `probes:` ([`Daemon::start`], which schedules them) is scraped on `/metrics` until the
 //! expected results show up (polling with a deadline, never a fixed sleep). Covers the
 //! result labels and exposition formats, staleness when TLS starts failing, file_sd files
 //! (JSON and YAML, rewrites and bad edits), reload, `promtool check metrics`, and a real
@@ -119,7 +119,7 @@ async fn results_carry_job_instance_module_and_configured_labels() {
     let ok = HttpServer::plain(handlers::ok());
     let bad = HttpServer::plain(http_500());
     let (ok_url, bad_url) = (ok.url("/"), bad.url("/health"));
-    let daemon = Daemon::start_scheduled(&with_probes(&format!(
+    let daemon = Daemon::start(&with_probes(&format!(
         "
   - job: web
     module: http_2xx
@@ -350,7 +350,7 @@ async fn certificate_expiry_goes_stale_when_tls_starts_failing() {
     let (flaky, flaky_on) = switchable_https(&cert);
     let (steady, _steady_on) = switchable_https(&cert);
     let (flaky_url, steady_url) = (flaky.url("/"), steady.url("/"));
-    let daemon = Daemon::start_scheduled(&with_probes(&format!(
+    let daemon = Daemon::start(&with_probes(&format!(
         "
   - job: tls
     module: https_any
@@ -479,7 +479,7 @@ async fn file_sd_targets_follow_the_files() {
         &format!("- targets:\n    - {c_url}\n  labels:\n    env: staging\n"),
     );
     let path = |p: &Path| format!("{:?}", p.display().to_string());
-    let daemon = Daemon::start_scheduled(&with_probes(&format!(
+    let daemon = Daemon::start(&with_probes(&format!(
         "
   - job: sd_json
     module: http_2xx
@@ -619,7 +619,7 @@ async fn reload_adds_and_removes_jobs_and_keeps_unchanged_ones_running() {
     targets: [{keep_url}]
 "
     );
-    let daemon = Daemon::start_scheduled(&with_probes(&format!(
+    let daemon = Daemon::start(&with_probes(&format!(
         "{keep_job}
   - job: removed
     module: http_2xx
@@ -708,7 +708,7 @@ async fn promtool_accepts_metrics_with_scheduled_results() {
     let cert = self_signed_localhost();
     let tls = HttpServer::tls(&cert, handlers::ok());
     let (ok_url, bad_url, tls_url) = (ok.url("/"), bad.url("/"), tls.url("/"));
-    let daemon = Daemon::start_scheduled(&with_probes(&format!(
+    let daemon = Daemon::start(&with_probes(&format!(
         "
   - job: web
     module: http_2xx
@@ -782,7 +782,7 @@ async fn prometheus_scrapes_every_scheduled_target_with_honor_labels() {
     // (as OpenMetrics, which it asks for first).
     let tls = HttpServer::tls(&self_signed_localhost(), handlers::ok());
     let (ok_url, bad_url, tls_url) = (ok.url("/"), bad.url("/down"), tls.url("/"));
-    let daemon = Daemon::start_scheduled(&with_probes(&format!(
+    let daemon = Daemon::start(&with_probes(&format!(
         "
   - job: web
     module: http_2xx

@@ -720,7 +720,7 @@ mod policy {
     async fn adhoc_switch_off_refuses_everything_but_scheduled_probes_run() {
         let a = HttpServer::plain(handlers::ok());
         let url = a.url("/");
-        let d = Daemon::start_scheduled(&format!(
+        let d = Daemon::start(&format!(
             "{MODULES}probe_policy:\n  allow_adhoc: false\nprobes:\n  - job: web\n    module: http_2xx\n    interval: 1s\n    targets: ['{url}']\n"
         ))
         .await;

@@ -199,7 +199,9 @@ impl Email {
         }
     }
 
-    /// Renders the envelope and message for `alerts` at `ctx.now`.
+    /// Renders the envelope and message for `alerts` at `ctx.now`, in the order upstream's
+    /// `Email.Notify` builds them (addresses, headers, then the text and HTML parts); one
+    /// function so each header's template and error stay next to upstream's.
     pub fn render(&self, ctx: &NotifyContext, alerts: &[Alert]) -> Result<Rendered, NotifyError> {
         let data = data_value(ctx, alerts);
         let t = |what: &str, text: &str| {

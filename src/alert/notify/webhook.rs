@@ -142,15 +142,8 @@ impl Webhook {
             .read()
             .map(|s| s.expose().to_string())
             .map_err(|e| {
-                let file = match &self.settings.url {
-                    SecretSource::File(p) => p.display().to_string(),
-                    SecretSource::Inline(_) => String::new(),
-                };
-                NotifyError::new(
-                    false,
-                    FailReason::Other,
-                    format!("reading url_file {file}: {e}"),
-                )
+                let e = crate::client::CredentialError::new("url_file", &self.settings.url, e);
+                NotifyError::new(false, FailReason::Other, e.to_string())
             })
     }
 

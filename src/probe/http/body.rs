@@ -124,13 +124,7 @@ pub fn decode_body<'a>(
     limit: u64,
     keep: bool,
 ) -> (u64, Vec<u8>, Option<String>) {
-    let collector = Collector {
-        keep,
-        buf: Vec::new(),
-        count: 0,
-        limit,
-    };
-    let mut decoder = Decoder::new(compression, collector);
+    let mut decoder = collecting_decoder(compression, limit, keep);
     let mut write_error = None;
     for chunk in chunks {
         if let Err(e) = decoder.write_all(chunk) {
@@ -140,6 +134,20 @@ pub fn decode_body<'a>(
     }
     let (count, buf, finish_error) = decoder.finish();
     (count, buf, write_error.or(finish_error))
+}
+
+/// A decoder for `compression` that counts the decoded bytes against `limit` and keeps them
+/// when `keep`.
+fn collecting_decoder(compression: Option<Compression>, limit: u64, keep: bool) -> Decoder {
+    Decoder::new(
+        compression,
+        Collector {
+            keep,
+            buf: Vec::new(),
+            count: 0,
+            limit,
+        },
+    )
 }
 
 /// The body as read: the decoded bytes counted, the bytes kept (when asked for) and the
@@ -158,13 +166,7 @@ pub(super) async fn read(
     limit: u64,
     keep: bool,
 ) -> Read {
-    let collector = Collector {
-        keep,
-        buf: Vec::new(),
-        count: 0,
-        limit,
-    };
-    let mut decoder = Decoder::new(compression, collector);
+    let mut decoder = collecting_decoder(compression, limit, keep);
     let mut read_error: Option<String> = None;
     if let Some(mut body) = body {
         while let Some(frame) = body.frame().await {

@@ -36,15 +36,10 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// Starts a server with `yaml` (a whole config file) and the default settings.
+    /// Starts a server with `yaml` (a whole config file) and the default settings; its
+    /// `probes:` are scheduled and its rules run, as in the binary.
     pub async fn start(yaml: &str) -> Self {
         Self::start_with(yaml, 0.5, 100).await
-    }
-
-    /// Starts a server as [`Daemon::start`] does; the config's `probes:` are scheduled
-    /// (every daemon schedules them; the name stays for the tests that rely on it).
-    pub async fn start_scheduled(yaml: &str) -> Self {
-        Self::start(yaml).await
     }
 
     /// Starts a server with an explicit timeout offset and history limit.
