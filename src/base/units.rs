@@ -170,8 +170,11 @@ pub mod go_duration {
     use super::*;
     use serde::{Deserialize, Deserializer, Serializer};
 
+    /// Null is the zero duration, as Go decodes it without calling the parser.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let s = String::deserialize(d)?;
+        let Some(s) = Option::<String>::deserialize(d)? else {
+            return Ok(Duration::ZERO);
+        };
         parse_go_duration(&s).map_err(serde::de::Error::custom)
     }
 
@@ -185,8 +188,11 @@ pub mod opt_go_duration {
     use super::*;
     use serde::{Deserialize, Deserializer, Serializer};
 
+    /// Null is no duration.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        let s = String::deserialize(d)?;
+        let Some(s) = Option::<String>::deserialize(d)? else {
+            return Ok(None);
+        };
         parse_go_duration(&s)
             .map(Some)
             .map_err(serde::de::Error::custom)
@@ -205,8 +211,11 @@ pub mod base2_bytes {
     use super::*;
     use serde::{Deserialize, Deserializer, Serializer};
 
+    /// Null is zero bytes, as Go decodes it without calling the parser.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
-        let s = String::deserialize(d)?;
+        let Some(s) = Option::<String>::deserialize(d)? else {
+            return Ok(0);
+        };
         parse_base2_bytes(&s).map_err(serde::de::Error::custom)
     }
 
@@ -309,8 +318,11 @@ pub fn format_prom_duration(d: Duration) -> String {
 pub struct PromDuration(pub Duration);
 
 impl<'de> Deserialize<'de> for PromDuration {
+    /// Null is the zero duration, as Go decodes it without calling `UnmarshalYAML`.
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
+        let Some(s) = Option::<String>::deserialize(d)? else {
+            return Ok(PromDuration(Duration::ZERO));
+        };
         parse_prom_duration(&s)
             .map(PromDuration)
             .map_err(serde::de::Error::custom)

@@ -48,9 +48,15 @@ macro_rules! http_client_config {
             pub bearer_token_file: Option<serde_saphyr::Spanned<String>>,
             $(#[$tmeta])*
             pub tls_config: $tty,
-            #[serde(default = "crate::base::yaml::yes")]
+            #[serde(
+                default = "crate::base::yaml::yes",
+                deserialize_with = "crate::base::yaml::yes_on_null"
+            )]
             pub follow_redirects: bool,
-            #[serde(default = "crate::base::yaml::yes")]
+            #[serde(
+                default = "crate::base::yaml::yes",
+                deserialize_with = "crate::base::yaml::yes_on_null"
+            )]
             pub enable_http2: bool,
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub proxy_url: Option<serde_saphyr::Spanned<$crate::base::yaml::Unsupported>>,

@@ -14,7 +14,8 @@ use serde_saphyr::Spanned;
 
 use crate::base::units::{base2_bytes, go_duration};
 use crate::base::yaml::{
-    is_empty_spanned, is_false_spanned, spanned_str, unspanned, yes, Unsupported,
+    is_empty_spanned, is_false_spanned, keep_default_on_null, spanned_str, unspanned, yes,
+    yes_on_null, GoBytes, Unsupported,
 };
 use crate::client::raw::http_client_config;
 pub use crate::client::raw::{RawAuthorization, RawBasicAuth, RawHttpHeader, RawTlsConfig};
@@ -25,6 +26,14 @@ fn ip6() -> String {
 fn get() -> Spanned<String> {
     spanned_str("GET")
 }
+// yaml.v3 leaves a field untouched on null, so these keep upstream's default.
+keep_default_on_null!(ip6_on_null, String, ip6);
+keep_default_on_null!(get_on_null, Spanned<String>, get);
+keep_default_on_null!(ttl64_on_null, Spanned<i64>, ttl64);
+keep_default_on_null!(any_on_null, Spanned<String>, any);
+keep_default_on_null!(class_in_on_null, Spanned<String>, class_in);
+keep_default_on_null!(udp_on_null, Spanned<String>, udp);
+
 fn is_false(b: &bool) -> bool {
     !*b
 }
@@ -98,9 +107,9 @@ http_client_config! {
         pub valid_status_codes: Vec<Spanned<i64>>,
         #[serde(default)]
         pub valid_http_versions: Vec<Spanned<String>>,
-        #[serde(default = "ip6")]
+        #[serde(default = "ip6", deserialize_with = "ip6_on_null")]
         pub preferred_ip_protocol: String,
-        #[serde(default = "yes")]
+        #[serde(default = "yes", deserialize_with = "yes_on_null")]
         pub ip_protocol_fallback: bool,
         #[serde(default, skip_serializing_if = "is_false")]
         pub skip_resolve_phase_with_proxy: bool,
@@ -111,7 +120,7 @@ http_client_config! {
         pub fail_if_ssl: bool,
         #[serde(default)]
         pub fail_if_not_ssl: bool,
-        #[serde(default = "get")]
+        #[serde(default = "get", deserialize_with = "get_on_null")]
         pub method: Spanned<String>,
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
         pub headers: BTreeMap<String, Spanned<String>>,
@@ -169,9 +178,9 @@ pub struct RawHeaderMatch {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTcpProbe {
-    #[serde(default = "ip6")]
+    #[serde(default = "ip6", deserialize_with = "ip6_on_null")]
     pub preferred_ip_protocol: String,
-    #[serde(default = "yes")]
+    #[serde(default = "yes", deserialize_with = "yes_on_null")]
     pub ip_protocol_fallback: bool,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub source_ip_address: String,
@@ -195,11 +204,11 @@ pub struct RawQueryResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect: Option<Spanned<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expect_bytes: Option<String>,
+    pub expect_bytes: Option<GoBytes>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub labels: Vec<RawLabel>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub send: Option<String>,
+    pub send: Option<GoBytes>,
     #[serde(default, skip_serializing_if = "is_false")]
     pub starttls: bool,
 }
@@ -216,9 +225,9 @@ pub struct RawLabel {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawIcmpProbe {
-    #[serde(default = "ip6")]
+    #[serde(default = "ip6", deserialize_with = "ip6_on_null")]
     pub preferred_ip_protocol: String,
-    #[serde(default = "yes")]
+    #[serde(default = "yes", deserialize_with = "yes_on_null")]
     pub ip_protocol_fallback: bool,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub source_ip_address: String,
@@ -226,7 +235,7 @@ pub struct RawIcmpProbe {
     pub payload_size: Spanned<i64>,
     #[serde(default)]
     pub dont_fragment: bool,
-    #[serde(default = "ttl64")]
+    #[serde(default = "ttl64", deserialize_with = "ttl64_on_null")]
     pub ttl: Spanned<i64>,
 }
 
@@ -250,11 +259,11 @@ impl Default for RawIcmpProbe {
 pub struct RawDnsProbe {
     #[serde(default)]
     pub query_name: String,
-    #[serde(default = "any")]
+    #[serde(default = "any", deserialize_with = "any_on_null")]
     pub query_type: Spanned<String>,
-    #[serde(default = "class_in")]
+    #[serde(default = "class_in", deserialize_with = "class_in_on_null")]
     pub query_class: Spanned<String>,
-    #[serde(default = "udp")]
+    #[serde(default = "udp", deserialize_with = "udp_on_null")]
     pub transport_protocol: Spanned<String>,
     #[serde(default = "unspanned")]
     pub dns_over_tls: Spanned<bool>,
@@ -262,11 +271,11 @@ pub struct RawDnsProbe {
     pub tls_config: Spanned<RawTlsConfig>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub source_ip_address: String,
-    #[serde(default = "ip6")]
+    #[serde(default = "ip6", deserialize_with = "ip6_on_null")]
     pub preferred_ip_protocol: String,
-    #[serde(default = "yes")]
+    #[serde(default = "yes", deserialize_with = "yes_on_null")]
     pub ip_protocol_fallback: bool,
-    #[serde(default = "yes")]
+    #[serde(default = "yes", deserialize_with = "yes_on_null")]
     pub recursion_desired: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valid_rcodes: Option<Vec<Spanned<String>>>,

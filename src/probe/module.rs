@@ -143,7 +143,7 @@ pub struct QueryStep {
     pub expect: Option<Regex>,
     pub expect_bytes: Option<Vec<u8>>,
     pub labels: Vec<(String, String)>,
-    pub send: Option<String>,
+    pub send: Option<Vec<u8>>,
     pub starttls: bool,
 }
 

@@ -293,7 +293,7 @@ async fn query_responses(host: &str, mut conn: Conn, m: &TcpModule, cx: &mut Pro
             "Processing query response entry",
             &[("entry_number", &i.to_string())],
         );
-        let mut send: Vec<u8> = step.send.clone().unwrap_or_default().into_bytes();
+        let mut send: Vec<u8> = step.send.clone().unwrap_or_default();
         if let Some(re) = &step.expect {
             let Some(matched) = expect_line(re, &mut lines, &mut conn, cx).await else {
                 return false;

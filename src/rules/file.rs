@@ -179,24 +179,6 @@ impl Errs<'_> {
     }
 }
 
-/// Only the first YAML document is used, as Prometheus does.
-fn first_document(text: &str) -> &str {
-    let mut offset = 0;
-    let mut seen_content = false;
-    for line in text.split_inclusive('\n') {
-        let t = line.trim_end();
-        if t == "---" || t.starts_with("--- ") {
-            if seen_content {
-                return &text[..offset];
-            }
-        } else if !t.trim().is_empty() && !t.trim_start().starts_with('#') {
-            seen_content = true;
-        }
-        offset += line.len();
-    }
-    text
-}
-
 /// Validates rule-file text; `file` names it in errors.
 /// Follows promtool's `rulefmt.Parse` order (YAML, groups, then rules), which decides the
 /// order of its messages.
@@ -205,7 +187,7 @@ pub fn parse_str(text: &str, file: &Path) -> Result<Vec<GroupDef>, Vec<ConfigErr
         file,
         out: Vec::new(),
     };
-    let doc = first_document(text);
+    let doc = crate::base::yaml::first_document(text);
     if doc.trim().is_empty()
         || doc
             .lines()
@@ -213,13 +195,16 @@ pub fn parse_str(text: &str, file: &Path) -> Result<Vec<GroupDef>, Vec<ConfigErr
     {
         return Ok(Vec::new());
     }
-    let options = serde_saphyr::options! { with_snippet: false };
-    let raw: RawFile = match serde_saphyr::from_str_with_options(doc, options) {
+    let raw: RawFile = match crate::base::yaml::from_str(doc) {
         Ok(r) => r,
         Err(e) => {
             let e = e.without_snippet();
             let loc = e.location();
-            errs.push(loc.as_ref(), String::new(), e.to_string());
+            errs.push(
+                loc.as_ref(),
+                String::new(),
+                crate::base::yaml::clean_message(&e.to_string()),
+            );
             return Err(errs.out);
         }
     };

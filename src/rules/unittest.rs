@@ -129,8 +129,7 @@ pub fn main(files: &[PathBuf]) -> ExitCode {
 pub fn run_file(path: &Path) -> Result<(), Vec<String>> {
     let text =
         std::fs::read_to_string(path).map_err(|e| vec![format!("{}: {e}", path.display())])?;
-    let options = serde_saphyr::options! { with_snippet: false };
-    let tf: TestFile = serde_saphyr::from_str_with_options(&text, options)
+    let tf: TestFile = crate::base::yaml::from_str(&text)
         .map_err(|e| vec![format!("{}: {}", path.display(), e.without_snippet())])?;
     let eval_interval = match &tf.evaluation_interval {
         Some(s) => parse_duration(s).map_err(|e| vec![e])?,

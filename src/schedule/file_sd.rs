@@ -48,7 +48,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<Target>, FileSdError> {
     if text.trim().is_empty() {
         return Ok(Vec::new());
     }
-    let groups: Vec<Group> = serde_saphyr::from_str(text).map_err(|e| {
+    let groups: Vec<Group> = crate::base::yaml::from_str(text).map_err(|e| {
         let loc = e
             .location()
             .map(|l| format!("{}:{}: ", l.line(), l.column()))

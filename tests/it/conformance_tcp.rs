@@ -218,6 +218,15 @@ async fn scenarios() -> (Vec<Scenario>, Fixtures) {
         crate::tcp::write(&mut stream, "\u{1}\u{2}ok").await;
         tokio::time::sleep(std::time::Duration::from_secs(5)).await;
     });
+    // PostgreSQL's SSLRequest, as upstream's example.yml sends it (`!!binary AAAACATSFi8=`):
+    // answers `S` only when the eight bytes and the newline arrive unchanged.
+    let postgres = TcpServer::spawn(|mut stream| async move {
+        use tokio::io::AsyncReadExt as _;
+        let mut got = [0u8; 9];
+        let ok = stream.read_exact(&mut got).await.is_ok()
+            && got == [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f, b'\n'];
+        crate::tcp::write(&mut stream, if ok { "S\n" } else { "X\n" }).await;
+    });
     let v6 = v6_server().await;
     let refused = closed_port();
 
@@ -282,6 +291,8 @@ async fn scenarios() -> (Vec<Scenario>, Fixtures) {
         Scenario::new("expect_bytes_mismatch", bytes.target(), false)
             .tcp("query_response:\n  - expect_bytes: \"\\x01\\x02no\"\n")
             .series("probe_failed_due_to_bytes", &[], 1.0),
+        Scenario::new("binary_send_postgres_sslrequest", postgres.target(), true)
+            .tcp("query_response:\n  - send: !!binary AAAACATSFi8=\n  - expect: \"^S$\"\n"),
         Scenario::new("labels_expect_info", ssh.target(), true)
             .tcp(
                 "query_response:\n  - expect: \"^SSH-2.0-([^ -]+)(?: (.*))?$\"\n    labels:\n      - name: ssh_version\n        value: \"${1}\"\n      - name: ssh_comments\n        value: \"${2}\"\n",
@@ -306,6 +317,7 @@ async fn scenarios() -> (Vec<Scenario>, Fixtures) {
         smtp,
         smtp_no_ip,
         bytes,
+        postgres,
     ];
     (
         scenarios,

@@ -940,11 +940,22 @@ async fn expect_bytes_match_mismatch_and_short_read() {
 }
 
 #[test]
-fn binary_that_is_not_utf8_is_rejected_at_load() {
-    let text = "modules:\n  m:\n    prober: tcp\n    tcp:\n      query_response:\n        - send: !!binary /w==\n";
-    let err = blackwatch::config::load_str(text, Path::new("t.yml"))
-        .expect_err("!!binary that is not UTF-8 cannot be held");
-    assert!(err.to_string().contains("t.yml:6"), "{err}");
+fn binary_that_is_not_utf8_is_sent_as_bytes() {
+    // A dialogue step is bytes, as Go's `string` holds them: upstream's example.yml sends
+    // PostgreSQL's SSLRequest this way. conformance_tcp probes a peer with it.
+    let text = "modules:\n  m:\n    prober: tcp\n    tcp:\n      query_response:\n        - send: !!binary AAAACATSFi8=\n        - expect_bytes: !!binary /w==\n";
+    let cfg = blackwatch::config::load_str(text, Path::new("t.yml")).expect("loads");
+    let Prober::Tcp(m) = &cfg.modules["m"].prober else {
+        panic!("not tcp")
+    };
+    assert_eq!(
+        m.query_response[0].send.as_deref(),
+        Some(&[0u8, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f][..])
+    );
+    assert_eq!(
+        m.query_response[1].expect_bytes.as_deref(),
+        Some(&[0xffu8][..])
+    );
 }
 
 #[test]
@@ -954,7 +965,7 @@ fn binary_send_is_decoded() {
     let Prober::Tcp(m) = &cfg.modules["m"].prober else {
         panic!("not tcp")
     };
-    assert_eq!(m.query_response[0].send.as_deref(), Some("HELO"));
+    assert_eq!(m.query_response[0].send.as_deref(), Some(&b"HELO"[..]));
 }
 
 // ---------------------------------------------------------------------------

@@ -90,9 +90,10 @@ pub struct RawGlobal {
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub resolved_after_mute: bool,
 
-    // Other integrations' globals: accepted, ignored.
+    // Other integrations' globals: their URLs are checked as upstream checks them (so a file
+    // amtool rejects is rejected), the rest accepted and ignored.
     #[serde(default, skip_serializing)]
-    pub slack_api_url: Option<Unsupported>,
+    pub slack_api_url: Option<Spanned<Secret>>,
     #[serde(default, skip_serializing)]
     pub slack_api_url_file: Option<Unsupported>,
     #[serde(default, skip_serializing)]
@@ -102,31 +103,31 @@ pub struct RawGlobal {
     #[serde(default, skip_serializing)]
     pub slack_app_url: Option<Unsupported>,
     #[serde(default, skip_serializing)]
-    pub pagerduty_url: Option<Unsupported>,
+    pub pagerduty_url: Option<Spanned<String>>,
     #[serde(default, skip_serializing)]
-    pub opsgenie_api_url: Option<Unsupported>,
+    pub opsgenie_api_url: Option<Spanned<String>>,
     #[serde(default, skip_serializing)]
     pub opsgenie_api_key: Option<Unsupported>,
     #[serde(default, skip_serializing)]
     pub opsgenie_api_key_file: Option<Unsupported>,
     #[serde(default, skip_serializing)]
-    pub wechat_api_url: Option<Unsupported>,
+    pub wechat_api_url: Option<Spanned<String>>,
     #[serde(default, skip_serializing)]
     pub wechat_api_secret: Option<Unsupported>,
     #[serde(default, skip_serializing)]
     pub wechat_api_corp_id: Option<Unsupported>,
     #[serde(default, skip_serializing)]
-    pub victorops_api_url: Option<Unsupported>,
+    pub victorops_api_url: Option<Spanned<String>>,
     #[serde(default, skip_serializing)]
     pub victorops_api_key: Option<Unsupported>,
     #[serde(default, skip_serializing)]
     pub victorops_api_key_file: Option<Unsupported>,
     #[serde(default, skip_serializing)]
-    pub telegram_api_url: Option<Unsupported>,
+    pub telegram_api_url: Option<Spanned<String>>,
     #[serde(default, skip_serializing)]
-    pub webex_api_url: Option<Unsupported>,
+    pub webex_api_url: Option<Spanned<String>>,
     #[serde(default, skip_serializing)]
-    pub rocketchat_api_url: Option<Unsupported>,
+    pub rocketchat_api_url: Option<Spanned<String>>,
     #[serde(default, skip_serializing)]
     pub rocketchat_token: Option<Unsupported>,
     #[serde(default, skip_serializing)]
@@ -136,7 +137,7 @@ pub struct RawGlobal {
     #[serde(default, skip_serializing)]
     pub rocketchat_token_id_file: Option<Unsupported>,
     #[serde(default, skip_serializing)]
-    pub jira_api_url: Option<Unsupported>,
+    pub jira_api_url: Option<Spanned<String>>,
     #[serde(default, skip_serializing)]
     pub mattermost_webhook_url: Option<Unsupported>,
     #[serde(default, skip_serializing)]

@@ -27,13 +27,13 @@ pub(super) fn tcp(cx: &mut Cx, path: &str, block: &Spanned<RawTcpProbe>) -> Opti
         };
         steps.push(QueryStep {
             expect,
-            expect_bytes: v.expect_bytes.as_ref().map(|s| s.as_bytes().to_vec()),
+            expect_bytes: v.expect_bytes.as_ref().map(|b| b.0.clone()),
             labels: v
                 .labels
                 .iter()
                 .map(|l| (l.name.clone(), l.value.clone()))
                 .collect(),
-            send: v.send.clone(),
+            send: v.send.as_ref().map(|b| b.0.clone()),
             starttls: v.starttls,
         });
     }

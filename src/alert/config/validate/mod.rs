@@ -257,6 +257,28 @@ fn global(cx: &mut Cx, raw: &RawAlertingConfig, g: &RawGlobal) -> Global {
     if let Some(h) = &g.http_config {
         http_config(cx, "global.http_config", h);
     }
+    let urls = [
+        ("pagerduty_url", &g.pagerduty_url),
+        ("opsgenie_api_url", &g.opsgenie_api_url),
+        ("wechat_api_url", &g.wechat_api_url),
+        ("victorops_api_url", &g.victorops_api_url),
+        ("telegram_api_url", &g.telegram_api_url),
+        ("webex_api_url", &g.webex_api_url),
+        ("rocketchat_api_url", &g.rocketchat_api_url),
+        ("jira_api_url", &g.jira_api_url),
+    ];
+    for (name, url) in urls {
+        if let Some(u) = url {
+            if let Err(m) = check_url(&u.value) {
+                cx.err(&u.referenced, &format!("global.{name}"), m);
+            }
+        }
+    }
+    if let Some(u) = &g.slack_api_url {
+        if let Err(m) = check_url(u.value.expose()) {
+            cx.err(&u.referenced, "global.slack_api_url", m);
+        }
+    }
     if let Some(t) = &g.smtp_tls_config {
         tls_config(cx, "global.smtp_tls_config", t);
     }
@@ -284,12 +306,15 @@ fn host_port(s: &str) -> Result<HostPort, String> {
     })
 }
 
-/// Upstream's URL check for webhook and Discord URLs, without echoing the (secret) URL.
+/// Upstream's URL check (`config.parseURL`) for webhook, Discord and the global integration
+/// URLs, without echoing the (secret) URL: the scheme as Go's `url.Parse` finds it must be
+/// http or https, and the URL must have a host.
 fn check_url(s: &str) -> Result<(), String> {
-    let u = url::Url::parse(s).map_err(|e| format!("invalid URL: {e}"))?;
-    if u.scheme() != "http" && u.scheme() != "https" {
-        return Err(format!("unsupported scheme {:?} for URL", u.scheme()));
+    let scheme = go_url_scheme(s)?;
+    if scheme != "http" && scheme != "https" {
+        return Err(format!("unsupported scheme {scheme:?} for URL"));
     }
+    let u = url::Url::parse(s).map_err(|e| format!("invalid URL: {e}"))?;
     // Go's url.Parse keeps `http:///x` and `http:x` host-less, where WHATWG parsing (the url
     // crate) would take `x` as the host.
     let authority = s.split_once("://").map_or("", |(_, rest)| rest);
@@ -298,6 +323,21 @@ fn check_url(s: &str) -> Result<(), String> {
         return Err("missing host for URL".to_string());
     }
     Ok(())
+}
+
+/// The scheme of a URL as Go's `url.getScheme` finds it, lower-cased: `""` when the text has
+/// no `scheme:` prefix (`url`, `/path`, `host:80` is `host`).
+fn go_url_scheme(s: &str) -> Result<String, String> {
+    for (i, c) in s.char_indices() {
+        match c {
+            'a'..='z' | 'A'..='Z' => {}
+            '0'..='9' | '+' | '-' | '.' if i > 0 => {}
+            ':' if i == 0 => return Err("missing protocol scheme".to_string()),
+            ':' => return Ok(s[..i].to_ascii_lowercase()),
+            _ => return Ok(String::new()),
+        }
+    }
+    Ok(String::new())
 }
 
 /// One of `url` / `url_file` (both upstream rules), returning the secret source.

@@ -9,6 +9,11 @@ use serde_saphyr::{MessageFormatter as _, Spanned, UserMessageFormatter};
 
 use super::error::{ConfigError, ConfigErrors};
 
+mod go;
+
+pub(crate) use go::keep_default_on_null;
+pub use go::{GoBytes, GoRules};
+
 /// Any YAML value, accepted only so that validation can reject it with a message that names
 /// the field, instead of serde's generic "unknown field".
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -60,6 +65,14 @@ pub fn yes() -> bool {
     true
 }
 
+keep_default_on_null!(yes_on_null_inner, bool, yes);
+
+/// For `#[serde(default = "yes", deserialize_with = …)]`: a boolean that defaults to true
+/// keeps it when the value is null, as yaml.v3 leaves the field untouched.
+pub fn yes_on_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    yes_on_null_inner(d)
+}
+
 /// YAML text → raw structs, with position and field path on any error. Generic so that
 /// `alert::config` parses a standalone alertmanager.yml the same way.
 pub fn parse<T: serde::de::DeserializeOwned>(text: &str, file: &Path) -> Result<T, ConfigErrors> {
@@ -67,18 +80,16 @@ pub fn parse<T: serde::de::DeserializeOwned>(text: &str, file: &Path) -> Result<
         let t = l.trim();
         !t.is_empty() && !t.starts_with('#') && t != "---"
     });
+    let text = first_document(text);
     if !has_content {
         return Err(ConfigErrors::single(ConfigError::file_level(
             file,
             "EOF: the file is empty".to_string(),
         )));
     }
-    let options = serde_saphyr::options! {
-        with_snippet: false,
-    };
     let mut field_path: Option<serde_path_to_error::Path> = None;
-    let result = serde_saphyr::with_deserializer_from_str_with_options(text, options, |de| {
-        match serde_path_to_error::deserialize::<_, T>(de) {
+    let result = serde_saphyr::with_deserializer_from_str_with_options(text, options(), |de| {
+        match serde_path_to_error::deserialize::<_, T>(GoRules(de)) {
             Ok(v) => Ok(v),
             Err(e) => {
                 field_path = Some(e.path().clone());
@@ -124,6 +135,42 @@ pub fn parse<T: serde::de::DeserializeOwned>(text: &str, file: &Path) -> Result<
             path,
             message,
         })
+    })
+}
+
+/// The text of the first YAML document: the Go tools decode one document and ignore the
+/// rest of the file (a `---` line ends it once content has been seen).
+pub fn first_document(text: &str) -> &str {
+    let mut offset = 0;
+    let mut seen_content = false;
+    for line in text.split_inclusive('\n') {
+        let t = line.trim_end();
+        if t == "---" || t.starts_with("--- ") {
+            if seen_content {
+                return &text[..offset];
+            }
+        } else if !t.trim().is_empty() && !t.trim_start().starts_with('#') {
+            seen_content = true;
+        }
+        offset += line.len();
+    }
+    text
+}
+
+/// serde-saphyr's options for config files: no snippets (`ConfigError` prints its own
+/// position), and `!!binary` scalars reach [`GoRules`] as written, which decodes them.
+fn options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        with_snippet: false,
+        ignore_binary_tag_for_string: true,
+    }
+}
+
+/// YAML text → `T` with Go's decoding rules ([`GoRules`]), for files that report errors
+/// their own way (rule files, promtool tests, file_sd): the error carries its location.
+pub fn from_str<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, serde_saphyr::Error> {
+    serde_saphyr::with_deserializer_from_str_with_options(text, options(), |de| {
+        T::deserialize(GoRules(de))
     })
 }
 
@@ -197,7 +244,7 @@ fn user_path(path: &serde_path_to_error::Path) -> String {
 }
 
 /// The first line of a parser message, without a position (`ConfigError` prints its own).
-fn clean_message(msg: &str) -> String {
+pub fn clean_message(msg: &str) -> String {
     let first = msg.lines().next().unwrap_or(msg).trim();
     let first = first
         .strip_prefix("line ")
@@ -214,6 +261,14 @@ fn clean_message(msg: &str) -> String {
             "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64"
         )
     });
+    // `GoRules` refusals: "invalid type: !!str `64`, expected Go int".
+    if let Some((got, want)) = first
+        .strip_prefix("invalid type: ")
+        .filter(|r| r.starts_with(go::GO_TAG))
+        .and_then(|r| r.split_once(", expected Go "))
+    {
+        return format!("cannot unmarshal {got} into {want}");
+    }
     match first {
         _ if integer => "expected an integer".to_string(),
         "invalid boolean" => "expected a boolean (true or false)".to_string(),
