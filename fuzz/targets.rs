@@ -269,11 +269,19 @@ pub fn template(data: &[u8]) {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect();
             let ext: LabelSet = [("cluster".to_string(), "eu".to_string())].into();
+            // `query` answers every text with one sample, so the result helpers run too.
+            let query = |q: &str| {
+                Ok(vec![blackwatch::template::prom::Sample {
+                    labels: [("q".to_string(), q.to_string())].into(),
+                    value: 1.5,
+                }])
+            };
             let data = RuleData {
                 labels: &labels,
                 external_labels: &ext,
                 external_url: "http://blackwatch:9115",
                 value: 0.25,
+                query: Some(&query),
             };
             let _ = blackwatch::template::rules::check("fuzz", &src);
             let _ = RuleTemplate::new("fuzz", &src).expand(&data);

@@ -2,7 +2,8 @@
 //! evaluation and its duration) and `Group::eval`, which runs the rules in order at one
 //! timestamp as Prometheus' `Group.Eval` does: query, label, update alert state, write
 //! `ALERTS`/`ALERTS_FOR_STATE` and recorded series into the overlay (with stale markers),
-//! and collect the alerts to send. Also the slot arithmetic of the evaluation schedule.
+//! and collect the alerts to send. Templates' `query` runs at the same timestamp over the
+//! same series. Also the slot arithmetic of the evaluation schedule.
 //! Reads no clock except the monotonic one for evaluation durations.
 
 use std::collections::{BTreeMap, HashSet};
@@ -18,6 +19,7 @@ use super::file::{GroupDef, RuleDef, RuleKind};
 use super::recording::{record_output, Layered, Overlay, TickView};
 use crate::alert::PostableAlert;
 use crate::labels::{fingerprint, LabelSet};
+use crate::template::prom::QueryFn;
 
 /// Rule health as the API reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -254,7 +256,7 @@ impl Group {
                     record_output(name, &rule.def.labels, samples, limit)
                 }
                 (RuleKind::Alert { .. }, Some(spec), Ok(samples)) => {
-                    eval_alerting(rule, spec.clone(), ts, samples, settings, limit)
+                    eval_alerting(rule, spec.clone(), ts, samples, &src, settings, limit)
                 }
                 (RuleKind::Alert { .. }, None, Ok(_)) => Ok(Vec::new()),
             };
@@ -294,11 +296,13 @@ impl Group {
 }
 
 /// One alerting rule's evaluation: template, update state, and the `ALERTS` series to write.
+/// Templates' `query` runs at `ts` over `src`, what the rule's own expression saw.
 fn eval_alerting(
     rule: &mut RuleState,
     spec: AlertSpec,
     ts: i64,
     samples: Vec<Sample>,
+    src: &dyn Queryable,
     settings: &EvalSettings,
     limit: usize,
 ) -> Result<Vec<Sample>, EvalError> {
@@ -307,8 +311,9 @@ fn eval_alerting(
         .map(|s| (s.labels.to_label_set(), s.value))
         .collect();
     let template_name = format!("__alert_{}", spec.name);
+    let query = |q: &str| template_query(q, ts, src);
     let expand = |_field: &str, text: &str, t: &TemplateInput<'_>| -> String {
-        expand_template(&template_name, text, t, settings)
+        expand_template(&template_name, text, t, settings, &query)
     };
     rule.alerts.eval(&spec, ts, &input, &expand, limit)?;
     Ok(alert_series(&rule.alerts)
@@ -321,12 +326,13 @@ fn eval_alerting(
 }
 
 /// Expands one rule template with Prometheus' data (`$labels`, `$value`, `$externalLabels`,
-/// `$externalURL`).
+/// `$externalURL`) and its `query` function.
 pub fn expand_template(
     name: &str,
     text: &str,
     t: &TemplateInput<'_>,
     settings: &EvalSettings,
+    query: &QueryFn<'_>,
 ) -> String {
     if !text.contains("{{") {
         return text.to_string();
@@ -336,8 +342,25 @@ pub fn expand_template(
         external_labels: &settings.external_labels,
         external_url: &settings.external_url,
         value: t.value,
+        query: Some(query),
     };
     crate::template::rules::expand(name, text, &data)
+}
+
+/// The template function `query` of a rule evaluated at `ts` (Prometheus' `EngineQueryFunc`
+/// at the evaluation time), its result as the template's samples.
+fn template_query(
+    text: &str,
+    ts: i64,
+    src: &dyn Queryable,
+) -> Result<Vec<crate::template::prom::Sample>, String> {
+    Ok(super::expr::instant_query(text, ts, src)?
+        .into_iter()
+        .map(|s| crate::template::prom::Sample {
+            labels: s.labels.to_label_set(),
+            value: s.value,
+        })
+        .collect())
 }
 
 fn system_time(ms: i64) -> SystemTime {

@@ -701,4 +701,81 @@ mod runtime {
         assert_eq!(alerts["alerts"][0]["labels"]["severity"], "page");
         assert_eq!(alerts["alerts"][0]["state"], "firing");
     }
+
+    /// Templates' `query` runs at the evaluation's timestamp over what the rule's expression
+    /// sees, earlier rules' recorded series included; a scalar is one sample without labels,
+    /// and a range-vector result is Prometheus' error inside the annotation.
+    #[test]
+    fn group_eval_templates_query_at_the_evaluation_time() {
+        use std::path::Path;
+        use std::sync::Arc;
+
+        use crate::rules::expr::MemStorage;
+        use crate::rules::file::parse_str;
+        use crate::rules::group::{EvalSettings, Group};
+
+        let defs = parse_str(
+            r#"groups:
+- name: g
+  rules:
+  - record: total
+    expr: sum(up)
+  - alert: Down
+    expr: up == 0
+    labels:
+      down: '{{ query "count(up == 0)" | first | value }}'
+    annotations:
+      total: '{{ with query "total" }}{{ . | first | value }}{{ end }}'
+      now: '{{ with query "time()" }}{{ (first .).Labels }} {{ . | first | value }}{{ end }}'
+      up: '{{ range query "up == 1" }}{{ .Labels.instance }}{{ end }}'
+      matrix: '{{ query "up[1m]" }}'
+"#,
+            Path::new("r.yml"),
+        )
+        .expect("rules load");
+        let def = Arc::new(defs.into_iter().next().expect("group"));
+        let mut g = Group::new(def, Duration::from_secs(60));
+        let mut mem = MemStorage::new();
+        mem.add("up{instance=\"a\"}", "0 0", 60_000)
+            .expect("series");
+        mem.add("up{instance=\"b\"}", "1 1", 60_000)
+            .expect("series");
+        mem.add("up{instance=\"c\"}", "1 0", 60_000)
+            .expect("series");
+        let overlay = Overlay::unbounded();
+        let settings = EvalSettings::default();
+        let alert = |g: &Group, instance: &str| {
+            g.rules[1]
+                .alerts
+                .active
+                .values()
+                .find(|a| a.labels.get("instance").map(String::as_str) == Some(instance))
+                .cloned()
+                .unwrap_or_else(|| panic!("alert for {instance}: {:?}", g.rules[1].alerts))
+        };
+        g.eval(0, &mem, &overlay, &settings);
+        let a = alert(&g, "a");
+        assert_eq!(a.labels.get("down").map(String::as_str), Some("1"));
+        assert_eq!(
+            a.annotations,
+            ls(&[
+                ("total", "2"),
+                ("now", "map[] 0"),
+                ("up", "bc"),
+                (
+                    "matrix",
+                    "<error expanding template: error executing template __alert_Down: template: __alert_Down:1:115: executing \"__alert_Down\" at <query \"up[1m]\">: error calling query: rule result is not a vector or scalar>"
+                ),
+            ])
+        );
+        g.eval(60_000, &mem, &overlay, &settings);
+        let c = alert(&g, "c");
+        assert_eq!(c.labels.get("down").map(String::as_str), Some("2"));
+        assert_eq!(c.annotations.get("total").map(String::as_str), Some("1"));
+        assert_eq!(
+            c.annotations.get("now").map(String::as_str),
+            Some("map[] 60")
+        );
+        assert_eq!(c.annotations.get("up").map(String::as_str), Some("b"));
+    }
 }

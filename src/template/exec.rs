@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::ast::{Arg, Branch, Cmd, Node, ParseError, Pipe, Tree};
-use super::funcs::{self, FuncError, FuncMap};
+use super::funcs::{self, FuncError, FuncMap, Funcs};
 use super::parse;
 use super::value::Value;
 
@@ -80,6 +80,19 @@ impl Templates {
         data: &Value,
         funcs: &[&FuncMap],
     ) -> Result<(), ExecError> {
+        let funcs: Vec<&dyn Funcs> = funcs.iter().map(|m| *m as &dyn Funcs).collect();
+        self.execute_with_into(out, name, data, &funcs)
+    }
+
+    /// [`Templates::execute_into`] with any function sets, for callers whose functions
+    /// borrow from them (earlier sets win, as with [`FuncMap`]s).
+    pub fn execute_with_into(
+        &self,
+        out: &mut String,
+        name: &str,
+        data: &Value,
+        funcs: &[&dyn Funcs],
+    ) -> Result<(), ExecError> {
         let Some(tree) = self.trees.get(name) else {
             return Err(ExecError(format!(
                 "template: no template {} associated with template {}",
@@ -109,6 +122,18 @@ impl Templates {
         self.execute_into(&mut out, name, data, funcs)?;
         Ok(out)
     }
+
+    /// [`Templates::execute`] with any function sets (see [`Templates::execute_with_into`]).
+    pub fn execute_with(
+        &self,
+        name: &str,
+        data: &Value,
+        funcs: &[&dyn Funcs],
+    ) -> Result<String, ExecError> {
+        let mut out = String::new();
+        self.execute_with_into(&mut out, name, data, funcs)?;
+        Ok(out)
+    }
 }
 
 enum Flow {
@@ -119,7 +144,7 @@ enum Flow {
 
 struct State<'a> {
     set: &'a Templates,
-    funcs: &'a [&'a FuncMap],
+    funcs: &'a [&'a dyn Funcs],
     out: &'a mut String,
     vars: Vec<(String, Value)>,
     tree: Arc<Tree>,
@@ -526,11 +551,11 @@ impl State<'_> {
         if let Some(f) = fin {
             vals.push(f);
         }
-        let f = self.funcs.iter().find_map(|m| m.get(name));
-        let r = match f {
-            Some(f) => f(&vals),
-            None => funcs::call_builtin(name, &vals),
-        };
+        let r = self
+            .funcs
+            .iter()
+            .find_map(|m| m.call(name, &vals))
+            .unwrap_or_else(|| funcs::call_builtin(name, &vals));
         r.map_err(|e| match e {
             FuncError::Call(msg) => self.err(cmd.0, cmd.1, &format!("error calling {name}: {msg}")),
             FuncError::Args(msg) => self.err(pos, &name, &msg),

@@ -64,6 +64,25 @@ impl FuncMap {
     }
 }
 
+/// Where an execution looks up functions beyond Go's builtins. A [`FuncMap`] is one (shared,
+/// `'static`); a caller can add its own set whose functions borrow from the caller for one
+/// execution (Prometheus' `query`, which runs against the data of one rule evaluation).
+pub trait Funcs {
+    /// Calls function `name`; `None` if this set does not have it.
+    fn call(&self, name: &str, args: &[Value]) -> Option<Result<Value, FuncError>>;
+    /// Whether this set has function `name`.
+    fn contains(&self, name: &str) -> bool;
+}
+
+impl Funcs for FuncMap {
+    fn call(&self, name: &str, args: &[Value]) -> Option<Result<Value, FuncError>> {
+        self.map.get(name).map(|f| f(args))
+    }
+    fn contains(&self, name: &str) -> bool {
+        self.map.contains_key(name)
+    }
+}
+
 const BUILTINS: &[&str] = &[
     "and", "or", "not", "len", "index", "slice", "print", "printf", "println", "eq", "ne", "lt",
     "le", "gt", "ge", "html", "js", "urlquery",

@@ -14,7 +14,9 @@
 //! * Anything else: build a [`Templates`] set, [`Templates::parse`] each source once with the
 //!   [`FuncMap`]s it may call (parse rejects unknown functions, as Go does), then
 //!   [`Templates::execute`] per render with the same maps (earlier maps win; Go's builtins
-//!   are always there). Templates are `Send + Sync`.
+//!   are always there). Templates are `Send + Sync`. Functions that borrow from the caller
+//!   for one render (a rule's `query`) come in through [`Templates::execute_with`], which
+//!   takes any [`Funcs`].
 //! * Data: [`Value`] for Go's basic kinds, `map[string]T` ([`Map`], whose `zero` is what a
 //!   missing key gives under [`MissingKey::Zero`]) and slices; a Go named type (struct, or
 //!   a map/slice type with methods) is an [`Object`]: fields and methods (with arguments)
@@ -39,7 +41,7 @@ pub mod value;
 
 pub use ast::ParseError;
 pub use exec::{ExecError, MissingKey, Templates};
-pub use funcs::{Func, FuncError, FuncMap};
+pub use funcs::{Func, FuncError, FuncMap, Funcs};
 pub use value::{Map, Object, Value};
 
 #[cfg(test)]

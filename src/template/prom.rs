@@ -1,8 +1,11 @@
 //! Prometheus' template functions (`template/template.go` of Prometheus 2.42, plus
 //! `toDuration` and `urlQueryEscape` from later releases): the humanize family, string and
-//! regexp helpers, links, time conversion, and the query-result helpers. `query` itself is
-//! not supported and fails at execution. `externalURL`/`pathPrefix` depend on the caller and
-//! are added per execution by [`external_funcs`].
+//! regexp helpers, links, time conversion, and `query` with its result helpers.
+//! `query`, `externalURL` and `pathPrefix` depend on the caller: the table here has
+//! placeholders (so parsing accepts them), and executions overlay the real ones: `query`
+//! through [`query`] with the caller's [`QueryFn`] (`rules::RuleData`), the other two from
+//! [`external_funcs`]. Running queries is not this module's business: the rule engine, above
+//! the template engine, passes that capability in.
 
 use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
@@ -473,9 +476,36 @@ fn arg_sample(args: &[Value], i: usize) -> Result<&Sample, FuncError> {
     }
 }
 
+/// A query result (`template.queryResult`, Go's `[]*sample`): what `query` and `sortByLabel`
+/// return; `range`, `len` and `index` see its list of [`Sample`]s.
+#[derive(Debug)]
+struct QueryResult(Value);
+
+impl Object for QueryResult {
+    fn type_name(&self) -> String {
+        "template.queryResult".to_string()
+    }
+    fn method(&self, _name: &str, _args: &[Value]) -> Option<Result<Value, String>> {
+        None
+    }
+    fn underlying(&self) -> Option<&Value> {
+        Some(&self.0)
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
 fn arg_query_result(args: &[Value], i: usize) -> Result<Vec<Sample>, FuncError> {
     let bad = |v: &Value| type_err(i, "template.queryResult", v);
-    match args.get(i) {
+    let arg = match args.get(i) {
+        Some(Value::Object(o)) => match o.as_any().downcast_ref::<QueryResult>() {
+            Some(r) => Some(&r.0),
+            None => args.get(i),
+        },
+        other => other,
+    };
+    match arg {
         Some(Value::List(l)) => l
             .iter()
             .map(|v| match v {
@@ -493,12 +523,26 @@ fn arg_query_result(args: &[Value], i: usize) -> Result<Vec<Sample>, FuncError> 
     }
 }
 
+/// Prometheus' `QueryFunc` as a template sees it: runs a PromQL expression (at the time of the
+/// rule evaluation, which the caller knows) and returns the result as samples, or the error
+/// text the template prints after `error calling query: `.
+pub type QueryFn<'a> = dyn Fn(&str) -> Result<Vec<Sample>, String> + 'a;
+
+/// The template function `query` over `run` (Prometheus' `query` in `template.go`): one
+/// string argument, the result a `queryResult` for `first`, `range`, `sortByLabel` and the like.
+pub fn query(args: &[Value], run: &QueryFn<'_>) -> Result<Value, FuncError> {
+    want("query", args, 1)?;
+    let q = arg_str(args, 0)?;
+    run(q).map(samples).map_err(call_err)
+}
+
 fn samples(v: Vec<Sample>) -> Value {
-    Value::from(
+    let list = Value::from(
         v.into_iter()
             .map(|s| Value::Object(Arc::new(s)))
             .collect::<Vec<_>>(),
-    )
+    );
+    Value::Object(Arc::new(QueryResult(list)))
 }
 
 fn str1(
@@ -531,10 +575,11 @@ pub fn funcs() -> &'static FuncMap {
 /// in `template.go`, so it can be checked against upstream by eye).
 fn build() -> FuncMap {
     let mut m = FuncMap::new();
+    // A placeholder for executions without a query engine; rule evaluations overlay it.
     m.insert("query", |a| {
-        want("query", a, 1)?;
-        arg_str(a, 0)?;
-        Err(call_err("query is not supported by blackwatch"))
+        query(a, &|_| {
+            Err("no query engine here: query runs only in rule evaluations".to_string())
+        })
     });
     m.insert("first", |a| {
         want("first", a, 1)?;

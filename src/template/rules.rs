@@ -2,14 +2,16 @@
 //! `rules/alerting.go` does (the `$labels`/`$externalLabels`/`$externalURL`/`$value` prefix,
 //! `missingkey=zero`, `<error expanding template: …>` on failure), and checks them at load.
 //! Parsed templates are cached by (name, text), so each distinct template parses once.
+//! `query` runs whatever [`RuleData::query`] the caller passes (the rule engine's instant
+//! query at the evaluation time); this module runs no queries of its own.
 
 use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::exec::{MissingKey, Templates};
-use super::funcs::FuncMap;
-use super::prom;
+use super::funcs::{FuncError, FuncMap, Funcs};
+use super::prom::{self, QueryFn};
 use super::value::{Object, Value};
 use crate::labels::LabelSet;
 
@@ -22,6 +24,21 @@ pub struct RuleData<'a> {
     pub external_labels: &'a LabelSet,
     pub external_url: &'a str,
     pub value: f64,
+    /// What the template function `query` runs (Prometheus' `QueryFunc` at the evaluation
+    /// time). `None` where no query engine is at hand: `query` then fails with an error.
+    pub query: Option<&'a QueryFn<'a>>,
+}
+
+/// The `query` function of one execution, over the caller's [`QueryFn`].
+struct QueryFuncs<'a>(&'a QueryFn<'a>);
+
+impl Funcs for QueryFuncs<'_> {
+    fn call(&self, name: &str, args: &[Value]) -> Option<Result<Value, FuncError>> {
+        (name == "query").then(|| prom::query(args, self.0))
+    }
+    fn contains(&self, name: &str) -> bool {
+        name == "query"
+    }
 }
 
 /// Prometheus' `AlertTemplateData` struct.
@@ -97,7 +114,11 @@ impl RuleTemplate {
             value: data.value,
         }));
         let ext = external(data.external_url);
-        match set.execute(&self.name, &dot, &[&ext, prom::funcs()]) {
+        let result = match data.query {
+            Some(q) => set.execute_with(&self.name, &dot, &[&QueryFuncs(q), &*ext, prom::funcs()]),
+            None => set.execute(&self.name, &dot, &[&ext, prom::funcs()]),
+        };
+        match result {
             Ok(s) => s,
             Err(e) => format!(
                 "<error expanding template: error executing template {}: {e}>",

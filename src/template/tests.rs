@@ -56,6 +56,7 @@ fn matches_promtool_table() {
             external_labels: &ext,
             external_url: "",
             value: go_float(c.value.as_deref().unwrap_or("5")),
+            query: None,
         };
         let got = rules::expand(&name, &c.t, &data);
         if Some(&got) != c.expected.as_ref() {
@@ -107,6 +108,7 @@ fn external_url_and_path_prefix_come_from_the_caller() {
         external_labels: &ext,
         external_url: "http://prom.example.com:9090/prom",
         value: 1.0,
+        query: None,
     };
     assert_eq!(
         rules::expand(
@@ -134,6 +136,7 @@ fn plain_text_and_check() {
         external_labels: &l,
         external_url: "",
         value: 0.0,
+        query: None,
     };
     assert_eq!(rules::expand("__alert_A", "no braces", &data), "no braces");
     assert_eq!(
@@ -337,6 +340,7 @@ fn go_time_and_duration() {
         external_labels: &l,
         external_url: "",
         value: 5400.0,
+        query: None,
     };
     assert_eq!(
         rules::expand(
@@ -699,11 +703,94 @@ fn query_result_helpers_and_query_itself() {
     );
     assert_eq!(
         r("{{ query \"up\" | first | value }}", &Value::Nil).unwrap_err(),
-        "template: t:1:3: executing \"t\" at <query \"up\">: error calling query: query is not supported by blackwatch"
+        "template: t:1:3: executing \"t\" at <query \"up\">: error calling query: no query engine here: query runs only in rule evaluations"
     );
     assert_eq!(
         r("{{ value 1.5 }}", &Value::Nil).unwrap_err(),
         "template: t:1:9: executing \"t\" at <1.5>: can't handle 1.5 for arg of type *template.sample"
+    );
+}
+
+/// `query` runs the caller's query function: its samples feed the result helpers, a scalar
+/// answer (one sample without labels) works with `first`/`value`, and its error becomes
+/// Prometheus' `error calling query: …` inside `<error expanding template: …>`.
+#[test]
+fn query_runs_the_callers_query_function() {
+    use super::prom::Sample;
+    let asked = std::sync::Mutex::new(Vec::new());
+    let query = |q: &str| -> Result<Vec<Sample>, String> {
+        asked.lock().map_err(|e| e.to_string())?.push(q.to_string());
+        match q {
+            "up" => Ok(vec![
+                Sample {
+                    labels: labels(&[("__name__", "up"), ("instance", "b")]),
+                    value: 0.0,
+                },
+                Sample {
+                    labels: labels(&[("__name__", "up"), ("instance", "a")]),
+                    value: 1.0,
+                },
+            ]),
+            "scalar(up)" => Ok(vec![Sample {
+                labels: LabelSet::new(),
+                value: 1.5,
+            }]),
+            "none" => Ok(Vec::new()),
+            _ => Err("rule result is not a vector or scalar".to_string()),
+        }
+    };
+    let l = labels(&[("instance", "a")]);
+    let data = RuleData {
+        labels: &l,
+        external_labels: &l,
+        external_url: "",
+        value: 0.0,
+        query: Some(&query),
+    };
+    let x = |text: &str| rules::expand("__alert_Q", text, &data);
+    assert_eq!(
+        x("{{ range query \"up\" | sortByLabel \"instance\" }}{{ label \"instance\" . }}={{ value . }} {{ end }}"),
+        "a=1 b=0 "
+    );
+    assert_eq!(
+        x("{{ with query \"scalar(up)\" }}{{ . | first | value }} {{ (first .).Labels }}{{ end }}"),
+        "1.5 map[]"
+    );
+    assert_eq!(
+        x("{{ with printf \"%s\" \"up\" | query }}{{ len . }} {{ printf \"%T\" . }}{{ end }}"),
+        "2 template.queryResult"
+    );
+    assert_eq!(
+        x("{{ with query \"none\" }}some{{ else }}none{{ end }}"),
+        "none"
+    );
+    assert_eq!(
+        x("{{ query \"up[5m]\" }}"),
+        "<error expanding template: error executing template __alert_Q: template: __alert_Q:1:115: executing \"__alert_Q\" at <query \"up[5m]\">: error calling query: rule result is not a vector or scalar>"
+    );
+    assert_eq!(
+        x("{{ query \"up\" | value }}"),
+        "<error expanding template: error executing template __alert_Q: template: __alert_Q:1:128: executing \"__alert_Q\" at <value>: wrong type for value; expected *template.sample; got template.queryResult>"
+    );
+    assert_eq!(
+        x("{{ query \"none\" | first }}"),
+        "<error expanding template: error executing template __alert_Q: template: __alert_Q:1:130: executing \"__alert_Q\" at <first>: error calling first: first() called on vector with no elements>"
+    );
+    // Other functions are unaffected, and a template without `query` never calls it.
+    assert_eq!(x("{{ $labels.instance | toUpper }}"), "A");
+    assert_eq!(
+        asked.lock().map(|a| a.len()).unwrap_or(0),
+        7,
+        "one call per query"
+    );
+    // Without a query function (no rule evaluation), `query` fails with an error.
+    let data = RuleData {
+        query: None,
+        ..data
+    };
+    assert_eq!(
+        rules::expand("__alert_Q", "{{ query \"up\" }}", &data),
+        "<error expanding template: error executing template __alert_Q: template: __alert_Q:1:115: executing \"__alert_Q\" at <query \"up\">: error calling query: no query engine here: query runs only in rule evaluations>"
     );
 }
 
@@ -818,6 +905,7 @@ fn random_templates_never_panic() {
         external_labels: &l,
         external_url: "http://x:9090/p",
         value: 0.5,
+        query: None,
     };
     let mut seed: u64 = 0x1234_5678;
     for _ in 0..20_000 {

@@ -115,6 +115,16 @@ fn deliberately_failing_files_fail_under_both_tools() {
     }
 }
 
+/// The failure block of a tool's output (from `  FAILED:` on), without blank lines.
+fn failure_block(output: &str) -> Vec<String> {
+    output
+        .lines()
+        .skip_while(|l| !l.starts_with("  FAILED:"))
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 #[test]
 fn failure_output_has_promtools_layout() {
     let f = data_dir().join("fail/wrong_labels.test.yml");
@@ -122,16 +132,46 @@ fn failure_output_has_promtools_layout() {
     let p = promtool(&f);
     assert!(!b.ok && !p.ok);
     // The same failure block, line for line.
-    let block = |s: &str| {
-        s.lines()
-            .skip_while(|l| !l.starts_with("  FAILED:"))
-            .filter(|l| !l.trim().is_empty())
-            .map(str::to_string)
-            .collect::<Vec<_>>()
-    };
     assert_eq!(
-        block(&b.output),
-        block(&p.output),
+        failure_block(&b.output),
+        failure_block(&p.output),
+        "blackwatch:\n{}\npromtool:\n{}",
+        b.output,
+        p.output
+    );
+}
+
+/// The template function `query` (issue 20): annotations and labels that query at the
+/// evaluation time, scalar and empty results, the result helpers, and the error texts of
+/// range-vector and string results. The passing file's expected annotations are promtool's
+/// rendering; the failing file's `got:` block, which prints every rendered annotation, is
+/// the same line for line.
+#[test]
+fn template_query_renders_as_promtool_does() {
+    let f = data_dir().join("template_query.test.yml");
+    let p = promtool(&f);
+    let b = blackwatch(&f);
+    assert!(p.ok, "promtool fails {}:\n{}", f.display(), p.output);
+    assert!(b.ok, "blackwatch fails {}:\n{}", f.display(), b.output);
+
+    let f = data_dir().join("fail/template_query.test.yml");
+    let p = promtool(&f);
+    let b = blackwatch(&f);
+    assert!(
+        !p.ok && !b.ok,
+        "promtool:\n{}\nblackwatch:\n{}",
+        p.output,
+        b.output
+    );
+    let block = failure_block(&b.output);
+    assert!(
+        block.iter().any(|l| l.contains(r#"up_total="1""#)),
+        "query ran at the evaluation time:\n{}",
+        b.output
+    );
+    assert_eq!(
+        block,
+        failure_block(&p.output),
         "blackwatch:\n{}\npromtool:\n{}",
         b.output,
         p.output
@@ -248,6 +288,8 @@ async fn alert_goes_pending_fires_and_resolves_as_the_target_goes_down_and_up() 
                       severity: page
                     annotations:
                       summary: "{{ $labels.job }} is down"
+                      failing: '{{ with query "count(probe_success == 0)" }}{{ . | first | value }}{{ end }} of {{ query "count(probe_success)" | first | value }}'
+                      status: '{{ with printf "probe_http_status_code{job=%q}" $labels.job | query }}{{ . | first | value }}{{ end }}'
             "#,
         ),
     )
@@ -322,6 +364,9 @@ async fn alert_goes_pending_fires_and_resolves_as_the_target_goes_down_and_up() 
         rules[1]["alerts"][0]["annotations"]["summary"],
         "web is down"
     );
+    // `query` in templates reads the probe results the rules see.
+    assert_eq!(rules[1]["alerts"][0]["annotations"]["failing"], "1 of 1");
+    assert_eq!(rules[1]["alerts"][0]["annotations"]["status"], "500");
     let saved = std::fs::read_to_string(dir.path().join("data/rules.json")).expect("state saved");
     assert!(saved.contains("\"firing\""), "{saved}");
     let body = d.get("/metrics").await;

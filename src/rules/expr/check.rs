@@ -181,6 +181,13 @@ impl Node {
     }
 }
 
+/// Parses and checks an expression of any result type (a template's `query`, whose range
+/// vector or string result fails at evaluation as in Prometheus).
+pub fn parse_any(text: &str) -> Result<Node, ExprError> {
+    let ast = parser::parse(text).map_err(ExprError::Parse)?;
+    convert(&ast)
+}
+
 /// Parses and checks a rule expression.
 pub fn parse(text: &str) -> Result<Node, ExprError> {
     let ast = parser::parse(text).map_err(ExprError::Parse)?;

@@ -26,6 +26,8 @@
 //! - `gomath`: Go's `math.Pow`/`Max`/`Min`, whose results differ from Rust's.
 //! - `mem`: `MemStorage`, the series of a rule unit test (promtool's expanding notation).
 //! - `store`: `Queryable` for the probe result store (latest result regardless of age).
+//!
+//! `instant_query` is what a rule template's `query` runs (Prometheus' `EngineQueryFunc`).
 
 mod check;
 mod eval;
@@ -375,6 +377,47 @@ impl Expr {
     pub fn eval(&self, at_ms: i64, src: &dyn Queryable) -> Result<Value, EvalError> {
         eval::eval(&self.inner.node, at_ms, src)
     }
+}
+
+/// Prometheus' `EngineQueryFunc` (`rules/manager.go`), which the template function `query`
+/// runs: `text` evaluated at `at_ms` over `src`. A scalar becomes one sample without labels; a
+/// range vector or a string fails with Prometheus' `rule result is not a vector or scalar`.
+/// The subset applies as for rules (what is outside it fails with the construct named).
+/// Parsed queries are cached by text (bounded), since a template runs per alert per evaluation.
+pub fn instant_query(text: &str, at_ms: i64, src: &dyn Queryable) -> Result<Vec<Sample>, String> {
+    match parsed_query(text)?.eval(at_ms, src) {
+        Ok(Value::Vector(v)) => Ok(v),
+        Ok(Value::Scalar(v)) => Ok(vec![Sample {
+            labels: Labels::default(),
+            value: v,
+        }]),
+        Ok(Value::String(_)) => Err("rule result is not a vector or scalar".to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A query text parsed (any result type), or the parse error's text, cached.
+fn parsed_query(text: &str) -> Result<Expr, String> {
+    type Cache = std::sync::Mutex<std::collections::HashMap<String, Result<Expr, String>>>;
+    static CACHE: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(r) = crate::base::sync::lock(cache).get(text) {
+        return r.clone();
+    }
+    let r = check::parse_any(text)
+        .map(|node| Expr {
+            inner: Arc::new(Inner {
+                text: text.to_string(),
+                node,
+            }),
+        })
+        .map_err(|e| e.to_string());
+    let mut c = crate::base::sync::lock(cache);
+    if c.len() >= 1024 {
+        c.clear();
+    }
+    c.insert(text.to_string(), r.clone());
+    r
 }
 
 impl fmt::Display for Expr {

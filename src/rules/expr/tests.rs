@@ -1236,3 +1236,61 @@ fn extreme_ranges_and_times_do_not_overflow() {
         assert!(e.eval(at, &m).is_ok(), "{expr} at {at}");
     }
 }
+
+/// `instant_query`, what a template's `query` runs (Prometheus' `EngineQueryFunc`): a vector
+/// as is, a scalar as one sample without labels, range vectors and strings an error with
+/// Prometheus' text; parse errors and constructs outside the subset are errors too.
+#[test]
+fn instant_query_is_engine_query_func() {
+    let m = load(
+        60,
+        &[("up{instance=\"a\"}", "1 0"), ("up{instance=\"b\"}", "1 1")],
+    );
+    let q = |text: &str, at_s: i64| instant_query(text, at_s * 1000, &m);
+    let got = q("up", 60).expect("vector");
+    assert_eq!(
+        got.iter()
+            .map(|s| (s.labels.to_string(), s.value))
+            .collect::<Vec<_>>(),
+        vec![
+            (r#"{__name__="up", instance="a"}"#.to_string(), 0.0),
+            (r#"{__name__="up", instance="b"}"#.to_string(), 1.0),
+        ]
+    );
+    // Evaluated at the given time: at 0s both were up.
+    assert_eq!(q("sum(up)", 0).expect("sum")[0].value, 2.0);
+    assert_eq!(q("sum(up)", 60).expect("sum")[0].value, 1.0);
+    assert_eq!(
+        q("scalar(sum(up))", 60),
+        Ok(vec![Sample {
+            labels: Labels::default(),
+            value: 1.0
+        }])
+    );
+    assert_eq!(
+        q("time()", 90).map(|v| v[0].clone()),
+        Ok(Sample {
+            labels: Labels::default(),
+            value: 90.0
+        })
+    );
+    assert_eq!(q("up{instance=\"c\"}", 60), Ok(Vec::new()));
+    let not_vector = Err("rule result is not a vector or scalar".to_string());
+    assert_eq!(q("up[5m]", 60), not_vector);
+    assert_eq!(q("\"text\"", 60), not_vector);
+    assert_eq!(
+        q("sum(", 60),
+        Err("parse error: unclosed left parenthesis".to_string())
+    );
+    assert!(
+        q("rate(up[5m])", 60).is_err_and(|e| e.contains("rate")),
+        "outside the subset"
+    );
+    // Evaluation errors keep Prometheus' text.
+    let m = load(
+        60,
+        &[("x{a=\"1\", b=\"1\"}", "1"), ("x{a=\"1\", b=\"2\"}", "1")],
+    );
+    assert!(instant_query("sum by (a) (x) + on(a) x", 0, &m)
+        .is_err_and(|e| e.contains("many-to-many matching not allowed")));
+}
