@@ -69,12 +69,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
             format!("error reading YAML file: {e}"),
         ))
     })?;
-    let text = String::from_utf8(bytes).map_err(|_| {
-        ConfigErrors::single(ConfigError::file_level(
-            path,
-            "the file is not valid UTF-8".to_string(),
-        ))
-    })?;
+    let text = crate::base::yaml::utf8_text(bytes, path).map_err(ConfigErrors::single)?;
     load_str(&text, path)
 }
 

@@ -152,12 +152,13 @@ pub fn load_globs(base_dir: &Path, globs: &[String]) -> Result<Vec<GroupDef>, Ve
 
 /// Reads and validates one rule file.
 pub fn load_file(path: &Path) -> Result<Vec<GroupDef>, Vec<ConfigError>> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let bytes = std::fs::read(path).map_err(|e| {
         vec![ConfigError::file_level(
             path,
             format!("error reading rule file: {e}"),
         )]
     })?;
+    let text = crate::base::yaml::utf8_text(bytes, path).map_err(|e| vec![e])?;
     parse_str(&text, path)
 }
 
@@ -200,11 +201,7 @@ pub fn parse_str(text: &str, file: &Path) -> Result<Vec<GroupDef>, Vec<ConfigErr
         Err(e) => {
             let e = e.without_snippet();
             let loc = e.location();
-            errs.push(
-                loc.as_ref(),
-                String::new(),
-                crate::base::yaml::clean_message(&e.to_string()),
-            );
+            errs.push(loc.as_ref(), String::new(), crate::base::yaml::describe(e));
             return Err(errs.out);
         }
     };

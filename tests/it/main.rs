@@ -9,7 +9,8 @@ mod conformance; // the http prober side by side with the real blackbox_exporter
 mod conformance_dns; // the dns prober side by side with the real blackbox_exporter
 mod conformance_icmp; // the icmp prober side by side with the real blackbox_exporter
 mod conformance_tcp; // the tcp prober side by side with the real blackbox_exporter
-mod dns; // the dns prober vs an in-process DNS server (UDP, TCP, DoT) and dnsmasq
+mod dns;
+mod edge; // edge-case YAML files: the real blackbox_exporter, amtool and promtool give the verdicts // the dns prober vs an in-process DNS server (UDP, TCP, DoT) and dnsmasq
 mod fuzz; // time-bounded proptest runs of the fuzz targets in fuzz/targets.rs
 mod handler; // the HTTP surface: /probe, /logs, /, /-/healthy, /-/ready, /-/reload, /metrics
 mod hostile; // hostile targets: every prober ends by its timeout, body/head caps

@@ -215,12 +215,13 @@ pub struct WebhookConfig {
 
 /// Reads and validates a standalone `alertmanager.yml`.
 pub fn load_file(path: &Path) -> Result<AlertingConfig, ConfigErrors> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let bytes = std::fs::read(path).map_err(|e| {
         ConfigErrors::single(ConfigError::file_level(
             path,
             format!("error reading alerting config file: {e}"),
         ))
     })?;
+    let text = crate::base::yaml::utf8_text(bytes, path).map_err(ConfigErrors::single)?;
     load_str(&text, path)
 }
 

@@ -104,30 +104,16 @@ pub fn parse<T: serde::de::DeserializeOwned>(text: &str, file: &Path) -> Result<
             .map(|l| (l.line(), l.column()))
             .unwrap_or((0, 0));
         let mut path = field_path.as_ref().map(user_path).unwrap_or_default();
-        let message = match e {
-            serde_saphyr::Error::DuplicateMappingKey { key: Some(k), .. } => {
-                // The key that failed is the path's unknown last segment.
-                if let Some(parent) = path.strip_suffix('?') {
-                    path = format!("{parent}{k}");
-                }
-                format!("duplicate key `{k}`: each key may appear only once in a mapping")
+        if let serde_saphyr::Error::DuplicateMappingKey { key: Some(k), .. } = &e {
+            // The key that failed is the path's unknown last segment.
+            if let Some(parent) = path.strip_suffix('?') {
+                path = format!("{parent}{k}");
             }
-            serde_saphyr::Error::DuplicateMappingKey { key: None, .. } => {
-                "duplicate key: each key may appear only once in a mapping".to_string()
-            }
-            // Upstream's wording; serde-saphyr's names its own API.
-            serde_saphyr::Error::MultipleDocuments { .. } => {
-                path.clear();
-                "configuration must contain exactly one YAML document".to_string()
-            }
-            other => {
-                // A syntax error leaves an unnamed last segment; it names nothing.
-                if let Some(p) = path.strip_suffix('?') {
-                    path = p.trim_end_matches('.').to_string();
-                }
-                clean_message(&UserMessageFormatter.format_message(other))
-            }
-        };
+        } else if let Some(p) = path.strip_suffix('?') {
+            // A syntax error leaves an unnamed last segment; it names nothing.
+            path = p.trim_end_matches('.').to_string();
+        }
+        let message = describe(e);
         ConfigErrors::single(ConfigError {
             file: file.to_path_buf(),
             line,
@@ -136,6 +122,39 @@ pub fn parse<T: serde::de::DeserializeOwned>(text: &str, file: &Path) -> Result<
             message,
         })
     })
+}
+
+/// A YAML file's bytes as text. YAML files are UTF-8 (a byte order mark is fine): the error
+/// for any other encoding names the line and column of the first byte that is not UTF-8.
+pub fn utf8_text(bytes: Vec<u8>, file: &Path) -> Result<String, ConfigError> {
+    String::from_utf8(bytes).map_err(|e| {
+        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = good.iter().filter(|b| **b == b'\n').count() + 1;
+        let line_start = good.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(&good[line_start..]).chars().count() + 1;
+        let byte = e.as_bytes()[good.len()];
+        ConfigError {
+            file: file.to_path_buf(),
+            line: line as u64,
+            column: column as u64,
+            path: String::new(),
+            message: format!("the file is not valid UTF-8 (byte 0x{byte:02x}); save it as UTF-8"),
+        }
+    })
+}
+
+/// A parser or type error in the user's terms, without a position (`ConfigError` prints
+/// its own): serde-saphyr's own wording names its API and Rust types.
+pub fn describe(e: &serde_saphyr::Error) -> String {
+    match e {
+        serde_saphyr::Error::DuplicateMappingKey { key: Some(k), .. } => {
+            format!("duplicate key `{k}`: each key may appear only once in a mapping")
+        }
+        serde_saphyr::Error::DuplicateMappingKey { key: None, .. } => {
+            "duplicate key: each key may appear only once in a mapping".to_string()
+        }
+        other => clean_message(&UserMessageFormatter.format_message(other)),
+    }
 }
 
 /// The text of the first YAML document: the Go tools decode one document and ignore the
@@ -244,7 +263,7 @@ fn user_path(path: &serde_path_to_error::Path) -> String {
 }
 
 /// The first line of a parser message, without a position (`ConfigError` prints its own).
-pub fn clean_message(msg: &str) -> String {
+fn clean_message(msg: &str) -> String {
     let first = msg.lines().next().unwrap_or(msg).trim();
     let first = first
         .strip_prefix("line ")
