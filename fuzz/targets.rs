@@ -286,12 +286,15 @@ pub fn template(data: &[u8]) {
             let _ = blackwatch::template::rules::check("fuzz", &src);
             let _ = RuleTemplate::new("fuzz", &src).expand(&data);
         }
+        // Alertmanager template files are bytes: decoded as the loader decodes them.
         1 => {
             let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_763_700_000);
+            let src = blackwatch::base::gostr::from_bytes(&rest[..rest.len().min(4096)]);
             let _ = am_templates().render_text(&src, am_data(), now);
         }
         _ => {
             let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_763_700_000);
+            let src = blackwatch::base::gostr::from_bytes(&rest[..rest.len().min(4096)]);
             let _ = am_templates().render_html(&src, am_data(), now);
         }
     }

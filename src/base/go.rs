@@ -1,7 +1,8 @@
 //! Go's standard-library behaviour that users' files and upstream's outputs depend on:
 //! `strconv.Quote` and `Unquote`, `unicode.IsPrint`, `net.SplitHostPort` with its error texts,
-//! `strconv.FormatFloat(f, 'g', -1, 64)`, `textproto.CanonicalMIMEHeaderKey` and
-//! `base64.StdEncoding`.
+//! `strconv.FormatFloat(f, 'g', -1, 64)`, `textproto.CanonicalMIMEHeaderKey`,
+//! `base64.StdEncoding`, `base64.URLEncoding` with its decoder's error offsets, and
+//! `encoding/json`'s string escaping (HTML-safe, invalid bytes as `\ufffd`).
 
 use std::fmt;
 
@@ -16,11 +17,16 @@ pub const BASE64_STD: GeneralPurpose = GeneralPurpose::new(
 );
 
 /// Go's `strconv.Quote` (`%q`): double quotes, the C escapes, `\\x` for other ASCII
-/// controls and `\\u`/`\\U` for what Go does not print.
+/// controls and for raw bytes that are not UTF-8 (see [`super::gostr`]), `\\u`/`\\U` for
+/// what Go does not print.
 pub fn quote(s: &str) -> String {
     let mut q = String::with_capacity(s.len() + 2);
     q.push('"');
     for c in s.chars() {
+        if let Some(b) = super::gostr::raw_byte(c) {
+            q.push_str(&format!("\\x{b:02x}"));
+            continue;
+        }
         match c {
             '"' => q.push_str("\\\""),
             '\\' => q.push_str("\\\\"),
@@ -182,8 +188,20 @@ pub fn canonical_header(name: &str) -> String {
     out
 }
 
+/// Go's `strconv.Unquote` of a string literal in a Go template, on the byte strings of
+/// [`super::gostr`]: a `\\x`/octal escape above 0x7F is that raw byte, and a raw byte
+/// written into the literal itself becomes U+FFFD (Go decodes the literal rune by rune).
+pub fn unquote_bytes(s: &str) -> Option<String> {
+    let lossy = super::gostr::to_utf8_lossy(s);
+    unquote_inner(&lossy, '"', true)
+}
+
 /// Go's `strconv.Unquote` for "…" strings and '…' runes.
 pub fn unquote(s: &str, q: char) -> Option<String> {
+    unquote_inner(s, q, false)
+}
+
+fn unquote_inner(s: &str, q: char, raw_bytes: bool) -> Option<String> {
     let inner = s.strip_prefix(q).and_then(|r| r.strip_suffix(q))?;
     let mut out = String::with_capacity(inner.len());
     let mut it = inner.chars().peekable();
@@ -219,7 +237,11 @@ pub fn unquote(s: &str, q: char) -> Option<String> {
                 }
                 let v = u32::from_str_radix(&hex, 16).ok()?;
                 // `\x` is a byte in Go; only an ASCII one is valid UTF-8 on its own.
-                out.push(char::from_u32(v)?);
+                if raw_bytes && e == 'x' && v > 0x7F {
+                    out.push_str(&super::gostr::from_bytes(&[v as u8]));
+                } else {
+                    out.push(char::from_u32(v)?);
+                }
             }
             '0'..='7' => {
                 let mut oct = String::from(e);
@@ -230,12 +252,163 @@ pub fn unquote(s: &str, q: char) -> Option<String> {
                 if v > 255 {
                     return None;
                 }
-                out.push(char::from_u32(v)?);
+                if raw_bytes && v > 0x7F {
+                    out.push_str(&super::gostr::from_bytes(&[v as u8]));
+                } else {
+                    out.push(char::from_u32(v)?);
+                }
             }
             _ => return None,
         }
     }
     Some(out)
+}
+
+/// Go's `base64.URLEncoding.EncodeToString` (URL-safe alphabet, padded).
+pub fn base64_url_encode(b: &[u8]) -> String {
+    base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE, b)
+}
+
+/// Go's `base64.URLEncoding.DecodeString`: `\r` and `\n` are skipped, trailing bits are
+/// ignored, and an error names the offending input byte as Go's `CorruptInputError` does
+/// (`illegal base64 data at input byte N`). A port of `decodeQuantum`.
+pub fn base64_url_decode(src: &[u8]) -> Result<Vec<u8>, String> {
+    fn value(c: u8) -> Option<u8> {
+        match c {
+            b'A'..=b'Z' => Some(c - b'A'),
+            b'a'..=b'z' => Some(c - b'a' + 26),
+            b'0'..=b'9' => Some(c - b'0' + 52),
+            b'-' => Some(62),
+            b'_' => Some(63),
+            _ => None,
+        }
+    }
+    let corrupt = |at: usize| format!("illegal base64 data at input byte {at}");
+    let is_nl = |c: u8| c == b'\n' || c == b'\r';
+    let mut out = Vec::with_capacity(src.len() / 4 * 3);
+    let mut si = 0;
+    while si < src.len() {
+        let mut dbuf = [0u8; 4];
+        let mut dlen = 4;
+        let mut trailing = None;
+        let mut j = 0;
+        while j < 4 {
+            if si == src.len() {
+                // The padded encoding needs whole quanta.
+                if j == 0 {
+                    return Ok(out);
+                }
+                return Err(corrupt(si - j));
+            }
+            let c = src[si];
+            si += 1;
+            if let Some(v) = value(c) {
+                dbuf[j] = v;
+                j += 1;
+                continue;
+            }
+            if is_nl(c) {
+                continue;
+            }
+            if c != b'=' || j < 2 {
+                return Err(corrupt(si - 1));
+            }
+            if j == 2 {
+                // "==" is expected; the first '=' is consumed.
+                while si < src.len() && is_nl(src[si]) {
+                    si += 1;
+                }
+                if si == src.len() {
+                    return Err(corrupt(src.len()));
+                }
+                if src[si] != b'=' {
+                    return Err(corrupt(si - 1));
+                }
+                si += 1;
+            }
+            while si < src.len() && is_nl(src[si]) {
+                si += 1;
+            }
+            if si < src.len() {
+                trailing = Some(corrupt(si));
+            }
+            dlen = j;
+            break;
+        }
+        let val = u32::from(dbuf[0]) << 18
+            | u32::from(dbuf[1]) << 12
+            | u32::from(dbuf[2]) << 6
+            | u32::from(dbuf[3]);
+        let bytes = [(val >> 16) as u8, (val >> 8) as u8, val as u8];
+        out.extend_from_slice(&bytes[..dlen - 1]);
+        if let Some(e) = trailing {
+            return Err(e);
+        }
+    }
+    Ok(out)
+}
+
+/// Appends `s` as `encoding/json` writes a Go string (`json.Marshal`, HTML escaping on): the
+/// bytes `s` stands for (see [`super::gostr`]), `<`, `>`, `&`, U+2028 and U+2029 as `\\u`
+/// escapes, `\\b \\f \\n \\r \\t` short, other controls as `\\u00xx`, and each byte that is not
+/// valid UTF-8 as `\\ufffd`.
+pub fn append_json_string(out: &mut String, s: &str) {
+    out.push('"');
+    json_escape_into(out, s, true);
+    out.push('"');
+}
+
+/// What Go's `json.Encoder` writes for a JSON text serde produced: the same, with `<`, `>`,
+/// `&`, U+2028 and U+2029 escaped and raw bytes (see [`super::gostr`]) as `\\ufffd`. Only
+/// string contents can hold those characters, so the structure is untouched.
+pub fn json_html_escape(json: &str) -> String {
+    let mut out = String::with_capacity(json.len() + 16);
+    json_escape_into(&mut out, json, false);
+    out
+}
+
+/// The escaping shared by [`append_json_string`] (`raw`: a string's contents, so quotes,
+/// backslashes and controls are escaped too) and [`json_html_escape`] (JSON text, where
+/// serde has escaped those already and they must stay as they are).
+fn json_escape_into(out: &mut String, s: &str, raw: bool) {
+    let bytes = super::gostr::to_bytes(s);
+    let mut rest: &[u8] = &bytes;
+    while !rest.is_empty() {
+        let (valid, bad) = match std::str::from_utf8(rest) {
+            Ok(v) => (v, 0),
+            Err(e) => {
+                let n = e.valid_up_to();
+                (
+                    std::str::from_utf8(&rest[..n]).unwrap_or_default(),
+                    e.error_len().unwrap_or(rest.len() - n),
+                )
+            }
+        };
+        for c in valid.chars() {
+            match c {
+                '<' => out.push_str("\\u003c"),
+                '>' => out.push_str("\\u003e"),
+                '&' => out.push_str("\\u0026"),
+                '\u{2028}' => out.push_str("\\u2028"),
+                '\u{2029}' => out.push_str("\\u2029"),
+                '"' | '\\' if raw => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                '\u{8}' if raw => out.push_str("\\b"),
+                '\u{c}' if raw => out.push_str("\\f"),
+                '\n' if raw => out.push_str("\\n"),
+                '\r' if raw => out.push_str("\\r"),
+                '\t' if raw => out.push_str("\\t"),
+                c if raw && c < ' ' => out.push_str(&format!("\\u{:04x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        for _ in 0..bad {
+            out.push_str("\\ufffd");
+        }
+        rest = &rest[valid.len() + bad..];
+    }
 }
 
 #[cfg(test)]
@@ -263,5 +436,54 @@ mod tests {
         err("[::1]:80:1", "too many colons in address");
         err("[::1", "missing ']' in address");
         err("a]:80", "unexpected ']' in address");
+    }
+
+    #[test]
+    fn base64_url_like_go() {
+        // Alertmanager 0.34's template_test.go: "dGVzdA==", URL-safe "Zmx1c2g-Pg==".
+        assert_eq!(base64_url_encode(b"test"), "dGVzdA==");
+        assert_eq!(base64_url_encode(b"flush>>"), "Zmx1c2g-Pg==");
+        assert_eq!(base64_url_decode(b"dGVzdA==").unwrap(), b"test");
+        assert_eq!(base64_url_decode(b"Zmx1c2g-Pg==").unwrap(), b"flush>>");
+        assert_eq!(base64_url_decode(b"dGVz\r\ndA==\n").unwrap(), b"test");
+        assert_eq!(base64_url_decode(b"").unwrap(), b"");
+        // Offsets as Go's CorruptInputError reports them.
+        for (input, at) in [
+            (&b"not-valid-base64!"[..], 16),
+            (b"dGVzdA=", 7),
+            (b"dGVzdA", 4),
+            (b"dGVzdA==x", 8),
+            (b"dGVz+A==", 4),
+            (b"d===", 1),
+            (b"dGV=dA==", 4),
+        ] {
+            assert_eq!(
+                base64_url_decode(input).unwrap_err(),
+                format!("illegal base64 data at input byte {at}"),
+                "{}",
+                String::from_utf8_lossy(input)
+            );
+        }
+    }
+
+    #[test]
+    fn json_strings_like_go_encoding_json() {
+        let enc = |s: &str| {
+            let mut o = String::new();
+            append_json_string(&mut o, s);
+            o
+        };
+        assert_eq!(enc("a<b>&\"\\"), r#""a\u003cb\u003e\u0026\"\\""#);
+        assert_eq!(
+            enc("\u{8}\u{c}\n\r\t\u{1}\u{7f}"),
+            "\"\\b\\f\\n\\r\\t\\u0001\u{7f}\""
+        );
+        assert_eq!(enc("\u{2028}é"), "\"\\u2028é\"");
+        let raw = super::super::gostr::from_bytes(b"x\xB8\xE6");
+        assert_eq!(enc(&raw), r#""x\ufffd\ufffd""#);
+        assert_eq!(
+            json_html_escape(&format!("{{\"a\":\"<{raw}>\"}}")),
+            r#"{"a":"\u003cx\ufffd\ufffd\u003e"}"#
+        );
     }
 }

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::printf;
-use super::value::Value;
+use super::value::{AnySlice, Value};
+use crate::base::gostr;
 
 /// Why a function call failed; the executor adds Go's prefix and position.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -219,7 +220,8 @@ fn eval_args(args: &[Value]) -> String {
 
 fn len(v: &Value) -> Result<i64, FuncError> {
     match v.base() {
-        Value::String(s) => Ok(s.len() as i64),
+        // Go's len of a string counts its bytes (raw ones included, see `base::gostr`).
+        Value::String(s) => Ok(gostr::to_bytes(s).len() as i64),
         Value::List(l) => Ok(l.len() as i64),
         Value::Map(m) => Ok(m.entries.len() as i64),
         Value::Nil => Err(call_err("len of nil pointer")),
@@ -259,8 +261,9 @@ fn index(item: &Value, indexes: &[Value]) -> Result<Value, FuncError> {
                 }
             }
             Value::String(s) => {
-                let i = int_index(ix, s.len())?;
-                match s.as_bytes().get(i) {
+                let bytes = gostr::to_bytes(s);
+                let i = int_index(ix, bytes.len())?;
+                match bytes.get(i) {
                     Some(b) => Value::Int(i64::from(*b)),
                     None => return Err(call_err(format!("index out of range: {i}"))),
                 }
@@ -304,7 +307,7 @@ fn slice(item: &Value, idx: &[Value]) -> Result<Value, FuncError> {
             if idx.len() == 3 {
                 return Err(call_err("cannot 3-index slice a string"));
             }
-            (s.len(), true)
+            (gostr::to_bytes(s).len(), true)
         }
         Value::List(l) => (l.len(), false),
         other => {
@@ -328,17 +331,22 @@ fn slice(item: &Value, idx: &[Value]) -> Result<Value, FuncError> {
         let Value::String(s) = item.base() else {
             return Ok(Value::Nil);
         };
-        return match s.get(ix[0]..ix[1]) {
-            Some(sub) => Ok(Value::from(sub)),
-            None => Ok(Value::from(
-                String::from_utf8_lossy(&s.as_bytes()[ix[0]..ix[1]]).into_owned(),
-            )),
-        };
+        // Go slices bytes, possibly inside a character: the pieces stay raw bytes.
+        let bytes = gostr::to_bytes(s);
+        return Ok(Value::from(
+            gostr::from_bytes(&bytes[ix[0]..ix[1]]).into_owned(),
+        ));
     }
     let Value::List(l) = item.base() else {
         return Ok(Value::Nil);
     };
-    Ok(Value::from(l[ix[0]..ix[1]].to_vec()))
+    let items = l[ix[0]..ix[1]].to_vec();
+    // Slicing keeps the slice's type.
+    Ok(if AnySlice::items(item).is_some() {
+        AnySlice::value(items)
+    } else {
+        Value::from(items)
+    })
 }
 
 #[derive(PartialEq, Eq, Clone, Copy)]
@@ -449,6 +457,8 @@ pub fn js_escape(s: &str) -> String {
             '>' => out.push_str("\\u003E"),
             '&' => out.push_str("\\u0026"),
             '=' => out.push_str("\\u003D"),
+            // Go writes an invalid byte through (its RuneError is printable).
+            c if gostr::raw_byte(c).is_some() => out.push(c),
             c if !crate::base::go::is_print(c) => {
                 out.push_str(&format!("\\u{:04X}", c as u32));
             }
@@ -461,7 +471,7 @@ pub fn js_escape(s: &str) -> String {
 /// Go's `url.QueryEscape`.
 pub fn query_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
+    for &b in gostr::to_bytes(s).iter() {
         match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
                 out.push(b as char)

@@ -2,7 +2,12 @@
 //! lexer ([`lex`]), parser ([`parse`]), executor ([`exec`]) over a dynamic value model
 //! ([`value`]) with Go's `fmt` printing ([`printf`]), Go's builtins ([`funcs`]), Prometheus'
 //! template functions ([`prom`]), Alertmanager's `KV`/`Pairs` and functions ([`am`]), Go's
-//! `time.Time`/`time.Duration` ([`time`]) and the rule-facing API ([`rules`]).
+//! `time.Time`/`time.Duration` and `time.Parse` ([`time`]), `json.Marshal` ([`json`]) and the
+//! rule-facing API ([`rules`]).
+//!
+//! Strings are Go's byte strings carried in Rust strings (`base::gostr`): a raw byte that is
+//! not UTF-8 is one reserved character, so `len`, `slice`, `index`, `printf "%x"`/`%q`,
+//! `urlquery`, `js` and string literals' `\x` escapes see the bytes Go sees.
 //!
 //! Written here rather than taken from a crate: `gtmpl` 0.7.1 (2021) and `gotmpl` 0.6.1 have a
 //! closed value model (no named types with methods taking arguments, which Alertmanager's
@@ -31,6 +36,7 @@ pub mod am;
 pub mod ast;
 pub mod exec;
 pub mod funcs;
+pub mod json;
 pub mod lex;
 pub mod parse;
 pub mod printf;
@@ -42,7 +48,7 @@ pub mod value;
 pub use ast::ParseError;
 pub use exec::{ExecError, MissingKey, Templates};
 pub use funcs::{Func, FuncError, FuncMap, Funcs};
-pub use value::{Map, Object, Value};
+pub use value::{AnySlice, JsonRepr, Map, Object, Value};
 
 #[cfg(test)]
 mod tests;

@@ -661,7 +661,7 @@ impl Parser<'_> {
                     .replace('\r', ""),
             )
         } else {
-            crate::base::go::unquote(quoted, '"')
+            crate::base::go::unquote_bytes(quoted)
         };
         r.ok_or_else(|| self.errorf("invalid syntax".into()))
     }

@@ -169,6 +169,10 @@ fn parse_num(b: &[u8], mut i: usize) -> (Option<usize>, usize) {
 /// Go's `%#v` (Go-syntax representation) for the kinds templates handle. `top` is false for
 /// elements, whose type Go does not repeat for composite literals of interfaces.
 fn go_syntax(out: &mut String, v: &Value, top: bool) {
+    go_syntax_named(out, v, top, None);
+}
+
+fn go_syntax_named(out: &mut String, v: &Value, top: bool, type_name: Option<&str>) {
     match v {
         Value::Nil => out.push_str(if top { "<nil>" } else { "interface {}(nil)" }),
         Value::String(s) => out.push_str(&crate::base::go::quote(s)),
@@ -177,7 +181,7 @@ fn go_syntax(out: &mut String, v: &Value, top: bool) {
             out.push_str(&s);
         }
         Value::List(l) => {
-            out.push_str(&v.type_name());
+            out.push_str(type_name.unwrap_or(&v.type_name()));
             out.push('{');
             for (i, e) in l.iter().enumerate() {
                 if i > 0 {
@@ -188,7 +192,7 @@ fn go_syntax(out: &mut String, v: &Value, top: bool) {
             out.push('}');
         }
         Value::Map(m) => {
-            out.push_str(&m.type_name());
+            out.push_str(type_name.unwrap_or(&m.type_name()));
             out.push('{');
             for (i, (k, e)) in m.entries.iter().enumerate() {
                 if i > 0 {
@@ -200,8 +204,10 @@ fn go_syntax(out: &mut String, v: &Value, top: bool) {
             }
             out.push('}');
         }
+        // A named slice or map type prints under its own name (`template.KV{…}`,
+        // `[]interface {}{…}`).
         Value::Object(o) => match o.underlying() {
-            Some(u) => go_syntax(out, u, top),
+            Some(u) => go_syntax_named(out, u, top, Some(&o.type_name())),
             None => v.write_go(out),
         },
         other => other.write_go(out),
@@ -336,7 +342,7 @@ fn format_str(out: &mut String, s: &str, verb: char, spec: &Spec, v: &Value) {
         }
         'x' | 'X' => {
             let mut h = String::with_capacity(s.len() * 2);
-            for (i, b) in s.bytes().enumerate() {
+            for (i, &b) in crate::base::gostr::to_bytes(s).iter().enumerate() {
                 if spec.space && i > 0 {
                     h.push(' ');
                 }
@@ -655,8 +661,13 @@ fn format_float(out: &mut String, v: f64, verb: char, prec: Option<usize>, spec:
 
 /// Go's `strconv.CanBackquote`.
 pub fn can_backquote(s: &str) -> bool {
-    s.chars()
-        .all(|c| c != '`' && c != '\u{FEFF}' && (c == '\t' || !c.is_control()))
+    // Invalid UTF-8 (a raw byte, see `base::gostr`) cannot be backquoted either.
+    s.chars().all(|c| {
+        c != '`'
+            && c != '\u{FEFF}'
+            && (c == '\t' || !c.is_control())
+            && crate::base::gostr::raw_byte(c).is_none()
+    })
 }
 
 fn quote_rune(c: char) -> String {

@@ -119,6 +119,12 @@ impl RuleTemplate {
             None => set.execute(&self.name, &dot, &[&ext, prom::funcs()]),
         };
         match result {
+            // Labels and annotations are UTF-8 text from here on (JSON, the exposition
+            // format): a raw byte a template made (`"\xff"`) becomes U+FFFD, as Go's JSON
+            // encoding of the alert makes it.
+            Ok(s) if crate::base::gostr::has_raw(&s) => {
+                crate::base::gostr::to_utf8_lossy(&s).into_owned()
+            }
             Ok(s) => s,
             Err(e) => format!(
                 "<error expanding template: error executing template {}: {e}>",

@@ -129,6 +129,23 @@ fn external_url_and_path_prefix_come_from_the_caller() {
 }
 
 #[test]
+fn rule_templates_give_utf8_text() {
+    // Go's "\xff" is a raw byte; the alert's JSON (and so Alertmanager) sees U+FFFD.
+    let l = labels(&[("job", "x")]);
+    let data = RuleData {
+        labels: &l,
+        external_labels: &l,
+        external_url: "http://prom:9090",
+        value: 1.0,
+        query: None,
+    };
+    assert_eq!(
+        rules::expand("__alert_A", r#"{{ "a\xffb" }}|{{ len "\xff" }}"#, &data),
+        "a\u{FFFD}b|1"
+    );
+}
+
+#[test]
 fn plain_text_and_check() {
     let l = LabelSet::new();
     let data = RuleData {

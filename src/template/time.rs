@@ -1,9 +1,10 @@
 //! Go's `time.Time` and `time.Duration` as template objects: `String()` as Go prints them,
-//! `Format` with Go reference layouts, `Unix`, `UTC`, and `Duration.String()`.
+//! `Format` with Go reference layouts, `Unix`, `UTC`, and `Duration.String()`; and Go's
+//! `time.ParseInLocation(layout, value, time.UTC)` with its error texts ([`parse_in_utc`]).
 
 use std::any::Any;
 
-use super::value::{Object, Value};
+use super::value::{JsonRepr, Object, Value};
 
 /// An instant with a fixed zone (UTC unless `In`/`tz` says otherwise).
 #[derive(Clone, Debug, PartialEq)]
@@ -181,7 +182,14 @@ fn format_layout(t: &GoTime, layout: &str) -> String {
             out.push_str(&DAYS[c.weekday][..3]);
             adv = 3;
         } else if take("MST") {
-            out.push_str(&t.zone);
+            if t.zone.is_empty() {
+                // A zone without a name (a parsed numeric offset) prints as -0700.
+                let a = t.offset.unsigned_abs() / 60;
+                out.push(if t.offset < 0 { '-' } else { '+' });
+                out.push_str(&format!("{:02}{:02}", a / 60, a % 60));
+            } else {
+                out.push_str(&t.zone);
+            }
             adv = 3;
         } else if take("2006") {
             out.push_str(&format!("{:04}", c.year));
@@ -384,6 +392,18 @@ impl Object for GoTime {
         Some(self.to_string())
     }
 
+    /// Go's `Time.MarshalJSON`: RFC 3339 with nanoseconds, years 0–9999 only.
+    fn json(&self) -> Option<JsonRepr> {
+        let year = self.civil().year;
+        Some(if (0..=9999).contains(&year) {
+            JsonRepr::Value(Value::from(
+                self.format("2006-01-02T15:04:05.999999999Z07:00"),
+            ))
+        } else {
+            JsonRepr::Error("Time.MarshalJSON: year outside of range [0,9999]".into())
+        })
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }
@@ -430,6 +450,10 @@ impl Object for GoDuration {
     }
     fn truth(&self) -> bool {
         self.pointer || self.nanos != 0
+    }
+    /// An `int64` of nanoseconds, as `encoding/json` writes a `time.Duration`.
+    fn json(&self) -> Option<JsonRepr> {
+        Some(JsonRepr::Value(Value::Int(self.nanos)))
     }
     fn as_any(&self) -> &dyn Any {
         self
@@ -486,4 +510,722 @@ fn frac(v: u64, div: u64) -> String {
         f.pop();
     }
     format!("{int}.{f}")
+}
+
+// ---- time.ParseInLocation(layout, value, time.UTC), a port of Go's `time/format.go`. ----
+
+/// A layout element (Go's `std*` constants).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Std {
+    LongMonth,
+    Month,
+    NumMonth,
+    ZeroMonth,
+    LongWeekDay,
+    WeekDay,
+    Day,
+    UnderDay,
+    ZeroDay,
+    UnderYearDay,
+    ZeroYearDay,
+    Hour,
+    Hour12,
+    ZeroHour12,
+    Minute,
+    ZeroMinute,
+    Second,
+    ZeroSecond,
+    LongYear,
+    Year,
+    PM,
+    Pm,
+    TZ,
+    Iso8601TZ,
+    Iso8601SecondsTZ,
+    Iso8601ShortTZ,
+    Iso8601ColonTZ,
+    Iso8601ColonSecondsTZ,
+    NumTZ,
+    NumSecondsTz,
+    NumShortTZ,
+    NumColonTZ,
+    NumColonSecondsTZ,
+    /// `.000` (digits count): exactly that many digits.
+    FracSecond0(usize),
+    /// `.999`: optional, any number of digits.
+    FracSecond9,
+}
+
+/// Go's `nextStdChunk`: the first layout element, as (prefix end, element, suffix start);
+/// `None` when the layout holds no element.
+fn next_std_chunk(l: &[u8]) -> Option<(usize, Std, usize)> {
+    let at = |i: usize, s: &str| l.get(i..i + s.len()) == Some(s.as_bytes());
+    let lower_at = |i: usize| l.get(i).is_some_and(u8::is_ascii_lowercase);
+    let digit_at = |i: usize| l.get(i).is_some_and(u8::is_ascii_digit);
+    for i in 0..l.len() {
+        let found = match l[i] {
+            b'J' if at(i, "Jan") => {
+                if at(i, "January") {
+                    Some((Std::LongMonth, 7))
+                } else if !lower_at(i + 3) {
+                    Some((Std::Month, 3))
+                } else {
+                    None
+                }
+            }
+            b'M' if at(i, "Mon") => {
+                if at(i, "Monday") {
+                    Some((Std::LongWeekDay, 6))
+                } else if !lower_at(i + 3) {
+                    Some((Std::WeekDay, 3))
+                } else {
+                    None
+                }
+            }
+            b'M' if at(i, "MST") => Some((Std::TZ, 3)),
+            b'0' if l.get(i + 1).is_some_and(|c| (b'1'..=b'6').contains(c)) => {
+                let std = [
+                    Std::ZeroMonth,
+                    Std::ZeroDay,
+                    Std::ZeroHour12,
+                    Std::ZeroMinute,
+                    Std::ZeroSecond,
+                    Std::Year,
+                ][usize::from(l[i + 1] - b'1')];
+                Some((std, 2))
+            }
+            b'0' if at(i, "002") => Some((Std::ZeroYearDay, 3)),
+            b'1' if at(i, "15") => Some((Std::Hour, 2)),
+            b'1' => Some((Std::NumMonth, 1)),
+            b'2' if at(i, "2006") => Some((Std::LongYear, 4)),
+            b'2' => Some((Std::Day, 1)),
+            b'_' if at(i, "_2") => {
+                if at(i + 1, "2006") {
+                    // `_2006` is a literal `_` and the year.
+                    return Some((i + 1, Std::LongYear, i + 5));
+                }
+                Some((Std::UnderDay, 2))
+            }
+            b'_' if at(i, "__2") => Some((Std::UnderYearDay, 3)),
+            b'3' => Some((Std::Hour12, 1)),
+            b'4' => Some((Std::Minute, 1)),
+            b'5' => Some((Std::Second, 1)),
+            b'P' if at(i, "PM") => Some((Std::PM, 2)),
+            b'p' if at(i, "pm") => Some((Std::Pm, 2)),
+            b'-' => [
+                ("-070000", Std::NumSecondsTz),
+                ("-07:00:00", Std::NumColonSecondsTZ),
+                ("-0700", Std::NumTZ),
+                ("-07:00", Std::NumColonTZ),
+                ("-07", Std::NumShortTZ),
+            ]
+            .into_iter()
+            .find(|(s, _)| at(i, s))
+            .map(|(s, std)| (std, s.len())),
+            b'Z' => [
+                ("Z070000", Std::Iso8601SecondsTZ),
+                ("Z07:00:00", Std::Iso8601ColonSecondsTZ),
+                ("Z0700", Std::Iso8601TZ),
+                ("Z07:00", Std::Iso8601ColonTZ),
+                ("Z07", Std::Iso8601ShortTZ),
+            ]
+            .into_iter()
+            .find(|(s, _)| at(i, s))
+            .map(|(s, std)| (std, s.len())),
+            b'.' | b',' if matches!(l.get(i + 1), Some(b'0' | b'9')) => {
+                let ch = l[i + 1];
+                let mut j = i + 1;
+                while l.get(j) == Some(&ch) {
+                    j += 1;
+                }
+                // The run of digits must end here: only a fractional second is all digits.
+                if digit_at(j) {
+                    None
+                } else if ch == b'0' {
+                    Some((Std::FracSecond0(j - (i + 1)), j - i))
+                } else {
+                    Some((Std::FracSecond9, j - i))
+                }
+            }
+            _ => None,
+        };
+        if let Some((std, len)) = found {
+            return Some((i, std, i + len));
+        }
+    }
+    None
+}
+
+/// Go's `time.quote` for parse errors: ASCII as is (with `"` and `\` escaped), every byte
+/// of anything else as `\xNN`.
+fn time_quote(s: &[u8]) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for &b in s {
+        if !(b' '..0x80).contains(&b) {
+            out.push_str(&format!("\\x{b:02x}"));
+        } else {
+            if b == b'"' || b == b'\\' {
+                out.push('\\');
+            }
+            out.push(char::from(b));
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Go's `getnum`: one or two digits (`fixed`: exactly two).
+fn getnum(s: &[u8], fixed: bool) -> Option<(i64, &[u8])> {
+    let d = |i: usize| {
+        s.get(i)
+            .filter(|c| c.is_ascii_digit())
+            .map(|c| i64::from(c - b'0'))
+    };
+    let first = d(0)?;
+    match d(1) {
+        Some(second) => Some((first * 10 + second, &s[2..])),
+        None if fixed => None,
+        None => Some((first, &s[1..])),
+    }
+}
+
+/// Go's `getnum3`: one to three digits (`fixed`: exactly three).
+fn getnum3(s: &[u8], fixed: bool) -> Option<(i64, &[u8])> {
+    let n = s.iter().take(3).take_while(|c| c.is_ascii_digit()).count();
+    if n == 0 || (fixed && n != 3) {
+        return None;
+    }
+    let v = s[..n].iter().fold(0, |a, c| a * 10 + i64::from(c - b'0'));
+    Some((v, &s[n..]))
+}
+
+/// Go's `time.atoi`: an optional sign and digits, all of `s`.
+fn atoi(s: &[u8]) -> Option<i64> {
+    let (neg, digits) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let (x, rest) = leading_int(digits)?;
+    if !rest.is_empty() {
+        return None;
+    }
+    let x = i64::try_from(x).ok()?;
+    Some(if neg { -x } else { x })
+}
+
+/// Go's `leadingInt`: the leading digits (possibly none) as a number, `None` on overflow.
+fn leading_int(s: &[u8]) -> Option<(u64, &[u8])> {
+    let mut x: u64 = 0;
+    let mut i = 0;
+    while let Some(c) = s.get(i).filter(|c| c.is_ascii_digit()) {
+        if x > (1 << 63) / 10 {
+            return None;
+        }
+        x = x * 10 + u64::from(c - b'0');
+        if x > 1 << 63 {
+            return None;
+        }
+        i += 1;
+    }
+    Some((x, &s[i..]))
+}
+
+/// Go's `parseNanoseconds`: `value[0]` is the separator, then `nbytes - 1` digits.
+fn parse_nanoseconds(value: &[u8], nbytes: usize) -> Result<i64, Option<&'static str>> {
+    if !matches!(value.first(), Some(b'.' | b',')) {
+        return Err(None);
+    }
+    let nbytes = nbytes.min(10);
+    let mut ns = atoi(value.get(1..nbytes).ok_or(None)?).ok_or(None)?;
+    if ns < 0 {
+        return Err(Some("fractional second"));
+    }
+    for _ in nbytes..10 {
+        ns *= 10;
+    }
+    Ok(ns)
+}
+
+/// Go's `parseTimeZone`: the length of a zone abbreviation at the start of `v`.
+fn parse_time_zone(v: &[u8]) -> Option<usize> {
+    if v.len() < 3 {
+        return None;
+    }
+    if v.starts_with(b"ChST") || v.starts_with(b"MeST") {
+        return Some(4);
+    }
+    if v.starts_with(b"GMT") {
+        return Some(3 + parse_signed_offset(&v[3..]));
+    }
+    if v[0] == b'+' || v[0] == b'-' {
+        let n = parse_signed_offset(v);
+        return (n > 0).then_some(n);
+    }
+    let upper = v
+        .iter()
+        .take(6)
+        .take_while(|c| c.is_ascii_uppercase())
+        .count();
+    match upper {
+        5 if v[4] == b'T' => Some(5),
+        4 if v[3] == b'T' || v.starts_with(b"WITA") => Some(4),
+        3 => Some(3),
+        _ => None,
+    }
+}
+
+/// Go's `parseSignedOffset`: `+N`/`-N` with N in 0..=23, else 0.
+fn parse_signed_offset(v: &[u8]) -> usize {
+    if !matches!(v.first(), Some(b'+' | b'-')) {
+        return 0;
+    }
+    match leading_int(&v[1..]) {
+        Some((x, rest)) if rest.len() < v.len() - 1 && x <= 23 => v.len() - rest.len(),
+        _ => 0,
+    }
+}
+
+fn is_leap(y: i64) -> bool {
+    y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)
+}
+
+fn days_in(month: i64, year: i64) -> i64 {
+    match month {
+        2 if is_leap(year) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days before the first of `month` in a non-leap year (Go's `daysBefore`).
+fn days_before(month: i64) -> i64 {
+    (1..month).map(|m| days_in(m, 1)).sum()
+}
+
+/// Go's `time.ParseInLocation(layout, value, time.UTC)` (what Alertmanager's `toDate` and
+/// `mustToDate` call), with Go's `*time.ParseError` texts. Works on the bytes the strings
+/// stand for (see `base::gostr`), as Go does.
+pub fn parse_in_utc(layout: &str, value: &str) -> Result<GoTime, String> {
+    let layout_b = crate::base::gostr::to_bytes(layout);
+    let value_b = crate::base::gostr::to_bytes(value);
+    let (alayout, avalue): (&[u8], &[u8]) = (&layout_b, &value_b);
+    let err_elem = |layout_elem: &[u8], value_elem: &[u8]| {
+        format!(
+            "parsing time {} as {}: cannot parse {} as {}",
+            time_quote(avalue),
+            time_quote(alayout),
+            time_quote(value_elem),
+            time_quote(layout_elem)
+        )
+    };
+    let err_msg = |msg: &str| format!("parsing time {}{msg}", time_quote(avalue));
+
+    let mut layout = alayout;
+    let mut value = avalue;
+    let (mut am_set, mut pm_set) = (false, false);
+    let (mut year, mut month, mut day, mut yday) = (0i64, -1i64, -1i64, -1i64);
+    let (mut hour, mut min, mut sec, mut nsec) = (0i64, 0i64, 0i64, 0i64);
+    let mut utc = false;
+    let mut zone_offset: Option<i64> = None;
+    let mut zone_name: &[u8] = b"";
+
+    loop {
+        let chunk = next_std_chunk(layout);
+        let (prefix, std, stdstr, suffix) = match chunk {
+            Some((p, std, s)) => (&layout[..p], Some(std), &layout[p..s], &layout[s..]),
+            None => (
+                layout,
+                None,
+                &layout[layout.len()..],
+                &layout[layout.len()..],
+            ),
+        };
+        value = skip(value, prefix).map_err(|at| err_elem(prefix, at))?;
+        let Some(std) = std else {
+            if !value.is_empty() {
+                return Err(err_msg(&format!(": extra text: {}", time_quote(value))));
+            }
+            break;
+        };
+        layout = suffix;
+        let hold = value;
+        let mut range_err: Option<&str> = None;
+        let ok: Option<()> = (|| {
+            match std {
+                Std::Year => {
+                    let p = value.get(..2)?;
+                    value = &value[2..];
+                    year = atoi(p)?;
+                    year += if year >= 69 { 1900 } else { 2000 };
+                }
+                Std::LongYear => {
+                    if value.len() < 4 || !value[0].is_ascii_digit() {
+                        return None;
+                    }
+                    let p = &value[..4];
+                    value = &value[4..];
+                    year = atoi(p)?;
+                }
+                Std::Month | Std::LongMonth => {
+                    let names: Vec<&str> = if std == Std::Month {
+                        MONTHS.iter().map(|m| &m[..3]).collect()
+                    } else {
+                        MONTHS.to_vec()
+                    };
+                    let (i, rest) = lookup(&names, value)?;
+                    month = i as i64 + 1;
+                    value = rest;
+                }
+                Std::NumMonth | Std::ZeroMonth => {
+                    let (m, rest) = getnum(value, std == Std::ZeroMonth)?;
+                    month = m;
+                    value = rest;
+                    if !(1..=12).contains(&month) {
+                        range_err = Some("month");
+                    }
+                }
+                Std::WeekDay | Std::LongWeekDay => {
+                    let names: Vec<&str> = if std == Std::WeekDay {
+                        DAYS.iter().map(|d| &d[..3]).collect()
+                    } else {
+                        DAYS.to_vec()
+                    };
+                    value = lookup(&names, value)?.1;
+                }
+                Std::Day | Std::UnderDay | Std::ZeroDay => {
+                    if std == Std::UnderDay && value.first() == Some(&b' ') {
+                        value = &value[1..];
+                    }
+                    let (d, rest) = getnum(value, std == Std::ZeroDay)?;
+                    day = d;
+                    value = rest;
+                }
+                Std::UnderYearDay | Std::ZeroYearDay => {
+                    for _ in 0..2 {
+                        if std == Std::UnderYearDay && value.first() == Some(&b' ') {
+                            value = &value[1..];
+                        }
+                    }
+                    let (d, rest) = getnum3(value, std == Std::ZeroYearDay)?;
+                    yday = d;
+                    value = rest;
+                }
+                Std::Hour => {
+                    let (h, rest) = getnum(value, false)?;
+                    hour = h;
+                    value = rest;
+                    if !(0..24).contains(&hour) {
+                        range_err = Some("hour");
+                    }
+                }
+                Std::Hour12 | Std::ZeroHour12 => {
+                    let (h, rest) = getnum(value, std == Std::ZeroHour12)?;
+                    hour = h;
+                    value = rest;
+                    if !(0..=12).contains(&hour) {
+                        range_err = Some("hour");
+                    }
+                }
+                Std::Minute | Std::ZeroMinute => {
+                    let (m, rest) = getnum(value, std == Std::ZeroMinute)?;
+                    min = m;
+                    value = rest;
+                    if !(0..60).contains(&min) {
+                        range_err = Some("minute");
+                    }
+                }
+                Std::Second | Std::ZeroSecond => {
+                    let (s, rest) = getnum(value, std == Std::ZeroSecond)?;
+                    sec = s;
+                    value = rest;
+                    if !(0..60).contains(&sec) {
+                        range_err = Some("second");
+                        return Some(());
+                    }
+                    // A fractional second in the value but not in the layout.
+                    if value.len() >= 2
+                        && matches!(value[0], b'.' | b',')
+                        && value[1].is_ascii_digit()
+                    {
+                        if let Some((_, Std::FracSecond0(_) | Std::FracSecond9, _)) =
+                            next_std_chunk(layout)
+                        {
+                            return Some(());
+                        }
+                        let n = 2 + value[2..].iter().take_while(|c| c.is_ascii_digit()).count();
+                        let r = parse_nanoseconds(value, n);
+                        value = &value[n..];
+                        match r {
+                            Ok(ns) => nsec = ns,
+                            Err(Some(e)) => range_err = Some(e),
+                            Err(None) => return None,
+                        }
+                    }
+                }
+                Std::PM | Std::Pm => {
+                    let p = value.get(..2)?;
+                    value = &value[2..];
+                    let (pm, am): (&[u8], &[u8]) = if std == Std::PM {
+                        (b"PM", b"AM")
+                    } else {
+                        (b"pm", b"am")
+                    };
+                    if p == pm {
+                        pm_set = true;
+                    } else if p == am {
+                        am_set = true;
+                    } else {
+                        return None;
+                    }
+                }
+                Std::Iso8601TZ
+                | Std::Iso8601ShortTZ
+                | Std::Iso8601ColonTZ
+                | Std::Iso8601SecondsTZ
+                | Std::Iso8601ColonSecondsTZ
+                | Std::NumTZ
+                | Std::NumShortTZ
+                | Std::NumColonTZ
+                | Std::NumSecondsTz
+                | Std::NumColonSecondsTZ => {
+                    let iso = matches!(
+                        std,
+                        Std::Iso8601TZ
+                            | Std::Iso8601ShortTZ
+                            | Std::Iso8601ColonTZ
+                            | Std::Iso8601SecondsTZ
+                            | Std::Iso8601ColonSecondsTZ
+                    );
+                    if iso && value.first() == Some(&b'Z') {
+                        value = &value[1..];
+                        utc = true;
+                        return Some(());
+                    }
+                    let v = value;
+                    let (sign, hh, mm, ss, rest): (u8, &[u8], &[u8], &[u8], &[u8]) = match std {
+                        Std::Iso8601ColonTZ | Std::NumColonTZ => {
+                            if v.len() < 6 || v[3] != b':' {
+                                return None;
+                            }
+                            (v[0], &v[1..3], &v[4..6], b"00", &v[6..])
+                        }
+                        Std::NumShortTZ | Std::Iso8601ShortTZ => {
+                            if v.len() < 3 {
+                                return None;
+                            }
+                            (v[0], &v[1..3], b"00", b"00", &v[3..])
+                        }
+                        Std::Iso8601ColonSecondsTZ | Std::NumColonSecondsTZ => {
+                            if v.len() < 9 || v[3] != b':' || v[6] != b':' {
+                                return None;
+                            }
+                            (v[0], &v[1..3], &v[4..6], &v[7..9], &v[9..])
+                        }
+                        Std::Iso8601SecondsTZ | Std::NumSecondsTz => {
+                            if v.len() < 7 {
+                                return None;
+                            }
+                            (v[0], &v[1..3], &v[3..5], &v[5..7], &v[7..])
+                        }
+                        _ => {
+                            if v.len() < 5 {
+                                return None;
+                            }
+                            (v[0], &v[1..3], &v[3..5], b"00", &v[5..])
+                        }
+                    };
+                    value = rest;
+                    let hr = getnum(hh, true).map(|x| x.0);
+                    let m = hr.and_then(|_| getnum(mm, true).map(|x| x.0));
+                    let s = m.and_then(|_| getnum(ss, true).map(|x| x.0));
+                    let (hr_v, m_v, s_v) = (hr.unwrap_or(0), m.unwrap_or(0), s.unwrap_or(0));
+                    if hr_v > 24 {
+                        range_err = Some("time zone offset hour");
+                    }
+                    if m_v > 60 {
+                        range_err = Some("time zone offset minute");
+                    }
+                    if s_v > 60 {
+                        range_err = Some("time zone offset second");
+                    }
+                    let off = (hr_v * 60 + m_v) * 60 + s_v;
+                    zone_offset = Some(match sign {
+                        b'+' => off,
+                        b'-' => -off,
+                        _ => return None,
+                    });
+                    s?;
+                }
+                Std::TZ => {
+                    if value.starts_with(b"UTC") {
+                        utc = true;
+                        value = &value[3..];
+                        return Some(());
+                    }
+                    let n = parse_time_zone(value)?;
+                    zone_name = &value[..n];
+                    value = &value[n..];
+                }
+                Std::FracSecond0(digits) => {
+                    let n = 1 + digits;
+                    if value.len() < n {
+                        return None;
+                    }
+                    let r = parse_nanoseconds(value, n);
+                    value = &value[n..];
+                    match r {
+                        Ok(ns) => nsec = ns,
+                        Err(Some(e)) => range_err = Some(e),
+                        Err(None) => return None,
+                    }
+                }
+                Std::FracSecond9 => {
+                    if value.len() < 2
+                        || !matches!(value[0], b'.' | b',')
+                        || !value[1].is_ascii_digit()
+                    {
+                        // The fractional second is omitted.
+                        return Some(());
+                    }
+                    let i = value[1..].iter().take_while(|c| c.is_ascii_digit()).count();
+                    let r = parse_nanoseconds(value, 1 + i);
+                    value = &value[1 + i..];
+                    match r {
+                        Ok(ns) => nsec = ns,
+                        Err(Some(e)) => range_err = Some(e),
+                        Err(None) => return None,
+                    }
+                }
+            }
+            Some(())
+        })();
+        if let Some(r) = range_err {
+            return Err(format!(
+                "parsing time {}: {r} out of range",
+                time_quote(avalue)
+            ));
+        }
+        if ok.is_none() {
+            return Err(err_elem(stdstr, hold));
+        }
+    }
+    if pm_set && hour < 12 {
+        hour += 12;
+    } else if am_set && hour == 12 {
+        hour = 0;
+    }
+    if yday >= 0 {
+        let (mut m, mut d) = (0, 0);
+        if is_leap(year) {
+            if yday == 31 + 29 {
+                m = 2;
+                d = 29;
+            } else if yday > 31 + 29 {
+                yday -= 1;
+            }
+        }
+        if !(1..=365).contains(&yday) {
+            return Err(err_msg(": day-of-year out of range"));
+        }
+        if m == 0 {
+            m = (yday - 1) / 31 + 1;
+            if days_before(m + 1) < yday {
+                m += 1;
+            }
+            d = yday - days_before(m);
+        }
+        if month >= 0 && month != m {
+            return Err(err_msg(": day-of-year does not match month"));
+        }
+        month = m;
+        if day >= 0 && day != d {
+            return Err(err_msg(": day-of-year does not match day"));
+        }
+        day = d;
+    } else {
+        if month < 0 {
+            month = 1;
+        }
+        if day < 0 {
+            day = 1;
+        }
+    }
+    if day < 1 || day > days_in(month, year) {
+        return Err(err_msg(": day out of range"));
+    }
+    // The clock reading as if in UTC (Go's `Date(…, UTC)`); all fields are in range here.
+    let clock =
+        days_from_civil(year, month as u32, day as u32) * 86_400 + hour * 3600 + min * 60 + sec;
+    let nanos = nsec as u32;
+    let zone = |name: &[u8]| String::from(crate::base::gostr::from_bytes(name));
+    if utc {
+        return Ok(GoTime::utc(clock, nanos));
+    }
+    if let Some(off) = zone_offset {
+        let secs = clock - off;
+        // The location is UTC: an offset of 0 without another zone name is UTC itself.
+        if off == 0 && (zone_name.is_empty() || zone_name == b"UTC") {
+            return Ok(GoTime::utc(secs, nanos));
+        }
+        return Ok(GoTime {
+            secs,
+            nanos,
+            offset: off as i32,
+            zone: zone(zone_name),
+            pointer: false,
+        });
+    }
+    if !zone_name.is_empty() {
+        // An abbreviation UTC does not know: a fabricated zone, the clock reading kept
+        // as UTC's, the offset only from `GMT+N` (Go's behaviour).
+        let mut offset = 0;
+        if zone_name.len() > 3 && zone_name.starts_with(b"GMT") {
+            offset = atoi(&zone_name[3..]).unwrap_or(0) * 3600;
+        }
+        return Ok(GoTime {
+            secs: clock,
+            nanos,
+            offset: offset as i32,
+            zone: zone(zone_name),
+            pointer: false,
+        });
+    }
+    Ok(GoTime::utc(clock, nanos))
+}
+
+/// Go's `skip`: removes `prefix` from `value`, a run of spaces matching any run of spaces.
+/// On a mismatch, the rest of `value` from there (which Go's error quotes).
+fn skip<'a>(mut value: &'a [u8], mut prefix: &[u8]) -> Result<&'a [u8], &'a [u8]> {
+    while let Some(&p) = prefix.first() {
+        if p == b' ' {
+            if value.first().is_some_and(|&c| c != b' ') {
+                return Err(value);
+            }
+            prefix = trim_spaces(prefix);
+            value = trim_spaces(value);
+            continue;
+        }
+        if value.first() != Some(&p) {
+            return Err(value);
+        }
+        prefix = &prefix[1..];
+        value = &value[1..];
+    }
+    Ok(value)
+}
+
+fn trim_spaces(s: &[u8]) -> &[u8] {
+    let n = s.iter().take_while(|&&c| c == b' ').count();
+    &s[n..]
+}
+
+/// Go's `lookup`: the first name `v` starts with, ASCII case-insensitively.
+fn lookup<'a>(names: &[&str], v: &'a [u8]) -> Option<(usize, &'a [u8])> {
+    names.iter().enumerate().find_map(|(i, n)| {
+        let n = n.as_bytes();
+        (v.len() >= n.len() && v[..n.len()].eq_ignore_ascii_case(n)).then(|| (i, &v[n.len()..]))
+    })
 }

@@ -1,6 +1,11 @@
 //! The dynamic value model templates execute over: Go's `reflect.Value` reduced to what
 //! templates can observe (kinds, map element zero values for `missingkey=zero`, methods with
 //! arguments on named types), plus Go's `%v` printing of those values.
+//!
+//! Slices and maps: [`Value::List`] is a slice whose Go type follows from its elements
+//! (`[]string` when all are strings), [`Map`] a `map[string]T` with `T` from its zero value;
+//! [`AnySlice`] is a `[]interface {}` whatever it holds (what Alertmanager's `list` and
+//! `append` return), so `join` refuses it and `append` takes it, as in Go.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -30,9 +35,26 @@ pub trait Object: Send + Sync + fmt::Debug {
     fn truth(&self) -> bool {
         true
     }
+    /// What Go's `encoding/json` marshals for this type when that is not its underlying
+    /// map or list: a struct's tagged fields, or a `MarshalJSON` result. `None` without an
+    /// underlying value marshals `String()` as a JSON string.
+    fn json(&self) -> Option<JsonRepr> {
+        None
+    }
     /// This object as `Any`, so functions written for a known type (e.g. `time.Time`) can
     /// downcast it.
     fn as_any(&self) -> &dyn std::any::Any;
+}
+
+/// How an [`Object`] marshals to JSON (see [`Object::json`]).
+#[derive(Clone, Debug)]
+pub enum JsonRepr {
+    /// Marshalled as this value (`time.Time` as its RFC 3339 string).
+    Value(Value),
+    /// A struct: these JSON names and values, in declaration order.
+    Fields(Vec<(&'static str, Value)>),
+    /// `MarshalJSON` failed with this message.
+    Error(String),
 }
 
 /// A Go map with string keys. `zero` is the zero value of its element type, returned for a
@@ -65,6 +87,68 @@ impl Map {
     /// Go type name of this map, from its element zero value.
     pub fn type_name(&self) -> String {
         format!("map[string]{}", elem_type(&self.zero))
+    }
+}
+
+/// Go's `[]interface {}`: a [`Value::List`] whose type does not follow from its elements.
+/// `range`, `len`, `index`, `slice`, printing and `toJson` see the list (as
+/// [`Object::underlying`]).
+#[derive(Debug)]
+pub struct AnySlice {
+    list: Value,
+    /// [`nesting`] of the list, kept so nesting grows in O(1) per level.
+    depth: usize,
+}
+
+/// How deeply `v` nests slices and maps (0 for a scalar, 1 for a flat list or map). Values a
+/// template builds (`list`, `dict`, `append`) are the only deep ones; the functions that
+/// build them bound this (printing, `toJson` and dropping recurse on it).
+pub fn nesting(v: &Value) -> usize {
+    match v {
+        Value::List(l) => 1 + l.iter().map(nesting).max().unwrap_or(0),
+        Value::Map(m) => 1 + m.entries.values().map(nesting).max().unwrap_or(0),
+        Value::Object(o) => match o.as_any().downcast_ref::<AnySlice>() {
+            Some(s) => s.depth,
+            None => o.underlying().map_or(0, |_| 1),
+        },
+        _ => 0,
+    }
+}
+
+impl AnySlice {
+    /// A `[]interface {}` holding `items`.
+    pub fn value(items: Vec<Value>) -> Value {
+        let depth = 1 + items.iter().map(nesting).max().unwrap_or(0);
+        Value::Object(Arc::new(AnySlice {
+            list: Value::from(items),
+            depth,
+        }))
+    }
+
+    /// The elements of `v` when it is a `[]interface {}`.
+    pub fn items(v: &Value) -> Option<&[Value]> {
+        match v {
+            Value::Object(o) => match o.as_any().downcast_ref::<AnySlice>()?.list {
+                Value::List(ref l) => Some(l.as_slice()),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+impl Object for AnySlice {
+    fn type_name(&self) -> String {
+        "[]interface {}".to_string()
+    }
+    fn method(&self, _name: &str, _args: &[Value]) -> Option<Result<Value, String>> {
+        None
+    }
+    fn underlying(&self) -> Option<&Value> {
+        Some(&self.list)
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
 

@@ -2,7 +2,8 @@
 //! (payload shape, limits, 429/500 then delivery exactly once through the retry loop), a real
 //! SMTP server (Python aiosmtpd: plain, STARTTLS, implicit TLS, AUTH PLAIN/LOGIN), the output
 //! of the default templates compared live with the real Alertmanager 0.25
-//! (`/usr/bin/prometheus-alertmanager`), and every error path checked for leaked secrets.
+//! (`/usr/bin/prometheus-alertmanager`), a GBK-encoded template file sent byte for byte as
+//! Alertmanager 0.25 sends it, and every error path checked for leaked secrets.
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Write};
@@ -1030,6 +1031,237 @@ async fn user_templates_render_as_alertmanager_0_25() {
         assert!(all.contains(want), "{want} not in {all}");
     }
     assert!(!all.contains("this comment is removed"));
+}
+
+// ---------------------------------------------------------------------------------------
+// A template file in a legacy encoding (GBK)
+
+/// GBK bytes of the words the template uses ("告警" alert, "磁盘" disk, "恢复" resolved,
+/// "【】"), and two characters whose second byte is ASCII ('\' and '}'), which a byte-blind
+/// reader would misread.
+const GBK_ALERT: &[u8] = b"\xB8\xE6\xBE\xAF";
+const GBK_DISK: &[u8] = b"\xB4\xC5\xC5\xCC";
+const GBK_RESOLVED: &[u8] = b"\xBB\xD6\xB8\xB4";
+const GBK_OPEN: &[u8] = b"\xA1\xBE";
+const GBK_CLOSE: &[u8] = b"\xA1\xBF";
+const GBK_ASCII_TRAILS: &[u8] = b"\x81\x5C\x82\x7D";
+
+/// `gbk.tmpl`: subject, text and HTML templates written in GBK.
+fn gbk_template() -> Vec<u8> {
+    [
+        &b"{{ define \"gbk.subject\" }}"[..],
+        GBK_OPEN,
+        GBK_ALERT,
+        GBK_CLOSE,
+        b"{{ .CommonLabels.alertname }} ",
+        GBK_DISK,
+        b"{{ end }}\n{{ define \"gbk.text\" }}",
+        GBK_ALERT,
+        b": {{ .Status }}{{ range .Alerts }} {{ .Labels.instance }} {{ .Annotations.summary }}{{ end }} ",
+        GBK_ASCII_TRAILS,
+        b"{{ end }}\n{{ define \"gbk.html\" }}<html><head><meta charset=\"gbk\"><title>",
+        GBK_OPEN,
+        GBK_ALERT,
+        GBK_CLOSE,
+        b"{{ .CommonLabels.alertname }}</title></head><body><p title=\"",
+        GBK_DISK,
+        b"\">",
+        GBK_ALERT,
+        b" {{ range .Alerts }}<b>{{ .Labels.instance }}</b> {{ .Annotations.summary }}{{ end }} ",
+        GBK_RESOLVED,
+        b" ",
+        GBK_ASCII_TRAILS,
+        b"</p></body></html>{{ end }}\n",
+    ]
+    .concat()
+}
+
+/// A message as bytes after transfer decoding: the Subject (RFC 2047 words decoded to their
+/// bytes) and each part's content type, transfer encoding, charset and payload; and the
+/// parts as sent (quoted-printable text).
+#[derive(Debug, PartialEq)]
+struct RawMail {
+    subject: Vec<u8>,
+    parts: Vec<(String, String, String, Vec<u8>)>,
+    encoded: Vec<String>,
+}
+
+fn decode_raw_mail(raw: &str) -> RawMail {
+    let script = r#"
+import email, json, sys
+from email.header import decode_header
+m = email.message_from_string(sys.stdin.read())
+subject = b"".join(b if isinstance(b, bytes) else b.encode() for b, _ in decode_header(m["Subject"]))
+leaves = [p for p in m.walk() if not p.is_multipart()]
+parts = [(p.get_content_type(), p.get("Content-Transfer-Encoding", ""), p.get_content_charset() or "", p.get_payload(decode=True).hex())
+         for p in leaves]
+print(json.dumps({"subject": subject.hex(), "parts": parts, "encoded": [p.get_payload() for p in leaves]}))
+"#;
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(raw.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "python could not decode {raw}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let hex = |s: &str| -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    };
+    RawMail {
+        subject: hex(v["subject"].as_str().unwrap()),
+        parts: v["parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                let s = |i: usize| p[i].as_str().unwrap().to_string();
+                (s(0), s(1), s(2), hex(&s(3)))
+            })
+            .collect(),
+        encoded: v["encoded"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap().to_string())
+            .collect(),
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A GBK template file: `amtool check-config` and `blackwatch check config` accept it, and
+/// the subject and both parts blackwatch sends are, after transfer decoding, the bytes the
+/// real Alertmanager 0.25 sends (the GBK bytes unchanged, quoted-printable, labelled UTF-8).
+#[tokio::test]
+async fn gbk_template_file_reaches_the_email_byte_for_byte_as_alertmanager_sends_it() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sink = SmtpSink::start("plain", None);
+    let dir = tempfile::tempdir().unwrap();
+    let tmpl = gbk_template();
+    assert!(
+        std::str::from_utf8(&tmpl).is_err(),
+        "the fixture must not be UTF-8"
+    );
+    std::fs::write(dir.path().join("gbk.tmpl"), &tmpl).unwrap();
+    let am_yml = format!(
+        r#"global:
+  smtp_from: 'bw@example.test'
+  smtp_smarthost: '127.0.0.1:{port}'
+  smtp_require_tls: false
+templates: ['{dir}/*.tmpl']
+route:
+  receiver: gbk
+  group_by: [alertname]
+  group_wait: 1s
+  group_interval: 2s
+  repeat_interval: 1h
+receivers:
+- name: gbk
+  email_configs:
+  - to: 'ops@example.test'
+    headers: {{Subject: '{{{{ template "gbk.subject" . }}}}'}}
+    text: '{{{{ template "gbk.text" . }}}}'
+    html: '{{{{ template "gbk.html" . }}}}'
+"#,
+        port = sink.port,
+        dir = dir.path().display(),
+    );
+    let am_path = dir.path().join("am.yml");
+    std::fs::write(&am_path, &am_yml).unwrap();
+
+    // Both checkers accept the file.
+    let amtool = Command::new(std::env::var("AMTOOL_BIN").unwrap_or_else(|_| "amtool".into()))
+        .arg("check-config")
+        .arg(&am_path)
+        .output()
+        .expect("running amtool (Debian package prometheus-alertmanager)");
+    assert!(
+        amtool.status.success(),
+        "amtool check-config: {}",
+        String::from_utf8_lossy(&amtool.stdout)
+    );
+    let bw_path = dir.path().join("blackwatch.yml");
+    std::fs::write(&bw_path, "alerting:\n  config_file: am.yml\n").unwrap();
+    let bw = Command::new(env!("CARGO_BIN_EXE_blackwatch"))
+        .args(["check", "config"])
+        .arg(&bw_path)
+        .env_remove("BLACKWATCH_LOG")
+        .output()
+        .unwrap();
+    assert!(
+        bw.status.success(),
+        "blackwatch check config: {}",
+        String::from_utf8_lossy(&bw.stderr)
+    );
+
+    // The same alert through Alertmanager 0.25 and through blackwatch.
+    let a = alert(
+        &[("alertname", "DiskFull"), ("instance", "host-a:9100")],
+        &[("summary", "free <10% & falling")],
+        UNIX_EPOCH,
+    );
+    let am = start_am(&am_yml).await;
+    let body = serde_json::json!([{
+        "labels": a.labels, "annotations": a.annotations,
+        "startsAt": rfc3339(a.starts_at), "generatorURL": a.generator_url,
+    }]);
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v2/alerts", am.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let am_mail = sink.next();
+    drop(am);
+    let (_d, ours) = integrations(&am_yml);
+    let c = ctx("gbk", &[("alertname", "DiskFull")], SystemTime::now());
+    ours[0].notifier.notify(&c, &[a]).await.unwrap();
+    let bw_mail = sink.next();
+
+    let am_raw = decode_raw_mail(am_mail["data"].as_str().unwrap());
+    let bw_raw = decode_raw_mail(bw_mail["data"].as_str().unwrap());
+    // Equal after transfer decoding, and even as quoted-printable text.
+    assert_eq!(bw_raw, am_raw);
+    // What both sent: the GBK bytes, quoted-printable, labelled UTF-8 as upstream labels it.
+    assert!(contains(
+        &am_raw.subject,
+        &[GBK_OPEN, GBK_ALERT, GBK_CLOSE].concat()
+    ));
+    assert!(contains(&am_raw.subject, GBK_DISK));
+    let kinds: Vec<(&str, &str, &str)> = am_raw
+        .parts
+        .iter()
+        .map(|(t, e, c, _)| (t.as_str(), e.as_str(), c.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("text/plain", "quoted-printable", "utf-8"),
+            ("text/html", "quoted-printable", "utf-8")
+        ]
+    );
+    let (text, html) = (&am_raw.parts[0].3, &am_raw.parts[1].3);
+    assert!(contains(text, GBK_ALERT) && contains(text, GBK_ASCII_TRAILS));
+    assert!(contains(
+        html,
+        &[b"<p title=\"", GBK_DISK, b"\">", GBK_ALERT].concat()
+    ));
+    assert!(contains(html, GBK_RESOLVED) && contains(html, GBK_ASCII_TRAILS));
+    assert!(contains(html, b"free &lt;10% &amp; falling"));
 }
 
 // ---------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ use super::render::{data_value, TemplateSet};
 use super::{Batch, FailReason, Notifier, NotifyContext, NotifyError, NotifyFuture};
 use crate::alert::config::DiscordConfig;
 use crate::alert::store::Alert;
+use crate::base::gostr;
 use crate::client::RequestHeaders;
 
 pub const COLOR_RED: u32 = 0x992D22;
@@ -33,12 +34,17 @@ pub const MAX_CONTENT_RUNES: usize = 2000;
 pub const MAX_EMBEDS: usize = 10;
 pub const MAX_EMBED_CHARS: usize = 6000;
 
-/// Upstream's `TruncateInRunes`: over `n` runes ⇒ the first `n-1` runes and `…`.
+/// Upstream's `TruncateInRunes`: over `n` runes ⇒ the first `n-1` runes and `…`. Runes are
+/// Go's (`[]rune(s)`): a raw byte that is not UTF-8 (`base::gostr`) counts as one and, in a
+/// truncated result, becomes U+FFFD, as the conversion makes it in Go; an untouched `s`
+/// keeps its raw bytes (the JSON encoder writes them as `\ufffd`).
 pub fn truncate_runes(s: &str, n: usize) -> (String, bool) {
-    let count = s.chars().count();
+    let runes = gostr::to_utf8_lossy(s);
+    let count = runes.chars().count();
     if count <= n {
         return (s.to_string(), false);
     }
+    let s = runes.as_ref();
     if n <= 3 {
         return (s.chars().take(n).collect(), true);
     }
@@ -72,21 +78,11 @@ pub struct Payload {
 }
 
 impl Payload {
-    /// As Go's `json.Encoder` writes it: HTML-sensitive characters escaped, newline at the
-    /// end.
+    /// As Go's `json.Encoder` writes it: HTML-sensitive characters escaped, a raw byte that
+    /// is not UTF-8 as `\ufffd`, newline at the end.
     pub fn to_go_json(&self) -> String {
         let s = serde_json::to_string(self).unwrap_or_default();
-        let mut out = String::with_capacity(s.len() + 16);
-        for c in s.chars() {
-            match c {
-                '<' => out.push_str("\\u003c"),
-                '>' => out.push_str("\\u003e"),
-                '&' => out.push_str("\\u0026"),
-                '\u{2028}' => out.push_str("\\u2028"),
-                '\u{2029}' => out.push_str("\\u2029"),
-                c => out.push(c),
-            }
-        }
+        let mut out = crate::base::go::json_html_escape(&s);
         out.push('\n');
         out
     }
@@ -311,6 +307,21 @@ mod tests {
         assert_eq!(truncate_runes("abc", 3), ("abc".to_string(), false));
         assert_eq!(truncate_runes("ééééé", 4), ("ééé…".to_string(), true));
         assert_eq!(truncate_runes("abcd", 3), ("abc".to_string(), true));
+        // GBK "告警" is B8 E6 BE AF: B8 is not UTF-8 (one rune, as in Go), E6 BE AF happens
+        // to be "澯". Kept when short enough, U+FFFD when the text is cut (Go's []rune).
+        let gbk = gostr::from_bytes(b"\xB8\xE6\xBE\xAFx");
+        assert_eq!(truncate_runes(&gbk, 3), (gbk.to_string(), false));
+        assert_eq!(truncate_runes(&gbk, 2), ("\u{FFFD}澯".to_string(), true));
+        let p = Payload {
+            content: gbk.to_string(),
+            embeds: vec![],
+            username: String::new(),
+            avatar_url: String::new(),
+        };
+        assert_eq!(
+            p.to_go_json(),
+            "{\"content\":\"\\ufffd澯x\",\"embeds\":[]}\n"
+        );
     }
 
     #[test]

@@ -10,8 +10,12 @@
 //! `Subject: {{ template "email.default.subject" . }}`, `To`, `From`), each rendered and
 //! RFC 2047 Q-encoded when not plain ASCII, then `Message-Id` (unless configured), `Date`
 //! (RFC 1123 with numeric zone), `Content-Type: multipart/alternative`, `MIME-Version`, and
-//! the parts, quoted-printable UTF-8: `text` first (if set), then `html` (if set, rendered
-//! with `html/template`-style escaping, see `html.rs`).
+//! the parts, quoted-printable and labelled UTF-8: `text` first (if set), then `html` (if
+//! set, rendered with `html/template`-style escaping, see `html.rs`). Headers and parts are
+//! encoded from the bytes the rendered text stands for (`base::gostr`), so a template file
+//! in a legacy encoding (GBK) reaches the recipient byte for byte, as upstream sends it
+//! (still labelled UTF-8, as upstream labels it). lettre is only the SMTP transport here:
+//! the message is these bytes, which quoted-printable keeps ASCII.
 //!
 //! Differences from upstream: CRAM-MD5 (`auth_secret`) is not offered by lettre and is
 //! skipped; LOGIN is refused over cleartext like PLAIN (upstream sends it); when the
@@ -38,6 +42,7 @@ use super::render::{data_value, TemplateSet};
 use super::{Batch, FailReason, Notifier, NotifyContext, NotifyError, NotifyFuture};
 use crate::alert::config::EmailConfig;
 use crate::alert::store::Alert;
+use crate::base::gostr;
 use crate::template::time::GoTime;
 
 const DEFAULT_SUBJECT: &str = r#"{{ template "email.default.subject" . }}"#;
@@ -71,32 +76,41 @@ fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// Go's `mime.QEncoding.Encode("utf-8", s)`: unchanged when printable ASCII, else encoded
-/// words of at most 75 characters.
+/// Go's `mime.QEncoding.Encode("utf-8", s)` of the bytes `s` stands for (see
+/// `base::gostr`): unchanged when printable ASCII, else encoded words of at most 75
+/// characters, never splitting a character; a byte that is not UTF-8 is one `=XX`.
 pub fn q_encode(s: &str) -> String {
-    if s.bytes().all(|b| (b' '..=b'~').contains(&b) || b == b'\t') {
+    let b = gostr::to_bytes(s);
+    if b.iter().all(|&c| (b' '..=b'~').contains(&c) || c == b'\t') {
         return s.to_string();
     }
     const PREFIX: &str = "=?utf-8?q?";
     const MAX: usize = 75 - PREFIX.len() - 2;
     let mut words = Vec::new();
     let mut cur = String::new();
-    for ch in s.chars() {
-        let mut enc = String::new();
-        if ch == ' ' {
-            enc.push('_');
-        } else if ch.is_ascii_graphic() && !"=?_".contains(ch) {
-            enc.push(ch);
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        let n = if (b' '..=b'~').contains(&c) && !b"=?_".contains(&c) {
+            1
         } else {
-            let mut buf = [0u8; 4];
-            for b in ch.encode_utf8(&mut buf).bytes() {
-                enc.push_str(&format!("={b:02X}"));
+            utf8_len_at(&b[i..])
+        };
+        let mut enc = String::new();
+        for &byte in &b[i..i + n] {
+            if byte == b' ' {
+                enc.push('_');
+            } else if (b'!'..=b'~').contains(&byte) && !b"=?_".contains(&byte) {
+                enc.push(char::from(byte));
+            } else {
+                enc.push_str(&format!("={byte:02X}"));
             }
         }
         if cur.len() + enc.len() > MAX {
             words.push(std::mem::take(&mut cur));
         }
         cur.push_str(&enc);
+        i += n;
     }
     words.push(cur);
     words
@@ -106,13 +120,29 @@ pub fn q_encode(s: &str) -> String {
         .join(" ")
 }
 
+/// The length of the UTF-8 character at the start of `b`, or 1 when it is not one (Go's
+/// `utf8.DecodeRune` width).
+fn utf8_len_at(b: &[u8]) -> usize {
+    let want = match b.first() {
+        Some(0xC2..=0xDF) => 2,
+        Some(0xE0..=0xEF) => 3,
+        Some(0xF0..=0xF4) => 4,
+        _ => return 1,
+    };
+    match b.get(..want) {
+        Some(seq) if std::str::from_utf8(seq).is_ok() => want,
+        _ => 1,
+    }
+}
+
 /// Go's `mime/quotedprintable.Writer` (text mode: line breaks become CRLF, lines at most
-/// 76 characters with soft breaks, trailing spaces and tabs encoded).
-pub fn quoted_printable(body: &str) -> String {
+/// 76 characters with soft breaks, trailing spaces and tabs encoded), over bytes: a body in
+/// any encoding decodes back to the same bytes.
+pub fn quoted_printable(body: &[u8]) -> String {
     const LINE_MAX: usize = 76;
     let mut out = String::with_capacity(body.len() + body.len() / 8);
     let mut line = String::new();
-    let bytes = body.as_bytes();
+    let bytes = body;
     let flush_soft = |out: &mut String, line: &mut String| {
         out.push_str(line);
         out.push_str("=\r\n");
@@ -287,7 +317,9 @@ impl Email {
             msg.push_str(&format!("--{boundary}\r\n"));
             msg.push_str("Content-Transfer-Encoding: quoted-printable\r\n");
             msg.push_str(&format!("Content-Type: {ctype}; charset=UTF-8\r\n\r\n"));
-            msg.push_str(&quoted_printable(body));
+            // The bytes the text stands for: raw bytes from a legacy-encoded template
+            // file go out unchanged, as Alertmanager sends them.
+            msg.push_str(&quoted_printable(&gostr::to_bytes(body)));
         };
         if !self.conf.text.is_empty() {
             let body = t("text", &self.conf.text)?;
@@ -558,15 +590,36 @@ mod tests {
     fn q_encoding() {
         assert_eq!(q_encode("[FIRING:1] A"), "[FIRING:1] A");
         assert_eq!(q_encode("é x"), "=?utf-8?q?=C3=A9_x?=");
+        // Raw GBK bytes ("告警") as Go's QEncoding writes them: one =XX per byte.
+        let gbk = crate::base::gostr::from_bytes(b"A \xB8\xE6\xBE\xAF");
+        assert_eq!(q_encode(&gbk), "=?utf-8?q?A_=B8=E6=BE=AF?=");
+        // Words split between characters, never inside one.
+        let long = "é".repeat(40);
+        let enc = q_encode(&long);
+        for w in enc.split(' ') {
+            assert!(w.len() <= 75, "{enc}");
+            let body = w
+                .strip_prefix("=?utf-8?q?")
+                .and_then(|w| w.strip_suffix("?="))
+                .unwrap();
+            let bytes: Vec<u8> = body
+                .split('=')
+                .filter(|h| !h.is_empty())
+                .map(|h| u8::from_str_radix(h, 16).unwrap())
+                .collect();
+            assert!(std::str::from_utf8(&bytes).is_ok(), "{w}");
+        }
     }
 
     #[test]
     fn quoted_printable_like_go() {
-        assert_eq!(quoted_printable("a=b\nc \nd"), "a=3Db\r\nc=20\r\nd");
+        assert_eq!(quoted_printable(b"a=b\nc \nd"), "a=3Db\r\nc=20\r\nd");
         let long = "x".repeat(100);
-        let qp = quoted_printable(&long);
+        let qp = quoted_printable(long.as_bytes());
         assert!(qp.starts_with(&format!("{}=\r\n", "x".repeat(75))));
-        assert_eq!(quoted_printable("é"), "=C3=A9");
+        assert_eq!(quoted_printable("é".as_bytes()), "=C3=A9");
+        // "告警" in GBK: not UTF-8, sent as its bytes.
+        assert_eq!(quoted_printable(b"\xB8\xE6\xBE\xAF"), "=B8=E6=BE=AF");
     }
 
     #[test]

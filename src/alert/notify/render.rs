@@ -8,7 +8,9 @@
 //!
 //! Text fields render with `text/template` semantics (`missingkey=zero`, as upstream); the
 //! e-mail `html` field renders through [`super::html`], an approximation of Go's
-//! `html/template` contextual escaping.
+//! `html/template` contextual escaping. Template files are read as bytes (Go strings are
+//! bytes): rendered text may carry raw non-UTF-8 bytes as `base::gostr` characters, which
+//! the e-mail writer turns back into bytes and JSON payloads into U+FFFD.
 
 use std::any::Any;
 use std::path::{Path, PathBuf};
@@ -17,9 +19,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::{Data, NotifyContext};
 use crate::alert::store::Alert;
+use crate::base::gostr;
 use crate::template::am::Kv;
 use crate::template::time::GoTime;
-use crate::template::{FuncMap, MissingKey, Object, Templates, Value};
+use crate::template::{FuncMap, JsonRepr, MissingKey, Object, Templates, Value};
 
 /// Upstream's `template/default.tmpl` (Alertmanager 0.25).
 pub const DEFAULT_TMPL: &str = include_str!("templates/default.tmpl");
@@ -38,12 +41,36 @@ pub enum RenderError {
     Exec(String),
 }
 
-/// A struct-like template object: named fields, printed as Go prints a struct (`{a b}`).
+/// A struct-like template object: named fields, printed as Go prints a struct (`{a b}`);
+/// `json` maps Go field names to their JSON tags, in declaration order (`toJson`).
 #[derive(Debug)]
 struct Struct {
     type_name: &'static str,
     fields: Vec<(&'static str, Value)>,
+    json: &'static [(&'static str, &'static str)],
 }
+
+/// `template.Alert`'s JSON tags.
+const ALERT_JSON: &[(&str, &str)] = &[
+    ("Status", "status"),
+    ("Labels", "labels"),
+    ("Annotations", "annotations"),
+    ("StartsAt", "startsAt"),
+    ("EndsAt", "endsAt"),
+    ("GeneratorURL", "generatorURL"),
+    ("Fingerprint", "fingerprint"),
+];
+
+/// `template.Data`'s JSON tags (Alertmanager 0.25's fields; `GroupKey` is not one of them).
+const DATA_JSON: &[(&str, &str)] = &[
+    ("Receiver", "receiver"),
+    ("Status", "status"),
+    ("Alerts", "alerts"),
+    ("GroupLabels", "groupLabels"),
+    ("CommonLabels", "commonLabels"),
+    ("CommonAnnotations", "commonAnnotations"),
+    ("ExternalURL", "externalURL"),
+];
 
 impl Object for Struct {
     fn type_name(&self) -> String {
@@ -58,6 +85,17 @@ impl Object for Struct {
     fn string(&self) -> Option<String> {
         let parts: Vec<String> = self.fields.iter().map(|(_, v)| v.to_go_string()).collect();
         Some(format!("{{{}}}", parts.join(" ")))
+    }
+    fn json(&self) -> Option<JsonRepr> {
+        let fields = self
+            .json
+            .iter()
+            .filter_map(|(field, tag)| {
+                let v = self.fields.iter().find(|(n, _)| n == field)?;
+                Some((*tag, v.1.clone()))
+            })
+            .collect();
+        Some(JsonRepr::Fields(fields))
     }
     fn as_any(&self) -> &dyn Any {
         self
@@ -135,6 +173,7 @@ pub fn data_value(ctx: &NotifyContext, alerts: &[Alert]) -> Value {
         .map(|(d, a)| {
             Value::Object(Arc::new(Struct {
                 type_name: "template.Alert",
+                json: ALERT_JSON,
                 fields: vec![
                     ("Status", Value::from(d.status)),
                     ("Labels", Kv::value(&d.labels)),
@@ -149,6 +188,7 @@ pub fn data_value(ctx: &NotifyContext, alerts: &[Alert]) -> Value {
         .collect();
     Value::Object(Arc::new(Struct {
         type_name: "*template.Data",
+        json: DATA_JSON,
         fields: vec![
             ("Receiver", Value::from(data.receiver.as_str())),
             ("Status", Value::from(data.status)),
@@ -205,9 +245,11 @@ impl TemplateSet {
     }
 
     /// Reads and parses one user template file, named by its base name as Go's
-    /// `ParseGlob` names it (so errors read `template: NAME.tmpl:LINE: …`).
+    /// `ParseGlob` names it (so errors read `template: NAME.tmpl:LINE: …`). The file is
+    /// bytes, as in Go: text in a legacy encoding (GBK, Latin-1) is kept byte for byte
+    /// (`base::gostr`) and reaches the e-mail unchanged.
     pub fn add_file(&mut self, f: &Path) -> Result<(), RenderError> {
-        let text = std::fs::read_to_string(f).map_err(|e| RenderError::Read {
+        let bytes = std::fs::read(f).map_err(|e| RenderError::Read {
             path: f.to_path_buf(),
             message: e.to_string(),
         })?;
@@ -215,7 +257,7 @@ impl TemplateSet {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        self.add(&name, &text)
+        self.add(&name, &gostr::from_bytes(&bytes))
     }
 
     fn add(&mut self, name: &str, text: &str) -> Result<(), RenderError> {
@@ -426,5 +468,70 @@ mod tests {
             .render_text(r#"{{ template "discord.default.title" . }}"#, &d, ctx().now)
             .unwrap();
         assert_eq!(s, "custom firing");
+    }
+
+    #[test]
+    fn to_json_of_alerts_uses_the_json_tags() {
+        // Shapes from Alertmanager v0.34.0's template_test.go ("toJson with Alerts",
+        // "Compose json array using list and append"), on this data.
+        let set = TemplateSet::defaults();
+        let alerts = [
+            alert(&[("alertname", "A")], false),
+            alert(&[("alertname", "A"), ("i", "2")], true),
+        ];
+        let d = data_value(&ctx(), &alerts);
+        let r = |t: &str| set.render_text(t, &d, ctx().now).unwrap();
+        let firing = r("{{ .Alerts.Firing | toJson }}");
+        assert!(
+            firing.starts_with(r#"[{"status":"firing","labels":{"alertname":"A"},"annotations":{"summary":"down"},"startsAt":"2027-01-15T08:00:00Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prom/graph","fingerprint":""#),
+            "{firing}"
+        );
+        assert_eq!(
+            r(
+                r#"{{- $newList := list -}}{{ range .Alerts }}{{ $m := dict "status" .Status "labels" .Labels }}{{ $newList = append $newList $m }}{{ end }}{{ toJson $newList }}"#
+            ),
+            r#"[{"labels":{"alertname":"A"},"status":"firing"},{"labels":{"alertname":"A","i":"2"},"status":"resolved"}]"#
+        );
+        let whole: serde_json::Value = serde_json::from_str(&r("{{ toJson . }}")).unwrap();
+        let keys: Vec<&str> = whole
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "alerts",
+                "commonAnnotations",
+                "commonLabels",
+                "externalURL",
+                "groupLabels",
+                "receiver",
+                "status"
+            ]
+        );
+    }
+
+    #[test]
+    fn template_files_are_bytes() {
+        // "告警" (alert) in GBK, in text and in a define: kept byte for byte.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("gbk.tmpl");
+        std::fs::write(
+            &p,
+            b"{{ define \"t\" }}\xB8\xE6\xBE\xAF: {{ .Status }}{{ end }}",
+        )
+        .unwrap();
+        let set = TemplateSet::load(&[p]).unwrap();
+        let d = data_value(&ctx(), &[alert(&[("alertname", "A")], false)]);
+        let s = set
+            .render_text(r#"{{ template "t" . }}"#, &d, ctx().now)
+            .unwrap();
+        assert_eq!(&*gostr::to_bytes(&s), b"\xB8\xE6\xBE\xAF: firing");
+        let h = set
+            .render_html(r#"<p>{{ template "t" . }}</p>"#, &d, ctx().now)
+            .unwrap();
+        assert_eq!(&*gostr::to_bytes(&h), b"<p>\xB8\xE6\xBE\xAF: firing</p>");
     }
 }
