@@ -253,3 +253,39 @@ async fn dropping_the_handle_stops_the_server() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn mitm_proxy_terminates_connect_and_forwards_to_the_recorder() {
+    use crate::support::mitm::MitmProxy;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let recorder = HttpServer::plain(|req| TestResponse::text(200, format!("saw {}", req.path())));
+    let proxy = MitmProxy::start(recorder.addr());
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(proxy.ca_file()).unwrap()).unwrap();
+    let client = reqwest::Client::builder()
+        .proxy(reqwest::Proxy::all(proxy.url()).unwrap())
+        .tls_certs_only([ca])
+        .build()
+        .unwrap();
+    let r = client
+        .post("https://api.pushover.net/1/messages.json?token=t")
+        .body("x=1")
+        .send()
+        .await
+        .expect("through the proxy");
+    assert_eq!(r.text().await.unwrap(), "saw /1/messages.json");
+    // Plain http is forwarded as it came (absolute-form).
+    let r = client
+        .get("http://events.example.test/v1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.text().await.unwrap(), "saw /v1");
+    let reqs = recorder.requests();
+    assert_eq!(reqs[0].host().as_deref(), Some("api.pushover.net"));
+    assert_eq!(reqs[0].path_and_query(), "/1/messages.json?token=t");
+    assert_eq!(reqs[0].body_str(), "x=1");
+    assert_eq!(
+        proxy.targets(),
+        ["api.pushover.net:443", "http://events.example.test/v1"]
+    );
+}

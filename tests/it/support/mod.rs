@@ -29,6 +29,7 @@
 pub mod certs;
 pub mod daemon;
 pub mod http;
+pub mod mitm;
 pub mod poll;
 pub mod probe;
 pub mod process;
