@@ -63,7 +63,10 @@ impl OAuth2Settings {
                 "client_certificate_key_id",
                 raw.client_certificate_key_id.is_some(),
             ),
-            ("client_certificate_key", raw.client_certificate_key.is_some()),
+            (
+                "client_certificate_key",
+                raw.client_certificate_key.is_some(),
+            ),
             (
                 "client_certificate_key_file",
                 raw.client_certificate_key_file.is_some(),
@@ -401,16 +404,19 @@ fn parse_token_response(content_type: &str, body: &[u8]) -> Result<TokenResponse
             }
             (access, kind, expires)
         } else {
-            let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
-                OAuth2Error(format!("oauth2: cannot parse json: {e}"))
-            })?;
+            let v: serde_json::Value = serde_json::from_slice(body)
+                .map_err(|e| OAuth2Error(format!("oauth2: cannot parse json: {e}")))?;
             let text = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or_default();
             let expires = match v.get("expires_in") {
                 Some(serde_json::Value::Number(n)) => n.as_i64(),
                 Some(serde_json::Value::String(s)) => s.parse::<i64>().ok(),
                 _ => None,
             };
-            (text("access_token").to_string(), text("token_type").to_string(), expires)
+            (
+                text("access_token").to_string(),
+                text("token_type").to_string(),
+                expires,
+            )
         };
     if access_token.is_empty() {
         return Err(OAuth2Error(

@@ -253,12 +253,8 @@ impl ProxySettings {
 
 /// `proxy_url` as written: a URL with a host and a scheme Go's transport can proxy through.
 fn parse_proxy_url(text: &str) -> Result<Url, String> {
-    let u = Url::parse(text).map_err(|e| {
-        format!(
-            "parse {}: {e}",
-            crate::base::go::quote(&redact_url(text))
-        )
-    })?;
+    let u = Url::parse(text)
+        .map_err(|e| format!("parse {}: {e}", crate::base::go::quote(&redact_url(text))))?;
     if !matches!(u.scheme(), "http" | "https" | "socks5" | "socks5h") {
         return Err(format!(
             "unsupported proxy scheme {}: use http, https or socks5",

@@ -107,11 +107,9 @@ impl ServerNameVerifier {
             .map_err(|e| format!("invalid server_name {name:?}: {e}"))?;
         let mut roots = rustls::RootCertStore::empty();
         let ders: Vec<CertificateDer<'static>> = match &settings.ca {
-            Some(super::PemSource::Inline(pem)) => {
-                CertificateDer::pem_slice_iter(pem.as_bytes())
-                    .filter_map(Result::ok)
-                    .collect()
-            }
+            Some(super::PemSource::Inline(pem)) => CertificateDer::pem_slice_iter(pem.as_bytes())
+                .filter_map(Result::ok)
+                .collect(),
             Some(super::PemSource::File(p)) => {
                 let pem = std::fs::read(p).map_err(|e| {
                     format!("unable to read specified CA cert {}: {e}", p.display())

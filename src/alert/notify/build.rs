@@ -101,10 +101,13 @@ pub(crate) fn client_settings(
                 .as_ref()
                 .map(|t| tls_settings(&t.value, base_dir))
                 .unwrap_or_default();
-            let settings = OAuth2Settings::from_raw(&o.value, tls, base_dir, ProxyEnv::from_process)
-                .map_err(|e| format!("oauth2: {}", field_errors(e)))?;
+            let settings =
+                OAuth2Settings::from_raw(&o.value, tls, base_dir, ProxyEnv::from_process)
+                    .map_err(|e| format!("oauth2: {}", field_errors(e)))?;
             let user_agent = format!("blackwatch/{}", env!("CARGO_PKG_VERSION"));
-            Some(Auth::OAuth2(Arc::new(TokenSource::new(settings, user_agent)?)))
+            Some(Auth::OAuth2(Arc::new(TokenSource::new(
+                settings, user_agent,
+            )?)))
         }
         None => Auth::from_raw(
             h.basic_auth.as_ref().map(|b| &b.value),
@@ -133,4 +136,3 @@ pub(crate) fn client_settings(
         proxy,
     })
 }
-

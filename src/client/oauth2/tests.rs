@@ -115,17 +115,27 @@ fn token_responses_parse_as_x_oauth2() {
     )
     .unwrap();
     assert_eq!(
-        (t.access_token.expose(), token_type(&t.token_type), t.expires_in),
+        (
+            t.access_token.expose(),
+            token_type(&t.token_type),
+            t.expires_in
+        ),
         ("x+y", "MAC", Some(5))
     );
     let e = parse_token_response("application/json", br#"{"token_type":"bearer"}"#)
         .err()
         .unwrap();
-    assert_eq!(e.to_string(), "oauth2: server response missing access_token");
+    assert_eq!(
+        e.to_string(),
+        "oauth2: server response missing access_token"
+    );
     let e = parse_token_response("application/json", b"<html>")
         .err()
         .unwrap();
-    assert!(e.to_string().starts_with("oauth2: cannot parse json: "), "{e}");
+    assert!(
+        e.to_string().starts_with("oauth2: cannot parse json: "),
+        "{e}"
+    );
     assert_eq!(token_type(""), "Bearer");
     assert_eq!(token_type("BEARER"), "Bearer");
     assert_eq!(token_type("DPoP"), "DPoP");
@@ -151,7 +161,9 @@ fn cached_token_expires_ten_seconds_early() {
 
 #[test]
 fn the_secret_never_prints() {
-    let mut r = raw("client_id: a\ntoken_url: http://t/\nclient_secret: hunter2\nproxy_url: http://u:pw1@p:1\n");
+    let mut r = raw(
+        "client_id: a\ntoken_url: http://t/\nclient_secret: hunter2\nproxy_url: http://u:pw1@p:1\n",
+    );
     r.proxy_connect_header = Some(Spanned::new(
         [("X".to_string(), vec![Secret::new("hunter3")])].into(),
         Location::UNKNOWN,
@@ -162,8 +174,13 @@ fn the_secret_never_prints() {
         assert!(!dump.contains(s), "{dump}");
     }
     assert!(dump.contains("http://u:xxxxx@p:1/"), "{dump}");
-    let s = OAuth2Settings::from_raw(&r, TlsSettings::default(), Path::new("/"), ProxyEnv::default)
-        .unwrap();
+    let s = OAuth2Settings::from_raw(
+        &r,
+        TlsSettings::default(),
+        Path::new("/"),
+        ProxyEnv::default,
+    )
+    .unwrap();
     let src = TokenSource::new(s.clone(), "ua").unwrap();
     for shown in [format!("{s:?}"), format!("{src:?}")] {
         for secret in ["hunter2", "hunter3", "pw1"] {

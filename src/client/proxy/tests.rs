@@ -19,7 +19,7 @@ fn no_proxy_matches_as_httpproxy_use_proxy() {
         ("127.0.0.1", false),
         ("127.0.0.2", false),
         ("[::1]", false),
-        ("[::2]", true), // not a loopback address
+        ("[::2]", true),                       // not a loopback address
         ("192.168.1.1", false),                // matches exact IPv4
         ("192.168.1.2", true),                 // ports do not match
         ("192.168.1.3", false),                // matches exact IPv4:port
@@ -114,7 +114,10 @@ fn validation_uses_prometheus_common_texts() {
         (fields(None, None, Some(&yes), Some(&hdr)), vec![]),
     ];
     for (f, want) in cases {
-        assert_eq!(messages(ProxySettings::from_raw(f, ProxyEnv::default)), want);
+        assert_eq!(
+            messages(ProxySettings::from_raw(f, ProxyEnv::default)),
+            want
+        );
     }
     let bad = |u: &str| {
         let u = sp(u.to_string());
@@ -157,9 +160,13 @@ fn target(u: &str) -> Url {
 #[test]
 fn proxy_url_alone_proxies_everything_as_http_proxy_url() {
     let url = sp("http://user:pw@proxy.example:3128".to_string());
-    let s = ProxySettings::from_raw(fields(Some(&url), None, None, None), ProxyEnv::default)
-        .unwrap();
-    for t in ["http://127.0.0.1:9/", "https://localhost/", "http://example.org/"] {
+    let s =
+        ProxySettings::from_raw(fields(Some(&url), None, None, None), ProxyEnv::default).unwrap();
+    for t in [
+        "http://127.0.0.1:9/",
+        "https://localhost/",
+        "http://example.org/",
+    ] {
         assert_eq!(
             s.proxy_for(&target(t)).map(|u| u.to_string()),
             Some("http://user:pw@proxy.example:3128/".to_string()),
