@@ -1,8 +1,9 @@
 //! Go's standard-library behaviour that users' files and upstream's outputs depend on:
 //! `strconv.Quote` and `Unquote`, `unicode.IsPrint`, `net.SplitHostPort` with its error texts,
 //! `strconv.FormatFloat(f, 'g', -1, 64)`, `textproto.CanonicalMIMEHeaderKey`,
-//! `base64.StdEncoding`, `base64.URLEncoding` with its decoder's error offsets, and
-//! `encoding/json`'s string escaping (HTML-safe, invalid bytes as `\ufffd`).
+//! `base64.StdEncoding`, `base64.URLEncoding` with its decoder's error offsets,
+//! `encoding/json`'s string escaping (HTML-safe, invalid bytes as `\ufffd`) and
+//! `url.QueryEscape`.
 
 use std::fmt;
 
@@ -15,6 +16,22 @@ pub const BASE64_STD: GeneralPurpose = GeneralPurpose::new(
     &alphabet::STANDARD,
     GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
 );
+
+/// Go's `url.QueryEscape`: letters, digits and `-_.~` as they are, space as `+`, every
+/// other byte as `%XX` (upper-case hex).
+pub fn query_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(char::from(b))
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
 
 /// Go's `strconv.Quote` (`%q`): double quotes, the C escapes, `\\x` for other ASCII
 /// controls and for raw bytes that are not UTF-8 (see [`super::gostr`]), `\\u`/`\\U` for

@@ -1,14 +1,21 @@
 //! Outbound connection settings shared by every client blackwatch runs, probers and
 //! notifiers alike: prometheus/common's HTTP client configuration as serde structs (`raw`),
-//! its validated form (the types below), and the rustls client configuration built from it
-//! (`tls`). Validation texts stay with each section (`config::validate` for blackbox
-//! modules, `alert::config` for alertmanager.yml), because upstream's two tools word them
-//! differently; what they produce is one type.
+//! its validated form (the types below), the proxy settings and Go's `NO_PROXY` matching
+//! (`proxy`), the OAuth2 client-credentials token source (`oauth2`), the rustls client
+//! configuration (`tls`) and the reqwest client the notifiers send with (`reqwest_client`).
+//! Validation texts of the older fields stay with each section (`config::validate` for
+//! blackbox modules, `alert::config` for alertmanager.yml), because upstream's two tools
+//! word them differently; `proxy` and `oauth2` validate their own blocks with
+//! prometheus/common's texts ([`FieldError`]), for both. What they produce is one type.
 
+pub mod oauth2;
+pub mod proxy;
 pub mod raw;
+pub mod reqwest_client;
 pub mod tls;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use http::header::HeaderName;
 
@@ -26,6 +33,45 @@ pub enum Auth {
         kind: String,
         credentials: Option<SecretSource>,
     },
+    /// `oauth2`: a token from the client-credentials grant, cached by the source.
+    OAuth2(Arc<oauth2::TokenSource>),
+}
+
+/// A problem with one field of a block `client` validates itself (`oauth2`, the proxy
+/// fields), in prometheus/common's words; the section's validator adds the position.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    /// The field's key within its block, e.g. `proxy_url`.
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+/// Credentials that could not be produced for a request.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// A credential or header file could not be read.
+    #[error(transparent)]
+    Credential(#[from] CredentialError),
+    /// The OAuth2 token endpoint did not give a token.
+    #[error(transparent)]
+    OAuth2(#[from] oauth2::OAuth2Error),
+}
+
+impl AuthError {
+    /// Whether trying again later may succeed: a token request failed (upstream's
+    /// round-tripper error, retried by Alertmanager), not a missing file.
+    pub fn retryable(&self) -> bool {
+        matches!(self, AuthError::OAuth2(_))
+    }
 }
 
 /// A PEM given inline or as a file.
@@ -102,9 +148,20 @@ impl Auth {
         })
     }
 
-    /// The `Authorization` header value: `Basic base64(user:password)` or `<kind>
-    /// <credentials>`, with every `*_file` read now (so a rotated secret is used at once).
-    pub fn header_value(&self) -> Result<Secret, CredentialError> {
+    /// The `Authorization` header value: `Basic base64(user:password)`, `<kind>
+    /// <credentials>` or the OAuth2 token, with every `*_file` read now (so a rotated secret
+    /// is used at once).
+    pub async fn header_value(&self) -> Result<Secret, AuthError> {
+        match self {
+            Auth::OAuth2(source) => Ok(source.header_value().await?),
+            _ => Ok(self.static_header_value()?),
+        }
+    }
+
+    /// [`Auth::header_value`] for the credentials that need no request: every kind but
+    /// OAuth2, for which it fails (callers that cannot wait, the http prober today, refuse
+    /// `oauth2` at load).
+    pub fn static_header_value(&self) -> Result<Secret, CredentialError> {
         let read = |s: &SecretSource, what: &'static str| {
             s.read()
                 .map_err(|source| CredentialError::new(what, s, source))
@@ -129,6 +186,11 @@ impl Auth {
                 };
                 Ok(Secret::new(format!("{kind} {}", cred.expose())))
             }
+            Auth::OAuth2(_) => Err(CredentialError {
+                what: "oauth2 token",
+                file: String::new(),
+                source: std::io::Error::other("an OAuth2 token needs a request"),
+            }),
         }
     }
 }
@@ -167,6 +229,8 @@ pub struct HttpClientSettings {
     pub tls: Option<TlsSettings>,
     pub follow_redirects: bool,
     pub enable_http2: bool,
+    /// `proxy_url`, `no_proxy`, `proxy_from_environment`, `proxy_connect_header`.
+    pub proxy: proxy::ProxySettings,
 }
 
 impl HttpClientSettings {
@@ -190,12 +254,13 @@ pub struct RequestHeaders {
 }
 
 impl RequestHeaders {
-    /// The header lines to send now, in order: `Authorization` first, then `http_headers`
-    /// (files are read now). Values are secrets: they must not be logged.
-    pub fn resolve(&self) -> Result<Vec<(HeaderName, Secret)>, CredentialError> {
+    /// The header lines to send now, in order: `Authorization` first (an OAuth2 token is
+    /// fetched when the cached one has expired), then `http_headers` (files are read now).
+    /// Values are secrets: they must not be logged.
+    pub async fn resolve(&self) -> Result<Vec<(HeaderName, Secret)>, AuthError> {
         let mut out = Vec::new();
         if let Some(a) = &self.auth {
-            out.push((http::header::AUTHORIZATION, a.header_value()?));
+            out.push((http::header::AUTHORIZATION, a.header_value().await?));
         }
         out.extend(self.extra()?);
         Ok(out)
@@ -263,12 +328,12 @@ mod tests {
         let auth = Auth::from_raw(Some(&basic), None, None, None, dir.path()).unwrap();
         // base64("alice:s3cret")
         assert_eq!(
-            auth.header_value().unwrap().expose(),
+            auth.static_header_value().unwrap().expose(),
             "Basic YWxpY2U6czNjcmV0"
         );
         std::fs::write(dir.path().join("user"), "bob").unwrap();
         assert_eq!(
-            auth.header_value().unwrap().expose(),
+            auth.static_header_value().unwrap().expose(),
             "Basic Ym9iOnMzY3JldA=="
         );
 
@@ -277,19 +342,19 @@ mod tests {
             ..Default::default()
         };
         let a = Auth::from_raw(None, Some(&authz), None, None, dir.path()).unwrap();
-        assert_eq!(a.header_value().unwrap().expose(), "Bearer tok");
+        assert_eq!(a.static_header_value().unwrap().expose(), "Bearer tok");
         let b = Auth::from_raw(None, None, None, Some("pw"), dir.path()).unwrap();
-        assert_eq!(b.header_value().unwrap().expose(), "Bearer s3cret");
+        assert_eq!(b.static_header_value().unwrap().expose(), "Bearer s3cret");
         assert!(Auth::from_raw(None, None, None, None, dir.path()).is_none());
 
         let missing = Auth::from_raw(None, None, None, Some("nope"), dir.path()).unwrap();
-        let e = missing.header_value().unwrap_err().to_string();
+        let e = missing.static_header_value().unwrap_err().to_string();
         assert!(e.starts_with("reading authorization credentials /"), "{e}");
         assert!(e.contains("nope"), "{e}");
     }
 
-    #[test]
-    fn headers_resolve_in_order_with_auth_first() {
+    #[tokio::test]
+    async fn headers_resolve_in_order_with_auth_first() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("h"), "from-file\n").unwrap();
         let raw = raw::RawHttpHeader {
@@ -310,6 +375,7 @@ mod tests {
         };
         let got: Vec<(String, String)> = rh
             .resolve()
+            .await
             .unwrap()
             .into_iter()
             .map(|(n, v)| (n.to_string(), v.expose().to_string()))

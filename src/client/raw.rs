@@ -13,6 +13,8 @@
 //! (with the `*_ref` fields), Alertmanager's follow the prometheus/common of Alertmanager
 //! 0.25, as `amtool check-config` prints them (`tests/it/amconfig.rs` compares).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
@@ -21,9 +23,11 @@ use crate::base::Secret;
 
 /// Declares `struct $name` with the given fields followed by prometheus/common's
 /// `HTTPClientConfig` fields, in upstream's order: `basic_auth`, `authorization`, `oauth2`
-/// (rejected), `bearer_token`, `bearer_token_file`, `tls_config` (type and attributes given
-/// after the struct), `follow_redirects` and `enable_http2` (default true), the proxy
-/// settings (rejected) and `http_headers`.
+/// ([`RawOAuth2`]), `bearer_token`, `bearer_token_file`, `tls_config` (type and attributes
+/// given after the struct), `follow_redirects` and `enable_http2` (default true),
+/// `ProxyConfig`'s fields (`proxy_url`, `no_proxy`, `proxy_from_environment`,
+/// `proxy_connect_header`) and `http_headers`. It also declares `proxy_fields()`, the proxy
+/// fields as one [`RawProxyFields`].
 macro_rules! http_client_config {
     (
         $(#[$meta:meta])*
@@ -41,7 +45,7 @@ macro_rules! http_client_config {
             pub authorization:
                 Option<serde_saphyr::Spanned<$crate::client::raw::RawAuthorization>>,
             #[serde(default, skip_serializing_if = "Option::is_none")]
-            pub oauth2: Option<serde_saphyr::Spanned<$crate::base::yaml::Unsupported>>,
+            pub oauth2: Option<serde_saphyr::Spanned<$crate::client::raw::RawOAuth2>>,
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub bearer_token: Option<serde_saphyr::Spanned<$crate::base::Secret>>,
             #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -58,25 +62,149 @@ macro_rules! http_client_config {
                 deserialize_with = "crate::base::yaml::yes_on_null"
             )]
             pub enable_http2: bool,
+            #[serde(
+                default,
+                skip_serializing_if = "Option::is_none",
+                serialize_with = "crate::client::raw::redacted_url"
+            )]
+            pub proxy_url: Option<serde_saphyr::Spanned<String>>,
             #[serde(default, skip_serializing_if = "Option::is_none")]
-            pub proxy_url: Option<serde_saphyr::Spanned<$crate::base::yaml::Unsupported>>,
+            pub no_proxy: Option<serde_saphyr::Spanned<String>>,
             #[serde(default, skip_serializing_if = "Option::is_none")]
-            pub no_proxy: Option<serde_saphyr::Spanned<$crate::base::yaml::Unsupported>>,
-            #[serde(default, skip_serializing_if = "Option::is_none")]
-            pub proxy_from_environment:
-                Option<serde_saphyr::Spanned<$crate::base::yaml::Unsupported>>,
+            pub proxy_from_environment: Option<serde_saphyr::Spanned<bool>>,
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub proxy_connect_header:
-                Option<serde_saphyr::Spanned<$crate::base::yaml::Unsupported>>,
+                Option<serde_saphyr::Spanned<$crate::client::raw::RawProxyHeader>>,
             #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
             pub http_headers: std::collections::BTreeMap<
                 String,
                 serde_saphyr::Spanned<$crate::client::raw::RawHttpHeader>,
             >,
         }
+
+        impl $name {
+            /// The proxy fields, as `client::proxy::ProxySettings::from_raw` reads them.
+            #[allow(dead_code)]
+            pub fn proxy_fields(&self) -> $crate::client::raw::RawProxyFields<'_> {
+                $crate::client::raw::RawProxyFields {
+                    proxy_url: self.proxy_url.as_ref(),
+                    no_proxy: self.no_proxy.as_ref(),
+                    proxy_from_environment: self.proxy_from_environment.as_ref(),
+                    proxy_connect_header: self.proxy_connect_header.as_ref(),
+                }
+            }
+        }
     };
 }
 pub(crate) use http_client_config;
+
+/// prometheus/common `ProxyHeader`: header values sent on CONNECT, every one a secret.
+pub type RawProxyHeader = BTreeMap<String, Vec<Secret>>;
+
+/// prometheus/common `ProxyConfig`, borrowed from the struct that inlines it (an HTTP client
+/// config or an `oauth2` block).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RawProxyFields<'a> {
+    pub proxy_url: Option<&'a Spanned<String>>,
+    pub no_proxy: Option<&'a Spanned<String>>,
+    pub proxy_from_environment: Option<&'a Spanned<bool>>,
+    pub proxy_connect_header: Option<&'a Spanned<RawProxyHeader>>,
+}
+
+/// Serializes a `proxy_url` with its password replaced by `xxxxx`, as prometheus/common's
+/// `URL.Redacted` does for `/config`.
+pub fn redacted_url<S: serde::Serializer>(
+    v: &Option<Spanned<String>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match v {
+        None => s.serialize_none(),
+        Some(u) => s.serialize_str(&redact_url(&u.value)),
+    }
+}
+
+/// `raw` with the password of its userinfo replaced by `xxxxx`; unparsable text is hidden
+/// whole, since it may still hold a password.
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("xxxxx"));
+            }
+            u.to_string()
+        }
+        Err(_) if raw.contains('@') => "<secret>".to_string(),
+        Err(_) => raw.to_string(),
+    }
+}
+
+/// prometheus/common `OAuth2`: the client-credentials grant, with its own TLS and proxy
+/// settings for the token endpoint. The JWT-bearer grant's fields (`grant_type:
+/// urn:ietf:params:oauth:grant-type:jwt-bearer`, `client_certificate_key*`,
+/// `signature_algorithm`, `iss`, `audience`, `claims`) are read so that validation can refuse
+/// them by name.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOAuth2 {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub client_id: String,
+    #[serde(default, skip_serializing_if = "Secret::is_empty")]
+    pub client_secret: Secret,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub client_secret_file: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret_ref: Option<Spanned<Unsupported>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_certificate_key_id: Option<Spanned<Unsupported>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_certificate_key: Option<Spanned<Unsupported>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_certificate_key_file: Option<Spanned<Unsupported>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_certificate_key_ref: Option<Spanned<Unsupported>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_type: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature_algorithm: Option<Spanned<Unsupported>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<Spanned<Unsupported>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<Spanned<Unsupported>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claims: Option<Spanned<Unsupported>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub token_url: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub endpoint_params: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_config: Option<Spanned<RawTlsConfig>>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "redacted_url"
+    )]
+    pub proxy_url: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_proxy: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_from_environment: Option<Spanned<bool>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_connect_header: Option<Spanned<RawProxyHeader>>,
+}
+
+impl RawOAuth2 {
+    /// The token endpoint's proxy fields.
+    pub fn proxy_fields(&self) -> RawProxyFields<'_> {
+        RawProxyFields {
+            proxy_url: self.proxy_url.as_ref(),
+            no_proxy: self.no_proxy.as_ref(),
+            proxy_from_environment: self.proxy_from_environment.as_ref(),
+            proxy_connect_header: self.proxy_connect_header.as_ref(),
+        }
+    }
+}
 
 /// prometheus/common `Header`: values sent as written, secrets hidden, files read per use.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]

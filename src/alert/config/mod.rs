@@ -301,4 +301,76 @@ mod tests {
         assert!(e.contains("unsupported scheme \"ftp\""), "{e}");
         assert!(!e.contains("hunter2"), "{e}");
     }
+
+    /// `http_config`'s oauth2 and proxy rules with prometheus/common's texts, each at its
+    /// field.
+    #[test]
+    fn http_config_oauth2_and_proxy_rules() {
+        let errs = |http_config: &str| {
+            let yaml = format!(
+                "route: {{receiver: r}}\nreceivers:\n  - name: r\n    webhook_configs:\n      - url: http://hook.test/\n        http_config:\n{http_config}"
+            );
+            match load_str(&yaml, Path::new("am.yml")) {
+                Ok(_) => Vec::new(),
+                Err(e) => {
+                    e.0.iter()
+                        .map(|e| format!("{}: {}", e.path, e.message))
+                        .collect()
+                }
+            }
+        };
+        let p = "receivers[0].webhook_configs[0].http_config";
+        let ok = "          oauth2: {client_id: a, client_secret: s, token_url: 'http://t/'}\n";
+        assert_eq!(errs(ok), Vec::<String>::new());
+        assert_eq!(
+            errs("          oauth2: {client_id: a, token_url: 'http://t/'}\n          bearer_token: x\n"),
+            [format!("{p}: at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured")]
+        );
+        assert_eq!(
+            errs("          oauth2: {client_id: a, token_url: 'http://t/'}\n          basic_auth: {username: u}\n"),
+            [format!("{p}: at most one of basic_auth, oauth2 & authorization must be configured")]
+        );
+        assert_eq!(
+            errs("          oauth2: {client_id: a, token_url: 'http://t/'}\n          authorization: {credentials: c}\n"),
+            [format!("{p}: at most one of basic_auth, oauth2 & authorization must be configured")]
+        );
+        assert_eq!(
+            errs("          oauth2: {token_url: 'http://t/', client_secret: s, client_secret_file: f}\n"),
+            [
+                format!("{p}.oauth2.client_id: oauth2 client_id must be configured"),
+                format!("{p}.oauth2.client_secret: at most one of oauth2 client_secret, client_secret_file & client_secret_ref must be configured"),
+            ]
+        );
+        assert_eq!(
+            errs("          oauth2: {client_id: a, token_url: 'http://t/', no_proxy: x}\n"),
+            [format!(
+                "{p}.oauth2.no_proxy: if no_proxy is configured, proxy_url must also be configured"
+            )]
+        );
+        assert_eq!(
+            errs("          proxy_url: 'http://p:3128'\n          proxy_from_environment: true\n"),
+            [format!("{p}.proxy_from_environment: if proxy_from_environment is configured, proxy_url must not be configured")]
+        );
+        assert_eq!(
+            errs("          proxy_from_environment: true\n          no_proxy: a\n"),
+            [
+                format!("{p}.proxy_from_environment: if proxy_from_environment is configured, no_proxy must not be configured"),
+                format!("{p}.no_proxy: if no_proxy is configured, proxy_url must also be configured"),
+            ]
+        );
+        assert_eq!(
+            errs("          proxy_connect_header: {X-A: [b]}\n"),
+            [format!("{p}.proxy_connect_header: if proxy_connect_header is configured, proxy_url or proxy_from_environment must also be configured")]
+        );
+        assert_eq!(
+            errs("          proxy_url: 'socks4://p:1080'\n"),
+            [format!(
+                "{p}.proxy_url: unsupported proxy scheme \"socks4\": use http, https or socks5"
+            )]
+        );
+        assert_eq!(
+            errs("          proxy_url: 'socks5://p:1080'\n          no_proxy: '.corp,10.0.0.0/8'\n          proxy_connect_header: {Proxy-Authorization: [x]}\n"),
+            Vec::<String>::new()
+        );
+    }
 }

@@ -263,7 +263,8 @@ impl Discord {
         let headers = self
             .http
             .resolve()
-            .map_err(|e| NotifyError::new(false, FailReason::Other, e.to_string()))?;
+            .await
+            .map_err(|e| NotifyError::new(e.retryable(), FailReason::Other, e.to_string()))?;
         let req = headers
             .into_iter()
             .fold(req, |req, (k, v)| req.header(k, v.expose()));

@@ -107,7 +107,7 @@ pub struct Webhook {
 }
 
 /// Idle connections kept per receiver host between flushes.
-pub(crate) const MAX_IDLE_PER_HOST: usize = 16;
+pub(crate) const MAX_IDLE_PER_HOST: usize = crate::client::reqwest_client::MAX_IDLE_PER_HOST;
 
 /// Builds the shared HTTP client for notifiers: rustls with the ring provider and the
 /// system roots (the same trust store the probes use), redirects followed as upstream.
@@ -160,7 +160,8 @@ impl Webhook {
             .settings
             .headers
             .resolve()
-            .map_err(|e| NotifyError::new(false, FailReason::Other, e.to_string()))?;
+            .await
+            .map_err(|e| NotifyError::new(e.retryable(), FailReason::Other, e.to_string()))?;
         for (k, v) in headers {
             req = req.header(k, v.expose());
         }

@@ -105,6 +105,8 @@ pub(super) fn http(cx: &mut Cx, path: &str, block: &Spanned<RawHttpProbe>) -> Op
                 None => h.follow_redirects,
             },
             enable_http2: h.enable_http2,
+            // Refused above (`refuse_unsupported`) until the prober connects through proxies.
+            proxy: Default::default(),
         },
     })
 }

@@ -31,7 +31,6 @@ use serde_saphyr::{Location, Spanned};
 
 use super::raw::*;
 use crate::base::go::canonical_header;
-use crate::base::yaml::Unsupported;
 use crate::base::{ConfigError, SecretSource};
 use crate::probe::module::*;
 
@@ -83,7 +82,7 @@ fn regexes(cx: &mut Cx, path: &str, list: &[Spanned<String>]) -> Vec<Regex> {
     out
 }
 
-fn unsupported(cx: &mut Cx, field: &Option<Spanned<Unsupported>>, path: &str, what: &str) {
+fn unsupported<T>(cx: &mut Cx, field: &Option<Spanned<T>>, path: &str, what: &str) {
     if let Some(f) = field {
         cx.err(
             &f.referenced,

@@ -66,13 +66,15 @@ impl RequestState {
                 }
             },
         };
-        let auth = match m.client.headers.auth.as_ref().map(|a| a.header_value()) {
-            Some(Ok(v)) => Some(v),
-            Some(Err(e)) => {
-                cx.log
-                    .error("Error reading credentials file", &[("err", &e.to_string())]);
-                return None;
-            }
+        let auth = match &m.client.headers.auth {
+            Some(a) => match a.header_value().await {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    cx.log
+                        .error("Error reading credentials file", &[("err", &e.to_string())]);
+                    return None;
+                }
+            },
             None => None,
         };
         let extra_headers = match m.client.headers.extra() {

@@ -97,19 +97,10 @@ pub(super) fn http_config(cx: &mut Cx, path: &str, h: &Spanned<RawHttpConfig>) {
     if let Some(t) = &v.tls_config {
         http_tls_config(cx, &format!("{path}.tls_config"), t);
     }
-    cx.unsupported(&v.oauth2, &format!("{path}.oauth2"), "`oauth2`");
-    cx.unsupported(&v.proxy_url, &format!("{path}.proxy_url"), "`proxy_url`");
-    cx.unsupported(&v.no_proxy, &format!("{path}.no_proxy"), "`no_proxy`");
-    cx.unsupported(
-        &v.proxy_from_environment,
-        &format!("{path}.proxy_from_environment"),
-        "`proxy_from_environment`",
-    );
-    cx.unsupported(
-        &v.proxy_connect_header,
-        &format!("{path}.proxy_connect_header"),
-        "`proxy_connect_header`",
-    );
+    proxy_fields(cx, path, &h.referenced, v.proxy_fields());
+    if let Some(o) = &v.oauth2 {
+        oauth2(cx, &format!("{path}.oauth2"), o);
+    }
     let bearer = v.bearer_token.is_some() || v.bearer_token_file.is_some();
     if v.bearer_token.is_some() && v.bearer_token_file.is_some() {
         cx.err(
@@ -118,11 +109,18 @@ pub(super) fn http_config(cx: &mut Cx, path: &str, h: &Spanned<RawHttpConfig>) {
             "at most one of bearer_token & bearer_token_file must be configured",
         );
     }
-    if v.basic_auth.is_some() && bearer {
+    if (v.basic_auth.is_some() || v.oauth2.is_some()) && bearer {
         cx.err(
             &h.referenced,
             path,
             "at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured",
+        );
+    }
+    if let (Some(_), Some(o)) = (&v.basic_auth, &v.oauth2) {
+        cx.err(
+            &o.referenced,
+            path,
+            "at most one of basic_auth, oauth2 & authorization must be configured",
         );
     }
     if let Some(b) = &v.basic_auth {
@@ -149,7 +147,7 @@ pub(super) fn http_config(cx: &mut Cx, path: &str, h: &Spanned<RawHttpConfig>) {
                 "authorization is not compatible with bearer_token & bearer_token_file",
             );
         }
-        if v.basic_auth.is_some() {
+        if v.basic_auth.is_some() || v.oauth2.is_some() {
             cx.err(
                 &a.referenced,
                 path,
@@ -180,5 +178,55 @@ pub(super) fn http_config(cx: &mut Cx, path: &str, h: &Spanned<RawHttpConfig>) {
     }
     if let Some(t) = &v.tls_config {
         tls_config(cx, &format!("{path}.tls_config"), t);
+    }
+}
+
+/// prometheus/common's `ProxyConfig` rules (`client::proxy`), for the block at `path`
+/// (positioned at the field concerned when it is set, else at the block).
+fn proxy_fields(
+    cx: &mut Cx,
+    path: &str,
+    block: &Location,
+    fields: crate::client::raw::RawProxyFields<'_>,
+) {
+    let Err(errors) = crate::client::proxy::ProxySettings::from_raw(fields, Default::default)
+    else {
+        return;
+    };
+    for e in errors {
+        let loc = match e.field {
+            "proxy_url" => fields.proxy_url.map(|f| f.referenced),
+            "no_proxy" => fields.no_proxy.map(|f| f.referenced),
+            "proxy_from_environment" => fields.proxy_from_environment.map(|f| f.referenced),
+            "proxy_connect_header" => fields.proxy_connect_header.map(|f| f.referenced),
+            _ => None,
+        };
+        cx.err(
+            &loc.unwrap_or(*block),
+            &format!("{path}.{}", e.field),
+            e.message,
+        );
+    }
+}
+
+/// An `oauth2` block: prometheus/common's client-credentials rules (`client::oauth2`), its
+/// proxy fields and its `tls_config`.
+fn oauth2(cx: &mut Cx, path: &str, o: &Spanned<crate::client::raw::RawOAuth2>) {
+    if let Some(t) = &o.value.tls_config {
+        http_tls_config(cx, &format!("{path}.tls_config"), t);
+    }
+    proxy_fields(cx, path, &o.referenced, o.value.proxy_fields());
+    let result = crate::client::oauth2::OAuth2Settings::from_raw(
+        &o.value,
+        Default::default(),
+        cx.base_dir,
+        Default::default,
+    );
+    for e in result.err().unwrap_or_default() {
+        // The proxy fields were reported above.
+        if e.field.starts_with("proxy") || e.field == "no_proxy" {
+            continue;
+        }
+        cx.err(&o.referenced, &format!("{path}.{}", e.field), e.message);
     }
 }
