@@ -310,6 +310,11 @@ fn group_left_group_right_agree_with_promtool() {
 }
 
 #[test]
+fn histogram_quantile_agrees_with_promtool() {
+    agree(load("histograms"));
+}
+
+#[test]
 fn dates_and_math_agree_with_promtool() {
     agree(load("dates_math"));
 }

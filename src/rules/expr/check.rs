@@ -1,4 +1,4 @@
-//! From promql-parser's AST to our own `Node` tree, refusing everything outside the subset
+//! From promql-parser's AST to our own `Node` tree, refusing what 2.42 over floats lacks
 //! with a message that names the construct. Whatever can be decided at load is decided here
 //! (label_replace's regex and destination, absent()'s labels), so evaluation only computes.
 

@@ -1,6 +1,6 @@
-//! The PromQL subset rules may use: parsed with promql-parser, checked against the subset at
-//! load, evaluated over anything that implements `Queryable` (the probe store, or the
-//! in-memory series of a rule unit test).
+//! PromQL as rules use it: parsed with promql-parser, checked at load (native histograms
+//! and later versions' syntax are refused), evaluated over anything that implements
+//! `Queryable` (the probe store, or the in-memory series of a rule unit test).
 //!
 //! Semantics are those of Prometheus 2.42 (the `promtool` CI compares against): range
 //! selectors are closed `[t−d, t]`, instant selectors take the latest sample within the 5m
@@ -24,7 +24,7 @@
 //! the next in the last bit; we add in label order. `tests/it/promql.rs` compares with
 //! promtool live.
 //!
-//! - `check`: promql-parser's AST → our own `Node` tree, rejecting what is outside the subset.
+//! - `check`: promql-parser's AST → our own `Node` tree, rejecting what 2.42 over floats lacks.
 //! - `eval`: evaluates a `Node` at one instant (selectors, subqueries, operators,
 //!   aggregations, the function dispatch).
 //! - `functions`: the arithmetic of the functions (`rate`'s extrapolation, regression,
@@ -312,7 +312,8 @@ pub enum ExprError {
     /// promql-parser's syntax or type error.
     #[error("parse error: {0}")]
     Parse(String),
-    /// Valid PromQL outside the subset; the message names the construct.
+    /// Valid PromQL that blackwatch does not evaluate (native histograms, later versions'
+    /// syntax); the message names the construct.
     #[error("{0}")]
     Unsupported(String),
     /// Valid PromQL that cannot be a rule expression or always fails (bad regex, string result).
@@ -348,7 +349,7 @@ struct Inner {
 }
 
 impl Expr {
-    /// Parses `text` with promql-parser and checks it against the subset.
+    /// Parses `text` with promql-parser and checks what it can at load.
     pub fn parse(text: &str) -> Result<Expr, ExprError> {
         let node = check::parse(text)?;
         Ok(Expr {
@@ -391,7 +392,7 @@ impl Expr {
 /// Prometheus' `EngineQueryFunc` (`rules/manager.go`), which the template function `query`
 /// runs: `text` evaluated at `at_ms` over `src`. A scalar becomes one sample without labels; a
 /// range vector or a string fails with Prometheus' `rule result is not a vector or scalar`.
-/// The subset applies as for rules (what is outside it fails with the construct named).
+/// What rules refuse fails here too, with the construct named.
 /// Parsed queries are cached by text (bounded), since a template runs per alert per evaluation.
 pub fn instant_query(text: &str, at_ms: i64, src: &dyn Queryable) -> Result<Vec<Sample>, String> {
     match parsed_query(text)?.eval(at_ms, src) {
