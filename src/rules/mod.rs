@@ -1,5 +1,5 @@
-//! Alerting and recording rules over probe results: Prometheus rule files, a PromQL subset
-//! (`expr`), the pending/firing state machine, and `blackwatch test rules`.
+//! Alerting and recording rules over probe results: Prometheus rule files, PromQL 2.42
+//! over floats (`expr`), the pending/firing state machine, and `blackwatch test rules`.
 //!
 //! - `file`: rule files → validated `GroupDef`s (what `promtool check rules` checks).
 //! - `alerting`: the alert state machine, pure, timestamps passed in.

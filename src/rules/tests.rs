@@ -449,7 +449,8 @@ mod files {
         );
         assert!(e[0].starts_with("r.yml:6:"), "{e:?}");
         assert!(e[0].contains("annotation"), "{e:?}");
-        let e = errors("groups:\n- name: g\n  rules:\n  - alert: A\n    expr: rate(x[5m])\n");
+        let e =
+            errors("groups:\n- name: g\n  rules:\n  - alert: A\n    expr: histogram_count(x)\n");
         assert!(
             e[0].starts_with(r#"r.yml:5:11: group "g", rule 1, "A": could not parse expression: "#),
             "{e:?}"

@@ -290,6 +290,36 @@ fn functions_agree_with_promtool() {
 }
 
 #[test]
+fn range_functions_agree_with_promtool() {
+    agree(load("range_functions"));
+}
+
+#[test]
+fn offset_at_and_subqueries_agree_with_promtool() {
+    agree(load("offset_at_subquery"));
+}
+
+#[test]
+fn topk_quantile_count_values_sort_label_join_agree_with_promtool() {
+    agree(load("aggregations_more"));
+}
+
+#[test]
+fn group_left_group_right_agree_with_promtool() {
+    agree(load("matching"));
+}
+
+#[test]
+fn histogram_quantile_agrees_with_promtool() {
+    agree(load("histograms"));
+}
+
+#[test]
+fn dates_and_math_agree_with_promtool() {
+    agree(load("dates_math"));
+}
+
+#[test]
 fn evaluation_errors_match_promtool() {
     both_fail(load("errors"));
 }

@@ -1,45 +1,111 @@
-//! From promql-parser's AST to our own `Node` tree, refusing everything outside the subset
+//! From promql-parser's AST to our own `Node` tree, refusing what 2.42 over floats lacks
 //! with a message that names the construct. Whatever can be decided at load is decided here
 //! (label_replace's regex and destination, absent()'s labels), so evaluation only computes.
 
 use promql_parser::label::MatchOp as PMatchOp;
 use promql_parser::parser::token::{
-    T_ADD, T_ATAN2, T_AVG, T_COUNT, T_DIV, T_EQLC, T_GROUP, T_GTE, T_GTR, T_LAND, T_LOR, T_LSS,
-    T_LTE, T_LUNLESS, T_MAX, T_MIN, T_MOD, T_MUL, T_NEQ, T_POW, T_STDDEV, T_STDVAR, T_SUB, T_SUM,
+    T_ADD, T_ATAN2, T_AVG, T_BOTTOMK, T_COUNT, T_COUNT_VALUES, T_DIV, T_EQLC, T_GROUP, T_GTE,
+    T_GTR, T_LAND, T_LOR, T_LSS, T_LTE, T_LUNLESS, T_MAX, T_MIN, T_MOD, T_MUL, T_NEQ, T_POW,
+    T_QUANTILE, T_STDDEV, T_STDVAR, T_SUB, T_SUM, T_TOPK,
 };
 use promql_parser::parser::value::ValueType;
 use promql_parser::parser::{self, LabelModifier, VectorMatchCardinality, VectorSelector};
+use promql_parser::parser::{AtModifier, Offset};
 use regex::Regex;
 
 use super::{ExprError, Labels, MatchOp, Matcher, NAME};
 
-/// The functions of the subset (everything else is refused by name).
+/// The functions of Prometheus 2.42 that work on float samples (everything else, the native
+/// histogram functions and later versions' additions, is refused by name).
 pub const FUNCTIONS: &[&str] = &[
-    "time",
-    "vector",
-    "scalar",
+    "abs",
     "absent",
     "absent_over_time",
-    "changes",
-    "round",
-    "abs",
-    "ceil",
-    "floor",
-    "clamp",
-    "clamp_min",
-    "clamp_max",
-    "label_replace",
+    "acos",
+    "acosh",
+    "asin",
+    "asinh",
+    "atan",
+    "atanh",
     "avg_over_time",
-    "min_over_time",
-    "max_over_time",
-    "sum_over_time",
+    "ceil",
+    "changes",
+    "clamp",
+    "clamp_max",
+    "clamp_min",
+    "cos",
+    "cosh",
     "count_over_time",
+    "day_of_month",
+    "day_of_week",
+    "day_of_year",
+    "days_in_month",
+    "deg",
+    "delta",
+    "deriv",
+    "exp",
+    "floor",
+    "histogram_quantile",
+    "holt_winters",
+    "hour",
+    "idelta",
+    "increase",
+    "irate",
+    "label_join",
+    "label_replace",
     "last_over_time",
+    "ln",
+    "log10",
+    "log2",
+    "max_over_time",
+    "min_over_time",
+    "minute",
+    "month",
+    "pi",
+    "predict_linear",
     "present_over_time",
+    "quantile_over_time",
+    "rad",
+    "rate",
+    "resets",
+    "round",
+    "scalar",
+    "sgn",
+    "sin",
+    "sinh",
+    "sort",
+    "sort_desc",
+    "sqrt",
     "stddev_over_time",
     "stdvar_over_time",
-    "quantile_over_time",
+    "sum_over_time",
+    "tan",
+    "tanh",
+    "time",
+    "timestamp",
+    "vector",
+    "year",
 ];
+
+/// Which time a selector or subquery is anchored to: the evaluation time, or `@`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum At {
+    /// No `@`: the time the node is evaluated at (a subquery step inside a subquery).
+    None,
+    /// `@ <timestamp>`, in ms.
+    Time(i64),
+    /// `@ start()` / `@ end()`: for a rule (an instant query) both are the evaluation time.
+    Eval,
+}
+
+/// An instant or range selector's matchers and time modifiers.
+#[derive(Debug, Clone)]
+pub struct Selector {
+    pub matchers: Vec<Matcher>,
+    /// `offset` in ms (negative for `offset -5m`).
+    pub offset: i64,
+    pub at: At,
+}
 
 /// A checked expression.
 #[derive(Debug, Clone)]
@@ -47,9 +113,17 @@ pub enum Node {
     Number(f64),
     String(String),
     /// Instant selector.
-    Vector(Vec<Matcher>),
+    Vector(Selector),
     /// Range selector with its range in ms.
-    Matrix(Vec<Matcher>, i64),
+    Matrix(Selector, i64),
+    /// `expr[range:step] offset … @ …`; `step` None is the default subquery step.
+    Subquery {
+        expr: Box<Node>,
+        range: i64,
+        step: Option<i64>,
+        offset: i64,
+        at: At,
+    },
     Neg(Box<Node>),
     Binary {
         op: BinOp,
@@ -61,6 +135,8 @@ pub enum Node {
     Aggregate {
         op: AggOp,
         expr: Box<Node>,
+        /// `topk`'s k, `quantile`'s φ, `count_values`' label.
+        param: Option<Box<Node>>,
         grouping: Grouping,
     },
     Call {
@@ -77,6 +153,7 @@ pub enum BinOp {
     Div,
     Mod,
     Pow,
+    Atan2,
     Eq,
     Ne,
     Lt,
@@ -95,14 +172,32 @@ impl BinOp {
             BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge
         )
     }
+
+    /// Prometheus' `shouldDropMetricName`: arithmetic drops `__name__` (atan2 does not).
+    pub fn drops_name(self) -> bool {
+        matches!(
+            self,
+            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod | BinOp::Pow
+        )
+    }
 }
 
 /// Which labels two vector elements are matched on: `on` lists them, otherwise every label
-/// but `__name__` and the `ignoring` list.
+/// but `__name__` and the `ignoring` list; and which side may have many elements per match.
 #[derive(Debug, Clone, Default)]
 pub struct Matching {
     pub on: bool,
     pub labels: Vec<String>,
+    pub card: Card,
+}
+
+/// The cardinality of a vector match, with `group_left`/`group_right`'s extra labels.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Card {
+    #[default]
+    OneToOne,
+    ManyToOne(Vec<String>),
+    OneToMany(Vec<String>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,6 +210,10 @@ pub enum AggOp {
     Group,
     Stddev,
     Stdvar,
+    Topk,
+    Bottomk,
+    Quantile,
+    CountValues,
 }
 
 /// `by (…)` (also no clause: `by ()`) or `without (…)`.
@@ -124,59 +223,140 @@ pub enum Grouping {
     Without(Vec<String>),
 }
 
+/// A function over the points of one series of a range vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RangeFn {
+    Rate,
+    Irate,
+    Increase,
+    Delta,
+    Idelta,
+    Deriv,
+    PredictLinear,
+    HoltWinters,
+    Resets,
+    Changes,
+    Avg,
+    Min,
+    Max,
+    Sum,
+    Count,
+    Last,
+    Present,
+    Stddev,
+    Stdvar,
+    Quantile,
+}
+
 #[derive(Debug, Clone)]
 pub enum Func {
     Time,
+    Pi,
     Vector,
     Scalar,
     /// The labels of the result when the argument is empty.
     Absent(Labels),
     AbsentOverTime(Labels),
-    Changes,
+    /// A float function applied to every element, dropping `__name__` (abs, exp, sin, …).
+    Math(fn(f64) -> f64),
     Round,
-    Abs,
-    Ceil,
-    Floor,
     Clamp,
     ClampMin,
     ClampMax,
+    /// `day_of_week` & co: of the argument's values, or of the evaluation time without one.
+    Date(fn(&super::functions::Civil) -> f64),
+    Timestamp,
+    Sort,
+    SortDesc,
+    HistogramQuantile,
     LabelReplace {
         dst: String,
         replacement: String,
         src: String,
         regex: Regex,
     },
-    AvgOverTime,
-    MinOverTime,
-    MaxOverTime,
-    SumOverTime,
-    CountOverTime,
-    LastOverTime,
-    PresentOverTime,
-    StddevOverTime,
-    StdvarOverTime,
-    QuantileOverTime,
+    LabelJoin {
+        dst: String,
+        sep: String,
+        srcs: Vec<String>,
+    },
+    /// A range-vector function; its range-vector argument is `args[matrix_arg]`.
+    Range(RangeFn),
+}
+
+impl Func {
+    /// Which argument is the range vector, for range functions.
+    pub fn matrix_arg(&self) -> usize {
+        match self {
+            Func::Range(RangeFn::Quantile) => 1,
+            _ => 0,
+        }
+    }
 }
 
 impl Node {
-    /// Calls `f(metric, range_ms)` for every range selector with a `__name__="…"` matcher.
+    /// Calls `f(metric, ms)` for every selector with a `__name__="…"` matcher that reads
+    /// before the evaluation time, with how far back it reads: its range (or the 5m lookback
+    /// of an instant selector) plus its offset plus the span of every subquery around it.
+    /// An instant selector read at the evaluation time needs no history; one with a fixed
+    /// `@ <timestamp>` is not listed (what it reads is kept only while the retention covers it).
     pub fn visit_ranges(&self, f: &mut dyn FnMut(&str, i64)) {
-        match self {
-            Node::Number(_) | Node::String(_) | Node::Vector(_) => {}
-            Node::Matrix(matchers, range) => {
-                for m in matchers {
-                    if let (true, MatchOp::Equal(v)) = (m.name == NAME, &m.op) {
-                        f(v, *range);
-                    }
+        self.visit_history(0, false, f);
+    }
+
+    fn visit_history(&self, extra: i64, in_subquery: bool, f: &mut dyn FnMut(&str, i64)) {
+        let mut selector = |sel: &Selector, range: Option<i64>| {
+            let extra = match sel.at {
+                At::None => extra,
+                At::Eval => 0,
+                At::Time(_) => return,
+            };
+            let shifted = in_subquery && sel.at == At::None || sel.offset > 0;
+            let need = match range {
+                Some(r) => r,
+                None if shifted => super::LOOKBACK_MS,
+                None => return,
+            };
+            let need = need.saturating_add(extra).saturating_add(sel.offset.max(0));
+            for m in &sel.matchers {
+                if let (true, MatchOp::Equal(v)) = (m.name == NAME, &m.op) {
+                    f(v, need);
                 }
             }
-            Node::Neg(e) => e.visit_ranges(f),
-            Node::Binary { lhs, rhs, .. } => {
-                lhs.visit_ranges(f);
-                rhs.visit_ranges(f);
+        };
+        match self {
+            Node::Number(_) | Node::String(_) => {}
+            Node::Vector(sel) => selector(sel, None),
+            Node::Matrix(sel, range) => selector(sel, Some(*range)),
+            Node::Subquery {
+                expr,
+                range,
+                offset,
+                at,
+                ..
+            } => {
+                let base = match at {
+                    At::None => extra,
+                    At::Eval => 0,
+                    At::Time(_) => return,
+                };
+                let extra = base.saturating_add(*range).saturating_add((*offset).max(0));
+                expr.visit_history(extra, true, f);
             }
-            Node::Aggregate { expr, .. } => expr.visit_ranges(f),
-            Node::Call { args, .. } => args.iter().for_each(|a| a.visit_ranges(f)),
+            Node::Neg(e) => e.visit_history(extra, in_subquery, f),
+            Node::Binary { lhs, rhs, .. } => {
+                lhs.visit_history(extra, in_subquery, f);
+                rhs.visit_history(extra, in_subquery, f);
+            }
+            Node::Aggregate { expr, param, .. } => {
+                expr.visit_history(extra, in_subquery, f);
+                if let Some(p) = param {
+                    p.visit_history(extra, in_subquery, f);
+                }
+            }
+            Node::Call { args, .. } => args
+                .iter()
+                .for_each(|a| a.visit_history(extra, in_subquery, f)),
         }
     }
 }
@@ -184,13 +364,13 @@ impl Node {
 /// Parses and checks an expression of any result type (a template's `query`, whose range
 /// vector or string result fails at evaluation as in Prometheus).
 pub fn parse_any(text: &str) -> Result<Node, ExprError> {
-    let ast = parser::parse(text).map_err(ExprError::Parse)?;
+    let ast = parse_promql(text)?;
     convert(&ast)
 }
 
 /// Parses and checks a rule expression.
 pub fn parse(text: &str) -> Result<Node, ExprError> {
-    let ast = parser::parse(text).map_err(ExprError::Parse)?;
+    let ast = parse_promql(text)?;
     let node = convert(&ast)?;
     match ast.value_type() {
         ValueType::Vector | ValueType::Scalar => {}
@@ -209,6 +389,64 @@ pub fn parse(text: &str) -> Result<Node, ExprError> {
     Ok(node)
 }
 
+/// 2.x's `holt_winters` is 3.0's `double_exponential_smoothing`, the only name
+/// promql-parser knows: calls of `holt_winters` are renamed before parsing (outside string
+/// literals and comments), and the 3.0 name written as such is refused.
+const HOLT_WINTERS: &str = "holt_winters";
+const DES: &str = "double_exponential_smoothing";
+
+fn parse_promql(text: &str) -> Result<parser::Expr, ExprError> {
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' | '\'' | '`' => {
+                out.push(c);
+                while let Some((_, d)) = chars.next() {
+                    out.push(d);
+                    if d == '\\' && c != '`' {
+                        if let Some((_, e)) = chars.next() {
+                            out.push(e);
+                        }
+                    } else if d == c {
+                        break;
+                    }
+                }
+            }
+            '#' => {
+                out.push_str(&text[i..]);
+                break;
+            }
+            c if c.is_ascii_alphabetic() || c == '_' || c == ':' => {
+                let mut end = i + c.len_utf8();
+                while let Some(&(j, d)) = chars.peek() {
+                    if d.is_ascii_alphanumeric() || d == '_' || d == ':' {
+                        end = j + d.len_utf8();
+                        chars.next();
+                    } else {
+                        break;
+                    }
+                }
+                let ident = &text[i..end];
+                let is_call = text[end..].trim_start().starts_with('(');
+                if ident == DES && is_call {
+                    return Err(unsupported(format!(
+                        "function \"{DES}\" is not in Prometheus 2.42 (it is 3.0's name for \
+                         holt_winters)"
+                    )));
+                }
+                out.push_str(if ident == HOLT_WINTERS && is_call {
+                    DES
+                } else {
+                    ident
+                });
+            }
+            c => out.push(c),
+        }
+    }
+    parser::parse(&out).map_err(ExprError::Parse)
+}
+
 fn unsupported(what: impl Into<String>) -> ExprError {
     ExprError::Unsupported(what.into())
 }
@@ -221,14 +459,16 @@ fn convert(e: &parser::Expr) -> Result<Node, ExprError> {
         E::StringLiteral(s) => Node::String(s.val.clone()),
         E::Paren(p) => convert(&p.expr)?,
         E::Unary(u) => Node::Neg(Box::new(convert(&u.expr)?)),
-        E::Subquery(_) => return Err(unsupported("subqueries are not supported")),
+        E::Subquery(sq) => Node::Subquery {
+            expr: Box::new(convert(&sq.expr)?),
+            range: millis(&sq.range)?,
+            step: sq.step.as_ref().map(millis).transpose()?,
+            offset: offset(&sq.offset)?,
+            at: at(&sq.at)?,
+        },
         E::Extension(_) => return Err(unsupported("extension expressions are not supported")),
         E::VectorSelector(vs) => Node::Vector(selector(vs)?),
-        E::MatrixSelector(ms) => {
-            let range = i64::try_from(ms.range.as_millis())
-                .map_err(|_| ExprError::Invalid("range is too long".to_string()))?;
-            Node::Matrix(selector(&ms.vs)?, range)
-        }
+        E::MatrixSelector(ms) => Node::Matrix(selector(&ms.vs)?, millis(&ms.range)?),
         E::Binary(b) => {
             let op = match b.op.id() {
                 T_ADD => BinOp::Add,
@@ -246,7 +486,7 @@ fn convert(e: &parser::Expr) -> Result<Node, ExprError> {
                 T_LAND => BinOp::And,
                 T_LOR => BinOp::Or,
                 T_LUNLESS => BinOp::Unless,
-                T_ATAN2 => return Err(unsupported("the atan2 operator is not supported")),
+                T_ATAN2 => BinOp::Atan2,
                 _ => {
                     return Err(unsupported(format!(
                         "operator \"{}\" is not supported",
@@ -257,12 +497,13 @@ fn convert(e: &parser::Expr) -> Result<Node, ExprError> {
             let mut return_bool = false;
             let mut matching = Matching::default();
             if let Some(m) = &b.modifier {
-                match m.card {
-                    VectorMatchCardinality::OneToOne | VectorMatchCardinality::ManyToMany => {}
-                    VectorMatchCardinality::ManyToOne(_) | VectorMatchCardinality::OneToMany(_) => {
-                        return Err(unsupported("group_left/group_right are not supported"))
+                let card = match &m.card {
+                    VectorMatchCardinality::OneToOne | VectorMatchCardinality::ManyToMany => {
+                        Card::OneToOne
                     }
-                }
+                    VectorMatchCardinality::ManyToOne(l) => Card::ManyToOne(l.labels.clone()),
+                    VectorMatchCardinality::OneToMany(l) => Card::OneToMany(l.labels.clone()),
+                };
                 if m.fill_values.lhs.is_some() || m.fill_values.rhs.is_some() {
                     return Err(unsupported("fill modifiers are not supported"));
                 }
@@ -273,15 +514,18 @@ fn convert(e: &parser::Expr) -> Result<Node, ExprError> {
                         matching = Matching {
                             on: true,
                             labels: l.labels.clone(),
+                            card: Card::OneToOne,
                         }
                     }
                     Some(LabelModifier::Exclude(l)) => {
                         matching = Matching {
                             on: false,
                             labels: l.labels.clone(),
+                            card: Card::OneToOne,
                         }
                     }
                 }
+                matching.card = card;
             }
             Node::Binary {
                 op,
@@ -301,6 +545,10 @@ fn convert(e: &parser::Expr) -> Result<Node, ExprError> {
                 T_GROUP => AggOp::Group,
                 T_STDDEV => AggOp::Stddev,
                 T_STDVAR => AggOp::Stdvar,
+                T_TOPK => AggOp::Topk,
+                T_BOTTOMK => AggOp::Bottomk,
+                T_QUANTILE => AggOp::Quantile,
+                T_COUNT_VALUES => AggOp::CountValues,
                 _ => {
                     return Err(unsupported(format!(
                         "aggregation \"{}\" is not supported by blackwatch",
@@ -308,12 +556,18 @@ fn convert(e: &parser::Expr) -> Result<Node, ExprError> {
                     )))
                 }
             };
-            if a.param.is_some() {
-                return Err(unsupported(format!(
-                    "aggregation \"{}\" takes no parameter",
-                    a.op
-                )));
-            }
+            let param = match (&a.param, op) {
+                (Some(p), AggOp::Topk | AggOp::Bottomk | AggOp::Quantile | AggOp::CountValues) => {
+                    Some(Box::new(convert(p)?))
+                }
+                (None, _) => None,
+                (Some(_), _) => {
+                    return Err(unsupported(format!(
+                        "aggregation \"{}\" takes no parameter",
+                        a.op
+                    )))
+                }
+            };
             let grouping = match &a.modifier {
                 None => Grouping::By(Vec::new()),
                 Some(LabelModifier::Include(l)) => Grouping::By(l.labels.clone()),
@@ -322,6 +576,7 @@ fn convert(e: &parser::Expr) -> Result<Node, ExprError> {
             Node::Aggregate {
                 op,
                 expr: Box::new(convert(&a.expr)?),
+                param,
                 grouping,
             }
         }
@@ -329,13 +584,31 @@ fn convert(e: &parser::Expr) -> Result<Node, ExprError> {
     })
 }
 
-fn selector(vs: &VectorSelector) -> Result<Vec<Matcher>, ExprError> {
-    if vs.offset.is_some() {
-        return Err(unsupported("the offset modifier is not supported"));
-    }
-    if vs.at.is_some() {
-        return Err(unsupported("the @ modifier is not supported"));
-    }
+/// A duration in ms.
+fn millis(d: &std::time::Duration) -> Result<i64, ExprError> {
+    i64::try_from(d.as_millis()).map_err(|_| ExprError::Invalid("duration is too long".to_string()))
+}
+
+fn offset(o: &Option<Offset>) -> Result<i64, ExprError> {
+    Ok(match o {
+        None => 0,
+        Some(Offset::Pos(d)) => millis(d)?,
+        Some(Offset::Neg(d)) => -millis(d)?,
+    })
+}
+
+fn at(a: &Option<AtModifier>) -> Result<At, ExprError> {
+    Ok(match a {
+        None => At::None,
+        Some(AtModifier::Start | AtModifier::End) => At::Eval,
+        Some(AtModifier::At(t)) => At::Time(match t.duration_since(std::time::UNIX_EPOCH) {
+            Ok(d) => millis(&d)?,
+            Err(e) => -millis(&e.duration())?,
+        }),
+    })
+}
+
+fn selector(vs: &VectorSelector) -> Result<Selector, ExprError> {
     if !vs.matchers.or_matchers.is_empty() {
         return Err(unsupported(
             "\"or\" inside label matchers is not supported (Prometheus 2.42 has no such syntax)",
@@ -370,7 +643,11 @@ fn selector(vs: &VectorSelector) -> Result<Vec<Matcher>, ExprError> {
             op,
         });
     }
-    Ok(out)
+    Ok(Selector {
+        matchers: out,
+        offset: offset(&vs.offset)?,
+        at: at(&vs.at)?,
+    })
 }
 
 /// The labels `absent()` gives its 1-sample result: the `=` matchers of the argument's
@@ -399,21 +676,24 @@ fn absent_labels(arg: &parser::Expr) -> Labels {
     Labels::new(set)
 }
 
-fn string_arg(e: &parser::Expr) -> Result<String, ExprError> {
+fn string_arg(e: &parser::Expr, func: &str) -> Result<String, ExprError> {
     match e {
         parser::Expr::StringLiteral(s) => Ok(s.val.clone()),
-        parser::Expr::Paren(p) => string_arg(&p.expr),
-        _ => Err(unsupported(
-            "label_replace() needs string literals for its label arguments",
-        )),
+        parser::Expr::Paren(p) => string_arg(&p.expr, func),
+        _ => Err(unsupported(format!(
+            "{func}() needs string literals for its label arguments"
+        ))),
     }
 }
 
 fn call(c: &parser::Call) -> Result<Node, ExprError> {
+    use super::functions as f;
     let name = c.func.name;
     let args = &c.args.args;
+    let math = |g: fn(f64) -> f64| Func::Math(g);
     let func = match name {
         "time" => Func::Time,
+        "pi" => Func::Pi,
         "vector" => Func::Vector,
         "scalar" => Func::Scalar,
         "absent" | "absent_over_time" => {
@@ -424,14 +704,53 @@ fn call(c: &parser::Call) -> Result<Node, ExprError> {
                 Func::AbsentOverTime(labels)
             }
         }
-        "changes" => Func::Changes,
+        "abs" => math(f64::abs),
+        "ceil" => math(f64::ceil),
+        "floor" => math(f64::floor),
+        "exp" => math(f64::exp),
+        "sqrt" => math(f64::sqrt),
+        "ln" => math(f64::ln),
+        "log2" => math(f::log2),
+        "log10" => math(f::log10),
+        "sin" => math(f64::sin),
+        "cos" => math(f64::cos),
+        "tan" => math(f64::tan),
+        "asin" => math(super::gomath::asin),
+        "acos" => math(super::gomath::acos),
+        "atan" => math(super::gomath::atan),
+        "sinh" => math(f64::sinh),
+        "cosh" => math(f64::cosh),
+        "tanh" => math(f64::tanh),
+        "asinh" => math(f64::asinh),
+        "acosh" => math(f64::acosh),
+        "atanh" => math(f64::atanh),
+        "deg" => math(|v| v * 180.0 / std::f64::consts::PI),
+        "rad" => math(|v| v * std::f64::consts::PI / 180.0),
+        "sgn" => math(|v| {
+            if v < 0.0 {
+                -1.0
+            } else if v > 0.0 {
+                1.0
+            } else {
+                v
+            }
+        }),
         "round" => Func::Round,
-        "abs" => Func::Abs,
-        "ceil" => Func::Ceil,
-        "floor" => Func::Floor,
         "clamp" => Func::Clamp,
         "clamp_min" => Func::ClampMin,
         "clamp_max" => Func::ClampMax,
+        "day_of_month" => Func::Date(|c| c.day as f64),
+        "day_of_week" => Func::Date(|c| c.weekday as f64),
+        "day_of_year" => Func::Date(|c| c.yearday as f64),
+        "days_in_month" => Func::Date(|c| c.days_in_month as f64),
+        "hour" => Func::Date(|c| c.hour as f64),
+        "minute" => Func::Date(|c| c.minute as f64),
+        "month" => Func::Date(|c| c.month as f64),
+        "year" => Func::Date(|c| c.year as f64),
+        "timestamp" => Func::Timestamp,
+        "sort" => Func::Sort,
+        "sort_desc" => Func::SortDesc,
+        "histogram_quantile" => Func::HistogramQuantile,
         "label_replace" => {
             if args.len() != 5 {
                 return Err(ExprError::Parse(format!(
@@ -439,10 +758,10 @@ fn call(c: &parser::Call) -> Result<Node, ExprError> {
                     args.len()
                 )));
             }
-            let dst = string_arg(&args[1])?;
-            let replacement = string_arg(&args[2])?;
-            let src = string_arg(&args[3])?;
-            let re = string_arg(&args[4])?;
+            let dst = string_arg(&args[1], name)?;
+            let replacement = string_arg(&args[2], name)?;
+            let src = string_arg(&args[3], name)?;
+            let re = string_arg(&args[4], name)?;
             let regex = Regex::new(&format!("^(?:{re})$")).map_err(|_| {
                 ExprError::Invalid(format!(
                     "invalid regular expression in label_replace(): {re}"
@@ -463,19 +782,65 @@ fn call(c: &parser::Call) -> Result<Node, ExprError> {
                 args: vec![convert(&args[0])?],
             });
         }
-        "avg_over_time" => Func::AvgOverTime,
-        "min_over_time" => Func::MinOverTime,
-        "max_over_time" => Func::MaxOverTime,
-        "sum_over_time" => Func::SumOverTime,
-        "count_over_time" => Func::CountOverTime,
-        "last_over_time" => Func::LastOverTime,
-        "present_over_time" => Func::PresentOverTime,
-        "stddev_over_time" => Func::StddevOverTime,
-        "stdvar_over_time" => Func::StdvarOverTime,
-        "quantile_over_time" => Func::QuantileOverTime,
+        "label_join" => {
+            if args.len() < 3 {
+                return Err(ExprError::Parse(format!(
+                    "expected at least 3 argument(s) in call to \"label_join\", got {}",
+                    args.len()
+                )));
+            }
+            let dst = string_arg(&args[1], name)?;
+            let sep = string_arg(&args[2], name)?;
+            let srcs = args[3..]
+                .iter()
+                .map(|a| string_arg(a, name))
+                .collect::<Result<Vec<_>, _>>()?;
+            for s in &srcs {
+                if !crate::base::names::is_label_name(s) {
+                    return Err(ExprError::Invalid(format!(
+                        "invalid source label name in label_join(): {s}"
+                    )));
+                }
+            }
+            if !crate::base::names::is_label_name(&dst) {
+                return Err(ExprError::Invalid(format!(
+                    "invalid destination label name in label_join(): {dst}"
+                )));
+            }
+            return Ok(Node::Call {
+                func: Func::LabelJoin { dst, sep, srcs },
+                args: vec![convert(&args[0])?],
+            });
+        }
+        "rate" => Func::Range(RangeFn::Rate),
+        "irate" => Func::Range(RangeFn::Irate),
+        "increase" => Func::Range(RangeFn::Increase),
+        "delta" => Func::Range(RangeFn::Delta),
+        "idelta" => Func::Range(RangeFn::Idelta),
+        "deriv" => Func::Range(RangeFn::Deriv),
+        "predict_linear" => Func::Range(RangeFn::PredictLinear),
+        DES => Func::Range(RangeFn::HoltWinters),
+        "resets" => Func::Range(RangeFn::Resets),
+        "changes" => Func::Range(RangeFn::Changes),
+        "avg_over_time" => Func::Range(RangeFn::Avg),
+        "min_over_time" => Func::Range(RangeFn::Min),
+        "max_over_time" => Func::Range(RangeFn::Max),
+        "sum_over_time" => Func::Range(RangeFn::Sum),
+        "count_over_time" => Func::Range(RangeFn::Count),
+        "last_over_time" => Func::Range(RangeFn::Last),
+        "present_over_time" => Func::Range(RangeFn::Present),
+        "stddev_over_time" => Func::Range(RangeFn::Stddev),
+        "stdvar_over_time" => Func::Range(RangeFn::Stdvar),
+        "quantile_over_time" => Func::Range(RangeFn::Quantile),
+        other if other.starts_with("histogram_") => {
+            return Err(unsupported(format!(
+                "function \"{other}\" works on native histograms, which blackwatch does not \
+                 store"
+            )))
+        }
         other => {
             return Err(unsupported(format!(
-                "function \"{other}\" is not supported by blackwatch"
+                "function \"{other}\" is not in Prometheus 2.42"
             )))
         }
     };

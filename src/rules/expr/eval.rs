@@ -1,35 +1,60 @@
 //! Evaluates a checked expression at one instant, as Prometheus 2.42's engine does for an
 //! instant query: the same float operations in the same order (Kahan sums where 2.42 uses
 //! them, Go's `math.Pow`/`Max`/`Min`), the same label handling and the same errors.
+//!
+//! Every node is evaluated at a time `t`: the query's time, or a step of an enclosing
+//! subquery. A selector reads at `t` (or its `@` time) minus its offset; a subquery
+//! evaluates its expression at the multiples of its step within its range, as 2.42 aligns
+//! them. The arithmetic of the functions is in `functions.rs`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-use super::check::{AggOp, BinOp, Func, Grouping, Matching, Node};
-use super::{gomath, is_stale, EvalError, Labels, Matcher, Queryable, Sample, Series, Value, NAME};
+use super::check::{AggOp, At, BinOp, Card, Func, Grouping, Matching, Node, Selector};
+use super::functions::{self, Civil, Window};
+use super::{
+    gomath, is_stale, EvalError, Labels, Matcher, Queryable, Sample, Series, Value, LOOKBACK_MS,
+    NAME,
+};
+
+/// The step of a subquery without one (`x[1h:]`): Prometheus' global evaluation interval,
+/// whose default promtool and blackwatch use.
+pub const DEFAULT_SUBQUERY_STEP_MS: i64 = 60_000;
 
 /// An intermediate value; `Matrix` only ever feeds a function.
 enum Val {
     Scalar(f64),
     Vector(Vec<Sample>),
-    Matrix(Vec<Series>),
+    /// A range vector where a rule needs a vector or scalar (a template's `query`).
+    Matrix,
     String(String),
 }
 
 pub fn eval(node: &Node, at_ms: i64, src: &dyn Queryable) -> Result<Value, EvalError> {
-    let cx = Cx { at: at_ms, src };
-    match cx.eval(node)? {
+    let cx = Cx { now: at_ms, src };
+    match cx.eval(node, at_ms)? {
         Val::Scalar(v) => Ok(Value::Scalar(v)),
         Val::Vector(mut v) => {
-            v.sort_by(|a, b| a.labels.cmp(&b.labels));
+            // sort() and sort_desc() keep their order, as Prometheus' instant queries do.
+            let sorted = matches!(
+                node,
+                Node::Call {
+                    func: Func::Sort | Func::SortDesc,
+                    ..
+                }
+            );
+            if !sorted {
+                v.sort_by(|a, b| a.labels.cmp(&b.labels));
+            }
             Ok(Value::Vector(v))
         }
         Val::String(s) => Ok(Value::String(s)),
-        Val::Matrix(_) => Err(EvalError::new("rule result is not a vector or scalar")),
+        Val::Matrix => Err(EvalError::new("rule result is not a vector or scalar")),
     }
 }
 
 struct Cx<'a> {
-    at: i64,
+    /// The query's evaluation time (`@ start()`/`@ end()`).
+    now: i64,
     src: &'a dyn Queryable,
 }
 
@@ -51,14 +76,24 @@ fn unique(v: Vec<Sample>) -> Result<Val, EvalError> {
     Ok(Val::Vector(v))
 }
 
+/// A range vector with the window it was read from.
+struct Ranged {
+    series: Vec<Series>,
+    end: i64,
+    range: i64,
+}
+
 impl Cx<'_> {
-    fn eval(&self, node: &Node) -> Result<Val, EvalError> {
+    fn eval(&self, node: &Node, t: i64) -> Result<Val, EvalError> {
         match node {
             Node::Number(v) => Ok(Val::Scalar(*v)),
             Node::String(s) => Ok(Val::String(s.clone())),
-            Node::Vector(m) => Ok(Val::Vector(self.instant(m))),
-            Node::Matrix(m, range) => Ok(Val::Matrix(self.range(m, *range))),
-            Node::Neg(e) => match self.eval(e)? {
+            Node::Vector(sel) => Ok(Val::Vector(self.instant(sel, t))),
+            Node::Matrix(..) | Node::Subquery { .. } => {
+                self.ranged(node, t)?;
+                Ok(Val::Matrix)
+            }
+            Node::Neg(e) => match self.eval(e, t)? {
                 Val::Scalar(v) => Ok(Val::Scalar(-v)),
                 Val::Vector(v) => unique(
                     v.into_iter()
@@ -76,54 +111,157 @@ impl Cx<'_> {
                 rhs,
                 return_bool,
                 matching,
-            } => self.binary(*op, lhs, rhs, *return_bool, matching),
-            Node::Aggregate { op, expr, grouping } => {
-                let v = self.vector(expr)?;
-                unique(aggregate(*op, v, grouping))
+            } => self.binary(*op, lhs, rhs, *return_bool, matching, t),
+            Node::Aggregate {
+                op,
+                expr,
+                param,
+                grouping,
+            } => {
+                let v = self.vector(expr, t)?;
+                let param = match param {
+                    None => Param::None,
+                    Some(p) => match self.eval(p, t)? {
+                        Val::Scalar(x) => Param::Scalar(x),
+                        Val::String(s) => Param::String(s),
+                        _ => return Err(type_error("aggregation parameter")),
+                    },
+                };
+                unique(aggregate(*op, v, &param, grouping)?)
             }
-            Node::Call { func, args } => self.call(func, args),
+            Node::Call { func, args } => self.call(func, args, t),
         }
     }
 
-    fn vector(&self, node: &Node) -> Result<Vec<Sample>, EvalError> {
-        match self.eval(node)? {
+    fn vector(&self, node: &Node, t: i64) -> Result<Vec<Sample>, EvalError> {
+        match self.eval(node, t)? {
             Val::Vector(v) => Ok(v),
             _ => Err(type_error("instant vector")),
         }
     }
 
-    fn scalar(&self, node: &Node) -> Result<f64, EvalError> {
-        match self.eval(node)? {
+    fn scalar(&self, node: &Node, t: i64) -> Result<f64, EvalError> {
+        match self.eval(node, t)? {
             Val::Scalar(v) => Ok(v),
             _ => Err(type_error("scalar")),
         }
     }
 
-    fn matrix(&self, node: &Node) -> Result<Vec<Series>, EvalError> {
-        match self.eval(node)? {
-            Val::Matrix(m) => Ok(m),
-            _ => Err(type_error("range vector")),
+    /// The time a selector or subquery reads at, before its offset.
+    fn anchor(&self, at: At, t: i64) -> i64 {
+        match at {
+            At::None => t,
+            At::Time(ms) => ms,
+            At::Eval => self.now,
         }
     }
 
-    /// What the source says is current (see `Queryable::latest`), sorted by labels.
-    fn instant(&self, matchers: &[Matcher]) -> Vec<Sample> {
-        let mut out = self.src.latest(matchers, self.at);
+    /// An instant selector at `t`. At the query's own time the source says what is current
+    /// (see `Queryable::latest`); at any other time (offset, `@`, subquery steps) the latest
+    /// sample within the 5m lookback, unless it is a stale marker.
+    fn instant(&self, sel: &Selector, t: i64) -> Vec<Sample> {
+        let at = self.anchor(sel.at, t).saturating_sub(sel.offset);
+        let mut out = if at == self.now {
+            self.src.latest(&sel.matchers, at)
+        } else {
+            self.lookback(&sel.matchers, at)
+                .into_iter()
+                .map(|(s, _)| s)
+                .collect()
+        };
         out.sort_by(|a, b| a.labels.cmp(&b.labels));
         out
     }
 
-    /// The points of each series in `[at − range, at]` (closed, as in 2.x), stale markers
+    /// The latest non-stale sample of each series within `[at − 5m, at]`, with its time.
+    fn lookback(&self, matchers: &[Matcher], at: i64) -> Vec<(Sample, i64)> {
+        let start = at.saturating_sub(LOOKBACK_MS);
+        let mut out: Vec<(Sample, i64)> = self
+            .src
+            .select(matchers, start, at)
+            .into_iter()
+            .filter_map(|s| {
+                let &(ts, v) = s
+                    .points
+                    .iter()
+                    .rev()
+                    .find(|(ts, _)| *ts <= at && *ts >= start)?;
+                (!is_stale(v)).then_some((
+                    Sample {
+                        labels: s.labels,
+                        value: v,
+                    },
+                    ts,
+                ))
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.labels.cmp(&b.0.labels));
+        out
+    }
+
+    /// A range selector or subquery at `t`.
+    fn ranged(&self, node: &Node, t: i64) -> Result<Ranged, EvalError> {
+        match node {
+            Node::Matrix(sel, range) => {
+                let end = self.anchor(sel.at, t).saturating_sub(sel.offset);
+                Ok(Ranged {
+                    series: self.range(&sel.matchers, end, *range),
+                    end,
+                    range: *range,
+                })
+            }
+            Node::Subquery {
+                expr,
+                range,
+                step,
+                offset,
+                at,
+            } => {
+                let end = self.anchor(*at, t).saturating_sub(*offset);
+                let step = match step {
+                    Some(s) if *s > 0 => *s,
+                    _ => DEFAULT_SUBQUERY_STEP_MS,
+                };
+                // 2.42: the first multiple of the step at or after end − range.
+                let from = end.saturating_sub(*range);
+                let mut ts = step.saturating_mul(from / step);
+                if ts < from {
+                    ts = ts.saturating_add(step);
+                }
+                let mut by_labels: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
+                while ts <= end {
+                    for s in self.vector(expr, ts)? {
+                        by_labels.entry(s.labels).or_default().push((ts, s.value));
+                    }
+                    match ts.checked_add(step) {
+                        Some(next) => ts = next,
+                        None => break,
+                    }
+                }
+                Ok(Ranged {
+                    series: by_labels
+                        .into_iter()
+                        .map(|(labels, points)| Series { labels, points })
+                        .collect(),
+                    end,
+                    range: *range,
+                })
+            }
+            _ => Err(type_error("range vector")),
+        }
+    }
+
+    /// The points of each series in `[end − range, end]` (closed, as in 2.x), stale markers
     /// left out; series without points are dropped.
-    fn range(&self, matchers: &[Matcher], range: i64) -> Vec<Series> {
-        let start = self.at.saturating_sub(range);
+    fn range(&self, matchers: &[Matcher], end: i64, range: i64) -> Vec<Series> {
+        let start = end.saturating_sub(range);
         let mut out: Vec<Series> = self
             .src
-            .select(matchers, start, self.at)
+            .select(matchers, start, end)
             .into_iter()
             .filter_map(|mut s| {
                 s.points
-                    .retain(|&(t, v)| t >= start && t <= self.at && !is_stale(v));
+                    .retain(|&(ts, v)| ts >= start && ts <= end && !is_stale(v));
                 (!s.points.is_empty()).then_some(s)
             })
             .collect();
@@ -138,9 +276,10 @@ impl Cx<'_> {
         rhs: &Node,
         return_bool: bool,
         matching: &Matching,
+        t: i64,
     ) -> Result<Val, EvalError> {
-        let l = self.eval(lhs)?;
-        let r = self.eval(rhs)?;
+        let l = self.eval(lhs, t)?;
+        let r = self.eval(rhs, t)?;
         match (l, r) {
             (Val::Scalar(a), Val::Scalar(b)) => {
                 let (v, keep) = elem(op, a, b);
@@ -169,22 +308,23 @@ impl Cx<'_> {
         }
     }
 
-    /// Calls a function: one `match` arm per PromQL function (the dispatch table of
+    /// Calls a function: one `match` arm per kind of PromQL function (the dispatch table of
     /// Prometheus' `functions.go`, kept in one place so every function is visible).
-    fn call(&self, func: &Func, args: &[Node]) -> Result<Val, EvalError> {
+    fn call(&self, func: &Func, args: &[Node], t: i64) -> Result<Val, EvalError> {
         let arg = |i: usize| args.get(i).ok_or_else(|| type_error("function argument"));
         Ok(match func {
-            Func::Time => Val::Scalar(self.at as f64 / 1000.0),
+            Func::Time => Val::Scalar(t as f64 / 1000.0),
+            Func::Pi => Val::Scalar(std::f64::consts::PI),
             Func::Vector => Val::Vector(vec![Sample {
                 labels: Labels::default(),
-                value: self.scalar(arg(0)?)?,
+                value: self.scalar(arg(0)?, t)?,
             }]),
             Func::Scalar => {
-                let v = self.vector(arg(0)?)?;
+                let v = self.vector(arg(0)?, t)?;
                 Val::Scalar(if v.len() == 1 { v[0].value } else { f64::NAN })
             }
             Func::Absent(labels) => {
-                let v = self.vector(arg(0)?)?;
+                let v = self.vector(arg(0)?, t)?;
                 Val::Vector(if v.is_empty() {
                     vec![Sample {
                         labels: labels.clone(),
@@ -195,8 +335,8 @@ impl Cx<'_> {
                 })
             }
             Func::AbsentOverTime(labels) => {
-                let m = self.matrix(arg(0)?)?;
-                Val::Vector(if m.is_empty() {
+                let m = self.ranged(arg(0)?, t)?;
+                Val::Vector(if m.series.is_empty() {
                     vec![Sample {
                         labels: labels.clone(),
                         value: 1.0,
@@ -205,19 +345,11 @@ impl Cx<'_> {
                     Vec::new()
                 })
             }
-            Func::Abs | Func::Ceil | Func::Floor => {
-                let f: fn(f64) -> f64 = match func {
-                    Func::Abs => f64::abs,
-                    Func::Ceil => f64::ceil,
-                    _ => f64::floor,
-                };
-                let v = self.vector(arg(0)?)?;
-                unique(map_drop_name(v, f))?
-            }
+            Func::Math(f) => unique(map_drop_name(self.vector(arg(0)?, t)?, f))?,
             Func::Round => {
-                let v = self.vector(arg(0)?)?;
+                let v = self.vector(arg(0)?, t)?;
                 let to_nearest = match args.get(1) {
-                    Some(a) => self.scalar(a)?,
+                    Some(a) => self.scalar(a, t)?,
                     None => 1.0,
                 };
                 // Prometheus: the inverse first, so round(x, 0.1) divides by 10 exactly.
@@ -225,24 +357,65 @@ impl Cx<'_> {
                 unique(map_drop_name(v, |x| (x * inverse + 0.5).floor() / inverse))?
             }
             Func::ClampMin => {
-                let v = self.vector(arg(0)?)?;
-                let min = self.scalar(arg(1)?)?;
+                let v = self.vector(arg(0)?, t)?;
+                let min = self.scalar(arg(1)?, t)?;
                 unique(map_drop_name(v, |x| gomath::max(min, x)))?
             }
             Func::ClampMax => {
-                let v = self.vector(arg(0)?)?;
-                let max = self.scalar(arg(1)?)?;
+                let v = self.vector(arg(0)?, t)?;
+                let max = self.scalar(arg(1)?, t)?;
                 unique(map_drop_name(v, |x| gomath::min(max, x)))?
             }
             Func::Clamp => {
-                let v = self.vector(arg(0)?)?;
-                let min = self.scalar(arg(1)?)?;
-                let max = self.scalar(arg(2)?)?;
+                let v = self.vector(arg(0)?, t)?;
+                let min = self.scalar(arg(1)?, t)?;
+                let max = self.scalar(arg(2)?, t)?;
                 if max < min {
                     Val::Vector(Vec::new())
                 } else {
                     unique(map_drop_name(v, |x| gomath::max(min, gomath::min(max, x))))?
                 }
+            }
+            Func::Date(f) => match args.first() {
+                // Go's time.Unix(enh.Ts/1000, 0): integer division.
+                None => Val::Vector(vec![Sample {
+                    labels: Labels::default(),
+                    value: f(&Civil::from_unix(t / 1000)),
+                }]),
+                Some(a) => {
+                    let v = self.vector(a, t)?;
+                    unique(map_drop_name(v, |x| f(&Civil::from_unix(x as i64))))?
+                }
+            },
+            Func::Timestamp => {
+                let a = arg(0)?;
+                let out = match a {
+                    // The sample's own time (a selector is not evaluated at the step).
+                    Node::Vector(sel) => {
+                        let at = self.anchor(sel.at, t).saturating_sub(sel.offset);
+                        self.lookback(&sel.matchers, at)
+                            .into_iter()
+                            .map(|(s, ts)| Sample {
+                                labels: s.labels.without_name(),
+                                value: ts as f64 / 1000.0,
+                            })
+                            .collect()
+                    }
+                    _ => map_drop_name(self.vector(a, t)?, |_| t as f64 / 1000.0),
+                };
+                unique(out)?
+            }
+            Func::Sort | Func::SortDesc => {
+                let mut v = self.vector(arg(0)?, t)?;
+                let desc = matches!(func, Func::SortDesc);
+                v.sort_by(|a, b| a.labels.cmp(&b.labels));
+                v.sort_by(|a, b| sort_order(a.value, b.value, desc));
+                Val::Vector(v)
+            }
+            Func::HistogramQuantile => {
+                let q = self.scalar(arg(0)?, t)?;
+                let v = self.vector(arg(1)?, t)?;
+                unique(histogram_quantile(q, v))?
             }
             Func::LabelReplace {
                 dst,
@@ -250,7 +423,7 @@ impl Cx<'_> {
                 src,
                 regex,
             } => {
-                let v = self.vector(arg(0)?)?;
+                let v = self.vector(arg(0)?, t)?;
                 let out = v
                     .into_iter()
                     .map(|mut s| {
@@ -265,62 +438,109 @@ impl Cx<'_> {
                     .collect();
                 unique(out)?
             }
-            Func::QuantileOverTime => {
-                let q = self.scalar(arg(0)?)?;
-                let m = self.matrix(arg(1)?)?;
-                over_time(m, true, |points| {
-                    let mut values: Vec<f64> = points.iter().map(|p| p.1).collect();
-                    quantile(q, &mut values)
-                })?
+            Func::LabelJoin { dst, sep, srcs } => {
+                let v = self.vector(arg(0)?, t)?;
+                let out = v
+                    .into_iter()
+                    .map(|mut s| {
+                        let joined = srcs
+                            .iter()
+                            .map(|n| s.labels.get(n).unwrap_or(""))
+                            .collect::<Vec<_>>()
+                            .join(sep);
+                        s.labels.set(dst, &joined);
+                        s
+                    })
+                    .collect();
+                unique(out)?
             }
-            Func::Changes
-            | Func::AvgOverTime
-            | Func::MinOverTime
-            | Func::MaxOverTime
-            | Func::SumOverTime
-            | Func::CountOverTime
-            | Func::LastOverTime
-            | Func::PresentOverTime
-            | Func::StddevOverTime
-            | Func::StdvarOverTime => {
-                let m = self.matrix(arg(0)?)?;
-                let f: fn(&[(i64, f64)]) -> f64 = match func {
-                    Func::Changes => changes,
-                    Func::AvgOverTime => avg_over_time,
-                    Func::MinOverTime => min_over_time,
-                    Func::MaxOverTime => max_over_time,
-                    Func::SumOverTime => sum_over_time,
-                    Func::CountOverTime => |p| p.len() as f64,
-                    Func::LastOverTime => |p| p.last().map_or(f64::NAN, |x| x.1),
-                    Func::PresentOverTime => |_| 1.0,
-                    Func::StddevOverTime => |p| stdvar_over_time(p).sqrt(),
-                    _ => stdvar_over_time,
-                };
-                over_time(m, !matches!(func, Func::LastOverTime), f)?
+            Func::Range(f) => {
+                let mi = func.matrix_arg();
+                let m = self.ranged(arg(mi)?, t)?;
+                let mut scalars = Vec::new();
+                for (i, a) in args.iter().enumerate() {
+                    if i != mi {
+                        scalars.push(self.scalar(a, t)?);
+                    }
+                }
+                let keep_name = *f == super::check::RangeFn::Last;
+                let mut out = Vec::with_capacity(m.series.len());
+                for s in m.series {
+                    let w = Window {
+                        points: &s.points,
+                        end: m.end,
+                        range: m.range,
+                        eval_at: t,
+                    };
+                    if let Some(value) =
+                        functions::range_fn(*f, &w, &scalars).map_err(EvalError::new)?
+                    {
+                        out.push(Sample {
+                            labels: if keep_name {
+                                s.labels
+                            } else {
+                                s.labels.without_name()
+                            },
+                            value,
+                        });
+                    }
+                }
+                unique(out)?
             }
         })
     }
 }
 
-/// One value per series of a range vector; `drop_name` for every function but
-/// `last_over_time`.
-fn over_time(
-    m: Vec<Series>,
-    drop_name: bool,
-    f: impl Fn(&[(i64, f64)]) -> f64,
-) -> Result<Val, EvalError> {
-    let out = m
+/// Ascending with NaN last (`sort`), or descending with NaN last (`sort_desc`).
+fn sort_order(a: f64, b: f64, desc: bool) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Greater,
+        (false, true) => Ordering::Less,
+        _ if desc => b.partial_cmp(&a).unwrap_or(Ordering::Equal),
+        _ => a.partial_cmp(&b).unwrap_or(Ordering::Equal),
+    }
+}
+
+/// `histogram_quantile` over classic buckets: series grouped by their labels without
+/// `__name__` and `le`; a series whose `le` is missing or not a float is skipped.
+fn histogram_quantile(q: f64, v: Vec<Sample>) -> Vec<Sample> {
+    let mut groups: BTreeMap<Labels, Vec<(f64, f64)>> = BTreeMap::new();
+    for s in v {
+        let Some(le) = s.labels.get("le").and_then(parse_go_float) else {
+            continue;
+        };
+        let mut key = s.labels.without_name();
+        key.remove("le");
+        groups.entry(key).or_default().push((le, s.value));
+    }
+    groups
         .into_iter()
-        .map(|s| Sample {
-            value: f(&s.points),
-            labels: if drop_name {
-                s.labels.without_name()
-            } else {
-                s.labels
-            },
+        .map(|(labels, mut buckets)| Sample {
+            labels,
+            value: functions::bucket_quantile(q, &mut buckets),
         })
-        .collect();
-    unique(out)
+        .collect()
+}
+
+/// Go's `strconv.ParseFloat(s, 64)` for the forms bucket bounds take (`+Inf`, `0.5`, `1e3`).
+fn parse_go_float(s: &str) -> Option<f64> {
+    let body = s.strip_prefix(['+', '-']).unwrap_or(s);
+    if body.eq_ignore_ascii_case("inf") || body.eq_ignore_ascii_case("infinity") {
+        return Some(if s.starts_with('-') {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        });
+    }
+    if body.eq_ignore_ascii_case("nan") {
+        return Some(f64::NAN);
+    }
+    if !body.starts_with(|c: char| c.is_ascii_digit() || c == '.') {
+        return None;
+    }
+    s.parse().ok()
 }
 
 fn map_drop_name(v: Vec<Sample>, f: impl Fn(f64) -> f64) -> Vec<Sample> {
@@ -332,121 +552,6 @@ fn map_drop_name(v: Vec<Sample>, f: impl Fn(f64) -> f64) -> Vec<Sample> {
         .collect()
 }
 
-/// Kahan–Neumaier summation step, as Prometheus' `kahanSumInc`.
-fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
-    let t = sum + inc;
-    let c = if sum.abs() >= inc.abs() {
-        c + ((sum - t) + inc)
-    } else {
-        c + ((inc - t) + sum)
-    };
-    (t, c)
-}
-
-fn sum_over_time(points: &[(i64, f64)]) -> f64 {
-    let (mut sum, mut c) = (0.0, 0.0);
-    for &(_, v) in points {
-        (sum, c) = kahan_inc(v, sum, c);
-    }
-    if sum.is_infinite() {
-        sum
-    } else {
-        sum + c
-    }
-}
-
-fn avg_over_time(points: &[(i64, f64)]) -> f64 {
-    let (mut mean, mut count, mut c) = (0.0f64, 0.0f64, 0.0f64);
-    for &(_, v) in points {
-        count += 1.0;
-        if mean.is_infinite() {
-            if v.is_infinite() && (mean > 0.0) == (v > 0.0) {
-                continue;
-            }
-            if !v.is_infinite() && !v.is_nan() {
-                continue;
-            }
-        }
-        (mean, c) = kahan_inc(v / count - mean / count, mean, c);
-    }
-    if mean.is_infinite() {
-        mean
-    } else {
-        mean + c
-    }
-}
-
-fn min_over_time(points: &[(i64, f64)]) -> f64 {
-    let mut min = points.first().map_or(f64::NAN, |p| p.1);
-    for &(_, v) in points {
-        if v < min || min.is_nan() {
-            min = v;
-        }
-    }
-    min
-}
-
-fn max_over_time(points: &[(i64, f64)]) -> f64 {
-    let mut max = points.first().map_or(f64::NAN, |p| p.1);
-    for &(_, v) in points {
-        if v > max || max.is_nan() {
-            max = v;
-        }
-    }
-    max
-}
-
-/// The population variance with Kahan-compensated mean and sum of squares, as 2.42.
-fn stdvar_over_time(points: &[(i64, f64)]) -> f64 {
-    let (mut count, mut mean, mut c_mean, mut aux, mut c_aux) = (0.0f64, 0.0, 0.0, 0.0, 0.0);
-    for &(_, v) in points {
-        count += 1.0;
-        let delta = v - (mean + c_mean);
-        (mean, c_mean) = kahan_inc(delta / count, mean, c_mean);
-        (aux, c_aux) = kahan_inc(delta * (v - (mean + c_mean)), aux, c_aux);
-    }
-    (aux + c_aux) / count
-}
-
-fn changes(points: &[(i64, f64)]) -> f64 {
-    let mut n = 0u64;
-    let Some(&(_, mut prev)) = points.first() else {
-        return 0.0;
-    };
-    for &(_, cur) in &points[1..] {
-        if cur != prev && !(cur.is_nan() && prev.is_nan()) {
-            n += 1;
-        }
-        prev = cur;
-    }
-    n as f64
-}
-
-/// Prometheus' `quantile`: linear interpolation between the closest ranks; NaN sorts first.
-fn quantile(q: f64, values: &mut [f64]) -> f64 {
-    if values.is_empty() {
-        return f64::NAN;
-    }
-    if q < 0.0 {
-        return f64::NEG_INFINITY;
-    }
-    if q > 1.0 {
-        return f64::INFINITY;
-    }
-    values.sort_by(|a, b| match (a.is_nan(), b.is_nan()) {
-        (true, true) => std::cmp::Ordering::Equal,
-        (true, false) => std::cmp::Ordering::Less,
-        (false, true) => std::cmp::Ordering::Greater,
-        _ => a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal),
-    });
-    let n = values.len() as f64;
-    let rank = q * (n - 1.0);
-    let lower = gomath::max(0.0, rank.floor());
-    let upper = gomath::min(n - 1.0, lower + 1.0);
-    let weight = rank - rank.floor();
-    values[lower as usize] * (1.0 - weight) + values[upper as usize] * weight
-}
-
 /// The value and whether to keep it (comparisons keep the left value when true).
 fn elem(op: BinOp, l: f64, r: f64) -> (f64, bool) {
     match op {
@@ -456,6 +561,7 @@ fn elem(op: BinOp, l: f64, r: f64) -> (f64, bool) {
         BinOp::Div => (l / r, true),
         BinOp::Mod => (l % r, true),
         BinOp::Pow => (gomath::pow(l, r), true),
+        BinOp::Atan2 => (gomath::atan2(l, r), true),
         BinOp::Eq => (l, l == r),
         BinOp::Ne => (l, l != r),
         BinOp::Lt => (l, l < r),
@@ -467,7 +573,7 @@ fn elem(op: BinOp, l: f64, r: f64) -> (f64, bool) {
 }
 
 /// Vector ∘ scalar (or scalar ∘ vector when `swap`): comparisons filter and keep the
-/// vector's value and name; arithmetic and `bool` drop the name.
+/// vector's value and name; arithmetic (not atan2) and `bool` drop the name.
 fn vector_scalar(op: BinOp, v: Vec<Sample>, s: f64, swap: bool, return_bool: bool) -> Vec<Sample> {
     let mut out = Vec::with_capacity(v.len());
     for mut smp in v {
@@ -482,7 +588,7 @@ fn vector_scalar(op: BinOp, v: Vec<Sample>, s: f64, swap: bool, return_bool: boo
         }
         if keep {
             smp.value = value;
-            if !op.is_comparison() || return_bool {
+            if op.drops_name() || return_bool {
                 smp.labels.remove(NAME);
             }
             out.push(smp);
@@ -502,6 +608,10 @@ fn signature(labels: &Labels, m: &Matching) -> Labels {
     l
 }
 
+/// Vector ∘ vector with one-to-one, many-to-one (`group_left`) or one-to-many
+/// (`group_right`) matching, as 2.42's `VectorBinop`: the "one" side is hashed, a duplicate
+/// there is many-to-many and fails, and the result labels come from the "many" side plus the
+/// `group_x` labels taken from the "one" side.
 fn vector_vector(
     op: BinOp,
     lhs: Vec<Sample>,
@@ -512,50 +622,89 @@ fn vector_vector(
     if lhs.is_empty() || rhs.is_empty() {
         return Ok(Vec::new());
     }
-    let mut right: HashMap<Labels, &Sample> = HashMap::with_capacity(rhs.len());
-    for rs in &rhs {
+    let swapped = matches!(m.card, Card::OneToMany(_));
+    let (many, one) = if swapped { (rhs, lhs) } else { (lhs, rhs) };
+    let mut one_by_sig: HashMap<Labels, &Sample> = HashMap::with_capacity(one.len());
+    for rs in &one {
         let sig = signature(&rs.labels, m);
-        if let Some(dup) = right.get(&sig) {
+        if let Some(dup) = one_by_sig.get(&sig) {
             return Err(EvalError::new(format!(
-                "found duplicate series for the match group {sig} on the right hand-side of the \
+                "found duplicate series for the match group {sig} on the {} hand-side of the \
                  operation: [{}, {}];many-to-many matching not allowed: matching labels must be \
                  unique on one side",
-                rs.labels, dup.labels
+                if swapped { "left" } else { "right" },
+                rs.labels,
+                dup.labels
             )));
         }
-        right.insert(sig, rs);
+        one_by_sig.insert(sig, rs);
     }
-    let mut matched: HashSet<Labels> = HashSet::new();
+    let mut matched: HashMap<Labels, HashSet<Labels>> = HashMap::new();
     let mut out = Vec::new();
-    for ls in lhs {
+    for ls in many {
         let sig = signature(&ls.labels, m);
-        let Some(rs) = right.get(&sig) else {
+        let Some(rs) = one_by_sig.get(&sig) else {
             continue;
         };
-        let (mut value, keep) = elem(op, ls.value, rs.value);
+        let (vl, vr) = if swapped {
+            (rs.value, ls.value)
+        } else {
+            (ls.value, rs.value)
+        };
+        let (mut value, keep) = elem(op, vl, vr);
         if return_bool {
             value = if keep { 1.0 } else { 0.0 };
         } else if !keep {
             continue;
         }
-        let mut labels = ls.labels;
-        if !op.is_comparison() || return_bool {
+        let mut labels = result_labels(ls.labels, &rs.labels, op, m);
+        if return_bool {
             labels.remove(NAME);
         }
-        if m.on {
-            labels.retain(|n| m.labels.iter().any(|x| x == n));
-        } else {
-            labels.retain(|n| !m.labels.iter().any(|x| x == n));
-        }
-        if !matched.insert(sig) {
-            return Err(EvalError::new(
-                "multiple matches for labels: many-to-one matching must be explicit \
-                 (group_left/group_right)",
-            ));
+        match m.card {
+            Card::OneToOne => {
+                if matched.insert(sig, HashSet::new()).is_some() {
+                    return Err(EvalError::new(
+                        "multiple matches for labels: many-to-one matching must be explicit \
+                         (group_left/group_right)",
+                    ));
+                }
+            }
+            _ => {
+                if !matched.entry(sig).or_default().insert(labels.clone()) {
+                    return Err(EvalError::new(
+                        "multiple matches for labels: grouping labels must ensure unique matches",
+                    ));
+                }
+            }
         }
         out.push(Sample { labels, value });
     }
     Ok(out)
+}
+
+/// 2.42's `resultMetric`: the "many" side's labels, without `__name__` for arithmetic,
+/// reduced to the matching labels for one-to-one matching, plus the `group_x` labels from
+/// the "one" side.
+fn result_labels(mut labels: Labels, one: &Labels, op: BinOp, m: &Matching) -> Labels {
+    if op.drops_name() {
+        labels.remove(NAME);
+    }
+    let include = match &m.card {
+        Card::OneToOne => {
+            if m.on {
+                labels.retain(|n| m.labels.iter().any(|x| x == n));
+            } else {
+                labels.retain(|n| !m.labels.iter().any(|x| x == n));
+            }
+            return labels;
+        }
+        Card::ManyToOne(l) | Card::OneToMany(l) => l,
+    };
+    for name in include {
+        labels.set(name, one.get(name).unwrap_or(""));
+    }
+    labels
 }
 
 fn set_and(lhs: Vec<Sample>, rhs: Vec<Sample>, m: &Matching) -> Vec<Sample> {
@@ -594,20 +743,84 @@ fn set_unless(lhs: Vec<Sample>, rhs: Vec<Sample>, m: &Matching) -> Vec<Sample> {
         .collect()
 }
 
+/// An aggregation's evaluated parameter.
+enum Param {
+    None,
+    Scalar(f64),
+    String(String),
+}
+
 /// One group of an aggregation, updated as Prometheus 2.42's `groupedAggregation`.
 struct Group {
     labels: Labels,
     value: f64,
     mean: f64,
     count: f64,
+    /// `topk`/`bottomk`/`quantile`: the members.
+    members: Vec<Sample>,
 }
 
-fn aggregate(op: AggOp, v: Vec<Sample>, grouping: &Grouping) -> Vec<Sample> {
+/// Go's `strconv.FormatFloat(v, 'f', -1, 64)`, `count_values`' label value.
+fn format_f(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".to_string()
+    } else if v.is_infinite() {
+        if v > 0.0 { "+Inf" } else { "-Inf" }.to_string()
+    } else {
+        format!("{v}")
+    }
+}
+
+fn aggregate(
+    op: AggOp,
+    v: Vec<Sample>,
+    param: &Param,
+    grouping: &Grouping,
+) -> Result<Vec<Sample>, EvalError> {
+    let mut k = 0usize;
+    if matches!(op, AggOp::Topk | AggOp::Bottomk) {
+        let f = match param {
+            Param::Scalar(f) => *f,
+            _ => return Err(type_error("scalar parameter")),
+        };
+        // Go's convertibleToInt64.
+        if !(f <= i64::MAX as f64 && f >= i64::MIN as f64) {
+            return Err(EvalError::new(format!(
+                "Scalar value {} overflows int64",
+                crate::base::go::format_go_float(f)
+            )));
+        }
+        let ki = f as i64;
+        if ki < 1 {
+            return Ok(Vec::new());
+        }
+        k = usize::try_from(ki).unwrap_or(usize::MAX);
+    }
+    let mut grouping = grouping.clone();
+    let mut value_label = None;
+    if op == AggOp::CountValues {
+        let Param::String(l) = param else {
+            return Err(type_error("string parameter"));
+        };
+        if !crate::base::names::is_label_name(l) {
+            return Err(EvalError::new(format!(
+                "invalid label name {}",
+                crate::base::go::quote(l)
+            )));
+        }
+        if let Grouping::By(names) = &mut grouping {
+            names.push(l.clone());
+        }
+        value_label = Some(l.clone());
+    }
     let mut groups: Vec<Group> = Vec::new();
     let mut index: HashMap<Labels, usize> = HashMap::new();
-    for s in v {
-        let mut key = s.labels;
-        match grouping {
+    for mut s in v {
+        if let Some(l) = &value_label {
+            s.labels.set(l, &format_f(s.value));
+        }
+        let mut key = s.labels.clone();
+        match &grouping {
             Grouping::By(names) => key.retain(|n| names.iter().any(|x| x == n)),
             Grouping::Without(names) => key.retain(|n| n != NAME && !names.iter().any(|x| x == n)),
         }
@@ -623,6 +836,7 @@ fn aggregate(op: AggOp, v: Vec<Sample>, grouping: &Grouping) -> Vec<Sample> {
                 },
                 mean: x,
                 count: 1.0,
+                members: vec![s],
             });
             continue;
         };
@@ -652,26 +866,46 @@ fn aggregate(op: AggOp, v: Vec<Sample>, grouping: &Grouping) -> Vec<Sample> {
                     g.value = x;
                 }
             }
-            AggOp::Count => g.count += 1.0,
+            AggOp::Count | AggOp::CountValues => g.count += 1.0,
             AggOp::Stddev | AggOp::Stdvar => {
                 g.count += 1.0;
                 let delta = x - g.mean;
                 g.mean += delta / g.count;
                 g.value += delta * (x - g.mean);
             }
+            AggOp::Topk | AggOp::Bottomk | AggOp::Quantile => g.members.push(s),
         }
     }
-    groups
-        .into_iter()
-        .map(|g| Sample {
-            value: match op {
-                AggOp::Avg => g.mean,
-                AggOp::Count => g.count,
-                AggOp::Stdvar => g.value / g.count,
-                AggOp::Stddev => (g.value / g.count).sqrt(),
-                _ => g.value,
-            },
+    let mut out = Vec::with_capacity(groups.len());
+    for mut g in groups {
+        let value = match op {
+            AggOp::Avg => g.mean,
+            AggOp::Count | AggOp::CountValues => g.count,
+            AggOp::Stdvar => g.value / g.count,
+            AggOp::Stddev => (g.value / g.count).sqrt(),
+            AggOp::Quantile => {
+                let q = match param {
+                    Param::Scalar(q) => *q,
+                    _ => f64::NAN,
+                };
+                let mut values: Vec<f64> = g.members.iter().map(|s| s.value).collect();
+                functions::quantile(q, &mut values)
+            }
+            AggOp::Topk | AggOp::Bottomk => {
+                // The k largest (smallest) values, NaN counting as the worst; ties keep
+                // input order (2.42's heap keeps whichever came first, in storage order).
+                let desc = op == AggOp::Topk;
+                g.members.sort_by(|a, b| sort_order(a.value, b.value, desc));
+                g.members.truncate(k);
+                out.extend(g.members);
+                continue;
+            }
+            _ => g.value,
+        };
+        out.push(Sample {
             labels: g.labels,
-        })
-        .collect()
+            value,
+        });
+    }
+    Ok(out)
 }

@@ -1,6 +1,7 @@
 //! Go's `math` functions where Rust's differ in results: `Max`/`Min` propagate NaN (Rust's
 //! ignore it), and `Pow` is Go's own algorithm (repeated squaring for the integer part of
-//! the exponent), which can differ from the C library's `pow` in the last bit.
+//! the exponent), which can differ from the C library's `pow` in the last bit; likewise
+//! `Atan`, `Atan2`, `Asin` and `Acos` (pure Go on amd64, ported here).
 
 /// Go `math.Max`.
 pub fn max(x: f64, y: f64) -> f64 {
@@ -196,6 +197,121 @@ pub fn pow(x: f64, y: f64) -> f64 {
         ae = -ae;
     }
     ldexp(a1, ae)
+}
+
+/// Go's `xatan`: a series valid in [0, 0.66]. The constants are Go's, digit for digit.
+#[allow(clippy::excessive_precision)]
+fn xatan(x: f64) -> f64 {
+    const P0: f64 = -8.750608600031904122785e-01;
+    const P1: f64 = -1.615753718733365076637e+01;
+    const P2: f64 = -7.500855792314704667340e+01;
+    const P3: f64 = -1.228866684490136173410e+02;
+    const P4: f64 = -6.485021904942025371773e+01;
+    const Q0: f64 = 2.485846490142306297962e+01;
+    const Q1: f64 = 1.650270098316988542046e+02;
+    const Q2: f64 = 4.328810604912902668951e+02;
+    const Q3: f64 = 4.853903996359136964868e+02;
+    const Q4: f64 = 1.945506571482613964425e+02;
+    let mut z = x * x;
+    z = z * ((((P0 * z + P1) * z + P2) * z + P3) * z + P4)
+        / (((((z + Q0) * z + Q1) * z + Q2) * z + Q3) * z + Q4);
+    x * z + x
+}
+
+/// Go's `satan`: reduces a positive argument to [0, 0.66].
+#[allow(clippy::excessive_precision)]
+fn satan(x: f64) -> f64 {
+    const MOREBITS: f64 = 6.123233995736765886130e-17;
+    const TAN3PIO8: f64 = 2.41421356237309504880;
+    use std::f64::consts::{FRAC_PI_2, FRAC_PI_4};
+    if x <= 0.66 {
+        return xatan(x);
+    }
+    if x > TAN3PIO8 {
+        return FRAC_PI_2 - xatan(1.0 / x) + MOREBITS;
+    }
+    FRAC_PI_4 + xatan((x - 1.0) / (x + 1.0)) + 0.5 * MOREBITS
+}
+
+/// Go `math.Atan` (pure Go on amd64; the C library's differs in the last bit).
+pub fn atan(x: f64) -> f64 {
+    if x == 0.0 || x.is_nan() {
+        return x;
+    }
+    if x > 0.0 {
+        satan(x)
+    } else {
+        -satan(-x)
+    }
+}
+
+/// Go `math.Atan2`.
+pub fn atan2(y: f64, x: f64) -> f64 {
+    use std::f64::consts::{FRAC_PI_2, FRAC_PI_4, PI};
+    if y.is_nan() || x.is_nan() {
+        return f64::NAN;
+    }
+    if y == 0.0 {
+        if x >= 0.0 && !x.is_sign_negative() {
+            return 0.0f64.copysign(y);
+        }
+        return PI.copysign(y);
+    }
+    if x == 0.0 {
+        return FRAC_PI_2.copysign(y);
+    }
+    if x.is_infinite() {
+        if x > 0.0 {
+            return if y.is_infinite() {
+                FRAC_PI_4.copysign(y)
+            } else {
+                0.0f64.copysign(y)
+            };
+        }
+        return if y.is_infinite() {
+            (3.0 * PI / 4.0).copysign(y)
+        } else {
+            PI.copysign(y)
+        };
+    }
+    if y.is_infinite() {
+        return FRAC_PI_2.copysign(y);
+    }
+    let q = atan(y / x);
+    if x < 0.0 {
+        if q <= 0.0 {
+            return q + PI;
+        }
+        return q - PI;
+    }
+    q
+}
+
+/// Go `math.Asin`.
+pub fn asin(x: f64) -> f64 {
+    if x == 0.0 {
+        return x;
+    }
+    let (x, sign) = if x < 0.0 { (-x, true) } else { (x, false) };
+    if x > 1.0 || x.is_nan() {
+        return f64::NAN;
+    }
+    let mut temp = (1.0 - x * x).sqrt();
+    temp = if x > 0.7 {
+        std::f64::consts::FRAC_PI_2 - satan(temp / x)
+    } else {
+        satan(x / temp)
+    };
+    if sign {
+        -temp
+    } else {
+        temp
+    }
+}
+
+/// Go `math.Acos`.
+pub fn acos(x: f64) -> f64 {
+    std::f64::consts::FRAC_PI_2 - asin(x)
 }
 
 #[cfg(test)]

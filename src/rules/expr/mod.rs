@@ -1,18 +1,21 @@
-//! The PromQL subset rules may use: parsed with promql-parser, checked against the subset at
-//! load, evaluated over anything that implements `Queryable` (the probe store, or the
-//! in-memory series of a rule unit test).
+//! PromQL as rules use it: parsed with promql-parser, checked at load (native histograms
+//! and later versions' syntax are refused), evaluated over anything that implements
+//! `Queryable` (the probe store, or the in-memory series of a rule unit test).
 //!
 //! Semantics are those of Prometheus 2.42 (the `promtool` CI compares against): range
 //! selectors are closed `[t−d, t]`, instant selectors take the latest sample within the 5m
 //! lookback, a stale marker ends a series, arithmetic drops `__name__`, comparisons filter
 //! unless `bool` is given.
 //!
-//! The subset: number and string literals; instant and range selectors with `=`, `!=`, `=~`,
-//! `!~` (regexes fully anchored); unary minus; `+ - * / % ^`; comparisons with and without
-//! `bool`; `and`/`or`/`unless`; one-to-one vector matching with `on(...)`/`ignoring(...)`;
-//! `sum min max avg count group stddev stdvar` with `by`/`without`; the functions listed in
-//! `FUNCTIONS`. Everything else (offset, @, subqueries, group_left/right, atan2, topk,
-//! quantile, count_values, rate…) is rejected at load with a message naming it.
+//! The language: Prometheus 2.42's PromQL over float samples. Number and string literals;
+//! instant and range selectors with `=`, `!=`, `=~`, `!~` (regexes fully anchored),
+//! `offset` (negative too) and `@` (`start()`/`end()` are the evaluation time); subqueries
+//! with 2.42's step alignment; unary minus; `+ - * / % ^ atan2`; comparisons with and
+//! without `bool`; `and`/`or`/`unless`; vector matching with `on`/`ignoring` and
+//! `group_left`/`group_right`; every aggregation with `by`/`without` and its parameter; the
+//! functions listed in `FUNCTIONS`. Refused at load, naming the construct: the native
+//! histogram functions, functions and syntax of later versions (`fill`, `or` inside
+//! matchers, quoted UTF-8 names).
 //!
 //! Float results are bit-identical to 2.42's: same operation order, Kahan sums where 2.42
 //! uses them (`sum_over_time`, `avg_over_time`, `std*_over_time`), Go's `Pow`/`Max`/`Min`.
@@ -21,8 +24,11 @@
 //! the next in the last bit; we add in label order. `tests/it/promql.rs` compares with
 //! promtool live.
 //!
-//! - `check`: promql-parser's AST → our own `Node` tree, rejecting what is outside the subset.
-//! - `eval`: evaluates a `Node` at one instant.
+//! - `check`: promql-parser's AST → our own `Node` tree, rejecting what 2.42 over floats lacks.
+//! - `eval`: evaluates a `Node` at one instant (selectors, subqueries, operators,
+//!   aggregations, the function dispatch).
+//! - `functions`: the arithmetic of the functions (`rate`'s extrapolation, regression,
+//!   quantiles, `histogram_quantile`'s buckets, the calendar).
 //! - `gomath`: Go's `math.Pow`/`Max`/`Min`, whose results differ from Rust's.
 //! - `mem`: `MemStorage`, the series of a rule unit test (promtool's expanding notation).
 //! - `store`: `Queryable` for the probe result store (latest result regardless of age).
@@ -31,6 +37,7 @@
 
 mod check;
 mod eval;
+mod functions;
 mod gomath;
 pub mod mem;
 mod store;
@@ -305,7 +312,8 @@ pub enum ExprError {
     /// promql-parser's syntax or type error.
     #[error("parse error: {0}")]
     Parse(String),
-    /// Valid PromQL outside the subset; the message names the construct.
+    /// Valid PromQL that blackwatch does not evaluate (native histograms, later versions'
+    /// syntax); the message names the construct.
     #[error("{0}")]
     Unsupported(String),
     /// Valid PromQL that cannot be a rule expression or always fails (bad regex, string result).
@@ -341,7 +349,7 @@ struct Inner {
 }
 
 impl Expr {
-    /// Parses `text` with promql-parser and checks it against the subset.
+    /// Parses `text` with promql-parser and checks what it can at load.
     pub fn parse(text: &str) -> Result<Expr, ExprError> {
         let node = check::parse(text)?;
         Ok(Expr {
@@ -357,9 +365,11 @@ impl Expr {
         &self.inner.text
     }
 
-    /// Metric names read through range selectors, each with its longest range (for
-    /// `Store::set_ranges`). A range selector without an `__name__="…"` matcher names no
-    /// metric and is not listed.
+    /// Metric names whose history the expression reads, each with how far back (for
+    /// `Store::set_ranges`): a range selector's range, an instant selector's 5m lookback
+    /// when it reads before the evaluation time, plus offsets and enclosing subqueries'
+    /// ranges and offsets. A selector without an `__name__="…"` matcher names no metric and
+    /// is not listed.
     pub fn ranges(&self) -> Vec<(String, Duration)> {
         let mut out: Vec<(String, Duration)> = Vec::new();
         self.inner.node.visit_ranges(&mut |name, range_ms| {
@@ -382,7 +392,7 @@ impl Expr {
 /// Prometheus' `EngineQueryFunc` (`rules/manager.go`), which the template function `query`
 /// runs: `text` evaluated at `at_ms` over `src`. A scalar becomes one sample without labels; a
 /// range vector or a string fails with Prometheus' `rule result is not a vector or scalar`.
-/// The subset applies as for rules (what is outside it fails with the construct named).
+/// What rules refuse fails here too, with the construct named.
 /// Parsed queries are cached by text (bounded), since a template runs per alert per evaluation.
 pub fn instant_query(text: &str, at_ms: i64, src: &dyn Queryable) -> Result<Vec<Sample>, String> {
     match parsed_query(text)?.eval(at_ms, src) {
