@@ -33,19 +33,8 @@ pub const MAX_CONTENT_RUNES: usize = 2000;
 pub const MAX_EMBEDS: usize = 10;
 pub const MAX_EMBED_CHARS: usize = 6000;
 
-/// Upstream's `TruncateInRunes`: over `n` runes ⇒ the first `n-1` runes and `…`.
-pub fn truncate_runes(s: &str, n: usize) -> (String, bool) {
-    let count = s.chars().count();
-    if count <= n {
-        return (s.to_string(), false);
-    }
-    if n <= 3 {
-        return (s.chars().take(n).collect(), true);
-    }
-    let mut out: String = s.chars().take(n - 1).collect();
-    out.push('…');
-    (out, true)
-}
+/// Upstream's `TruncateInRunes` (shared with the other HTTP integrations).
+pub use super::http_api::truncate_in_runes as truncate_runes;
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Embed {
@@ -75,20 +64,7 @@ impl Payload {
     /// As Go's `json.Encoder` writes it: HTML-sensitive characters escaped, newline at the
     /// end.
     pub fn to_go_json(&self) -> String {
-        let s = serde_json::to_string(self).unwrap_or_default();
-        let mut out = String::with_capacity(s.len() + 16);
-        for c in s.chars() {
-            match c {
-                '<' => out.push_str("\\u003c"),
-                '>' => out.push_str("\\u003e"),
-                '&' => out.push_str("\\u0026"),
-                '\u{2028}' => out.push_str("\\u2028"),
-                '\u{2029}' => out.push_str("\\u2029"),
-                c => out.push(c),
-            }
-        }
-        out.push('\n');
-        out
+        super::http_api::go_json(self).unwrap_or_default()
     }
 }
 
