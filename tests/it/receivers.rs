@@ -120,7 +120,10 @@ async fn slack_default_templates_match_alertmanager_0_25() {
         resolved["attachments"][0]["title"],
         "[FIRING:1] ProbeDown (blackbox critical)"
     );
-    assert_eq!(resolved["attachments"][0]["color"], "danger", "one still fires");
+    assert_eq!(
+        resolved["attachments"][0]["color"], "danger",
+        "one still fires"
+    );
     assert!(seen[0].am.body_str().ends_with("}\n"));
 }
 

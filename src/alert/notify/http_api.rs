@@ -421,6 +421,31 @@ mod tests {
     }
 
     #[test]
+    fn tmpl_text_keeps_the_first_error_and_renders_empty_after_it() {
+        use crate::alert::dedup::Reason;
+        let set = TemplateSet::defaults();
+        let ctx = NotifyContext {
+            receiver: "r".into(),
+            group_key: "{}:{}".into(),
+            group_labels: crate::labels::label_set(&[("alertname", "A")]),
+            external_url: "http://bw".into(),
+            reason: Reason::FirstNotification,
+            now: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+        };
+        let mut t = TmplText::new(&set, &ctx, &[]);
+        assert_eq!(t.text("{{ .Receiver }}"), "r");
+        assert_eq!(t.text("{{ template \"nope\" . }}"), "");
+        assert_eq!(t.text("{{ .Receiver }}"), "", "empty after the first error");
+        let e = t.finish().unwrap_err();
+        assert!(!e.retryable);
+        assert!(e.message.starts_with("template error: "), "{}", e.message);
+        assert!(e.message.contains("nope"), "{}", e.message);
+        let mut ok = TmplText::new(&set, &ctx, &[]);
+        assert_eq!(ok.text(""), "");
+        assert!(ok.finish().is_ok());
+    }
+
+    #[test]
     fn go_json_escapes_html_and_ends_with_newline() {
         #[derive(Serialize)]
         struct P {
