@@ -22,6 +22,7 @@ use blackwatch::alert::store::Alert;
 use blackwatch::labels::LabelSet;
 use tokio::time::Instant;
 
+use crate::support::am::{free_port, start_am};
 use crate::support::{poll, HttpServer, TestCa, TestRequest, TestResponse};
 
 use blackwatch::labels::label_set as ls;
@@ -726,71 +727,6 @@ async fn email_custom_headers_override_defaults() {
 
 // ---------------------------------------------------------------------------------------
 // Alertmanager 0.25 comparison
-
-const AM_BIN: &str = "/usr/bin/prometheus-alertmanager";
-
-struct Am {
-    child: Child,
-    base: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Am {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn start_am(yaml: &str) -> Am {
-    assert!(
-        Path::new(AM_BIN).exists(),
-        "the template comparison needs Alertmanager 0.25: apt-get install -y prometheus-alertmanager"
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("am.yml");
-    std::fs::write(&cfg, yaml).unwrap();
-    let port = free_port();
-    let child = Command::new(AM_BIN)
-        .arg(format!("--config.file={}", cfg.display()))
-        .arg(format!(
-            "--storage.path={}",
-            dir.path().join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--cluster.listen-address=")
-        .arg("--web.external-url=http://am.test:9093")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting prometheus-alertmanager");
-    // Owned at once, so the process is killed and reaped on every path.
-    let am = Am {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-        _dir: dir,
-    };
-    let client = reqwest::Client::new();
-    poll::until(
-        "alertmanager to become ready",
-        Duration::from_secs(10),
-        async || match client.get(format!("{}/-/ready", am.base)).send().await {
-            Ok(r) if r.status().is_success() => Ok(()),
-            Ok(r) => Err(format!("/-/ready answered {}", r.status())),
-            Err(e) => Err(format!("/-/ready: {e}")),
-        },
-    )
-    .await;
-    am
-}
 
 /// Waits up to 30 s until the Discord fake `fake` has received `n` bodies.
 async fn wait_for_bodies(fake: &FakeDiscord, n: usize) {

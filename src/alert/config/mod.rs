@@ -135,13 +135,74 @@ pub struct Receiver {
     pub discord: Vec<DiscordConfig>,
     pub email: Vec<EmailConfig>,
     pub webhook: Vec<WebhookConfig>,
+    pub slack: Vec<SlackConfig>,
 }
 
 impl Receiver {
     /// Number of integrations.
     pub fn integrations(&self) -> usize {
-        self.discord.len() + self.email.len() + self.webhook.len()
+        self.discord.len() + self.email.len() + self.webhook.len() + self.slack.len()
     }
+}
+
+/// `slack_configs[i]` with upstream's defaults and `global.slack_api_url(_file)` merged;
+/// every text is still unexpanded template text.
+#[derive(Clone, Debug)]
+pub struct SlackConfig {
+    pub send_resolved: bool,
+    /// `api_url`, `api_url_file` or the global pair (a file is re-read on every send).
+    pub api_url: SecretSource,
+    pub http_config: RawHttpConfig,
+    pub channel: String,
+    pub username: String,
+    pub color: String,
+    pub title: String,
+    pub title_link: String,
+    pub pretext: String,
+    pub text: String,
+    pub fields: Vec<SlackField>,
+    pub short_fields: bool,
+    pub footer: String,
+    pub fallback: String,
+    pub callback_id: String,
+    pub icon_emoji: String,
+    pub icon_url: String,
+    pub image_url: String,
+    pub thumb_url: String,
+    pub link_names: bool,
+    /// Empty = upstream's `["fallback", "pretext", "text"]`.
+    pub mrkdwn_in: Vec<String>,
+    pub actions: Vec<SlackAction>,
+}
+
+/// One attachment field; `short: None` takes the config's `short_fields`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlackField {
+    pub title: String,
+    pub value: String,
+    pub short: Option<bool>,
+}
+
+/// One attachment action (button). As upstream's `UnmarshalYAML` leaves it: with a `url`,
+/// `name`, `value` and `confirm` are cleared; otherwise `name` is set and `url` empty.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlackAction {
+    pub kind: String,
+    pub text: String,
+    pub url: String,
+    pub style: String,
+    pub name: String,
+    pub value: String,
+    pub confirm: Option<SlackConfirm>,
+}
+
+/// An action's confirmation dialog.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlackConfirm {
+    pub text: String,
+    pub title: String,
+    pub ok_text: String,
+    pub dismiss_text: String,
 }
 
 /// `discord_configs[i]`; templates are still unexpanded template text.

@@ -92,10 +92,13 @@ pub struct RawGlobal {
 
     // Other integrations' globals: their URLs are checked as upstream checks them (so a file
     // amtool rejects is rejected), the rest accepted and ignored.
-    #[serde(default, skip_serializing)]
+    /// The default `api_url` of `slack_configs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slack_api_url: Option<Spanned<Secret>>,
-    #[serde(default, skip_serializing)]
-    pub slack_api_url_file: Option<Unsupported>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slack_api_url_file: Option<Spanned<String>>,
+    // Newer than Alertmanager 0.28 (Slack app tokens): accepted and ignored, like the
+    // other integrations' globals below.
     #[serde(default, skip_serializing)]
     pub slack_app_token: Option<Unsupported>,
     #[serde(default, skip_serializing)]
@@ -232,10 +235,10 @@ pub struct RawReceiver {
     pub email_configs: Vec<Spanned<RawEmailConfig>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub webhook_configs: Vec<Spanned<RawWebhookConfig>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slack_configs: Vec<Spanned<RawSlackConfig>>,
 
     // Integrations upstream has and blackwatch does not (yet): rejected by name.
-    #[serde(default, skip_serializing)]
-    pub slack_configs: Option<Spanned<Unsupported>>,
     #[serde(default, skip_serializing)]
     pub pagerduty_configs: Option<Spanned<Unsupported>>,
     #[serde(default, skip_serializing)]
@@ -268,9 +271,8 @@ pub struct RawReceiver {
 
 impl RawReceiver {
     /// The integrations that are rejected, with their key names.
-    pub fn unsupported(&self) -> [(&'static str, &Option<Spanned<Unsupported>>); 15] {
+    pub fn unsupported(&self) -> [(&'static str, &Option<Spanned<Unsupported>>); 14] {
         [
-            ("slack_configs", &self.slack_configs),
             ("pagerduty_configs", &self.pagerduty_configs),
             ("opsgenie_configs", &self.opsgenie_configs),
             ("wechat_configs", &self.wechat_configs),
@@ -375,6 +377,134 @@ pub struct RawWebhookConfig {
     /// 0.32+ custom payload templates: rejected as not supported yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<Spanned<Unsupported>>,
+}
+
+/// `slack_configs[i]` (Alertmanager 0.25's `SlackConfig`; 0.28 has the same fields). Template
+/// fields left out take upstream's defaults in validation; an explicit `''` stays empty.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSlackConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_resolved: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_config: Option<Spanned<RawHttpConfig>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_url: Option<Spanned<Secret>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_url_file: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title_link: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pretext: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<Spanned<RawSlackField>>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub short_fields: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub footer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icon_emoji: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icon_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumb_url: Option<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub link_names: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mrkdwn_in: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<Spanned<RawSlackAction>>,
+
+    // Newer than Alertmanager 0.28 (bot tokens, message updates, per-request timeout,
+    // top-level text): rejected by name.
+    #[serde(default, skip_serializing)]
+    pub app_token: Option<Spanned<Unsupported>>,
+    #[serde(default, skip_serializing)]
+    pub app_token_file: Option<Spanned<Unsupported>>,
+    #[serde(default, skip_serializing)]
+    pub app_url: Option<Spanned<Unsupported>>,
+    #[serde(default, skip_serializing)]
+    pub update_message: Option<Spanned<Unsupported>>,
+    #[serde(default, skip_serializing)]
+    pub message_text: Option<Spanned<Unsupported>>,
+    #[serde(default, skip_serializing)]
+    pub timeout: Option<Spanned<Unsupported>>,
+}
+
+impl RawSlackConfig {
+    /// The keys newer than Alertmanager 0.28, rejected by name.
+    pub fn unsupported(&self) -> [(&'static str, &Option<Spanned<Unsupported>>); 6] {
+        [
+            ("app_token", &self.app_token),
+            ("app_token_file", &self.app_token_file),
+            ("app_url", &self.app_url),
+            ("update_message", &self.update_message),
+            ("message_text", &self.message_text),
+            ("timeout", &self.timeout),
+        ]
+    }
+}
+
+/// `slack_configs[i].fields[j]`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSlackField {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub title: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub value: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub short: Option<bool>,
+}
+
+/// `slack_configs[i].actions[j]`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSlackAction {
+    #[serde(default, rename = "type", skip_serializing_if = "String::is_empty")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub text: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub url: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub style: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub value: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm: Option<Spanned<RawSlackConfirm>>,
+}
+
+/// `actions[j].confirm`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSlackConfirm {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub text: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub title: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub ok_text: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub dismiss_text: String,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]

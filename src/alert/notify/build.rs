@@ -1,6 +1,7 @@
 //! Integrations built from a receiver's configuration: one [`Integration`] per
-//! `webhook_configs`, `discord_configs` and `email_configs` entry, with its notification-log
-//! identity, HTTP client settings and credential sources (inline or `*_file`).
+//! `webhook_configs`, `discord_configs`, `email_configs` and `slack_configs` entry, with its
+//! notification-log identity, HTTP client settings and credential sources (inline or
+//! `*_file`).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -8,14 +9,15 @@ use std::sync::Arc;
 use crate::alert::config::raw::RawHttpConfig;
 use crate::alert::config::{tls_settings, Receiver};
 use crate::alert::nflog::IntegrationId;
+use crate::alert::notify::slack::Slack;
 use crate::alert::notify::webhook::{Webhook, WebhookSettings};
 use crate::alert::notify::{FailReason, Integration, NotifyError};
 use crate::client::oauth2::{OAuth2Settings, TokenSource};
 use crate::client::proxy::{ProxyEnv, ProxySettings};
 use crate::client::{Auth, Header, HttpClientSettings, RequestHeaders};
 
-/// Builds the integrations of one receiver. Integrations this build does not have yet
-/// (Discord, e-mail) are reported in the returned error list and left out.
+/// Builds the integrations of one receiver; one that cannot be built (its TLS files, its
+/// header names) is reported in the returned error list and left out.
 pub fn build_integrations(
     r: &Receiver,
     client: &reqwest::Client,
@@ -64,6 +66,27 @@ pub fn build_integrations(
         crate::alert::notify::render::build_discord_email(r, client, base_dir, templates);
     out.extend(more);
     missing.extend(errors);
+    for (index, c) in r.slack.iter().enumerate() {
+        let id = IntegrationId {
+            receiver: r.name.clone(),
+            integration: "slack".into(),
+            index,
+        };
+        match Slack::new(c.clone(), templates.clone(), client, base_dir) {
+            Ok(n) => out.push((
+                id,
+                Integration {
+                    notifier: Arc::new(n),
+                    index,
+                    send_resolved: c.send_resolved,
+                },
+            )),
+            Err(e) => missing.push(format!(
+                "receiver {:?}: slack_configs[{index}]: {e}",
+                r.name
+            )),
+        }
+    }
     (out, missing)
 }
 

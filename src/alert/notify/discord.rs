@@ -21,7 +21,6 @@ use super::render::{data_value, TemplateSet};
 use super::{Batch, FailReason, Notifier, NotifyContext, NotifyError, NotifyFuture};
 use crate::alert::config::DiscordConfig;
 use crate::alert::store::Alert;
-use crate::base::gostr;
 use crate::client::RequestHeaders;
 
 pub const COLOR_RED: u32 = 0x992D22;
@@ -34,24 +33,8 @@ pub const MAX_CONTENT_RUNES: usize = 2000;
 pub const MAX_EMBEDS: usize = 10;
 pub const MAX_EMBED_CHARS: usize = 6000;
 
-/// Upstream's `TruncateInRunes`: over `n` runes ⇒ the first `n-1` runes and `…`. Runes are
-/// Go's (`[]rune(s)`): a raw byte that is not UTF-8 (`base::gostr`) counts as one and, in a
-/// truncated result, becomes U+FFFD, as the conversion makes it in Go; an untouched `s`
-/// keeps its raw bytes (the JSON encoder writes them as `\ufffd`).
-pub fn truncate_runes(s: &str, n: usize) -> (String, bool) {
-    let runes = gostr::to_utf8_lossy(s);
-    let count = runes.chars().count();
-    if count <= n {
-        return (s.to_string(), false);
-    }
-    let s = runes.as_ref();
-    if n <= 3 {
-        return (s.chars().take(n).collect(), true);
-    }
-    let mut out: String = s.chars().take(n - 1).collect();
-    out.push('…');
-    (out, true)
-}
+/// Upstream's `TruncateInRunes` (shared with the other HTTP integrations).
+pub use super::http_api::truncate_in_runes as truncate_runes;
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Embed {
@@ -81,10 +64,7 @@ impl Payload {
     /// As Go's `json.Encoder` writes it: HTML-sensitive characters escaped, a raw byte that
     /// is not UTF-8 as `\ufffd`, newline at the end.
     pub fn to_go_json(&self) -> String {
-        let s = serde_json::to_string(self).unwrap_or_default();
-        let mut out = crate::base::go::json_html_escape(&s);
-        out.push('\n');
-        out
+        super::http_api::go_json(self).unwrap_or_default()
     }
 }
 
@@ -310,7 +290,7 @@ mod tests {
         assert_eq!(truncate_runes("abcd", 3), ("abc".to_string(), true));
         // GBK "告警" is B8 E6 BE AF: B8 is not UTF-8 (one rune, as in Go), E6 BE AF happens
         // to be "澯". Kept when short enough, U+FFFD when the text is cut (Go's []rune).
-        let gbk = gostr::from_bytes(b"\xB8\xE6\xBE\xAFx");
+        let gbk = crate::base::gostr::from_bytes(b"\xB8\xE6\xBE\xAFx");
         assert_eq!(truncate_runes(&gbk, 3), (gbk.to_string(), false));
         assert_eq!(truncate_runes(&gbk, 2), ("\u{FFFD}澯".to_string(), true));
         let p = Payload {

@@ -1,6 +1,8 @@
 //! Notifiers: the [`Notifier`] trait (the one open extension point of the pipeline — webhook
-//! here; Discord and e-mail plug in the same way), the [`NotifyError`] integrations return,
-//! and the notification data they render ([`Data`], Alertmanager's template `Data`).
+//! here; Discord, e-mail and Slack plug in the same way), the [`NotifyError`] integrations
+//! return, and the notification data they render ([`Data`], Alertmanager's template `Data`).
+//! Integrations that POST JSON to an HTTP API share `http_api` (templated fields, the HTTP
+//! client, retry rules, truncation).
 //!
 //! A notifier does one attempt and classifies its failure; retries, dedup and the
 //! notification log are the pipeline's job (`pipeline.rs`, `retry.rs`).
@@ -9,7 +11,9 @@ pub mod build;
 pub mod discord;
 pub mod email;
 pub mod html;
+pub mod http_api;
 pub mod render;
+pub mod slack;
 pub mod webhook;
 
 use std::future::Future;

@@ -8,6 +8,9 @@
 //!   HTTP/1.1 client tests talk to them with.
 //! * [`process`]: the `blackwatch` binary started as a daemon.
 //! * [`prometheus`]: a real Prometheus 2.42 process.
+//! * [`am`]: a real Alertmanager 0.25 process; [`recorder`]: the differential harness that
+//!   sends the same alerts through it and through a blackwatch integration and compares
+//!   the requests both make.
 //!
 //! Loopback test servers and certificate fixtures:
 //!
@@ -26,6 +29,7 @@
 // Not every test uses every helper.
 #![allow(dead_code, unused_imports)]
 
+pub mod am;
 pub mod certs;
 pub mod daemon;
 pub mod http;
@@ -34,6 +38,7 @@ pub mod poll;
 pub mod probe;
 pub mod process;
 pub mod prometheus;
+pub mod recorder;
 pub mod scrape;
 pub mod tcp;
 pub mod tls;

@@ -279,6 +279,13 @@ fn global(cx: &mut Cx, raw: &RawAlertingConfig, g: &RawGlobal) -> Global {
             cx.err(&u.referenced, "global.slack_api_url", m);
         }
     }
+    if g.slack_api_url.is_some() && g.slack_api_url_file.is_some() {
+        cx.err(
+            &loc,
+            "global",
+            "at most one of slack_api_url & slack_api_url_file must be configured",
+        );
+    }
     if let Some(t) = &g.smtp_tls_config {
         tls_config(cx, "global.smtp_tls_config", t);
     }

@@ -1,5 +1,5 @@
-//! `receivers:` and their integrations (Discord, e-mail, webhook), with `global:` defaults
-//! merged into each.
+//! `receivers:` and their integrations (Discord, e-mail, webhook, Slack), with `global:`
+//! defaults merged into each.
 
 use super::*;
 
@@ -8,6 +8,19 @@ const DISCORD_TITLE: &str = r#"{{ template "discord.default.title" . }}"#;
 const DISCORD_MESSAGE: &str = r#"{{ template "discord.default.message" . }}"#;
 
 const EMAIL_HTML: &str = r#"{{ template "email.default.html" . }}"#;
+
+/// Alertmanager's `DefaultSlackConfig` (0.25 and 0.28 alike).
+const SLACK_COLOR: &str = r#"{{ if eq .Status "firing" }}danger{{ else }}good{{ end }}"#;
+const SLACK_USERNAME: &str = r#"{{ template "slack.default.username" . }}"#;
+const SLACK_TITLE: &str = r#"{{ template "slack.default.title" . }}"#;
+const SLACK_TITLE_LINK: &str = r#"{{ template "slack.default.titlelink" . }}"#;
+const SLACK_ICON_EMOJI: &str = r#"{{ template "slack.default.iconemoji" . }}"#;
+const SLACK_ICON_URL: &str = r#"{{ template "slack.default.iconurl" . }}"#;
+const SLACK_PRETEXT: &str = r#"{{ template "slack.default.pretext" . }}"#;
+const SLACK_TEXT: &str = r#"{{ template "slack.default.text" . }}"#;
+const SLACK_FALLBACK: &str = r#"{{ template "slack.default.fallback" . }}"#;
+const SLACK_CALLBACK_ID: &str = r#"{{ template "slack.default.callbackid" . }}"#;
+const SLACK_FOOTER: &str = r#"{{ template "slack.default.footer" . }}"#;
 
 /// One receiver and its integrations, each with `global:` defaults merged, in upstream's
 /// check order.
@@ -118,12 +131,194 @@ pub(super) fn receiver(
         }
     }
 
+    let mut slack = Vec::new();
+    for (j, s) in v.slack_configs.iter().enumerate() {
+        let p = format!("{path}.slack_configs[{j}]");
+        if let Some(sc) = slack_config(cx, &p, s, g, global_http.as_ref()) {
+            slack.push(sc);
+        }
+    }
+
     Some(Receiver {
         name,
         labels: v.labels.clone(),
         discord,
         email,
         webhook,
+        slack,
+    })
+}
+
+/// One `slack_configs` entry: upstream's `UnmarshalYAML` checks (fields, actions and their
+/// confirmation, `api_url` as a URL, at most one of `api_url` & `api_url_file`), then
+/// `global.slack_api_url(_file)` inheritance with its "no global Slack API URL" error.
+fn slack_config(
+    cx: &mut Cx,
+    p: &str,
+    s: &Spanned<RawSlackConfig>,
+    g: &RawGlobal,
+    global_http: Option<&RawHttpConfig>,
+) -> Option<SlackConfig> {
+    let v = &s.value;
+    let before = cx.errors.len();
+    for (key, field) in v.unsupported() {
+        cx.unsupported(field, &format!("{p}.{key}"), &format!("`{key}`"));
+    }
+    if let Some(h) = &v.http_config {
+        http_config(cx, &format!("{p}.http_config"), h);
+    }
+    let mut fields = Vec::new();
+    for (k, f) in v.fields.iter().enumerate() {
+        let fp = format!("{p}.fields[{k}]");
+        if f.value.title.is_empty() {
+            cx.err(
+                &f.referenced,
+                &fp,
+                "missing title in Slack field configuration",
+            );
+        } else if f.value.value.is_empty() {
+            cx.err(
+                &f.referenced,
+                &fp,
+                "missing value in Slack field configuration",
+            );
+        }
+        fields.push(SlackField {
+            title: f.value.title.clone(),
+            value: f.value.value.clone(),
+            short: f.value.short,
+        });
+    }
+    let mut actions = Vec::new();
+    for (k, a) in v.actions.iter().enumerate() {
+        if let Some(action) = slack_action(cx, &format!("{p}.actions[{k}]"), a) {
+            actions.push(action);
+        }
+    }
+    let own_url = match (&v.api_url, &v.api_url_file) {
+        (Some(_), Some(_)) => {
+            cx.err(
+                &s.referenced,
+                p,
+                "at most one of api_url & api_url_file must be configured",
+            );
+            None
+        }
+        (Some(u), None) => match check_url(u.value.expose()) {
+            Ok(()) => Some(SecretSource::Inline(u.value.clone())),
+            Err(m) => {
+                cx.err(&u.referenced, &format!("{p}.api_url"), m);
+                None
+            }
+        },
+        (None, Some(f)) => Some(SecretSource::File(cx.file_path(&f.value))),
+        (None, None) => match (&g.slack_api_url, &g.slack_api_url_file) {
+            // Both set is reported once, under `global`.
+            (Some(_), Some(_)) => None,
+            (Some(u), None) => Some(SecretSource::Inline(u.value.clone())),
+            (None, Some(f)) => Some(SecretSource::File(cx.file_path(&f.value))),
+            (None, None) => {
+                cx.err(
+                    &s.referenced,
+                    p,
+                    "no global Slack API URL set either inline or in a file",
+                );
+                None
+            }
+        },
+    };
+    if cx.errors.len() > before {
+        return None;
+    }
+    let text = |t: &Option<String>, default: &str| t.clone().unwrap_or_else(|| default.into());
+    Some(SlackConfig {
+        send_resolved: v.send_resolved.unwrap_or(false),
+        api_url: own_url?,
+        http_config: v
+            .http_config
+            .as_ref()
+            .map(|h| h.value.clone())
+            .or_else(|| global_http.cloned())
+            .unwrap_or_default(),
+        channel: v.channel.clone().unwrap_or_default(),
+        username: text(&v.username, SLACK_USERNAME),
+        color: text(&v.color, SLACK_COLOR),
+        title: text(&v.title, SLACK_TITLE),
+        title_link: text(&v.title_link, SLACK_TITLE_LINK),
+        pretext: text(&v.pretext, SLACK_PRETEXT),
+        text: text(&v.text, SLACK_TEXT),
+        fields,
+        short_fields: v.short_fields,
+        footer: text(&v.footer, SLACK_FOOTER),
+        fallback: text(&v.fallback, SLACK_FALLBACK),
+        callback_id: text(&v.callback_id, SLACK_CALLBACK_ID),
+        icon_emoji: text(&v.icon_emoji, SLACK_ICON_EMOJI),
+        icon_url: text(&v.icon_url, SLACK_ICON_URL),
+        image_url: v.image_url.clone().unwrap_or_default(),
+        thumb_url: v.thumb_url.clone().unwrap_or_default(),
+        link_names: v.link_names,
+        mrkdwn_in: v.mrkdwn_in.clone(),
+        actions,
+    })
+}
+
+/// One Slack action as upstream's `SlackAction.UnmarshalYAML` checks and normalises it.
+fn slack_action(cx: &mut Cx, p: &str, a: &Spanned<RawSlackAction>) -> Option<SlackAction> {
+    let v = &a.value;
+    // The confirmation is checked when it is decoded, before the action's own rules (upstream decodes it first).
+    if let Some(c) = &v.confirm {
+        if c.value.text.is_empty() {
+            cx.err(
+                &c.referenced,
+                &format!("{p}.confirm"),
+                "missing text in Slack confirmation configuration",
+            );
+            return None;
+        }
+    }
+    if v.kind.is_empty() {
+        cx.err(
+            &a.referenced,
+            p,
+            "missing type in Slack action configuration",
+        );
+        return None;
+    }
+    if v.text.is_empty() {
+        cx.err(
+            &a.referenced,
+            p,
+            "missing text in Slack action configuration",
+        );
+        return None;
+    }
+    if v.url.is_empty() && v.name.is_empty() {
+        cx.err(
+            &a.referenced,
+            p,
+            "missing name or url in Slack action configuration",
+        );
+        return None;
+    }
+    let with_url = !v.url.is_empty();
+    let keep = |s: &String| if with_url { String::new() } else { s.clone() };
+    Some(SlackAction {
+        kind: v.kind.clone(),
+        text: v.text.clone(),
+        url: v.url.clone(),
+        style: v.style.clone(),
+        name: keep(&v.name),
+        value: keep(&v.value),
+        confirm: v
+            .confirm
+            .as_ref()
+            .filter(|_| !with_url)
+            .map(|c| SlackConfirm {
+                text: c.value.text.clone(),
+                title: c.value.title.clone(),
+                ok_text: c.value.ok_text.clone(),
+                dismiss_text: c.value.dismiss_text.clone(),
+            }),
     })
 }
 
