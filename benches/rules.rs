@@ -11,6 +11,9 @@
 //!   exist and their annotations are templated every tick.
 //! * `rules/tick_1_rule_10k_targets`: one rule over all 10,000 targets, for the per-rule
 //!   floor.
+//! * `rules/tick_1000_range_rules_10k_targets`: 1,000 rules of the PromQL issue 16 added
+//!   (`rate`, `increase`, `deriv`, `predict_linear`, `offset`, a subquery), each over one job,
+//!   on the same store: the cost of the range functions next to the first group's.
 //!
 //! Before the criterion groups it prints the store's history size with range rules of
 //! `[5m]` and `[1h]` over 15 s probe intervals (`Store::stats`, 16 bytes a sample), the
@@ -111,6 +114,32 @@ fn rules_yaml() -> String {
     y
 }
 
+/// 1,000 rules (100 per job) of range functions, `offset` and subqueries.
+fn range_rules_yaml() -> String {
+    let mut y = String::from("groups:\n  - name: bench_ranges\n    rules:\n");
+    for j in 0..JOBS {
+        let job = format!("job{j}");
+        for k in 0..20 {
+            y.push_str(&format!(
+                "      - alert: Rate{k}\n        expr: rate(probe_duration_seconds{{job=\"{job}\"}}[5m]) > 0.5\n"
+            ));
+            y.push_str(&format!(
+                "      - alert: Increase{k}\n        expr: increase(probe_http_status_code{{job=\"{job}\"}}[5m]) > 100\n"
+            ));
+            y.push_str(&format!(
+                "      - alert: Predict{k}\n        expr: predict_linear(probe_ssl_earliest_cert_expiry{{job=\"{job}\"}}[10m], 86400) - time() < 86400 * 3\n"
+            ));
+            y.push_str(&format!(
+                "      - alert: WorseThanBefore{k}\n        expr: avg_over_time(probe_success{{job=\"{job}\"}}[2m]) < avg_over_time(probe_success{{job=\"{job}\"}}[2m] offset 5m)\n"
+            ));
+            y.push_str(&format!(
+                "      - alert: WorstMinute{k}\n        expr: max_over_time(deriv(probe_duration_seconds{{job=\"{job}\"}}[1m])[5m:1m]) > 1\n"
+            ));
+        }
+    }
+    y
+}
+
 fn ranges(groups: &[Arc<blackwatch::rules::file::RuleDef>]) -> HashMap<String, Duration> {
     let mut out: HashMap<String, Duration> = HashMap::new();
     for r in groups {
@@ -123,6 +152,20 @@ fn ranges(groups: &[Arc<blackwatch::rules::file::RuleDef>]) -> HashMap<String, D
 }
 
 fn history_report() {
+    for (label, yaml) in [("first", rules_yaml()), ("range", range_rules_yaml())] {
+        let defs = parse_str(&yaml, Path::new("bench.yml")).expect("bench rules load");
+        let store = Store::new(Duration::from_secs(3600));
+        store.set_ranges(&ranges(&defs[0].rules));
+        fill(&store, 45);
+        let s = store.stats();
+        eprintln!(
+            "store history for the {label} 1,000-rule group, {TARGETS} targets at 15s for 11 \
+             minutes: {} series, {} samples, {:.1} MiB of samples",
+            s.history_series,
+            s.history_samples,
+            (s.history_samples * BYTES_PER_SAMPLE) as f64 / (1024.0 * 1024.0)
+        );
+    }
     for (label, range, rounds) in [("[5m]", 300u64, 25i64), ("[1h]", 3600, 245)] {
         let store = Store::new(Duration::from_secs(3600));
         let mut r = HashMap::new();
@@ -213,6 +256,21 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             ts += 1;
             black_box(single.eval(ts, &store, &overlay, &settings));
+        })
+    });
+    let ranged = parse_str(&range_rules_yaml(), Path::new("ranges.yml")).expect("range rules");
+    let ranged = Arc::new(ranged.into_iter().next().expect("one group"));
+    assert_eq!(ranged.rules.len(), 1000);
+    let range_store = Store::new(Duration::from_secs(3600));
+    range_store.set_ranges(&ranges(&ranged.rules));
+    let range_last = fill(&range_store, 45);
+    breakdown(&ranged, &range_store, &overlay, &settings, range_last);
+    let mut range_group = Group::new(ranged, Duration::from_secs(15));
+    let mut ts = range_last;
+    g.bench_function("tick_1000_range_rules_10k_targets", |b| {
+        b.iter(|| {
+            ts += 1;
+            black_box(range_group.eval(ts, &range_store, &overlay, &settings));
         })
     });
     g.finish();
