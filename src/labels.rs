@@ -127,15 +127,18 @@ impl Matcher {
         let value = value.into();
         let re = if op.is_regex() {
             Some(
-                regex::RegexBuilder::new(&format!("^(?:{value})$"))
-                    .size_limit(1 << 20)
-                    .build()
-                    .map_err(|e| {
-                        let detail = e.to_string();
-                        let last = detail.lines().last().unwrap_or_default().trim();
-                        let last = last.strip_prefix("error: ").unwrap_or(last);
-                        MatcherError(format!("error parsing regexp: {last}: `{value}`"))
-                    })?,
+                regex::RegexBuilder::new(&format!(
+                    "^(?:{})$",
+                    crate::base::goregex::to_rust(&value)
+                ))
+                .size_limit(1 << 20)
+                .build()
+                .map_err(|e| {
+                    let detail = e.to_string();
+                    let last = detail.lines().last().unwrap_or_default().trim();
+                    let last = last.strip_prefix("error: ").unwrap_or(last);
+                    MatcherError(format!("error parsing regexp: {last}: `{value}`"))
+                })?,
             )
         } else {
             None

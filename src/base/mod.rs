@@ -12,6 +12,7 @@ pub mod error;
 pub mod expo;
 pub mod fs;
 pub mod go;
+pub mod goregex;
 pub mod gostr;
 pub mod names;
 pub mod secret;

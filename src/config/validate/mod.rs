@@ -58,9 +58,10 @@ impl Cx {
     }
 }
 
-/// Compiles a regex with RE2-compatible settings: unanchored, size-limited.
+/// Compiles a regex with RE2-compatible settings: unanchored, size-limited, Go's ASCII
+/// Perl classes and word boundaries (`base::goregex`).
 pub fn compile_regex(re: &str) -> Result<Regex, String> {
-    RegexBuilder::new(re)
+    RegexBuilder::new(&crate::base::goregex::to_rust(re))
         .size_limit(1 << 20)
         .build()
         .map_err(|e| {

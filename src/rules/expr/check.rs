@@ -13,6 +13,8 @@ use promql_parser::parser::{self, LabelModifier, VectorMatchCardinality, VectorS
 use promql_parser::parser::{AtModifier, Offset};
 use regex::Regex;
 
+use crate::base::goregex;
+
 use super::{ExprError, Labels, MatchOp, Matcher, NAME};
 
 /// The functions of Prometheus 2.42 that work on float samples (everything else, the native
@@ -635,8 +637,11 @@ fn selector(vs: &VectorSelector) -> Result<Selector, ExprError> {
         let op = match &m.op {
             PMatchOp::Equal => MatchOp::Equal(m.value.clone()),
             PMatchOp::NotEqual => MatchOp::NotEqual(m.value.clone()),
-            PMatchOp::Re(r) => MatchOp::Re(r.clone()),
-            PMatchOp::NotRe(r) => MatchOp::NotRe(r.clone()),
+            // Recompiled with Go's ASCII classes; the parser already checked the pattern.
+            PMatchOp::Re(r) => MatchOp::Re(go_anchored(&m.value).unwrap_or_else(|| r.clone())),
+            PMatchOp::NotRe(r) => {
+                MatchOp::NotRe(go_anchored(&m.value).unwrap_or_else(|| r.clone()))
+            }
         };
         out.push(Matcher {
             name: m.name.clone(),
@@ -762,7 +767,7 @@ fn call(c: &parser::Call) -> Result<Node, ExprError> {
             let replacement = string_arg(&args[2], name)?;
             let src = string_arg(&args[3], name)?;
             let re = string_arg(&args[4], name)?;
-            let regex = Regex::new(&format!("^(?:{re})$")).map_err(|_| {
+            let regex = Regex::new(&format!("^(?:{})$", goregex::to_rust(&re))).map_err(|_| {
                 ExprError::Invalid(format!(
                     "invalid regular expression in label_replace(): {re}"
                 ))
@@ -849,4 +854,9 @@ fn call(c: &parser::Call) -> Result<Node, ExprError> {
         .map(|a| convert(a))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Node::Call { func, args })
+}
+
+/// A selector's regex as Prometheus (Go) compiles it: anchored, with Go's ASCII classes.
+fn go_anchored(pattern: &str) -> Option<Regex> {
+    Regex::new(&format!("^(?:{})$", goregex::to_rust(pattern))).ok()
 }

@@ -211,7 +211,7 @@ impl Params {
     fn receiver(&self) -> Result<Option<regex::Regex>, String> {
         match self.values.get("receiver").and_then(|v| v.first()) {
             None => Ok(None),
-            Some(r) => regex::Regex::new(&format!("^(?:{r})$"))
+            Some(r) => regex::Regex::new(&format!("^(?:{})$", crate::base::goregex::to_rust(r)))
                 .map(Some)
                 .map_err(|e| format!("failed to parse receiver param: {e}")),
         }
