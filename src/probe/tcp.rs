@@ -218,7 +218,7 @@ async fn handshake(
         TlsConnector::from(config).connect(server_name, conn),
     )
     .await
-    .map_err(|e| format!("tls: {e}"))?;
+    .map_err(|e| format!("tls: {}", crate::client::tls::handshake_error(&e)))?;
     let state = TlsState::from_connection(stream.get_ref().1);
     tls::record_metrics(&mut cx.registry, &state, &chain, false);
     Ok(Box::new(stream))

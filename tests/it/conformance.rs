@@ -343,6 +343,15 @@ fn scenarios() -> (Vec<Scenario>, Fixtures) {
         &self_signed_localhost(),
         body_handler.clone(),
     ));
+    // `openssl req -x509`'s default: self-signed with CA:TRUE, pinned through ca_file.
+    let pinned_ca_cert =
+        crate::support::certs::self_signed(&crate::support::LeafSpec::localhost().ca_true());
+    let pinned_ca_file = write_temp_file(pinned_ca_cert.chain_pem().as_bytes(), ".crt");
+    let pinned_ca = Arc::new(HttpServer::tls(&pinned_ca_cert, body_handler.clone()));
+    let pinned_tls = format!("tls_config:\n  ca_file: {}\n", yaml_path(&pinned_ca_file));
+    // The same certificate not pinned: signed by an unknown authority.
+    let other_ca_file = TestCa::new("Unrelated CA").write_ca_file();
+    let other_tls = format!("tls_config:\n  ca_file: {}\n", yaml_path(&other_ca_file));
     let expired = Arc::new(HttpServer::tls(
         &ca.expired_localhost(),
         body_handler.clone(),
@@ -538,6 +547,15 @@ fn scenarios() -> (Vec<Scenario>, Fixtures) {
         Scenario::new("https_self_signed_fails", self_signed.url("/"), false)
             .http("method: GET")
             .server(&self_signed),
+        Scenario::new("https_self_signed_ca_true_pinned", pinned_ca.localhost_url("/"), true)
+            .http(&pinned_tls)
+            .server(&pinned_ca),
+        Scenario::new("https_self_signed_ca_true_ip", pinned_ca.url("/"), true)
+            .http(&pinned_tls)
+            .server(&pinned_ca),
+        Scenario::new("https_self_signed_ca_true_other_ca", pinned_ca.localhost_url("/"), false)
+            .http(&other_tls)
+            .server(&pinned_ca),
         Scenario::new("https_insecure_skip_verify", self_signed.url("/"), true)
             .http(insecure)
             .server(&self_signed),
@@ -609,7 +627,7 @@ fn scenarios() -> (Vec<Scenario>, Fixtures) {
     (
         list,
         Fixtures {
-            _files: vec![ca_file, older_ca_file],
+            _files: vec![ca_file, older_ca_file, pinned_ca_file, other_ca_file],
         },
     )
 }

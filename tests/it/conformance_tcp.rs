@@ -198,6 +198,11 @@ async fn scenarios() -> (Vec<Scenario>, Fixtures) {
     let tls_ok = tls_server(&with_ip, "");
     let tls_no_ip = tls_server(&without_ip, "");
     let tls_self = tls_server(&self_signed, "+OK POP3 ready\r\n");
+    // `openssl req -x509`'s default: self-signed with CA:TRUE, pinned through ca_file.
+    let pinned = crate::support::certs::self_signed(&crate::support::LeafSpec::localhost().ca_true());
+    let pinned_file = write_temp_file(pinned.chain_pem().as_bytes(), ".crt");
+    let pinned_path = yaml_path(&pinned_file);
+    let tls_pinned = tls_server(&pinned, "+OK POP3 ready\r\n");
     let tls_closing = tls_server_closing(&self_signed, "220 not pop\r\n", false);
     let ssh = banner_server(
         "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n",
@@ -251,6 +256,8 @@ async fn scenarios() -> (Vec<Scenario>, Fixtures) {
         Scenario::new("tls_server_name", tls_no_ip.target(), true)
             .tcp(&format!("{ca_tls}  server_name: localhost\n")),
         Scenario::new("tls_self_signed", tls_self.localhost_target(), false).tcp("tls: true\n"),
+        Scenario::new("tls_self_signed_ca_true_pinned", tls_pinned.localhost_target(), true)
+            .tcp(&format!("tls: true\ntls_config:\n  ca_file: {pinned_path}\n")),
         Scenario::new("tls_insecure", tls_self.target(), true).tcp(
             "tls: true\ntls_config:\n  insecure_skip_verify: true\nquery_response:\n  - expect: \"^\\\\+OK\"\n",
         ),
@@ -318,13 +325,14 @@ async fn scenarios() -> (Vec<Scenario>, Fixtures) {
         smtp_no_ip,
         bytes,
         postgres,
+        tls_pinned,
     ];
     (
         scenarios,
         Fixtures {
             _servers: servers,
             _v6: v6,
-            _files: vec![ca_file],
+            _files: vec![ca_file, pinned_file],
         },
     )
 }

@@ -1056,6 +1056,7 @@ async fn leaf_certificate_info_and_tls_version() {
         dns_names: vec!["localhost".to_string(), "www.example.test".to_string()],
         ip_addrs: vec![IpAddr::V4(Ipv4Addr::LOCALHOST)],
         validity: Validity::default(),
+        ca: false,
     };
     let cert = ca.issue(&spec);
     let tls = format!("tls_config:\n  ca_file: {}", yaml_path(&ca_file));

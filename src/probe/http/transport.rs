@@ -171,7 +171,7 @@ async fn connect_tls(
     let stream = TlsConnector::from(config)
         .connect(server_name, tcp)
         .await
-        .map_err(|e| format!("tls: {e}"))?;
+        .map_err(|e| format!("tls: {}", crate::client::tls::handshake_error(&e)))?;
     // Like Go's trace, a hop counts connect and tls only once it has a usable
     // connection: a failed handshake contributes its resolve time alone.
     add_phase(cx, "connect", connect_time);

@@ -227,6 +227,9 @@ pub struct LeafSpec {
     pub ip_addrs: Vec<IpAddr>,
     /// Validity window.
     pub validity: Validity,
+    /// `basicConstraints CA:TRUE` with `keyCertSign`, as `openssl req -x509` makes a
+    /// self-signed certificate by default.
+    pub ca: bool,
 }
 
 impl LeafSpec {
@@ -237,6 +240,7 @@ impl LeafSpec {
             dns_names: vec!["localhost".to_owned()],
             ip_addrs: vec![IpAddr::V4(Ipv4Addr::LOCALHOST)],
             validity: Validity::default(),
+            ca: false,
         }
     }
 
@@ -247,7 +251,14 @@ impl LeafSpec {
             dns_names: names.iter().map(|n| (*n).to_owned()).collect(),
             ip_addrs: Vec::new(),
             validity: Validity::default(),
+            ca: false,
         }
+    }
+
+    /// Marks the certificate `CA:TRUE` (see [`Self::ca`]).
+    pub fn ca_true(mut self) -> Self {
+        self.ca = true;
+        self
     }
 
     /// Drops all IP SANs (so connecting to `127.0.0.1` fails hostname verification).
@@ -283,6 +294,10 @@ impl LeafSpec {
             KeyUsagePurpose::DigitalSignature,
             KeyUsagePurpose::KeyEncipherment,
         ];
+        if self.ca {
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            params.key_usages.push(KeyUsagePurpose::KeyCertSign);
+        }
         // Usable both as a server and as a client certificate.
         params.extended_key_usages = vec![
             ExtendedKeyUsagePurpose::ServerAuth,
