@@ -136,12 +136,23 @@ pub struct Receiver {
     pub email: Vec<EmailConfig>,
     pub webhook: Vec<WebhookConfig>,
     pub slack: Vec<SlackConfig>,
+    pub msteams: Vec<MSTeamsConfig>,
+    pub msteamsv2: Vec<MSTeamsV2Config>,
+    pub rocketchat: Vec<RocketchatConfig>,
+    pub jira: Vec<JiraConfig>,
 }
 
 impl Receiver {
     /// Number of integrations.
     pub fn integrations(&self) -> usize {
-        self.discord.len() + self.email.len() + self.webhook.len() + self.slack.len()
+        self.discord.len()
+            + self.email.len()
+            + self.webhook.len()
+            + self.slack.len()
+            + self.msteams.len()
+            + self.msteamsv2.len()
+            + self.rocketchat.len()
+            + self.jira.len()
     }
 }
 
@@ -203,6 +214,94 @@ pub struct SlackConfirm {
     pub title: String,
     pub ok_text: String,
     pub dismiss_text: String,
+}
+
+/// `msteams_configs[i]` (Alertmanager 0.26+) with upstream's defaults and `global.http_config`
+/// merged; texts are unexpanded template text.
+#[derive(Clone, Debug)]
+pub struct MSTeamsConfig {
+    pub send_resolved: bool,
+    /// `webhook_url` or `webhook_url_file` (re-read and trimmed on every send).
+    pub webhook_url: SecretSource,
+    pub http_config: RawHttpConfig,
+    pub title: String,
+    pub summary: String,
+    pub text: String,
+}
+
+/// `msteamsv2_configs[i]` (Alertmanager 0.28, Teams workflows).
+#[derive(Clone, Debug)]
+pub struct MSTeamsV2Config {
+    pub send_resolved: bool,
+    pub webhook_url: SecretSource,
+    pub http_config: RawHttpConfig,
+    pub title: String,
+    pub text: String,
+}
+
+/// `rocketchat_configs[i]` (Alertmanager 0.28) with `global.rocketchat_*` merged.
+#[derive(Clone, Debug)]
+pub struct RocketchatConfig {
+    pub send_resolved: bool,
+    pub http_config: RawHttpConfig,
+    /// `api_url`, `global.rocketchat_api_url` or `https://open.rocket.chat/`.
+    pub api_url: String,
+    /// Read once when the integration is built (upstream reads them in `New`).
+    pub token_id: SecretSource,
+    pub token: SecretSource,
+    /// Sent as is (not a template in 0.28.0).
+    pub channel: String,
+    pub color: String,
+    pub title: String,
+    pub title_link: String,
+    pub text: String,
+    pub fields: Vec<RocketchatField>,
+    pub short_fields: bool,
+    pub emoji: String,
+    pub icon_url: String,
+    pub image_url: String,
+    pub thumb_url: String,
+    /// Accepted and unused, as upstream.
+    pub link_names: bool,
+    pub actions: Vec<RocketchatAction>,
+}
+
+/// One attachment field; `short: None` takes the config's `short_fields`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RocketchatField {
+    pub short: Option<bool>,
+    pub title: String,
+    pub value: String,
+}
+
+/// One attachment button: what upstream sends of an action (templates).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RocketchatAction {
+    pub text: String,
+    pub url: String,
+    pub msg: String,
+}
+
+/// `jira_configs[i]` (Alertmanager 0.28) with `global.jira_api_url` merged.
+#[derive(Clone, Debug)]
+pub struct JiraConfig {
+    pub send_resolved: bool,
+    pub http_config: RawHttpConfig,
+    /// The REST API base, e.g. `https://x.atlassian.net/rest/api/2`.
+    pub api_url: String,
+    pub project: String,
+    pub summary: String,
+    pub description: String,
+    pub labels: Vec<String>,
+    pub priority: String,
+    pub issue_type: String,
+    pub reopen_transition: String,
+    pub resolve_transition: String,
+    pub wont_fix_resolution: String,
+    /// Zero: no limit.
+    pub reopen_duration: Duration,
+    /// Sent as given, merged over the standard fields.
+    pub fields: BTreeMap<String, serde_json::Value>,
 }
 
 /// `discord_configs[i]`; templates are still unexpanded template text.

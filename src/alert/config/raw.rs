@@ -129,17 +129,21 @@ pub struct RawGlobal {
     pub telegram_api_url: Option<Spanned<String>>,
     #[serde(default, skip_serializing)]
     pub webex_api_url: Option<Spanned<String>>,
-    #[serde(default, skip_serializing)]
+    /// The default `api_url` of `rocketchat_configs` (upstream's default
+    /// `https://open.rocket.chat/` applies when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rocketchat_api_url: Option<Spanned<String>>,
-    #[serde(default, skip_serializing)]
-    pub rocketchat_token: Option<Unsupported>,
-    #[serde(default, skip_serializing)]
-    pub rocketchat_token_file: Option<Unsupported>,
-    #[serde(default, skip_serializing)]
-    pub rocketchat_token_id: Option<Unsupported>,
-    #[serde(default, skip_serializing)]
-    pub rocketchat_token_id_file: Option<Unsupported>,
-    #[serde(default, skip_serializing)]
+    /// The default `token` / `token_id` of `rocketchat_configs` (each with its `_file`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rocketchat_token: Option<Spanned<Secret>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rocketchat_token_file: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rocketchat_token_id: Option<Spanned<Secret>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rocketchat_token_id_file: Option<Spanned<String>>,
+    /// The default `api_url` of `jira_configs` (no default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jira_api_url: Option<Spanned<String>>,
     #[serde(default, skip_serializing)]
     pub mattermost_webhook_url: Option<Unsupported>,
@@ -237,6 +241,14 @@ pub struct RawReceiver {
     pub webhook_configs: Vec<Spanned<RawWebhookConfig>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub slack_configs: Vec<Spanned<RawSlackConfig>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub msteams_configs: Vec<Spanned<RawMSTeamsConfig>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub msteamsv2_configs: Vec<Spanned<RawMSTeamsV2Config>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub jira_configs: Vec<Spanned<RawJiraConfig>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rocketchat_configs: Vec<Spanned<RawRocketchatConfig>>,
 
     // Integrations upstream has and blackwatch does not (yet): rejected by name.
     #[serde(default, skip_serializing)]
@@ -256,14 +268,6 @@ pub struct RawReceiver {
     #[serde(default, skip_serializing)]
     pub webex_configs: Option<Spanned<Unsupported>>,
     #[serde(default, skip_serializing)]
-    pub msteams_configs: Option<Spanned<Unsupported>>,
-    #[serde(default, skip_serializing)]
-    pub msteamsv2_configs: Option<Spanned<Unsupported>>,
-    #[serde(default, skip_serializing)]
-    pub jira_configs: Option<Spanned<Unsupported>>,
-    #[serde(default, skip_serializing)]
-    pub rocketchat_configs: Option<Spanned<Unsupported>>,
-    #[serde(default, skip_serializing)]
     pub mattermost_configs: Option<Spanned<Unsupported>>,
     #[serde(default, skip_serializing)]
     pub incidentio_configs: Option<Spanned<Unsupported>>,
@@ -271,7 +275,7 @@ pub struct RawReceiver {
 
 impl RawReceiver {
     /// The integrations that are rejected, with their key names.
-    pub fn unsupported(&self) -> [(&'static str, &Option<Spanned<Unsupported>>); 14] {
+    pub fn unsupported(&self) -> [(&'static str, &Option<Spanned<Unsupported>>); 10] {
         [
             ("pagerduty_configs", &self.pagerduty_configs),
             ("opsgenie_configs", &self.opsgenie_configs),
@@ -281,10 +285,6 @@ impl RawReceiver {
             ("sns_configs", &self.sns_configs),
             ("telegram_configs", &self.telegram_configs),
             ("webex_configs", &self.webex_configs),
-            ("msteams_configs", &self.msteams_configs),
-            ("msteamsv2_configs", &self.msteamsv2_configs),
-            ("jira_configs", &self.jira_configs),
-            ("rocketchat_configs", &self.rocketchat_configs),
             ("mattermost_configs", &self.mattermost_configs),
             ("incidentio_configs", &self.incidentio_configs),
         ]
@@ -505,6 +505,167 @@ pub struct RawSlackConfirm {
     pub ok_text: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub dismiss_text: String,
+}
+
+/// `msteams_configs[i]` (Alertmanager 0.26+; `summary` and `webhook_url_file` 0.27+).
+/// Template fields left out take upstream's defaults in validation.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMSTeamsConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_resolved: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_config: Option<Spanned<RawHttpConfig>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<Spanned<Secret>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url_file: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+/// `msteamsv2_configs[i]` (Alertmanager 0.28: Teams workflows / Power Automate).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMSTeamsV2Config {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_resolved: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_config: Option<Spanned<RawHttpConfig>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<Spanned<Secret>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url_file: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+/// `rocketchat_configs[i]` (Alertmanager 0.28). `short_fields` and `link_names` are always
+/// dumped, as upstream's struct has no `omitempty` for them.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRocketchatConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_resolved: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_config: Option<Spanned<RawHttpConfig>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_url: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_id: Option<Spanned<Secret>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_id_file: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<Spanned<Secret>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub channel: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title_link: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<RawRocketchatField>,
+    #[serde(default)]
+    pub short_fields: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emoji: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icon_url: Option<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub image_url: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub thumb_url: String,
+    /// Accepted and unused, as upstream.
+    #[serde(default)]
+    pub link_names: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<RawRocketchatAction>,
+}
+
+/// `rocketchat_configs[i].fields[j]`: upstream's struct has no YAML tags, so the keys are
+/// its lower-cased Go field names.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRocketchatField {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub short: Option<bool>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub title: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub value: String,
+}
+
+/// `rocketchat_configs[i].actions[j]`, keys as yaml.v2 derives them from upstream's
+/// untagged Go struct (`imageurl`, `iswebview`, …). Only `text`, `url` and `msg` are sent
+/// (as buttons), as upstream.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRocketchatAction {
+    #[serde(default, rename = "type", skip_serializing_if = "String::is_empty")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub text: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub url: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub imageurl: String,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub iswebview: bool,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub webviewheightratio: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub msg: String,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub msginchatwindow: bool,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub msgprocessingtype: String,
+}
+
+/// `jira_configs[i]` (Alertmanager 0.28). Authentication is `http_config`'s.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJiraConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_resolved: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_config: Option<Spanned<RawHttpConfig>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_url: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub project: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub issue_type: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reopen_transition: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub resolve_transition: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub wont_fix_resolution: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reopen_duration: Option<PromDuration>,
+    /// Custom and standard issue fields, sent as given (not templated), as upstream.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]

@@ -1,5 +1,6 @@
 //! Integrations built from a receiver's configuration: one [`Integration`] per
-//! `webhook_configs`, `discord_configs`, `email_configs` and `slack_configs` entry, with its
+//! `webhook_configs`, `discord_configs`, `email_configs`, `slack_configs`, `msteams_configs`,
+//! `msteamsv2_configs`, `jira_configs` and `rocketchat_configs` entry, with its
 //! notification-log identity, HTTP client settings and credential sources (inline or
 //! `*_file`).
 
@@ -9,6 +10,10 @@ use std::sync::Arc;
 use crate::alert::config::raw::RawHttpConfig;
 use crate::alert::config::{tls_settings, Receiver};
 use crate::alert::nflog::IntegrationId;
+use crate::alert::notify::jira::Jira;
+use crate::alert::notify::msteams::MSTeams;
+use crate::alert::notify::msteamsv2::MSTeamsV2;
+use crate::alert::notify::rocketchat::Rocketchat;
 use crate::alert::notify::slack::Slack;
 use crate::alert::notify::webhook::{Webhook, WebhookSettings};
 use crate::alert::notify::{FailReason, Integration, NotifyError};
@@ -87,6 +92,45 @@ pub fn build_integrations(
             )),
         }
     }
+    // Alertmanager 0.26+ integrations.
+    macro_rules! build_each {
+        ($list:expr, $kind:literal, $key:literal, $new:path) => {
+            for (index, c) in $list.iter().enumerate() {
+                let id = IntegrationId {
+                    receiver: r.name.clone(),
+                    integration: $kind.into(),
+                    index,
+                };
+                match $new(c.clone(), templates.clone(), client, base_dir) {
+                    Ok(n) => out.push((
+                        id,
+                        Integration {
+                            notifier: Arc::new(n),
+                            index,
+                            send_resolved: c.send_resolved,
+                        },
+                    )),
+                    Err(e) => {
+                        missing.push(format!("receiver {:?}: {}[{index}]: {e}", r.name, $key))
+                    }
+                }
+            }
+        };
+    }
+    build_each!(r.msteams, "msteams", "msteams_configs", MSTeams::new);
+    build_each!(
+        r.msteamsv2,
+        "msteamsv2",
+        "msteamsv2_configs",
+        MSTeamsV2::new
+    );
+    build_each!(r.jira, "jira", "jira_configs", Jira::new);
+    build_each!(
+        r.rocketchat,
+        "rocketchat",
+        "rocketchat_configs",
+        Rocketchat::new
+    );
     (out, missing)
 }
 

@@ -342,6 +342,104 @@ impl JsonClient {
     }
 }
 
+impl JsonClient {
+    /// A JSON request of any method, for APIs beyond one POST (Jira's search / create /
+    /// transition flow): `Content-Type: application/json` on every request (upstream's Jira
+    /// client sets it on its GETs too), the `User-Agent`, `extra` headers (Rocket.Chat's
+    /// `X-Auth-Token` / `X-User-Id`, Jira's `Accept-Language`), the `http_config`
+    /// credentials and headers, the body when given. Errors as [`Self::post_json`]'s.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn request(
+        &self,
+        method: http::Method,
+        url: &str,
+        extra: &[(&str, &str)],
+        body: Option<String>,
+        timeout: Option<Duration>,
+        now: SystemTime,
+    ) -> Result<HttpResponse, NotifyError> {
+        let mut req = self
+            .client
+            .request(method, url)
+            .header("Content-Type", "application/json")
+            .header("User-Agent", &self.user_agent);
+        for (k, v) in extra {
+            let mut value = http::HeaderValue::from_str(v).map_err(|_| {
+                NotifyError::new(
+                    false,
+                    FailReason::Other,
+                    format!("invalid value for header {k}"),
+                )
+            })?;
+            value.set_sensitive(true);
+            req = req.header(*k, value);
+        }
+        if let Some(body) = body {
+            req = req.body(body);
+        }
+        let headers = self
+            .headers
+            .resolve()
+            .await
+            .map_err(|e| NotifyError::new(e.retryable(), FailReason::Other, e.to_string()))?;
+        for (k, v) in headers {
+            req = req.header(k, v.expose());
+        }
+        if let Some(t) = timeout {
+            req = req.timeout(t);
+        }
+        let mut resp = req.send().await.map_err(NotifyError::from_request)?;
+        let header = |name: http::HeaderName| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let content_type = header(http::header::CONTENT_TYPE).unwrap_or_default();
+        let retry_after =
+            header(http::header::RETRY_AFTER).and_then(|v| parse_retry_after(&v, now));
+        let status = resp.status().as_u16();
+        let mut bytes = Vec::new();
+        while bytes.len() < MAX_RESPONSE_BYTES {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        bytes.truncate(MAX_RESPONSE_BYTES);
+        Ok(HttpResponse {
+            status,
+            content_type,
+            retry_after,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        })
+    }
+}
+
+/// Go's `(*url.URL).JoinPath(elem)` on an `http(s)` URL: the path and `elem` joined and
+/// cleaned (`path.Join`: no `//`, `.` or `..`), a trailing `/` of `elem` kept; query and
+/// fragment stay. `None` when `base` does not parse.
+pub fn join_path(base: &str, elem: &str) -> Option<String> {
+    let mut u = url::Url::parse(base).ok()?;
+    let joined = format!("{}/{elem}", u.path());
+    let mut parts: Vec<&str> = Vec::new();
+    for seg in joined.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            s => parts.push(s),
+        }
+    }
+    let mut path = format!("/{}", parts.join("/"));
+    if elem.ends_with('/') && !path.ends_with('/') {
+        path.push('/');
+    }
+    u.set_path(&path);
+    Some(u.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -453,6 +551,28 @@ mod tests {
         let mut ok = TmplText::new(&set, &ctx, &[]);
         assert_eq!(ok.text(""), "");
         assert!(ok.finish().is_ok());
+    }
+
+    #[test]
+    fn join_path_as_go_url_join_path() {
+        let j = |b: &str, e: &str| join_path(b, e).unwrap();
+        assert_eq!(
+            j("https://open.rocket.chat/", "api/v1/chat.postMessage"),
+            "https://open.rocket.chat/api/v1/chat.postMessage"
+        );
+        assert_eq!(
+            j("http://h:1", "api/v1/chat.postMessage"),
+            "http://h:1/api/v1/chat.postMessage"
+        );
+        assert_eq!(
+            j("http://h/base//x/", "issue/OPS-1/transitions"),
+            "http://h/base/x/issue/OPS-1/transitions"
+        );
+        assert_eq!(j("http://h/a/b?q=1", "../c"), "http://h/a/c?q=1");
+        assert_eq!(
+            j("http://h/rest/api/2", "search"),
+            "http://h/rest/api/2/search"
+        );
     }
 
     #[test]

@@ -12,7 +12,11 @@ pub mod discord;
 pub mod email;
 pub mod html;
 pub mod http_api;
+pub mod jira;
+pub mod msteams;
+pub mod msteamsv2;
 pub mod render;
+pub mod rocketchat;
 pub mod slack;
 pub mod webhook;
 

@@ -24,7 +24,9 @@ use crate::template::am::Kv;
 use crate::template::time::GoTime;
 use crate::template::{FuncMap, JsonRepr, MissingKey, Object, Templates, Value};
 
-/// Upstream's `template/default.tmpl` (Alertmanager 0.25).
+/// Upstream's `template/default.tmpl`: Alertmanager 0.25's, plus what 0.28 adds for its newer
+/// integrations (`__text_alert_list_markdown`, `msteams.*`, `msteamsv2.*`, `jira.*`,
+/// `rocketchat.*`), appended verbatim.
 pub const DEFAULT_TMPL: &str = include_str!("templates/default.tmpl");
 /// Upstream's `template/email.tmpl` (Alertmanager 0.25, the inlined HTML mail).
 pub const EMAIL_TMPL: &str = include_str!("templates/email.tmpl");

@@ -22,7 +22,10 @@ use crate::client::raw::RawTlsConfig;
 use crate::labels::{parse_matchers, MatchOp, Matcher, Matchers};
 
 mod http;
+mod jira;
+mod msteams;
 mod receivers;
+mod rocketchat;
 mod routes;
 mod time_intervals;
 
@@ -289,6 +292,7 @@ fn global(cx: &mut Cx, raw: &RawAlertingConfig, g: &RawGlobal) -> Global {
     if let Some(t) = &g.smtp_tls_config {
         tls_config(cx, "global.smtp_tls_config", t);
     }
+    rocketchat::global_checks(cx, &loc, g);
     Global {
         resolve_timeout: g.resolve_timeout.0,
         resolved_after_mute: g.resolved_after_mute,

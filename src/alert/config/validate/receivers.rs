@@ -139,6 +139,44 @@ pub(super) fn receiver(
         }
     }
 
+    // Alertmanager 0.26+ integrations (validate/msteams.rs, rocketchat.rs, jira.rs).
+    let mut msteams = Vec::new();
+    for (j, c) in v.msteams_configs.iter().enumerate() {
+        let p = format!("{path}.msteams_configs[{j}]");
+        msteams.extend(super::msteams::msteams_config(
+            cx,
+            &p,
+            c,
+            global_http.as_ref(),
+        ));
+    }
+    let mut msteamsv2 = Vec::new();
+    for (j, c) in v.msteamsv2_configs.iter().enumerate() {
+        let p = format!("{path}.msteamsv2_configs[{j}]");
+        msteamsv2.extend(super::msteams::msteamsv2_config(
+            cx,
+            &p,
+            c,
+            global_http.as_ref(),
+        ));
+    }
+    let mut jira = Vec::new();
+    for (j, c) in v.jira_configs.iter().enumerate() {
+        let p = format!("{path}.jira_configs[{j}]");
+        jira.extend(super::jira::jira_config(cx, &p, c, g, global_http.as_ref()));
+    }
+    let mut rocketchat = Vec::new();
+    for (j, c) in v.rocketchat_configs.iter().enumerate() {
+        let p = format!("{path}.rocketchat_configs[{j}]");
+        rocketchat.extend(super::rocketchat::rocketchat_config(
+            cx,
+            &p,
+            c,
+            g,
+            global_http.as_ref(),
+        ));
+    }
+
     Some(Receiver {
         name,
         labels: v.labels.clone(),
@@ -146,6 +184,10 @@ pub(super) fn receiver(
         email,
         webhook,
         slack,
+        msteams,
+        msteamsv2,
+        rocketchat,
+        jira,
     })
 }
 
