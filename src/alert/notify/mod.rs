@@ -12,8 +12,11 @@ pub mod discord;
 pub mod email;
 pub mod html;
 pub mod http_api;
+pub mod opsgenie;
+pub mod pagerduty;
 pub mod render;
 pub mod slack;
+pub mod victorops;
 pub mod webhook;
 
 use std::future::Future;

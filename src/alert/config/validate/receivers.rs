@@ -1,5 +1,5 @@
-//! `receivers:` and their integrations (Discord, e-mail, webhook, Slack), with `global:`
-//! defaults merged into each.
+//! `receivers:` and their integrations (Discord, e-mail, webhook, Slack; PagerDuty, Opsgenie
+//! and VictorOps in `incident.rs`), with `global:` defaults merged into each.
 
 use super::*;
 
@@ -139,6 +139,38 @@ pub(super) fn receiver(
         }
     }
 
+    let (mut pagerduty, mut opsgenie, mut victorops) = (Vec::new(), Vec::new(), Vec::new());
+    for (j, c) in v.pagerduty_configs.iter().enumerate() {
+        let p = format!("{path}.pagerduty_configs[{j}]");
+        pagerduty.extend(incident::pagerduty_config(
+            cx,
+            &p,
+            c,
+            g,
+            global_http.as_ref(),
+        ));
+    }
+    for (j, c) in v.opsgenie_configs.iter().enumerate() {
+        let p = format!("{path}.opsgenie_configs[{j}]");
+        opsgenie.extend(incident::opsgenie_config(
+            cx,
+            &p,
+            c,
+            g,
+            global_http.as_ref(),
+        ));
+    }
+    for (j, c) in v.victorops_configs.iter().enumerate() {
+        let p = format!("{path}.victorops_configs[{j}]");
+        victorops.extend(incident::victorops_config(
+            cx,
+            &p,
+            c,
+            g,
+            global_http.as_ref(),
+        ));
+    }
+
     Some(Receiver {
         name,
         labels: v.labels.clone(),
@@ -146,6 +178,9 @@ pub(super) fn receiver(
         email,
         webhook,
         slack,
+        pagerduty,
+        opsgenie,
+        victorops,
     })
 }
 
