@@ -199,7 +199,8 @@ async fn scenarios() -> (Vec<Scenario>, Fixtures) {
     let tls_no_ip = tls_server(&without_ip, "");
     let tls_self = tls_server(&self_signed, "+OK POP3 ready\r\n");
     // `openssl req -x509`'s default: self-signed with CA:TRUE, pinned through ca_file.
-    let pinned = crate::support::certs::self_signed(&crate::support::LeafSpec::localhost().ca_true());
+    let pinned =
+        crate::support::certs::self_signed(&crate::support::LeafSpec::localhost().ca_true());
     let pinned_file = write_temp_file(pinned.chain_pem().as_bytes(), ".crt");
     let pinned_path = yaml_path(&pinned_file);
     let tls_pinned = tls_server(&pinned, "+OK POP3 ready\r\n");

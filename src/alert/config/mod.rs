@@ -140,6 +140,9 @@ pub struct Receiver {
     pub msteamsv2: Vec<MSTeamsV2Config>,
     pub rocketchat: Vec<RocketchatConfig>,
     pub jira: Vec<JiraConfig>,
+    pub pagerduty: Vec<PagerdutyConfig>,
+    pub opsgenie: Vec<OpsgenieConfig>,
+    pub victorops: Vec<VictorOpsConfig>,
 }
 
 impl Receiver {
@@ -153,6 +156,9 @@ impl Receiver {
             + self.msteamsv2.len()
             + self.rocketchat.len()
             + self.jira.len()
+            + self.pagerduty.len()
+            + self.opsgenie.len()
+            + self.victorops.len()
     }
 }
 
@@ -302,6 +308,106 @@ pub struct JiraConfig {
     pub reopen_duration: Duration,
     /// Sent as given, merged over the standard fields.
     pub fields: BTreeMap<String, serde_json::Value>,
+}
+
+/// Which PagerDuty API a `pagerduty_configs` entry uses: Events API v1 when a service key
+/// is set (upstream's choice when both keys are), else v2. Keys are inline or a file
+/// re-read (and trimmed) on every send; both are templates.
+#[derive(Clone, Debug)]
+pub enum PagerdutyKey {
+    /// `service_key(_file)`: posts to upstream's fixed v1 URL.
+    Service(SecretSource),
+    /// `routing_key(_file)`: posts to `url`.
+    Routing(SecretSource),
+}
+
+/// `pagerduty_configs[i]` with upstream's defaults (`details` merged with the four default
+/// keys, `source` from `client`) and `global.pagerduty_url` merged; texts unexpanded.
+#[derive(Clone, Debug)]
+pub struct PagerdutyConfig {
+    pub send_resolved: bool,
+    pub http_config: RawHttpConfig,
+    pub key: PagerdutyKey,
+    /// The v2 endpoint (`url` or `global.pagerduty_url`).
+    pub url: String,
+    pub client: String,
+    pub client_url: String,
+    pub description: String,
+    pub details: BTreeMap<String, String>,
+    pub images: Vec<PagerdutyImage>,
+    pub links: Vec<PagerdutyLink>,
+    pub source: String,
+    /// Empty = `error` (upstream sets it at the first v2 send).
+    pub severity: String,
+    pub class: String,
+    pub component: String,
+    pub group: String,
+}
+
+/// A PagerDuty image (v2); dropped from a request when `src` renders empty.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PagerdutyImage {
+    pub src: String,
+    pub alt: String,
+    pub href: String,
+}
+
+/// A PagerDuty link (v2); dropped from a request when `href` renders empty.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PagerdutyLink {
+    pub href: String,
+    pub text: String,
+}
+
+/// `opsgenie_configs[i]` with upstream's defaults and `global.opsgenie_api_url` /
+/// `opsgenie_api_key(_file)` merged; texts unexpanded.
+#[derive(Clone, Debug)]
+pub struct OpsgenieConfig {
+    pub send_resolved: bool,
+    pub http_config: RawHttpConfig,
+    /// Inline or a file re-read on every send, untrimmed (as 0.25 to 0.28.0); a template.
+    pub api_key: SecretSource,
+    /// Its path ends with `/` (upstream appends one).
+    pub api_url: String,
+    pub message: String,
+    pub description: String,
+    pub source: String,
+    pub details: BTreeMap<String, String>,
+    pub entity: String,
+    pub responders: Vec<OpsgenieResponder>,
+    pub actions: String,
+    pub tags: String,
+    pub note: String,
+    pub priority: String,
+    pub update_alerts: bool,
+}
+
+/// An Opsgenie responder as configured (its `type` is not lowercased: upstream's check
+/// lowercases a copy).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpsgenieResponder {
+    pub id: String,
+    pub name: String,
+    pub username: String,
+    pub kind: String,
+}
+
+/// `victorops_configs[i]` with upstream's defaults and `global.victorops_api_url` /
+/// `victorops_api_key(_file)` merged; texts unexpanded.
+#[derive(Clone, Debug)]
+pub struct VictorOpsConfig {
+    pub send_resolved: bool,
+    pub http_config: RawHttpConfig,
+    /// Inline or a file re-read (and trimmed) on every send; not a template.
+    pub api_key: SecretSource,
+    /// Its path ends with `/` (upstream appends one).
+    pub api_url: String,
+    pub routing_key: String,
+    pub message_type: String,
+    pub state_message: String,
+    pub entity_display_name: String,
+    pub monitoring_tool: String,
+    pub custom_fields: BTreeMap<String, String>,
 }
 
 /// `discord_configs[i]`; templates are still unexpanded template text.

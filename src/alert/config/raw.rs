@@ -109,10 +109,11 @@ pub struct RawGlobal {
     pub pagerduty_url: Option<Spanned<String>>,
     #[serde(default, skip_serializing)]
     pub opsgenie_api_url: Option<Spanned<String>>,
-    #[serde(default, skip_serializing)]
-    pub opsgenie_api_key: Option<Unsupported>,
-    #[serde(default, skip_serializing)]
-    pub opsgenie_api_key_file: Option<Unsupported>,
+    /// The default `api_key(_file)` of `opsgenie_configs`.
+    #[serde(default, skip_serializing_if = "Secret::is_empty")]
+    pub opsgenie_api_key: Secret,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub opsgenie_api_key_file: String,
     #[serde(default, skip_serializing)]
     pub wechat_api_url: Option<Spanned<String>>,
     #[serde(default, skip_serializing)]
@@ -121,10 +122,11 @@ pub struct RawGlobal {
     pub wechat_api_corp_id: Option<Unsupported>,
     #[serde(default, skip_serializing)]
     pub victorops_api_url: Option<Spanned<String>>,
-    #[serde(default, skip_serializing)]
-    pub victorops_api_key: Option<Unsupported>,
-    #[serde(default, skip_serializing)]
-    pub victorops_api_key_file: Option<Unsupported>,
+    /// The default `api_key(_file)` of `victorops_configs`.
+    #[serde(default, skip_serializing_if = "Secret::is_empty")]
+    pub victorops_api_key: Secret,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub victorops_api_key_file: String,
     #[serde(default, skip_serializing)]
     pub telegram_api_url: Option<Spanned<String>>,
     #[serde(default, skip_serializing)]
@@ -249,18 +251,18 @@ pub struct RawReceiver {
     pub jira_configs: Vec<Spanned<RawJiraConfig>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rocketchat_configs: Vec<Spanned<RawRocketchatConfig>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pagerduty_configs: Vec<Spanned<RawPagerdutyConfig>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub opsgenie_configs: Vec<Spanned<RawOpsgenieConfig>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub victorops_configs: Vec<Spanned<RawVictorOpsConfig>>,
 
     // Integrations upstream has and blackwatch does not (yet): rejected by name.
-    #[serde(default, skip_serializing)]
-    pub pagerduty_configs: Option<Spanned<Unsupported>>,
-    #[serde(default, skip_serializing)]
-    pub opsgenie_configs: Option<Spanned<Unsupported>>,
     #[serde(default, skip_serializing)]
     pub wechat_configs: Option<Spanned<Unsupported>>,
     #[serde(default, skip_serializing)]
     pub pushover_configs: Option<Spanned<Unsupported>>,
-    #[serde(default, skip_serializing)]
-    pub victorops_configs: Option<Spanned<Unsupported>>,
     #[serde(default, skip_serializing)]
     pub sns_configs: Option<Spanned<Unsupported>>,
     #[serde(default, skip_serializing)]
@@ -275,13 +277,10 @@ pub struct RawReceiver {
 
 impl RawReceiver {
     /// The integrations that are rejected, with their key names.
-    pub fn unsupported(&self) -> [(&'static str, &Option<Spanned<Unsupported>>); 10] {
+    pub fn unsupported(&self) -> [(&'static str, &Option<Spanned<Unsupported>>); 7] {
         [
-            ("pagerduty_configs", &self.pagerduty_configs),
-            ("opsgenie_configs", &self.opsgenie_configs),
             ("wechat_configs", &self.wechat_configs),
             ("pushover_configs", &self.pushover_configs),
-            ("victorops_configs", &self.victorops_configs),
             ("sns_configs", &self.sns_configs),
             ("telegram_configs", &self.telegram_configs),
             ("webex_configs", &self.webex_configs),
@@ -738,4 +737,150 @@ mod tests {
         let h = RawHttpConfig::default();
         assert!(h.follow_redirects && h.enable_http2);
     }
+}
+
+/// `pagerduty_configs[i]` (Alertmanager 0.25's `PagerdutyConfig`; 0.28 has the same fields).
+/// Template fields left out take upstream's defaults in validation; an explicit `''` stays
+/// empty.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPagerdutyConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_resolved: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_config: Option<Spanned<RawHttpConfig>>,
+    #[serde(default, skip_serializing_if = "Secret::is_empty")]
+    pub service_key: Secret,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub service_key_file: String,
+    #[serde(default, skip_serializing_if = "Secret::is_empty")]
+    pub routing_key: Secret,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub routing_key_file: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub details: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<RawPagerdutyImage>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<RawPagerdutyLink>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub severity: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub class: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub component: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub group: String,
+}
+
+/// `config.PagerdutyImage`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPagerdutyImage {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub src: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub alt: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub href: String,
+}
+
+/// `config.PagerdutyLink`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPagerdutyLink {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub href: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub text: String,
+}
+
+/// `opsgenie_configs[i]` (Alertmanager 0.25's `OpsGenieConfig`; 0.28 has the same fields).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOpsgenieConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_resolved: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_config: Option<Spanned<RawHttpConfig>>,
+    #[serde(default, skip_serializing_if = "Secret::is_empty")]
+    pub api_key: Secret,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub api_key_file: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_url: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub details: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub entity: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub responders: Vec<Spanned<RawOpsgenieResponder>>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub actions: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub tags: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub priority: String,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub update_alerts: bool,
+}
+
+/// `config.OpsGenieConfigResponder`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOpsgenieResponder {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub username: String,
+    #[serde(default, rename = "type", skip_serializing_if = "String::is_empty")]
+    pub kind: String,
+}
+
+/// `victorops_configs[i]` (Alertmanager 0.25's `VictorOpsConfig`; 0.28 has the same fields).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawVictorOpsConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_resolved: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_config: Option<Spanned<RawHttpConfig>>,
+    #[serde(default, skip_serializing_if = "Secret::is_empty")]
+    pub api_key: Secret,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub api_key_file: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_url: Option<Spanned<String>>,
+    #[serde(default)]
+    pub routing_key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entity_display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitoring_tool: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub custom_fields: BTreeMap<String, String>,
 }

@@ -1,6 +1,8 @@
 //! Integrations built from a receiver's configuration: one [`Integration`] per
 //! `webhook_configs`, `discord_configs`, `email_configs`, `slack_configs`, `msteams_configs`,
 //! `msteamsv2_configs`, `jira_configs` and `rocketchat_configs` entry, with its
+//! `webhook_configs`, `discord_configs`, `email_configs`, `slack_configs`,
+//! `pagerduty_configs`, `opsgenie_configs` and `victorops_configs` entry, with its
 //! notification-log identity, HTTP client settings and credential sources (inline or
 //! `*_file`).
 
@@ -131,7 +133,89 @@ pub fn build_integrations(
         "rocketchat_configs",
         Rocketchat::new
     );
+    for (index, c) in r.pagerduty.iter().enumerate() {
+        let built = crate::alert::notify::pagerduty::Pagerduty::new(
+            c.clone(),
+            templates.clone(),
+            client,
+            base_dir,
+        );
+        push_built(
+            &mut out,
+            &mut missing,
+            r,
+            "pagerduty",
+            index,
+            c.send_resolved,
+            built,
+        );
+    }
+    for (index, c) in r.opsgenie.iter().enumerate() {
+        let built = crate::alert::notify::opsgenie::Opsgenie::new(
+            c.clone(),
+            templates.clone(),
+            client,
+            base_dir,
+        );
+        push_built(
+            &mut out,
+            &mut missing,
+            r,
+            "opsgenie",
+            index,
+            c.send_resolved,
+            built,
+        );
+    }
+    for (index, c) in r.victorops.iter().enumerate() {
+        let built = crate::alert::notify::victorops::VictorOps::new(
+            c.clone(),
+            templates.clone(),
+            client,
+            base_dir,
+        );
+        push_built(
+            &mut out,
+            &mut missing,
+            r,
+            "victorops",
+            index,
+            c.send_resolved,
+            built,
+        );
+    }
     (out, missing)
+}
+
+/// Adds one built integration (`name` its kind, as in `<name>_configs[index]`), or the
+/// reason it could not be built.
+fn push_built<N: crate::alert::notify::Notifier + 'static>(
+    out: &mut Vec<(IntegrationId, Integration)>,
+    missing: &mut Vec<String>,
+    r: &Receiver,
+    name: &str,
+    index: usize,
+    send_resolved: bool,
+    built: Result<N, NotifyError>,
+) {
+    match built {
+        Ok(n) => out.push((
+            IntegrationId {
+                receiver: r.name.clone(),
+                integration: name.into(),
+                index,
+            },
+            Integration {
+                notifier: Arc::new(n),
+                index,
+                send_resolved,
+            },
+        )),
+        Err(e) => missing.push(format!(
+            "receiver {:?}: {name}_configs[{index}]: {e}",
+            r.name
+        )),
+    }
 }
 
 /// The client for an integration's `http_config` (`client::reqwest_client::build`): the

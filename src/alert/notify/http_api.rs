@@ -296,9 +296,26 @@ impl JsonClient {
         timeout: Option<Duration>,
         now: SystemTime,
     ) -> Result<HttpResponse, NotifyError> {
+        self.send_json(http::Method::POST, url, body, &[], timeout, now)
+            .await
+    }
+
+    /// As [`Self::post_json`] with another method and the integration's own headers
+    /// (`extra`, e.g. Opsgenie's `Authorization: GenieKey …`). A header in `extra` wins over
+    /// the same header from `http_config`, as prometheus/common's round trippers leave a
+    /// request's own `Authorization` alone.
+    pub async fn send_json(
+        &self,
+        method: http::Method,
+        url: &str,
+        body: String,
+        extra: &[(http::HeaderName, String)],
+        timeout: Option<Duration>,
+        now: SystemTime,
+    ) -> Result<HttpResponse, NotifyError> {
         let mut req = self
             .client
-            .post(url)
+            .request(method, url)
             .header("Content-Type", "application/json")
             .header("User-Agent", &self.user_agent)
             .body(body);
@@ -308,7 +325,12 @@ impl JsonClient {
             .await
             .map_err(|e| NotifyError::new(e.retryable(), FailReason::Other, e.to_string()))?;
         for (k, v) in headers {
-            req = req.header(k, v.expose());
+            if !extra.iter().any(|(name, _)| *name == k) {
+                req = req.header(k, v.expose());
+            }
+        }
+        for (k, v) in extra {
+            req = req.header(k, v);
         }
         if let Some(t) = timeout {
             req = req.timeout(t);
@@ -440,9 +462,33 @@ pub fn join_path(base: &str, elem: &str) -> Option<String> {
     Some(u.to_string())
 }
 
+/// Upstream's `notify.Key.Hash()`: the lowercase hex SHA-256 of the whole group key
+/// (`routeKey:{groupLabels}`), PagerDuty's `dedup_key`/`incident_key`, Opsgenie's `alias`,
+/// VictorOps' `entity_id`.
+pub fn group_key_hash(group_key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(group_key.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn group_key_hash_as_upstream() {
+        // notify/util_test.go and a key hashed by Alertmanager 0.25 (receivers-spec 1.3).
+        assert_eq!(
+            group_key_hash("1"),
+            "6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b"
+        );
+        assert_eq!(
+            group_key_hash("{}:{alertname=\"Test\"}"),
+            "e9431e3956d0c42acc81f7e5efa9f884c86bb68f834cbecb73e7cb9a0c1271d5"
+        );
+    }
 
     #[test]
     fn truncation_as_upstream_table() {

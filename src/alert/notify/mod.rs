@@ -15,9 +15,12 @@ pub mod http_api;
 pub mod jira;
 pub mod msteams;
 pub mod msteamsv2;
+pub mod opsgenie;
+pub mod pagerduty;
 pub mod render;
 pub mod rocketchat;
 pub mod slack;
+pub mod victorops;
 pub mod webhook;
 
 use std::future::Future;

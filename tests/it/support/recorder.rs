@@ -200,8 +200,10 @@ pub async fn differential(config: &str, steps: &[Vec<Alert>], cmp: &Compare<'_>)
                 expires_at: now + Duration::from_secs(7200),
             });
         }
-        assert_eq!(bw_rec.requests().len(), before + sends);
-        expected += sends;
+        // An integration may make several requests per notification (Opsgenie's updates).
+        let made = bw_rec.requests().len() - before;
+        assert!(made >= sends, "{made} requests for {sends} notifications");
+        expected += made;
         poll::until(
             &format!("Alertmanager's {expected} requests (step {step})"),
             STEP_TIMEOUT,
@@ -215,13 +217,9 @@ pub async fn differential(config: &str, steps: &[Vec<Alert>], cmp: &Compare<'_>)
             },
         )
         .await;
-        let mut am_reqs = am_rec.requests()[expected - sends..].to_vec();
+        let mut am_reqs = am_rec.requests()[expected - made..].to_vec();
         let mut bw_reqs = bw_rec.requests()[before..].to_vec();
-        assert_eq!(
-            am_reqs.len(),
-            sends,
-            "Alertmanager sent more in step {step}"
-        );
+        assert_eq!(am_reqs.len(), made, "Alertmanager sent more in step {step}");
         let key = |r: &TestRequest| (r.path_and_query().to_string(), r.body.clone());
         am_reqs.sort_by_key(key);
         bw_reqs.sort_by_key(key);

@@ -22,6 +22,7 @@ use crate::client::raw::RawTlsConfig;
 use crate::labels::{parse_matchers, MatchOp, Matcher, Matchers};
 
 mod http;
+mod incident;
 mod jira;
 mod msteams;
 mod receivers;
@@ -293,6 +294,20 @@ fn global(cx: &mut Cx, raw: &RawAlertingConfig, g: &RawGlobal) -> Global {
         tls_config(cx, "global.smtp_tls_config", t);
     }
     rocketchat::global_checks(cx, &loc, g);
+    if !g.opsgenie_api_key.is_empty() && !g.opsgenie_api_key_file.is_empty() {
+        cx.err(
+            &loc,
+            "global",
+            "at most one of opsgenie_api_key & opsgenie_api_key_file must be configured",
+        );
+    }
+    if !g.victorops_api_key.is_empty() && !g.victorops_api_key_file.is_empty() {
+        cx.err(
+            &loc,
+            "global",
+            "at most one of victorops_api_key & victorops_api_key_file must be configured",
+        );
+    }
     Global {
         resolve_timeout: g.resolve_timeout.0,
         resolved_after_mute: g.resolved_after_mute,

@@ -1,5 +1,5 @@
-//! `receivers:` and their integrations (Discord, e-mail, webhook, Slack), with `global:`
-//! defaults merged into each.
+//! `receivers:` and their integrations (Discord, e-mail, webhook, Slack; PagerDuty, Opsgenie
+//! and VictorOps in `incident.rs`), with `global:` defaults merged into each.
 
 use super::*;
 
@@ -176,6 +176,37 @@ pub(super) fn receiver(
             global_http.as_ref(),
         ));
     }
+    let (mut pagerduty, mut opsgenie, mut victorops) = (Vec::new(), Vec::new(), Vec::new());
+    for (j, c) in v.pagerduty_configs.iter().enumerate() {
+        let p = format!("{path}.pagerduty_configs[{j}]");
+        pagerduty.extend(incident::pagerduty_config(
+            cx,
+            &p,
+            c,
+            g,
+            global_http.as_ref(),
+        ));
+    }
+    for (j, c) in v.opsgenie_configs.iter().enumerate() {
+        let p = format!("{path}.opsgenie_configs[{j}]");
+        opsgenie.extend(incident::opsgenie_config(
+            cx,
+            &p,
+            c,
+            g,
+            global_http.as_ref(),
+        ));
+    }
+    for (j, c) in v.victorops_configs.iter().enumerate() {
+        let p = format!("{path}.victorops_configs[{j}]");
+        victorops.extend(incident::victorops_config(
+            cx,
+            &p,
+            c,
+            g,
+            global_http.as_ref(),
+        ));
+    }
 
     Some(Receiver {
         name,
@@ -188,6 +219,9 @@ pub(super) fn receiver(
         msteamsv2,
         rocketchat,
         jira,
+        pagerduty,
+        opsgenie,
+        victorops,
     })
 }
 
