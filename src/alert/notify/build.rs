@@ -1,5 +1,6 @@
 //! Integrations built from a receiver's configuration: one [`Integration`] per
-//! `webhook_configs`, `discord_configs`, `email_configs` and `slack_configs` entry, with its
+//! `webhook_configs`, `discord_configs`, `email_configs`, `slack_configs`, `wechat_configs`,
+//! `telegram_configs` and `webex_configs` entry, with its
 //! notification-log identity, HTTP client settings and credential sources (inline or
 //! `*_file`).
 
@@ -10,7 +11,10 @@ use crate::alert::config::raw::RawHttpConfig;
 use crate::alert::config::{tls_settings, Receiver};
 use crate::alert::nflog::IntegrationId;
 use crate::alert::notify::slack::Slack;
+use crate::alert::notify::telegram::Telegram;
+use crate::alert::notify::webex::Webex;
 use crate::alert::notify::webhook::{Webhook, WebhookSettings};
+use crate::alert::notify::wechat::Wechat;
 use crate::alert::notify::{FailReason, Integration, NotifyError};
 use crate::client::oauth2::{OAuth2Settings, TokenSource};
 use crate::client::proxy::{ProxyEnv, ProxySettings};
@@ -87,7 +91,73 @@ pub fn build_integrations(
             )),
         }
     }
+    for (index, c) in r.wechat.iter().enumerate() {
+        let built = Wechat::new(c.clone(), templates.clone(), client, base_dir);
+        add(
+            &mut out,
+            &mut missing,
+            r,
+            "wechat",
+            index,
+            c.send_resolved,
+            built,
+        );
+    }
+    for (index, c) in r.telegram.iter().enumerate() {
+        let built = Telegram::new(c.clone(), templates.clone(), client, base_dir);
+        add(
+            &mut out,
+            &mut missing,
+            r,
+            "telegram",
+            index,
+            c.send_resolved,
+            built,
+        );
+    }
+    for (index, c) in r.webex.iter().enumerate() {
+        let built = Webex::new(c.clone(), templates.clone(), client, base_dir);
+        add(
+            &mut out,
+            &mut missing,
+            r,
+            "webex",
+            index,
+            c.send_resolved,
+            built,
+        );
+    }
     (out, missing)
+}
+
+/// Adds a built integration `name[index]` of `r`, or the reason it could not be built.
+fn add<N: crate::alert::notify::Notifier + 'static>(
+    out: &mut Vec<(IntegrationId, Integration)>,
+    missing: &mut Vec<String>,
+    r: &Receiver,
+    name: &'static str,
+    index: usize,
+    send_resolved: bool,
+    built: Result<N, NotifyError>,
+) {
+    match built {
+        Ok(n) => out.push((
+            IntegrationId {
+                receiver: r.name.clone(),
+                integration: name.into(),
+                index,
+            },
+            Integration {
+                notifier: Arc::new(n),
+                index,
+                send_resolved,
+            },
+        )),
+        Err(e) => missing.push(format!(
+            "receiver {:?}: {name}_configs[{index}]: {e}",
+            r.name
+        )),
+    }
 }
 
 /// The client for an integration's `http_config` (`client::reqwest_client::build`): the

@@ -14,7 +14,10 @@ pub mod html;
 pub mod http_api;
 pub mod render;
 pub mod slack;
+pub mod telegram;
+pub mod webex;
 pub mod webhook;
+pub mod wechat;
 
 use std::future::Future;
 use std::pin::Pin;

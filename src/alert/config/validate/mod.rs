@@ -24,7 +24,10 @@ use crate::labels::{parse_matchers, MatchOp, Matcher, Matchers};
 mod http;
 mod receivers;
 mod routes;
+mod telegram;
 mod time_intervals;
+mod webex;
+mod wechat;
 
 use http::{http_config, tls_config};
 use receivers::receiver;

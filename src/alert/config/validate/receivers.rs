@@ -1,5 +1,5 @@
-//! `receivers:` and their integrations (Discord, e-mail, webhook, Slack), with `global:`
-//! defaults merged into each.
+//! `receivers:` and their integrations (Discord, e-mail, webhook, Slack; WeChat, Telegram
+//! and Webex in their own files), with `global:` defaults merged into each.
 
 use super::*;
 
@@ -139,6 +139,34 @@ pub(super) fn receiver(
         }
     }
 
+    let mut wechat = Vec::new();
+    for (j, w) in v.wechat_configs.iter().enumerate() {
+        let p = format!("{path}.wechat_configs[{j}]");
+        wechat.extend(super::wechat::wechat_config(
+            cx,
+            &p,
+            w,
+            g,
+            global_http.as_ref(),
+        ));
+    }
+    let mut telegram = Vec::new();
+    for (j, t) in v.telegram_configs.iter().enumerate() {
+        let p = format!("{path}.telegram_configs[{j}]");
+        telegram.extend(super::telegram::telegram_config(
+            cx,
+            &p,
+            t,
+            g,
+            global_http.as_ref(),
+        ));
+    }
+    let mut webex = Vec::new();
+    for (j, w) in v.webex_configs.iter().enumerate() {
+        let p = format!("{path}.webex_configs[{j}]");
+        webex.extend(super::webex::webex_config(cx, &p, w, g));
+    }
+
     Some(Receiver {
         name,
         labels: v.labels.clone(),
@@ -146,6 +174,9 @@ pub(super) fn receiver(
         email,
         webhook,
         slack,
+        wechat,
+        telegram,
+        webex,
     })
 }
 
