@@ -143,6 +143,9 @@ pub struct Receiver {
     pub pagerduty: Vec<PagerdutyConfig>,
     pub opsgenie: Vec<OpsgenieConfig>,
     pub victorops: Vec<VictorOpsConfig>,
+    pub wechat: Vec<WechatConfig>,
+    pub telegram: Vec<TelegramConfig>,
+    pub webex: Vec<WebexConfig>,
 }
 
 impl Receiver {
@@ -159,6 +162,9 @@ impl Receiver {
             + self.pagerduty.len()
             + self.opsgenie.len()
             + self.victorops.len()
+            + self.wechat.len()
+            + self.telegram.len()
+            + self.webex.len()
     }
 }
 
@@ -190,6 +196,59 @@ pub struct SlackConfig {
     /// Empty = upstream's `["fallback", "pretext", "text"]`.
     pub mrkdwn_in: Vec<String>,
     pub actions: Vec<SlackAction>,
+}
+
+/// `telegram_configs[i]` with upstream's defaults and `global.telegram_api_url` merged.
+#[derive(Clone, Debug)]
+pub struct TelegramConfig {
+    pub send_resolved: bool,
+    pub http_config: RawHttpConfig,
+    /// The API base URL as written (`/bot<token>/sendMessage` is appended).
+    pub api_url: String,
+    /// `bot_token` or `bot_token_file` (re-read and trimmed on every send).
+    pub bot_token: SecretSource,
+    pub chat_id: i64,
+    /// 0 = none (0.28+).
+    pub message_thread_id: i64,
+    /// Template text.
+    pub message: String,
+    pub disable_notifications: bool,
+    /// `""`, `Markdown`, `MarkdownV2` or `HTML` (rendered with html/template escaping).
+    pub parse_mode: String,
+}
+
+/// `webex_configs[i]` with upstream's defaults and `global.webex_api_url` merged; the token
+/// is `http_config.authorization`.
+#[derive(Clone, Debug)]
+pub struct WebexConfig {
+    pub send_resolved: bool,
+    pub http_config: RawHttpConfig,
+    pub api_url: String,
+    /// Template text.
+    pub message: String,
+    /// Template text (0.28; 0.25 sends it as written).
+    pub room_id: String,
+}
+
+/// `wechat_configs[i]` with upstream's defaults and the `global.wechat_*` values merged;
+/// every text but `message_type` is template text.
+#[derive(Clone, Debug)]
+pub struct WechatConfig {
+    pub send_resolved: bool,
+    pub http_config: RawHttpConfig,
+    /// Ends with `/` (`gettoken` and `message/send` are appended).
+    pub api_url: String,
+    /// Template text, rendered when a token is fetched.
+    pub api_secret: crate::base::Secret,
+    /// Template text, rendered when a token is fetched.
+    pub corp_id: String,
+    pub message: String,
+    pub to_user: String,
+    pub to_party: String,
+    pub to_tag: String,
+    pub agent_id: String,
+    /// `text` or `markdown`.
+    pub message_type: String,
 }
 
 /// One attachment field; `short: None` takes the config's `short_fields`.

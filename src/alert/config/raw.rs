@@ -114,12 +114,13 @@ pub struct RawGlobal {
     pub opsgenie_api_key: Secret,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub opsgenie_api_key_file: String,
-    #[serde(default, skip_serializing)]
+    /// The defaults of `wechat_configs`: `api_url`, `api_secret`, `corp_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wechat_api_url: Option<Spanned<String>>,
-    #[serde(default, skip_serializing)]
-    pub wechat_api_secret: Option<Unsupported>,
-    #[serde(default, skip_serializing)]
-    pub wechat_api_corp_id: Option<Unsupported>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wechat_api_secret: Option<Spanned<Secret>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wechat_api_corp_id: Option<String>,
     #[serde(default, skip_serializing)]
     pub victorops_api_url: Option<Spanned<String>>,
     /// The default `api_key(_file)` of `victorops_configs`.
@@ -127,9 +128,11 @@ pub struct RawGlobal {
     pub victorops_api_key: Secret,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub victorops_api_key_file: String,
-    #[serde(default, skip_serializing)]
+    /// The default `api_url` of `telegram_configs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub telegram_api_url: Option<Spanned<String>>,
-    #[serde(default, skip_serializing)]
+    /// The default `api_url` of `webex_configs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webex_api_url: Option<Spanned<String>>,
     /// The default `api_url` of `rocketchat_configs` (upstream's default
     /// `https://open.rocket.chat/` applies when unset).
@@ -257,18 +260,18 @@ pub struct RawReceiver {
     pub opsgenie_configs: Vec<Spanned<RawOpsgenieConfig>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub victorops_configs: Vec<Spanned<RawVictorOpsConfig>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wechat_configs: Vec<Spanned<RawWechatConfig>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub telegram_configs: Vec<Spanned<RawTelegramConfig>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webex_configs: Vec<Spanned<RawWebexConfig>>,
 
     // Integrations upstream has and blackwatch does not (yet): rejected by name.
-    #[serde(default, skip_serializing)]
-    pub wechat_configs: Option<Spanned<Unsupported>>,
     #[serde(default, skip_serializing)]
     pub pushover_configs: Option<Spanned<Unsupported>>,
     #[serde(default, skip_serializing)]
     pub sns_configs: Option<Spanned<Unsupported>>,
-    #[serde(default, skip_serializing)]
-    pub telegram_configs: Option<Spanned<Unsupported>>,
-    #[serde(default, skip_serializing)]
-    pub webex_configs: Option<Spanned<Unsupported>>,
     #[serde(default, skip_serializing)]
     pub mattermost_configs: Option<Spanned<Unsupported>>,
     #[serde(default, skip_serializing)]
@@ -277,13 +280,10 @@ pub struct RawReceiver {
 
 impl RawReceiver {
     /// The integrations that are rejected, with their key names.
-    pub fn unsupported(&self) -> [(&'static str, &Option<Spanned<Unsupported>>); 7] {
+    pub fn unsupported(&self) -> [(&'static str, &Option<Spanned<Unsupported>>); 4] {
         [
-            ("wechat_configs", &self.wechat_configs),
             ("pushover_configs", &self.pushover_configs),
             ("sns_configs", &self.sns_configs),
-            ("telegram_configs", &self.telegram_configs),
-            ("webex_configs", &self.webex_configs),
             ("mattermost_configs", &self.mattermost_configs),
             ("incidentio_configs", &self.incidentio_configs),
         ]
@@ -883,4 +883,82 @@ pub struct RawVictorOpsConfig {
     pub monitoring_tool: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub custom_fields: BTreeMap<String, String>,
+}
+
+/// `telegram_configs[i]` (Alertmanager 0.28's `TelegramConfig`: `bot_token_file` is 0.26+,
+/// `message_thread_id` 0.28+). `message` and `parse_mode` left out take upstream's defaults;
+/// an explicit `parse_mode: ''` means plain text.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTelegramConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_resolved: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_config: Option<Spanned<RawHttpConfig>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_url: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Secret::is_empty")]
+    pub bot_token: Secret,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub bot_token_file: String,
+    #[serde(default, skip_serializing_if = "is_zero_i64")]
+    pub chat_id: i64,
+    #[serde(default, skip_serializing_if = "is_zero_i64")]
+    pub message_thread_id: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub disable_notifications: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parse_mode: Option<String>,
+}
+
+fn is_zero_i64(n: &i64) -> bool {
+    *n == 0
+}
+
+/// `webex_configs[i]` (the same fields in 0.25 and 0.28). The bearer token is the
+/// receiver's own `http_config.authorization`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebexConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_resolved: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_config: Option<Spanned<RawHttpConfig>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_url: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub room_id: String,
+}
+
+/// `wechat_configs[i]` (the same fields in 0.25 and 0.28; no `_file` variant). Template
+/// fields left out take upstream's defaults.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWechatConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_resolved: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_config: Option<Spanned<RawHttpConfig>>,
+    #[serde(default, skip_serializing_if = "Secret::is_empty")]
+    pub api_secret: Secret,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub corp_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_url: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_party: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_tag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message_type: String,
 }

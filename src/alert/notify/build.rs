@@ -1,8 +1,8 @@
 //! Integrations built from a receiver's configuration: one [`Integration`] per
-//! `webhook_configs`, `discord_configs`, `email_configs`, `slack_configs`, `msteams_configs`,
-//! `msteamsv2_configs`, `jira_configs` and `rocketchat_configs` entry, with its
-//! `webhook_configs`, `discord_configs`, `email_configs`, `slack_configs`,
-//! `pagerduty_configs`, `opsgenie_configs` and `victorops_configs` entry, with its
+//! `webhook_configs`, `discord_configs`, `email_configs`, `slack_configs`, `pagerduty_configs`,
+//! `opsgenie_configs`, `victorops_configs`, `wechat_configs`, `telegram_configs`,
+//! `webex_configs`, `msteams_configs`, `msteamsv2_configs`, `jira_configs` and
+//! `rocketchat_configs` entry, with its
 //! notification-log identity, HTTP client settings and credential sources (inline or
 //! `*_file`).
 
@@ -17,7 +17,10 @@ use crate::alert::notify::msteams::MSTeams;
 use crate::alert::notify::msteamsv2::MSTeamsV2;
 use crate::alert::notify::rocketchat::Rocketchat;
 use crate::alert::notify::slack::Slack;
+use crate::alert::notify::telegram::Telegram;
+use crate::alert::notify::webex::Webex;
 use crate::alert::notify::webhook::{Webhook, WebhookSettings};
+use crate::alert::notify::wechat::Wechat;
 use crate::alert::notify::{FailReason, Integration, NotifyError};
 use crate::client::oauth2::{OAuth2Settings, TokenSource};
 use crate::client::proxy::{ProxyEnv, ProxySettings};
@@ -179,6 +182,42 @@ pub fn build_integrations(
             &mut missing,
             r,
             "victorops",
+            index,
+            c.send_resolved,
+            built,
+        );
+    }
+    for (index, c) in r.wechat.iter().enumerate() {
+        let built = Wechat::new(c.clone(), templates.clone(), client, base_dir);
+        push_built(
+            &mut out,
+            &mut missing,
+            r,
+            "wechat",
+            index,
+            c.send_resolved,
+            built,
+        );
+    }
+    for (index, c) in r.telegram.iter().enumerate() {
+        let built = Telegram::new(c.clone(), templates.clone(), client, base_dir);
+        push_built(
+            &mut out,
+            &mut missing,
+            r,
+            "telegram",
+            index,
+            c.send_resolved,
+            built,
+        );
+    }
+    for (index, c) in r.webex.iter().enumerate() {
+        let built = Webex::new(c.clone(), templates.clone(), client, base_dir);
+        push_built(
+            &mut out,
+            &mut missing,
+            r,
+            "webex",
             index,
             c.send_resolved,
             built,

@@ -335,32 +335,60 @@ impl JsonClient {
         if let Some(t) = timeout {
             req = req.timeout(t);
         }
-        let mut resp = req.send().await.map_err(NotifyError::from_request)?;
-        let header = |name: http::HeaderName| {
-            resp.headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        };
-        let content_type = header(http::header::CONTENT_TYPE).unwrap_or_default();
-        let retry_after =
-            header(http::header::RETRY_AFTER).and_then(|v| parse_retry_after(&v, now));
-        let status = resp.status().as_u16();
-        let mut bytes = Vec::new();
-        while bytes.len() < MAX_RESPONSE_BYTES {
-            match resp.chunk().await {
-                Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
-                // The status is what matters; a body cut short is read as far as it came.
-                Ok(None) | Err(_) => break,
-            }
+        let resp = req.send().await.map_err(NotifyError::from_request)?;
+        Ok(read_answer(resp, now).await)
+    }
+
+    /// Upstream's `notify.Get`: `GET url` with only the `User-Agent` and the `http_config`
+    /// credentials and headers. Errors as [`Self::post_json`]'s.
+    pub async fn get(
+        &self,
+        url: &str,
+        timeout: Option<Duration>,
+        now: SystemTime,
+    ) -> Result<HttpResponse, NotifyError> {
+        let mut req = self.client.get(url).header("User-Agent", &self.user_agent);
+        let headers = self
+            .headers
+            .resolve()
+            .await
+            .map_err(|e| NotifyError::new(e.retryable(), FailReason::Other, e.to_string()))?;
+        for (k, v) in headers {
+            req = req.header(k, v.expose());
         }
-        bytes.truncate(MAX_RESPONSE_BYTES);
-        Ok(HttpResponse {
-            status,
-            content_type,
-            retry_after,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-        })
+        if let Some(t) = timeout {
+            req = req.timeout(t);
+        }
+        let resp = req.send().await.map_err(NotifyError::from_request)?;
+        Ok(read_answer(resp, now).await)
+    }
+}
+
+/// The status, the headers that matter and at most [`MAX_RESPONSE_BYTES`] of the body.
+async fn read_answer(mut resp: reqwest::Response, now: SystemTime) -> HttpResponse {
+    let header = |name: http::HeaderName| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let content_type = header(http::header::CONTENT_TYPE).unwrap_or_default();
+    let retry_after = header(http::header::RETRY_AFTER).and_then(|v| parse_retry_after(&v, now));
+    let status = resp.status().as_u16();
+    let mut bytes = Vec::new();
+    while bytes.len() < MAX_RESPONSE_BYTES {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+            // The status is what matters; a body cut short is read as far as it came.
+            Ok(None) | Err(_) => break,
+        }
+    }
+    bytes.truncate(MAX_RESPONSE_BYTES);
+    HttpResponse {
+        status,
+        content_type,
+        retry_after,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
     }
 }
 

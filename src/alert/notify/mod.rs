@@ -20,8 +20,11 @@ pub mod pagerduty;
 pub mod render;
 pub mod rocketchat;
 pub mod slack;
+pub mod telegram;
 pub mod victorops;
+pub mod webex;
 pub mod webhook;
+pub mod wechat;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -28,7 +28,10 @@ mod msteams;
 mod receivers;
 mod rocketchat;
 mod routes;
+mod telegram;
 mod time_intervals;
+mod webex;
+mod wechat;
 
 use http::{http_config, tls_config};
 use receivers::receiver;

@@ -1,5 +1,6 @@
 //! `receivers:` and their integrations (Discord, e-mail, webhook, Slack; PagerDuty, Opsgenie
-//! and VictorOps in `incident.rs`), with `global:` defaults merged into each.
+//! and VictorOps in `incident.rs`; WeChat, Telegram, Webex and the 0.26+ integrations in their
+//! own files), with `global:` defaults merged into each.
 
 use super::*;
 
@@ -208,6 +209,34 @@ pub(super) fn receiver(
         ));
     }
 
+    let mut wechat = Vec::new();
+    for (j, w) in v.wechat_configs.iter().enumerate() {
+        let p = format!("{path}.wechat_configs[{j}]");
+        wechat.extend(super::wechat::wechat_config(
+            cx,
+            &p,
+            w,
+            g,
+            global_http.as_ref(),
+        ));
+    }
+    let mut telegram = Vec::new();
+    for (j, t) in v.telegram_configs.iter().enumerate() {
+        let p = format!("{path}.telegram_configs[{j}]");
+        telegram.extend(super::telegram::telegram_config(
+            cx,
+            &p,
+            t,
+            g,
+            global_http.as_ref(),
+        ));
+    }
+    let mut webex = Vec::new();
+    for (j, w) in v.webex_configs.iter().enumerate() {
+        let p = format!("{path}.webex_configs[{j}]");
+        webex.extend(super::webex::webex_config(cx, &p, w, g));
+    }
+
     Some(Receiver {
         name,
         labels: v.labels.clone(),
@@ -222,6 +251,9 @@ pub(super) fn receiver(
         pagerduty,
         opsgenie,
         victorops,
+        wechat,
+        telegram,
+        webex,
     })
 }
 
