@@ -22,6 +22,7 @@ mod limits; // --alerts.limit and --silences.max-silences through the API
 mod notify; // Discord and e-mail notifiers vs loopback servers, aiosmtpd and Alertmanager 0.25
 mod promql; // the rule-expression evaluator vs promtool 2.42, tables in tests/data/promql
 mod receivers; // Slack (and the receivers after it) vs Alertmanager 0.25 through support/recorder.rs; error paths, secrets
+mod receivers_r3; // Pushover (through support/mitm.rs) and Amazon SNS (SigV4 checked with botocore) vs Alertmanager 0.25
 mod rules; // rule unit-test files vs promtool; alerts pending, firing, resolving in a daemon
 mod schedule; // scheduled probes on /metrics: staleness, file_sd, reload, a real Prometheus
 mod slowloris; // the HTTP server closes connections that do not send a request head in time

@@ -136,12 +136,19 @@ pub struct Receiver {
     pub email: Vec<EmailConfig>,
     pub webhook: Vec<WebhookConfig>,
     pub slack: Vec<SlackConfig>,
+    pub pushover: Vec<PushoverConfig>,
+    pub sns: Vec<SnsConfig>,
 }
 
 impl Receiver {
     /// Number of integrations.
     pub fn integrations(&self) -> usize {
-        self.discord.len() + self.email.len() + self.webhook.len() + self.slack.len()
+        self.discord.len()
+            + self.email.len()
+            + self.webhook.len()
+            + self.slack.len()
+            + self.pushover.len()
+            + self.sns.len()
     }
 }
 
@@ -203,6 +210,57 @@ pub struct SlackConfirm {
     pub title: String,
     pub ok_text: String,
     pub dismiss_text: String,
+}
+
+/// `pushover_configs[i]` with upstream's defaults; texts are unexpanded template text.
+#[derive(Clone, Debug)]
+pub struct PushoverConfig {
+    pub send_resolved: bool,
+    pub http_config: RawHttpConfig,
+    /// `user_key` or `user_key_file` (read untrimmed on every send, then templated).
+    pub user_key: SecretSource,
+    /// `token` or `token_file` (likewise).
+    pub token: SecretSource,
+    pub title: String,
+    pub message: String,
+    pub url: String,
+    pub url_title: String,
+    pub device: String,
+    pub sound: String,
+    pub priority: String,
+    pub retry: Duration,
+    pub expire: Duration,
+    /// Zero = no `ttl` parameter.
+    pub ttl: Duration,
+    pub html: bool,
+}
+
+/// `sns_configs[i]` with upstream's defaults; texts are unexpanded template text.
+#[derive(Clone, Debug)]
+pub struct SnsConfig {
+    pub send_resolved: bool,
+    pub http_config: RawHttpConfig,
+    /// Template; empty = `https://sns.<region>.amazonaws.com`.
+    pub api_url: String,
+    pub sigv4: SigV4Config,
+    pub topic_arn: String,
+    pub phone_number: String,
+    pub target_arn: String,
+    /// Empty = no `Subject` parameter.
+    pub subject: String,
+    pub message: String,
+    /// Template keys and values.
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// `sns_configs[i].sigv4`: empty fields come from the environment (see `notify::sns`).
+#[derive(Clone, Debug, Default)]
+pub struct SigV4Config {
+    pub region: String,
+    pub access_key: String,
+    pub secret_key: crate::base::Secret,
+    pub profile: String,
+    pub role_arn: String,
 }
 
 /// `discord_configs[i]`; templates are still unexpanded template text.

@@ -1,5 +1,6 @@
 //! Integrations built from a receiver's configuration: one [`Integration`] per
-//! `webhook_configs`, `discord_configs`, `email_configs` and `slack_configs` entry, with its
+//! `webhook_configs`, `discord_configs`, `email_configs`, `slack_configs`,
+//! `pushover_configs` and `sns_configs` entry, with its
 //! notification-log identity, HTTP client settings and credential sources (inline or
 //! `*_file`).
 
@@ -9,7 +10,9 @@ use std::sync::Arc;
 use crate::alert::config::raw::RawHttpConfig;
 use crate::alert::config::{tls_settings, Receiver};
 use crate::alert::nflog::IntegrationId;
+use crate::alert::notify::pushover::Pushover;
 use crate::alert::notify::slack::Slack;
+use crate::alert::notify::sns::Sns;
 use crate::alert::notify::webhook::{Webhook, WebhookSettings};
 use crate::alert::notify::{FailReason, Integration, NotifyError};
 use crate::client::oauth2::{OAuth2Settings, TokenSource};
@@ -85,6 +88,45 @@ pub fn build_integrations(
                 "receiver {:?}: slack_configs[{index}]: {e}",
                 r.name
             )),
+        }
+    }
+    for (index, c) in r.pushover.iter().enumerate() {
+        let id = IntegrationId {
+            receiver: r.name.clone(),
+            integration: "pushover".into(),
+            index,
+        };
+        match Pushover::new(c.clone(), templates.clone(), client, base_dir) {
+            Ok(n) => out.push((
+                id,
+                Integration {
+                    notifier: Arc::new(n),
+                    index,
+                    send_resolved: c.send_resolved,
+                },
+            )),
+            Err(e) => missing.push(format!(
+                "receiver {:?}: pushover_configs[{index}]: {e}",
+                r.name
+            )),
+        }
+    }
+    for (index, c) in r.sns.iter().enumerate() {
+        let id = IntegrationId {
+            receiver: r.name.clone(),
+            integration: "sns".into(),
+            index,
+        };
+        match Sns::new(c.clone(), templates.clone(), client, base_dir) {
+            Ok(n) => out.push((
+                id,
+                Integration {
+                    notifier: Arc::new(n),
+                    index,
+                    send_resolved: c.send_resolved,
+                },
+            )),
+            Err(e) => missing.push(format!("receiver {:?}: sns_configs[{index}]: {e}", r.name)),
         }
     }
     (out, missing)

@@ -76,6 +76,27 @@ impl<'a> TmplText<'a> {
         }
     }
 
+    /// One field through `html/template` (upstream's `TmplHTML`, which shares the error
+    /// with `TmplText`); empty once an earlier field failed.
+    pub fn html(&mut self, template: &str) -> String {
+        if self.error.is_some() {
+            return String::new();
+        }
+        match self.templates.render_html(template, &self.data, self.now) {
+            Ok(s) => s,
+            Err(e) => {
+                self.error = Some(e);
+                String::new()
+            }
+        }
+    }
+
+    /// The first template error, if any, without consuming the renderer (for upstream's
+    /// checks between fields, as SNS does).
+    pub fn failed(&self) -> Option<&RenderError> {
+        self.error.as_ref()
+    }
+
     /// The first template error, as a final (non-retryable) failure.
     pub fn finish(self) -> Result<(), NotifyError> {
         match self.error {
@@ -296,12 +317,26 @@ impl JsonClient {
         timeout: Option<Duration>,
         now: SystemTime,
     ) -> Result<HttpResponse, NotifyError> {
-        let mut req = self
-            .client
-            .post(url)
-            .header("Content-Type", "application/json")
-            .header("User-Agent", &self.user_agent)
-            .body(body);
+        let headers = [(http::header::CONTENT_TYPE, "application/json".to_string())];
+        self.post(url, &headers, body, timeout, now).await
+    }
+
+    /// `POST url` with `headers` (a `Content-Type` among them) and `body`, plus the
+    /// `User-Agent` and the `http_config` credentials and headers: [`Self::post_json`] for
+    /// any content (Pushover's empty `text/plain`, SNS's signed form).
+    pub async fn post(
+        &self,
+        url: &str,
+        headers: &[(http::HeaderName, String)],
+        body: impl Into<reqwest::Body>,
+        timeout: Option<Duration>,
+        now: SystemTime,
+    ) -> Result<HttpResponse, NotifyError> {
+        let mut req = self.client.post(url).header("User-Agent", &self.user_agent);
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        let mut req = req.body(body);
         let headers = self
             .headers
             .resolve()

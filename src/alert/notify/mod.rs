@@ -12,8 +12,10 @@ pub mod discord;
 pub mod email;
 pub mod html;
 pub mod http_api;
+pub mod pushover;
 pub mod render;
 pub mod slack;
+pub mod sns;
 pub mod webhook;
 
 use std::future::Future;

@@ -22,8 +22,10 @@ use crate::client::raw::RawTlsConfig;
 use crate::labels::{parse_matchers, MatchOp, Matcher, Matchers};
 
 mod http;
+mod pushover;
 mod receivers;
 mod routes;
+mod sns;
 mod time_intervals;
 
 use http::{http_config, tls_config};

@@ -139,6 +139,23 @@ pub(super) fn receiver(
         }
     }
 
+    // Upstream's order: webhook, email, slack, pushover, …, sns.
+    let mut pushover = Vec::new();
+    for (j, c) in v.pushover_configs.iter().enumerate() {
+        let p = format!("{path}.pushover_configs[{j}]");
+        if let Some(pc) = super::pushover::pushover_config(cx, &p, c, global_http.as_ref()) {
+            pushover.push(pc);
+        }
+    }
+
+    let mut sns = Vec::new();
+    for (j, c) in v.sns_configs.iter().enumerate() {
+        let p = format!("{path}.sns_configs[{j}]");
+        if let Some(sc) = super::sns::sns_config(cx, &p, c, global_http.as_ref()) {
+            sns.push(sc);
+        }
+    }
+
     Some(Receiver {
         name,
         labels: v.labels.clone(),
@@ -146,6 +163,8 @@ pub(super) fn receiver(
         email,
         webhook,
         slack,
+        pushover,
+        sns,
     })
 }
 
