@@ -8,6 +8,11 @@
 //! in the query string; the harness compares it as form pairs (`BodyKind::Query`) and the
 //! tests below also compare the raw query bytes. Fields newer than 0.25 (`device`, `ttl`,
 //! `user_key_file`, `token_file`) are checked against upstream's 0.28 source, field by field.
+//!
+//! SNS posts to `api_url` (the recorder): the AWS Query form bodies must be byte-identical;
+//! the SigV4 `Authorization` of both sides is recomputed with botocore
+//! (`tests/data/notify/sns/verify_sigv4.py`, an implementation independent of the
+//! `aws-sigv4` crate that signs blackwatch's requests), also for STS `AssumeRole`.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -588,4 +593,402 @@ async fn pushover_and_sns_receivers_in_status_and_amtool_routes() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("{team=\"aws\"}  receiver: sns"), "{stdout}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Amazon SNS against Alertmanager 0.25; SigV4 checked with botocore
+
+const AK: &str = "AKIDEXAMPLE";
+const SK: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+
+/// SNS's answer to `Publish` (the SDK parses it).
+fn sns_ok(_: &TestRequest) -> TestResponse {
+    TestResponse::new(200)
+        .with_header("content-type", "text/xml")
+        .with_body(
+            "<PublishResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\"><PublishResult><MessageId>94f20ce6-13c5-43a0-9a9e-ca52d816e90b</MessageId></PublishResult><ResponseMetadata><RequestId>f187a3c1-376f-11df-8963-01868b7c937a</RequestId></ResponseMetadata></PublishResponse>",
+        )
+}
+
+/// The form bodies have no volatile field (the signature is in headers): byte-identical
+/// bodies are required. `Authorization` and `X-Amz-Date` differ by time and are checked
+/// with botocore instead.
+const SNS: Compare<'static> = Compare {
+    headers: &["content-type", "content-length"],
+    body: BodyKind::Form,
+    volatile: &[],
+    exact_bytes: true,
+    answer: sns_ok,
+};
+
+/// Recomputes each request's SigV4 signature with botocore (`tests/data/notify/sns/
+/// verify_sigv4.py`) and asserts it is the one sent; returns botocore's canonical requests.
+fn verify_with_botocore(
+    reqs: &[&TestRequest],
+    secret_key: &str,
+    token: Option<&str>,
+) -> Vec<String> {
+    let input: Vec<serde_json::Value> = reqs
+        .iter()
+        .map(|r| {
+            let headers: serde_json::Map<String, serde_json::Value> = r
+                .headers
+                .iter()
+                .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap().into()))
+                .collect();
+            serde_json::json!({
+                "method": r.method.as_str(),
+                "url": format!("http://{}{}", r.header("host").unwrap(), r.path_and_query()),
+                "headers": headers,
+                "body": r.body.iter().map(|&b| char::from(b)).collect::<String>(),
+                "secret_key": secret_key,
+                "session_token": token,
+            })
+        })
+        .collect();
+    let mut child = std::process::Command::new("python3")
+        .arg(test_data("notify/sns/verify_sigv4.py"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(serde_json::to_string(&input).unwrap().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "botocore is needed (pip install --break-system-packages botocore): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let results: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(results.len(), reqs.len());
+    results
+        .iter()
+        .zip(reqs)
+        .map(|(v, r)| {
+            assert_eq!(v["ok"], true, "signature of {}: {v:#}", r.path_and_query());
+            let auth = r.header("authorization").unwrap();
+            assert!(
+                auth.contains(&format!(
+                    "SignedHeaders={},",
+                    v["signed_headers"].as_str().unwrap()
+                )),
+                "{auth}"
+            );
+            v["canonical_request"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+fn sns_config(configs: &str) -> String {
+    format!("{ROUTE}receivers:\n- name: r\n  sns_configs:\n{configs}")
+}
+
+#[tokio::test]
+async fn sns_publish_matches_alertmanager_0_25_and_botocore_verifies_both_signatures() {
+    let sigv4 = format!("    sigv4: {{region: us-east-1, access_key: {AK}, secret_key: '{SK}'}}\n");
+    let config = sns_config(&format!(
+        r#"  - api_url: RECORDER/sns
+{sigv4}    topic_arn: arn:aws:sns:us-east-1:123456789012:alerts
+    attributes: {{severity: '{{{{ .CommonLabels.severity }}}}', '{{{{ .GroupLabels.alertname }}}}': '<&> x', a10: '10', a2: '2'}}
+  - api_url: RECORDER/fifo
+{sigv4}    topic_arn: 'arn:aws:sns:us-east-1:123456789012:{{{{ .CommonLabels.job }}}}.fifo'
+    subject: '{{{{ .Status }}}}: {{{{ .GroupLabels.alertname }}}}'
+    message: "{{{{ range .Alerts }}}}{{{{ .Labels.instance }}}} {{{{ .Annotations.summary }}}}\n{{{{ end }}}}"
+    send_resolved: false
+  - api_url: RECORDER/sms
+{sigv4}    phone_number: '+15555550100'
+    subject: ''
+    message: 'x{{{{ .CommonAnnotations.long }}}}'
+  - api_url: RECORDER/target
+{sigv4}    target_arn: arn:aws:sns:us-east-1:123456789012:endpoint/GCM/app/1
+    message: '{{{{ .CommonAnnotations.huge }}}}'
+  - api_url: RECORDER/slash/
+{sigv4}    topic_arn: arn:aws:sns:us-east-1:123456789012:alerts
+    target_arn: arn:aws:sns:us-east-1:123456789012:endpoint/x
+    phone_number: '+15555550101'
+    message: m
+"#
+    ));
+    let long = "é".repeat(900); // 1801 bytes with the x: cut at 1600, inside a rune
+    let huge = "y".repeat(270_000);
+    let seen = differential(
+        &config,
+        &two_steps(&[("long", &long), ("huge", &huge)]),
+        &SNS,
+    )
+    .await;
+    assert_eq!(seen.len(), 9, "fifo has send_resolved false");
+    assert!(
+        seen.iter().any(|e| e.am.path() == "/slash/"),
+        "no second / after a path ending in one"
+    );
+    let form = |r: &TestRequest| -> Vec<(String, String)> {
+        url::form_urlencoded::parse(&r.body).into_owned().collect()
+    };
+    for e in &seen {
+        assert_eq!(
+            e.am.header("content-type"),
+            Some("application/x-www-form-urlencoded; charset=utf-8")
+        );
+        assert!(
+            e.am.path().ends_with('/'),
+            "the SDK appends / to api_url's path"
+        );
+        assert_eq!(
+            form(&e.am)[0],
+            ("Action".to_string(), "Publish".to_string())
+        );
+    }
+    let step0 = |p: &str| {
+        seen.iter()
+            .find(|e| e.step == 0 && e.am.path() == p)
+            .unwrap()
+    };
+    let topic = form(&step0("/sns/").am);
+    let keys: Vec<&str> = topic.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        keys[..6],
+        [
+            "Action",
+            "Message",
+            "MessageAttributes.entry.1.Name",
+            "MessageAttributes.entry.1.Value.DataType",
+            "MessageAttributes.entry.1.Value.StringValue",
+            "MessageAttributes.entry.2.Name"
+        ]
+    );
+    let fifo = form(&step0("/fifo/").am);
+    let hash = format!(
+        "{:x}",
+        <sha2::Sha256 as sha2::Digest>::digest(b"{}:{alertname=\"ProbeDown\"}")
+    );
+    assert!(
+        fifo.contains(&("MessageGroupId".into(), hash.clone())),
+        "{fifo:?}"
+    );
+    assert!(fifo.contains(&("MessageDeduplicationId".into(), hash)));
+    assert!(fifo.contains(&("MessageAttributes".into(), String::new())));
+    assert!(fifo.contains(&("Subject".into(), "firing: ProbeDown".into())));
+    let sms = step0("/sms/");
+    let raw = &sms.am.body;
+    assert!(
+        raw.windows(9).any(|w| w == b"%C3%A9%C3"),
+        "cut inside a rune"
+    );
+    let sms_form = form(&sms.am);
+    assert!(sms_form.contains(&("MessageAttributes.entry.1.Name".into(), "truncated".into())));
+    assert!(
+        !sms_form.iter().any(|(k, _)| k == "Subject"),
+        "subject: '' sends none"
+    );
+    let target = form(&step0("/target/").am);
+    let message = &target.iter().find(|(k, _)| k == "Message").unwrap().1;
+    assert_eq!(message.len(), 262_144);
+    assert!(target
+        .iter()
+        .any(|(k, v)| k == "Subject" && v == "[FIRING:2] ProbeDown (blackbox critical)"));
+
+    let am: Vec<&TestRequest> = seen.iter().map(|e| &e.am).collect();
+    let bw: Vec<&TestRequest> = seen.iter().map(|e| &e.bw).collect();
+    let am_canonical = verify_with_botocore(&am, SK, None);
+    let bw_canonical = verify_with_botocore(&bw, SK, None);
+    for (a, b) in am_canonical.iter().zip(&bw_canonical) {
+        // The same canonical request apart from the host's port and the date.
+        let strip = |s: &str| {
+            s.lines()
+                .filter(|l| !l.starts_with("host:") && !l.starts_with("x-amz-date:"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert_eq!(strip(a), strip(b));
+    }
+    for e in &seen {
+        let auth = e.bw.header("authorization").unwrap();
+        assert!(auth.starts_with(&format!("AWS4-HMAC-SHA256 Credential={AK}/")));
+        assert!(auth.contains("/us-east-1/sns/aws4_request, SignedHeaders=content-length;content-type;host;x-amz-date, Signature="), "{auth}");
+    }
+}
+
+/// An SNS integration of blackwatch alone posting to `server` (`api_url`), optionally
+/// through `proxy` (for STS).
+fn one_sns(url: &str, extra: &str) -> (tempfile::TempDir, Integration) {
+    let yaml = format!(
+        "route: {{receiver: r}}\nreceivers:\n- name: r\n  sns_configs:\n  - api_url: {url}\n    topic_arn: arn:aws:sns:eu-west-1:1:t\n{extra}"
+    );
+    let (dir, mut v) = integrations(&yaml);
+    (dir, v.remove(0))
+}
+
+fn sns_error(status: u16, code: &str, message: &str) -> TestResponse {
+    TestResponse::new(status)
+        .with_header("content-type", "text/xml")
+        .with_body(format!("<ErrorResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>1</RequestId></ErrorResponse>"))
+}
+
+fn sns_ok_response() -> TestResponse {
+    sns_ok(&dummy_request())
+}
+
+#[tokio::test]
+async fn sns_4xx_is_final_5xx_throttling_and_429_are_retried() {
+    let sigv4 = format!("    sigv4: {{region: eu-west-1, access_key: {AK}, secret_key: '{SK}'}}\n");
+    let (server, _) = scripted(
+        vec![sns_error(
+            400,
+            "InvalidParameter",
+            "Invalid parameter: TopicArn",
+        )],
+        sns_ok_response,
+    );
+    let (_d, i) = one_sns(&server.url("/"), &sigv4);
+    match send(&i, Duration::from_secs(5)).await {
+        Err(RetryError::Unrecoverable { attempts: 1, last }) => assert_eq!(
+            last.message,
+            "unexpected status code 400: Invalid parameter: TopicArn"
+        ),
+        other => panic!("{other:?}"),
+    }
+    let (server, times) = scripted(
+        vec![
+            sns_error(500, "InternalError", "oops"),
+            sns_error(400, "Throttling", "Rate exceeded"),
+            sns_error(429, "TooManyRequests", "slow down").with_header("retry-after", "1"),
+        ],
+        sns_ok_response,
+    );
+    let (_d, i) = one_sns(&server.url("/"), &sigv4);
+    assert_eq!(send(&i, Duration::from_secs(15)).await.unwrap(), 4);
+    let t = times.lock().unwrap().clone();
+    assert!(t[3] - t[2] >= Duration::from_secs(1), "{:?}", t[3] - t[2]);
+    let reqs = server.requests();
+    let refs: Vec<&TestRequest> = reqs.iter().collect();
+    verify_with_botocore(&refs, SK, None);
+
+    let slow =
+        HttpServer::plain(|_r: &TestRequest| sns_ok_response().with_delay(Duration::from_secs(10)));
+    let (_d, i) = one_sns(&slow.url("/"), &sigv4);
+    let started = Instant::now();
+    let e = send(&i, Duration::from_millis(800)).await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(e.to_string().contains("context deadline exceeded"), "{e}");
+}
+
+/// `role_arn`: the configured keys call STS `AssumeRole` at `sts.amazonaws.com` (reached
+/// through a MITM proxy here) and `Publish` is signed with the temporary credentials and
+/// their session token, which are reused while valid. botocore verifies both signatures.
+#[tokio::test]
+async fn sns_role_arn_assumes_the_role_and_signs_with_its_session_credentials() {
+    let server = HttpServer::plain(|r: &TestRequest| {
+        if r.body_str().contains("Action=AssumeRole") {
+            TestResponse::new(200).with_header("content-type", "text/xml").with_body(
+                "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleResult><Credentials><AccessKeyId>ASIATEMP</AccessKeyId><SecretAccessKey>tempsecret</SecretAccessKey><SessionToken>sessiontoken</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration></Credentials></AssumeRoleResult></AssumeRoleResponse>",
+            )
+        } else {
+            sns_ok(r)
+        }
+    });
+    let proxy = MitmProxy::start(server.addr());
+    let extra = format!(
+        "    sigv4: {{region: eu-west-1, access_key: {AK}, secret_key: '{SK}', role_arn: 'arn:aws:iam::123456789012:role/alerts'}}\n    http_config: {{proxy_url: {}, tls_config: {{ca_file: {}}}}}\n",
+        proxy.url(),
+        proxy.ca_file().display()
+    );
+    let (_d, i) = one_sns(&server.url("/sns"), &extra);
+    send(&i, Duration::from_secs(5)).await.unwrap();
+    send(&i, Duration::from_secs(5)).await.unwrap();
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 3, "one AssumeRole, two Publish");
+    let sts = &reqs[0];
+    assert_eq!(sts.header("host"), Some("sts.amazonaws.com"));
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(&sts.body)
+        .into_owned()
+        .collect();
+    assert_eq!(form[0], ("Action".into(), "AssumeRole".into()));
+    assert_eq!(
+        form[1],
+        (
+            "RoleArn".into(),
+            "arn:aws:iam::123456789012:role/alerts".into()
+        )
+    );
+    assert!(sts
+        .header("authorization")
+        .unwrap()
+        .contains("/us-east-1/sts/aws4_request"));
+    verify_with_botocore(&[sts], SK, None);
+    for publish in &reqs[1..] {
+        assert_eq!(publish.path(), "/sns/");
+        assert_eq!(publish.header("x-amz-security-token"), Some("sessiontoken"));
+        let auth = publish.header("authorization").unwrap();
+        assert!(auth.contains("Credential=ASIATEMP/"), "{auth}");
+        assert!(
+            auth.contains(
+                "SignedHeaders=content-length;content-type;host;x-amz-date;x-amz-security-token,"
+            ),
+            "{auth}"
+        );
+    }
+    let publishes: Vec<&TestRequest> = reqs[1..].iter().collect();
+    verify_with_botocore(&publishes, "tempsecret", Some("sessiontoken"));
+}
+
+#[tokio::test]
+async fn sns_leaks_no_secret_in_errors_or_logs() {
+    const SECRET: &str = "SECRETsnsxyzzyKEY";
+    let logs = LogBuf::default();
+    let sub = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(logs.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(sub);
+    let (server, _) = scripted(
+        vec![
+            sns_error(
+                403,
+                "InvalidClientTokenId",
+                "The security token included in the request is invalid.",
+            ),
+            sns_error(500, "InternalError", "down"),
+        ],
+        sns_ok_response,
+    );
+    let refused = format!("http://127.0.0.1:{}/", crate::support::am::free_port());
+    let sigv4 =
+        format!("    sigv4: {{region: eu-west-1, access_key: {AK}, secret_key: {SECRET}}}\n");
+    let yaml = format!(
+        "route: {{receiver: r}}\nreceivers:\n- name: r\n  sns_configs:\n  - api_url: {refused}\n    topic_arn: t\n{sigv4}  - api_url: {u}\n    topic_arn: t\n{sigv4}  - api_url: {u}\n    topic_arn: t\n{sigv4}    message: '{{{{ .Nope.Nope }}}}'\n  - api_url: {u}\n    phone_number: '1'\n{sigv4}    message: '{long}'\n",
+        u = server.url("/"),
+        long = "z".repeat(2000),
+    );
+    let (_d, ints) = integrations(&yaml);
+    let mut errors = Vec::new();
+    for i in &ints {
+        if let Err(e) = send(i, Duration::from_millis(1500)).await {
+            errors.push(e.to_string());
+        }
+    }
+    assert!(errors.len() >= 3, "{errors:#?}");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("execute 'message' template")),
+        "{errors:#?}"
+    );
+    let cfg = load_str(&yaml, std::path::Path::new("a.yml")).unwrap();
+    errors.push(format!("{:?}", cfg.receivers));
+    let dump = cfg.to_yaml();
+    assert!(dump.contains("secret_key: <secret>"), "{dump}");
+    errors.push(dump);
+    let logs = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    for text in errors.iter().map(String::as_str).chain(logs.lines()) {
+        assert!(!text.contains(SECRET), "secret in: {text}");
+    }
+    assert!(logs.contains("Truncated field"), "{logs}");
 }
