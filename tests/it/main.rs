@@ -24,6 +24,7 @@ mod promql; // the rule-expression evaluator vs promtool 2.42, tables in tests/d
 mod receivers; // Slack (and the receivers after it) vs Alertmanager 0.25 through support/recorder.rs; error paths, secrets
 mod receivers_r1; // Telegram, Webex and WeChat vs Alertmanager 0.25 (recorder.rs); 0.28 fields and answers, error paths, secrets
 mod receivers_r2; // PagerDuty v1/v2 (v1 through support/mitm.rs), VictorOps, Opsgenie vs Alertmanager 0.25; error paths, secrets
+mod receivers_r3; // Pushover (through support/mitm.rs) and Amazon SNS (SigV4 checked with botocore) vs Alertmanager 0.25
 mod receivers_r4; // msteams, msteamsv2, Rocket.Chat and Jira (newer than 0.25): payloads vs upstream 0.28 test data, loopback servers, error paths
 mod rules; // rule unit-test files vs promtool; alerts pending, firing, resolving in a daemon
 mod schedule; // scheduled probes on /metrics: staleness, file_sd, reload, a real Prometheus

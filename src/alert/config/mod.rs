@@ -146,6 +146,8 @@ pub struct Receiver {
     pub wechat: Vec<WechatConfig>,
     pub telegram: Vec<TelegramConfig>,
     pub webex: Vec<WebexConfig>,
+    pub pushover: Vec<PushoverConfig>,
+    pub sns: Vec<SnsConfig>,
 }
 
 impl Receiver {
@@ -165,6 +167,8 @@ impl Receiver {
             + self.wechat.len()
             + self.telegram.len()
             + self.webex.len()
+            + self.pushover.len()
+            + self.sns.len()
     }
 }
 
@@ -467,6 +471,57 @@ pub struct VictorOpsConfig {
     pub entity_display_name: String,
     pub monitoring_tool: String,
     pub custom_fields: BTreeMap<String, String>,
+}
+
+/// `pushover_configs[i]` with upstream's defaults; texts are unexpanded template text.
+#[derive(Clone, Debug)]
+pub struct PushoverConfig {
+    pub send_resolved: bool,
+    pub http_config: RawHttpConfig,
+    /// `user_key` or `user_key_file` (read untrimmed on every send, then templated).
+    pub user_key: SecretSource,
+    /// `token` or `token_file` (likewise).
+    pub token: SecretSource,
+    pub title: String,
+    pub message: String,
+    pub url: String,
+    pub url_title: String,
+    pub device: String,
+    pub sound: String,
+    pub priority: String,
+    pub retry: Duration,
+    pub expire: Duration,
+    /// Zero = no `ttl` parameter.
+    pub ttl: Duration,
+    pub html: bool,
+}
+
+/// `sns_configs[i]` with upstream's defaults; texts are unexpanded template text.
+#[derive(Clone, Debug)]
+pub struct SnsConfig {
+    pub send_resolved: bool,
+    pub http_config: RawHttpConfig,
+    /// Template; empty = `https://sns.<region>.amazonaws.com`.
+    pub api_url: String,
+    pub sigv4: SigV4Config,
+    pub topic_arn: String,
+    pub phone_number: String,
+    pub target_arn: String,
+    /// Empty = no `Subject` parameter.
+    pub subject: String,
+    pub message: String,
+    /// Template keys and values.
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// `sns_configs[i].sigv4`: empty fields come from the environment (see `notify::sns`).
+#[derive(Clone, Debug, Default)]
+pub struct SigV4Config {
+    pub region: String,
+    pub access_key: String,
+    pub secret_key: crate::base::Secret,
+    pub profile: String,
+    pub role_arn: String,
 }
 
 /// `discord_configs[i]`; templates are still unexpanded template text.

@@ -266,12 +266,12 @@ pub struct RawReceiver {
     pub telegram_configs: Vec<Spanned<RawTelegramConfig>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub webex_configs: Vec<Spanned<RawWebexConfig>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pushover_configs: Vec<Spanned<RawPushoverConfig>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sns_configs: Vec<Spanned<RawSnsConfig>>,
 
     // Integrations upstream has and blackwatch does not (yet): rejected by name.
-    #[serde(default, skip_serializing)]
-    pub pushover_configs: Option<Spanned<Unsupported>>,
-    #[serde(default, skip_serializing)]
-    pub sns_configs: Option<Spanned<Unsupported>>,
     #[serde(default, skip_serializing)]
     pub mattermost_configs: Option<Spanned<Unsupported>>,
     #[serde(default, skip_serializing)]
@@ -280,10 +280,8 @@ pub struct RawReceiver {
 
 impl RawReceiver {
     /// The integrations that are rejected, with their key names.
-    pub fn unsupported(&self) -> [(&'static str, &Option<Spanned<Unsupported>>); 4] {
+    pub fn unsupported(&self) -> [(&'static str, &Option<Spanned<Unsupported>>); 2] {
         [
-            ("pushover_configs", &self.pushover_configs),
-            ("sns_configs", &self.sns_configs),
             ("mattermost_configs", &self.mattermost_configs),
             ("incidentio_configs", &self.incidentio_configs),
         ]
@@ -961,4 +959,104 @@ pub struct RawWechatConfig {
     pub agent_id: Option<String>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub message_type: String,
+}
+
+/// `pushover_configs[i]` (Alertmanager 0.28's `PushoverConfig`: 0.25's fields plus
+/// `user_key_file`, `token_file`, `device` and `ttl`). Template fields left out take
+/// upstream's defaults in validation; an explicit `''` stays empty.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPushoverConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_resolved: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_config: Option<Spanned<RawHttpConfig>>,
+    #[serde(default, skip_serializing_if = "Secret::is_empty")]
+    pub user_key: Secret,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub user_key_file: String,
+    #[serde(default, skip_serializing_if = "Secret::is_empty")]
+    pub token: Secret,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub token_file: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub url_title: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub device: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sound: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<String>,
+    #[serde(
+        default,
+        with = "crate::base::units::opt_go_duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub retry: Option<Duration>,
+    #[serde(
+        default,
+        with = "crate::base::units::opt_go_duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub expire: Option<Duration>,
+    #[serde(
+        default,
+        with = "crate::base::units::opt_go_duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub ttl: Option<Duration>,
+    #[serde(default)]
+    pub html: bool,
+    /// 0.29+ (`monospace`): rejected by name.
+    #[serde(default, skip_serializing)]
+    pub monospace: Option<Spanned<Unsupported>>,
+}
+
+/// `sns_configs[i]` (Alertmanager 0.25 and 0.28 alike). `sigv4` is always dumped, as
+/// upstream's field has no `omitempty`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSnsConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_resolved: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_config: Option<Spanned<RawHttpConfig>>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub api_url: String,
+    #[serde(default)]
+    pub sigv4: RawSigV4Config,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub topic_arn: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub phone_number: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub target_arn: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// prometheus/common `sigv4.SigV4Config` (sigv4/v0.1.0, what Alertmanager 0.25 to 0.28 use).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSigV4Config {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub region: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub access_key: String,
+    #[serde(default, skip_serializing_if = "Secret::is_empty")]
+    pub secret_key: Secret,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub profile: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub role_arn: String,
 }

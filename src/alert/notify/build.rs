@@ -1,8 +1,8 @@
 //! Integrations built from a receiver's configuration: one [`Integration`] per
 //! `webhook_configs`, `discord_configs`, `email_configs`, `slack_configs`, `pagerduty_configs`,
 //! `opsgenie_configs`, `victorops_configs`, `wechat_configs`, `telegram_configs`,
-//! `webex_configs`, `msteams_configs`, `msteamsv2_configs`, `jira_configs` and
-//! `rocketchat_configs` entry, with its
+//! `webex_configs`, `pushover_configs`, `sns_configs`, `msteams_configs`,
+//! `msteamsv2_configs`, `jira_configs` and `rocketchat_configs` entry, with its
 //! notification-log identity, HTTP client settings and credential sources (inline or
 //! `*_file`).
 
@@ -15,8 +15,10 @@ use crate::alert::nflog::IntegrationId;
 use crate::alert::notify::jira::Jira;
 use crate::alert::notify::msteams::MSTeams;
 use crate::alert::notify::msteamsv2::MSTeamsV2;
+use crate::alert::notify::pushover::Pushover;
 use crate::alert::notify::rocketchat::Rocketchat;
 use crate::alert::notify::slack::Slack;
+use crate::alert::notify::sns::Sns;
 use crate::alert::notify::telegram::Telegram;
 use crate::alert::notify::webex::Webex;
 use crate::alert::notify::webhook::{Webhook, WebhookSettings};
@@ -218,6 +220,30 @@ pub fn build_integrations(
             &mut missing,
             r,
             "webex",
+            index,
+            c.send_resolved,
+            built,
+        );
+    }
+    for (index, c) in r.pushover.iter().enumerate() {
+        let built = Pushover::new(c.clone(), templates.clone(), client, base_dir);
+        push_built(
+            &mut out,
+            &mut missing,
+            r,
+            "pushover",
+            index,
+            c.send_resolved,
+            built,
+        );
+    }
+    for (index, c) in r.sns.iter().enumerate() {
+        let built = Sns::new(c.clone(), templates.clone(), client, base_dir);
+        push_built(
+            &mut out,
+            &mut missing,
+            r,
+            "sns",
             index,
             c.send_resolved,
             built,

@@ -76,6 +76,27 @@ impl<'a> TmplText<'a> {
         }
     }
 
+    /// One field through `html/template` (upstream's `TmplHTML`, which shares the error
+    /// with `TmplText`); empty once an earlier field failed.
+    pub fn html(&mut self, template: &str) -> String {
+        if self.error.is_some() {
+            return String::new();
+        }
+        match self.templates.render_html(template, &self.data, self.now) {
+            Ok(s) => s,
+            Err(e) => {
+                self.error = Some(e);
+                String::new()
+            }
+        }
+    }
+
+    /// The first template error, if any, without consuming the renderer (for upstream's
+    /// checks between fields, as SNS does).
+    pub fn failed(&self) -> Option<&RenderError> {
+        self.error.as_ref()
+    }
+
     /// The first template error, as a final (non-retryable) failure.
     pub fn finish(self) -> Result<(), NotifyError> {
         match self.error {
@@ -313,12 +334,55 @@ impl JsonClient {
         timeout: Option<Duration>,
         now: SystemTime,
     ) -> Result<HttpResponse, NotifyError> {
+        let headers = [(http::header::CONTENT_TYPE, "application/json".to_string())];
+        self.send(method, url, &headers, body.into(), extra, timeout, now)
+            .await
+    }
+
+    /// `POST url` with `headers` (a `Content-Type` among them) and `body`, plus the
+    /// `User-Agent` and the `http_config` credentials and headers: [`Self::post_json`] for
+    /// any content (Pushover's empty `text/plain`, SNS's signed form).
+    pub async fn post(
+        &self,
+        url: &str,
+        headers: &[(http::HeaderName, String)],
+        body: impl Into<reqwest::Body>,
+        timeout: Option<Duration>,
+        now: SystemTime,
+    ) -> Result<HttpResponse, NotifyError> {
+        self.send(
+            http::Method::POST,
+            url,
+            headers,
+            body.into(),
+            &[],
+            timeout,
+            now,
+        )
+        .await
+    }
+
+    /// The one request path: `headers` and the body, the `User-Agent`, the `http_config`
+    /// credentials and headers unless `extra` overrides them, then `extra`.
+    #[allow(clippy::too_many_arguments)]
+    async fn send(
+        &self,
+        method: http::Method,
+        url: &str,
+        headers: &[(http::HeaderName, String)],
+        body: reqwest::Body,
+        extra: &[(http::HeaderName, String)],
+        timeout: Option<Duration>,
+        now: SystemTime,
+    ) -> Result<HttpResponse, NotifyError> {
         let mut req = self
             .client
             .request(method, url)
-            .header("Content-Type", "application/json")
-            .header("User-Agent", &self.user_agent)
-            .body(body);
+            .header("User-Agent", &self.user_agent);
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        let mut req = req.body(body);
         let headers = self
             .headers
             .resolve()

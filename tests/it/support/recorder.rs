@@ -8,7 +8,10 @@
 //! API URL goes (give each integration its own path, e.g. `RECORDER/slack/0`) and
 //! `RECORDER_URL_FILE` where a `*_url_file` goes (a file per side holding
 //! `  RECORDER/from-file` and a newline, so trimming is exercised), say what to compare in
-//! a [`Compare`], and pass the alerts of each step to [`differential`].
+//! a [`Compare`], and pass the alerts of each step to [`differential`]. An integration with
+//! a fixed `https://` URL gets `http_config: {proxy_url: MITM_PROXY, tls_config: {ca_file:
+//! MITM_CA}}`: each side then talks through its own `support::mitm::MitmProxy` to its
+//! recorder.
 //!
 //! How a step runs: the step's alerts (the whole group: firing ones with a zero `ends_at`,
 //! resolved ones with an `ends_at` in the past) are posted to Alertmanager; blackwatch's
@@ -34,6 +37,7 @@ use blackwatch::alert::store::Alert;
 use blackwatch::labels::LabelSet;
 
 use super::am::{start_am, EXTERNAL_URL};
+use super::mitm::MitmProxy;
 use super::{poll, HttpServer, TestRequest, TestResponse};
 
 /// A root route for [`differential`] configs.
@@ -71,6 +75,10 @@ pub enum BodyKind {
     Json,
     /// `application/x-www-form-urlencoded` pairs, in order; `volatile` are keys removed.
     Form,
+    /// Parameters in the query string (Pushover's empty POST): the path is compared without
+    /// the query, the query as form pairs in order with the `volatile` keys removed, and
+    /// the bodies byte for byte.
+    Query,
 }
 
 /// What one integration's comparison checks.
@@ -110,12 +118,27 @@ pub async fn differential(config: &str, steps: &[Vec<Alert>], cmp: &Compare<'_>)
     let am_rec = Recorder::start(cmp.answer);
     let bw_rec = Recorder::start(cmp.answer);
     let dir = tempfile::tempdir().unwrap();
+    // `MITM_PROXY` / `MITM_CA`: an intercepting proxy per side in front of its recorder
+    // (support/mitm.rs), for integrations whose API URL is fixed (Pushover).
+    let mitm = config.contains("MITM_PROXY").then(|| {
+        (
+            MitmProxy::start(am_rec.server.addr()),
+            MitmProxy::start(bw_rec.server.addr()),
+        )
+    });
     let side = |who: &str, rec: &Recorder| {
         let file = dir.path().join(format!("{who}_url"));
         std::fs::write(&file, format!("  {}/from-file\n", rec.url())).unwrap();
-        config
+        let mut c = config
             .replace("RECORDER_URL_FILE", &file.display().to_string())
-            .replace("RECORDER", &rec.url())
+            .replace("RECORDER", &rec.url());
+        if let Some((am_proxy, bw_proxy)) = &mitm {
+            let proxy = if who == "am" { am_proxy } else { bw_proxy };
+            c = c
+                .replace("MITM_PROXY", &proxy.url())
+                .replace("MITM_CA", &proxy.ca_file().display().to_string());
+        }
+        c
     };
     let am = start_am(&side("am", &am_rec)).await;
 
@@ -240,7 +263,11 @@ pub async fn differential(config: &str, steps: &[Vec<Alert>], cmp: &Compare<'_>)
 pub fn compare(step: usize, am: &TestRequest, bw: &TestRequest, cmp: &Compare<'_>) {
     let at = format!("step {step}, {}", am.path_and_query());
     assert_eq!(bw.method, am.method, "method, {at}");
-    assert_eq!(bw.path_and_query(), am.path_and_query(), "path, {at}");
+    if let BodyKind::Query = cmp.body {
+        assert_eq!(bw.path(), am.path(), "path, {at}");
+    } else {
+        assert_eq!(bw.path_and_query(), am.path_and_query(), "path, {at}");
+    }
     for h in cmp.headers {
         assert_eq!(bw.header(h), am.header(h), "header {h}, {at}");
     }
@@ -285,6 +312,17 @@ pub fn compare(step: usize, am: &TestRequest, bw: &TestRequest, cmp: &Compare<'_
                     .collect()
             };
             assert_eq!(parse(bw), parse(am), "form body, {at}");
+        }
+        BodyKind::Query => {
+            let parse = |r: &TestRequest| -> Vec<(String, String)> {
+                let query = r.path_and_query().split_once('?').map_or("", |(_, q)| q);
+                url::form_urlencoded::parse(query.as_bytes())
+                    .into_owned()
+                    .filter(|(k, _)| !cmp.volatile.contains(&k.as_str()))
+                    .collect()
+            };
+            assert_eq!(parse(bw), parse(am), "query, {at}");
+            assert_eq!(bw.body, am.body, "body, {at}");
         }
     }
     if cmp.exact_bytes {

@@ -1,6 +1,6 @@
 //! `receivers:` and their integrations (Discord, e-mail, webhook, Slack; PagerDuty, Opsgenie
-//! and VictorOps in `incident.rs`; WeChat, Telegram, Webex and the 0.26+ integrations in their
-//! own files), with `global:` defaults merged into each.
+//! and VictorOps in `incident.rs`; WeChat, Telegram, Webex, Pushover, SNS and the 0.26+
+//! integrations in their own files), with `global:` defaults merged into each.
 
 use super::*;
 
@@ -237,6 +237,23 @@ pub(super) fn receiver(
         webex.extend(super::webex::webex_config(cx, &p, w, g));
     }
 
+    // Upstream's order: webhook, email, slack, pushover, …, sns.
+    let mut pushover = Vec::new();
+    for (j, c) in v.pushover_configs.iter().enumerate() {
+        let p = format!("{path}.pushover_configs[{j}]");
+        if let Some(pc) = super::pushover::pushover_config(cx, &p, c, global_http.as_ref()) {
+            pushover.push(pc);
+        }
+    }
+
+    let mut sns = Vec::new();
+    for (j, c) in v.sns_configs.iter().enumerate() {
+        let p = format!("{path}.sns_configs[{j}]");
+        if let Some(sc) = super::sns::sns_config(cx, &p, c, global_http.as_ref()) {
+            sns.push(sc);
+        }
+    }
+
     Some(Receiver {
         name,
         labels: v.labels.clone(),
@@ -254,6 +271,8 @@ pub(super) fn receiver(
         wechat,
         telegram,
         webex,
+        pushover,
+        sns,
     })
 }
 
