@@ -1203,38 +1203,11 @@ receivers:
 // ---------------------------------------------------------------------------------------
 // Secrets
 
-/// A `tracing` writer into a shared buffer.
-#[derive(Clone, Default)]
-struct LogBuf(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LogBuf {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuf {
-    type Writer = LogBuf;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
 #[tokio::test]
 async fn no_secret_in_any_error_or_log() {
     const TOKEN: &str = "TOKENxyzzy";
     const PW: &str = "PWplugh42";
-    let logs = LogBuf::default();
-    let sub = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(logs.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(sub);
+    let (logs, _guard) = crate::support::logs::capture();
     let mut errors: Vec<String> = Vec::new();
     let c = ctx("r", &[("alertname", "X")], SystemTime::now());
     let a = [alert(&[("alertname", "X")], &[], UNIX_EPOCH)];

@@ -6,7 +6,6 @@
 //! retried, 429 after `Retry-After`, `ok: false`, timeouts; no secret in errors, logs or
 //! `/api/v2/status`, and `amtool config routes` reads the status blackwatch serves.
 
-use std::io::Write;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -380,37 +379,10 @@ async fn slack_timeout_ends_at_the_flush_deadline() {
     );
 }
 
-/// A `tracing` writer into a shared buffer.
-#[derive(Clone, Default)]
-struct LogBuf(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LogBuf {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuf {
-    type Writer = LogBuf;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
 #[tokio::test]
 async fn slack_leaks_no_secret_in_errors_or_logs() {
     const TOKEN: &str = "TOKENxyzzy";
-    let logs = LogBuf::default();
-    let sub = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(logs.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(sub);
+    let (logs, _guard) = crate::support::logs::capture();
     let (server, _) = scripted(vec![
         TestResponse::text(400, "invalid_payload"),
         TestResponse::text(500, "down"),

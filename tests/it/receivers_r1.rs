@@ -7,7 +7,6 @@
 //! handling); Telegram's 0.28 fields (`bot_token_file`, `message_thread_id`) checked against
 //! upstream's `telegram_test.go`; no secret in errors, logs or `/api/v2/status`.
 
-use std::io::Write;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -731,40 +730,13 @@ receivers:
     }
 }
 
-/// A `tracing` writer into a shared buffer.
-#[derive(Clone, Default)]
-struct LogBuf(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LogBuf {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuf {
-    type Writer = LogBuf;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
 /// Bot tokens (in the URL path), Webex credentials, WeChat secrets (in the gettoken query)
 /// and access tokens (in the send query) appear in no error, log line or config dump.
 #[tokio::test]
 async fn telegram_webex_wechat_leak_no_secret() {
     const TOKEN: &str = "TOKENxyzzy";
     const ACCESS: &str = "ACCESSplugh";
-    let logs = LogBuf::default();
-    let sub = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(logs.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(sub);
+    let (logs, _guard) = crate::support::logs::capture();
     let answer = |r: &TestRequest| {
         if r.path().ends_with("/gettoken") {
             json_answer(200, &format!(r#"{{"access_token":"{ACCESS}"}}"#))

@@ -5,7 +5,6 @@
 //! (429 after `Retry-After`), timeouts, no secret in errors, logs or `/api/v2/status`.
 
 use std::collections::VecDeque;
-use std::io::Write;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -865,37 +864,10 @@ async fn empty_keys_and_template_errors_are_final_as_upstream() {
     assert!(server.requests().is_empty());
 }
 
-/// A `tracing` writer into a shared buffer.
-#[derive(Clone, Default)]
-struct LogBuf(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LogBuf {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuf {
-    type Writer = LogBuf;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
 #[tokio::test]
 async fn no_secret_in_errors_logs_or_config_dumps() {
     const TOKEN: &str = "TOKENfrobozz";
-    let logs = LogBuf::default();
-    let sub = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(logs.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(sub);
+    let (logs, _guard) = crate::support::logs::capture();
     let (server, _) = scripted(vec![
         TestResponse::text(400, "bad"),
         TestResponse::text(500, "down"),

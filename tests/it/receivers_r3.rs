@@ -14,7 +14,7 @@
 //! (`tests/data/notify/sns/verify_sigv4.py`, an implementation independent of the
 //! `aws-sigv4` crate that signs blackwatch's requests), also for STS `AssumeRole`.
 
-use std::io::Write;
+use std::io::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -114,27 +114,6 @@ async fn send(i: &Integration, within: Duration) -> Result<usize, RetryError> {
     let a = [alert(&[("alertname", "X")], &[], false)];
     let deadline = Instant::now() + within;
     notify_with_retry(i, &ctx(), &a, deadline, &no_jitter(), &metrics()).await
-}
-
-/// A `tracing` writer into a shared buffer.
-#[derive(Clone, Default)]
-struct LogBuf(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LogBuf {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuf {
-    type Writer = LogBuf;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
 }
 
 /// The query parameters of a recorded request, in order.
@@ -478,13 +457,7 @@ async fn pushover_4xx_is_final_5xx_is_retried_timeouts_end_at_the_deadline() {
 async fn pushover_leaks_no_secret_in_errors_logs_or_status() {
     const TOKEN: &str = "TOKENpushoverxyzzy";
     const USER: &str = "USERpushoverplugh";
-    let logs = LogBuf::default();
-    let sub = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(logs.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(sub);
+    let (logs, _guard) = crate::support::logs::capture();
     let (server, _) = scripted(
         vec![
             TestResponse::text(400, "bad"),
@@ -941,13 +914,7 @@ async fn sns_role_arn_assumes_the_role_and_signs_with_its_session_credentials() 
 #[tokio::test]
 async fn sns_leaks_no_secret_in_errors_or_logs() {
     const SECRET: &str = "SECRETsnsxyzzyKEY";
-    let logs = LogBuf::default();
-    let sub = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(logs.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(sub);
+    let (logs, _guard) = crate::support::logs::capture();
     let (server, _) = scripted(
         vec![
             sns_error(

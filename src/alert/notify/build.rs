@@ -78,176 +78,29 @@ pub fn build_integrations(
         crate::alert::notify::render::build_discord_email(r, client, base_dir, templates);
     out.extend(more);
     missing.extend(errors);
-    for (index, c) in r.slack.iter().enumerate() {
-        let id = IntegrationId {
-            receiver: r.name.clone(),
-            integration: "slack".into(),
-            index,
-        };
-        match Slack::new(c.clone(), templates.clone(), client, base_dir) {
-            Ok(n) => out.push((
-                id,
-                Integration {
-                    notifier: Arc::new(n),
-                    index,
-                    send_resolved: c.send_resolved,
-                },
-            )),
-            Err(e) => missing.push(format!(
-                "receiver {:?}: slack_configs[{index}]: {e}",
-                r.name
-            )),
-        }
-    }
-    // Alertmanager 0.26+ integrations.
+    // The HTTP-API integrations: each built from its config, the shared client and templates.
     macro_rules! build_each {
-        ($list:expr, $kind:literal, $key:literal, $new:path) => {
-            for (index, c) in $list.iter().enumerate() {
-                let id = IntegrationId {
-                    receiver: r.name.clone(),
-                    integration: $kind.into(),
-                    index,
-                };
-                match $new(c.clone(), templates.clone(), client, base_dir) {
-                    Ok(n) => out.push((
-                        id,
-                        Integration {
-                            notifier: Arc::new(n),
-                            index,
-                            send_resolved: c.send_resolved,
-                        },
-                    )),
-                    Err(e) => {
-                        missing.push(format!("receiver {:?}: {}[{index}]: {e}", r.name, $key))
-                    }
-                }
+        ($($list:ident => $kind:literal, $new:path;)*) => {$(
+            for (index, c) in r.$list.iter().enumerate() {
+                let built = $new(c.clone(), templates.clone(), client, base_dir);
+                push_built(&mut out, &mut missing, r, $kind, index, c.send_resolved, built);
             }
-        };
+        )*};
     }
-    build_each!(r.msteams, "msteams", "msteams_configs", MSTeams::new);
-    build_each!(
-        r.msteamsv2,
-        "msteamsv2",
-        "msteamsv2_configs",
-        MSTeamsV2::new
-    );
-    build_each!(r.jira, "jira", "jira_configs", Jira::new);
-    build_each!(
-        r.rocketchat,
-        "rocketchat",
-        "rocketchat_configs",
-        Rocketchat::new
-    );
-    for (index, c) in r.pagerduty.iter().enumerate() {
-        let built = crate::alert::notify::pagerduty::Pagerduty::new(
-            c.clone(),
-            templates.clone(),
-            client,
-            base_dir,
-        );
-        push_built(
-            &mut out,
-            &mut missing,
-            r,
-            "pagerduty",
-            index,
-            c.send_resolved,
-            built,
-        );
-    }
-    for (index, c) in r.opsgenie.iter().enumerate() {
-        let built = crate::alert::notify::opsgenie::Opsgenie::new(
-            c.clone(),
-            templates.clone(),
-            client,
-            base_dir,
-        );
-        push_built(
-            &mut out,
-            &mut missing,
-            r,
-            "opsgenie",
-            index,
-            c.send_resolved,
-            built,
-        );
-    }
-    for (index, c) in r.victorops.iter().enumerate() {
-        let built = crate::alert::notify::victorops::VictorOps::new(
-            c.clone(),
-            templates.clone(),
-            client,
-            base_dir,
-        );
-        push_built(
-            &mut out,
-            &mut missing,
-            r,
-            "victorops",
-            index,
-            c.send_resolved,
-            built,
-        );
-    }
-    for (index, c) in r.wechat.iter().enumerate() {
-        let built = Wechat::new(c.clone(), templates.clone(), client, base_dir);
-        push_built(
-            &mut out,
-            &mut missing,
-            r,
-            "wechat",
-            index,
-            c.send_resolved,
-            built,
-        );
-    }
-    for (index, c) in r.telegram.iter().enumerate() {
-        let built = Telegram::new(c.clone(), templates.clone(), client, base_dir);
-        push_built(
-            &mut out,
-            &mut missing,
-            r,
-            "telegram",
-            index,
-            c.send_resolved,
-            built,
-        );
-    }
-    for (index, c) in r.webex.iter().enumerate() {
-        let built = Webex::new(c.clone(), templates.clone(), client, base_dir);
-        push_built(
-            &mut out,
-            &mut missing,
-            r,
-            "webex",
-            index,
-            c.send_resolved,
-            built,
-        );
-    }
-    for (index, c) in r.pushover.iter().enumerate() {
-        let built = Pushover::new(c.clone(), templates.clone(), client, base_dir);
-        push_built(
-            &mut out,
-            &mut missing,
-            r,
-            "pushover",
-            index,
-            c.send_resolved,
-            built,
-        );
-    }
-    for (index, c) in r.sns.iter().enumerate() {
-        let built = Sns::new(c.clone(), templates.clone(), client, base_dir);
-        push_built(
-            &mut out,
-            &mut missing,
-            r,
-            "sns",
-            index,
-            c.send_resolved,
-            built,
-        );
+    build_each! {
+        slack => "slack", Slack::new;
+        pagerduty => "pagerduty", crate::alert::notify::pagerduty::Pagerduty::new;
+        opsgenie => "opsgenie", crate::alert::notify::opsgenie::Opsgenie::new;
+        victorops => "victorops", crate::alert::notify::victorops::VictorOps::new;
+        wechat => "wechat", Wechat::new;
+        telegram => "telegram", Telegram::new;
+        webex => "webex", Webex::new;
+        pushover => "pushover", Pushover::new;
+        sns => "sns", Sns::new;
+        msteams => "msteams", MSTeams::new;
+        msteamsv2 => "msteamsv2", MSTeamsV2::new;
+        jira => "jira", Jira::new;
+        rocketchat => "rocketchat", Rocketchat::new;
     }
     (out, missing)
 }

@@ -33,6 +33,7 @@ pub mod am;
 pub mod certs;
 pub mod daemon;
 pub mod http;
+pub mod logs;
 pub mod mitm;
 pub mod poll;
 pub mod probe;
