@@ -40,32 +40,13 @@ const SLACK: Compare<'static> = Compare {
     answer: slack_ok,
 };
 
-/// Two alerts of one group firing, then the second resolved.
+/// Two alerts of one group firing, then the second resolved (`support::recorder::two_steps`).
 fn two_steps(extra: &[(&str, &str)]) -> Vec<Vec<Alert>> {
-    let ann = |summary: &'static str| -> Vec<(&str, &str)> {
-        let mut v = vec![
-            ("summary", summary),
-            ("runbook", "https://wiki.test/a b?x=<1>&y='2'"),
-        ];
-        v.extend_from_slice(extra);
-        v
-    };
-    let labels = |inst: &'static str| {
-        [
-            ("alertname", "ProbeDown"),
-            ("instance", inst),
-            ("job", "blackbox"),
-            ("severity", "critical"),
-        ]
-    };
-    let a = alert(
-        &labels("https://a.test"),
-        &ann("Probe <b>failed</b> & \"quoted\" 'x' + é @here"),
-        false,
-    );
-    let b = alert(&labels("http://b.test"), &ann("Probe failed for b"), false);
-    let b_resolved = alert(&labels("http://b.test"), &ann("Probe failed for b"), true);
-    vec![vec![a.clone(), b], vec![a, b_resolved]]
+    crate::support::recorder::two_steps(
+        "Probe <b>failed</b> & \"quoted\" 'x' + é @here",
+        "https://wiki.test/a b?x=<1>&y='2'",
+        extra,
+    )
 }
 
 fn slack_config(global: &str, templates: &str, configs: &str) -> String {

@@ -40,8 +40,9 @@ use super::am::{start_am, EXTERNAL_URL};
 use super::mitm::MitmProxy;
 use super::{poll, HttpServer, TestRequest, TestResponse};
 
-/// A root route for [`differential`] configs.
-pub const ROUTE: &str = "route:\n  receiver: r\n  group_by: [alertname]\n  group_wait: 1s\n  group_interval: 2s\n  repeat_interval: 1h\n";
+/// A root route for [`differential`] configs. `group_wait` 2s: the alerts of a step, posted
+/// at once, must all be in the group when it first flushes, even on a loaded machine.
+pub const ROUTE: &str = "route:\n  receiver: r\n  group_by: [alertname]\n  group_wait: 2s\n  group_interval: 2s\n  repeat_interval: 1h\n";
 
 /// How long Alertmanager may take to flush a step (group_wait, group_interval, retries).
 const STEP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -375,4 +376,31 @@ pub fn alert(labels: &[(&str, &str)], annotations: &[(&str, &str)], resolved: bo
         updated_at: UNIX_EPOCH,
         timeout: false,
     }
+}
+
+/// Two alerts of one group firing (`summary` on the first: HTML-sensitive text and
+/// non-ASCII, to exercise escaping; `runbook` on both), then the second resolved: the steps most receiver
+/// comparisons send.
+pub fn two_steps(
+    summary: &'static str,
+    runbook: &'static str,
+    extra: &[(&str, &str)],
+) -> Vec<Vec<Alert>> {
+    let ann = |summary: &'static str| -> Vec<(&str, &str)> {
+        let mut v = vec![("summary", summary), ("runbook", runbook)];
+        v.extend_from_slice(extra);
+        v
+    };
+    let labels = |inst: &'static str| {
+        [
+            ("alertname", "ProbeDown"),
+            ("instance", inst),
+            ("job", "blackbox"),
+            ("severity", "critical"),
+        ]
+    };
+    let a = alert(&labels("https://a.test"), &ann(summary), false);
+    let b = alert(&labels("http://b.test"), &ann("Probe failed for b"), false);
+    let b_resolved = alert(&labels("http://b.test"), &ann("Probe failed for b"), true);
+    vec![vec![a.clone(), b], vec![a, b_resolved]]
 }
