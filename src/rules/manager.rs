@@ -142,7 +142,6 @@ impl Manager {
         self.store.set_ranges(&ranges);
         self.overlay.set_ranges(&ranges);
 
-        super::expr::set_default_subquery_step(cfg.evaluation_interval);
         let restore = lock(&self.restore).take();
         let mut running = lock(&self.groups);
         let mut old = std::mem::take(&mut *running);

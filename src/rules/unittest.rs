@@ -140,8 +140,6 @@ pub fn run_file(path: &Path) -> Result<(), Vec<String>> {
     } else {
         eval_interval
     };
-    // promtool: `promql.SetDefaultEvaluationInterval(evalInterval)`, the default subquery step.
-    crate::rules::expr::set_default_subquery_step(eval_interval);
     let mut order = HashMap::new();
     for (i, g) in tf.group_eval_order.iter().enumerate() {
         if order.insert(g.clone(), i).is_some() {

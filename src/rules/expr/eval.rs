@@ -16,22 +16,9 @@ use super::{
     NAME,
 };
 
-/// The step of a subquery without one (`x[1h:]`): Prometheus' global evaluation interval.
-/// Process-wide, as Prometheus' `promql.SetDefaultEvaluationInterval`: the rules manager sets
-/// it to `global.evaluation_interval`, `blackwatch test rules` to each test file's
-/// `evaluation_interval` (promtool does the same); 1m until then.
-static DEFAULT_SUBQUERY_STEP_MS: std::sync::atomic::AtomicI64 =
-    std::sync::atomic::AtomicI64::new(60_000);
-
-/// Sets the default subquery step (see [`DEFAULT_SUBQUERY_STEP_MS`]).
-pub fn set_default_subquery_step(step: std::time::Duration) {
-    let ms = i64::try_from(step.as_millis()).unwrap_or(i64::MAX).max(1);
-    DEFAULT_SUBQUERY_STEP_MS.store(ms, std::sync::atomic::Ordering::Relaxed);
-}
-
-fn default_subquery_step_ms() -> i64 {
-    DEFAULT_SUBQUERY_STEP_MS.load(std::sync::atomic::Ordering::Relaxed)
-}
+/// The step of a subquery without one (`x[1h:]`): Prometheus' global evaluation interval,
+/// whose default promtool and blackwatch use.
+pub const DEFAULT_SUBQUERY_STEP_MS: i64 = 60_000;
 
 /// An intermediate value; `Matrix` only ever feeds a function.
 enum Val {
@@ -233,7 +220,7 @@ impl Cx<'_> {
                 let end = self.anchor(*at, t).saturating_sub(*offset);
                 let step = match step {
                     Some(s) if *s > 0 => *s,
-                    _ => default_subquery_step_ms(),
+                    _ => DEFAULT_SUBQUERY_STEP_MS,
                 };
                 // 2.42: the first multiple of the step at or after end − range.
                 let from = end.saturating_sub(*range);

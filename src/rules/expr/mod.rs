@@ -37,7 +37,6 @@
 
 mod check;
 mod eval;
-pub use eval::set_default_subquery_step;
 mod functions;
 mod gomath;
 pub mod mem;
