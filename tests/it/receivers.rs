@@ -6,7 +6,6 @@
 //! retried, 429 after `Retry-After`, `ok: false`, timeouts; no secret in errors, logs or
 //! `/api/v2/status`, and `amtool config routes` reads the status blackwatch serves.
 
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -227,23 +226,7 @@ async fn slack_user_templates_match_alertmanager_0_25() {
 // ---------------------------------------------------------------------------------------
 // Slack error paths
 
-/// The integrations of the first receiver of `yaml` (alertmanager.yml).
-fn integrations(yaml: &str) -> (tempfile::TempDir, Vec<Integration>) {
-    crate::support::install_crypto();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("alertmanager.yml");
-    std::fs::write(&path, yaml).unwrap();
-    let cfg = load_str(yaml, &path).unwrap_or_else(|e| panic!("config: {e}"));
-    let shared = blackwatch::alert::notify::webhook::http_client().unwrap();
-    let (built, errors) = blackwatch::alert::notify::build::build_integrations(
-        &cfg.receivers[0],
-        &shared,
-        dir.path(),
-        &cfg.template_set,
-    );
-    assert!(errors.is_empty(), "{errors:?}");
-    (dir, built.into_iter().map(|(_, i)| i).collect())
-}
+use crate::support::recorder::integrations;
 
 fn one_slack(extra: &str, url: &str) -> (tempfile::TempDir, Integration) {
     let yaml = format!(
@@ -460,22 +443,7 @@ async fn slack_receiver_in_status_receivers_and_amtool_routes() {
     assert!(original.contains("channel: \"#alerts\""), "{original}");
     let receivers: Value = serde_json::from_str(&d.get("/api/v2/receivers").await.text()).unwrap();
     assert_eq!(receivers, json!([{"name": "slack"}, {"name": "slack-ops"}]));
-    let addr = d.addr;
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("amtool")
-            .arg(format!("--alertmanager.url=http://{addr}"))
-            .args(["config", "routes"])
-            .output()
-            .expect("amtool is installed (prometheus-alertmanager)")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "amtool config routes: {}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = crate::support::am::amtool_routes(d.addr).await;
     assert!(stdout.contains("receiver: slack"), "{stdout}");
     assert!(
         stdout.contains("{team=\"ops\"}  receiver: slack-ops"),

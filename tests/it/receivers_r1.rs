@@ -7,7 +7,6 @@
 //! handling); Telegram's 0.28 fields (`bot_token_file`, `message_thread_id`) checked against
 //! upstream's `telegram_test.go`; no secret in errors, logs or `/api/v2/status`.
 
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -50,23 +49,7 @@ fn json_answer(status: u16, body: &str) -> TestResponse {
         .with_body(body.to_string())
 }
 
-/// The integrations of the first receiver of `yaml` (alertmanager.yml).
-fn integrations(yaml: &str) -> (tempfile::TempDir, Vec<Integration>) {
-    crate::support::install_crypto();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("alertmanager.yml");
-    std::fs::write(&path, yaml).unwrap();
-    let cfg = load_str(yaml, &path).unwrap_or_else(|e| panic!("config: {e}"));
-    let shared = blackwatch::alert::notify::webhook::http_client().unwrap();
-    let (built, errors) = blackwatch::alert::notify::build::build_integrations(
-        &cfg.receivers[0],
-        &shared,
-        dir.path(),
-        &cfg.template_set,
-    );
-    assert!(errors.is_empty(), "{errors:?}");
-    (dir, built.into_iter().map(|(_, i)| i).collect())
-}
+use crate::support::recorder::integrations;
 
 fn one(kind: &str, entry: &str) -> (tempfile::TempDir, Integration) {
     let yaml = format!("route: {{receiver: s}}\nreceivers:\n- name: s\n  {kind}:\n  - {entry}\n");
@@ -845,22 +828,7 @@ async fn telegram_webex_wechat_in_status_receivers_and_amtool_routes() {
         receivers,
         json!([{"name": "tg"}, {"name": "webex"}, {"name": "wechat"}])
     );
-    let addr = d.addr;
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("amtool")
-            .arg(format!("--alertmanager.url=http://{addr}"))
-            .args(["config", "routes"])
-            .output()
-            .expect("amtool is installed (prometheus-alertmanager)")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "amtool config routes: {}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = crate::support::am::amtool_routes(d.addr).await;
     assert!(
         stdout.contains("{team=\"ops\"}  receiver: webex"),
         "{stdout}"

@@ -5,7 +5,6 @@
 //! (429 after `Retry-After`), timeouts, no secret in errors, logs or `/api/v2/status`.
 
 use std::collections::VecDeque;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -571,23 +570,7 @@ async fn user_templates_for_pagerduty_opsgenie_victorops_match_alertmanager_0_25
 // ---------------------------------------------------------------------------------------
 // Error paths
 
-/// The integrations of the first receiver of `yaml` (alertmanager.yml).
-fn integrations(yaml: &str) -> (tempfile::TempDir, Vec<Integration>) {
-    crate::support::install_crypto();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("alertmanager.yml");
-    std::fs::write(&path, yaml).unwrap();
-    let cfg = load_str(yaml, &path).unwrap_or_else(|e| panic!("config: {e}"));
-    let shared = blackwatch::alert::notify::webhook::http_client().unwrap();
-    let (built, errors) = blackwatch::alert::notify::build::build_integrations(
-        &cfg.receivers[0],
-        &shared,
-        dir.path(),
-        &cfg.template_set,
-    );
-    assert!(errors.is_empty(), "{errors:?}");
-    (dir, built.into_iter().map(|(_, i)| i).collect())
-}
+use crate::support::recorder::integrations;
 
 fn one(configs: &str) -> (tempfile::TempDir, Integration) {
     let yaml = format!("route: {{receiver: s}}\nreceivers:\n- name: s\n{configs}");
@@ -987,22 +970,7 @@ async fn receivers_in_status_and_amtool_routes() {
         receivers,
         json!([{"name": "pd"}, {"name": "og"}, {"name": "vo"}])
     );
-    let addr = d.addr;
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("amtool")
-            .arg(format!("--alertmanager.url=http://{addr}"))
-            .args(["config", "routes"])
-            .output()
-            .expect("amtool is installed (prometheus-alertmanager)")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "amtool config routes: {}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = crate::support::am::amtool_routes(d.addr).await;
     assert!(stdout.contains("{team=\"ops\"}  receiver: og"), "{stdout}");
     assert!(stdout.contains("{team=\"noc\"}  receiver: vo"), "{stdout}");
 }

@@ -42,23 +42,7 @@ fn two_steps(extra: &[(&str, &str)]) -> Vec<Vec<Alert>> {
     )
 }
 
-/// The integrations of the first receiver of `yaml` (alertmanager.yml).
-fn integrations(yaml: &str) -> (tempfile::TempDir, Vec<Integration>) {
-    crate::support::install_crypto();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("alertmanager.yml");
-    std::fs::write(&path, yaml).unwrap();
-    let cfg = load_str(yaml, &path).unwrap_or_else(|e| panic!("config: {e}"));
-    let shared = blackwatch::alert::notify::webhook::http_client().unwrap();
-    let (built, errors) = blackwatch::alert::notify::build::build_integrations(
-        &cfg.receivers[0],
-        &shared,
-        dir.path(),
-        &cfg.template_set,
-    );
-    assert!(errors.is_empty(), "{errors:?}");
-    (dir, built.into_iter().map(|(_, i)| i).collect())
-}
+use crate::support::recorder::integrations;
 
 fn ctx() -> NotifyContext {
     NotifyContext {
@@ -530,22 +514,7 @@ async fn pushover_and_sns_receivers_in_status_and_amtool_routes() {
     assert!(original.contains("user_key: <secret>"), "{original}");
     assert!(original.contains("secret_key: <secret>"), "{original}");
     assert!(original.contains("access_key: AKIDEXAMPLE"), "{original}");
-    let addr = d.addr;
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("amtool")
-            .arg(format!("--alertmanager.url=http://{addr}"))
-            .args(["config", "routes"])
-            .output()
-            .expect("amtool is installed (prometheus-alertmanager)")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "amtool config routes: {}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = crate::support::am::amtool_routes(d.addr).await;
     assert!(stdout.contains("{team=\"aws\"}  receiver: sns"), "{stdout}");
 }
 

@@ -28,24 +28,7 @@ use crate::support::{HttpServer, TestRequest, TestResponse};
 // ---------------------------------------------------------------------------------------
 // Shared helpers
 
-/// The integrations of the first receiver of `yaml` (alertmanager.yml), built as the
-/// pipeline builds them.
-fn integrations(yaml: &str) -> (tempfile::TempDir, Vec<Integration>) {
-    crate::support::install_crypto();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("alertmanager.yml");
-    std::fs::write(&path, yaml).unwrap();
-    let cfg = load_str(yaml, &path).unwrap_or_else(|e| panic!("config: {e}"));
-    let shared = blackwatch::alert::notify::webhook::http_client().unwrap();
-    let (built, errors) = blackwatch::alert::notify::build::build_integrations(
-        &cfg.receivers[0],
-        &shared,
-        dir.path(),
-        &cfg.template_set,
-    );
-    assert!(errors.is_empty(), "{errors:?}");
-    (dir, built.into_iter().map(|(_, i)| i).collect())
-}
+use crate::support::recorder::integrations;
 
 /// Upstream's test context: group key `"1"`, group labels `{alertname="test"}`, external
 /// URL `http://am` (`notify/test.CreateTmpl`).

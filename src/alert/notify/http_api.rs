@@ -502,31 +502,8 @@ impl JsonClient {
         if let Some(t) = timeout {
             req = req.timeout(t);
         }
-        let mut resp = req.send().await.map_err(NotifyError::from_request)?;
-        let header = |name: http::HeaderName| {
-            resp.headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        };
-        let content_type = header(http::header::CONTENT_TYPE).unwrap_or_default();
-        let retry_after =
-            header(http::header::RETRY_AFTER).and_then(|v| parse_retry_after(&v, now));
-        let status = resp.status().as_u16();
-        let mut bytes = Vec::new();
-        while bytes.len() < MAX_RESPONSE_BYTES {
-            match resp.chunk().await {
-                Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
-                Ok(None) | Err(_) => break,
-            }
-        }
-        bytes.truncate(MAX_RESPONSE_BYTES);
-        Ok(HttpResponse {
-            status,
-            content_type,
-            retry_after,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-        })
+        let resp = req.send().await.map_err(NotifyError::from_request)?;
+        Ok(read_answer(resp, now).await)
     }
 }
 

@@ -111,3 +111,24 @@ impl Am {
         assert!(r.status().is_success(), "{}", r.status());
     }
 }
+
+/// `amtool config routes` against an Alertmanager API at `addr` (Alertmanager or
+/// blackwatch): its output; panics with amtool's stderr when it fails.
+pub async fn amtool_routes(addr: std::net::SocketAddr) -> String {
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("amtool")
+            .arg(format!("--alertmanager.url=http://{addr}"))
+            .args(["config", "routes"])
+            .output()
+            .expect("amtool is installed (prometheus-alertmanager)")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "amtool config routes: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}

@@ -404,3 +404,23 @@ pub fn two_steps(
     let b_resolved = alert(&labels("http://b.test"), &ann("Probe failed for b"), true);
     vec![vec![a.clone(), b], vec![a, b_resolved]]
 }
+
+/// The integrations of the first receiver of `yaml` (alertmanager.yml), built as the
+/// pipeline builds them; the directory holds the file (relative `*_file` paths).
+pub fn integrations(yaml: &str) -> (tempfile::TempDir, Vec<Integration>) {
+    crate::support::install_crypto();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("alertmanager.yml");
+    std::fs::write(&path, yaml).unwrap();
+    let cfg =
+        blackwatch::alert::config::load_str(yaml, &path).unwrap_or_else(|e| panic!("config: {e}"));
+    let shared = blackwatch::alert::notify::webhook::http_client().unwrap();
+    let (built, errors) = blackwatch::alert::notify::build::build_integrations(
+        &cfg.receivers[0],
+        &shared,
+        dir.path(),
+        &cfg.template_set,
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    (dir, built.into_iter().map(|(_, i)| i).collect())
+}
