@@ -47,6 +47,9 @@ pub struct EvalSettings {
     pub external_url: String,
     /// Prometheus' `--rules.alert.resend-delay` (1m).
     pub resend_delay: Duration,
+    /// The step of a subquery written without one (`x[1h:]`), in rules and in a template's
+    /// `query`: Prometheus uses `global.evaluation_interval`, promtool's unit tests 1m.
+    pub subquery_step: Duration,
 }
 
 impl Default for EvalSettings {
@@ -55,6 +58,7 @@ impl Default for EvalSettings {
             external_labels: LabelSet::new(),
             external_url: String::new(),
             resend_delay: Duration::from_secs(60),
+            subquery_step: Duration::from_secs(60),
         }
     }
 }
@@ -238,6 +242,7 @@ impl Group {
         let mut out = Vec::new();
         let limit = self.def.limit;
         let interval = self.interval;
+        let step_ms = duration_ms(settings.subquery_step);
         // One view for the whole evaluation: selectors of the same metric read the store once.
         let view = TickView::new(base);
         let base: &dyn Queryable = &view;
@@ -247,7 +252,7 @@ impl Group {
             let result = rule
                 .def
                 .expr
-                .eval(ts, &src)
+                .eval_with_step(ts, &src, step_ms)
                 .map(super::expr::Value::into_vector)
                 .map_err(|e| EvalError::Query(e.to_string()));
             let written = match (&rule.def.kind, &rule.spec, result) {
@@ -311,7 +316,8 @@ fn eval_alerting(
         .map(|s| (s.labels.to_label_set(), s.value))
         .collect();
     let template_name = format!("__alert_{}", spec.name);
-    let query = |q: &str| template_query(q, ts, src);
+    let step_ms = duration_ms(settings.subquery_step);
+    let query = |q: &str| template_query(q, ts, step_ms, src);
     let expand = |_field: &str, text: &str, t: &TemplateInput<'_>| -> String {
         expand_template(&template_name, text, t, settings, &query)
     };
@@ -352,9 +358,10 @@ pub fn expand_template(
 fn template_query(
     text: &str,
     ts: i64,
+    subquery_step_ms: i64,
     src: &dyn Queryable,
 ) -> Result<Vec<crate::template::prom::Sample>, String> {
-    Ok(super::expr::instant_query(text, ts, src)?
+    Ok(super::expr::instant_query(text, ts, subquery_step_ms, src)?
         .into_iter()
         .map(|s| crate::template::prom::Sample {
             labels: s.labels.to_label_set(),
@@ -413,4 +420,9 @@ pub fn next_slot(now_ms: i64, interval: Duration, file: &str, name: &str) -> i64
     } else {
         slot
     }
+}
+
+/// A duration in whole milliseconds, saturating (a subquery step).
+fn duration_ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }

@@ -129,6 +129,7 @@ impl Manager {
         {
             let mut s = lock(&self.settings);
             s.external_labels = cfg.external_labels.clone();
+            s.subquery_step = cfg.evaluation_interval;
         }
         let mut ranges: HashMap<String, Duration> = HashMap::new();
         for g in &cfg.groups {

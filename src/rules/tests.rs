@@ -779,4 +779,49 @@ mod runtime {
         );
         assert_eq!(c.annotations.get("up").map(String::as_str), Some("b"));
     }
+
+    /// A step-less subquery in a rule and in its template's `query` steps by the settings'
+    /// `subquery_step` (the manager's `global.evaluation_interval`).
+    #[test]
+    fn group_eval_steps_stepless_subqueries_by_the_evaluation_interval() {
+        use std::path::Path;
+        use std::sync::Arc;
+
+        use crate::rules::expr::MemStorage;
+        use crate::rules::file::parse_str;
+        use crate::rules::group::{EvalSettings, Group};
+
+        let defs = parse_str(
+            r#"groups:
+- name: g
+  rules:
+  - alert: Points
+    expr: count_over_time(x[5m:]) > 0
+    annotations:
+      q: '{{ query "count_over_time(x[5m:])" | first | value }}'
+"#,
+            Path::new("r.yml"),
+        )
+        .expect("rules load");
+        let def = Arc::new(defs.into_iter().next().expect("group"));
+        let mut mem = MemStorage::new();
+        mem.add("x", "0+1x40", 15_000).expect("series");
+        let overlay = Overlay::unbounded();
+        for (step_s, points) in [(60, "6"), (30, "11"), (15, "21")] {
+            let mut g = Group::new(def.clone(), Duration::from_secs(15));
+            let settings = EvalSettings {
+                subquery_step: Duration::from_secs(step_s),
+                ..EvalSettings::default()
+            };
+            g.eval(600_000, &mem, &overlay, &settings);
+            let a = g.rules[0].alerts.active.values().next().cloned();
+            let a = a.unwrap_or_else(|| panic!("no alert at step {step_s}s"));
+            assert_eq!(a.value.to_string(), points, "rule value at step {step_s}s");
+            assert_eq!(
+                a.annotations.get("q").map(String::as_str),
+                Some(points),
+                "template query at step {step_s}s"
+            );
+        }
+    }
 }

@@ -16,8 +16,9 @@ use super::{
     NAME,
 };
 
-/// The step of a subquery without one (`x[1h:]`): Prometheus' global evaluation interval,
-/// whose default promtool and blackwatch use.
+/// The step of a subquery without one (`x[1h:]`) in promtool's unit tests (its engine's
+/// fixed 1m) and where no evaluation interval is given; rules in the daemon step by
+/// `global.evaluation_interval`, as Prometheus does.
 pub const DEFAULT_SUBQUERY_STEP_MS: i64 = 60_000;
 
 /// An intermediate value; `Matrix` only ever feeds a function.
@@ -29,8 +30,22 @@ enum Val {
     String(String),
 }
 
-pub fn eval(node: &Node, at_ms: i64, src: &dyn Queryable) -> Result<Value, EvalError> {
-    let cx = Cx { now: at_ms, src };
+pub fn eval(
+    node: &Node,
+    at_ms: i64,
+    src: &dyn Queryable,
+    subquery_step_ms: i64,
+) -> Result<Value, EvalError> {
+    let default_step = if subquery_step_ms > 0 {
+        subquery_step_ms
+    } else {
+        DEFAULT_SUBQUERY_STEP_MS
+    };
+    let cx = Cx {
+        now: at_ms,
+        src,
+        default_step,
+    };
     match cx.eval(node, at_ms)? {
         Val::Scalar(v) => Ok(Value::Scalar(v)),
         Val::Vector(mut v) => {
@@ -56,6 +71,8 @@ struct Cx<'a> {
     /// The query's evaluation time (`@ start()`/`@ end()`).
     now: i64,
     src: &'a dyn Queryable,
+    /// The step of a subquery written without one.
+    default_step: i64,
 }
 
 fn type_error(want: &str) -> EvalError {
@@ -220,7 +237,7 @@ impl Cx<'_> {
                 let end = self.anchor(*at, t).saturating_sub(*offset);
                 let step = match step {
                     Some(s) if *s > 0 => *s,
-                    _ => DEFAULT_SUBQUERY_STEP_MS,
+                    _ => self.default_step,
                 };
                 // 2.42: the first multiple of the step at or after end − range.
                 let from = end.saturating_sub(*range);

@@ -49,6 +49,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use check::FUNCTIONS;
+pub use eval::DEFAULT_SUBQUERY_STEP_MS;
 pub use mem::{MemStorage, NotationError};
 
 /// How far back an instant selector looks for a sample (Prometheus' default lookback delta).
@@ -383,19 +384,37 @@ impl Expr {
         out
     }
 
-    /// Evaluates at `at_ms` (ms since the epoch). A vector result is sorted by labels.
+    /// Evaluates at `at_ms` (ms since the epoch), a step-less subquery stepping by promtool's
+    /// 1m. A vector result is sorted by labels.
     pub fn eval(&self, at_ms: i64, src: &dyn Queryable) -> Result<Value, EvalError> {
-        eval::eval(&self.inner.node, at_ms, src)
+        self.eval_with_step(at_ms, src, DEFAULT_SUBQUERY_STEP_MS)
+    }
+
+    /// Evaluates at `at_ms`, a step-less subquery (`x[1h:]`) stepping by `subquery_step_ms`
+    /// (Prometheus' `global.evaluation_interval`; a non-positive value means 1m).
+    pub fn eval_with_step(
+        &self,
+        at_ms: i64,
+        src: &dyn Queryable,
+        subquery_step_ms: i64,
+    ) -> Result<Value, EvalError> {
+        eval::eval(&self.inner.node, at_ms, src, subquery_step_ms)
     }
 }
 
 /// Prometheus' `EngineQueryFunc` (`rules/manager.go`), which the template function `query`
 /// runs: `text` evaluated at `at_ms` over `src`. A scalar becomes one sample without labels; a
 /// range vector or a string fails with Prometheus' `rule result is not a vector or scalar`.
-/// What rules refuse fails here too, with the construct named.
+/// What rules refuse fails here too, with the construct named. A step-less subquery steps by
+/// `subquery_step_ms`, as in the rules.
 /// Parsed queries are cached by text (bounded), since a template runs per alert per evaluation.
-pub fn instant_query(text: &str, at_ms: i64, src: &dyn Queryable) -> Result<Vec<Sample>, String> {
-    match parsed_query(text)?.eval(at_ms, src) {
+pub fn instant_query(
+    text: &str,
+    at_ms: i64,
+    subquery_step_ms: i64,
+    src: &dyn Queryable,
+) -> Result<Vec<Sample>, String> {
+    match parsed_query(text)?.eval_with_step(at_ms, src, subquery_step_ms) {
         Ok(Value::Vector(v)) => Ok(v),
         Ok(Value::Scalar(v)) => Ok(vec![Sample {
             labels: Labels::default(),

@@ -1238,6 +1238,35 @@ fn extreme_ranges_and_times_do_not_overflow() {
     }
 }
 
+/// A subquery without a step steps by the interval it is given (Prometheus' global
+/// `evaluation_interval`), 1m by default as in promtool's unit tests; an explicit step wins.
+#[test]
+fn stepless_subquery_steps_by_the_evaluation_interval() {
+    // One sample per 15s: 0, 1, 2, …, 40 over 10 minutes.
+    let m = load(15, &[("x", "0+1x40")]);
+    let expr = Expr::parse("count_over_time(x[5m:])").expect("parses");
+    let at = 600_000;
+    let count = |step: i64| match expr.eval_with_step(at, &m, step).expect("evaluates") {
+        Value::Vector(v) => v.first().map(|s| s.value),
+        _ => None,
+    };
+    // (5m, 10m] stepped by 1m: 6m … 10m = 5 points, plus the aligned start 5m = 6.
+    assert_eq!(
+        expr.eval(at, &m).ok().map(|v| v.into_vector().len()),
+        Some(1)
+    );
+    assert_eq!(count(DEFAULT_SUBQUERY_STEP_MS), Some(6.0));
+    assert_eq!(count(15_000), Some(21.0));
+    assert_eq!(count(30_000), Some(11.0));
+    // Zero or negative (no interval known) is the 1m default.
+    assert_eq!(count(0), Some(6.0));
+    let explicit = Expr::parse("count_over_time(x[5m:30s])").expect("parses");
+    match explicit.eval_with_step(at, &m, 15_000).expect("evaluates") {
+        Value::Vector(v) => assert_eq!(v.first().map(|s| s.value), Some(11.0)),
+        other => panic!("not a vector: {other:?}"),
+    }
+}
+
 /// `instant_query`, what a template's `query` runs (Prometheus' `EngineQueryFunc`): a vector
 /// as is, a scalar as one sample without labels, range vectors and strings an error with
 /// Prometheus' text; parse errors and constructs outside the subset are errors too.
@@ -1247,7 +1276,7 @@ fn instant_query_is_engine_query_func() {
         60,
         &[("up{instance=\"a\"}", "1 0"), ("up{instance=\"b\"}", "1 1")],
     );
-    let q = |text: &str, at_s: i64| instant_query(text, at_s * 1000, &m);
+    let q = |text: &str, at_s: i64| instant_query(text, at_s * 1000, DEFAULT_SUBQUERY_STEP_MS, &m);
     let got = q("up", 60).expect("vector");
     assert_eq!(
         got.iter()
@@ -1292,6 +1321,8 @@ fn instant_query_is_engine_query_func() {
         60,
         &[("x{a=\"1\", b=\"1\"}", "1"), ("x{a=\"1\", b=\"2\"}", "1")],
     );
-    assert!(instant_query("sum by (a) (x) + on(a) x", 0, &m)
-        .is_err_and(|e| e.contains("many-to-many matching not allowed")));
+    assert!(
+        instant_query("sum by (a) (x) + on(a) x", 0, DEFAULT_SUBQUERY_STEP_MS, &m)
+            .is_err_and(|e| e.contains("many-to-many matching not allowed"))
+    );
 }
