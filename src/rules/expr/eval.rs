@@ -509,6 +509,74 @@ impl Cx<'_> {
 }
 
 /// Ascending with NaN last (`sort`), or descending with NaN last (`sort_desc`).
+/// The members `topk` (`desc`) or `bottomk` keeps, picked exactly as Prometheus 2.42's
+/// aggregation does with Go's `container/heap`: the worst kept member sits on top and is
+/// popped for a better one, so which of several equal values survive depends on the heap's
+/// moves, not only on input order.
+fn go_heap_select(members: Vec<Sample>, k: usize, desc: bool) -> Vec<Sample> {
+    // vectorByValueHeap.Less (topk) / vectorByReverseValueHeap.Less (bottomk).
+    let less = |h: &[Sample], i: usize, j: usize| {
+        let (a, b) = (h[i].value, h[j].value);
+        a.is_nan() || if desc { a < b } else { a > b }
+    };
+    let up = |h: &mut [Sample], mut j: usize| {
+        while j > 0 {
+            let i = (j - 1) / 2;
+            if !less(h, j, i) {
+                break;
+            }
+            h.swap(i, j);
+            j = i;
+        }
+    };
+    let down = |h: &mut [Sample], n: usize| {
+        let mut i = 0;
+        loop {
+            let j1 = 2 * i + 1;
+            if j1 >= n {
+                break;
+            }
+            let mut j = j1;
+            if j1 + 1 < n && less(h, j1 + 1, j1) {
+                j = j1 + 1;
+            }
+            if !less(h, j, i) {
+                break;
+            }
+            h.swap(i, j);
+            i = j;
+        }
+    };
+    let mut heap: Vec<Sample> = Vec::with_capacity(k.min(members.len()));
+    for s in members {
+        if heap.is_empty() {
+            // The group's first sample starts the heap.
+            heap.push(s);
+            continue;
+        }
+        let top = heap[0].value;
+        let better = if desc { top < s.value } else { top > s.value };
+        if heap.len() >= k && !better && !top.is_nan() {
+            continue;
+        }
+        if heap.len() >= k {
+            if k == 1 {
+                heap[0] = s;
+                continue;
+            }
+            // heap.Pop: the top swapped to the end, sifted down, removed.
+            let n = heap.len() - 1;
+            heap.swap(0, n);
+            down(&mut heap, n);
+            heap.pop();
+        }
+        heap.push(s);
+        let j = heap.len() - 1;
+        up(&mut heap, j);
+    }
+    heap
+}
+
 fn sort_order(a: f64, b: f64, desc: bool) -> std::cmp::Ordering {
     use std::cmp::Ordering;
     match (a.is_nan(), b.is_nan()) {
@@ -909,12 +977,12 @@ fn aggregate(
                 functions::quantile(q, &mut values)
             }
             AggOp::Topk | AggOp::Bottomk => {
-                // The k largest (smallest) values, NaN counting as the worst; ties keep
-                // input order (2.42's heap keeps whichever came first, in storage order).
+                // The k largest (smallest) values, NaN counting as the worst, chosen among
+                // ties as 2.42's heap chooses them; output largest (smallest) first.
                 let desc = op == AggOp::Topk;
-                g.members.sort_by(|a, b| sort_order(a.value, b.value, desc));
-                g.members.truncate(k);
-                out.extend(g.members);
+                let mut kept = go_heap_select(g.members, k, desc);
+                kept.sort_by(|a, b| sort_order(a.value, b.value, desc));
+                out.extend(kept);
                 continue;
             }
             _ => g.value,

@@ -1238,6 +1238,75 @@ fn extreme_ranges_and_times_do_not_overflow() {
     }
 }
 
+/// Among equal values, `topk`/`bottomk` keep what 2.42's heap keeps for the same input
+/// order (label order here; Prometheus' storage order is not defined): for 1, 1, 2 and
+/// k = 2 the first 1 is on top of the heap and is popped for the 2.
+#[test]
+fn topk_ties_follow_the_go_heap() {
+    let m = load(
+        60,
+        &[
+            ("x{i=\"a\"}", "1"),
+            ("x{i=\"b\"}", "1"),
+            ("x{i=\"c\"}", "2"),
+        ],
+    );
+    eval_eq(
+        &m,
+        "topk(2, x)",
+        0,
+        &[("x{i=\"b\"}", 1.0), ("x{i=\"c\"}", 2.0)],
+    );
+    eval_eq(&m, "topk(1, x)", 0, &[("x{i=\"c\"}", 2.0)]);
+    eval_eq(
+        &m,
+        "topk(3, x)",
+        0,
+        &[
+            ("x{i=\"a\"}", 1.0),
+            ("x{i=\"b\"}", 1.0),
+            ("x{i=\"c\"}", 2.0),
+        ],
+    );
+    let m = load(
+        60,
+        &[
+            ("x{i=\"a\"}", "2"),
+            ("x{i=\"b\"}", "2"),
+            ("x{i=\"c\"}", "1"),
+        ],
+    );
+    eval_eq(
+        &m,
+        "bottomk(2, x)",
+        0,
+        &[("x{i=\"b\"}", 2.0), ("x{i=\"c\"}", 1.0)],
+    );
+    // NaN is the worst value for both, and is replaced by any other.
+    let m = load(
+        60,
+        &[
+            ("x{i=\"a\"}", "NaN"),
+            ("x{i=\"b\"}", "3"),
+            ("x{i=\"c\"}", "NaN"),
+            ("x{i=\"d\"}", "-1"),
+        ],
+    );
+    eval_eq(
+        &m,
+        "topk(2, x)",
+        0,
+        &[("x{i=\"b\"}", 3.0), ("x{i=\"d\"}", -1.0)],
+    );
+    eval_eq(
+        &m,
+        "bottomk(2, x)",
+        0,
+        &[("x{i=\"b\"}", 3.0), ("x{i=\"d\"}", -1.0)],
+    );
+    eval_eq(&m, "topk(1, x)", 0, &[("x{i=\"b\"}", 3.0)]);
+}
+
 /// A subquery without a step steps by the interval it is given (Prometheus' global
 /// `evaluation_interval`), 1m by default as in promtool's unit tests; an explicit step wins.
 #[test]
