@@ -962,7 +962,7 @@ fn aggregate(
         }
     }
     let mut out = Vec::with_capacity(groups.len());
-    for mut g in groups {
+    for g in groups {
         let value = match op {
             AggOp::Avg => g.mean,
             AggOp::Count | AggOp::CountValues => g.count,
