@@ -394,6 +394,24 @@ impl Gen {
         format!("{name}{matcher}")
     }
 
+    /// `sel` with an offset (negative too) or an `@`, or as it is.
+    fn shifted(&mut self, sel: String) -> String {
+        let shift = self.pick(&[
+            "",
+            "",
+            " offset 1m",
+            " offset 3m",
+            " offset -1m",
+            " offset 30s",
+            " @ 300",
+            " @ 61.5",
+            " @ start()",
+            " @ end()",
+            " offset 1m @ 600",
+        ]);
+        format!("{sel}{shift}")
+    }
+
     fn matching(&mut self) -> &'static str {
         self.pick(&[
             "",
@@ -442,7 +460,7 @@ impl Gen {
             return self.selector();
         }
         let d = depth - 1;
-        match self.next() % 14 {
+        match self.next() % 22 {
             0 | 1 => self.selector(),
             2 => {
                 let op = self.pick(&["+", "-", "*", "/", "%"]);
@@ -529,6 +547,102 @@ impl Gen {
                     format!("absent({})", self.vector(d))
                 }
             }
+            14 => {
+                // Counter and gauge functions over a range, optionally shifted.
+                let f = self.pick(&[
+                    "rate", "irate", "increase", "delta", "idelta", "deriv", "resets",
+                ]);
+                let r = self.pick(&["1m", "2m", "5m", "3m30s"]);
+                let sel = self.selector();
+                let range = self.shifted(format!("{sel}[{r}]"));
+                if self.next() % 6 == 0 {
+                    let t = self.pick(&["60", "300", "-120"]);
+                    format!("predict_linear({range}, {t})")
+                } else {
+                    format!("{f}({range})")
+                }
+            }
+            15 => {
+                let sel = self.selector();
+                self.shifted(sel)
+            }
+            16 => {
+                // Subqueries, with and without a step, optionally shifted.
+                let f = self.pick(&[
+                    "max_over_time",
+                    "min_over_time",
+                    "count_over_time",
+                    "last_over_time",
+                    "sum_over_time",
+                    "rate",
+                    "changes",
+                ]);
+                let r = self.pick(&["5m", "3m", "10m", "2m"]);
+                let step = self.pick(&["", "1m", "30s", "2m", "90s"]);
+                let inner = self.vector(d);
+                let shift = self.pick(&["", "", " offset 1m", " offset -2m", " @ 420"]);
+                format!("{f}({inner}[{r}:{step}]{shift})")
+            }
+            17 => {
+                let q = self.pick(&["0", "0.5", "0.9", "1", "-1", "2", "0.25"]);
+                let g = self.pick(&["", " by (a)", " without (b)"]);
+                // Not stddev/stdvar: their running mean depends on promtool's random
+                // series order in the last bit (the aggregation tables cover them).
+                format!("quantile{g} ({q}, {})", self.selector())
+            }
+            18 => {
+                let f = self.pick(&[
+                    "minute",
+                    "hour",
+                    "day_of_month",
+                    "day_of_week",
+                    "day_of_year",
+                    "days_in_month",
+                    "month",
+                    "year",
+                ]);
+                if self.next() % 3 == 0 {
+                    format!("{f}()")
+                } else {
+                    format!("{f}({})", self.vector(d))
+                }
+            }
+            19 => {
+                let m = self.pick(&[
+                    " on(a) group_left()",
+                    " on(a) group_left(b)",
+                    " on(a, b) group_left()",
+                    " ignoring(b) group_left()",
+                    " on(a) group_right()",
+                    " ignoring(b) group_right(b)",
+                ]);
+                let op = self.pick(&["+", "*", ">", "== bool", "-"]);
+                let (op, b) = match op.split_once(' ') {
+                    Some((op, b)) => (op, format!(" {b}")),
+                    None => (op, String::new()),
+                };
+                format!("({} {op}{b}{m} {})", self.vector(d), self.vector(d))
+            }
+            20 => {
+                let f = self.pick(&["timestamp", "sort", "sort_desc", "sgn", "sqrt"]);
+                if f == "timestamp" {
+                    let sel = self.selector();
+                    format!("timestamp({})", self.shifted(sel))
+                } else {
+                    format!("{f}({})", self.vector(d))
+                }
+            }
+            21 => {
+                let dst = self.pick(&["d", "a", "__name__"]);
+                let sep = self.pick(&["-", "", ","]);
+                let src = self.pick(&["\"a\", \"b\"", "\"b\"", "", "\"a\", \"a\""]);
+                let src = if src.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {src}")
+                };
+                format!("label_join({}, \"{dst}\", \"{sep}\"{src})", self.vector(d))
+            }
             _ => {
                 let dst = self.pick(&["a", "c", "b"]);
                 let repl = self.pick(&["$1", "z$1", ""]);
@@ -560,7 +674,7 @@ fn generated_expressions_agree_with_promtool() {
     };
     let times = [0i64, 120, 300, 540, 600];
     let mut seen = std::collections::HashSet::new();
-    while ok_cases.len() < 400 {
+    while ok_cases.len() < 500 {
         let depth = 1 + (g.next() % 3) as u32;
         let e = g.vector(depth);
         if !seen.insert(e.clone()) {

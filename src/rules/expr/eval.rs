@@ -401,7 +401,9 @@ impl Cx<'_> {
                 }]),
                 Some(a) => {
                     let v = self.vector(a, t)?;
-                    unique(map_drop_name(v, |x| f(&Civil::from_unix(x as i64))))?
+                    unique(map_drop_name(v, |x| {
+                        f(&Civil::from_unix(gomath::float_to_int64(x)))
+                    }))?
                 }
             },
             Func::Timestamp => {

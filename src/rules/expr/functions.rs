@@ -412,45 +412,176 @@ pub struct Civil {
 }
 
 impl Civil {
-    /// The UTC calendar of `time.Unix(secs, 0)`.
+    /// The UTC calendar of `time.Unix(secs, 0)`, computed as Go 1.19's `time` package does:
+    /// seconds since its absolute zero year as a wrapping `uint64`, then 400/100/4/1-year
+    /// cycles. Out-of-range seconds (a float of ±Inf or NaN converts to `i64::MIN`) wrap the
+    /// way Go's do, so even those dates are Go's.
     pub fn from_unix(secs: i64) -> Civil {
-        let days = secs.div_euclid(86_400);
-        let rem = secs.rem_euclid(86_400);
-        // Howard Hinnant's civil_from_days.
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z.rem_euclid(146_097);
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-        let year = yoe + era * 400 + i64::from(month <= 2);
-        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-        let days_in_month = match month {
-            2 if leap => 29,
-            2 => 28,
-            4 | 6 | 9 | 11 => 30,
-            _ => 31,
-        };
-        const BEFORE: [u32; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
-        let yearday = BEFORE[(month - 1) as usize] + day + u32::from(leap && month > 2);
+        // unixToInternal + internalToAbsolute.
+        const UNIX_TO_ABSOLUTE: i64 = 9_223_372_028_715_321_600;
+        let abs = secs.wrapping_add(UNIX_TO_ABSOLUTE) as u64;
+        let (year, yday) = abs_year_day(abs);
+        let (month, day) = month_day(year, yday);
+        let month_start = days_since_epoch(year)
+            .wrapping_add(u64::from(DAYS_BEFORE[(month - 1) as usize]))
+            .wrapping_add(u64::from(is_leap(year) && month >= 3));
+        // Prometheus: 32 - time.Date(year, month, 32, …).Day().
+        let (y32, yd32) = abs_year_day(month_start.wrapping_add(31).wrapping_mul(86_400));
+        let days_in_month = 32 - month_day(y32, yd32).1;
         Civil {
             year,
             month,
             day,
-            hour: (rem / 3600) as u32,
-            minute: (rem % 3600 / 60) as u32,
-            weekday: (days + 4).rem_euclid(7) as u32,
-            yearday,
+            hour: (abs % 86_400 / 3600) as u32,
+            minute: (abs % 3600 / 60) as u32,
+            // absWeekday: the absolute epoch is a Monday.
+            weekday: ((abs.wrapping_add(86_400) % 604_800) / 86_400) as u32,
+            yearday: yday + 1,
             days_in_month,
         }
     }
 }
 
+/// Go's `absoluteZeroYear`.
+const ABSOLUTE_ZERO_YEAR: i64 = -292_277_022_399;
+/// Go's `daysBefore`: days before each month of a non-leap year.
+const DAYS_BEFORE: [u32; 13] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334, 365];
+const DAYS_PER_400_YEARS: u64 = 365 * 400 + 97;
+const DAYS_PER_100_YEARS: u64 = 365 * 100 + 24;
+const DAYS_PER_4_YEARS: u64 = 365 * 4 + 1;
+
+/// Go's `isLeap` (truncated remainders, as Go's `%`).
+fn is_leap(year: i64) -> bool {
+    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+}
+
+/// Go's `absDate(abs, false)`: the year and the zero-based day of the year.
+fn abs_year_day(abs: u64) -> (i64, u32) {
+    let mut d = abs / 86_400;
+    let mut n = d / DAYS_PER_400_YEARS;
+    let mut y = 400 * n;
+    d -= DAYS_PER_400_YEARS * n;
+    n = d / DAYS_PER_100_YEARS;
+    n -= n >> 2;
+    y += 100 * n;
+    d -= DAYS_PER_100_YEARS * n;
+    n = d / DAYS_PER_4_YEARS;
+    y += 4 * n;
+    d -= DAYS_PER_4_YEARS * n;
+    n = d / 365;
+    n -= n >> 2;
+    y += n;
+    d -= 365 * n;
+    ((y as i64).wrapping_add(ABSOLUTE_ZERO_YEAR), d as u32)
+}
+
+/// The rest of Go's `absDate(abs, true)`: month (1-12) and day of the month of a year's
+/// zero-based day.
+fn month_day(year: i64, yday: u32) -> (u32, u32) {
+    let mut day = yday;
+    if is_leap(year) {
+        if day > 31 + 29 - 1 {
+            day -= 1;
+        } else if day == 31 + 29 - 1 {
+            return (2, 29);
+        }
+    }
+    let mut month = (day / 31) as usize;
+    let end = DAYS_BEFORE[month + 1];
+    let begin = if day >= end {
+        month += 1;
+        end
+    } else {
+        DAYS_BEFORE[month]
+    };
+    ((month + 1) as u32, day - begin + 1)
+}
+
+/// Go's `daysSinceEpoch`: days from the absolute zero year to January 1 of `year`.
+fn days_since_epoch(year: i64) -> u64 {
+    let mut y = year.wrapping_sub(ABSOLUTE_ZERO_YEAR) as u64;
+    let mut n = y / 400;
+    y -= 400 * n;
+    let mut d = DAYS_PER_400_YEARS.wrapping_mul(n);
+    n = y / 100;
+    y -= 100 * n;
+    d = d.wrapping_add(DAYS_PER_100_YEARS * n);
+    n = y / 4;
+    y -= 4 * n;
+    d = d.wrapping_add(DAYS_PER_4_YEARS * n);
+    d.wrapping_add(365 * y)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Extreme and out-of-range times, as promtool 2.42 (Go 1.19, amd64) prints
+    /// minute, hour, day_of_month, day_of_week, day_of_year, days_in_month, month and year
+    /// for them (captured once from `promtool test rules`): ±Inf, NaN and 1e300 convert to
+    /// i64::MIN, and Go's time arithmetic wraps.
+    #[test]
+    fn calendar_matches_go_at_the_extremes() {
+        let cases: [(f64, [i64; 8]); 12] = [
+            (
+                f64::NEG_INFINITY,
+                [30, 15, 4, 0, 339, 31, 12, 292_277_026_596],
+            ),
+            (f64::INFINITY, [30, 15, 4, 0, 339, 31, 12, 292_277_026_596]),
+            (f64::NAN, [30, 15, 4, 0, 339, 31, 12, 292_277_026_596]),
+            (1e300, [30, 15, 4, 0, 339, 31, 12, 292_277_026_596]),
+            (-1e19, [30, 15, 4, 0, 339, 31, 12, 292_277_026_596]),
+            (9.3e18, [30, 15, 4, 0, 339, 31, 12, 292_277_026_596]),
+            (-9.2e18, [26, 12, 3, 2, 123, 31, 5, -291_536_392_293]),
+            (9.2e18, [33, 11, 31, 5, 244, 31, 8, 291_536_396_232]),
+            (-62_135_596_801.0, [59, 23, 31, 0, 366, 31, 12, 0]),
+            (253_402_300_800.0, [0, 0, 1, 6, 1, 31, 1, 10_000]),
+            (-1e15, [13, 22, 29, 0, 180, 30, 6, -31_686_769]),
+            (1e15, [46, 1, 5, 0, 187, 31, 7, 31_690_708]),
+        ];
+        for (v, want) in cases {
+            let c = Civil::from_unix(gomath::float_to_int64(v));
+            let got = [
+                i64::from(c.minute),
+                i64::from(c.hour),
+                i64::from(c.day),
+                i64::from(c.weekday),
+                i64::from(c.yearday),
+                i64::from(c.days_in_month),
+                i64::from(c.month),
+                c.year,
+            ];
+            assert_eq!(got, want, "time {v}");
+        }
+    }
+
+    /// Every day from 1600 to 2400 follows the previous one (the Go port against itself: no
+    /// gaps, months of the right length, weekdays in turn).
+    #[test]
+    fn calendar_days_follow_each_other() {
+        let mut prev = Civil::from_unix(-11_676_096_000 - 86_400);
+        let mut secs = -11_676_096_000i64; // 1600-01-01
+        while secs < 13_569_465_600 {
+            let c = Civil::from_unix(secs);
+            if c.day == 1 {
+                assert_eq!(prev.day, prev.days_in_month, "{}-{}", prev.year, prev.month);
+                assert_eq!(c.month, prev.month % 12 + 1);
+            } else {
+                assert_eq!(
+                    (c.day, c.month, c.year),
+                    (prev.day + 1, prev.month, prev.year)
+                );
+            }
+            assert_eq!(c.weekday, (prev.weekday + 1) % 7);
+            let leap = c.year % 4 == 0 && (c.year % 100 != 0 || c.year % 400 == 0);
+            if c.month == 2 {
+                assert_eq!(c.days_in_month, if leap { 29 } else { 28 }, "{}", c.year);
+            }
+            prev = c;
+            secs += 86_400;
+        }
+        assert_eq!((prev.year, prev.month, prev.day), (2399, 12, 31));
+    }
 
     #[test]
     fn calendar_matches_go() {

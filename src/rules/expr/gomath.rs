@@ -3,6 +3,18 @@
 //! the exponent), which can differ from the C library's `pow` in the last bit; likewise
 //! `Atan`, `Atan2`, `Asin` and `Acos` (pure Go on amd64, ported here).
 
+/// Go's `int64(f)` on amd64 (CVTTSD2SQ): truncation toward zero, and `i64::MIN` for NaN,
+/// ±Inf and anything outside the range (Rust's `as` saturates and maps NaN to 0 instead).
+pub fn float_to_int64(f: f64) -> i64 {
+    // 2^63: the first float above i64::MAX.
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    if f.is_nan() || !(-TWO_63..TWO_63).contains(&f) {
+        i64::MIN
+    } else {
+        f as i64
+    }
+}
+
 /// Go `math.Max`.
 pub fn max(x: f64, y: f64) -> f64 {
     if x.is_infinite() && x > 0.0 || y.is_infinite() && y > 0.0 {
