@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::alerting::AlertState;
-use super::expr::{Expr, Labels, MemStorage, Queryable, NAME};
+use super::expr::{Expr, Labels, Matcher, MemStorage, Queryable, Series, NAME};
 use super::file::{self, parse_duration};
 use super::group::{EvalSettings, Group};
 use super::recording::{Layered, Overlay};
@@ -308,10 +308,18 @@ fn run_group(
     let step = ms(eval_interval).max(1);
     let mut errors = Vec::new();
     let mut ts = 0i64;
+    // promtool's LazyLoader: the input samples up to each evaluation time are loaded before
+    // it; the expression tests run after the last one, over what was loaded by then.
+    let mut loaded_till = 0i64;
     while ts <= max_eval {
         let mut eval_errors = Vec::new();
+        loaded_till = ts;
+        let loaded = Loaded {
+            base: &storage,
+            till: loaded_till,
+        };
         for g in &mut groups {
-            g.eval(ts, &storage, &overlay, &settings);
+            g.eval(ts, &loaded, &overlay, &settings);
             for r in &g.rules {
                 if let Some(e) = &r.last_error {
                     eval_errors.push(format!(
@@ -336,8 +344,26 @@ fn run_group(
         ts += step;
     }
 
-    errors.extend(check_promql_tests(tg, &storage, &overlay, promql_times));
+    let loaded = Loaded {
+        base: &storage,
+        till: loaded_till,
+    };
+    errors.extend(check_promql_tests(tg, &loaded, &overlay, promql_times));
     errors
+}
+
+/// The input series as promtool's LazyLoader has them at some point: only the samples at or
+/// before `till` (ms). A rule reading ahead (`offset -5m`, `@` in the future) sees nothing
+/// beyond the evaluation time, as in promtool.
+struct Loaded<'a> {
+    base: &'a MemStorage,
+    till: i64,
+}
+
+impl Queryable for Loaded<'_> {
+    fn select(&self, matchers: &[Matcher], start_ms: i64, end_ms: i64) -> Vec<Series> {
+        self.base.select(matchers, start_ms, end_ms.min(self.till))
+    }
 }
 
 /// One `alert_rule_test` entry against the groups' firing alerts; the failure text as
@@ -385,7 +411,7 @@ fn check_alert_test(test: &AlertTest, groups: &[Group], name_prefix: &str) -> Op
 /// wrote; promtool's failure texts.
 fn check_promql_tests(
     tg: &TestGroup,
-    storage: &MemStorage,
+    storage: &dyn Queryable,
     overlay: &Overlay,
     promql_times: Vec<i64>,
 ) -> Vec<String> {
