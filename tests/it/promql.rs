@@ -589,8 +589,12 @@ impl Gen {
                 let step = self.pick(&["", "1m", "30s", "2m", "90s"]);
                 // No `@` inside: 2.42's offset bookkeeping moves such windows (README).
                 let outer = std::mem::replace(&mut self.1, true);
-                let inner = self.vector(d);
+                let mut inner = self.vector(d);
                 self.1 = outer;
+                if inner.starts_with('-') {
+                    // `-(x)[5m:]` would negate the subquery.
+                    inner = format!("({inner})");
+                }
                 let shift = if self.1 {
                     self.pick(&["", " offset 1m", " offset -2m"])
                 } else {
