@@ -692,7 +692,7 @@ fn string_arg(e: &parser::Expr, func: &str) -> Result<String, ExprError> {
 }
 
 fn call(c: &parser::Call) -> Result<Node, ExprError> {
-    use super::functions as f;
+    use super::gomath as gm;
     let name = c.func.name;
     let args = &c.args.args;
     let math = |g: fn(f64) -> f64| Func::Math(g);
@@ -712,23 +712,23 @@ fn call(c: &parser::Call) -> Result<Node, ExprError> {
         "abs" => math(f64::abs),
         "ceil" => math(f64::ceil),
         "floor" => math(f64::floor),
-        "exp" => math(f64::exp),
+        "exp" => math(gm::exp),
         "sqrt" => math(f64::sqrt),
-        "ln" => math(f64::ln),
-        "log2" => math(f::log2),
-        "log10" => math(f::log10),
-        "sin" => math(f64::sin),
-        "cos" => math(f64::cos),
-        "tan" => math(f64::tan),
-        "asin" => math(super::gomath::asin),
-        "acos" => math(super::gomath::acos),
-        "atan" => math(super::gomath::atan),
-        "sinh" => math(f64::sinh),
-        "cosh" => math(f64::cosh),
-        "tanh" => math(f64::tanh),
-        "asinh" => math(f64::asinh),
-        "acosh" => math(f64::acosh),
-        "atanh" => math(f64::atanh),
+        "ln" => math(gm::log),
+        "log2" => math(gm::log2),
+        "log10" => math(gm::log10),
+        "sin" => math(gm::sin),
+        "cos" => math(gm::cos),
+        "tan" => math(gm::tan),
+        "asin" => math(gm::asin),
+        "acos" => math(gm::acos),
+        "atan" => math(gm::atan),
+        "sinh" => math(gm::sinh),
+        "cosh" => math(gm::cosh),
+        "tanh" => math(gm::tanh),
+        "asinh" => math(gm::asinh),
+        "acosh" => math(gm::acosh),
+        "atanh" => math(gm::atanh),
         "deg" => math(|v| v * 180.0 / std::f64::consts::PI),
         "rad" => math(|v| v * std::f64::consts::PI / 180.0),
         "sgn" => math(|v| {

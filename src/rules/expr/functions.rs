@@ -383,20 +383,6 @@ pub fn bucket_quantile(q: f64, buckets: &mut [(f64, f64)]) -> f64 {
     bucket_start + (bucket_end - bucket_start) * (rank / count)
 }
 
-/// Go's `math.Log2`: exact for powers of two.
-pub fn log2(x: f64) -> f64 {
-    let (frac, exp) = gomath::frexp(x);
-    if frac == 0.5 {
-        return (exp - 1) as f64;
-    }
-    frac.ln() * std::f64::consts::LOG2_E + exp as f64
-}
-
-/// Go's `math.Log10`.
-pub fn log10(x: f64) -> f64 {
-    x.ln() * std::f64::consts::LOG10_E
-}
-
 /// A UTC calendar date and time, as Go's `time.Time` accessors give them.
 pub struct Civil {
     pub year: i64,
@@ -611,11 +597,5 @@ mod tests {
             (c.year, c.month, c.day, c.hour, c.weekday),
             (1969, 12, 31, 23, 3)
         );
-    }
-
-    #[test]
-    fn go_log2_is_exact_for_powers_of_two() {
-        assert_eq!(log2(8.0), 3.0);
-        assert_eq!(log2(0.25), -2.0);
     }
 }

@@ -29,7 +29,8 @@
 //!   aggregations, the function dispatch).
 //! - `functions`: the arithmetic of the functions (`rate`'s extrapolation, regression,
 //!   quantiles, `histogram_quantile`'s buckets, the calendar).
-//! - `gomath`: Go's `math.Pow`/`Max`/`Min`, whose results differ from Rust's.
+//! - `gomath`: Go's `math` functions (`Exp`, `Log`, `Sin`, `Pow`, `Max`…), ported bit for bit
+//!   (Rust's and the C library's differ in the last bit, `Max`/`Min` on NaN).
 //! - `mem`: `MemStorage`, the series of a rule unit test (promtool's expanding notation).
 //! - `store`: `Queryable` for the probe result store (latest result regardless of age).
 //!
