@@ -144,6 +144,10 @@ pub fn target_parts(prober: &Prober, target: &str) -> Option<TargetParts> {
             }),
             None => None,
         },
+        Prober::Grpc(g) => super::grpc::target_host_port(target, g.tls).map(|(h, p)| TargetParts {
+            host: normalize(&h),
+            port: Some(p),
+        }),
         Prober::Icmp(_) => (!target.is_empty()).then(|| TargetParts {
             host: normalize(target),
             port: None,
