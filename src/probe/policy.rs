@@ -405,6 +405,38 @@ mod tests {
     }
 
     #[test]
+    fn grpc_targets_default_their_port_by_tls() {
+        let grpc = |tls| {
+            Prober::Grpc(crate::probe::module::GrpcModule {
+                service: String::new(),
+                tls,
+                tls_config: Default::default(),
+                ip: crate::probe::module::IpPreference::from_config("ip4", true),
+                metadata: Vec::new(),
+            })
+        };
+        let parts = |host: &str, port| {
+            Some(TargetParts {
+                host: host.to_string(),
+                port: Some(port),
+            })
+        };
+        assert_eq!(
+            target_parts(&grpc(false), "Svc.example"),
+            parts("svc.example", 80)
+        );
+        assert_eq!(
+            target_parts(&grpc(true), "svc.example"),
+            parts("svc.example", 443)
+        );
+        assert_eq!(
+            target_parts(&grpc(true), "https://10.0.0.1:8443/x"),
+            parts("10.0.0.1", 8443)
+        );
+        assert_eq!(target_parts(&grpc(false), "h:x"), None);
+    }
+
+    #[test]
     fn validation_errors_name_the_position() {
         let e = policy(
             "allow_targets:\n  - hosts: ['*.ok', 'bad host']\n    cidrs: [10.0.0.0/33]\n  - {}\n",
