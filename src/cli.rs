@@ -157,7 +157,7 @@ pub enum ProbeOutput {
 /// `blackwatch probe [--module M] [--config.file F] TARGET`
 #[derive(Debug, Args)]
 pub struct ProbeArgs {
-    /// What to probe: a URL for http modules, host:port for tcp and dns, a host for icmp.
+    /// What to probe: a URL for http modules, host:port for tcp, dns and grpc, a host for icmp.
     #[arg(value_name = "TARGET")]
     pub target: String,
 

@@ -90,8 +90,10 @@ pub struct RawModule {
     pub icmp: Spanned<RawIcmpProbe>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dns: Option<Spanned<RawDnsProbe>>,
+    /// `None` when absent: the module then gets `ip_protocol_fallback: false` (see
+    /// `RawGrpcProbe`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub grpc: Option<Spanned<Unsupported>>,
+    pub grpc: Option<Spanned<RawGrpcProbe>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unix: Option<Spanned<Unsupported>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -219,6 +221,36 @@ pub struct RawLabel {
     pub name: String,
     #[serde(default)]
     pub value: String,
+}
+
+/// `grpc:` — GRPCProbe. Upstream's module defaults leave GRPCProbe out, so only a present
+/// block gets `ip_protocol_fallback: true`; without one, fallback is false.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGrpcProbe {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub service: String,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub tls: bool,
+    #[serde(default = "unspanned")]
+    pub tls_config: Spanned<RawTlsConfig>,
+    #[serde(
+        default = "yes",
+        deserialize_with = "yes_on_null",
+        skip_serializing_if = "is_false"
+    )]
+    pub ip_protocol_fallback: bool,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub preferred_ip_protocol: String,
+    /// grpc-go's `metadata.MD`: each key with its list of values.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, Vec<String>>,
+}
+
+impl Default for RawGrpcProbe {
+    fn default() -> Self {
+        serde_saphyr::from_str("{}").unwrap_or_else(|_| unreachable_default())
+    }
 }
 
 /// `icmp:` — ICMPProbe.

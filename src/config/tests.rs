@@ -318,8 +318,8 @@ fn invalid_prober() {
 }
 
 #[test]
-fn grpc_unix_websocket_probers_are_not_supported_yet() {
-    for p in ["grpc", "unix", "websocket"] {
+fn unix_websocket_probers_are_not_supported_yet() {
+    for p in ["unix", "websocket"] {
         assert_eq!(
             err(&module_yaml(p, &[])),
             format!(
@@ -330,8 +330,8 @@ fn grpc_unix_websocket_probers_are_not_supported_yet() {
 }
 
 #[test]
-fn grpc_unix_websocket_blocks_are_not_supported_yet() {
-    for p in ["grpc", "unix", "websocket"] {
+fn unix_websocket_blocks_are_not_supported_yet() {
+    for p in ["unix", "websocket"] {
         assert_eq!(
             err(&module_yaml(
                 "http",
@@ -340,6 +340,100 @@ fn grpc_unix_websocket_blocks_are_not_supported_yet() {
             format!("t.yml:5:7: modules.m.{p}: the {p} prober is not supported yet by blackwatch")
         );
     }
+}
+
+fn grpc_module(body: &[&str]) -> GrpcModule {
+    match first_module(&module_yaml("grpc", body)).prober {
+        Prober::Grpc(g) => g,
+        other => panic!("expected a grpc module, got {other:?}"),
+    }
+}
+
+#[test]
+fn grpc_defaults_and_the_missing_block_quirk() {
+    // Upstream's DefaultModule has no GRPCProbe: without a block, no IP protocol fallback.
+    let g = grpc_module(&[]);
+    assert_eq!(
+        g.ip,
+        IpPreference {
+            preferred: IpFamily::V6,
+            fallback: false
+        }
+    );
+    assert!(!g.tls && g.service.is_empty() && g.metadata.is_empty());
+    // With a block (even an empty one), DefaultGRPCProbe applies: fallback true.
+    let g = grpc_module(&["    grpc: {}"]);
+    assert!(g.ip.fallback);
+    let g = grpc_module(&["    grpc:", "      ip_protocol_fallback:"]);
+    assert!(g.ip.fallback, "null keeps the default, as yaml.v3");
+    let g = grpc_module(&["    grpc:", "      preferred_ip_protocol: ip4"]);
+    assert_eq!(g.ip.preferred, IpFamily::V4);
+}
+
+#[test]
+fn grpc_block_fields_as_upstream_example_yml() {
+    // Upstream example.yml's grpc_health module, plus TLS settings.
+    let g = grpc_module(&[
+        "    grpc:",
+        "      service: example",
+        "      tls: true",
+        "      tls_config:",
+        "        insecure_skip_verify: true",
+        "        server_name: grpc.example",
+        "      metadata:",
+        "        key:",
+        "          - value1",
+        "          - value2",
+        "        authorization:",
+        "          - \"Bearer token\"",
+        "        key2-bin: [test]",
+    ]);
+    assert_eq!(g.service, "example");
+    assert!(g.tls && g.tls_config.insecure_skip_verify);
+    assert_eq!(g.tls_config.server_name.as_deref(), Some("grpc.example"));
+    assert_eq!(
+        g.metadata,
+        vec![
+            (
+                "authorization".to_string(),
+                vec!["Bearer token".to_string()]
+            ),
+            (
+                "key".to_string(),
+                vec!["value1".to_string(), "value2".to_string()]
+            ),
+            ("key2-bin".to_string(), vec!["test".to_string()]),
+        ]
+    );
+}
+
+#[test]
+fn grpc_block_errors_are_positioned() {
+    assert!(err(&module_yaml("grpc", &["    grpc:", "      servce: x"]))
+        .starts_with("t.yml:5:7: modules.m.grpc.servce: unknown field `servce`"));
+    assert_eq!(
+        err(&module_yaml(
+            "grpc",
+            &[
+                "    grpc:",
+                "      tls_config:",
+                "        ca: x",
+                "        ca_file: y"
+            ]
+        )),
+        "t.yml:6:9: modules.m.grpc.tls_config: at most one of ca, ca_file & ca_ref must be configured"
+    );
+    // metadata.MD is map[string][]string: a scalar value does not decode.
+    let e = err(&module_yaml(
+        "grpc",
+        &["    grpc:", "      metadata:", "        key: value"],
+    ));
+    assert!(
+        e.starts_with("t.yml:6:14: modules.m.grpc.metadata.key: "),
+        "{e}"
+    );
+    // A grpc block beside another prober is parsed and ignored, as upstream.
+    load_ok(&module_yaml("http", &["    grpc:", "      tls: true"]));
 }
 
 #[test]

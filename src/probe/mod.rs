@@ -9,6 +9,7 @@
 //! This module never touches alert state.
 
 pub mod dns;
+pub mod grpc;
 pub mod http;
 pub mod icmp;
 pub mod log;
@@ -141,6 +142,7 @@ pub async fn run(target: &str, module: &Module, cx: &mut ProbeCx) -> bool {
             Prober::Tcp(m) => tcp::probe(target, m, cx).await,
             Prober::Icmp(m) => icmp::probe(target, m, cx).await,
             Prober::Dns(m) => dns::probe(target, m, cx).await,
+            Prober::Grpc(m) => grpc::probe(target, m, cx).await,
         }
     };
     let success = match tokio::time::timeout(timeout, fut).await {

@@ -30,6 +30,7 @@ pub enum Prober {
     Tcp(TcpModule),
     Icmp(IcmpModule),
     Dns(DnsModule),
+    Grpc(GrpcModule),
 }
 
 impl Prober {
@@ -39,6 +40,7 @@ impl Prober {
             Prober::Tcp(_) => "tcp",
             Prober::Icmp(_) => "icmp",
             Prober::Dns(_) => "dns",
+            Prober::Grpc(_) => "grpc",
         }
     }
 }
@@ -191,4 +193,18 @@ pub struct DnsModule {
     pub validate_answer_rrs: RrValidator,
     pub validate_authority_rrs: RrValidator,
     pub validate_additional_rrs: RrValidator,
+}
+
+/// `grpc:` — a `grpc.health.v1.Health/Check` call.
+#[derive(Debug)]
+pub struct GrpcModule {
+    /// The service asked about; empty means the whole server.
+    pub service: String,
+    pub tls: bool,
+    pub tls_config: TlsSettings,
+    /// `ip_protocol_fallback` is false when the module has no `grpc:` block (upstream quirk).
+    pub ip: IpPreference,
+    /// Outgoing metadata as configured, keys as written: grpc-go checks them on every call
+    /// (a key outside `[0-9a-z-_.]` fails the call with INTERNAL), and so does the prober.
+    pub metadata: Vec<(String, Vec<String>)>,
 }

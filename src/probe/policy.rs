@@ -144,6 +144,10 @@ pub fn target_parts(prober: &Prober, target: &str) -> Option<TargetParts> {
             }),
             None => None,
         },
+        Prober::Grpc(g) => super::grpc::target_host_port(target, g.tls).map(|(h, p)| TargetParts {
+            host: normalize(&h),
+            port: Some(p),
+        }),
         Prober::Icmp(_) => (!target.is_empty()).then(|| TargetParts {
             host: normalize(target),
             port: None,
@@ -398,6 +402,38 @@ mod tests {
             Some(("example.com".into(), 80))
         );
         assert_eq!(split_host_port("h:x"), None);
+    }
+
+    #[test]
+    fn grpc_targets_default_their_port_by_tls() {
+        let grpc = |tls| {
+            Prober::Grpc(crate::probe::module::GrpcModule {
+                service: String::new(),
+                tls,
+                tls_config: Default::default(),
+                ip: crate::probe::module::IpPreference::from_config("ip4", true),
+                metadata: Vec::new(),
+            })
+        };
+        let parts = |host: &str, port| {
+            Some(TargetParts {
+                host: host.to_string(),
+                port: Some(port),
+            })
+        };
+        assert_eq!(
+            target_parts(&grpc(false), "Svc.example"),
+            parts("svc.example", 80)
+        );
+        assert_eq!(
+            target_parts(&grpc(true), "svc.example"),
+            parts("svc.example", 443)
+        );
+        assert_eq!(
+            target_parts(&grpc(true), "https://10.0.0.1:8443/x"),
+            parts("10.0.0.1", 8443)
+        );
+        assert_eq!(target_parts(&grpc(false), "h:x"), None);
     }
 
     #[test]

@@ -214,10 +214,8 @@ const BAD: &[(&str, &str)] = &[
         "error parsing config file: tests/data/bad/missing-prober.yml:3:5: modules.http_2xx: missing field `prober`",
     ),
     (
-        "unsupported-grpc.yml",
-        "error parsing config file: 2 errors:\n  \
-         tests/data/bad/unsupported-grpc.yml:3:13: modules.grpc.prober: prober 'grpc' is not supported yet by blackwatch\n  \
-         tests/data/bad/unsupported-grpc.yml:5:7: modules.grpc.grpc: the grpc prober is not supported yet by blackwatch",
+        "invalid-grpc-tls-config.yml",
+        "error parsing config file: tests/data/bad/invalid-grpc-tls-config.yml:7:9: modules.grpc.grpc.tls_config: exactly one of key or key_file must be configured when a client certificate is configured",
     ),
     (
         "unsupported-oauth2.yml",

@@ -5,6 +5,7 @@
 //! Other sections have their own validators (`probe::policy`, `alert::config`).
 
 mod dns;
+mod grpc;
 mod http;
 mod icmp;
 mod jobs;
@@ -13,6 +14,7 @@ mod tcp;
 mod tls;
 
 use dns::dns;
+use grpc::grpc;
 use http::http;
 pub use http::is_encoding_acceptable;
 use icmp::icmp;
@@ -116,11 +118,7 @@ fn module(
 ) -> Option<crate::probe::Module> {
     let before = cx.errors.len();
     let raw = &mut m.value;
-    for (field, block) in [
-        ("grpc", &raw.grpc),
-        ("unix", &raw.unix),
-        ("websocket", &raw.websocket),
-    ] {
+    for (field, block) in [("unix", &raw.unix), ("websocket", &raw.websocket)] {
         unsupported(
             cx,
             block,
@@ -144,7 +142,18 @@ fn module(
             });
             dns(cx, &format!("{path}.dns"), d).map(Prober::Dns)
         }
-        p @ ("grpc" | "unix" | "websocket") => {
+        "grpc" => {
+            let g = raw.grpc.get_or_insert_with(|| {
+                // Upstream quirk: with no `grpc:` block there is no IP protocol fallback.
+                let g = RawGrpcProbe {
+                    ip_protocol_fallback: false,
+                    ..RawGrpcProbe::default()
+                };
+                Spanned::new(g, Location::UNKNOWN, Location::UNKNOWN)
+            });
+            grpc(cx, &format!("{path}.grpc"), g).map(Prober::Grpc)
+        }
+        p @ ("unix" | "websocket") => {
             cx.err(
                 &prober_loc,
                 format!("{path}.prober"),

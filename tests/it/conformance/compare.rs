@@ -51,6 +51,9 @@ pub enum Difference {
     /// icmp: series of this metric appear only in blackbox_exporter's output, for IPv6
     /// targets.
     OnlyInBlackboxForIpv6(&'static str),
+    /// grpc: 0.23 registers this TLS metric on every probe (0 unless a call returned over
+    /// TLS); blackwatch, as master, only after such a call.
+    OnlyInBlackboxWithoutTls(&'static str),
 }
 
 impl fmt::Display for Difference {
@@ -69,6 +72,9 @@ impl fmt::Display for Difference {
             Difference::BlackwatchOnly(s) => write!(f, "scenario {s} (blackwatch only)"),
             Difference::OnlyInBlackboxForIpv6(m) => {
                 write!(f, "metric {m} only in blackbox_exporter, for IPv6 targets")
+            }
+            Difference::OnlyInBlackboxWithoutTls(m) => {
+                write!(f, "metric {m} only in 0.23 when no call returned over TLS")
             }
         }
     }
