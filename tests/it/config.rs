@@ -220,8 +220,8 @@ const BAD: &[(&str, &str)] = &[
          tests/data/bad/unsupported-grpc.yml:5:7: modules.grpc.grpc: the grpc prober is not supported yet by blackwatch",
     ),
     (
-        "unsupported-oauth2.yml",
-        "error parsing config file: tests/data/bad/unsupported-oauth2.yml:6:9: modules.http_oauth.http.oauth2: oauth2 is not supported yet by blackwatch",
+        "oauth2-without-token-url.yml",
+        "error parsing config file: tests/data/bad/oauth2-without-token-url.yml:6:9: modules.http_oauth.http.oauth2.token_url: oauth2 token_url must be configured",
     ),
     (
         "invalid-status-code.yml",

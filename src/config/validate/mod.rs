@@ -6,6 +6,7 @@
 
 mod dns;
 mod http;
+mod http_client;
 mod icmp;
 mod jobs;
 mod rules;
