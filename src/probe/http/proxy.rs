@@ -391,3 +391,125 @@ impl tower_service::Service<http::Uri> for Connected {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hop(url: &str, host_header: &str) -> Hop {
+        Hop {
+            url: Url::parse(url).unwrap(),
+            host_header: host_header.to_string(),
+            server_name: None,
+            ip: None,
+            referer: None,
+            first: true,
+        }
+    }
+
+    #[test]
+    fn addresses_and_credentials_as_go_reads_them() {
+        assert_eq!(join_host_port("::1", 443), "[::1]:443");
+        assert_eq!(join_host_port("10.0.0.5", 80), "10.0.0.5:80");
+        let port = |u: &str| proxy_port(&Url::parse(u).unwrap());
+        assert_eq!(
+            [
+                port("http://p"),
+                port("https://p"),
+                port("socks5://p"),
+                port("http://p:3128")
+            ],
+            [80, 443, 1080, 3128]
+        );
+        let u = Url::parse("http://al%40ce:p%3Aw@p:1").unwrap();
+        assert_eq!(userinfo(&u), Some(("al@ce".to_string(), "p:w".to_string())));
+        assert_eq!(userinfo(&Url::parse("http://p:1").unwrap()), None);
+        // base64("al@ce:p:w")
+        assert_eq!(
+            proxy_authorization(&u).unwrap().to_str().unwrap(),
+            "Basic YWxAY2U6cDp3"
+        );
+    }
+
+    #[test]
+    fn absolute_form_names_the_host_header_and_adds_proxy_credentials() {
+        let h = hop("http://10.0.0.5:8080/a/b?c=d", "svc.example:8080");
+        let mut req = Request::builder()
+            .uri("/a/b?c=d")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        absolute_form(&mut req, &h, &Url::parse("http://u:p@proxy:3128").unwrap()).unwrap();
+        assert_eq!(req.uri(), "http://svc.example:8080/a/b?c=d");
+        assert_eq!(
+            req.headers()[http::header::PROXY_AUTHORIZATION],
+            "Basic dTpw"
+        );
+        // Through SOCKS5 the request stays origin-form.
+        let mut req = Request::builder()
+            .uri("/")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        absolute_form(&mut req, &h, &Url::parse("socks5://proxy").unwrap()).unwrap();
+        assert_eq!(req.uri(), "/");
+    }
+
+    #[tokio::test]
+    async fn a_refused_connect_fails_with_the_status_text() {
+        for (answer, want) in [
+            (
+                "HTTP/1.1 407 Proxy Authentication Required\r\nX: y\r\n\r\n",
+                Err("Proxy Authentication Required".to_string()),
+            ),
+            ("HTTP/1.1 200 OK\r\n\r\n", Ok(())),
+            (
+                "garbage\r\n\r\n",
+                Err("malformed HTTP response \"garbage\"".into()),
+            ),
+        ] {
+            let (client, mut server) = tokio::io::duplex(4096);
+            let answer = answer.to_string();
+            let peer = tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut b = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    server.read_exact(&mut b).await.unwrap();
+                    head.push(b[0]);
+                }
+                server.write_all(answer.as_bytes()).await.unwrap();
+                String::from_utf8(head).unwrap()
+            });
+            let m = crate::probe::module::HttpModule {
+                valid_status_codes: Vec::new(),
+                valid_http_versions: Vec::new(),
+                ip: crate::probe::module::IpPreference::from_config("ip4", true),
+                fail_if_ssl: false,
+                fail_if_not_ssl: false,
+                method: http::Method::GET,
+                headers: Vec::new(),
+                fail_if_body_matches: Vec::new(),
+                fail_if_body_not_matches: Vec::new(),
+                fail_if_header_matches: Vec::new(),
+                fail_if_header_not_matches: Vec::new(),
+                body: None,
+                compression: None,
+                body_size_limit: 0,
+                client: Default::default(),
+                skip_resolve_phase_with_proxy: false,
+            };
+            let got = tunnel(
+                Box::new(client),
+                &Url::parse("http://u:p@proxy:3128").unwrap(),
+                "10.0.0.5:443",
+                &m,
+            )
+            .await
+            .map(|_| ());
+            assert_eq!(got, want);
+            let head = peer.await.unwrap();
+            assert_eq!(
+                head,
+                "CONNECT 10.0.0.5:443 HTTP/1.1\r\nHost: 10.0.0.5:443\r\nProxy-Authorization: Basic dTpw\r\n\r\n"
+            );
+        }
+    }
+}
