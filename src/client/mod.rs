@@ -159,8 +159,7 @@ impl Auth {
     }
 
     /// [`Auth::header_value`] for the credentials that need no request: every kind but
-    /// OAuth2, for which it fails (callers that cannot wait, the http prober today, refuse
-    /// `oauth2` at load).
+    /// OAuth2, for which it fails.
     pub fn static_header_value(&self) -> Result<Secret, CredentialError> {
         let read = |s: &SecretSource, what: &'static str| {
             s.read()

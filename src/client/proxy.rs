@@ -9,8 +9,8 @@
 //! The environment (`HTTP_PROXY`, `HTTPS_PROXY`, `NO_PROXY`, lower-case too, and
 //! `REQUEST_METHOD`) is read once, when the settings are built (start-up and reload), as
 //! prometheus/common reads it once per client. This module does no I/O and knows no HTTP
-//! client: `reqwest_client.rs` turns the settings into reqwest proxies; the http prober does
-//! not use them yet.
+//! client: `reqwest_client.rs` turns the settings into reqwest proxies; the http prober
+//! (`probe::http::proxy`) connects through what `proxy_for` picks for each hop.
 
 use std::fmt;
 use std::net::IpAddr;

@@ -548,23 +548,72 @@ fn cel_matching_is_not_supported_yet() {
 }
 
 #[test]
-fn oauth2_is_not_supported_yet() {
+fn oauth2_is_validated_with_prometheus_common_texts() {
+    let m = http_module(&[
+        "    http:",
+        "      oauth2:",
+        "        client_id: x",
+        "        client_secret: s3cret",
+        "        token_url: http://127.0.0.1/t",
+        "        scopes: [a, b]",
+        "        proxy_url: http://127.0.0.1:3128",
+    ]);
+    let auth = format!("{:?}", m.client.headers.auth);
+    assert!(auth.contains("OAuth2(TokenSource"), "{auth}");
+    assert!(!auth.contains("s3cret"), "{auth}");
     assert_eq!(
-        err(&module_yaml(
+        errs(&module_yaml(
             "http",
             &[
                 "    http:",
                 "      oauth2:",
-                "        client_id: x",
-                "        token_url: http://127.0.0.1/t",
+                "        client_secret: a",
+                "        client_secret_file: b",
+                "        proxy_url: 'ftp://p'",
             ]
         )),
-        "t.yml:6:9: modules.m.http.oauth2: oauth2 is not supported yet by blackwatch"
+        vec![
+            "t.yml:6:9: modules.m.http.oauth2.client_id: oauth2 client_id must be configured",
+            "t.yml:6:9: modules.m.http.oauth2.token_url: oauth2 token_url must be configured",
+            "t.yml:6:9: modules.m.http.oauth2.client_secret: at most one of oauth2 client_secret, client_secret_file & client_secret_ref must be configured",
+            "t.yml:8:20: modules.m.http.oauth2.proxy_url: unsupported proxy scheme \"ftp\": use http, https or socks5",
+        ]
+    );
+    assert_eq!(
+        errs(&module_yaml(
+            "http",
+            &[
+                "    http:",
+                "      basic_auth: {username: u}",
+                "      bearer_token: t",
+                "      oauth2: {client_id: x, token_url: 'http://t'}",
+            ]
+        )),
+        vec![
+            "t.yml:6:21: modules.m.http.bearer_token: at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured",
+            "t.yml:7:15: modules.m.http.oauth2: at most one of basic_auth, oauth2 & authorization must be configured",
+        ]
     );
 }
 
 #[test]
-fn proxies_are_not_supported_yet() {
+fn proxies_are_validated_with_prometheus_common_texts() {
+    let m = http_module(&[
+        "    http:",
+        "      proxy_url: http://user:pw@127.0.0.1:3128",
+        "      no_proxy: localhost,10.0.0.0/8",
+        "      proxy_connect_header:",
+        "        X: [y]",
+        "      skip_resolve_phase_with_proxy: true",
+    ]);
+    assert!(m.skip_resolve_phase_with_proxy);
+    let to = |u: &str| m.client.proxy.proxy_for(&url::Url::parse(u).unwrap());
+    assert_eq!(
+        to("http://example.org/").map(|u| u.to_string()),
+        Some("http://user:pw@127.0.0.1:3128/".to_string())
+    );
+    assert_eq!(to("http://10.1.2.3/"), None);
+    assert_eq!(m.client.proxy.connect_headers().len(), 1);
     assert_eq!(
         errs(&module_yaml(
             "http",
@@ -578,10 +627,23 @@ fn proxies_are_not_supported_yet() {
             ]
         )),
         vec![
-            "t.yml:5:18: modules.m.http.proxy_url: proxying (proxy_url) is not supported yet by blackwatch",
-            "t.yml:6:17: modules.m.http.no_proxy: proxying (no_proxy) is not supported yet by blackwatch",
-            "t.yml:7:31: modules.m.http.proxy_from_environment: proxying (proxy_from_environment) is not supported yet by blackwatch",
-            "t.yml:9:9: modules.m.http.proxy_connect_header: proxying (proxy_connect_header) is not supported yet by blackwatch",
+            "t.yml:7:31: modules.m.http.proxy_from_environment: if proxy_from_environment is configured, proxy_url must not be configured",
+            "t.yml:7:31: modules.m.http.proxy_from_environment: if proxy_from_environment is configured, no_proxy must not be configured",
+        ]
+    );
+    assert_eq!(
+        errs(&module_yaml(
+            "http",
+            &[
+                "    http:",
+                "      no_proxy: localhost",
+                "      proxy_connect_header:",
+                "        X: [y]",
+            ]
+        )),
+        vec![
+            "t.yml:5:17: modules.m.http.no_proxy: if no_proxy is configured, proxy_url must also be configured",
+            "t.yml:7:9: modules.m.http.proxy_connect_header: if proxy_connect_header is configured, proxy_url or proxy_from_environment must also be configured",
         ]
     );
 }

@@ -126,8 +126,12 @@ pub struct HttpModule {
     /// 0 means no limit.
     pub body_size_limit: u64,
     /// prometheus/common's client settings: credentials, `http_headers`, `tls_config`,
-    /// `follow_redirects` (or the deprecated `no_follow_redirects`), `enable_http2`.
+    /// `follow_redirects` (or the deprecated `no_follow_redirects`), `enable_http2`, the
+    /// proxy fields and `oauth2`.
     pub client: HttpClientSettings,
+    /// With a proxy (`proxy_url` or `proxy_from_environment`): leave the target's name to
+    /// the proxy, no `chooseProtocol` (upstream's `shouldResolveDNSWithProxy`).
+    pub skip_resolve_phase_with_proxy: bool,
 }
 
 impl HttpModule {

@@ -218,8 +218,8 @@ const BAD: &[(&str, &str)] = &[
         "error parsing config file: tests/data/bad/invalid-grpc-tls-config.yml:7:9: modules.grpc.grpc.tls_config: exactly one of key or key_file must be configured when a client certificate is configured",
     ),
     (
-        "unsupported-oauth2.yml",
-        "error parsing config file: tests/data/bad/unsupported-oauth2.yml:6:9: modules.http_oauth.http.oauth2: oauth2 is not supported yet by blackwatch",
+        "oauth2-without-token-url.yml",
+        "error parsing config file: tests/data/bad/oauth2-without-token-url.yml:6:9: modules.http_oauth.http.oauth2.token_url: oauth2 token_url must be configured",
     ),
     (
         "invalid-status-code.yml",

@@ -22,6 +22,7 @@ mod layers; // src/'s module graph is acyclic and ARCHITECTURE.md's codemap is i
 mod limits; // --alerts.limit and --silences.max-silences through the API
 mod notify; // Discord and e-mail notifiers vs loopback servers, aiosmtpd and Alertmanager 0.25
 mod promql; // the rule-expression evaluator vs promtool 2.42, tables in tests/data/promql
+mod proxy_probe; // the http prober through tinyproxy, microsocks and an https proxy, and with OAuth2, vs blackbox_exporter 0.23
 mod receivers; // Slack (and the receivers after it) vs Alertmanager 0.25 through support/recorder.rs; error paths, secrets
 mod receivers_r1; // Telegram, Webex and WeChat vs Alertmanager 0.25 (recorder.rs); 0.28 fields and answers, error paths, secrets
 mod receivers_r2; // PagerDuty v1/v2 (v1 through support/mitm.rs), VictorOps, Opsgenie vs Alertmanager 0.25; error paths, secrets

@@ -69,6 +69,7 @@ pub(super) fn http(cx: &mut Cx, path: &str, block: &Spanned<RawHttpProbe>) -> Op
 
     let auth = http_auth(cx, path, h);
     let tls = tls_settings(cx, &format!("{path}.tls_config"), &h.tls_config);
+    let proxy = http_client::proxy_settings(cx, path, &block.referenced, h.proxy_fields());
 
     let extra_headers = http_headers(cx, path, h);
     Some(HttpModule {
@@ -105,9 +106,9 @@ pub(super) fn http(cx: &mut Cx, path: &str, block: &Spanned<RawHttpProbe>) -> Op
                 None => h.follow_redirects,
             },
             enable_http2: h.enable_http2,
-            // Refused above (`refuse_unsupported`) until the prober connects through proxies.
-            proxy: Default::default(),
+            proxy,
         },
+        skip_resolve_phase_with_proxy: h.skip_resolve_phase_with_proxy,
     })
 }
 
@@ -131,7 +132,7 @@ fn status_codes(cx: &mut Cx, path: &str, h: &RawHttpProbe) -> Vec<u16> {
     valid_status_codes
 }
 
-/// Fields blackwatch refuses by name (CEL, OAuth2, proxies, HTTP/3) rather than ignore.
+/// Fields blackwatch refuses by name (CEL, HTTP/3) rather than ignore.
 fn refuse_unsupported(cx: &mut Cx, path: &str, h: &RawHttpProbe) {
     unsupported(
         cx,
@@ -144,31 +145,6 @@ fn refuse_unsupported(cx: &mut Cx, path: &str, h: &RawHttpProbe) {
         &h.fail_if_body_json_not_matches_cel,
         &format!("{path}.fail_if_body_json_not_matches_cel"),
         "CEL body matching",
-    );
-    unsupported(cx, &h.oauth2, &format!("{path}.oauth2"), "oauth2");
-    unsupported(
-        cx,
-        &h.proxy_url,
-        &format!("{path}.proxy_url"),
-        "proxying (proxy_url)",
-    );
-    unsupported(
-        cx,
-        &h.no_proxy,
-        &format!("{path}.no_proxy"),
-        "proxying (no_proxy)",
-    );
-    unsupported(
-        cx,
-        &h.proxy_from_environment,
-        &format!("{path}.proxy_from_environment"),
-        "proxying (proxy_from_environment)",
-    );
-    unsupported(
-        cx,
-        &h.proxy_connect_header,
-        &format!("{path}.proxy_connect_header"),
-        "proxying (proxy_connect_header)",
     );
     if h.enable_http3.value {
         cx.err(
@@ -382,7 +358,7 @@ fn http_auth(cx: &mut Cx, path: &str, h: &RawHttpProbe) -> Option<Auth> {
             "at most one of bearer_token & bearer_token_file must be configured",
         );
     }
-    if let (Some(_), Some((loc, p))) = (&h.basic_auth, &bearer_at) {
+    if let (true, Some((loc, p))) = (h.basic_auth.is_some() || h.oauth2.is_some(), &bearer_at) {
         cx.err(
             loc,
             p,
@@ -396,12 +372,32 @@ fn http_auth(cx: &mut Cx, path: &str, h: &RawHttpProbe) -> Option<Auth> {
             "authorization is not compatible with bearer_token & bearer_token_file",
         );
     }
-    if let (Some(a), Some(_)) = (&h.authorization, &h.basic_auth) {
+    if let (Some(a), true) = (
+        &h.authorization,
+        h.basic_auth.is_some() || h.oauth2.is_some(),
+    ) {
         cx.err(
             &a.referenced,
             format!("{path}.authorization"),
             "at most one of basic_auth, oauth2 & authorization must be configured",
         );
+    }
+    if let (Some(o), Some(_)) = (&h.oauth2, &h.basic_auth) {
+        cx.err(
+            &o.referenced,
+            format!("{path}.oauth2"),
+            "at most one of basic_auth, oauth2 & authorization must be configured",
+        );
+    }
+    if let Some(o) = &h.oauth2 {
+        // The token request carries the probe's User-Agent, as upstream's does.
+        let user_agent = h
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("user-agent"))
+            .map(|(_, v)| v.value.clone())
+            .unwrap_or_else(crate::probe::http::user_agent);
+        return http_client::oauth2(cx, &format!("{path}.oauth2"), o, user_agent);
     }
     if let Some(ba) = &h.basic_auth {
         let b = &ba.value;

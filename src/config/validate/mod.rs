@@ -7,6 +7,7 @@
 mod dns;
 mod grpc;
 mod http;
+mod http_client;
 mod icmp;
 mod jobs;
 mod rules;

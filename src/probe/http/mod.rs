@@ -18,6 +18,7 @@
 
 mod body;
 mod checks;
+mod proxy;
 mod request;
 mod transport;
 
@@ -111,30 +112,42 @@ pub async fn probe(target: &str, m: &HttpModule, cx: &mut ProbeCx) -> bool {
         .or_else(|| configured_host.as_ref().map(|h| strip_port(h)))
         .unwrap_or_else(|| target_host.clone());
 
-    let resolved = resolve::choose_protocol(&target_host, m.ip, cx).await;
-    let lookup_time = resolved.lookup_time;
-    let Ok(ip) = resolved.ip else {
+    // With a proxy and `skip_resolve_phase_with_proxy`, the name is left to the proxy:
+    // no chooseProtocol, no resolve phase, the URL keeps its host.
+    let ip = if resolve_locally(m) {
+        let resolved = resolve::choose_protocol(&target_host, m.ip, cx).await;
+        let lookup_time = resolved.lookup_time;
+        let Ok(ip) = resolved.ip else {
+            add_phase(cx, "resolve", lookup_time);
+            return false;
+        };
+        cx.registry
+            .set_gauge_labeled(&DURATION_SECONDS, &[("phase", "resolve")], 0.0);
+        // The first hop's resolve phase is the chooseProtocol lookup.
         add_phase(cx, "resolve", lookup_time);
-        return false;
+        Some(ip)
+    } else {
+        None
     };
-    for phase in ["resolve", "connect", "tls", "processing", "transfer"] {
+    for phase in ["connect", "tls", "processing", "transfer"] {
         cx.registry
             .set_gauge_labeled(&DURATION_SECONDS, &[("phase", phase)], 0.0);
     }
-    // The first hop's resolve phase is the chooseProtocol lookup.
-    add_phase(cx, "resolve", lookup_time);
 
-    let mut ip_url = url.clone();
-    let _ = ip_url.set_ip_host(ip);
+    let mut first_url = url.clone();
+    if let Some(ip) = ip {
+        let _ = first_url.set_ip_host(ip);
+    }
     let Some(state) = RequestState::load(m, cx).await else {
         return false;
     };
     let first = Hop {
-        url: ip_url,
+        url: first_url,
         host_header,
         server_name: Some(server_name),
-        ip: Some(ip),
+        ip,
         referer: None,
+        first: true,
     };
     let Some(mut resp) = follow_redirects(first, state, m, cx).await else {
         return false;
@@ -144,6 +157,13 @@ pub async fn probe(target: &str, m: &HttpModule, cx: &mut ProbeCx) -> bool {
     // refused redirect is not read), so `transfer` is always counted for it.
     add_phase(cx, "transfer", resp.first_byte.elapsed());
     success
+}
+
+/// Upstream's `shouldResolveDNSWithProxy`: the target is resolved here unless
+/// `skip_resolve_phase_with_proxy` is set and a proxy is configured (`proxy_url` or
+/// `proxy_from_environment`, whether or not this target's URL ends up proxied).
+fn resolve_locally(m: &HttpModule) -> bool {
+    !m.skip_resolve_phase_with_proxy || m.client.proxy.is_direct()
 }
 
 /// The target as a URL with a host; logs and returns `None` as upstream refuses it.
@@ -261,5 +281,6 @@ fn next_hop(hop: &Hop, location: &str, first_authority: &str) -> Result<Hop, Str
         ip: if same_authority { hop.ip } else { None },
         referer: referer_for(&hop.url, &next),
         url: next,
+        first: false,
     })
 }

@@ -33,6 +33,8 @@ pub(super) struct Hop {
     pub(super) ip: Option<IpAddr>,
     /// `Referer` for a redirect hop: the previous URL, as Go's client sends it.
     pub(super) referer: Option<String>,
+    /// The probe's first request: its resolve phase is `chooseProtocol`'s, not the dial's.
+    pub(super) first: bool,
 }
 
 /// What every hop's request is built from besides its destination.
@@ -67,8 +69,16 @@ impl RequestState {
             },
         };
         let auth = match &m.client.headers.auth {
+            // An OAuth2 token comes from the module's token source: cached until it
+            // expires, else fetched now. Failing to get one fails the request, as upstream's
+            // round-tripper fails it.
             Some(a) => match a.header_value().await {
                 Ok(v) => Some(v),
+                Err(e @ crate::client::AuthError::OAuth2(_)) => {
+                    cx.log
+                        .error("Error for HTTP request", &[("err", &e.to_string())]);
+                    return None;
+                }
                 Err(e) => {
                     cx.log
                         .error("Error reading credentials file", &[("err", &e.to_string())]);

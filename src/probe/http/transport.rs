@@ -2,7 +2,8 @@
 //! hops resolve their own), a TCP connection, the rustls handshake for https (ALPN h2 when
 //! `enable_http2`), hyper's HTTP/1.1 or h2 client connection, and the request sent. Each
 //! phase is added to `probe_http_duration_seconds` as it is measured. It returns the
-//! response head with its unread body ([`Final`]); checking it is `checks`.
+//! response head with its unread body ([`Final`]); checking it is `checks`. A hop that goes
+//! through a proxy (the module's proxy settings decide per URL) connects in `proxy.rs`.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -40,7 +41,7 @@ impl Drop for AbortOnDrop {
 }
 
 /// The request half of a client connection.
-enum Sender {
+pub(super) enum Sender {
     H1(hyper::client::conn::http1::SendRequest<Full<Bytes>>),
     H2(hyper::client::conn::http2::SendRequest<Full<Bytes>>),
 }
@@ -59,7 +60,16 @@ pub(super) struct Final {
     pub(super) first_byte: Instant,
 }
 
-/// Connects to `hop` and sends its request; the error is the message upstream logs.
+/// One hop's connection, ready for its request.
+pub(super) struct Conn {
+    pub(super) sender: Sender,
+    pub(super) driver: AbortOnDrop,
+    pub(super) tls: Option<TlsState>,
+    pub(super) chain: ChainRecord,
+}
+
+/// Connects to `hop` (directly, or through the proxy `m.client.proxy` picks for its URL)
+/// and sends its request; the error is the message upstream logs.
 pub(super) async fn round_trip(
     hop: &Hop,
     state: &RequestState,
@@ -71,27 +81,23 @@ pub(super) async fn round_trip(
         .url
         .port_or_known_default()
         .unwrap_or(if https { 443 } else { 80 });
-    let ip = match hop.ip {
-        Some(ip) => ip,
-        None => resolve_hop(hop, port, cx).await?,
-    };
-    let connect_start = Instant::now();
-    let tcp = TcpStream::connect(SocketAddr::new(ip, port))
-        .await
-        .map_err(|e| format!("dial tcp {}: {e}", SocketAddr::new(ip, port)))?;
-    let _ = tcp.set_nodelay(true);
-    let connect_time = connect_start.elapsed();
-
-    let (sender, driver, tls_state, chain) = if https {
-        connect_tls(hop, tcp, connect_time, m, cx).await?
-    } else {
-        add_phase(cx, "connect", connect_time);
-        let (sender, driver) = handshake(TokioIo::new(tcp), false).await?;
-        (sender, driver, None, ChainRecord::default())
+    let proxy = m.client.proxy.proxy_for(&hop.url);
+    let conn = match &proxy {
+        None => connect_direct(hop, port, m, cx).await?,
+        Some(p) => super::proxy::connect(hop, port, p, m, cx).await?,
     };
     let got_conn = Instant::now();
+    let Conn {
+        sender,
+        driver,
+        tls: tls_state,
+        chain,
+    } = conn;
 
-    let request = build_request(hop, state, m, matches!(sender, Sender::H2(_)))?;
+    let mut request = build_request(hop, state, m, matches!(sender, Sender::H2(_)))?;
+    if let (Some(p), false) = (&proxy, https) {
+        super::proxy::absolute_form(&mut request, hop, p)?;
+    }
     let sent = match sender {
         Sender::H1(mut s) => s.send_request(request).await,
         Sender::H2(mut s) => s.send_request(request).await,
@@ -129,31 +135,104 @@ pub(super) async fn round_trip(
     })
 }
 
-/// The address of a redirect hop to another authority: resolved on its own (Go's dialer,
-/// not `chooseProtocol`), its time added to the `resolve` phase.
-async fn resolve_hop(hop: &Hop, port: u16, cx: &mut ProbeCx) -> Result<IpAddr, String> {
+/// A direct connection to the hop's target: its address (resolved here unless the hop
+/// carries one), TCP, and TLS for https.
+async fn connect_direct(
+    hop: &Hop,
+    port: u16,
+    m: &HttpModule,
+    cx: &mut ProbeCx,
+) -> Result<Conn, String> {
+    let ips = match hop.ip {
+        Some(ip) => vec![ip],
+        None => resolve_hop(hop, cx).await?,
+    };
+    // Each address in turn until one accepts, as Go's dialer does (a name may resolve to
+    // ::1 and 127.0.0.1 with only one of them listening); each is checked by the
+    // `/probe` allow-list before it is dialled.
+    let connect_start = Instant::now();
+    let mut last_err = String::new();
+    let mut connected = None;
+    for (i, ip) in ips.iter().enumerate() {
+        if hop.ip.is_none() {
+            cx.check_address(&url_host(&hop.url), *ip, Some(port))?;
+        }
+        match TcpStream::connect(SocketAddr::new(*ip, port)).await {
+            Ok(tcp) => {
+                connected = Some(tcp);
+                break;
+            }
+            Err(e) if i + 1 < ips.len() => last_err = e.to_string(),
+            Err(e) => {
+                last_err = format!("dial tcp {}: {e}", SocketAddr::new(*ip, port));
+            }
+        }
+    }
+    let tcp = connected.ok_or(last_err)?;
+    let _ = tcp.set_nodelay(true);
+    let connect_time = connect_start.elapsed();
+
+    if hop.url.scheme() == "https" {
+        let tls = tls_handshake(hop, tcp, m).await?;
+        // Like Go's trace, a hop counts connect and tls only once it has a usable
+        // connection: a failed handshake contributes its resolve time alone.
+        add_phase(cx, "connect", connect_time);
+        add_phase(cx, "tls", tls.time);
+        let (sender, driver) = handshake(TokioIo::new(tls.stream), tls.h2).await?;
+        Ok(Conn {
+            sender,
+            driver,
+            tls: Some(tls.state),
+            chain: tls.chain,
+        })
+    } else {
+        add_phase(cx, "connect", connect_time);
+        let (sender, driver) = handshake(TokioIo::new(tcp), false).await?;
+        Ok(Conn {
+            sender,
+            driver,
+            tls: None,
+            chain: ChainRecord::default(),
+        })
+    }
+}
+
+/// The addresses of a hop without one (a redirect to another authority; the first hop when
+/// the proxy settings skipped `chooseProtocol` but this URL goes direct): resolved by the
+/// dialer (Go's, not `chooseProtocol`), its time added to the `resolve` phase of a redirect.
+async fn resolve_hop(hop: &Hop, cx: &mut ProbeCx) -> Result<Vec<IpAddr>, String> {
     let start = Instant::now();
     let host = url_host(&hop.url);
     let ips = resolve::lookup_all(&host).await;
-    add_phase(cx, "resolve", start.elapsed());
+    // The first hop's resolve phase is `chooseProtocol`'s alone (upstream skips the trace's
+    // DNS time of its first round trip), even when the proxy settings skipped that.
+    if !hop.first {
+        add_phase(cx, "resolve", start.elapsed());
+    }
     let ips = ips.map_err(|e| e.to_string())?;
-    let ip = *ips
-        .first()
-        .ok_or_else(|| format!("lookup {host}: no such host"))?;
-    // A redirect hop is checked against the `/probe` allow-list like the first one.
-    cx.check_address(&host, ip, Some(port))?;
-    Ok(ip)
+    if ips.is_empty() {
+        return Err(format!("lookup {host}: no such host"));
+    }
+    Ok(ips)
 }
 
-/// The TLS handshake over `tcp` and the HTTP connection on top of it (h2 when the server
-/// chose it by ALPN), with the TLS state and the verified chain for the TLS metrics.
-async fn connect_tls(
-    hop: &Hop,
-    tcp: TcpStream,
-    connect_time: Duration,
-    m: &HttpModule,
-    cx: &mut ProbeCx,
-) -> Result<(Sender, AbortOnDrop, Option<TlsState>, ChainRecord), String> {
+/// A finished TLS handshake with the hop's target.
+pub(super) struct TlsDone<I> {
+    pub(super) stream: tokio_rustls::client::TlsStream<I>,
+    pub(super) state: TlsState,
+    pub(super) chain: ChainRecord,
+    /// The server chose h2 by ALPN.
+    pub(super) h2: bool,
+    /// How long the handshake took.
+    pub(super) time: Duration,
+}
+
+/// The TLS handshake with the hop's target over `io` (a TCP connection, or a tunnel through
+/// a proxy), with the TLS state and the verified chain for the TLS metrics.
+pub(super) async fn tls_handshake<I>(hop: &Hop, io: I, m: &HttpModule) -> Result<TlsDone<I>, String>
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     let alpn: &[&[u8]] = if m.client.enable_http2 {
         &[b"h2", b"http/1.1"]
     } else {
@@ -169,22 +248,24 @@ async fn connect_tls(
         .map_err(|e| format!("invalid TLS server name {name:?}: {e}"))?;
     let tls_start = Instant::now();
     let stream = TlsConnector::from(config)
-        .connect(server_name, tcp)
+        .connect(server_name, io)
         .await
         .map_err(|e| format!("tls: {}", crate::client::tls::handshake_error(&e)))?;
-    // Like Go's trace, a hop counts connect and tls only once it has a usable
-    // connection: a failed handshake contributes its resolve time alone.
-    add_phase(cx, "connect", connect_time);
-    add_phase(cx, "tls", tls_start.elapsed());
+    let time = tls_start.elapsed();
     let state = TlsState::from_connection(stream.get_ref().1);
     let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
-    let (sender, driver) = handshake(TokioIo::new(stream), h2).await?;
-    Ok((sender, driver, Some(state), chain))
+    Ok(TlsDone {
+        stream,
+        state,
+        chain,
+        h2,
+        time,
+    })
 }
 
 /// hyper's client handshake over `io`, its connection driven by a task aborted with the
 /// returned guard; the head size is bounded by [`MAX_RESPONSE_HEAD`].
-async fn handshake<I>(io: I, h2: bool) -> Result<(Sender, AbortOnDrop), String>
+pub(super) async fn handshake<I>(io: I, h2: bool) -> Result<(Sender, AbortOnDrop), String>
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {

@@ -67,7 +67,13 @@ impl Daemon {
     /// Starts `target/debug/blackwatch` on `127.0.0.1:0` and waits for its
     /// `listening on 127.0.0.1:PORT` line on stderr.
     pub async fn blackwatch(config: &Path) -> Daemon {
+        Self::blackwatch_with_env(config, &[]).await
+    }
+
+    /// [`Daemon::blackwatch`] with extra environment variables (e.g. `HTTP_PROXY`).
+    pub async fn blackwatch_with_env(config: &Path, env: &[(&str, &str)]) -> Daemon {
         let mut child = Command::new(env!("CARGO_BIN_EXE_blackwatch"))
+            .envs(env.iter().copied())
             .arg("--config.file")
             .arg(config)
             .args(["--web.listen-address", "127.0.0.1:0"])

@@ -27,6 +27,7 @@ pub struct MitmProxy {
     server: TcpServer,
     ca_file: TempPath,
     targets: Arc<Mutex<Vec<String>>>,
+    heads: Arc<Mutex<Vec<String>>>,
 }
 
 /// TLS acceptors by host name, issued on first use.
@@ -39,18 +40,21 @@ impl MitmProxy {
         let ca = Arc::new(TestCa::new("MITM test CA"));
         let ca_file = ca.write_ca_file();
         let targets = Arc::new(Mutex::new(Vec::new()));
+        let heads = Arc::new(Mutex::new(Vec::new()));
         let acceptors: Acceptors = Arc::default();
-        let seen = targets.clone();
+        let (seen, seen_heads) = (targets.clone(), heads.clone());
         let server = TcpServer::spawn(move |stream| {
-            let (ca, acceptors, seen) = (ca.clone(), acceptors.clone(), seen.clone());
+            let (ca, acceptors) = (ca.clone(), acceptors.clone());
+            let (seen, seen_heads) = (seen.clone(), seen_heads.clone());
             async move {
-                let _ = serve(stream, upstream, &ca, &acceptors, &seen).await;
+                let _ = serve(stream, upstream, &ca, &acceptors, &seen, &seen_heads).await;
             }
         });
         Self {
             server,
             ca_file,
             targets,
+            heads,
         }
     }
 
@@ -67,6 +71,11 @@ impl MitmProxy {
     /// The `CONNECT` authorities and plain request targets seen, in order.
     pub fn targets(&self) -> Vec<String> {
         self.targets.lock().unwrap().clone()
+    }
+
+    /// The request heads received (CONNECT or plain request, with their headers), in order.
+    pub fn heads(&self) -> Vec<String> {
+        self.heads.lock().unwrap().clone()
     }
 }
 
@@ -97,8 +106,10 @@ async fn serve(
     ca: &TestCa,
     acceptors: &Acceptors,
     seen: &Mutex<Vec<String>>,
+    heads: &Mutex<Vec<String>>,
 ) -> std::io::Result<()> {
     let (head, rest) = read_head(&mut client).await?;
+    heads.lock().unwrap().push(head.clone());
     let mut words = head.split_whitespace();
     let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
     seen.lock().unwrap().push(target.to_string());

@@ -20,6 +20,7 @@
 //! * [`http`]: a hyper 1 HTTP/1.1 + HTTP/2 server (plain or TLS) driven by a test
 //!   closure, recording every request it receives.
 //! * [`tcp`]: raw TCP (optionally TLS) listeners running a closure per connection.
+//! * [`tinyproxy`]: Debian's tinyproxy, a real forward proxy with basic auth.
 //!
 //! Every server binds `127.0.0.1:0`, runs as tokio tasks on the current runtime
 //! (so constructors must be called from within a tokio runtime, e.g. inside
@@ -42,6 +43,7 @@ pub mod prometheus;
 pub mod recorder;
 pub mod scrape;
 pub mod tcp;
+pub mod tinyproxy;
 pub mod tls;
 pub mod yaml;
 
