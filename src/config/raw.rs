@@ -129,9 +129,9 @@ http_client_config! {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         pub fail_if_body_not_matches_regexp: Vec<Spanned<String>>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub fail_if_body_json_matches_cel: Option<Spanned<Unsupported>>,
+        pub fail_if_body_json_matches_cel: Option<Spanned<String>>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub fail_if_body_json_not_matches_cel: Option<Spanned<Unsupported>>,
+        pub fail_if_body_json_not_matches_cel: Option<Spanned<String>>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         pub fail_if_header_matches: Vec<Spanned<RawHeaderMatch>>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -435,21 +435,44 @@ fn status_codes_out_of_range_point_at_the_code() {
     assert_eq!(h.valid_status_codes, vec![200, 404]);
 }
 
+/// Upstream's TestNewCELProgram (valid `body.foo == 'bar'`, invalid `foo.bar`, empty), as
+/// positioned errors with upstream's message, and a null option left unset as yaml.v3 does.
 #[test]
-fn cel_matching_is_not_supported_yet() {
+fn cel_programs_compile_at_load() {
+    let h = http_module(&[
+        "    http:",
+        "      fail_if_body_json_matches_cel: \"body.foo == 'bar'\"",
+        "      fail_if_body_json_not_matches_cel: \"has(body.ok) && body.items.all(i, i.n > 1)\"",
+    ]);
+    assert_eq!(
+        h.fail_if_body_json_matches_cel
+            .as_ref()
+            .map(CelProgram::expression),
+        Some("body.foo == 'bar'")
+    );
+    assert!(h.fail_if_body_json_not_matches_cel.is_some());
+    let h = http_module(&["    http:", "      fail_if_body_json_matches_cel:"]);
+    assert!(!h.has_cel());
     assert_eq!(
         errs(&module_yaml(
             "http",
             &[
                 "    http:",
-                "      fail_if_body_json_matches_cel: \"body.foo == 'bar'\"",
-                "      fail_if_body_json_not_matches_cel: \"body.ok\"",
+                "      fail_if_body_json_matches_cel: foo.bar",
+                "      fail_if_body_json_not_matches_cel: \"\"",
             ]
         )),
         vec![
-            "t.yml:5:38: modules.m.http.fail_if_body_json_matches_cel: CEL body matching is not supported yet by blackwatch",
-            "t.yml:6:42: modules.m.http.fail_if_body_json_not_matches_cel: CEL body matching is not supported yet by blackwatch",
+            "t.yml:5:38: modules.m.http.fail_if_body_json_matches_cel: \"Could not compile CEL program\" expression=\"foo.bar\": ERROR: <input>:1:1: undeclared reference to 'foo' (in container '')",
+            "t.yml:6:42: modules.m.http.fail_if_body_json_not_matches_cel: \"Could not compile CEL program\" expression=\"\": ERROR: <input>:1:1: Syntax error: mismatched input '<EOF>' expecting {'[', '{', '(', '.', '-', '!', 'true', 'false', 'null', NUM_FLOAT, NUM_INT, NUM_UINT, STRING, BYTES, IDENTIFIER}",
         ]
+    );
+    assert_eq!(
+        err(&module_yaml(
+            "http",
+            &["    http:", "      fail_if_body_json_matches_cel: body.s.lowerAscii()"]
+        )),
+        "t.yml:5:38: modules.m.http.fail_if_body_json_matches_cel: \"Could not compile CEL program\" expression=\"body.s.lowerAscii()\": ERROR: <input>:1:18: undeclared reference to 'lowerAscii' (in container '')"
     );
 }
 

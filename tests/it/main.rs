@@ -3,6 +3,7 @@
 
 mod alerting; // the alert pipeline through the binary: webhook sink, API v2, amtool, kill -9
 mod amconfig; // alertmanager.yml validation and routing compared with amtool
+mod cel; // CEL body matching in the http prober: upstream http_test.go CEL cases (0.23 has no CEL)
 mod cli; // the real binary: --config.check, listening on, probes, SIGHUP reload, SIGTERM
 mod client; // receivers' http_config: proxies via tinyproxy (CONNECT, no_proxy), OAuth2 tokens
 mod config; // every shipped config loads, exact messages for tests/data/bad, unknown keys
