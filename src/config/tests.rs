@@ -318,8 +318,8 @@ fn invalid_prober() {
 }
 
 #[test]
-fn grpc_unix_websocket_probers_are_not_supported_yet() {
-    for p in ["grpc", "unix", "websocket"] {
+fn grpc_websocket_probers_are_not_supported_yet() {
+    for p in ["grpc", "websocket"] {
         assert_eq!(
             err(&module_yaml(p, &[])),
             format!(
@@ -330,8 +330,8 @@ fn grpc_unix_websocket_probers_are_not_supported_yet() {
 }
 
 #[test]
-fn grpc_unix_websocket_blocks_are_not_supported_yet() {
-    for p in ["grpc", "unix", "websocket"] {
+fn grpc_websocket_blocks_are_not_supported_yet() {
+    for p in ["grpc", "websocket"] {
         assert_eq!(
             err(&module_yaml(
                 "http",
@@ -340,6 +340,77 @@ fn grpc_unix_websocket_blocks_are_not_supported_yet() {
             format!("t.yml:5:7: modules.m.{p}: the {p} prober is not supported yet by blackwatch")
         );
     }
+}
+
+/// `unix:` (blackbox 0.28): the tcp dialogue's validation, `tls`, `tls_config`; no block is
+/// upstream's zero UnixProbe; the block is allowed (and ignored) in other modules.
+#[test]
+fn unix_prober_block() {
+    let m = first_module(&module_yaml(
+        "unix",
+        &[
+            "    unix:",
+            "      tls: true",
+            "      tls_config:",
+            "        server_name: localhost",
+            "      query_response:",
+            "        - send: PING",
+            "        - expect: ^PONG (.+)$",
+            "          labels: [{name: v, value: \"${1}\"}]",
+        ],
+    ));
+    let Prober::Unix(u) = &m.prober else {
+        panic!("expected a unix module, got {:?}", m.prober);
+    };
+    assert!(u.tls);
+    assert_eq!(u.tls_config.server_name.as_deref(), Some("localhost"));
+    assert_eq!(u.query_response.len(), 2);
+    assert_eq!(u.query_response[0].send.as_deref(), Some(&b"PING"[..]));
+    assert!(u.query_response[1].expect.is_some());
+    assert!(m.yaml.contains("unix:"), "{}", m.yaml);
+
+    let m = first_module(&module_yaml("unix", &[]));
+    let Prober::Unix(u) = &m.prober else {
+        panic!("expected a unix module, got {:?}", m.prober);
+    };
+    assert!(!u.tls && u.query_response.is_empty());
+    assert!(!m.yaml.contains("unix:"), "{}", m.yaml);
+
+    assert_eq!(
+        errs(&module_yaml(
+            "unix",
+            &[
+                "    unix:",
+                "      query_response:",
+                "        - expect: a",
+                "          expect_bytes: b",
+                "      tls_config:",
+                "        min_version: TLS14",
+                "      preferred_ip_protocol: ip4",
+            ]
+        )),
+        vec![
+            "t.yml:10:7: modules.m.unix.preferred_ip_protocol: unknown field `preferred_ip_protocol`, expected one of query_response, tls, tls_config",
+        ]
+    );
+    assert_eq!(
+        errs(&module_yaml(
+            "unix",
+            &[
+                "    unix:",
+                "      query_response:",
+                "        - expect: a",
+                "          expect_bytes: b",
+                "      tls_config:",
+                "        min_version: TLS14",
+            ]
+        )),
+        vec![
+            "t.yml:6:11: modules.m.unix.query_response[0]: expect and expect_bytes are mutually exclusive",
+            "t.yml:9:22: modules.m.unix.tls_config.min_version: unknown TLS version: TLS14",
+        ]
+    );
+    load_ok(&module_yaml("http", &["    unix:", "      tls: true"]));
 }
 
 #[test]

@@ -18,6 +18,7 @@ pub mod registry;
 pub mod resolve;
 pub mod tcp;
 pub mod tls;
+pub mod unix;
 
 use std::time::Duration;
 
@@ -141,6 +142,7 @@ pub async fn run(target: &str, module: &Module, cx: &mut ProbeCx) -> bool {
             Prober::Tcp(m) => tcp::probe(target, m, cx).await,
             Prober::Icmp(m) => icmp::probe(target, m, cx).await,
             Prober::Dns(m) => dns::probe(target, m, cx).await,
+            Prober::Unix(m) => unix::probe(target, m, cx).await,
         }
     };
     let success = match tokio::time::timeout(timeout, fut).await {

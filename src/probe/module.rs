@@ -31,6 +31,7 @@ pub enum Prober {
     Tcp(TcpModule),
     Icmp(IcmpModule),
     Dns(DnsModule),
+    Unix(UnixModule),
 }
 
 impl Prober {
@@ -40,6 +41,7 @@ impl Prober {
             Prober::Tcp(_) => "tcp",
             Prober::Icmp(_) => "icmp",
             Prober::Dns(_) => "dns",
+            Prober::Unix(_) => "unix",
         }
     }
 }
@@ -162,6 +164,14 @@ pub struct QueryStep {
 pub struct TcpModule {
     pub ip: IpPreference,
     pub source_ip_address: Option<String>,
+    pub query_response: Vec<QueryStep>,
+    pub tls: bool,
+    pub tls_config: TlsSettings,
+}
+
+/// `unix:` (blackbox 0.28): the tcp dialogue over a unix socket; the target is its path.
+#[derive(Debug)]
+pub struct UnixModule {
     pub query_response: Vec<QueryStep>,
     pub tls: bool,
     pub tls_config: TlsSettings,

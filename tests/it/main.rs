@@ -34,4 +34,5 @@ mod status_page; // the status page at / in headless Chromium; alerting examples
 mod support; // the shared helpers: loopback servers, certificates, daemons, polling, scraping
 mod support_selftest; // the loopback test servers in support/ work
 mod tcp; // the tcp prober vs loopback peers: upstream's tcp_test.go scenarios, shipped modules
+mod unix; // the unix prober vs unix-socket peers in a temp dir: upstream's unix_test.go, dialogue, TLS (0.23 has no unix prober)
 mod websec; // --web.config.file: TLS, client certs, basic auth, headers, reload, Prometheus
