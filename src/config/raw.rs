@@ -95,7 +95,7 @@ pub struct RawModule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grpc: Option<Spanned<RawGrpcProbe>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unix: Option<Spanned<Unsupported>>,
+    pub unix: Option<Spanned<RawUnixProbe>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub websocket: Option<Spanned<Unsupported>>,
 }
@@ -131,9 +131,9 @@ http_client_config! {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         pub fail_if_body_not_matches_regexp: Vec<Spanned<String>>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub fail_if_body_json_matches_cel: Option<Spanned<Unsupported>>,
+        pub fail_if_body_json_matches_cel: Option<Spanned<String>>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub fail_if_body_json_not_matches_cel: Option<Spanned<Unsupported>>,
+        pub fail_if_body_json_not_matches_cel: Option<Spanned<String>>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         pub fail_if_header_matches: Vec<Spanned<RawHeaderMatch>>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -195,6 +195,24 @@ pub struct RawTcpProbe {
 }
 
 impl Default for RawTcpProbe {
+    fn default() -> Self {
+        serde_saphyr::from_str("{}").unwrap_or_else(|_| unreachable_default())
+    }
+}
+
+/// `unix:` — UnixProbe (blackbox 0.28): the tcp dialogue over a unix socket, no IP keys.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUnixProbe {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub query_response: Vec<Spanned<RawQueryResponse>>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub tls: bool,
+    #[serde(default = "unspanned")]
+    pub tls_config: Spanned<RawTlsConfig>,
+}
+
+impl Default for RawUnixProbe {
     fn default() -> Self {
         serde_saphyr::from_str("{}").unwrap_or_else(|_| unreachable_default())
     }

@@ -318,8 +318,8 @@ fn invalid_prober() {
 }
 
 #[test]
-fn unix_websocket_probers_are_not_supported_yet() {
-    for p in ["unix", "websocket"] {
+fn websocket_prober_is_not_supported_yet() {
+    for p in ["websocket"] {
         assert_eq!(
             err(&module_yaml(p, &[])),
             format!(
@@ -330,8 +330,8 @@ fn unix_websocket_probers_are_not_supported_yet() {
 }
 
 #[test]
-fn unix_websocket_blocks_are_not_supported_yet() {
-    for p in ["unix", "websocket"] {
+fn websocket_block_is_not_supported_yet() {
+    for p in ["websocket"] {
         assert_eq!(
             err(&module_yaml(
                 "http",
@@ -436,6 +436,77 @@ fn grpc_block_errors_are_positioned() {
     load_ok(&module_yaml("http", &["    grpc:", "      tls: true"]));
 }
 
+/// `unix:` (blackbox 0.28): the tcp dialogue's validation, `tls`, `tls_config`; no block is
+/// upstream's zero UnixProbe; the block is allowed (and ignored) in other modules.
+#[test]
+fn unix_prober_block() {
+    let m = first_module(&module_yaml(
+        "unix",
+        &[
+            "    unix:",
+            "      tls: true",
+            "      tls_config:",
+            "        server_name: localhost",
+            "      query_response:",
+            "        - send: PING",
+            "        - expect: ^PONG (.+)$",
+            "          labels: [{name: v, value: \"${1}\"}]",
+        ],
+    ));
+    let Prober::Unix(u) = &m.prober else {
+        panic!("expected a unix module, got {:?}", m.prober);
+    };
+    assert!(u.tls);
+    assert_eq!(u.tls_config.server_name.as_deref(), Some("localhost"));
+    assert_eq!(u.query_response.len(), 2);
+    assert_eq!(u.query_response[0].send.as_deref(), Some(&b"PING"[..]));
+    assert!(u.query_response[1].expect.is_some());
+    assert!(m.yaml.contains("unix:"), "{}", m.yaml);
+
+    let m = first_module(&module_yaml("unix", &[]));
+    let Prober::Unix(u) = &m.prober else {
+        panic!("expected a unix module, got {:?}", m.prober);
+    };
+    assert!(!u.tls && u.query_response.is_empty());
+    assert!(!m.yaml.contains("unix:"), "{}", m.yaml);
+
+    assert_eq!(
+        errs(&module_yaml(
+            "unix",
+            &[
+                "    unix:",
+                "      query_response:",
+                "        - expect: a",
+                "          expect_bytes: b",
+                "      tls_config:",
+                "        min_version: TLS14",
+                "      preferred_ip_protocol: ip4",
+            ]
+        )),
+        vec![
+            "t.yml:10:7: modules.m.unix.preferred_ip_protocol: unknown field `preferred_ip_protocol`, expected one of query_response, tls, tls_config",
+        ]
+    );
+    assert_eq!(
+        errs(&module_yaml(
+            "unix",
+            &[
+                "    unix:",
+                "      query_response:",
+                "        - expect: a",
+                "          expect_bytes: b",
+                "      tls_config:",
+                "        min_version: TLS14",
+            ]
+        )),
+        vec![
+            "t.yml:6:11: modules.m.unix.query_response[0]: expect and expect_bytes are mutually exclusive",
+            "t.yml:9:22: modules.m.unix.tls_config.min_version: unknown TLS version: TLS14",
+        ]
+    );
+    load_ok(&module_yaml("http", &["    unix:", "      tls: true"]));
+}
+
 #[test]
 fn rule_files_and_alerting_sections_are_validated() {
     assert_eq!(
@@ -529,21 +600,44 @@ fn status_codes_out_of_range_point_at_the_code() {
     assert_eq!(h.valid_status_codes, vec![200, 404]);
 }
 
+/// Upstream's TestNewCELProgram (valid `body.foo == 'bar'`, invalid `foo.bar`, empty), as
+/// positioned errors with upstream's message, and a null option left unset as yaml.v3 does.
 #[test]
-fn cel_matching_is_not_supported_yet() {
+fn cel_programs_compile_at_load() {
+    let h = http_module(&[
+        "    http:",
+        "      fail_if_body_json_matches_cel: \"body.foo == 'bar'\"",
+        "      fail_if_body_json_not_matches_cel: \"has(body.ok) && body.items.all(i, i.n > 1)\"",
+    ]);
+    assert_eq!(
+        h.fail_if_body_json_matches_cel
+            .as_ref()
+            .map(CelProgram::expression),
+        Some("body.foo == 'bar'")
+    );
+    assert!(h.fail_if_body_json_not_matches_cel.is_some());
+    let h = http_module(&["    http:", "      fail_if_body_json_matches_cel:"]);
+    assert!(!h.has_cel());
     assert_eq!(
         errs(&module_yaml(
             "http",
             &[
                 "    http:",
-                "      fail_if_body_json_matches_cel: \"body.foo == 'bar'\"",
-                "      fail_if_body_json_not_matches_cel: \"body.ok\"",
+                "      fail_if_body_json_matches_cel: foo.bar",
+                "      fail_if_body_json_not_matches_cel: \"\"",
             ]
         )),
         vec![
-            "t.yml:5:38: modules.m.http.fail_if_body_json_matches_cel: CEL body matching is not supported yet by blackwatch",
-            "t.yml:6:42: modules.m.http.fail_if_body_json_not_matches_cel: CEL body matching is not supported yet by blackwatch",
+            "t.yml:5:38: modules.m.http.fail_if_body_json_matches_cel: \"Could not compile CEL program\" expression=\"foo.bar\": ERROR: <input>:1:1: undeclared reference to 'foo' (in container '')",
+            "t.yml:6:42: modules.m.http.fail_if_body_json_not_matches_cel: \"Could not compile CEL program\" expression=\"\": ERROR: <input>:1:1: Syntax error: mismatched input '<EOF>' expecting {'[', '{', '(', '.', '-', '!', 'true', 'false', 'null', NUM_FLOAT, NUM_INT, NUM_UINT, STRING, BYTES, IDENTIFIER}",
         ]
+    );
+    assert_eq!(
+        err(&module_yaml(
+            "http",
+            &["    http:", "      fail_if_body_json_matches_cel: body.s.lowerAscii()"]
+        )),
+        "t.yml:5:38: modules.m.http.fail_if_body_json_matches_cel: \"Could not compile CEL program\" expression=\"body.s.lowerAscii()\": ERROR: <input>:1:18: undeclared reference to 'lowerAscii' (in container '')"
     );
 }
 

@@ -10,6 +10,7 @@ use regex::bytes::Regex;
 pub use crate::client::{
     Auth, HttpClientSettings, PemSource, RequestHeaders, TlsSettings, TlsVersion,
 };
+pub use crate::probe::http::cel::CelProgram;
 
 /// One named module.
 #[derive(Debug)]
@@ -31,6 +32,7 @@ pub enum Prober {
     Icmp(IcmpModule),
     Dns(DnsModule),
     Grpc(GrpcModule),
+    Unix(UnixModule),
 }
 
 impl Prober {
@@ -41,6 +43,7 @@ impl Prober {
             Prober::Icmp(_) => "icmp",
             Prober::Dns(_) => "dns",
             Prober::Grpc(_) => "grpc",
+            Prober::Unix(_) => "unix",
         }
     }
 }
@@ -121,6 +124,10 @@ pub struct HttpModule {
     pub fail_if_body_not_matches: Vec<Regex>,
     pub fail_if_header_matches: Vec<HeaderMatch>,
     pub fail_if_header_not_matches: Vec<HeaderMatch>,
+    /// `fail_if_body_json_matches_cel`: fails the probe when the program yields true.
+    pub fail_if_body_json_matches_cel: Option<CelProgram>,
+    /// `fail_if_body_json_not_matches_cel`: fails the probe when the program yields false.
+    pub fail_if_body_json_not_matches_cel: Option<CelProgram>,
     pub body: Option<RequestBody>,
     pub compression: Option<Compression>,
     /// 0 means no limit.
@@ -135,6 +142,12 @@ pub struct HttpModule {
 }
 
 impl HttpModule {
+    /// Whether a CEL option is configured (and `probe_failed_due_to_cel` registered).
+    pub fn has_cel(&self) -> bool {
+        self.fail_if_body_json_matches_cel.is_some()
+            || self.fail_if_body_json_not_matches_cel.is_some()
+    }
+
     /// The configured `Host` header, if any (matched case-insensitively, as upstream).
     pub fn host_header(&self) -> Option<&str> {
         self.headers
@@ -157,6 +170,14 @@ pub struct QueryStep {
 pub struct TcpModule {
     pub ip: IpPreference,
     pub source_ip_address: Option<String>,
+    pub query_response: Vec<QueryStep>,
+    pub tls: bool,
+    pub tls_config: TlsSettings,
+}
+
+/// `unix:` (blackbox 0.28): the tcp dialogue over a unix socket; the target is its path.
+#[derive(Debug)]
+pub struct UnixModule {
     pub query_response: Vec<QueryStep>,
     pub tls: bool,
     pub tls_config: TlsSettings,

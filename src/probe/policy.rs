@@ -152,6 +152,8 @@ pub fn target_parts(prober: &Prober, target: &str) -> Option<TargetParts> {
             host: normalize(target),
             port: None,
         }),
+        // A socket path has no host or port: an allow-list refuses ad-hoc unix probes.
+        Prober::Unix(_) => None,
     }
 }
 

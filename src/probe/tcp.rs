@@ -7,7 +7,9 @@
 //! `probe_failed_due_to_bytes` (registered once connected), `probe_expect_info{…}` for
 //! entries with `labels`, and the TLS certificate metrics (without the cipher) after a TLS
 //! dial or a STARTTLS upgrade. The whole exchange is bounded by `cx.deadline`, as upstream
-//! sets the probe deadline on the connection.
+//! sets the probe deadline on the connection. The dialogue (`query_responses`, `handshake`)
+//! runs over any stream: the unix prober uses it as upstream's `probeQueryResponses` is
+//! shared.
 //!
 //! Deliberately not copied from upstream: a second `probe_expect_info` in one probe panics
 //! there (double registration); here later samples join the family when their label names
@@ -47,11 +49,22 @@ const MAX_LINE: usize = 64 * 1024;
 /// Go's `bufio.Scanner` starts with a 4 KiB buffer.
 const INITIAL_READ: usize = 4096;
 
-/// Any byte stream the dialogue can run over: plain TCP, TLS over TCP, TLS over that.
-trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+/// Any byte stream the dialogue can run over: TCP or a unix socket, TLS over either, TLS
+/// over that.
+pub(super) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
-type Conn = Box<dyn Io>;
+/// The connection a dialogue runs over, whatever the stream.
+pub(super) type Conn = Box<dyn Io>;
+
+/// What a `query_response` dialogue needs besides the connection (upstream's
+/// `probeQueryResponses` reads the same from the tcp or the unix block).
+pub(super) struct Dialogue<'a> {
+    pub steps: &'a [QueryStep],
+    pub tls_config: &'a TlsSettings,
+    /// The server name a `starttls` step verifies: the tcp prober's default, none for unix.
+    pub starttls_name: Option<String>,
+}
 
 pub async fn probe(target: &str, m: &TcpModule, cx: &mut ProbeCx) -> bool {
     let (host, port) = match split_host_port(target) {
@@ -70,8 +83,13 @@ pub async fn probe(target: &str, m: &TcpModule, cx: &mut ProbeCx) -> bool {
     cx.log.info("Successfully dialed", &[]);
     cx.registry.set_gauge(&FAILED_DUE_TO_REGEX, 0.0);
     cx.registry.set_gauge(&FAILED_DUE_TO_BYTES, 0.0);
+    let dialogue = Dialogue {
+        steps: &m.query_response,
+        tls_config: &m.tls_config,
+        starttls_name: Some(server_name(&host, m, cx)),
+    };
     // The connection is closed when the dialogue drops it.
-    query_responses(&host, conn, m, cx).await
+    query_responses(conn, &dialogue, cx).await
 }
 
 /// The port part of a dial address: a number (empty means 0, as in Go). Service names
@@ -92,7 +110,7 @@ fn parse_port(port: &str) -> Result<u16, String> {
 /// Once the deadline has passed every call fails at once, as a Go connection with a past
 /// deadline does: `timeout_at` alone polls `fut` first, so a peer that always has data
 /// ready (endless lines) would keep a line-reading loop going long past the deadline.
-async fn by_deadline<T>(
+pub(super) async fn by_deadline<T>(
     deadline: Instant,
     fut: impl Future<Output = io::Result<T>>,
 ) -> io::Result<T> {
@@ -168,7 +186,7 @@ async fn dial(host: &str, port: &str, m: &TcpModule, cx: &mut ProbeCx) -> Option
         return Some(Box::new(tcp));
     }
     let name = server_name(host, m, cx);
-    match handshake(Box::new(tcp), &m.tls_config, &name, cx).await {
+    match handshake(Box::new(tcp), &m.tls_config, Some(&name), cx).await {
         Ok(conn) => Some(conn),
         Err(e) => {
             cx.log.error("Error dialing TCP", &[("err", &e)]);
@@ -202,17 +220,38 @@ async fn connect(addr: SocketAddr, source: Option<IpAddr>) -> io::Result<TcpStre
 }
 
 /// A TLS client handshake over `conn`; on success records the TLS metrics (no cipher, as
-/// upstream's tcp prober) and returns the encrypted stream.
-async fn handshake(
+/// upstream's tcp and unix probers) and returns the encrypted stream. Without a usable
+/// `name` (none for a unix STARTTLS, a socket path for a unix TLS dial) only
+/// `insecure_skip_verify` lets the handshake go ahead, without SNI, as Go's does.
+pub(super) async fn handshake(
     conn: Conn,
     settings: &TlsSettings,
-    name: &str,
+    name: Option<&str>,
     cx: &mut ProbeCx,
 ) -> Result<Conn, String> {
     let (config, chain) =
         crate::client::tls::client_config(settings, &[]).map_err(|e| e.to_string())?;
-    let server_name = ServerName::try_from(name.to_string())
-        .map_err(|e| format!("invalid TLS server name {name:?}: {e}"))?;
+    let (config, server_name) =
+        match name.map(|n| ServerName::try_from(n.to_string())) {
+            Some(Ok(server_name)) => (config, server_name),
+            _ if settings.insecure_skip_verify => {
+                let mut unnamed = (*config).clone();
+                unnamed.enable_sni = false;
+                // Neither sent (SNI off) nor verified (insecure): any name will do.
+                let placeholder = ServerName::IpAddress(IpAddr::from([127, 0, 0, 1]).into());
+                (std::sync::Arc::new(unnamed), placeholder)
+            }
+            None => return Err(
+                "tls: either ServerName or InsecureSkipVerify must be specified in the tls.Config"
+                    .to_string(),
+            ),
+            Some(Err(e)) => {
+                return Err(format!(
+                    "invalid TLS server name {:?}: {e} (set tls_config.server_name)",
+                    name.unwrap_or_default()
+                ))
+            }
+        };
     let stream = by_deadline(
         cx.deadline,
         TlsConnector::from(config).connect(server_name, conn),
@@ -286,9 +325,9 @@ fn show(bytes: &[u8]) -> String {
 }
 
 /// The `query_response` dialogue, entry by entry; false at the first entry that fails.
-async fn query_responses(host: &str, mut conn: Conn, m: &TcpModule, cx: &mut ProbeCx) -> bool {
+pub(super) async fn query_responses(mut conn: Conn, d: &Dialogue<'_>, cx: &mut ProbeCx) -> bool {
     let mut lines = Lines::default();
-    for (i, step) in m.query_response.iter().enumerate() {
+    for (i, step) in d.steps.iter().enumerate() {
         cx.log.debug(
             "Processing query response entry",
             &[("entry_number", &i.to_string())],
@@ -324,8 +363,7 @@ async fn query_responses(host: &str, mut conn: Conn, m: &TcpModule, cx: &mut Pro
             }
         }
         if step.starttls {
-            let name = server_name(host, m, cx);
-            match handshake(conn, &m.tls_config, &name, cx).await {
+            match handshake(conn, d.tls_config, d.starttls_name.as_deref(), cx).await {
                 Ok(upgraded) => {
                     cx.log.debug("TLS Handshake (client) succeeded.", &[]);
                     conn = upgraded;

@@ -3,6 +3,7 @@
 
 mod alerting; // the alert pipeline through the binary: webhook sink, API v2, amtool, kill -9
 mod amconfig; // alertmanager.yml validation and routing compared with amtool
+mod cel; // CEL body matching in the http prober: upstream http_test.go CEL cases (0.23 has no CEL)
 mod cli; // the real binary: --config.check, listening on, probes, SIGHUP reload, SIGTERM
 mod client; // receivers' http_config: proxies via tinyproxy (CONNECT, no_proxy), OAuth2 tokens
 mod config; // every shipped config loads, exact messages for tests/data/bad, unknown keys
@@ -35,4 +36,5 @@ mod status_page; // the status page at / in headless Chromium; alerting examples
 mod support; // the shared helpers: loopback servers, certificates, daemons, polling, scraping
 mod support_selftest; // the loopback test servers in support/ work
 mod tcp; // the tcp prober vs loopback peers: upstream's tcp_test.go scenarios, shipped modules
+mod unix; // the unix prober vs unix-socket peers in a temp dir: upstream's unix_test.go, dialogue, TLS (0.23 has no unix prober)
 mod websec; // --web.config.file: TLS, client certs, basic auth, headers, reload, Prometheus

@@ -67,6 +67,17 @@ pub(super) fn http(cx: &mut Cx, path: &str, block: &Spanned<RawHttpProbe>) -> Op
         &h.fail_if_header_not_matches,
     );
 
+    let fail_if_body_json_matches_cel = cel(
+        cx,
+        &format!("{path}.fail_if_body_json_matches_cel"),
+        &h.fail_if_body_json_matches_cel,
+    );
+    let fail_if_body_json_not_matches_cel = cel(
+        cx,
+        &format!("{path}.fail_if_body_json_not_matches_cel"),
+        &h.fail_if_body_json_not_matches_cel,
+    );
+
     let auth = http_auth(cx, path, h);
     let tls = tls_settings(cx, &format!("{path}.tls_config"), &h.tls_config);
     let proxy = http_client::proxy_settings(cx, path, &block.referenced, h.proxy_fields());
@@ -92,6 +103,8 @@ pub(super) fn http(cx: &mut Cx, path: &str, block: &Spanned<RawHttpProbe>) -> Op
         fail_if_body_not_matches,
         fail_if_header_matches,
         fail_if_header_not_matches,
+        fail_if_body_json_matches_cel,
+        fail_if_body_json_not_matches_cel,
         body,
         compression,
         body_size_limit: u64::try_from(h.body_size_limit).unwrap_or(0),
@@ -132,20 +145,8 @@ fn status_codes(cx: &mut Cx, path: &str, h: &RawHttpProbe) -> Vec<u16> {
     valid_status_codes
 }
 
-/// Fields blackwatch refuses by name (CEL, HTTP/3) rather than ignore.
+/// Fields blackwatch refuses by name (HTTP/3) rather than ignore.
 fn refuse_unsupported(cx: &mut Cx, path: &str, h: &RawHttpProbe) {
-    unsupported(
-        cx,
-        &h.fail_if_body_json_matches_cel,
-        &format!("{path}.fail_if_body_json_matches_cel"),
-        "CEL body matching",
-    );
-    unsupported(
-        cx,
-        &h.fail_if_body_json_not_matches_cel,
-        &format!("{path}.fail_if_body_json_not_matches_cel"),
-        "CEL body matching",
-    );
     if h.enable_http3.value {
         cx.err(
             &h.enable_http3.referenced,
@@ -160,6 +161,25 @@ fn refuse_unsupported(cx: &mut Cx, path: &str, h: &RawHttpProbe) {
                 format!("{path}.valid_http_versions[{i}]"),
                 "HTTP/3 cannot be used as a valid HTTP version when enable_http3 is false",
             );
+        }
+    }
+}
+
+/// A CEL option, compiled as upstream's `NewCELProgram` (its message, plus the reason).
+fn cel(cx: &mut Cx, path: &str, field: &Option<Spanned<String>>) -> Option<CelProgram> {
+    let f = field.as_ref()?;
+    match CelProgram::compile(&f.value) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            cx.err(
+                &f.referenced,
+                path,
+                format!(
+                    "\"Could not compile CEL program\" expression=\"{}\": {e}",
+                    f.value
+                ),
+            );
+            None
         }
     }
 }

@@ -21,7 +21,7 @@ pub use http::is_encoding_acceptable;
 use icmp::icmp;
 pub(crate) use jobs::jobs;
 pub(crate) use rules::rules;
-use tcp::tcp;
+use tcp::{tcp, unix};
 use tls::tls_settings;
 
 use std::collections::BTreeMap;
@@ -96,6 +96,10 @@ fn unsupported<T>(cx: &mut Cx, field: &Option<Spanned<T>>, path: &str, what: &st
     }
 }
 
+fn unspanned_default<T: Default>() -> Spanned<T> {
+    Spanned::new(T::default(), Location::UNKNOWN, Location::UNKNOWN)
+}
+
 /// Validates every module; returns the domain modules, or pushes errors into `cx`.
 pub(crate) fn modules(
     cx: &mut Cx,
@@ -119,7 +123,7 @@ fn module(
 ) -> Option<crate::probe::Module> {
     let before = cx.errors.len();
     let raw = &mut m.value;
-    for (field, block) in [("unix", &raw.unix), ("websocket", &raw.websocket)] {
+    for (field, block) in [("websocket", &raw.websocket)] {
         unsupported(
             cx,
             block,
@@ -154,7 +158,13 @@ fn module(
             });
             grpc(cx, &format!("{path}.grpc"), g).map(Prober::Grpc)
         }
-        p @ ("unix" | "websocket") => {
+        "unix" => {
+            // No `unix:` block is upstream's zero UnixProbe, which its module dump omits.
+            let default = unspanned_default();
+            let u = raw.unix.as_ref().unwrap_or(&default);
+            unix(cx, &format!("{path}.unix"), u).map(Prober::Unix)
+        }
+        p @ "websocket" => {
             cx.err(
                 &prober_loc,
                 format!("{path}.prober"),

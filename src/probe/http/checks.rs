@@ -1,15 +1,16 @@
 //! Upstream's checks of the final response, in its order: status code, header regexes, the
-//! body (read through `body`, then its regexes), Last-Modified, HTTP version, TLS and
+//! body (read through `body`, then its regexes, then its CEL programs), Last-Modified, HTTP version, TLS and
 //! `fail_if_ssl`/`fail_if_not_ssl`; then the response metrics. A failed check logs why.
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{StatusCode, Version};
 
 use super::body::{self, DEFAULT_BODY_LIMIT};
+use super::cel;
 use super::transport::Final;
 use super::{
-    CONTENT_LENGTH, LAST_MODIFIED_TIMESTAMP_SECONDS, SSL, STATUS_CODE, UNCOMPRESSED_BODY_LENGTH,
-    VERSION,
+    CONTENT_LENGTH, FAILED_DUE_TO_CEL, LAST_MODIFIED_TIMESTAMP_SECONDS, SSL, STATUS_CODE,
+    UNCOMPRESSED_BODY_LENGTH, VERSION,
 };
 use crate::probe::module::{HeaderMatch, HttpModule};
 use crate::probe::tls;
@@ -50,29 +51,50 @@ pub(super) async fn evaluate(m: &HttpModule, resp: &mut Final, cx: &mut ProbeCx)
         .unwrap_or(-1);
 
     let mut body_len = 0u64;
+    let mut cel_checked = None;
     if !resp.request_errored {
-        let want_body = success
+        let want_regex = success
             && (!m.fail_if_body_matches.is_empty() || !m.fail_if_body_not_matches.is_empty());
+        let want_cel = success && m.has_cel();
         let limit = if m.body_size_limit > 0 {
             m.body_size_limit
         } else {
             DEFAULT_BODY_LIMIT
         };
-        let read = body::read(resp.body.take(), m.compression, limit, want_body).await;
+        let keep = want_regex || want_cel;
+        let read = body::read(resp.body.take(), m.compression, limit, keep).await;
         body_len = read.count;
         if let Some(e) = read.error {
             cx.log
                 .error("Failed to read HTTP response body", &[("err", &e)]);
+            // Upstream's CEL check reads the body itself and fails on the read error.
+            if want_cel && !want_regex {
+                cel_checked = Some(false);
+            }
             success = false;
-        } else if success && want_body {
-            let ok = body_matches(m, &read.kept, cx);
-            regex_checked = Some(ok);
-            success = ok;
+        } else {
+            if want_regex {
+                let ok = body_matches(m, &read.kept, cx);
+                regex_checked = Some(ok);
+                success = ok;
+            }
+            // Upstream hands the CEL check what the regex check left of the body stream,
+            // i.e. nothing, so with both configured every CEL check fails there; here both
+            // see the whole body.
+            if success && want_cel {
+                let ok = cel_matches(m, &read.kept, cx).await;
+                cel_checked = Some(ok);
+                success = ok;
+            }
         }
     }
     if let Some(ok) = regex_checked {
         cx.registry
             .set_gauge(&FAILED_DUE_TO_REGEX, if ok { 0.0 } else { 1.0 });
+    }
+    if let Some(ok) = cel_checked {
+        cx.registry
+            .set_gauge(&FAILED_DUE_TO_CEL, if ok { 0.0 } else { 1.0 });
     }
     record_last_modified(&resp.headers, cx);
     success &= version_ok(m, resp.version, cx);
@@ -174,6 +196,51 @@ fn body_matches(m: &HttpModule, body: &[u8], cx: &mut ProbeCx) -> bool {
                 &[("regexp", re.as_str())],
             );
             return false;
+        }
+    }
+    true
+}
+
+/// `fail_if_body_json_matches_cel`, then `fail_if_body_json_not_matches_cel`, over the body
+/// parsed as JSON; a body that is not JSON, an evaluation error or a result that is not a
+/// bool fails the probe whichever option is set (upstream's `matchCELExpressions`).
+async fn cel_matches(m: &HttpModule, body: &[u8], cx: &mut ProbeCx) -> bool {
+    let value = match cel::parse_json(body) {
+        Ok(v) => std::sync::Arc::new(v),
+        Err(e) => {
+            cx.log
+                .error("Error unmarshalling HTTP body to JSON", &[("err", &e)]);
+            return false;
+        }
+    };
+    for (program, fail_on) in [
+        (&m.fail_if_body_json_matches_cel, true),
+        (&m.fail_if_body_json_not_matches_cel, false),
+    ] {
+        let Some(program) = program else { continue };
+        match program.eval(value.clone()).await {
+            Err(e) => {
+                cx.log
+                    .error("Error evaluating CEL expression", &[("err", &e)]);
+                return false;
+            }
+            Ok(::cel::Value::Bool(b)) if b == fail_on => {
+                let msg = if fail_on {
+                    "Body matched CEL expression"
+                } else {
+                    "Body did not match CEL expression"
+                };
+                cx.log.error(msg, &[("expression", program.expression())]);
+                return false;
+            }
+            Ok(::cel::Value::Bool(_)) => {}
+            Ok(other) => {
+                cx.log.error(
+                    "CEL evaluation result is not a boolean",
+                    &[("details", &format!("{other:?}"))],
+                );
+                return false;
+            }
         }
     }
     true

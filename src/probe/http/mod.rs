@@ -7,16 +7,18 @@
 //! at most 10 redirects (the 11th is refused and evaluated as the final response), a fresh
 //! cookie jar per probe, no `Accept-Encoding` unless `headers` sets one, no decoding unless
 //! `compression` is set, and the same check order (status → headers → decode → size limit →
-//! body regexes → drain → version → TLS and `fail_if_*`). Phase timings are written to the
+//! body regexes → CEL → drain → version → TLS and `fail_if_*`). Phase timings are written to the
 //! registry as they are measured, so a probe cut short by its timeout keeps them.
 //!
 //! Layout: `request.rs` (the target URL, each hop's request and the inputs read once per
-//! probe), `body.rs` (reading and decoding the body within its limit), `transport.rs` (one
+//! probe), `body.rs` (reading and decoding the body within its limit), `cel.rs` (CEL
+//! programs over the JSON body), `transport.rs` (one
 //! hop: resolve, connect, TLS, hyper's connection, the request sent), `checks.rs` (the
 //! checks of the final response and the response metrics), and this file: the metrics'
 //! declarations, the target's Host header and server name, and the redirect loop.
 
 mod body;
+pub mod cel;
 mod checks;
 mod proxy;
 mod request;
@@ -62,6 +64,11 @@ pub const VERSION: Desc = Desc::new(
     "probe_http_version",
     "Returns the version of HTTP of the probe response",
 );
+/// Registered only when the module has a CEL option, as upstream.
+pub const FAILED_DUE_TO_CEL: Desc = Desc::new(
+    "probe_failed_due_to_cel",
+    "Indicates if probe failed due to CEL expression not matching",
+);
 pub const LAST_MODIFIED_TIMESTAMP_SECONDS: Desc = Desc::new(
     "probe_http_last_modified_timestamp_seconds",
     "Returns the Last-Modified HTTP response header in unixtime",
@@ -92,6 +99,9 @@ fn set_defaults(cx: &mut ProbeCx) {
 /// Runs one HTTP probe of `target`, following redirects as Go's client does.
 pub async fn probe(target: &str, m: &HttpModule, cx: &mut ProbeCx) -> bool {
     set_defaults(cx);
+    if m.has_cel() {
+        cx.registry.set_gauge(&FAILED_DUE_TO_CEL, 0.0);
+    }
     let Some(url) = parse_target(target, cx) else {
         return false;
     };

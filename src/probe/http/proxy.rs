@@ -490,6 +490,8 @@ mod tests {
                 fail_if_body_not_matches: Vec::new(),
                 fail_if_header_matches: Vec::new(),
                 fail_if_header_not_matches: Vec::new(),
+                fail_if_body_json_matches_cel: None,
+                fail_if_body_json_not_matches_cel: None,
                 body: None,
                 compression: None,
                 body_size_limit: 0,
