@@ -123,14 +123,12 @@ fn module(
 ) -> Option<crate::probe::Module> {
     let before = cx.errors.len();
     let raw = &mut m.value;
-    for (field, block) in [("websocket", &raw.websocket)] {
-        unsupported(
-            cx,
-            block,
-            &format!("{path}.{field}"),
-            &format!("the {field} prober"),
-        );
-    }
+    unsupported(
+        cx,
+        &raw.websocket,
+        &format!("{path}.websocket"),
+        "the websocket prober",
+    );
     let prober_loc = raw.prober.referenced;
     let prober = match raw.prober.value.as_str() {
         "http" => http(cx, &format!("{path}.http"), &raw.http).map(Prober::Http),
