@@ -1,6 +1,7 @@
 //! Raw blackwatch.yml → domain types, one file per section: the probe modules (`http`, `tls`,
-//! `tcp`, `icmp`, `dns`), scheduled jobs (`jobs`) and rule settings (`rules`). It keeps going
-//! after the first problem and returns every error with its file, line, column and field path.
+//! `tcp` with `unix`, `icmp`, `dns`, `websocket`), scheduled jobs (`jobs`) and rule settings
+//! (`rules`). It keeps going after the first problem and returns every error with its file,
+//! line, column and field path.
 //! Messages reuse blackbox_exporter's wording where one exists, so users can search for them.
 //! Other sections have their own validators (`probe::policy`, `alert::config`).
 
@@ -11,6 +12,7 @@ mod jobs;
 mod rules;
 mod tcp;
 mod tls;
+mod websocket;
 
 use dns::dns;
 use http::http;
@@ -20,6 +22,7 @@ pub(crate) use jobs::jobs;
 pub(crate) use rules::rules;
 use tcp::{tcp, unix};
 use tls::tls_settings;
+use websocket::websocket;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -120,14 +123,7 @@ fn module(
 ) -> Option<crate::probe::Module> {
     let before = cx.errors.len();
     let raw = &mut m.value;
-    for (field, block) in [("grpc", &raw.grpc), ("websocket", &raw.websocket)] {
-        unsupported(
-            cx,
-            block,
-            &format!("{path}.{field}"),
-            &format!("the {field} prober"),
-        );
-    }
+    unsupported(cx, &raw.grpc, &format!("{path}.grpc"), "the grpc prober");
     let prober_loc = raw.prober.referenced;
     let prober = match raw.prober.value.as_str() {
         "http" => http(cx, &format!("{path}.http"), &raw.http).map(Prober::Http),
@@ -150,7 +146,12 @@ fn module(
             let u = raw.unix.as_ref().unwrap_or(&default);
             unix(cx, &format!("{path}.unix"), u).map(Prober::Unix)
         }
-        p @ ("grpc" | "websocket") => {
+        "websocket" => {
+            let default = unspanned_default();
+            let w = raw.websocket.as_ref().unwrap_or(&default);
+            websocket(cx, &format!("{path}.websocket"), w).map(Prober::Websocket)
+        }
+        p @ "grpc" => {
             cx.err(
                 &prober_loc,
                 format!("{path}.prober"),
