@@ -15,7 +15,7 @@ use serde_saphyr::Spanned;
 use crate::base::units::{base2_bytes, go_duration};
 use crate::base::yaml::{
     is_empty_spanned, is_false_spanned, keep_default_on_null, spanned_str, unspanned, yes,
-    yes_on_null, GoBytes, Unsupported,
+    yes_on_null, GoBytes,
 };
 use crate::client::raw::http_client_config;
 pub use crate::client::raw::{RawAuthorization, RawBasicAuth, RawHttpHeader, RawTlsConfig};
@@ -97,7 +97,7 @@ pub struct RawModule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unix: Option<Spanned<RawUnixProbe>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub websocket: Option<Spanned<Unsupported>>,
+    pub websocket: Option<Spanned<RawWebsocketProbe>>,
 }
 
 http_client_config! {
@@ -231,6 +231,75 @@ pub struct RawQueryResponse {
     pub send: Option<GoBytes>,
     #[serde(default, skip_serializing_if = "is_false")]
     pub starttls: bool,
+}
+
+/// `websocket:` — WebsocketProbe (blackbox_exporter master).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebsocketProbe {
+    #[serde(default = "unspanned")]
+    pub http_config: Spanned<RawWebsocketHttpConfig>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, Spanned<RawWebsocketHeader>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub query_response: Vec<Spanned<RawQueryResponse>>,
+    #[serde(default = "ip6", deserialize_with = "ip6_on_null")]
+    pub preferred_ip_protocol: String,
+    #[serde(default = "yes", deserialize_with = "yes_on_null")]
+    pub ip_protocol_fallback: bool,
+}
+
+impl Default for RawWebsocketProbe {
+    fn default() -> Self {
+        serde_saphyr::from_str("{}").unwrap_or_else(|_| unreachable_default())
+    }
+}
+
+http_client_config! {
+    /// `websocket.http_config:` — prometheus/common's HTTPClientConfig, not inlined.
+    #[derive(Clone, Debug, Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct RawWebsocketHttpConfig {}
+    tls_config: #[serde(default = "unspanned")] Spanned<RawTlsConfig>;
+}
+
+impl Default for RawWebsocketHttpConfig {
+    fn default() -> Self {
+        serde_saphyr::from_str("{}").unwrap_or_else(|_| unreachable_default())
+    }
+}
+
+/// One `websocket.headers` entry: prometheus/common's `Header` (`values`, `secrets`,
+/// `files`), or a plain string as one value — upstream's example.yml writes
+/// `X-Some-Header: "my_header"`, which prometheus/common itself refuses.
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(transparent)]
+pub struct RawWebsocketHeader(pub RawHttpHeader);
+
+impl<'de> Deserialize<'de> for RawWebsocketHeader {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawWebsocketHeader;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a header value or a mapping with `values`, `secrets` and `files`")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawWebsocketHeader, E> {
+                Ok(RawWebsocketHeader(RawHttpHeader {
+                    values: vec![v.to_string()],
+                    ..RawHttpHeader::default()
+                }))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<RawWebsocketHeader, A::Error> {
+                RawHttpHeader::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RawWebsocketHeader)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]

@@ -317,27 +317,107 @@ fn invalid_prober() {
     );
 }
 
-#[test]
-fn websocket_prober_is_not_supported_yet() {
-    assert_eq!(
-        err(&module_yaml("websocket", &[])),
-        "t.yml:3:13: modules.m.prober: prober 'websocket' is not supported yet by blackwatch"
-    );
-}
-
-#[test]
-fn websocket_block_is_not_supported_yet() {
-    assert_eq!(
-        err(&module_yaml("http", &["    websocket:", "      tls: true"])),
-        "t.yml:5:7: modules.m.websocket: the websocket prober is not supported yet by blackwatch"
-    );
-}
-
 fn grpc_module(body: &[&str]) -> GrpcModule {
     match first_module(&module_yaml("grpc", body)).prober {
         Prober::Grpc(g) => g,
         other => panic!("expected a grpc module, got {other:?}"),
     }
+}
+
+fn websocket_module(body: &[&str]) -> WebsocketModule {
+    match first_module(&module_yaml("websocket", body)).prober {
+        Prober::Websocket(w) => w,
+        other => panic!("expected a websocket module, got {other:?}"),
+    }
+}
+
+/// Upstream's TestWebsocketProbeUnmarshal (http_config with tls_config and basic_auth), the
+/// defaults, example.yml's plain-string header, and what the prober takes from http_config.
+#[test]
+fn websocket_prober_block() {
+    let w = websocket_module(&[
+        "    websocket:",
+        "      http_config:",
+        "        tls_config:",
+        "          insecure_skip_verify: true",
+        "        basic_auth:",
+        "          username: myuser",
+        "          password: mypassword",
+        "      headers:",
+        "        X-Some-Header: \"my_header\"",
+        "        X-Other: {values: [a], secrets: [b], files: [/tmp/h]}",
+        "      query_response:",
+        "        - expect: ^Hello,\\s(.+)\"",
+        "          send: \"Hello server, i'am ${1}\"",
+        "        - expect: ^Welcome",
+    ]);
+    assert!(w.tls_config.insecure_skip_verify);
+    assert!(matches!(w.auth, Some(Auth::Basic { .. })));
+    assert_eq!(w.headers.len(), 2);
+    assert_eq!(w.headers[1].name.as_str(), "x-some-header");
+    assert_eq!(w.headers[1].values, ["my_header"]);
+    assert_eq!(w.headers[0].values, ["a"]);
+    assert_eq!(w.headers[0].secrets.len(), 1);
+    assert_eq!(w.query_response.len(), 2);
+    assert_eq!(w.ip, IpPreference::from_config("ip6", true));
+
+    let w = websocket_module(&[
+        "    websocket:",
+        "      preferred_ip_protocol: ip4",
+        "      ip_protocol_fallback: false",
+        "      http_config:",
+        "        bearer_token: tok",
+    ]);
+    assert_eq!(w.ip, IpPreference::from_config("ip4", false));
+    assert!(matches!(w.auth, Some(Auth::Authorization { .. })));
+    let w = websocket_module(&[]);
+    assert!(w.auth.is_none() && w.headers.is_empty() && w.query_response.is_empty());
+
+    // Secrets stay hidden in the module dump.
+    let m = first_module(&module_yaml(
+        "websocket",
+        &[
+            "    websocket:",
+            "      http_config:",
+            "        authorization: {credentials: hunter2}",
+            "      headers:",
+            "        X-Token: {secrets: [hunter3]}",
+        ],
+    ));
+    assert!(!m.yaml.contains("hunter"), "{}", m.yaml);
+    assert!(m.yaml.contains("<secret>"), "{}", m.yaml);
+}
+
+/// http_config is validated whole, with the http block's texts; the fields the prober would
+/// ignore (as upstream does) are refused by name.
+#[test]
+fn websocket_refusals() {
+    assert_eq!(
+        errs(&module_yaml(
+            "websocket",
+            &[
+                "    websocket:",
+                "      http_config:",
+                "        basic_auth: {username: u}",
+                "        authorization: {credentials: c}",
+                "        tls_config: {min_version: TLS9}",
+                "        proxy_url: http://proxy:3128",
+                "        http_headers: {X-A: {values: [a]}}",
+                "      query_response:",
+                "        - expect: a",
+                "          starttls: true",
+                "          labels: [{name: x, value: y}]",
+            ]
+        )),
+        vec![
+            "t.yml:7:24: modules.m.websocket.http_config.authorization: at most one of basic_auth, oauth2 & authorization must be configured",
+            "t.yml:8:35: modules.m.websocket.http_config.tls_config.min_version: unknown TLS version: TLS9",
+            "t.yml:9:20: modules.m.websocket.http_config.proxy_url: proxy_url is not used by the websocket prober (blackbox_exporter ignores it)",
+            "t.yml:10:29: modules.m.websocket.http_config.http_headers: http_headers is not used by the websocket prober (blackbox_exporter ignores it)",
+            "t.yml:12:11: modules.m.websocket.query_response[0].labels: labels is not used by the websocket prober (blackbox_exporter ignores it)",
+            "t.yml:12:11: modules.m.websocket.query_response[0].starttls: starttls is not used by the websocket prober (blackbox_exporter ignores it)",
+        ]
+    );
 }
 
 #[test]

@@ -20,6 +20,7 @@ pub mod resolve;
 pub mod tcp;
 pub mod tls;
 pub mod unix;
+pub mod websocket;
 
 use std::time::Duration;
 
@@ -145,6 +146,7 @@ pub async fn run(target: &str, module: &Module, cx: &mut ProbeCx) -> bool {
             Prober::Dns(m) => dns::probe(target, m, cx).await,
             Prober::Grpc(m) => grpc::probe(target, m, cx).await,
             Prober::Unix(m) => unix::probe(target, m, cx).await,
+            Prober::Websocket(m) => websocket::probe(target, m, cx).await,
         }
     };
     let success = match tokio::time::timeout(timeout, fut).await {

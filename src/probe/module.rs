@@ -8,7 +8,7 @@ use http::header::HeaderName;
 use regex::bytes::Regex;
 
 pub use crate::client::{
-    Auth, HttpClientSettings, PemSource, RequestHeaders, TlsSettings, TlsVersion,
+    Auth, Header, HttpClientSettings, PemSource, RequestHeaders, TlsSettings, TlsVersion,
 };
 pub use crate::probe::http::cel::CelProgram;
 
@@ -33,6 +33,7 @@ pub enum Prober {
     Dns(DnsModule),
     Grpc(GrpcModule),
     Unix(UnixModule),
+    Websocket(WebsocketModule),
 }
 
 impl Prober {
@@ -44,6 +45,7 @@ impl Prober {
             Prober::Dns(_) => "dns",
             Prober::Grpc(_) => "grpc",
             Prober::Unix(_) => "unix",
+            Prober::Websocket(_) => "websocket",
         }
     }
 }
@@ -181,6 +183,21 @@ pub struct UnixModule {
     pub query_response: Vec<QueryStep>,
     pub tls: bool,
     pub tls_config: TlsSettings,
+}
+
+/// `websocket:` (blackbox_exporter master): an upgrade to a `ws://` or `wss://` target, then
+/// `query_response` with one message per `expect` and one text message per `send`.
+#[derive(Debug)]
+pub struct WebsocketModule {
+    pub ip: IpPreference,
+    /// `http_config`'s `basic_auth` / `authorization` (or `bearer_token*`).
+    pub auth: Option<Auth>,
+    /// `http_config.tls_config`.
+    pub tls_config: TlsSettings,
+    /// `headers`: values, secrets, and files read at every probe.
+    pub headers: Vec<Header>,
+    /// Only `expect` and `send` (validation refuses the other keys).
+    pub query_response: Vec<QueryStep>,
 }
 
 #[derive(Debug)]

@@ -154,6 +154,13 @@ pub fn target_parts(prober: &Prober, target: &str) -> Option<TargetParts> {
         }),
         // A socket path has no host or port: an allow-list refuses ad-hoc unix probes.
         Prober::Unix(_) => None,
+        Prober::Websocket(_) => {
+            let url = url::Url::parse(target).ok()?;
+            Some(TargetParts {
+                host: normalize(url.host_str()?),
+                port: url.port_or_known_default(),
+            })
+        }
     }
 }
 

@@ -194,6 +194,10 @@ const BAD: &[(&str, &str)] = &[
         "error parsing config file: tests/data/bad/invalid-unix-query-response-regexp.yml:8:19: modules.unix_socket_bad_regex.unix.query_response[0].expect: could not compile regular expression \":[\": unclosed character class",
     ),
     (
+        "invalid-websocket-query-response-regexp.yml",
+        "error parsing config file: tests/data/bad/invalid-websocket-query-response-regexp.yml:7:19: modules.websocket_test.websocket.query_response[0].expect: could not compile regular expression \":[\": unclosed character class",
+    ),
+    (
         "invalid-http-body-config.yml",
         "error parsing config file: tests/data/bad/invalid-http-body-config.yml:6:18: modules.http_body.http.body_file: setting body and body_file both are not allowed",
     ),

@@ -38,3 +38,4 @@ mod support_selftest; // the loopback test servers in support/ work
 mod tcp; // the tcp prober vs loopback peers: upstream's tcp_test.go scenarios, shipped modules
 mod unix; // the unix prober vs unix-socket peers in a temp dir: upstream's unix_test.go, dialogue, TLS (0.23 has no unix prober)
 mod websec; // --web.config.file: TLS, client certs, basic auth, headers, reload, Prometheus
+mod websocket; // the websocket prober vs a tokio-tungstenite server (ws, wss): upstream websocket_test.go cases (newer than 0.23)

@@ -1,6 +1,7 @@
 //! Raw blackwatch.yml → domain types, one file per section: the probe modules (`http`, `tls`,
-//! `tcp`, `icmp`, `dns`), scheduled jobs (`jobs`) and rule settings (`rules`). It keeps going
-//! after the first problem and returns every error with its file, line, column and field path.
+//! `tcp` with `unix`, `icmp`, `dns`, `websocket`), scheduled jobs (`jobs`) and rule settings
+//! (`rules`). It keeps going after the first problem and returns every error with its file,
+//! line, column and field path.
 //! Messages reuse blackbox_exporter's wording where one exists, so users can search for them.
 //! Other sections have their own validators (`probe::policy`, `alert::config`).
 
@@ -13,6 +14,7 @@ mod jobs;
 mod rules;
 mod tcp;
 mod tls;
+mod websocket;
 
 use dns::dns;
 use grpc::grpc;
@@ -23,6 +25,7 @@ pub(crate) use jobs::jobs;
 pub(crate) use rules::rules;
 use tcp::{tcp, unix};
 use tls::tls_settings;
+use websocket::websocket;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -86,16 +89,6 @@ fn regexes(cx: &mut Cx, path: &str, list: &[Spanned<String>]) -> Vec<Regex> {
     out
 }
 
-fn unsupported<T>(cx: &mut Cx, field: &Option<Spanned<T>>, path: &str, what: &str) {
-    if let Some(f) = field {
-        cx.err(
-            &f.referenced,
-            path,
-            format!("{what} is not supported yet by blackwatch"),
-        );
-    }
-}
-
 fn unspanned_default<T: Default>() -> Spanned<T> {
     Spanned::new(T::default(), Location::UNKNOWN, Location::UNKNOWN)
 }
@@ -123,12 +116,6 @@ fn module(
 ) -> Option<crate::probe::Module> {
     let before = cx.errors.len();
     let raw = &mut m.value;
-    unsupported(
-        cx,
-        &raw.websocket,
-        &format!("{path}.websocket"),
-        "the websocket prober",
-    );
     let prober_loc = raw.prober.referenced;
     let prober = match raw.prober.value.as_str() {
         "http" => http(cx, &format!("{path}.http"), &raw.http).map(Prober::Http),
@@ -162,13 +149,10 @@ fn module(
             let u = raw.unix.as_ref().unwrap_or(&default);
             unix(cx, &format!("{path}.unix"), u).map(Prober::Unix)
         }
-        p @ "websocket" => {
-            cx.err(
-                &prober_loc,
-                format!("{path}.prober"),
-                format!("prober '{p}' is not supported yet by blackwatch"),
-            );
-            None
+        "websocket" => {
+            let default = unspanned_default();
+            let w = raw.websocket.as_ref().unwrap_or(&default);
+            websocket(cx, &format!("{path}.websocket"), w).map(Prober::Websocket)
         }
         other => {
             cx.err(
