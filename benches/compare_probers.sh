@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Side-by-side load comparison of blackwatch and Prometheus blackbox_exporter for the tcp,
-# icmp and dns probers (compare.sh does http): both tools load the same module file and are
-# driven by wrk at /probe, one after the other, in the same run.
+# icmp, dns and grpc probers (compare.sh does http): both tools load the same module file and
+# are driven by wrk at /probe, one after the other, in the same run.
 #
 #   tcp_connect  against a loopback nginx (it accepts the connection; the prober closes it)
 #   icmp         echo to 127.0.0.1 (the kernel answers)
 #   dns_udp      A example.com over UDP against a dnsmasq started here on a loopback port
+#   grpc_health  Health/Check against a loopback gRPC health server (Python grpcio, i.e. the
+#                gRPC C core, from tests/data/grpc/health_server.py), service "" SERVING
 #
 # Usage: benches/compare_probers.sh    (see benches/README.md)
 #
@@ -13,10 +15,11 @@
 #   DURATION=10s          wrk duration of each measured point (wrk syntax: 10s, 1m)
 #   WARMUP=2s             unmeasured wrk run at the same concurrency before each point (0 = none)
 #   CONCURRENCY="16 128"  connection counts; wrk threads = min(c, 2)
-#   PROBERS="tcp icmp dns" which modules to measure, in this order
+#   PROBERS="tcp icmp dns grpc" which modules to measure, in this order
 #   WRK_TIMEOUT=5s        wrk per-request timeout (slower responses count as socket timeouts)
 #   NGINX_WORKERS=1       nginx worker_processes (a number or auto)
 #   DNSMASQ_CACHE=1000    dnsmasq --cache-size
+#   GRPC_WORKERS=16       threads of the gRPC health server's executor
 #   BLACKWATCH_BIN=path   use this binary instead of `cargo build --release` + target/release
 #   BLACKBOX_BIN=prometheus-blackbox-exporter
 #   NGINX_BIN=nginx
@@ -37,10 +40,11 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-2s}
 CONCURRENCY=${CONCURRENCY:-"16 128"}
-PROBERS=${PROBERS:-"tcp icmp dns"}
+PROBERS=${PROBERS:-"tcp icmp dns grpc"}
 WRK_TIMEOUT=${WRK_TIMEOUT:-5s}
 NGINX_WORKERS=${NGINX_WORKERS:-1}
 DNSMASQ_CACHE=${DNSMASQ_CACHE:-1000}
+GRPC_WORKERS=${GRPC_WORKERS:-16}
 BLACKBOX_BIN=${BLACKBOX_BIN:-prometheus-blackbox-exporter}
 NGINX_BIN=${NGINX_BIN:-nginx}
 DNSMASQ_BIN=${DNSMASQ_BIN:-/usr/sbin/dnsmasq}
@@ -52,7 +56,7 @@ BENCH_TAG=compare_probers
 
 # --- tools ---------------------------------------------------------------------------------
 for p in $PROBERS; do
-    case $p in tcp | icmp | dns) ;; *) die "unknown prober '$p' in PROBERS (tcp, icmp, dns)" ;; esac
+    case $p in tcp | icmp | dns | grpc) ;; *) die "unknown prober '$p' in PROBERS (tcp, icmp, dns, grpc)" ;; esac
 done
 need=(wrk curl python3 awk ps "$BLACKBOX_BIN")
 [[ " $PROBERS " != *" tcp "* ]] || need+=("$NGINX_BIN")
@@ -60,6 +64,8 @@ need=(wrk curl python3 awk ps "$BLACKBOX_BIN")
 for tool in "${need[@]}"; do
     command -v "$tool" >/dev/null 2>&1 || die "'$tool' not found in PATH"
 done
+[[ " $PROBERS " != *" grpc "* ]] || python3 -c 'import grpc, grpc_health.v1.health' 2>/dev/null ||
+    die "Python's grpcio is missing: pip install --break-system-packages grpcio grpcio-health-checking"
 BLACKBOX_BIN=$(command -v "$BLACKBOX_BIN")
 CLK_TCK=$(getconf CLK_TCK)
 DURATION_S=$(to_seconds "$DURATION")
@@ -201,6 +207,29 @@ if [[ " $PROBERS " == *" dns "* ]]; then
     log "dnsmasq (PID $DNSMASQ_PID) answering on ${TARGET[dns]}"
 fi
 
+if [[ " $PROBERS " == *" grpc "* ]]; then
+    # It exits when its standard input ends: a FIFO held open by this shell keeps it running
+    # until cleanup stops it by PID.
+    mkfifo "$WORK/grpc.in"
+    python3 "$ROOT/tests/data/grpc/health_server.py" \
+        "{\"servers\": [{\"name\": \"plain\", \"statuses\": {\"\": \"SERVING\"}, \"workers\": $GRPC_WORKERS}]}" \
+        <"$WORK/grpc.in" >"$WORK/grpc.out" 2>"$WORK/grpc.err" &
+    GRPC_PID=$!
+    PIDS+=("$GRPC_PID")
+    exec 3>"$WORK/grpc.in"
+    for _ in $(seq 300); do
+        grep -q '^READY ' "$WORK/grpc.out" 2>/dev/null && break
+        kill -0 "$GRPC_PID" 2>/dev/null || die "gRPC health server exited: $(cat "$WORK/grpc.err")"
+        sleep 0.1
+    done
+    GRPC_PORT=$(sed -n 's/^READY {"plain": \([0-9]*\)}$/\1/p' "$WORK/grpc.out")
+    [[ -n "$GRPC_PORT" ]] || die "gRPC health server did not report its port: $(cat "$WORK/grpc.out" "$WORK/grpc.err")"
+    TARGET[grpc]="127.0.0.1:$GRPC_PORT"
+    TARGET_PIDS[grpc]=$GRPC_PID
+    TARGET_DESC[grpc]="grpcio $(python3 -c 'import grpc; print(grpc.__version__)') health server (Python $(python3 -c 'import platform; print(platform.python_version())'), $GRPC_WORKERS executor threads) on ${TARGET[grpc]}, service \"\" SERVING (target CPU = its process)"
+    log "gRPC health server (PID $GRPC_PID) on ${TARGET[grpc]}"
+fi
+
 target_ticks() { # target_ticks PROBER: CPU ticks of the target processes (0 when none)
     local t=0 p
     for p in ${TARGET_PIDS[$1]}; do t=$((t + $(cpu_ticks "$p"))); done
@@ -208,7 +237,7 @@ target_ticks() { # target_ticks PROBER: CPU ticks of the target processes (0 whe
 }
 
 # --- probers -------------------------------------------------------------------------------
-declare -A MODULE=([tcp]=tcp_connect [icmp]=icmp [dns]=dns_udp)
+declare -A MODULE=([tcp]=tcp_connect [icmp]=icmp [dns]=dns_udp [grpc]=grpc_health)
 MODULES="$WORK/blackbox.yml"
 cat >"$MODULES" <<'EOF'
 modules:
@@ -225,6 +254,10 @@ modules:
     dns:
       query_name: example.com
       query_type: A
+      preferred_ip_protocol: ip4
+  grpc_health:
+    prober: grpc
+    grpc:
       preferred_ip_protocol: ip4
 EOF
 
@@ -340,7 +373,7 @@ done
 # --- report --------------------------------------------------------------------------------
 report() {
     local p c name label k
-    echo "## blackwatch vs blackbox_exporter: tcp, icmp and dns probers on loopback"
+    echo "## blackwatch vs blackbox_exporter: $PROBERS probers on loopback"
     echo
     echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ), host: $(nproc) CPUs, $(uname -sr)"
     echo "- blackwatch: $("$BW_BIN" --version 2>&1 | head -1) ($(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)$(cd "$ROOT" && git diff --quiet HEAD 2>/dev/null || echo ', dirty tree'))"

@@ -1,5 +1,5 @@
 """Real gRPC health servers on loopback for the grpc prober tests (tests/it/grpc.rs) and the
-benchmark (benches/compare_grpc.sh): Python's grpcio and grpcio-health-checking, i.e. the
+benchmark (benches/compare_probers.sh): Python's grpcio and grpcio-health-checking, i.e. the
 gRPC C core, not tonic.
 
 Usage: health_server.py SPEC_JSON
