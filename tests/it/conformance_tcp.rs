@@ -19,10 +19,10 @@
 use tempfile::TempPath;
 
 use crate::conformance::compare::{Deliberate, Difference, Outcome, Suite};
-use crate::conformance::daemons::Daemon;
+use crate::conformance::daemons::Pair;
 use crate::conformance::expo::{Exposition, SeriesKey};
 use crate::conformance::report::{module_context, Outputs, Report};
-use crate::conformance::yaml::{config_yaml, module_yaml, yaml_path};
+use crate::conformance::yaml::{module_yaml, yaml_path};
 use crate::support::certs::write_temp_file;
 use crate::support::{self_signed_localhost, TcpServer, TestCa};
 use crate::tcp::{
@@ -420,23 +420,13 @@ async fn tcp_probes_match_blackbox_exporter() {
     let compared = scenarios.iter().filter(|s| !s.blackwatch_only()).count();
     assert!(compared >= 12, "only {compared} compared scenarios");
 
-    let modules = |s: &Scenario| (s.name, s.module_yaml());
-    let shared = write_temp_file(
-        config_yaml(
-            scenarios
-                .iter()
-                .filter(|s| !s.blackwatch_only())
-                .map(modules),
-        )
-        .as_bytes(),
-        ".yml",
-    );
-    let extended = write_temp_file(
-        config_yaml(scenarios.iter().map(modules)).as_bytes(),
-        ".yml",
-    );
-    let blackbox = Daemon::blackbox(&shared).await;
-    let blackwatch = Daemon::blackwatch(&extended).await;
+    let pair = Pair::start(
+        scenarios
+            .iter()
+            .map(|s| (s.name, s.module_yaml(), s.blackwatch_only())),
+    )
+    .await;
+    let (blackbox, blackwatch) = (&pair.blackbox, &pair.blackwatch);
 
     let mut report = Report::new(&SUITE);
     for scenario in &scenarios {
@@ -460,7 +450,7 @@ async fn tcp_probes_match_blackbox_exporter() {
             " ({compared} compared with blackbox_exporter, {} blackwatch only)",
             scenarios.len() - compared
         ),
-        &blackbox,
-        &blackwatch,
+        blackbox,
+        blackwatch,
     );
 }

@@ -268,3 +268,34 @@ pub async fn http_get(addr: SocketAddr, path_and_query: &str) -> Result<(u16, St
     .await?;
     Ok((resp.status, resp.text()))
 }
+
+/// The two daemons of a differential suite and their config files (kept while they run).
+pub struct Pair {
+    pub blackbox: Daemon,
+    pub blackwatch: Daemon,
+    _configs: [tempfile::TempPath; 2],
+}
+
+impl Pair {
+    /// blackbox_exporter with the modules it can load, blackwatch with every module. Items:
+    /// (module name, module YAML, blackwatch only).
+    pub async fn start<'a>(modules: impl IntoIterator<Item = (&'a str, String, bool)>) -> Pair {
+        let modules: Vec<_> = modules.into_iter().collect();
+        let config = |all: bool| {
+            let yaml = super::yaml::config_yaml(
+                modules
+                    .iter()
+                    .filter(|(_, _, only)| all || !only)
+                    .map(|(name, yaml, _)| (*name, yaml.clone())),
+            );
+            crate::support::certs::write_temp_file(yaml.as_bytes(), ".yml")
+        };
+        let shared = config(false);
+        let extended = config(true);
+        Pair {
+            blackbox: Daemon::blackbox(&shared).await,
+            blackwatch: Daemon::blackwatch(&extended).await,
+            _configs: [shared, extended],
+        }
+    }
+}
