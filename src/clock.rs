@@ -38,9 +38,14 @@ impl Now {
 /// pipeline and the APIs, `i64` milliseconds in the store and the rule engine).
 pub fn unix_ms(t: SystemTime) -> i64 {
     match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
-        Err(e) => -i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX),
+        Ok(d) => duration_ms(d),
+        Err(e) => -duration_ms(e.duration()),
     }
+}
+
+/// A duration in whole milliseconds on that axis (saturating at `i64::MAX`).
+pub fn duration_ms(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// The inverse of [`unix_ms`].

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::clock::duration_ms as ms;
 use crate::labels::{fingerprint, LabelSet};
 
 /// How long a resolved alert is kept (and re-sent as resolved): Prometheus' `resolvedRetention`.
@@ -104,10 +105,6 @@ pub enum EvalError {
     SeriesLimit { limit: usize, count: usize },
     #[error("{0}")]
     Query(String),
-}
-
-fn ms(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// Definition parts of an alerting rule the state machine needs.

@@ -242,7 +242,7 @@ impl Group {
         let mut out = Vec::new();
         let limit = self.def.limit;
         let interval = self.interval;
-        let step_ms = duration_ms(settings.subquery_step);
+        let step_ms = crate::clock::duration_ms(settings.subquery_step);
         // One view for the whole evaluation: selectors of the same metric read the store once.
         let view = TickView::new(base);
         let base: &dyn Queryable = &view;
@@ -316,7 +316,7 @@ fn eval_alerting(
         .map(|s| (s.labels.to_label_set(), s.value))
         .collect();
     let template_name = format!("__alert_{}", spec.name);
-    let step_ms = duration_ms(settings.subquery_step);
+    let step_ms = crate::clock::duration_ms(settings.subquery_step);
     let query = |q: &str| template_query(q, ts, step_ms, src);
     let expand = |_field: &str, text: &str, t: &TemplateInput<'_>| -> String {
         expand_template(&template_name, text, t, settings, &query)
@@ -420,9 +420,4 @@ pub fn next_slot(now_ms: i64, interval: Duration, file: &str, name: &str) -> i64
     } else {
         slot
     }
-}
-
-/// A duration in whole milliseconds, saturating (a subquery step).
-fn duration_ms(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }

@@ -20,6 +20,7 @@ use super::file::{self, parse_duration};
 use super::group::{EvalSettings, Group};
 use super::recording::{Layered, Overlay};
 use crate::base::units::format_go_duration;
+use crate::clock::duration_ms as ms;
 use crate::labels::LabelSet;
 
 #[derive(Deserialize)]
@@ -171,10 +172,6 @@ fn dur(s: &Option<String>) -> Result<Duration, String> {
         Some(s) => parse_duration(s),
         None => Ok(Duration::ZERO),
     }
-}
-
-fn ms(d: Duration) -> i64 {
-    d.as_millis() as i64
 }
 
 /// Prometheus' `labels.Labels.String()`.
