@@ -364,9 +364,8 @@ fn syntax_errors_match_promtool() {
     }
 }
 
-/// A small deterministic generator of well-typed expressions of the subset: its state, and
-/// whether it is inside a subquery.
-struct Gen(u64, bool);
+/// A small deterministic generator of well-typed expressions of the subset.
+struct Gen(u64);
 
 impl Gen {
     fn next(&mut self) -> u64 {
@@ -395,12 +394,8 @@ impl Gen {
         format!("{name}{matcher}")
     }
 
-    /// `sel` with an offset (negative too) or an `@`, or as it is; no `@` inside a subquery.
+    /// `sel` with an offset (negative too) or an `@`, or as it is.
     fn shifted(&mut self, sel: String) -> String {
-        if self.1 {
-            let shift = self.pick(&["", "", " offset 1m", " offset 3m", " offset -1m"]);
-            return format!("{sel}{shift}");
-        }
         let shift = self.pick(&[
             "",
             "",
@@ -559,14 +554,11 @@ impl Gen {
                 ]);
                 let r = self.pick(&["1m", "2m", "5m", "3m30s"]);
                 let sel = self.selector();
+                let range = self.shifted(format!("{sel}[{r}]"));
                 if self.next() % 6 == 0 {
-                    // No `@` here: inside a subquery 2.42 moves an `@` window of
-                    // predict_linear with the steps (README: known differences).
-                    let shift = self.pick(&["", " offset 1m", " offset -1m"]);
                     let t = self.pick(&["60", "300", "-120"]);
-                    format!("predict_linear({sel}[{r}]{shift}, {t})")
+                    format!("predict_linear({range}, {t})")
                 } else {
-                    let range = self.shifted(format!("{sel}[{r}]"));
                     format!("{f}({range})")
                 }
             }
@@ -587,19 +579,12 @@ impl Gen {
                 ]);
                 let r = self.pick(&["5m", "3m", "10m", "2m"]);
                 let step = self.pick(&["", "1m", "30s", "2m", "90s"]);
-                // No `@` inside: 2.42's offset bookkeeping moves such windows (README).
-                let outer = std::mem::replace(&mut self.1, true);
                 let mut inner = self.vector(d);
-                self.1 = outer;
                 if inner.starts_with('-') {
                     // `-(x)[5m:]` would negate the subquery.
                     inner = format!("({inner})");
                 }
-                let shift = if self.1 {
-                    self.pick(&["", " offset 1m", " offset -2m"])
-                } else {
-                    self.pick(&["", "", " offset 1m", " offset -2m", " @ 420"])
-                };
+                let shift = self.pick(&["", "", " offset 1m", " offset -2m", " @ 420"]);
                 format!("{f}({inner}[{r}:{step}]{shift})")
             }
             17 => {
@@ -681,7 +666,7 @@ fn generated_expressions_agree_with_promtool() {
     let Group {
         interval_s, series, ..
     } = load("generated");
-    let mut g = Gen(20251121, false);
+    let mut g = Gen(20251121);
     let mut ok_cases = Vec::new();
     let mut err_cases = Vec::new();
     let probe = {

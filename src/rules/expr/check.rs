@@ -296,7 +296,141 @@ impl Func {
     }
 }
 
+/// `Node::step_invariant` of a call: a function outside 2.42's `AtModifierUnsafeFunctions`
+/// (the date functions, `time`, `timestamp`, `predict_linear`) with step-invariant arguments.
+pub fn call_step_invariant(func: &Func, args: &[Node]) -> bool {
+    let unsafe_at = matches!(
+        func,
+        Func::Date(_) | Func::Time | Func::Timestamp | Func::Range(RangeFn::PredictLinear)
+    );
+    !unsafe_at && args.iter().all(Node::step_invariant)
+}
+
+/// What 2.42's `subqueryTimes` sums over the subqueries enclosing a node (outermost first):
+/// their offsets and ranges, restarting at the innermost one with `@`, and that `@`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SubqueryTimes {
+    pub offset: i64,
+    pub range: i64,
+    pub at: Option<i64>,
+}
+
+impl SubqueryTimes {
+    /// The sums one subquery deeper, `at` being its `@` time.
+    pub fn enter(self, offset: i64, range: i64, at: Option<i64>) -> SubqueryTimes {
+        match at {
+            Some(_) => SubqueryTimes { offset, range, at },
+            None => SubqueryTimes {
+                offset: self.offset.saturating_add(offset),
+                range: self.range.saturating_add(range),
+                at: self.at,
+            },
+        }
+    }
+}
+
 impl Node {
+    /// Prometheus 2.42's `preprocessExprHelper` verdict: the node's value does not depend on
+    /// the evaluation time (only `@` selectors and subqueries, literals, and functions other
+    /// than `AtModifierUnsafeFunctions`; an aggregation looks at its expression only). Inside
+    /// a subquery 2.42 evaluates such a subtree once, at the subquery's first step.
+    pub fn step_invariant(&self) -> bool {
+        match self {
+            Node::Number(_) | Node::String(_) => true,
+            Node::Vector(sel) | Node::Matrix(sel, _) => sel.at != At::None,
+            Node::Subquery { at, .. } => *at != At::None,
+            Node::Neg(e) => e.step_invariant(),
+            Node::Binary { lhs, rhs, .. } => lhs.step_invariant() && rhs.step_invariant(),
+            Node::Aggregate { expr, .. } => expr.step_invariant(),
+            Node::Call { func, args } => call_step_invariant(func, args),
+        }
+    }
+
+    /// Whether any selector or subquery has `@`.
+    pub fn has_at(&self) -> bool {
+        match self {
+            Node::Number(_) | Node::String(_) => false,
+            Node::Vector(sel) | Node::Matrix(sel, _) => sel.at != At::None,
+            Node::Subquery { expr, at, .. } => *at != At::None || expr.has_at(),
+            Node::Neg(e) => e.has_at(),
+            Node::Binary { lhs, rhs, .. } => lhs.has_at() || rhs.has_at(),
+            Node::Aggregate { expr, param, .. } => {
+                expr.has_at() || param.as_ref().is_some_and(|p| p.has_at())
+            }
+            Node::Call { args, .. } => args.iter().any(Node::has_at),
+        }
+    }
+
+    /// 2.42's `findMinMaxTime` for an instant query at `now` (ms): the time range every
+    /// selector's data is read from, which the querier's data is limited to. `None` without
+    /// selectors.
+    pub fn query_bounds(&self, now: i64) -> Option<(i64, i64)> {
+        let mut bounds: Option<(i64, i64)> = None;
+        self.visit_bounds(now, SubqueryTimes::default(), &mut bounds);
+        bounds
+    }
+
+    fn visit_bounds(&self, now: i64, path: SubqueryTimes, out: &mut Option<(i64, i64)>) {
+        let at_time = |at: At| match at {
+            At::None => None,
+            At::Time(ms) => Some(ms),
+            At::Eval => Some(now),
+        };
+        let mut selector = |sel: &Selector, range: i64| {
+            // getTimeRangesForSelector.
+            let (mut start, mut end) = match (at_time(sel.at), path.at) {
+                (Some(a), _) => (a, a),
+                (None, Some(ts)) => (
+                    ts.saturating_sub(path.offset).saturating_sub(path.range),
+                    ts.saturating_sub(path.offset),
+                ),
+                (None, None) => (
+                    now.saturating_sub(path.offset).saturating_sub(path.range),
+                    now.saturating_sub(path.offset),
+                ),
+            };
+            start = start.saturating_sub(if range == 0 {
+                super::LOOKBACK_MS
+            } else {
+                range
+            });
+            start = start.saturating_sub(sel.offset);
+            end = end.saturating_sub(sel.offset);
+            *out = Some(match *out {
+                None => (start, end),
+                Some((lo, hi)) => (lo.min(start), hi.max(end)),
+            });
+        };
+        match self {
+            Node::Number(_) | Node::String(_) => {}
+            Node::Vector(sel) => selector(sel, 0),
+            Node::Matrix(sel, range) => selector(sel, *range),
+            Node::Subquery {
+                expr,
+                range,
+                offset,
+                at,
+                ..
+            } => expr.visit_bounds(now, path.enter(*offset, *range, at_time(*at)), out),
+            Node::Neg(e) => e.visit_bounds(now, path, out),
+            Node::Binary { lhs, rhs, .. } => {
+                lhs.visit_bounds(now, path, out);
+                rhs.visit_bounds(now, path, out);
+            }
+            Node::Aggregate { expr, param, .. } => {
+                if let Some(p) = param {
+                    p.visit_bounds(now, path, out);
+                }
+                expr.visit_bounds(now, path, out);
+            }
+            Node::Call { args, .. } => {
+                for a in args {
+                    a.visit_bounds(now, path, out);
+                }
+            }
+        }
+    }
+
     /// Calls `f(metric, ms)` for every selector with a `__name__="…"` matcher that reads
     /// before the evaluation time, with how far back it reads: its range (or the 5m lookback
     /// of an instant selector) plus its offset plus the span of every subquery around it.

@@ -9,7 +9,9 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use super::check::{AggOp, At, BinOp, Card, Func, Grouping, Matching, Node, Selector};
+use super::check::{
+    AggOp, At, BinOp, Card, Func, Grouping, Matching, Node, Selector, SubqueryTimes,
+};
 use super::functions::{self, Civil, Window};
 use super::{
     gomath, is_stale, EvalError, Labels, Matcher, Queryable, Sample, Series, Value, LOOKBACK_MS,
@@ -45,6 +47,16 @@ pub fn eval(
         now: at_ms,
         src,
         default_step,
+        range_start: at_ms,
+        at_base: AtBase {
+            eval_time: at_ms,
+            path: SubqueryTimes::default(),
+        },
+        bounds: if node.has_at() {
+            node.query_bounds(at_ms)
+        } else {
+            None
+        },
     };
     match cx.eval(node, at_ms)? {
         Val::Scalar(v) => Ok(Value::Scalar(v)),
@@ -67,12 +79,36 @@ pub fn eval(
     }
 }
 
+#[derive(Clone, Copy)]
 struct Cx<'a> {
     /// The query's evaluation time (`@ start()`/`@ end()`).
     now: i64,
     src: &'a dyn Queryable,
     /// The step of a subquery written without one.
     default_step: i64,
+    /// The first step of the range being evaluated (2.42's `ev.startTimestamp`): `now` at the
+    /// top, a subquery's first step inside it. Step-invariant subtrees are evaluated there.
+    range_start: i64,
+    /// How 2.42 last turned `@` into offsets for the nodes below (`setOffsetForAtModifier`).
+    at_base: AtBase,
+    /// With `@` anywhere, 2.42's `findMinMaxTime` range: the querier's data ends there, which
+    /// shows when an `@` window has moved outside its own range (see `AtBase`).
+    bounds: Option<(i64, i64)>,
+}
+
+/// Prometheus 2.42 evaluates `@` as an offset from an evaluation time: the query's, and again
+/// each subquery's first step when that differs from its parent's, minus what the
+/// subqueries in between shift (`setOffsetForAtModifier`). A window read at another step than
+/// the one the offset was set for moves with it: `predict_linear(x[5m] @ 600, 60)` in a
+/// subquery reads a window that slides with the steps, `idelta(x[5m] @ start())[2m:1m]
+/// offset -2m` one shifted by the offset. blackwatch reproduces this bookkeeping, so such
+/// expressions give promtool's results.
+#[derive(Clone, Copy)]
+struct AtBase {
+    /// The evaluation time the offsets were set for.
+    eval_time: i64,
+    /// The subqueries between that point and the node (2.42's `subqueryTimes(path)`).
+    path: SubqueryTimes,
 }
 
 fn type_error(want: &str) -> EvalError {
@@ -173,11 +209,48 @@ impl Cx<'_> {
         }
     }
 
+    /// When a child 2.42 wraps as step-invariant (`wrap`) is evaluated: once, at the first
+    /// step of the range; otherwise at the step itself.
+    fn wrapped(&self, wrap: bool, t: i64) -> i64 {
+        if wrap {
+            self.range_start
+        } else {
+            t
+        }
+    }
+
+    /// The effective offset 2.42 reads a selector or subquery with (`getOffset`): its own,
+    /// and with `@` the distance from the evaluation time the offsets were set for to the
+    /// `@` time, less what the subqueries in between shift.
+    fn offset(&self, at: At, offset: i64) -> i64 {
+        let at = match at {
+            At::None => return offset,
+            At::Time(ms) => ms,
+            At::Eval => self.now,
+        };
+        let AtBase { eval_time, path } = self.at_base;
+        let mut shift = path.offset;
+        if let Some(ts) = path.at {
+            shift = shift.saturating_add(eval_time.saturating_sub(ts));
+        }
+        offset
+            .saturating_add(eval_time.saturating_sub(at))
+            .saturating_sub(shift)
+    }
+
+    /// `[start, end]` limited to what the querier holds (with `@` in the query).
+    fn clip(&self, start: i64, end: i64) -> (i64, i64) {
+        match self.bounds {
+            Some((lo, hi)) => (start.max(lo), end.min(hi)),
+            None => (start, end),
+        }
+    }
+
     /// An instant selector at `t`. At the query's own time the source says what is current
     /// (see `Queryable::latest`); at any other time (offset, `@`, subquery steps) the latest
     /// sample within the 5m lookback, unless it is a stale marker.
     fn instant(&self, sel: &Selector, t: i64) -> Vec<Sample> {
-        let at = self.anchor(sel.at, t).saturating_sub(sel.offset);
+        let at = t.saturating_sub(self.offset(sel.at, sel.offset));
         let mut out = if at == self.now {
             self.src.latest(&sel.matchers, at)
         } else {
@@ -193,9 +266,10 @@ impl Cx<'_> {
     /// The latest non-stale sample of each series within `[at − 5m, at]`, with its time.
     fn lookback(&self, matchers: &[Matcher], at: i64) -> Vec<(Sample, i64)> {
         let start = at.saturating_sub(LOOKBACK_MS);
+        let (lo, hi) = self.clip(start, at);
         let mut out: Vec<(Sample, i64)> = self
             .src
-            .select(matchers, start, at)
+            .select(matchers, lo, hi)
             .into_iter()
             .filter_map(|s| {
                 let &(ts, v) = s
@@ -220,7 +294,7 @@ impl Cx<'_> {
     fn ranged(&self, node: &Node, t: i64) -> Result<Ranged, EvalError> {
         match node {
             Node::Matrix(sel, range) => {
-                let end = self.anchor(sel.at, t).saturating_sub(sel.offset);
+                let end = t.saturating_sub(self.offset(sel.at, sel.offset));
                 Ok(Ranged {
                     series: self.range(&sel.matchers, end, *range),
                     end,
@@ -234,20 +308,55 @@ impl Cx<'_> {
                 offset,
                 at,
             } => {
-                let end = self.anchor(*at, t).saturating_sub(*offset);
+                let effective = self.offset(*at, *offset);
+                let end = t.saturating_sub(effective);
                 let step = match step {
                     Some(s) if *s > 0 => *s,
                     _ => self.default_step,
                 };
                 // 2.42: the first multiple of the step at or after end − range.
-                let from = end.saturating_sub(*range);
-                let mut ts = step.saturating_mul(from / step);
-                if ts < from {
-                    ts = ts.saturating_add(step);
-                }
+                let align = |from: i64| {
+                    let ts = step.saturating_mul(from / step);
+                    if ts < from {
+                        ts.saturating_add(step)
+                    } else {
+                        ts
+                    }
+                };
+                // 2.42 evaluates the subquery once over its parent's whole range: from the
+                // step aligned after the parent's first step, less offset and range. Its `@`
+                // offsets are set again from there when that differs from the parent's.
+                let first = align(
+                    self.range_start
+                        .saturating_sub(effective)
+                        .saturating_sub(*range),
+                );
+                let at_time = match at {
+                    At::None => None,
+                    At::Time(ms) => Some(*ms),
+                    At::Eval => Some(self.now),
+                };
+                let at_base = if first != self.range_start {
+                    AtBase {
+                        eval_time: first,
+                        path: SubqueryTimes::default(),
+                    }
+                } else {
+                    AtBase {
+                        path: self.at_base.path.enter(*offset, *range, at_time),
+                        ..self.at_base
+                    }
+                };
+                let inner = Cx {
+                    range_start: first,
+                    at_base,
+                    ..*self
+                };
+                let invariant = expr.step_invariant();
+                let mut ts = align(end.saturating_sub(*range));
                 let mut by_labels: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
                 while ts <= end {
-                    for s in self.vector(expr, ts)? {
+                    for s in inner.vector(expr, inner.wrapped(invariant, ts))? {
                         by_labels.entry(s.labels).or_default().push((ts, s.value));
                     }
                     match ts.checked_add(step) {
@@ -272,9 +381,10 @@ impl Cx<'_> {
     /// left out; series without points are dropped.
     fn range(&self, matchers: &[Matcher], end: i64, range: i64) -> Vec<Series> {
         let start = end.saturating_sub(range);
+        let (lo, hi) = self.clip(start, end);
         let mut out: Vec<Series> = self
             .src
-            .select(matchers, start, end)
+            .select(matchers, lo, hi)
             .into_iter()
             .filter_map(|mut s| {
                 s.points
@@ -295,8 +405,14 @@ impl Cx<'_> {
         matching: &Matching,
         t: i64,
     ) -> Result<Val, EvalError> {
-        let l = self.eval(lhs, t)?;
-        let r = self.eval(rhs, t)?;
+        let (lt, rt) = if t == self.range_start {
+            (t, t)
+        } else {
+            let (li, ri) = (lhs.step_invariant(), rhs.step_invariant());
+            (self.wrapped(li && !ri, t), self.wrapped(ri && !li, t))
+        };
+        let l = self.eval(lhs, lt)?;
+        let r = self.eval(rhs, rt)?;
         match (l, r) {
             (Val::Scalar(a), Val::Scalar(b)) => {
                 let (v, keep) = elem(op, a, b);
@@ -329,19 +445,29 @@ impl Cx<'_> {
     /// Prometheus' `functions.go`, kept in one place so every function is visible).
     fn call(&self, func: &Func, args: &[Node], t: i64) -> Result<Val, EvalError> {
         let arg = |i: usize| args.get(i).ok_or_else(|| type_error("function argument"));
+        // When argument `i` is evaluated: 2.42 wraps a step-invariant argument of a call that
+        // is not step-invariant, and evaluates it at the range's first step.
+        let at = |i: usize| {
+            if t == self.range_start {
+                return t;
+            }
+            let wrap = args.get(i).is_some_and(Node::step_invariant)
+                && !super::check::call_step_invariant(func, args);
+            self.wrapped(wrap, t)
+        };
         Ok(match func {
             Func::Time => Val::Scalar(t as f64 / 1000.0),
             Func::Pi => Val::Scalar(std::f64::consts::PI),
             Func::Vector => Val::Vector(vec![Sample {
                 labels: Labels::default(),
-                value: self.scalar(arg(0)?, t)?,
+                value: self.scalar(arg(0)?, at(0))?,
             }]),
             Func::Scalar => {
-                let v = self.vector(arg(0)?, t)?;
+                let v = self.vector(arg(0)?, at(0))?;
                 Val::Scalar(if v.len() == 1 { v[0].value } else { f64::NAN })
             }
             Func::Absent(labels) => {
-                let v = self.vector(arg(0)?, t)?;
+                let v = self.vector(arg(0)?, at(0))?;
                 Val::Vector(if v.is_empty() {
                     vec![Sample {
                         labels: labels.clone(),
@@ -362,11 +488,11 @@ impl Cx<'_> {
                     Vec::new()
                 })
             }
-            Func::Math(f) => unique(map_drop_name(self.vector(arg(0)?, t)?, f))?,
+            Func::Math(f) => unique(map_drop_name(self.vector(arg(0)?, at(0))?, f))?,
             Func::Round => {
-                let v = self.vector(arg(0)?, t)?;
+                let v = self.vector(arg(0)?, at(0))?;
                 let to_nearest = match args.get(1) {
-                    Some(a) => self.scalar(a, t)?,
+                    Some(a) => self.scalar(a, at(1))?,
                     None => 1.0,
                 };
                 // Prometheus: the inverse first, so round(x, 0.1) divides by 10 exactly.
@@ -374,19 +500,19 @@ impl Cx<'_> {
                 unique(map_drop_name(v, |x| (x * inverse + 0.5).floor() / inverse))?
             }
             Func::ClampMin => {
-                let v = self.vector(arg(0)?, t)?;
-                let min = self.scalar(arg(1)?, t)?;
+                let v = self.vector(arg(0)?, at(0))?;
+                let min = self.scalar(arg(1)?, at(1))?;
                 unique(map_drop_name(v, |x| gomath::max(min, x)))?
             }
             Func::ClampMax => {
-                let v = self.vector(arg(0)?, t)?;
-                let max = self.scalar(arg(1)?, t)?;
+                let v = self.vector(arg(0)?, at(0))?;
+                let max = self.scalar(arg(1)?, at(1))?;
                 unique(map_drop_name(v, |x| gomath::min(max, x)))?
             }
             Func::Clamp => {
-                let v = self.vector(arg(0)?, t)?;
-                let min = self.scalar(arg(1)?, t)?;
-                let max = self.scalar(arg(2)?, t)?;
+                let v = self.vector(arg(0)?, at(0))?;
+                let min = self.scalar(arg(1)?, at(1))?;
+                let max = self.scalar(arg(2)?, at(2))?;
                 if max < min {
                     Val::Vector(Vec::new())
                 } else {
@@ -400,7 +526,7 @@ impl Cx<'_> {
                     value: f(&Civil::from_unix(t / 1000)),
                 }]),
                 Some(a) => {
-                    let v = self.vector(a, t)?;
+                    let v = self.vector(a, at(0))?;
                     unique(map_drop_name(v, |x| {
                         f(&Civil::from_unix(gomath::float_to_int64(x)))
                     }))?
@@ -420,20 +546,20 @@ impl Cx<'_> {
                             })
                             .collect()
                     }
-                    _ => map_drop_name(self.vector(a, t)?, |_| t as f64 / 1000.0),
+                    _ => map_drop_name(self.vector(a, at(0))?, |_| t as f64 / 1000.0),
                 };
                 unique(out)?
             }
             Func::Sort | Func::SortDesc => {
-                let mut v = self.vector(arg(0)?, t)?;
+                let mut v = self.vector(arg(0)?, at(0))?;
                 let desc = matches!(func, Func::SortDesc);
                 v.sort_by(|a, b| a.labels.cmp(&b.labels));
                 v.sort_by(|a, b| sort_order(a.value, b.value, desc));
                 Val::Vector(v)
             }
             Func::HistogramQuantile => {
-                let q = self.scalar(arg(0)?, t)?;
-                let v = self.vector(arg(1)?, t)?;
+                let q = self.scalar(arg(0)?, at(0))?;
+                let v = self.vector(arg(1)?, at(1))?;
                 unique(histogram_quantile(q, v))?
             }
             Func::LabelReplace {
@@ -442,7 +568,7 @@ impl Cx<'_> {
                 src,
                 regex,
             } => {
-                let v = self.vector(arg(0)?, t)?;
+                let v = self.vector(arg(0)?, at(0))?;
                 let out = v
                     .into_iter()
                     .map(|mut s| {
@@ -458,7 +584,7 @@ impl Cx<'_> {
                 unique(out)?
             }
             Func::LabelJoin { dst, sep, srcs } => {
-                let v = self.vector(arg(0)?, t)?;
+                let v = self.vector(arg(0)?, at(0))?;
                 let out = v
                     .into_iter()
                     .map(|mut s| {
@@ -479,7 +605,7 @@ impl Cx<'_> {
                 let mut scalars = Vec::new();
                 for (i, a) in args.iter().enumerate() {
                     if i != mi {
-                        scalars.push(self.scalar(a, t)?);
+                        scalars.push(self.scalar(a, at(i))?);
                     }
                 }
                 let keep_name = *f == super::check::RangeFn::Last;
@@ -510,7 +636,6 @@ impl Cx<'_> {
     }
 }
 
-/// Ascending with NaN last (`sort`), or descending with NaN last (`sort_desc`).
 /// The members `topk` (`desc`) or `bottomk` keeps, picked exactly as Prometheus 2.42's
 /// aggregation does with Go's `container/heap`: the worst kept member sits on top and is
 /// popped for a better one, so which of several equal values survive depends on the heap's
@@ -579,6 +704,7 @@ fn go_heap_select(members: Vec<Sample>, k: usize, desc: bool) -> Vec<Sample> {
     heap
 }
 
+/// Ascending with NaN last (`sort`), or descending with NaN last (`sort_desc`).
 fn sort_order(a: f64, b: f64, desc: bool) -> std::cmp::Ordering {
     use std::cmp::Ordering;
     match (a.is_nan(), b.is_nan()) {

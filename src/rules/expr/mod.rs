@@ -9,8 +9,9 @@
 //!
 //! The language: Prometheus 2.42's PromQL over float samples. Number and string literals;
 //! instant and range selectors with `=`, `!=`, `=~`, `!~` (regexes fully anchored),
-//! `offset` (negative too) and `@` (`start()`/`end()` are the evaluation time); subqueries
-//! with 2.42's step alignment; unary minus; `+ - * / % ^ atan2`; comparisons with and
+//! `offset` (negative too) and `@` (`start()`/`end()` are the evaluation time; inside
+//! subqueries with 2.42's offset bookkeeping, step-invariant evaluation and query time range);
+//! subqueries with 2.42's step alignment; unary minus; `+ - * / % ^ atan2`; comparisons with and
 //! without `bool`; `and`/`or`/`unless`; vector matching with `on`/`ignoring` and
 //! `group_left`/`group_right`; every aggregation with `by`/`without` and its parameter; the
 //! functions listed in `FUNCTIONS`. Refused at load, naming the construct: the native
