@@ -13,6 +13,7 @@ mod conformance_icmp; // the icmp prober side by side with the real blackbox_exp
 mod conformance_tcp; // the tcp prober side by side with the real blackbox_exporter
 mod dns;
 mod edge; // edge-case YAML files: the real blackbox_exporter, amtool and promtool give the verdicts // the dns prober vs an in-process DNS server (UDP, TCP, DoT) and dnsmasq
+mod example; // upstream's example.yml: loads unchanged, every module probes a loopback peer
 mod fuzz; // time-bounded proptest runs of the fuzz targets in fuzz/targets.rs
 mod grpc; // the grpc prober vs grpcio health servers, side by side with the real blackbox_exporter
 mod handler; // the HTTP surface: /probe, /logs, /, /-/healthy, /-/ready, /-/reload, /metrics
