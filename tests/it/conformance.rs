@@ -47,8 +47,8 @@ use tokio::io::AsyncWriteExt;
 use crate::support::certs::write_temp_file;
 use crate::support::http::large_body;
 use crate::support::{
-    handlers, self_signed_localhost, Encoding, HttpServer, OlderRootChain, TestCa, TestRequest,
-    TestResponse, TlsOptions,
+    handlers, self_signed_localhost, Encoding, HttpServer, LeafSpec, OlderRootChain, TestCa,
+    TestRequest, TestResponse, TlsOptions, Validity,
 };
 use compare::{Deliberate, Difference, Outcome, Suite};
 use daemons::Daemon;
@@ -356,6 +356,20 @@ fn scenarios() -> (Vec<Scenario>, Fixtures) {
         &ca.expired_localhost(),
         body_handler.clone(),
     ));
+    let not_yet_valid = Arc::new(HttpServer::tls(
+        &ca.issue(&LeafSpec::localhost().with_validity(Validity::not_yet_valid())),
+        body_handler.clone(),
+    ));
+    // A leaf issued by an intermediate CA, served with the intermediate; the root in ca_file.
+    let intermediate = ca.intermediate("conformance intermediate", Validity::default());
+    let via_intermediate = Arc::new(HttpServer::tls(
+        &intermediate.localhost(),
+        body_handler.clone(),
+    ));
+    let rsa = Arc::new(HttpServer::tls(
+        &ca.issue(&LeafSpec::localhost().rsa()),
+        body_handler.clone(),
+    ));
     let no_ip_san = Arc::new(HttpServer::tls(
         &ca.localhost_without_ip(),
         body_handler.clone(),
@@ -565,6 +579,21 @@ fn scenarios() -> (Vec<Scenario>, Fixtures) {
         Scenario::new("https_expired_insecure", expired.localhost_url("/"), true)
             .http(insecure)
             .server(&expired),
+        Scenario::new("https_not_yet_valid_fails", not_yet_valid.localhost_url("/"), false)
+            .http(&ca_tls)
+            .server(&not_yet_valid),
+        Scenario::new("https_intermediate_chain", via_intermediate.localhost_url("/"), true)
+            .http(&ca_tls)
+            .server(&via_intermediate),
+        Scenario::new("https_intermediate_wrong_host", via_intermediate.localhost_url("/"), false)
+            .http(&ca_tls_with("  server_name: other.test\n"))
+            .server(&via_intermediate),
+        Scenario::new("https_rsa_leaf", rsa.localhost_url("/"), true)
+            .http(&ca_tls)
+            .server(&rsa),
+        Scenario::new("https_rsa_leaf_ip_san", rsa.url("/"), true)
+            .http(&ca_tls)
+            .server(&rsa),
         Scenario::new("https_older_root_chain", older_server.localhost_url("/"), true)
             .http(&format!(
                 "tls_config:\n  ca_file: {}\n",

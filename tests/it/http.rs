@@ -1057,6 +1057,7 @@ async fn leaf_certificate_info_and_tls_version() {
         ip_addrs: vec![IpAddr::V4(Ipv4Addr::LOCALHOST)],
         validity: Validity::default(),
         ca: false,
+        rsa: false,
     };
     let cert = ca.issue(&spec);
     let tls = format!("tls_config:\n  ca_file: {}", yaml_path(&ca_file));

@@ -230,6 +230,8 @@ pub struct LeafSpec {
     /// `basicConstraints CA:TRUE` with `keyCertSign`, as `openssl req -x509` makes a
     /// self-signed certificate by default.
     pub ca: bool,
+    /// An RSA 2048 key (from the `openssl` command) instead of ECDSA P-256.
+    pub rsa: bool,
 }
 
 impl LeafSpec {
@@ -241,6 +243,7 @@ impl LeafSpec {
             ip_addrs: vec![IpAddr::V4(Ipv4Addr::LOCALHOST)],
             validity: Validity::default(),
             ca: false,
+            rsa: false,
         }
     }
 
@@ -252,6 +255,7 @@ impl LeafSpec {
             ip_addrs: Vec::new(),
             validity: Validity::default(),
             ca: false,
+            rsa: false,
         }
     }
 
@@ -259,6 +263,33 @@ impl LeafSpec {
     pub fn ca_true(mut self) -> Self {
         self.ca = true;
         self
+    }
+
+    /// Gives the certificate an RSA key (see [`Self::rsa`]).
+    pub fn rsa(mut self) -> Self {
+        self.rsa = true;
+        self
+    }
+
+    /// The key pair for a certificate of this spec.
+    fn key(&self) -> KeyPair {
+        if !self.rsa {
+            return generate_key();
+        }
+        // ring cannot generate RSA keys; openssl can, and rcgen signs with them.
+        let out = std::process::Command::new("openssl")
+            .args([
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:2048",
+            ])
+            .output()
+            .expect("running openssl genpkey (is openssl installed?)");
+        assert!(out.status.success(), "openssl genpkey failed");
+        let pem = String::from_utf8(out.stdout).expect("openssl writes PEM");
+        KeyPair::from_pem(&pem).expect("loading the RSA key")
     }
 
     /// Drops all IP SANs (so connecting to `127.0.0.1` fails hostname verification).
@@ -437,7 +468,7 @@ impl TestCa {
 
     /// Issues an end-entity certificate.
     pub fn issue(&self, spec: &LeafSpec) -> ServerCert {
-        let key = generate_key();
+        let key = spec.key();
         let cert = spec
             .params()
             .signed_by(&key, &self.issuer)
@@ -484,7 +515,7 @@ pub fn self_signed_localhost() -> ServerCert {
 
 /// A self-signed end-entity certificate for an arbitrary spec.
 pub fn self_signed(spec: &LeafSpec) -> ServerCert {
-    let key = generate_key();
+    let key = spec.key();
     let cert = spec
         .params()
         .self_signed(&key)
