@@ -333,9 +333,12 @@ fn probe_runner(state: Weak<Shared>) -> Runner {
             if let Some(shared) = shared {
                 shared.count_probe(&s.job.module, s.module.prober.name(), success, &cx);
             }
+            let failure =
+                (!success).then(|| cx.log.first_error().unwrap_or("Probe failed").to_string());
             RunResult {
                 registry: cx.registry,
                 timestamp_ms,
+                failure,
             }
         })
     })

@@ -50,6 +50,9 @@ pub struct ProbeLog {
     tail_bytes: usize,
     dropped_lines: u64,
     dropped_bytes: u64,
+    /// The first error-level line's message and `err` value, kept whatever `min` is: why
+    /// a failed probe failed, in words, for uptime history and incident lists.
+    first_error: Option<String>,
 }
 
 impl ProbeLog {
@@ -63,7 +66,15 @@ impl ProbeLog {
             tail_bytes: 0,
             dropped_lines: 0,
             dropped_bytes: 0,
+            first_error: None,
         }
+    }
+
+    /// Why the probe failed: the first error logged (`msg: err` when the line carries an
+    /// `err` value), e.g. `Invalid HTTP response status code: wanted 2xx`. `None` when no
+    /// error was logged.
+    pub fn first_error(&self) -> Option<&str> {
+        self.first_error.as_deref()
     }
 
     pub fn debug(&mut self, msg: &str, kv: &[(&str, &str)]) {
@@ -81,6 +92,13 @@ impl ProbeLog {
 
     fn log(&mut self, level: Level, msg: &str, kv: &[(&str, &str)]) {
         tracing::debug!(module = %self.module, target = %self.target, level = level.as_str(), kv = ?kv, "{msg}");
+        if level == Level::Error && self.first_error.is_none() {
+            let reason = match kv.iter().find(|(k, _)| *k == "err") {
+                Some((_, err)) => format!("{msg}: {err}"),
+                None => msg.to_string(),
+            };
+            self.first_error = Some(truncate(&reason, MAX_VALUE_BYTES).into_owned());
+        }
         if level < self.min {
             return;
         }
@@ -176,6 +194,28 @@ pub fn logfmt_value(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_first_error_is_the_failure_reason_whatever_the_level() {
+        let mut log = ProbeLog::new("http_2xx", "t", Level::Warn);
+        assert_eq!(log.first_error(), None);
+        log.info("Resolving target address", &[]);
+        log.error(
+            "Error for HTTP request",
+            &[("err", "dial tcp 127.0.0.1:1: connect: connection refused")],
+        );
+        log.error("Probe failed", &[("duration_seconds", "0.001")]);
+        assert_eq!(
+            log.first_error(),
+            Some("Error for HTTP request: dial tcp 127.0.0.1:1: connect: connection refused")
+        );
+        let mut quiet = ProbeLog::new("m", "t", Level::Error);
+        quiet.error("Invalid HTTP response status code", &[("status", "503")]);
+        assert_eq!(
+            quiet.first_error(),
+            Some("Invalid HTTP response status code")
+        );
+    }
 
     #[test]
     fn short_logs_are_kept_whole() {

@@ -48,6 +48,44 @@ pub struct RunResult {
     pub registry: Registry,
     /// Wall-clock start of the probe, milliseconds since the epoch.
     pub timestamp_ms: i64,
+    /// Why the probe failed, in words (the first error it logged); `None` when it succeeded.
+    pub failure: Option<String>,
+}
+
+impl RunResult {
+    /// `probe_success` of this run.
+    pub fn success(&self) -> bool {
+        self.registry.get("probe_success") == Some(1.0)
+    }
+
+    /// `probe_duration_seconds` of this run (0 when the runner did not set it).
+    pub fn duration_seconds(&self) -> f64 {
+        self.registry.get("probe_duration_seconds").unwrap_or(0.0)
+    }
+}
+
+/// Something that wants every scheduled result after it is stored (uptime history,
+/// remote write). Called on the probe's task: it must not block; hand the work to a
+/// channel or a batch.
+pub trait ResultSink: Send + Sync {
+    fn scheduled_result(&self, scheduled: &Scheduled, result: &RunResult);
+}
+
+/// The sinks a scheduler hands results to; shared by its loops, so sinks added later
+/// (or on reload) see the next results of running loops too.
+#[derive(Clone, Default)]
+pub struct ResultSinks(Arc<std::sync::RwLock<Vec<Arc<dyn ResultSink>>>>);
+
+impl ResultSinks {
+    pub fn add(&self, sink: Arc<dyn ResultSink>) {
+        crate::base::sync::write(&self.0).push(sink);
+    }
+
+    fn publish(&self, scheduled: &Scheduled, result: &RunResult) {
+        for sink in crate::base::sync::read(&self.0).iter() {
+            sink.scheduled_result(scheduled, result);
+        }
+    }
 }
 
 pub type RunFuture = Pin<Box<dyn Future<Output = RunResult> + Send>>;
@@ -182,6 +220,7 @@ pub struct Scheduler {
     runner: Runner,
     global: Arc<Semaphore>,
     metrics: ScheduleMetrics,
+    sinks: ResultSinks,
     tracker: TaskTracker,
     token: CancellationToken,
 }
@@ -201,9 +240,15 @@ impl Scheduler {
             runner,
             global: Arc::new(Semaphore::new(concurrency.max(1))),
             metrics,
+            sinks: ResultSinks::default(),
             tracker,
             token,
         }
+    }
+
+    /// Where every stored result is also handed (see [`ResultSink`]).
+    pub fn sinks(&self) -> &ResultSinks {
+        &self.sinks
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -378,6 +423,7 @@ impl Scheduler {
                 first,
                 self.runner.clone(),
                 self.store.clone(),
+                self.sinks.clone(),
                 self.global.clone(),
                 job_limit,
                 self.metrics.clone(),
@@ -404,6 +450,7 @@ async fn target_loop(
     first: Instant,
     runner: Runner,
     store: Arc<Store>,
+    sinks: ResultSinks,
     global: Arc<Semaphore>,
     job_limit: Option<Arc<Semaphore>>,
     metrics: ScheduleMetrics,
@@ -455,6 +502,7 @@ async fn target_loop(
         ) {
             return;
         }
+        sinks.publish(&scheduled, &result);
         let (next, skipped) = next_after(planned, interval, Instant::now());
         if skipped > 0 {
             metrics.skipped.get_or_create(&job_label).inc_by(skipped);

@@ -55,6 +55,7 @@ fn fake_runner(calls: Calls, slow: BTreeMap<String, Duration>) -> Runner {
             RunResult {
                 registry,
                 timestamp_ms: 0,
+                failure: None,
             }
         })
     })
@@ -340,4 +341,38 @@ async fn file_targets_are_merged_with_static_ones() {
     s.set_file_targets("web", Vec::new(), now_at(11));
     assert_eq!(s.loop_count(), 1);
     assert_eq!(store.stats().groups, 1);
+}
+
+struct Collect(Mutex<Vec<(String, bool, Option<String>)>>);
+
+impl ResultSink for Collect {
+    fn scheduled_result(&self, scheduled: &Scheduled, result: &RunResult) {
+        if let Ok(mut v) = self.0.lock() {
+            v.push((
+                scheduled.target.target.clone(),
+                result.success(),
+                result.failure.clone(),
+            ));
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_stored_result_reaches_the_sinks() {
+    let calls: Calls = Arc::default();
+    let (s, store, _metrics, _token) = scheduler(fake_runner(calls.clone(), BTreeMap::new()), 10);
+    let sink = Arc::new(Collect(Mutex::new(Vec::new())));
+    s.sinks().add(sink.clone());
+    s.apply(
+        &[job("web", 10, &["a", "b"])],
+        &modules(),
+        now_at(1_000_000),
+    );
+    tokio::time::sleep(Duration::from_secs(25)).await;
+    let seen = sink.0.lock().map(|v| v.clone()).unwrap_or_default();
+    let total = calls.lock().map(|c| c.len()).unwrap_or(0);
+    assert_eq!(seen.len(), total, "one sink call per stored run");
+    assert!(seen.iter().all(|(_, ok, why)| *ok && why.is_none()));
+    assert_eq!(seen.iter().filter(|(t, ..)| t == "a").count() * 2, total);
+    assert_eq!(store.stats().groups, 2);
 }
