@@ -38,6 +38,8 @@ fn external_url(flag: Option<&str>, port: u16) -> String {
 
 /// Runs the daemon until a shutdown signal (or `token` is cancelled by the caller).
 pub async fn run(cli: Cli, config: Config, token: CancellationToken) -> anyhow::Result<()> {
+    // Bad cluster flags stop the start before anything listens.
+    let cluster = cli.cluster.settings().map_err(|e| anyhow::anyhow!("{e}"))?;
     // A bad web config stops the start (exit 1) with file:line:col; later changes are
     // re-read by the server, which keeps the old one if the new one is bad.
     let web = match &cli.web_config_file {
@@ -73,8 +75,11 @@ pub async fn run(cli: Cli, config: Config, token: CancellationToken) -> anyhow::
         history_limit: cli.history_limit,
     };
     let grace = settings.shutdown_grace;
-    let daemon = Daemon::build(config, settings, token.clone())
-        .context("loading the alerting state from --storage.path")?;
+    let daemon = match cluster {
+        Some(c) => Daemon::build_clustered(config, settings, c, token.clone()).await?,
+        None => Daemon::build(config, settings, token.clone())
+            .context("loading the alerting state from --storage.path")?,
+    };
     let jobs = daemon.state().config().jobs.len();
     if jobs > 0 {
         tracing::info!(message = "Scheduled probing started", jobs);

@@ -105,6 +105,128 @@ pub struct Cli {
     /// Seconds in-flight probes get to finish after SIGTERM.
     #[arg(long = "shutdown.grace-period", default_value_t = 30.0)]
     pub shutdown_grace: f64,
+
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// Alertmanager's `--cluster.*` flags. Clustering is on when `--cluster.peer` or
+/// `--cluster.listen-address` is given (an empty listen address turns it off).
+#[derive(Debug, Clone, Args)]
+pub struct ClusterArgs {
+    /// Listen address for cluster gossip (UDP). Default 0.0.0.0:9094 once clustering is on;
+    /// an empty string disables HA mode.
+    #[arg(
+        long = "cluster.listen-address",
+        id = "cluster_listen_address",
+        value_name = "ADDR"
+    )]
+    pub listen_address: Option<String>,
+
+    /// Explicit address to advertise in the cluster.
+    #[arg(
+        long = "cluster.advertise-address",
+        id = "cluster_advertise_address",
+        value_name = "ADDR"
+    )]
+    pub advertise_address: Option<String>,
+
+    /// Initial peers, host:port (may be repeated; a name resolving to several addresses,
+    /// such as a headless Service, counts as all of them).
+    #[arg(long = "cluster.peer", id = "cluster_peer", value_name = "PEER")]
+    pub peers: Vec<String>,
+
+    /// Time to wait between peers to send notifications: a replica ranked n for a group
+    /// waits n × this before notifying.
+    #[arg(long = "cluster.peer-timeout", default_value = "15s", value_parser = crate::base::units::parse_go_duration)]
+    pub peer_timeout: std::time::Duration,
+
+    /// Interval between sending gossip messages.
+    #[arg(long = "cluster.gossip-interval", default_value = "200ms", value_parser = crate::base::units::parse_go_duration)]
+    pub gossip_interval: std::time::Duration,
+
+    /// Interval for full state syncs in Alertmanager. Accepted for compatibility: every
+    /// gossip round reconciles state here (scuttlebutt), so it sets only the default of
+    /// --cluster.settle-timeout.
+    #[arg(long = "cluster.pushpull-interval", default_value = "1m", value_parser = crate::base::units::parse_go_duration)]
+    pub pushpull_interval: std::time::Duration,
+
+    /// Maximum time to wait for cluster connections to settle before evaluating
+    /// notifications (default: --cluster.pushpull-interval).
+    #[arg(long = "cluster.settle-timeout", value_parser = crate::base::units::parse_go_duration)]
+    pub settle_timeout: Option<std::time::Duration>,
+
+    /// How long a failed peer (and the state it published) is remembered.
+    #[arg(long = "cluster.reconnect-timeout", default_value = "6h", value_parser = crate::base::units::parse_go_duration)]
+    pub reconnect_timeout: std::time::Duration,
+
+    /// Accepted for compatibility with Alertmanager; failure detection here is adaptive
+    /// (phi accrual over the gossip heartbeats), without probes.
+    #[arg(long = "cluster.probe-timeout", default_value = "500ms", value_parser = crate::base::units::parse_go_duration)]
+    pub probe_timeout: std::time::Duration,
+
+    /// Accepted for compatibility with Alertmanager (see --cluster.probe-timeout).
+    #[arg(long = "cluster.probe-interval", default_value = "1s", value_parser = crate::base::units::parse_go_duration)]
+    pub probe_interval: std::time::Duration,
+
+    /// Accepted for compatibility with Alertmanager: failed peers are gossiped with until
+    /// --cluster.reconnect-timeout without a separate reconnect loop.
+    #[arg(long = "cluster.reconnect-interval", default_value = "10s", value_parser = crate::base::units::parse_go_duration)]
+    pub reconnect_interval: std::time::Duration,
+
+    /// Accepted for compatibility with Alertmanager: gossip uses no stream connections.
+    #[arg(long = "cluster.tcp-timeout", default_value = "10s", value_parser = crate::base::units::parse_go_duration)]
+    pub tcp_timeout: std::time::Duration,
+
+    /// Mutual TLS for gossip, Alertmanager's format.
+    #[arg(long = "cluster.tls-config", value_name = "FILE")]
+    pub tls_config: Option<PathBuf>,
+}
+
+impl ClusterArgs {
+    /// The validated settings, or `None` when clustering is off.
+    pub fn settings(&self) -> Result<Option<crate::cluster::ClusterSettings>, String> {
+        let listen = match (&self.listen_address, self.peers.is_empty()) {
+            (None, true) => return Ok(None),
+            (Some(l), _) if l.is_empty() => return Ok(None),
+            (Some(l), _) => l.clone(),
+            (None, false) => format!("0.0.0.0:{}", crate::cluster::DEFAULT_PORT),
+        };
+        let listen = parse_addr("--cluster.listen-address", &listen)?;
+        let advertise = match &self.advertise_address {
+            Some(a) if !a.is_empty() => Some(parse_addr("--cluster.advertise-address", a)?),
+            _ => None,
+        };
+        for p in &self.peers {
+            if crate::base::go::split_host_port(p).is_err() {
+                return Err(format!("--cluster.peer {p:?}: want host:port"));
+            }
+        }
+        if self.gossip_interval.is_zero() {
+            return Err("--cluster.gossip-interval must be positive".to_string());
+        }
+        Ok(Some(crate::cluster::ClusterSettings {
+            listen,
+            advertise,
+            peers: self.peers.clone(),
+            peer_timeout: self.peer_timeout,
+            gossip_interval: self.gossip_interval,
+            settle_timeout: self.settle_timeout.unwrap_or(self.pushpull_interval),
+            reconnect_timeout: self.reconnect_timeout,
+            tls_config: self.tls_config.clone(),
+        }))
+    }
+}
+
+/// `host:port` with an IP host (or Go's `:port` for all interfaces).
+fn parse_addr(flag: &str, s: &str) -> Result<std::net::SocketAddr, String> {
+    let normalized = match s.strip_prefix(':') {
+        Some(port) => format!("0.0.0.0:{port}"),
+        None => s.to_string(),
+    };
+    normalized
+        .parse()
+        .map_err(|_| format!("{flag} {s:?}: want ip:port"))
 }
 
 /// The subcommands. Without one, `blackwatch` runs the daemon.

@@ -13,9 +13,19 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::alert::persist::PersistError;
+use crate::cluster::{Cluster, ClusterError, ClusterSettings};
 use crate::config::Config;
 use crate::server::{self, ServerError, ServerOptions};
 use crate::state::{Settings, Shared};
+
+/// Why a daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("loading the alerting state from --storage.path: {0}")]
+    Persist(#[from] PersistError),
+    #[error("joining the cluster: {0}")]
+    Cluster(#[from] ClusterError),
+}
 
 /// A running daemon: its shared state and the tasks working for it.
 pub struct Daemon {
@@ -33,7 +43,31 @@ impl Daemon {
         shutdown: CancellationToken,
     ) -> Result<Self, PersistError> {
         let tasks = TaskTracker::new();
-        let state = Shared::start(config, settings, tasks.clone(), shutdown.clone())?;
+        let state = Shared::start(config, settings, None, tasks.clone(), shutdown.clone())?;
+        Ok(Self {
+            state,
+            tasks,
+            shutdown,
+        })
+    }
+
+    /// As [`Daemon::build`], as one replica of a cluster: joins it first (binding the
+    /// gossip socket), so the alert pipeline waits for gossip to settle before notifying.
+    pub async fn build_clustered(
+        config: Config,
+        settings: Settings,
+        cluster: ClusterSettings,
+        shutdown: CancellationToken,
+    ) -> Result<Self, BuildError> {
+        let tasks = TaskTracker::new();
+        let cluster = Cluster::start(cluster, &tasks, shutdown.clone()).await?;
+        let state = Shared::start(
+            config,
+            settings,
+            Some(cluster),
+            tasks.clone(),
+            shutdown.clone(),
+        )?;
         Ok(Self {
             state,
             tasks,

@@ -10,6 +10,8 @@
 //! - `rules`: rule files, the PromQL subset (`rules::expr`), the alert state machine.
 //! - `alert`: Alertmanager's pipeline: store, routing, grouping, inhibition, silences, nflog,
 //!   notifiers.
+//! - `cluster`: high availability: gossip (chitchat), replicated silences and notification
+//!   log, which replica notifies for which group.
 //! - `template`: Go text/template for rule annotations and notification templates.
 //! - `labels`: label sets, fingerprints, Alertmanager matchers.
 //! - `server`: the HTTP surface (`/probe`, `/metrics`, APIs, status page). Takes a bound listener.
@@ -27,6 +29,7 @@ pub mod base;
 pub mod cli;
 pub mod client;
 pub mod clock;
+pub mod cluster;
 pub mod cmd;
 pub mod config;
 pub mod daemon;

@@ -186,6 +186,11 @@ impl Metrics {
         m
     }
 
+    /// Adds the cluster's metrics (when clustering is on).
+    pub fn register_cluster(&mut self, cluster: &crate::cluster::metrics::ClusterMetrics) {
+        cluster.register(&mut self.registry);
+    }
+
     fn read_process_start(&self) {
         if let Some(start) = proc_stat_field(21).and_then(|ticks| {
             let btime = std::fs::read_to_string("/proc/stat")

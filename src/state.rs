@@ -14,6 +14,7 @@ use crate::alert::persist::PersistError;
 use crate::alert::pipeline::Alerting;
 use crate::base::{ConfigError, ConfigErrors};
 use crate::clock::Now;
+use crate::cluster::Cluster;
 use crate::config::{self, Config};
 use crate::history::History;
 use crate::metrics::{Metrics, ModuleLabel, ProbeLabels};
@@ -99,6 +100,8 @@ pub struct Shared {
     tasks: TaskTracker,
     shutdown: CancellationToken,
     reload_lock: tokio::sync::Mutex<()>,
+    /// The cluster this replica belongs to (`None` for a single instance).
+    cluster: Option<Arc<Cluster>>,
 }
 
 impl Shared {
@@ -109,10 +112,14 @@ impl Shared {
     pub(crate) fn start(
         config: Config,
         settings: Settings,
+        cluster: Option<Arc<Cluster>>,
         tasks: TaskTracker,
         shutdown: CancellationToken,
     ) -> Result<Arc<Self>, PersistError> {
-        let metrics = Metrics::new();
+        let mut metrics = Metrics::new();
+        if let Some(c) = &cluster {
+            metrics.register_cluster(&c.metrics);
+        }
         metrics.config_last_reload_successful.set(1);
         metrics
             .config_last_reload_success_timestamp_seconds
@@ -123,6 +130,7 @@ impl Shared {
                 cfg.clone(),
                 &settings,
                 &metrics,
+                cluster.as_ref(),
                 &tasks,
                 &shutdown,
             )?),
@@ -157,6 +165,7 @@ impl Shared {
                 tasks,
                 shutdown,
                 reload_lock: tokio::sync::Mutex::new(()),
+                cluster,
             }
         });
         shared.apply_rules(&config);
@@ -243,6 +252,11 @@ impl Shared {
         self.rules.apply(&config.rules);
     }
 
+    /// The cluster this replica belongs to, if clustering is on.
+    pub fn cluster(&self) -> Option<&Arc<Cluster>> {
+        self.cluster.as_ref()
+    }
+
     /// The alert pipeline, if alerting is configured: the [`crate::alert::AlertSink`] for
     /// the rule engine, and what `/api/v2` serves.
     pub fn alerting(&self) -> Option<Arc<Alerting>> {
@@ -261,6 +275,7 @@ impl Shared {
                     cfg,
                     &self.settings,
                     &self.metrics,
+                    self.cluster.as_ref(),
                     &self.tasks,
                     &self.shutdown,
                 )?)
@@ -299,6 +314,7 @@ fn start_alerting(
     cfg: Arc<crate::alert::config::AlertingConfig>,
     settings: &Settings,
     metrics: &Metrics,
+    cluster: Option<&Arc<Cluster>>,
     tasks: &TaskTracker,
     shutdown: &CancellationToken,
 ) -> Result<Arc<Alerting>, PersistError> {
@@ -311,6 +327,10 @@ fn start_alerting(
     options.max_silences = settings.max_silences;
     options.max_silence_size_bytes = settings.max_silence_size_bytes;
     let alerting = Alerting::new(cfg, options, metrics.alert.clone())?;
+    // Joined before the driver runs, so no flush goes out before gossip settles.
+    if let Some(c) = cluster {
+        c.attach(&alerting, tasks);
+    }
     tasks.spawn(alerting.clone().run(shutdown.clone()));
     Ok(alerting)
 }

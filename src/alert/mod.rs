@@ -9,6 +9,7 @@ pub mod dispatch;
 pub mod metrics;
 pub mod nflog;
 pub mod notify;
+pub mod peer;
 pub mod persist;
 pub mod pipeline;
 pub mod retry;

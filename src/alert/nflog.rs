@@ -81,6 +81,23 @@ impl NotificationLog {
         self.version += 1;
     }
 
+    /// Takes an entry another replica gossiped (upstream's `nflog.Log.Merge`): kept when
+    /// this replica has none for `key` or an older one, and it has not expired at `now`.
+    /// `true` if anything changed.
+    pub fn merge(&mut self, key: String, entry: Entry, now: SystemTime) -> bool {
+        if entry.expires_at <= now {
+            return false;
+        }
+        if let Some(known) = self.entries.get(&key) {
+            if known.timestamp >= entry.timestamp {
+                return false;
+            }
+        }
+        self.entries.insert(key, entry);
+        self.version += 1;
+        true
+    }
+
     /// Drops expired entries; returns how many.
     pub fn gc(&mut self, now: SystemTime) -> usize {
         let before = self.entries.len();
@@ -169,6 +186,43 @@ mod tests {
         assert_eq!(log.gc(t(70)), 1);
         assert_eq!(log.gc(t(100)), 1);
         assert!(log.is_empty());
+    }
+
+    #[test]
+    fn merge_keeps_the_latest_send_and_skips_expired_entries() {
+        let mut a = NotificationLog::new(Duration::from_secs(100));
+        a.log(
+            "k".into(),
+            [1].into(),
+            [].into(),
+            Duration::from_secs(30),
+            t(5),
+        );
+        let (key, first) = a.snapshot().remove(0);
+        let mut b = NotificationLog::new(Duration::from_secs(100));
+        assert!(b.merge(key.clone(), first.clone(), t(6)));
+        assert!(
+            !b.merge(key.clone(), first.clone(), t(6)),
+            "the same entry twice"
+        );
+        a.log(
+            "k".into(),
+            [1, 2].into(),
+            [].into(),
+            Duration::from_secs(30),
+            t(10),
+        );
+        let (_, second) = a.snapshot().remove(0);
+        assert!(b.merge(key.clone(), second.clone(), t(11)));
+        assert!(
+            !b.merge(key.clone(), first, t(12)),
+            "an older send never wins"
+        );
+        assert_eq!(b.query("k", t(12)), Some(&second));
+        assert!(
+            !b.merge("gone".into(), second, t(70)),
+            "expired at merge time"
+        );
     }
 
     #[test]

@@ -140,6 +140,8 @@ pub struct Alerting {
     nflog_commit: tokio::sync::Mutex<()>,
     /// Process start, for `/api/v2/status`.
     pub started: SystemTime,
+    /// The cluster this replica belongs to (`None` for a single instance).
+    peer: RwLock<Option<Arc<dyn crate::alert::peer::Peer>>>,
 }
 
 use crate::base::sync::lock;
@@ -193,6 +195,7 @@ impl Alerting {
             persister,
             nflog_commit: tokio::sync::Mutex::new(()),
             started: now.wall,
+            peer: RwLock::new(None),
         });
         me.rebuild_groups(now);
         me.refresh_config_metrics();
@@ -295,6 +298,7 @@ impl Alerting {
 mod driver;
 mod flush;
 mod ingest;
+mod peer;
 mod snapshots;
 
 pub use flush::FlushError;

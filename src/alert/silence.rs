@@ -400,6 +400,29 @@ impl Silences {
             .collect()
     }
 
+    /// Takes a silence another replica gossiped (upstream's `Silences.Merge`): kept if this
+    /// replica does not know its ID or holds an older `updated_at`, unless it has been
+    /// expired for longer than the retention. Limits do not apply: every replica must end
+    /// with the same set. `true` if anything changed.
+    pub fn merge(&mut self, sil: Silence, now: SystemTime) -> bool {
+        if sil.id.is_empty()
+            || sil
+                .ends_at
+                .checked_add(self.retention)
+                .is_some_and(|exp| exp < now)
+        {
+            return false;
+        }
+        if let Some(known) = self.by_id.get(&sil.id) {
+            if known.updated_at >= sil.updated_at {
+                return false;
+            }
+        }
+        self.by_id.insert(sil.id.clone(), sil);
+        self.version += 1;
+        true
+    }
+
     /// Drops silences whose `ends_at + retention` is before `now`; returns how many.
     pub fn gc(&mut self, now: SystemTime) -> usize {
         let before = self.by_id.len();
@@ -438,6 +461,27 @@ mod tests {
     }
 
     use crate::labels::label_set as ls;
+
+    #[test]
+    fn merge_keeps_the_latest_update_of_each_silence() {
+        let mut a = Silences::new(Duration::from_secs(3600));
+        let id = a.set(sil(r#"{job="x"}"#, 0, 600), at(0)).unwrap();
+        let mut b = Silences::new(Duration::from_secs(3600));
+        let theirs = a.get(&id).unwrap().clone();
+        assert!(b.merge(theirs.clone(), at(1)));
+        assert!(!b.merge(theirs.clone(), at(1)), "the same version twice");
+        assert_eq!(b.mutes(&ls(&[("job", "x")]), at(10)), vec![id.clone()]);
+        // Expired on a: b takes the newer version; b's older copy never goes back to a.
+        a.expire(&id, at(20)).unwrap();
+        assert!(b.merge(a.get(&id).unwrap().clone(), at(21)));
+        assert!(b.mutes(&ls(&[("job", "x")]), at(30)).is_empty());
+        assert!(!a.merge(theirs, at(22)));
+        assert_eq!(a.get(&id).unwrap().ends_at, at(20));
+        // Long expired: not taken.
+        let mut old = a.get(&id).unwrap().clone();
+        old.id = "other".into();
+        assert!(!b.merge(old, at(20 + 3601)));
+    }
 
     #[test]
     fn states_at_boundaries() {

@@ -1,5 +1,6 @@
 //! Files: atomic replacement (what every snapshot under `--storage.path` uses) and glob
-//! expansion as Go's `filepath.Glob` (rule files, file_sd files, notification templates).
+//! expansion as Go's `filepath.Glob` (rule files, file_sd files, notification templates), and the
+//! host name.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -72,6 +73,15 @@ pub fn expand(pattern: &Path) -> Vec<PathBuf> {
         return vec![pattern.to_path_buf()];
     }
     glob(pattern)
+}
+
+/// The machine's host name (`/proc/sys/kernel/hostname`, else `/etc/hostname`), or `None`.
+pub fn hostname() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ mod amconfig; // alertmanager.yml validation and routing compared with amtool
 mod cel; // CEL body matching in the http prober: upstream http_test.go CEL cases (0.23 has no CEL)
 mod cli; // the real binary: --config.check, listening on, probes, SIGHUP reload, SIGTERM
 mod client; // receivers' http_config: proxies via tinyproxy (CONNECT, no_proxy), OAuth2 tokens
+mod cluster; // HA: real replicas gossiping on loopback, each notification once, shared silences
 mod config; // every shipped config loads, exact messages for tests/data/bad, unknown keys
 mod conformance; // the http prober side by side with the real blackbox_exporter
 mod conformance_dns; // the dns prober side by side with the real blackbox_exporter

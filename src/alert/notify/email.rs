@@ -203,12 +203,7 @@ fn random_u64() -> u64 {
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-        .map(|s| s.trim().to_string())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "localhost".to_string())
+    crate::base::fs::hostname().unwrap_or_else(|| "localhost".to_string())
 }
 
 /// A rendered message: envelope addresses and the RFC 5322 bytes.

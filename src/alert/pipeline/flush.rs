@@ -35,6 +35,8 @@ impl Alerting {
     /// every integration of the receiver in parallel. `Ok` if every integration succeeded
     /// or nothing had to be sent.
     pub async fn flush(self: &Arc<Self>, job: &Arc<FlushJob>) -> Result<(), FlushError> {
+        // GossipSettle: a replica that just joined first learns what was already sent.
+        self.settled().await;
         let rt = self.runtime();
         let now = job.now.wall;
         // What each alert became. Indices, not copies: a flush may carry many alerts.
@@ -114,6 +116,12 @@ impl Alerting {
     ) -> Result<(), RetryError> {
         let now = job.now.wall;
         let key = id.state_key(&job.group_key);
+        // WaitStage: the group's owner goes first; the others wait their rank × peer
+        // timeout and then find the owner's send in the gossiped notification log.
+        let wait = self.peer_wait(&job.group_key);
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
         let entry = self.nflog().query(&key, now).cloned();
         let Some(selection) = stages::select(
             &job.alerts,
@@ -179,6 +187,7 @@ impl Alerting {
             log.log(key, firing, resolved, job.opts.repeat_interval, logged_at);
             log.version()
         };
+        self.publish();
         if let Some(p) = &self.persister {
             // Written before the flush returns, so a crash right after a send does not
             // send it again.

@@ -101,6 +101,7 @@ impl Alerting {
         if let Some(p) = &self.persister {
             p.mark_dirty();
         }
+        self.publish();
     }
 }
 

@@ -527,8 +527,19 @@ async fn get_status(State(state): State<Arc<Shared>>) -> Response {
         return not_configured();
     };
     let rt = alerting.runtime();
+    let cluster = match state.cluster() {
+        Some(c) => serde_json::json!({
+            "name": c.name(),
+            "status": if c.is_settled() { "ready" } else { "settling" },
+            "peers": c.members().iter().map(|m| serde_json::json!({
+                "name": m.name,
+                "address": m.address.to_string(),
+            })).collect::<Vec<_>>(),
+        }),
+        None => serde_json::json!({"status": "disabled", "peers": []}),
+    };
     let body = serde_json::json!({
-        "cluster": {"status": "disabled", "peers": []},
+        "cluster": cluster,
         "versionInfo": {
             "version": COMPAT_VERSION,
             "revision": option_env!("BLACKWATCH_REVISION").unwrap_or("unknown"),

@@ -1,0 +1,312 @@
+//! High availability (issue 17): real blackwatch processes on loopback gossiping with each
+//! other, a webhook sink that counts deliveries per (group, status). Alerts are posted to
+//! every replica, as Prometheus posts to every Alertmanager.
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, UdpSocket};
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::support::http::{HttpServer, TestResponse};
+use crate::support::poll;
+use crate::support::process::{spawn_listening, Spawned};
+
+const BIN: &str = env!("CARGO_BIN_EXE_blackwatch");
+const PEER_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A UDP port free right now on loopback (gossip listens on UDP).
+fn free_udp_port() -> u16 {
+    let s = UdpSocket::bind("127.0.0.1:0").expect("udp bind");
+    s.local_addr().expect("udp addr").port()
+}
+
+pub struct Replica {
+    pub proc: Spawned,
+    pub addr: SocketAddr,
+    /// Its gossip address (what the others list as `--cluster.peer`).
+    #[allow(dead_code)] // the kill tests restart a replica at the same address
+    pub gossip: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.proc.child.kill();
+        let _ = self.proc.child.wait();
+    }
+}
+
+impl Replica {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn log(&self) -> String {
+        self.proc
+            .stderr
+            .lock()
+            .map(|l| l.join("\n"))
+            .unwrap_or_default()
+    }
+}
+
+/// The config every replica runs: one webhook receiver, grouped by `group`.
+fn config(sink: &str) -> String {
+    format!(
+        r#"
+alerting:
+  route:
+    receiver: sink
+    group_by: [group]
+    group_wait: 1s
+    group_interval: 2s
+    repeat_interval: 1h
+  receivers:
+    - name: sink
+      webhook_configs:
+        - url: {sink}
+          send_resolved: true
+"#
+    )
+}
+
+/// Starts `n` replicas, each listing all the others' gossip addresses as peers.
+pub async fn start_cluster(n: usize, config_text: &str) -> Vec<Replica> {
+    crate::support::install_crypto();
+    let gossip: Vec<SocketAddr> = (0..n)
+        .map(|_| SocketAddr::from(([127, 0, 0, 1], free_udp_port())))
+        .collect();
+    let mut out = Vec::new();
+    for (i, g) in gossip.iter().enumerate() {
+        out.push(start_replica(*g, &gossip, config_text, i).await);
+    }
+    out
+}
+
+pub async fn start_replica(
+    gossip: SocketAddr,
+    all: &[SocketAddr],
+    config_text: &str,
+    i: usize,
+) -> Replica {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("blackwatch.yml");
+    std::fs::write(&cfg, config_text).expect("config");
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--web.listen-address=127.0.0.1:0")
+        .arg(format!("--config.file={}", cfg.display()))
+        .arg(format!(
+            "--storage.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--cluster.listen-address={gossip}"))
+        .arg("--cluster.gossip-interval=100ms")
+        .arg(format!(
+            "--cluster.peer-timeout={}s",
+            PEER_TIMEOUT.as_secs()
+        ))
+        .arg("--cluster.settle-timeout=5s")
+        .env("BLACKWATCH_LOG", "info");
+    for p in all.iter().filter(|p| **p != gossip) {
+        cmd.arg(format!("--cluster.peer={p}"));
+    }
+    let proc = spawn_listening(cmd, Duration::from_secs(20)).await;
+    let Some(addr) = proc.addr else {
+        panic!(
+            "replica {i} did not start: {}",
+            proc.stderr.lock().map(|l| l.join("\n")).unwrap_or_default()
+        );
+    };
+    Replica {
+        proc,
+        addr,
+        gossip,
+        _dir: dir,
+    }
+}
+
+/// Waits until every replica sees `n` members and says it is ready.
+pub async fn wait_ready(replicas: &[Replica], n: usize) {
+    let client = reqwest::Client::new();
+    for r in replicas {
+        poll::until(
+            "the cluster to form and settle",
+            Duration::from_secs(30),
+            async || {
+                let status: Value = client
+                    .get(r.url("/api/v2/status"))
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .json()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let c = &status["cluster"];
+                let peers = c["peers"].as_array().map(|p| p.len()).unwrap_or(0);
+                if c["status"] == "ready" && peers == n {
+                    Ok(())
+                } else {
+                    Err(format!("{c}\n{}", r.log()))
+                }
+            },
+        )
+        .await;
+    }
+}
+
+/// Webhook deliveries per (group label, status), from the sink's recorded requests.
+pub fn deliveries(sink: &HttpServer) -> BTreeMap<(String, String), usize> {
+    let mut out = BTreeMap::new();
+    for req in sink.requests() {
+        let Ok(body) = serde_json::from_slice::<Value>(&req.body) else {
+            continue;
+        };
+        let group = body["groupLabels"]["group"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let status = body["status"].as_str().unwrap_or("").to_string();
+        *out.entry((group, status)).or_default() += 1;
+    }
+    out
+}
+
+pub fn alert(group: &str, ends_in: Option<i64>) -> Value {
+    let mut a = json!({
+        "labels": {"alertname": "Down", "group": group},
+        "annotations": {"summary": format!("{group} is down")},
+    });
+    if let Some(secs) = ends_in {
+        let at = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(secs);
+        a["endsAt"] = json!(at.to_string());
+    }
+    a
+}
+
+/// Posts `alerts` to every replica, as Prometheus does.
+pub async fn post_all(replicas: &[&Replica], alerts: &Value) {
+    let client = reqwest::Client::new();
+    for r in replicas {
+        let resp = client
+            .post(r.url("/api/v2/alerts"))
+            .json(alerts)
+            .send()
+            .await
+            .expect("post alerts");
+        assert_eq!(
+            resp.status(),
+            200,
+            "{}",
+            resp.text().await.unwrap_or_default()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_send_each_notification_once_and_share_silences() {
+    let sink = HttpServer::plain(|_| TestResponse::ok());
+    let text = config(&sink.url("/hook"));
+    let replicas = start_cluster(3, &text).await;
+    wait_ready(&replicas, 3).await;
+    let all: Vec<&Replica> = replicas.iter().collect();
+
+    // A silence created on one replica reaches the others and mutes there too.
+    let client = reqwest::Client::new();
+    let now = jiff::Timestamp::now();
+    let silence = json!({
+        "matchers": [{"name": "group", "value": "muted", "isRegex": false, "isEqual": true}],
+        "startsAt": now.to_string(),
+        "endsAt": (now + jiff::SignedDuration::from_secs(3600)).to_string(),
+        "createdBy": "test",
+        "comment": "HA",
+    });
+    let resp = client
+        .post(replicas[0].url("/api/v2/silences"))
+        .json(&silence)
+        .send()
+        .await
+        .expect("post silence");
+    assert_eq!(resp.status(), 200);
+    for r in &replicas[1..] {
+        poll::until(
+            "the silence to reach every replica",
+            Duration::from_secs(10),
+            async || {
+                let list: Value = client
+                    .get(r.url("/api/v2/silences"))
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .json()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let n = list.as_array().map(|a| a.len()).unwrap_or(0);
+                if n == 1 {
+                    Ok(())
+                } else {
+                    Err(list.to_string())
+                }
+            },
+        )
+        .await;
+    }
+
+    let groups: Vec<String> = (0..30).map(|i| format!("g{i}")).collect();
+    let mut firing: Vec<Value> = groups.iter().map(|g| alert(g, None)).collect();
+    firing.push(alert("muted", None));
+    post_all(&all, &Value::Array(firing)).await;
+    poll::until(
+        "every group notified",
+        Duration::from_secs(30),
+        async || {
+            let d = deliveries(&sink);
+            let n = groups
+                .iter()
+                .filter(|g| d.contains_key(&((*g).clone(), "firing".to_string())))
+                .count();
+            if n == groups.len() {
+                Ok(())
+            } else {
+                Err(format!("{n} of {}: {d:?}", groups.len()))
+            }
+        },
+    )
+    .await;
+    // Long enough for the last-ranked replica to have sent a duplicate if it were going to.
+    tokio::time::sleep(PEER_TIMEOUT * 3).await;
+
+    let resolved: Vec<Value> = groups.iter().map(|g| alert(g, Some(-1))).collect();
+    post_all(&all, &Value::Array(resolved)).await;
+    poll::until(
+        "every group resolved",
+        Duration::from_secs(30),
+        async || {
+            let d = deliveries(&sink);
+            let n = groups
+                .iter()
+                .filter(|g| d.contains_key(&((*g).clone(), "resolved".to_string())))
+                .count();
+            if n == groups.len() {
+                Ok(())
+            } else {
+                Err(format!("{n} of {}: {d:?}", groups.len()))
+            }
+        },
+    )
+    .await;
+    tokio::time::sleep(PEER_TIMEOUT * 3).await;
+
+    let d = deliveries(&sink);
+    let duplicates: Vec<_> = d.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        duplicates.is_empty(),
+        "duplicates: {duplicates:?}\nall: {d:?}"
+    );
+    assert!(
+        !d.keys().any(|(g, _)| g == "muted"),
+        "the silence created on one replica did not mute on the others: {d:?}"
+    );
+    assert_eq!(d.len(), 2 * groups.len(), "{d:?}");
+}
