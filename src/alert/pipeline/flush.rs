@@ -123,6 +123,22 @@ impl Alerting {
             tokio::time::sleep(wait).await;
         }
         let entry = self.nflog().query(&key, now).cloned();
+        if !wait.is_zero() {
+            let newer = entry.as_ref().is_some_and(|e| e.timestamp > now);
+            tracing::debug!(
+                message = "Waited for peers",
+                group_key = %job.group_key,
+                wait = ?wait,
+                logged = entry.is_some(),
+                newer
+            );
+            // A peer notified after this flush's alerts were taken: what it sent is at
+            // least as new as what this flush holds (which may be stale: a firing alert
+            // that has resolved since). The group's next flush decides on fresh state.
+            if newer {
+                return Ok(());
+            }
+        }
         let Some(selection) = stages::select(
             &job.alerts,
             fates,
