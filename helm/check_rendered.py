@@ -94,6 +94,40 @@ def check_service_monitor(doc, fail):
                        f"ServiceMonitor /probe endpoint params {params}")
 
 
+def check_cluster(by_kind, w, pod, c, values, clustered, fail):
+    """replicas > 1: gossip flags wired to the headless Service, the UDP port, a PDB, the
+    default anti-affinity, the gossip port in the NetworkPolicy. Otherwise none of it."""
+    args = c["args"]
+    cluster_args = [a for a in args if a.startswith("--cluster.")]
+    headless = [s for s in by_kind.get("Service", []) if s["spec"].get("clusterIP") == "None"]
+    if not clustered:
+        fail.check(not cluster_args, f"cluster flags on a single replica: {cluster_args}")
+        fail.check(not headless, "a headless Service for a single replica")
+        return
+    port = values["cluster"]["port"]
+    fail.check(len(headless) == 1, f"want one headless Service, got {len(headless)}")
+    if headless:
+        svc = headless[0]
+        fail.check(svc["spec"].get("publishNotReadyAddresses") is True, "headless Service hides starting replicas")
+        fail.check(any(p["port"] == port and p["protocol"] == "UDP" for p in svc["spec"]["ports"]),
+                   "headless Service without the UDP cluster port")
+        fail.check(w["spec"]["serviceName"] == svc["metadata"]["name"], "StatefulSet serviceName is not the headless Service")
+        ns = svc["metadata"]["namespace"]
+        peer = f"--cluster.peer={svc['metadata']['name']}.{ns}.svc.{values['cluster']['clusterDomain']}:{port}"
+        fail.check(peer in args, f"{peer} missing in {args}")
+    fail.check(f"--cluster.listen-address=0.0.0.0:{port}" in args, "--cluster.listen-address missing")
+    fail.check(f"--cluster.advertise-address=$(POD_IP):{port}" in args, "--cluster.advertise-address missing")
+    fail.check(any(e.get("name") == "POD_IP" for e in c.get("env", [])), "POD_IP env missing")
+    fail.check(any(p.get("name") == "cluster" and p["protocol"] == "UDP" for p in c["ports"]), "cluster containerPort missing")
+    fail.check(len(by_kind.get("PodDisruptionBudget", [])) == 1, "no PodDisruptionBudget for a cluster")
+    if not values.get("affinity"):
+        fail.check("podAntiAffinity" in pod.get("affinity", {}), "no default pod anti-affinity")
+    if values["networkPolicy"]["enabled"]:
+        np = by_kind.get("NetworkPolicy", [{}])[0]
+        fail.check(any(any(p.get("port") == "cluster" and p.get("protocol") == "UDP" for p in rule.get("ports", []))
+                       for rule in np.get("spec", {}).get("ingress", [])), "NetworkPolicy does not admit gossip")
+
+
 def check_invariants(docs, values, fail):
     by_kind = {}
     for d in docs:
@@ -103,11 +137,13 @@ def check_invariants(docs, values, fail):
         return None
     w = workloads[0]
     persistent = values["persistence"]["enabled"]
-    fail.check(w["kind"] == ("StatefulSet" if persistent else "Deployment"),
-               f"persistence.enabled={persistent} rendered a {w['kind']}")
+    clustered = int(values["replicas"]) > 1
+    fail.check(w["kind"] == ("StatefulSet" if persistent or clustered else "Deployment"),
+               f"persistence.enabled={persistent}, replicas={values['replicas']} rendered a {w['kind']}")
     pod = w["spec"]["template"]["spec"]
     c = pod["containers"][0]
     args = c["args"]
+    check_cluster(by_kind, w, pod, c, values, clustered, fail)
     fail.check(f"--storage.path={values['persistence']['mountPath']}" in args, f"--storage.path missing in {args}")
     storage = [m for m in c["volumeMounts"] if m["name"] == "storage"]
     fail.check(len(storage) == 1 and storage[0]["mountPath"] == values["persistence"]["mountPath"],
@@ -141,10 +177,11 @@ def check_invariants(docs, values, fail):
         fail.check(added == [] and "net.ipv4.ping_group_range" not in sysctls, "icmp.mode=none sets ICMP privileges")
         fail.check(psc.get("runAsNonRoot") is True, "icmp.mode=none must run as non-root")
 
-    svc = by_kind.get("Service", [])
+    svc = [s for s in by_kind.get("Service", []) if s["spec"].get("clusterIP") != "None"]
     fail.check(len(svc) == 1 and svc[0]["spec"]["selector"] == w["spec"]["selector"]["matchLabels"],
                "Service selector != workload selector")
-    fail.check(bool(by_kind.get("PodDisruptionBudget")) == bool(values["podDisruptionBudget"]), "PodDisruptionBudget presence")
+    want_pdb = bool(values["podDisruptionBudget"]) or int(values["replicas"]) > 1
+    fail.check(bool(by_kind.get("PodDisruptionBudget")) == want_pdb, "PodDisruptionBudget presence")
     fail.check(bool(by_kind.get("NetworkPolicy")) == values["networkPolicy"]["enabled"], "NetworkPolicy presence")
     fail.check(bool(by_kind.get("Ingress")) == values["ingress"]["enabled"], "Ingress presence")
     fail.check(bool(by_kind.get("ServiceMonitor")) == values["serviceMonitor"]["enabled"], "ServiceMonitor presence")

@@ -79,5 +79,11 @@ app.kubernetes.io/part-of: blackwatch
 
 {{/* Whether the StatefulSet (with its PVC) is used instead of the Deployment. */}}
 {{- define "blackwatch.statefulset" -}}
-{{- if .Values.persistence.enabled }}true{{ end }}
+{{- if or .Values.persistence.enabled (include "blackwatch.clustered" .) }}true{{ end }}
+{{- end }}
+
+{{/* More than one replica: they form a cluster (gossip on cluster.port, peers found through
+the headless Service) and run as a StatefulSet for stable names. */}}
+{{- define "blackwatch.clustered" -}}
+{{- if gt (int .Values.replicas) 1 }}true{{ end }}
 {{- end }}
