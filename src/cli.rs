@@ -181,6 +181,11 @@ pub struct ClusterArgs {
     /// Mutual TLS for gossip, Alertmanager's format.
     #[arg(long = "cluster.tls-config", value_name = "FILE")]
     pub tls_config: Option<PathBuf>,
+
+    /// How many members probe each scheduled target (blackwatch's own flag): targets are
+    /// divided among the live members by rendezvous hashing of (job, target).
+    #[arg(long = "cluster.probe-replicas", default_value_t = 1)]
+    pub probe_replicas: usize,
 }
 
 impl ClusterArgs {
@@ -202,6 +207,9 @@ impl ClusterArgs {
                 return Err(format!("--cluster.peer {p:?}: want host:port"));
             }
         }
+        if self.probe_replicas == 0 {
+            return Err("--cluster.probe-replicas must be at least 1".to_string());
+        }
         if self.gossip_interval.is_zero() {
             return Err("--cluster.gossip-interval must be positive".to_string());
         }
@@ -214,6 +222,7 @@ impl ClusterArgs {
             settle_timeout: self.settle_timeout.unwrap_or(self.pushpull_interval),
             reconnect_timeout: self.reconnect_timeout,
             tls_config: self.tls_config.clone(),
+            probe_replicas: self.probe_replicas,
         }))
     }
 }

@@ -169,6 +169,14 @@ impl Shared {
             }
         });
         shared.apply_rules(&config);
+        if let Some(c) = &shared.cluster {
+            c.attach_schedule(
+                &shared.scheduler,
+                &shared.store,
+                &shared.tasks,
+                shared.shutdown.clone(),
+            );
+        }
         shared.apply_schedule(&config);
         Ok(shared)
     }

@@ -10,6 +10,7 @@
 
 pub mod metrics;
 pub mod rank;
+mod results;
 mod sync;
 mod transport;
 
@@ -52,6 +53,8 @@ pub struct ClusterSettings {
     pub reconnect_timeout: Duration,
     /// `--cluster.tls-config`: mutual TLS for gossip (Alertmanager's format).
     pub tls_config: Option<PathBuf>,
+    /// `--cluster.probe-replicas`: how many members probe each scheduled target.
+    pub probe_replicas: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +87,11 @@ pub struct Cluster {
     /// Wakes the publisher when local state changed.
     changed: Notify,
     alerting: RwLock<Option<Weak<Alerting>>>,
+    /// The scheduler whose targets are sharded, and the store remote results go to.
+    schedule: RwLock<Option<results::Attached>>,
+    probe_replicas: usize,
+    /// Bumped whenever the live members change.
+    membership: watch::Sender<u64>,
     pub metrics: ClusterMetrics,
     _listeners: Vec<chitchat::ListenerHandle>,
 }
@@ -100,6 +108,7 @@ impl std::fmt::Debug for Cluster {
 /// Key prefixes in each replica's gossiped key space.
 pub(crate) const SILENCE_PREFIX: &str = "s/";
 pub(crate) const NFLOG_PREFIX: &str = "n/";
+pub(crate) const RESULT_PREFIX: &str = "r/";
 
 impl Cluster {
     /// Joins (or founds) the cluster: binds the gossip socket, starts chitchat and this
@@ -151,7 +160,7 @@ impl Cluster {
         let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
         let listeners = {
             let guard = chitchat.lock().await;
-            [SILENCE_PREFIX, NFLOG_PREFIX]
+            [SILENCE_PREFIX, NFLOG_PREFIX, RESULT_PREFIX]
                 .into_iter()
                 .map(|prefix| {
                     let tx = events_tx.clone();
@@ -182,6 +191,9 @@ impl Cluster {
             settled: watch::channel(false).0,
             changed: Notify::new(),
             alerting: RwLock::new(None),
+            schedule: RwLock::new(None),
+            probe_replicas: settings.probe_replicas.max(1),
+            membership: watch::channel(0).0,
             metrics,
             _listeners: listeners,
         });
@@ -302,6 +314,7 @@ impl Cluster {
         }
         *write(&self.members) = live;
         self.refresh_members_metrics();
+        self.membership.send_modify(|n| *n += 1);
     }
 
     fn refresh_members_metrics(&self) {

@@ -14,7 +14,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::sync::CancellationToken;
 
 use super::metrics::KindLabel;
-use super::{Cluster, NFLOG_PREFIX, SILENCE_PREFIX};
+use super::{Cluster, NFLOG_PREFIX, RESULT_PREFIX, SILENCE_PREFIX};
 use crate::alert::nflog::Entry;
 use crate::alert::silence::Silence;
 
@@ -104,7 +104,7 @@ impl Cluster {
                 if *id == me {
                     continue;
                 }
-                for prefix in [SILENCE_PREFIX, NFLOG_PREFIX] {
+                for prefix in [SILENCE_PREFIX, NFLOG_PREFIX, RESULT_PREFIX] {
                     for (k, v) in state.iter_prefix(prefix) {
                         if v.is_deleted() {
                             continue;
@@ -123,11 +123,17 @@ impl Cluster {
     }
 
     fn merge(&self, changes: impl Iterator<Item = Remote>) {
-        let Some(alerting) = self.alerting() else {
-            return;
-        };
+        let alerting = self.alerting();
         let (mut silences, mut entries) = (Vec::new(), Vec::new());
+        let mut results = 0u64;
         for r in changes {
+            if r.prefix == RESULT_PREFIX {
+                results += u64::from(self.merge_result(&r.key, &r.value));
+                continue;
+            }
+            if alerting.is_none() {
+                continue;
+            }
             let decoded = match r.prefix {
                 SILENCE_PREFIX => serde_json::from_str::<Silence>(&r.value)
                     .map(|s| silences.push(s))
@@ -145,6 +151,15 @@ impl Cluster {
                 tracing::warn!(message = "Undecodable gossiped state", kind);
             }
         }
+        if results > 0 {
+            self.metrics
+                .merged
+                .get_or_create(&KindLabel {
+                    kind: "result".into(),
+                })
+                .inc_by(results);
+        }
+        let Some(alerting) = alerting else { return };
         let now = alerting.now().wall;
         let (n_sil, n_log) = (silences.len() as u64, entries.len() as u64);
         if n_sil > 0 && alerting.merge_silences(silences, now) {
@@ -167,9 +182,9 @@ impl Cluster {
 }
 
 fn kind(prefix: &str) -> &'static str {
-    if prefix == SILENCE_PREFIX {
-        "silence"
-    } else {
-        "nflog"
+    match prefix {
+        SILENCE_PREFIX => "silence",
+        RESULT_PREFIX => "result",
+        _ => "nflog",
     }
 }

@@ -71,6 +71,12 @@ pub trait ResultSink: Send + Sync {
     fn scheduled_result(&self, scheduled: &Scheduled, result: &RunResult);
 }
 
+/// Which scheduled targets this process probes: a cluster shards them among its replicas;
+/// without one, every target is probed here.
+pub trait Ownership: Send + Sync {
+    fn owns(&self, job: &str, target: &str) -> bool;
+}
+
 /// The sinks a scheduler hands results to; shared by its loops, so sinks added later
 /// (or on reload) see the next results of running loops too.
 #[derive(Clone, Default)]
@@ -104,6 +110,10 @@ pub struct ScheduleMetrics {
     pub skipped: Family<JobLabel, Counter>,
     pub in_flight: Gauge,
     pub targets: Family<JobLabel, Gauge>,
+    /// Targets this replica probes (all of them without a cluster).
+    pub owned: Family<JobLabel, Gauge>,
+    /// Target loops started or stopped because the cluster's membership changed.
+    pub ownership_moves: Counter,
 }
 
 impl ScheduleMetrics {
@@ -115,6 +125,8 @@ impl ScheduleMetrics {
             skipped: Family::default(),
             in_flight: Gauge::default(),
             targets: Family::default(),
+            owned: Family::default(),
+            ownership_moves: Counter::default(),
         };
         registry.register(
             "blackwatch_schedule_lag_seconds",
@@ -135,6 +147,16 @@ impl ScheduleMetrics {
             "blackwatch_scheduled_targets",
             "Targets scheduled, by job",
             m.targets.clone(),
+        );
+        registry.register(
+            "blackwatch_scheduled_targets_owned",
+            "Targets this replica probes, by job (in a cluster, its share; otherwise all)",
+            m.owned.clone(),
+        );
+        registry.register(
+            "blackwatch_schedule_ownership_moves",
+            "Target loops started or stopped here because the cluster's membership changed",
+            m.ownership_moves.clone(),
         );
         m
     }
@@ -210,6 +232,8 @@ struct State {
     job_limits: HashMap<String, (usize, Arc<Semaphore>)>,
     file_targets: HashMap<String, Vec<Target>>,
     watchers: HashMap<String, Watcher>,
+    /// Every target of the config, probed here or not.
+    scheduled: HashSet<GroupKey>,
 }
 
 /// Owns the probe loops. Cheap to clone.
@@ -221,6 +245,7 @@ pub struct Scheduler {
     global: Arc<Semaphore>,
     metrics: ScheduleMetrics,
     sinks: ResultSinks,
+    ownership: Arc<std::sync::RwLock<Option<Arc<dyn Ownership>>>>,
     tracker: TaskTracker,
     token: CancellationToken,
 }
@@ -241,9 +266,36 @@ impl Scheduler {
             global: Arc::new(Semaphore::new(concurrency.max(1))),
             metrics,
             sinks: ResultSinks::default(),
+            ownership: Arc::default(),
             tracker,
             token,
         }
+    }
+
+    /// Shards the targets: from now on only those `ownership` owns are probed here.
+    pub fn set_ownership(&self, ownership: Arc<dyn Ownership>, now: Now) {
+        *crate::base::sync::write(&self.ownership) = Some(ownership);
+        self.rebalance(now);
+    }
+
+    /// Re-decides which targets are probed here (the cluster's membership changed).
+    /// Loops of targets that stay keep their phase; a target that moved away keeps its
+    /// last result for rules (`Store::demote`) until the new owner's arrives.
+    pub fn rebalance(&self, now: Now) {
+        let mut state = self.lock();
+        self.reconcile(&mut state, now);
+    }
+
+    /// Whether this process runs the loop of `key`'s target now.
+    pub fn is_running(&self, key: &GroupKey) -> bool {
+        self.lock()
+            .loops
+            .contains_key(&(key.job.to_string(), key.instance.to_string()))
+    }
+
+    /// Whether `key` is a target of the running config (probed here or elsewhere).
+    pub fn is_scheduled(&self, key: &GroupKey) -> bool {
+        self.lock().scheduled.contains(key)
     }
 
     /// Where every stored result is also handed (see [`ResultSink`]).
@@ -393,20 +445,47 @@ impl Scheduler {
         }
         state.job_limits = limits;
 
+        let keys: HashSet<GroupKey> = wanted.values().map(|(_, s)| s.key.clone()).collect();
+        // In a cluster, the targets this replica does not own are not probed here.
+        let ownership = crate::base::sync::read(&self.ownership).clone();
+        let mut owned_per_job: HashMap<String, i64> = HashMap::new();
+        let mut not_owned: HashMap<(String, String), GroupKey> = HashMap::new();
+        if let Some(o) = &ownership {
+            wanted.retain(|(job, target), (_, s)| {
+                let mine = o.owns(job, target);
+                if !mine {
+                    not_owned.insert((job.clone(), target.clone()), s.key.clone());
+                }
+                mine
+            });
+        }
+        for (job, _) in wanted.keys() {
+            *owned_per_job.entry(job.clone()).or_default() += 1;
+        }
         let gone: Vec<(String, String)> = state
             .loops
             .iter()
             .filter(|(k, r)| wanted.get(*k).is_none_or(|(d, _)| *d != r.definition))
             .map(|(k, _)| k.clone())
             .collect();
+        let mut moves = 0u64;
         for k in gone {
             if let Some(r) = state.loops.remove(&k) {
                 r.token.cancel();
+                if not_owned.contains_key(&k) {
+                    moves += 1;
+                }
             }
+        }
+        for key in not_owned.values() {
+            self.store.demote(key);
         }
         for (k, (definition, scheduled)) in wanted.iter() {
             if state.loops.contains_key(k) {
                 continue;
+            }
+            if ownership.is_some() && self.store.is_remote(&scheduled.key) {
+                moves += 1;
             }
             let token = self.token.child_token();
             state.loops.insert(
@@ -430,11 +509,16 @@ impl Scheduler {
                 token,
             ));
         }
-        let keys: HashSet<GroupKey> = wanted.values().map(|(_, s)| s.key.clone()).collect();
         self.store.retain(|k| keys.contains(k));
+        state.scheduled = keys;
+        self.metrics.ownership_moves.inc_by(moves);
         self.metrics.targets.clear();
         for (job, n) in per_job {
             self.metrics.targets.get_or_create(&JobLabel { job }).set(n);
+        }
+        self.metrics.owned.clear();
+        for (job, n) in owned_per_job {
+            self.metrics.owned.get_or_create(&JobLabel { job }).set(n);
         }
     }
 

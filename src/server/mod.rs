@@ -176,16 +176,22 @@ pub(crate) fn plain(status: StatusCode, body: impl Into<String>) -> Response {
 
 async fn metrics(
     axum::extract::State(state): axum::extract::State<Arc<Shared>>,
+    uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Response {
+    // `?cluster=1`: also the results other replicas of a cluster probed.
+    let cluster = uri.query().is_some_and(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .any(|(k, v)| k == "cluster" && matches!(&*v, "1" | "true"))
+    });
     // With thousands of scheduled targets the body is tens of MB: build (and gzip) it on a
     // blocking thread so the runtime's workers keep running probes.
-    tokio::task::spawn_blocking(move || metrics_response(&state, &headers))
+    tokio::task::spawn_blocking(move || metrics_response(&state, &headers, cluster))
         .await
         .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "encoding failed\n"))
 }
 
-fn metrics_response(state: &Shared, headers: &HeaderMap) -> Response {
+fn metrics_response(state: &Shared, headers: &HeaderMap, cluster: bool) -> Response {
     if let Some(alerting) = state.alerting() {
         alerting.refresh_gauges(alerting.now());
     }
@@ -199,7 +205,7 @@ fn metrics_response(state: &Shared, headers: &HeaderMap) -> Response {
         }
     }
     state.rules().encode_metrics(&mut body, openmetrics);
-    state.store.encode_text(&mut body);
+    state.store.encode_text_with(&mut body, cluster);
     if openmetrics {
         body.push_str("# EOF\n");
     }

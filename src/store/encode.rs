@@ -110,9 +110,19 @@ impl Store {
         }
     }
 
-    /// Appends every stored result to `out`; returns the number of series written.
+    /// Appends every result this replica probed to `out`; returns the number of series
+    /// written.
     pub fn encode_text(&self, out: &mut String) -> usize {
+        self.encode_text_with(out, false)
+    }
+
+    /// As [`Store::encode_text`]; with `cluster`, also the results other replicas probed
+    /// (`/metrics?cluster=1`).
+    pub fn encode_text_with(&self, out: &mut String, cluster: bool) -> usize {
         let mut snap = self.snapshot();
+        if !cluster {
+            snap.groups.retain(|(_, g)| !g.remote);
+        }
         snap.groups.sort_by(|a, b| a.0.cmp(&b.0));
         out.reserve(self.last_encoded_len.load(Ordering::Relaxed));
         let start_len = out.len();

@@ -43,6 +43,9 @@ struct Series {
 #[derive(Debug)]
 struct Group {
     timestamp_ms: i64,
+    /// Probed by another replica of a cluster (known through gossip): rules see it,
+    /// `/metrics` shows it only when asked for the whole cluster.
+    remote: bool,
     /// `job`, `instance`, `module` and the job's and target's labels, sorted by name.
     target_labels: LabelPairs,
     /// `target_labels` rendered once for the exposition (`instance="…",job="…",…`).
@@ -227,13 +230,77 @@ impl Store {
         timestamp_ms: i64,
         registry: &Registry,
     ) -> bool {
+        self.put(
+            |_| live(),
+            key,
+            target_labels,
+            timestamp_ms,
+            registry,
+            false,
+        )
+    }
+
+    /// Records a result another replica probed (gossiped): kept only when it is newer than
+    /// what the store holds for `key`, so replicas probing the same target (or a target
+    /// that just moved) never take the store back in time. Returns whether it recorded.
+    pub fn record_remote(
+        &self,
+        key: &GroupKey,
+        target_labels: &BTreeMap<String, String>,
+        timestamp_ms: i64,
+        registry: &Registry,
+    ) -> bool {
+        let newer = |inner: &Inner| {
+            inner
+                .groups
+                .get(key)
+                .is_none_or(|g| g.timestamp_ms < timestamp_ms)
+        };
+        if !newer(&self.read()) {
+            return false;
+        }
+        self.put(newer, key, target_labels, timestamp_ms, registry, true)
+    }
+
+    /// Whether `key`'s result was probed by another replica.
+    pub fn is_remote(&self, key: &GroupKey) -> bool {
+        self.read().groups.get(key).is_some_and(|g| g.remote)
+    }
+
+    /// Marks `key`'s result as another replica's: this one stopped probing the target (it
+    /// moved in the cluster); rules keep seeing the last result until the new owner's
+    /// arrives, `/metrics` no longer shows it.
+    pub fn demote(&self, key: &GroupKey) {
+        let mut inner = self.write();
+        if let Some(g) = inner.groups.get_mut(key) {
+            if !g.remote {
+                *g = Arc::new(Group {
+                    timestamp_ms: g.timestamp_ms,
+                    remote: true,
+                    target_labels: g.target_labels.clone(),
+                    rendered: g.rendered.clone(),
+                    series: g.series.clone(),
+                });
+            }
+        }
+    }
+
+    fn put(
+        &self,
+        live: impl FnOnce(&Inner) -> bool,
+        key: &GroupKey,
+        target_labels: &BTreeMap<String, String>,
+        timestamp_ms: i64,
+        registry: &Registry,
+        remote: bool,
+    ) -> bool {
         let mut all = target_labels.clone();
         all.insert("job".to_string(), key.job.to_string());
         all.insert("instance".to_string(), key.instance.to_string());
         all.insert("module".to_string(), key.module.to_string());
         let rendered = encode::render_map(&all).into_boxed_str();
         let mut inner = self.write();
-        if !live() {
+        if !live(&inner) {
             return false;
         }
         let inner = &mut *inner;
@@ -267,6 +334,7 @@ impl Store {
             key.clone(),
             Arc::new(Group {
                 timestamp_ms,
+                remote,
                 target_labels,
                 rendered,
                 series: series.into_boxed_slice(),

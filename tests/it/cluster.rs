@@ -17,7 +17,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_blackwatch");
 const PEER_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A UDP port free right now on loopback (gossip listens on UDP).
-fn free_udp_port() -> u16 {
+pub fn free_udp_port() -> u16 {
     let s = UdpSocket::bind("127.0.0.1:0").expect("udp bind");
     s.local_addr().expect("udp addr").port()
 }
@@ -108,6 +108,18 @@ pub async fn start_replica_in(
     i: usize,
     dir: tempfile::TempDir,
 ) -> Replica {
+    start_replica_with(gossip, all, config_text, i, dir, &[]).await
+}
+
+/// As [`start_replica_in`], with more flags.
+pub async fn start_replica_with(
+    gossip: SocketAddr,
+    all: &[SocketAddr],
+    config_text: &str,
+    i: usize,
+    dir: tempfile::TempDir,
+    extra: &[String],
+) -> Replica {
     let cfg = dir.path().join("blackwatch.yml");
     std::fs::write(&cfg, config_text).expect("config");
     let mut cmd = Command::new(BIN);
@@ -128,6 +140,7 @@ pub async fn start_replica_in(
     for p in all.iter().filter(|p| **p != gossip) {
         cmd.arg(format!("--cluster.peer={p}"));
     }
+    cmd.args(extra);
     let proc = spawn_listening(cmd, Duration::from_secs(20)).await;
     let Some(addr) = proc.addr else {
         panic!(
