@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::cluster::{deliveries, free_udp_port, start_replica_with, wait_ready, Replica};
+use crate::cluster::{free_udp_port, start_replica_with, wait_ready, Replica};
 use crate::support::http::{HttpServer, TestResponse};
 use crate::support::{poll, Metrics};
 
@@ -195,7 +195,7 @@ async fn targets_are_sharded_and_a_killed_replicas_targets_move_without_a_flap()
     let _ = replicas[owner].proc.child.kill();
     let _ = replicas[owner].proc.child.wait();
     let survivors: Vec<usize> = (0..3).filter(|i| *i != owner).collect();
-    let moved = poll::until(
+    poll::until(
         "the killed replica's targets to be taken over",
         Duration::from_secs(40),
         async || {
@@ -217,7 +217,6 @@ async fn targets_are_sharded_and_a_killed_replicas_targets_move_without_a_flap()
         },
     )
     .await;
-    let _ = moved;
     // Let a flapping alert show itself: more than `for` and a group interval.
     tokio::time::sleep(Duration::from_secs(8)).await;
     let d = deliveries_by_instance(&sink);
@@ -305,6 +304,5 @@ fn deliveries_by_instance(sink: &HttpServer) -> BTreeMap<(String, String), usize
         let status = body["status"].as_str().unwrap_or("").to_string();
         *out.entry((instance, status)).or_default() += 1;
     }
-    let _ = deliveries;
     out
 }
