@@ -260,6 +260,11 @@ impl Shared {
         self.rules.apply(&config.rules);
     }
 
+    /// Every scheduled target of the running config (in a cluster, probed here or not).
+    pub fn scheduled_keys(&self) -> Vec<crate::store::GroupKey> {
+        self.scheduler.scheduled_keys()
+    }
+
     /// The cluster this replica belongs to, if clustering is on.
     pub fn cluster(&self) -> Option<&Arc<Cluster>> {
         self.cluster.as_ref()

@@ -280,6 +280,8 @@ impl Cluster {
                     .collect()
             };
             self.set_members(live);
+            let dead = self.chitchat.lock().await.dead_nodes().count();
+            self.metrics.failed_peers.set(dead as i64);
             tokio::select! {
                 _ = token.cancelled() => return,
                 changed = rx.changed() => if changed.is_err() { return },

@@ -98,6 +98,26 @@ impl Ownership for Cluster {
     }
 }
 
+impl Cluster {
+    /// How many scheduled targets each live member probes (every member listed, this one
+    /// included), computed as every replica computes it.
+    pub fn shares(&self, targets: &[GroupKey]) -> std::collections::BTreeMap<String, usize> {
+        let members = self.member_names();
+        let mut out: std::collections::BTreeMap<String, usize> =
+            members.iter().map(|m| (m.clone(), 0)).collect();
+        for k in targets {
+            for m in rank::owners(
+                &members,
+                &shard_key(&k.job, &k.instance),
+                self.probe_replicas,
+            ) {
+                *out.entry(m.to_string()).or_default() += 1;
+            }
+        }
+        out
+    }
+}
+
 /// Hands this replica's results to the publisher (never blocks the probe).
 pub(super) struct Outbox(pub tokio::sync::mpsc::UnboundedSender<(GroupKey, String)>);
 

@@ -293,6 +293,13 @@ impl Scheduler {
             .contains_key(&(key.job.to_string(), key.instance.to_string()))
     }
 
+    /// Every target of the running config (probed here or elsewhere), sorted.
+    pub fn scheduled_keys(&self) -> Vec<GroupKey> {
+        let mut v: Vec<GroupKey> = self.lock().scheduled.iter().cloned().collect();
+        v.sort();
+        v
+    }
+
     /// Whether `key` is a target of the running config (probed here or elsewhere).
     pub fn is_scheduled(&self, key: &GroupKey) -> bool {
         self.lock().scheduled.contains(key)

@@ -161,6 +161,22 @@ async fn targets_are_sharded_and_a_killed_replicas_targets_move_without_a_flap()
             shares.iter().map(|s| s.len()).collect::<Vec<_>>()
         );
     }
+    // The status page lists the members and what each probes, as the replicas do.
+    let page = reqwest::get(replicas[0].url("/"))
+        .await
+        .expect("status page")
+        .text()
+        .await
+        .expect("page");
+    assert_eq!(page.matches("<tr class=\"member\">").count(), 3, "{page}");
+    assert!(page.contains("(this replica)"));
+    for s in &shares {
+        assert!(
+            page.contains(&format!("<td class=\"num\">{}</td></tr>", s.len())),
+            "share {} not on the page",
+            s.len()
+        );
+    }
     // Every replica sees the whole cluster's results (rules do), `?cluster=1` shows them.
     for r in &replicas {
         let seen = probed(r, "?cluster=1").await.expect("cluster metrics");

@@ -96,6 +96,7 @@ pub async fn render(state: &Arc<Shared>, form: &Form, info: Option<&str>) -> Str
     }
 
     reload_section(state, now, &mut body).await;
+    cluster_section(state, &mut body);
     alerts_section(state, now, &mut body);
     silences_section(state, form, &mut body);
     let failing = targets_section(state, now, &mut body);

@@ -55,6 +55,43 @@ pub(super) async fn reload_section(state: &Arc<Shared>, now: SystemTime, out: &m
 
 /// How many unresolved alerts the alert pipeline holds (from the rules and from senders of
 /// `POST /api/v2/alerts`).
+/// The cluster: every live member, its address and how many scheduled targets it probes
+/// (rendezvous shares, as every replica computes them). Nothing for a single instance.
+pub(super) fn cluster_section(state: &Shared, out: &mut String) {
+    let Some(cluster) = state.cluster() else {
+        return;
+    };
+    out.push_str("<h2 id=\"cluster\">Cluster</h2>\n");
+    let _ = writeln!(
+        out,
+        "<p id=\"cluster-summary\">{} members; this replica is <code>{}</code>; gossip {}.</p>",
+        cluster.members().len(),
+        escape(cluster.name()),
+        if cluster.is_settled() {
+            "settled"
+        } else {
+            "settling"
+        }
+    );
+    let shares = cluster.shares(&state.scheduled_keys());
+    out.push_str("<div class=\"scroll\"><table id=\"cluster-table\"><tr><th>Member</th><th>Address</th><th>Targets probed</th></tr>\n");
+    for m in cluster.members() {
+        let _ = writeln!(
+            out,
+            "<tr class=\"member\"><td>{}{}</td><td>{}</td><td class=\"num\">{}</td></tr>",
+            escape(&m.name),
+            if m.name == cluster.name() {
+                " (this replica)"
+            } else {
+                ""
+            },
+            escape(&m.address.to_string()),
+            shares.get(&m.name).copied().unwrap_or(0)
+        );
+    }
+    out.push_str("</table></div>\n");
+}
+
 pub(super) fn pipeline_line(state: &Shared, out: &mut String) {
     if let Some(a) = state.alerting() {
         let now = a.now().wall;
