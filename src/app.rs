@@ -39,7 +39,11 @@ fn external_url(flag: Option<&str>, port: u16) -> String {
 /// Runs the daemon until a shutdown signal (or `token` is cancelled by the caller).
 pub async fn run(cli: Cli, config: Config, token: CancellationToken) -> anyhow::Result<()> {
     // Bad cluster flags stop the start before anything listens.
-    let cluster = cli.cluster.settings().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut cluster = cli.cluster.settings().map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let (Some(c), Some(path)) = (cluster.as_mut(), &cli.cluster.tls_config) {
+        c.tls =
+            Some(server::webconfig::load_cluster_tls(path).map_err(|e| anyhow::anyhow!("{e}"))?);
+    }
     // A bad web config stops the start (exit 1) with file:line:col; later changes are
     // re-read by the server, which keeps the old one if the new one is bad.
     let web = match &cli.web_config_file {

@@ -221,7 +221,7 @@ impl ClusterArgs {
             gossip_interval: self.gossip_interval,
             settle_timeout: self.settle_timeout.unwrap_or(self.pushpull_interval),
             reconnect_timeout: self.reconnect_timeout,
-            tls_config: self.tls_config.clone(),
+            tls: None,
             probe_replicas: self.probe_replicas,
         }))
     }

@@ -12,10 +12,10 @@ pub mod metrics;
 pub mod rank;
 mod results;
 mod sync;
+mod tls;
 mod transport;
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
-use std::path::PathBuf;
 use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -51,10 +51,28 @@ pub struct ClusterSettings {
     /// `--cluster.reconnect-timeout`: how long a failed peer is remembered (and its state
     /// kept) before it is forgotten.
     pub reconnect_timeout: Duration,
-    /// `--cluster.tls-config`: mutual TLS for gossip (Alertmanager's format).
-    pub tls_config: Option<PathBuf>,
+    /// `--cluster.tls-config`, loaded: gossip over mutual TLS (TCP) instead of UDP.
+    pub tls: Option<ClusterTls>,
     /// `--cluster.probe-replicas`: how many members probe each scheduled target.
     pub probe_replicas: usize,
+}
+
+/// Gossip over TLS: the server side (with its client-certificate policy) and the client
+/// side every replica uses towards the others.
+#[derive(Clone)]
+pub struct ClusterTls {
+    pub server: Arc<rustls::ServerConfig>,
+    pub client: Arc<rustls::ClientConfig>,
+    /// `tls_client_config.server_name`; else the peer's IP address is verified.
+    pub server_name: Option<String>,
+}
+
+impl std::fmt::Debug for ClusterTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterTls")
+            .field("server_name", &self.server_name)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,8 +81,6 @@ pub enum ClusterError {
     Advertise(String),
     #[error("starting gossip on {addr}: {reason}")]
     Start { addr: SocketAddr, reason: String },
-    #[error("--cluster.tls-config: gossip over TLS is not available yet; remove the flag or use a private network for the cluster port")]
-    Tls,
 }
 
 /// One live member, as `/api/v2/status` lists it.
@@ -119,9 +135,6 @@ impl Cluster {
         tasks: &TaskTracker,
         token: CancellationToken,
     ) -> Result<Arc<Self>, ClusterError> {
-        if settings.tls_config.is_some() {
-            return Err(ClusterError::Tls);
-        }
         let advertise = advertise_address(&settings)?;
         let host = crate::base::fs::hostname().unwrap_or_else(|| "blackwatch".to_string());
         let name = format!("{host}/{advertise}");
@@ -147,15 +160,22 @@ impl Cluster {
             protocol_version: chitchat::ProtocolVersion::V0,
         };
         let metrics = ClusterMetrics::default();
-        let transport = transport::CountingUdp {
-            metrics: metrics.clone(),
-        };
-        let handle = spawn_chitchat(config, Vec::new(), &transport)
-            .await
-            .map_err(|e| ClusterError::Start {
-                addr: settings.listen,
-                reason: format!("{e:#}"),
-            })?;
+        let handle = match &settings.tls {
+            None => {
+                let transport = transport::CountingUdp {
+                    metrics: metrics.clone(),
+                };
+                spawn_chitchat(config, Vec::new(), &transport).await
+            }
+            Some(tls) => {
+                let transport = tls::TlsTransport::new(tls.clone(), advertise, metrics.clone());
+                spawn_chitchat(config, Vec::new(), &transport).await
+            }
+        }
+        .map_err(|e| ClusterError::Start {
+            addr: settings.listen,
+            reason: format!("{e:#}"),
+        })?;
         let chitchat = handle.chitchat();
         let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
         let listeners = {

@@ -498,3 +498,147 @@ async fn restart_replica(
     r.gossip = gossip;
     r
 }
+
+/// Writes a cluster TLS file (Alertmanager's format) and the node's certificate and key,
+/// issued by `ca`, into `dir`; returns the flag.
+fn tls_files(dir: &std::path::Path, ca: &crate::support::TestCa) -> String {
+    let node = ca.issue(&crate::support::LeafSpec::localhost());
+    std::fs::write(dir.join("ca.crt"), ca.cert().pem()).expect("ca");
+    std::fs::write(dir.join("node.crt"), node.chain_pem()).expect("cert");
+    std::fs::write(dir.join("node.key"), node.key_pem()).expect("key");
+    std::fs::write(
+        dir.join("cluster-tls.yml"),
+        "tls_server_config:\n  cert_file: node.crt\n  key_file: node.key\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.crt\ntls_client_config:\n  ca_file: ca.crt\n  cert_file: node.crt\n  key_file: node.key\n",
+    )
+    .expect("tls config");
+    format!(
+        "--cluster.tls-config={}",
+        dir.join("cluster-tls.yml").display()
+    )
+}
+
+/// Gossip over mutual TLS: the replicas form a cluster, notify once and share silences; a
+/// replica whose certificate another CA issued cannot join.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gossip_over_mutual_tls_forms_the_cluster_and_keeps_strangers_out() {
+    crate::support::install_crypto();
+    let sink = HttpServer::plain(|_| TestResponse::ok());
+    let text = config(&sink.url("/hook"));
+    let ca = crate::support::TestCa::new("cluster CA");
+    let gossip: Vec<SocketAddr> = (0..3)
+        .map(|_| SocketAddr::from(([127, 0, 0, 1], free_tcp_port())))
+        .collect();
+    let mut replicas = Vec::new();
+    for (i, g) in gossip.iter().enumerate() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let flag = tls_files(dir.path(), &ca);
+        replicas.push(start_replica_with(*g, &gossip, &text, i, dir, &[flag]).await);
+    }
+    wait_ready(&replicas, 3).await;
+
+    // A stranger with another CA's certificate, pointed at the three.
+    let other = crate::support::TestCa::new("another CA");
+    let stranger_addr = SocketAddr::from(([127, 0, 0, 1], free_tcp_port()));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flag = tls_files(dir.path(), &other);
+    let mut all = gossip.clone();
+    all.push(stranger_addr);
+    let stranger = start_replica_with(stranger_addr, &all, &text, 3, dir, &[flag]).await;
+
+    let all_replicas: Vec<&Replica> = replicas.iter().collect();
+    let groups: Vec<String> = (0..5).map(|i| format!("tls{i}")).collect();
+    post_all(
+        &all_replicas,
+        &Value::Array(groups.iter().map(|g| alert(g, None)).collect()),
+    )
+    .await;
+    poll::until(
+        "every group notified over TLS gossip",
+        Duration::from_secs(30),
+        async || {
+            let d = deliveries(&sink);
+            let n = groups
+                .iter()
+                .filter(|g| d.contains_key(&((*g).clone(), "firing".into())))
+                .count();
+            if n == groups.len() {
+                Ok(())
+            } else {
+                Err(format!("{d:?}"))
+            }
+        },
+    )
+    .await;
+    tokio::time::sleep(PEER_TIMEOUT * 3).await;
+    let d = deliveries(&sink);
+    assert!(
+        d.values().all(|n| *n == 1),
+        "duplicates over TLS gossip: {d:?}"
+    );
+
+    let client = reqwest::Client::new();
+    for r in &replicas {
+        let status: Value = client
+            .get(r.url("/api/v2/status"))
+            .send()
+            .await
+            .expect("status")
+            .json()
+            .await
+            .expect("json");
+        let peers = status["cluster"]["peers"]
+            .as_array()
+            .map(|p| p.len())
+            .unwrap_or(0);
+        assert_eq!(
+            peers,
+            3,
+            "the stranger joined: {status}\n{}",
+            stranger.log()
+        );
+    }
+    assert!(
+        replicas[0].log().contains("Gossip TLS handshake failed"),
+        "the stranger's handshake was not refused:\n{}",
+        replicas[0].log()
+    );
+}
+
+/// A TCP port free right now on loopback (gossip over TLS listens on TCP).
+fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("tcp port")
+}
+
+/// A bad `--cluster.tls-config` stops the start with the file, position and field.
+#[test]
+fn a_bad_cluster_tls_file_stops_the_start_with_its_position() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("tls.yml");
+    std::fs::write(
+        &path,
+        "tls_server_config:\n  cert_file: node.crt\n  key_file: node.key\n  client_auth_type: Sometimes\ntls_client_config:\n  ca_file: ca.crt\n",
+    )
+    .expect("write");
+    let out = Command::new(BIN)
+        .arg("--web.listen-address=127.0.0.1:0")
+        .arg(format!(
+            "--storage.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg("--cluster.listen-address=127.0.0.1:0")
+        .arg(format!("--cluster.tls-config={}", path.display()))
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("{}:4:", path.display()))
+            && err.contains("tls_server_config.client_auth_type")
+            && err.contains("invalid ClientAuth: Sometimes"),
+        "{err}"
+    );
+    assert!(!err.contains("listening on"), "{err}");
+}

@@ -14,6 +14,7 @@ mod jobs;
 mod rules;
 mod tcp;
 mod tls;
+pub use tls::client_tls_settings;
 mod websocket;
 
 use dns::dns;

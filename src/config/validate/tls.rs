@@ -24,6 +24,22 @@ fn tls_version(cx: &mut Cx, path: &str, spanned: &Spanned<String>) -> Option<Tls
     }
 }
 
+/// A prometheus/common `tls_config` block read from another file than blackwatch.yml (the
+/// cluster's `tls_client_config`): errors carry positions in `file`.
+pub fn client_tls_settings(
+    file: &std::path::Path,
+    path: &str,
+    block: &Spanned<RawTlsConfig>,
+) -> Result<Option<TlsSettings>, crate::base::ConfigErrors> {
+    let mut cx = Cx::new(file);
+    let settings = tls_settings(&mut cx, path, block);
+    if cx.errors.is_empty() {
+        Ok(settings)
+    } else {
+        Err(crate::base::ConfigErrors::sorted(cx.errors))
+    }
+}
+
 pub(super) fn tls_settings(
     cx: &mut Cx,
     path: &str,

@@ -11,10 +11,12 @@
 //! (the toolkit falls back to the system roots; a client CA must be named explicitly here).
 
 mod auth;
+mod cluster;
 mod raw;
 mod tls;
 
 pub use auth::AuthOutcome;
+pub use cluster::load_cluster_tls;
 pub use raw::{ClientAuth, RawHttpServerConfig, RawTlsServerConfig, RawWebConfig};
 use tls::tls_config;
 
