@@ -186,6 +186,19 @@ pub struct ClusterArgs {
     /// divided among the live members by rendezvous hashing of (job, target).
     #[arg(long = "cluster.probe-replicas", default_value_t = 1)]
     pub probe_replicas: usize,
+
+    /// Which series of each scheduled result the replicas share: `rules` (the metrics the
+    /// rules read, plus probe_success and probe_duration_seconds) or `all` (everything,
+    /// so /metrics?cluster=1 shows every series of every target).
+    #[arg(long = "cluster.share-results", value_enum, default_value = "rules")]
+    pub share_results: ShareResults,
+}
+
+/// `--cluster.share-results`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ShareResults {
+    Rules,
+    All,
 }
 
 impl ClusterArgs {
@@ -223,6 +236,7 @@ impl ClusterArgs {
             reconnect_timeout: self.reconnect_timeout,
             tls: None,
             probe_replicas: self.probe_replicas,
+            share_all_results: self.share_results == ShareResults::All,
         }))
     }
 }

@@ -173,6 +173,7 @@ impl Shared {
             c.attach_schedule(
                 &shared.scheduler,
                 &shared.store,
+                shared.series_filter(c.shares_all_results()),
                 &shared.tasks,
                 shared.shutdown.clone(),
             );
@@ -258,6 +259,21 @@ impl Shared {
             self.rules.set_sink(a);
         }
         self.rules.apply(&config.rules);
+    }
+
+    /// The series of scheduled results a cluster shares: those the running rules read
+    /// (`None`, all of them, when `all` or when a rule may read any metric).
+    fn series_filter(&self, all: bool) -> Option<crate::cluster::results::SeriesFilter> {
+        if all {
+            return None;
+        }
+        let rules = self.rules.clone();
+        Some(Arc::new(move |name: &str| {
+            match rules.referenced_metrics() {
+                Some(names) => names.contains(name),
+                None => true,
+            }
+        }))
     }
 
     /// Every scheduled target of the running config (in a cluster, probed here or not).

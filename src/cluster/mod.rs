@@ -10,7 +10,7 @@
 
 pub mod metrics;
 pub mod rank;
-mod results;
+pub mod results;
 mod sync;
 mod tls;
 mod transport;
@@ -55,6 +55,9 @@ pub struct ClusterSettings {
     pub tls: Option<ClusterTls>,
     /// `--cluster.probe-replicas`: how many members probe each scheduled target.
     pub probe_replicas: usize,
+    /// `--cluster.share-results=all`: gossip every series of every result, not only those
+    /// rules read.
+    pub share_all_results: bool,
 }
 
 /// Gossip over TLS: the server side (with its client-certificate policy) and the client
@@ -106,6 +109,7 @@ pub struct Cluster {
     /// The scheduler whose targets are sharded, and the store remote results go to.
     schedule: RwLock<Option<results::Attached>>,
     probe_replicas: usize,
+    share_all_results: bool,
     /// Bumped whenever the live members change.
     membership: watch::Sender<u64>,
     pub metrics: ClusterMetrics,
@@ -213,6 +217,7 @@ impl Cluster {
             alerting: RwLock::new(None),
             schedule: RwLock::new(None),
             probe_replicas: settings.probe_replicas.max(1),
+            share_all_results: settings.share_all_results,
             membership: watch::channel(0).0,
             metrics,
             _listeners: listeners,
@@ -258,6 +263,11 @@ impl Cluster {
     /// Live members, this one included, sorted by name.
     pub fn members(&self) -> Vec<Member> {
         read(&self.members).clone()
+    }
+
+    /// `--cluster.share-results=all`.
+    pub fn shares_all_results(&self) -> bool {
+        self.share_all_results
     }
 
     pub fn is_settled(&self) -> bool {

@@ -39,10 +39,25 @@ pub(super) struct Gossiped {
     s: Vec<GossipedSample>,
 }
 
+/// Which series of a result are gossiped: `None` shares every series.
+pub type SeriesFilter = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// Always gossiped, whatever the rules read: what the status page and `?cluster=1` show.
+const ALWAYS_SHARED: [&str; 2] = ["probe_success", "probe_duration_seconds"];
+
 impl Gossiped {
-    pub(super) fn new(labels: &BTreeMap<String, String>, result: &RunResult) -> Self {
+    pub(super) fn new(
+        labels: &BTreeMap<String, String>,
+        result: &RunResult,
+        filter: Option<&SeriesFilter>,
+    ) -> Self {
         let mut s = Vec::new();
         for (name, family) in result.registry.families() {
+            if let Some(keep) = filter {
+                if !ALWAYS_SHARED.contains(&name.as_str()) && !keep(name) {
+                    continue;
+                }
+            }
             for (labels, value) in &family.samples {
                 s.push((name.clone(), labels.clone(), value.to_string()));
             }
@@ -119,24 +134,30 @@ impl Cluster {
 }
 
 /// Hands this replica's results to the publisher (never blocks the probe).
-pub(super) struct Outbox(pub tokio::sync::mpsc::UnboundedSender<(GroupKey, String)>);
+pub(super) struct Outbox {
+    tx: tokio::sync::mpsc::UnboundedSender<(GroupKey, String)>,
+    filter: Option<SeriesFilter>,
+}
 
 impl ResultSink for Outbox {
     fn scheduled_result(&self, scheduled: &Scheduled, result: &RunResult) {
-        if let Ok(json) = serde_json::to_string(&Gossiped::new(&scheduled.labels, result)) {
-            let _ = self.0.send((scheduled.key.clone(), json));
+        let g = Gossiped::new(&scheduled.labels, result, self.filter.as_ref());
+        if let Ok(json) = serde_json::to_string(&g) {
+            let _ = self.tx.send((scheduled.key.clone(), json));
         }
     }
 }
 
 impl Cluster {
     /// Shards `scheduler`'s targets over the members and shares results through `store`:
-    /// from now on the scheduler probes this replica's share, its results are gossiped,
-    /// and the others' results land in `store`.
+    /// from now on the scheduler probes this replica's share, its results are gossiped
+    /// (the series `filter` keeps, with `probe_success` and `probe_duration_seconds`;
+    /// every series without a filter), and the others' results land in `store`.
     pub fn attach_schedule(
         self: &Arc<Self>,
         scheduler: &Scheduler,
         store: &Arc<Store>,
+        filter: Option<SeriesFilter>,
         tasks: &tokio_util::task::TaskTracker,
         token: CancellationToken,
     ) {
@@ -145,7 +166,7 @@ impl Cluster {
             store: Arc::downgrade(store),
         });
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        scheduler.sinks().add(Arc::new(Outbox(tx)));
+        scheduler.sinks().add(Arc::new(Outbox { tx, filter }));
         scheduler.set_ownership(self.clone(), crate::clock::Now::read());
         tasks.spawn(self.clone().publish_results(rx, token.clone()));
         let me = self.clone();
@@ -264,7 +285,7 @@ mod tests {
             failure: None,
         };
         let labels = BTreeMap::from([("team".to_string(), "web".to_string())]);
-        let g = Gossiped::new(&labels, &result);
+        let g = Gossiped::new(&labels, &result, None);
         let back: Gossiped = serde_json::from_str(&serde_json::to_string(&g).unwrap()).unwrap();
         assert_eq!(back, g);
         let r = back.registry().unwrap();
@@ -275,6 +296,11 @@ mod tests {
         );
         assert!(r.get("probe_ssl_earliest_cert_expiry").unwrap().is_nan());
         assert_eq!(r.get("weird"), Some(f64::NEG_INFINITY));
+        // With a filter: what it keeps, and always probe_success.
+        let only: SeriesFilter = Arc::new(|n: &str| n == "weird");
+        let g = Gossiped::new(&labels, &result, Some(&only));
+        let names: Vec<&str> = g.s.iter().map(|(n, _, _)| n.as_str()).collect();
+        assert_eq!(names, vec!["probe_success", "weird"]);
     }
 
     #[test]

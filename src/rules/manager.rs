@@ -64,6 +64,8 @@ pub struct Manager {
     restore: Mutex<Option<BTreeMap<RuleKey, Vec<SavedAlert>>>>,
     restore_opts: RestoreOpts,
     save_lock: Mutex<()>,
+    /// The metric names the running rules read (`None`: some selector may read any).
+    referenced: std::sync::RwLock<Option<Arc<std::collections::BTreeSet<String>>>>,
 }
 
 use crate::base::sync::lock;
@@ -101,6 +103,7 @@ impl Manager {
             restore: Mutex::new(Some(restore)),
             restore_opts: RestoreOpts::default(),
             save_lock: Mutex::new(()),
+            referenced: std::sync::RwLock::new(Some(Arc::default())),
         })
     }
 
@@ -120,6 +123,12 @@ impl Manager {
             .values()
             .map(|r| r.group.clone())
             .collect()
+    }
+
+    /// The metric names the running rules read; `None` when some selector may read any
+    /// metric.
+    pub fn referenced_metrics(&self) -> Option<Arc<std::collections::BTreeSet<String>>> {
+        crate::base::sync::read(&self.referenced).clone()
     }
 
     /// Applies a (re)loaded config: unchanged groups keep running, changed groups are
@@ -142,6 +151,15 @@ impl Manager {
         }
         self.store.set_ranges(&ranges);
         self.overlay.set_ranges(&ranges);
+        let mut names = Some(std::collections::BTreeSet::new());
+        for r in cfg.groups.iter().flat_map(|g| g.rules.iter()) {
+            match (r.expr.metric_names(), names.as_mut()) {
+                (Some(n), Some(all)) => all.extend(n),
+                (None, _) => names = None,
+                (Some(_), None) => {}
+            }
+        }
+        *crate::base::sync::write(&self.referenced) = names.map(Arc::new);
 
         let restore = lock(&self.restore).take();
         let mut running = lock(&self.groups);

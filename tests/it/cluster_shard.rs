@@ -177,10 +177,15 @@ async fn targets_are_sharded_and_a_killed_replicas_targets_move_without_a_flap()
             s.len()
         );
     }
-    // Every replica sees the whole cluster's results (rules do), `?cluster=1` shows them.
-    for r in &replicas {
+    // Every replica sees the whole cluster's results (rules do), `?cluster=1` shows them:
+    // the series rules read and probe_success/probe_duration_seconds; the others only
+    // for the targets the replica probes itself (--cluster.share-results=rules).
+    for (r, share) in replicas.iter().zip(&shares) {
         let seen = probed(r, "?cluster=1").await.expect("cluster metrics");
         assert_eq!(seen, all);
+        let m = metrics(r, "?cluster=1").await.expect("cluster metrics");
+        assert_eq!(m.family("probe_duration_seconds").len(), TARGETS);
+        assert_eq!(m.family("probe_http_status_code").len(), share.len());
     }
 
     // The failing target's alert fires once.

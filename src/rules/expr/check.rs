@@ -436,6 +436,37 @@ impl Node {
     /// of an instant selector) plus its offset plus the span of every subquery around it.
     /// An instant selector read at the evaluation time needs no history; one with a fixed
     /// `@ <timestamp>` is not listed (what it reads is kept only while the retention covers it).
+    /// Calls `f` for every selector with its metric name (`None` when it matches the name
+    /// by anything but `__name__="…"`, i.e. may read any metric).
+    pub fn visit_selectors(&self, f: &mut dyn FnMut(Option<&str>)) {
+        let mut selector = |sel: &Selector| {
+            let name = sel
+                .matchers
+                .iter()
+                .find_map(|m| match (&m.op, m.name == NAME) {
+                    (MatchOp::Equal(v), true) => Some(v.as_str()),
+                    _ => None,
+                });
+            f(name);
+        };
+        match self {
+            Node::Number(_) | Node::String(_) => {}
+            Node::Vector(sel) | Node::Matrix(sel, _) => selector(sel),
+            Node::Subquery { expr, .. } | Node::Neg(expr) => expr.visit_selectors(f),
+            Node::Binary { lhs, rhs, .. } => {
+                lhs.visit_selectors(f);
+                rhs.visit_selectors(f);
+            }
+            Node::Aggregate { expr, param, .. } => {
+                expr.visit_selectors(f);
+                if let Some(p) = param {
+                    p.visit_selectors(f);
+                }
+            }
+            Node::Call { args, .. } => args.iter().for_each(|a| a.visit_selectors(f)),
+        }
+    }
+
     pub fn visit_ranges(&self, f: &mut dyn FnMut(&str, i64)) {
         self.visit_history(0, false, f);
     }

@@ -368,6 +368,20 @@ impl Expr {
         &self.inner.text
     }
 
+    /// The metric names the expression reads, or `None` when a selector may read any
+    /// metric (it names none, or matches the name by regex).
+    pub fn metric_names(&self) -> Option<std::collections::BTreeSet<String>> {
+        let mut names = std::collections::BTreeSet::new();
+        let mut any = false;
+        self.inner.node.visit_selectors(&mut |name| match name {
+            Some(n) => {
+                names.insert(n.to_string());
+            }
+            None => any = true,
+        });
+        (!any).then_some(names)
+    }
+
     /// Metric names whose history the expression reads, each with how far back (for
     /// `Store::set_ranges`): a range selector's range, an instant selector's 5m lookback
     /// when it reads before the evaluation time, plus offsets and enclosing subqueries'

@@ -1395,3 +1395,27 @@ fn instant_query_is_engine_query_func() {
             .is_err_and(|e| e.contains("many-to-many matching not allowed"))
     );
 }
+
+#[test]
+fn metric_names_lists_what_selectors_read_or_none_for_any() {
+    let names = |e: &str| Expr::parse(e).unwrap().metric_names();
+    assert_eq!(
+        names(
+            "count(probe_success == 0) > 5 and on() avg_over_time(probe_duration_seconds[5m]) > 1"
+        ),
+        Some(
+            [
+                "probe_duration_seconds".to_string(),
+                "probe_success".to_string()
+            ]
+            .into()
+        )
+    );
+    assert_eq!(
+        names("max_over_time(probe_success[10m:1m]) - 1"),
+        Some(["probe_success".to_string()].into())
+    );
+    assert_eq!(names("vector(1)"), Some(Default::default()));
+    assert_eq!(names("{__name__=~\"probe_.*\"} == 0"), None);
+    assert_eq!(names("{__name__!=\"x\", job=\"a\"} == 0"), None);
+}
