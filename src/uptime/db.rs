@@ -31,8 +31,9 @@ const INCIDENTS: TableDefinition<(u32, i64), (i64, &str)> = TableDefinition::new
 /// The file name under `--storage.path`.
 pub const FILE_NAME: &str = "uptime.redb";
 
-/// The page cache redb may keep. Reads of old rollups come from the OS page cache anyway.
-const CACHE_BYTES: usize = 16 << 20;
+/// The page cache redb may keep by default. Reads of old rollups come from the OS page
+/// cache anyway.
+pub const CACHE_BYTES: usize = 16 << 20;
 
 fn table(level: Level) -> TableDefinition<'static, u64, &'static [u8]> {
     match level {
@@ -128,10 +129,10 @@ enum OpenOutcome {
     Failed(redb::Error),
 }
 
-fn try_open(path: &Path) -> OpenOutcome {
+fn try_open(path: &Path, cache_bytes: usize) -> OpenOutcome {
     let attempt = std::panic::catch_unwind(|| {
         redb::Builder::new()
-            .set_cache_size(CACHE_BYTES)
+            .set_cache_size(cache_bytes)
             .set_check_integrity_on_open(true)
             .create(path)
     });
@@ -164,11 +165,11 @@ fn create_tables(db: &redb::Database) -> Result<(), redb::Error> {
 impl Db {
     /// Opens (or creates) `dir/uptime.redb`. A corrupted file is moved aside and logged, and a
     /// fresh store starts; any other failure (permissions, another process holding the file)
-    /// is returned. `now_s` names the moved file.
-    pub fn open(dir: &Path, now_s: i64) -> Result<Db, DbError> {
+    /// is returned. `now_s` names the moved file; redb keeps at most `cache_bytes` of pages.
+    pub fn open(dir: &Path, now_s: i64, cache_bytes: usize) -> Result<Db, DbError> {
         std::fs::create_dir_all(dir)?;
         let path = dir.join(FILE_NAME);
-        let db = match try_open(&path) {
+        let db = match try_open(&path, cache_bytes) {
             OpenOutcome::Ok(db) => db,
             OpenOutcome::Failed(e) => {
                 return Err(DbError::Open {
@@ -185,7 +186,7 @@ impl Db {
                     path = %path.display(),
                     moved_to = %aside.display(),
                 );
-                match try_open(&path) {
+                match try_open(&path, cache_bytes) {
                     OpenOutcome::Ok(db) => db,
                     OpenOutcome::Corrupt(why) => {
                         return Err(DbError::Open {
@@ -318,6 +319,22 @@ impl Db {
             if let Some(before) = batch.prune_incidents_before_ms {
                 t.retain(|_, (end, _)| end == 0 || end >= before)
                     .map_err(boxed)?;
+            }
+        }
+        tx.commit().map_err(boxed)?;
+        Ok(())
+    }
+
+    /// Writes whole rollups of one level, replacing any there: for importing history (and
+    /// for the benchmark, which writes 30 days without waiting for them).
+    pub fn write_rollups(&self, level: Level, rows: &[(u32, u32, Rollup)]) -> Result<(), DbError> {
+        let tx = self.db.begin_write().map_err(boxed)?;
+        {
+            let mut t = tx.open_table(table(level)).map_err(boxed)?;
+            let mut buf = Vec::with_capacity(64);
+            for (period, id, r) in rows {
+                r.encode(&mut buf);
+                t.insert(key(*period, *id), buf.as_slice()).map_err(boxed)?;
             }
         }
         tx.commit().map_err(boxed)?;

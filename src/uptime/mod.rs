@@ -53,6 +53,8 @@ pub struct Options {
     pub settle: Duration,
     /// Results waiting for the writer before new ones are dropped (and counted).
     pub queue: usize,
+    /// redb's page cache, bytes (shared by all targets).
+    pub cache_bytes: usize,
 }
 
 impl Default for Options {
@@ -65,6 +67,7 @@ impl Default for Options {
             batch_size: 20_000,
             settle: Duration::from_secs(10),
             queue: 100_000,
+            cache_bytes: db::CACHE_BYTES,
         }
     }
 }
@@ -90,8 +93,8 @@ pub struct Uptime {
     targets: RwLock<Targets>,
     tx: mpsc::Sender<writer::Msg>,
     dropped: AtomicU64,
-    /// The `/metrics` lines, recomputed once a minute by the writer.
-    gauges: RwLock<Arc<String>>,
+    /// The `/metrics` figures, recomputed once a minute by the writer.
+    gauges: RwLock<Arc<gauges::Cache>>,
     gauges_end_ms: AtomicI64,
 }
 
@@ -115,7 +118,7 @@ impl Uptime {
         options: Options,
     ) -> Result<(Arc<Uptime>, mpsc::Receiver<writer::Msg>), DbError> {
         let now_s = crate::clock::Now::read().unix_ms() / 1000;
-        let db = db::Db::open(dir, now_s)?;
+        let db = db::Db::open(dir, now_s, options.cache_bytes)?;
         let mut targets = Targets::default();
         for (id, key) in db.targets()? {
             let i = id as usize;
@@ -132,7 +135,7 @@ impl Uptime {
             targets: RwLock::new(targets),
             tx,
             dropped: AtomicU64::new(0),
-            gauges: RwLock::new(Arc::new(String::new())),
+            gauges: RwLock::new(Arc::new(gauges::Cache::default())),
             gauges_end_ms: AtomicI64::new(i64::MIN),
         });
         Ok((uptime, rx))
@@ -223,8 +226,8 @@ impl Uptime {
         Window::resolve(from_ms, to_ms, self.minute_cutoff_ms(now_ms))
     }
 
-    /// The `/metrics` lines (empty until the first minute has been computed).
-    pub fn gauges_text(&self) -> Arc<String> {
+    /// The `/metrics` figures (empty until the first minute has been computed).
+    pub fn gauges(&self) -> Arc<gauges::Cache> {
         crate::base::sync::read(&self.gauges).clone()
     }
 
@@ -234,8 +237,8 @@ impl Uptime {
 
     /// Recomputes the `/metrics` figures for windows ending at `end_ms` (blocking).
     pub fn refresh_gauges(&self, end_ms: i64) -> Result<(), DbError> {
-        let text = gauges::render(self, end_ms)?;
-        *crate::base::sync::write(&self.gauges) = Arc::new(text);
+        let cache = gauges::compute(self, end_ms)?;
+        *crate::base::sync::write(&self.gauges) = Arc::new(cache);
         self.gauges_end_ms.store(end_ms, Ordering::Relaxed);
         Ok(())
     }

@@ -204,7 +204,8 @@ pub async fn run(uptime: Arc<Uptime>, mut rx: mpsc::Receiver<Msg>, shutdown: Can
             Pending::default()
         }
     };
-    let mut ticker = tokio::time::interval(opts.flush_interval.max(Duration::from_millis(10)));
+    let period = opts.flush_interval.max(Duration::from_millis(10));
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut waiters: Vec<tokio::sync::oneshot::Sender<()>> = Vec::new();
     loop {
