@@ -39,7 +39,7 @@ const STEP_MS: i64 = 15_000;
 
 fn registry(i: usize, round: i64) -> Registry {
     let mut r = Registry::new();
-    let down = i % 20 == 0;
+    let down = i.is_multiple_of(20);
     r.set("probe_success", "", if down { 0.0 } else { 1.0 });
     r.set(
         "probe_duration_seconds",

@@ -77,6 +77,13 @@ pub async fn run(cli: Cli, config: Config, token: CancellationToken) -> anyhow::
         max_silences: cli.max_silences,
         max_silence_size_bytes: cli.max_silence_size_bytes,
         history_limit: cli.history_limit,
+        uptime: crate::uptime::Options {
+            enabled: cli.uptime_enabled,
+            minute_retention: cli.uptime_minute_retention,
+            hour_retention: cli.uptime_hour_retention,
+            flush_interval: cli.uptime_flush_interval,
+            ..crate::uptime::Options::default()
+        },
     };
     let grace = settings.shutdown_grace;
     let daemon = match cluster {

@@ -102,6 +102,23 @@ pub struct Cli {
     #[arg(long = "silences.max-silence-size-bytes", default_value_t = 0)]
     pub max_silence_size_bytes: usize,
 
+    /// Keep the uptime history of scheduled probes (`--uptime.enabled=false` turns it off).
+    #[arg(long = "uptime.enabled", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub uptime_enabled: bool,
+
+    /// How long per-minute uptime rollups are kept (Prometheus duration; 0 = none).
+    #[arg(long = "uptime.minute-retention", default_value = "48h", value_parser = crate::base::units::parse_prom_duration)]
+    pub uptime_minute_retention: std::time::Duration,
+
+    /// How long per-hour and per-day uptime rollups and incidents are kept (Prometheus
+    /// duration; 0 = none).
+    #[arg(long = "uptime.hour-retention", default_value = "400d", value_parser = crate::base::units::parse_prom_duration)]
+    pub uptime_hour_retention: std::time::Duration,
+
+    /// How often scheduled results are written to the uptime history (Go duration).
+    #[arg(long = "uptime.flush-interval", default_value = "5s", value_parser = crate::base::units::parse_go_duration)]
+    pub uptime_flush_interval: std::time::Duration,
+
     /// Seconds in-flight probes get to finish after SIGTERM.
     #[arg(long = "shutdown.grace-period", default_value_t = 30.0)]
     pub shutdown_grace: f64,

@@ -7,6 +7,8 @@
 //! - `config`: load + validate the YAML into domain types (every error, with position).
 //! - `probe`: `probe::run` and one file per protocol; the per-probe metric registry.
 //! - `schedule`, `store`: scheduled probing and the latest results (plus rule-declared history).
+//! - `uptime`: persisted per-minute/hour/day rollups of scheduled probes, incidents, and the
+//!   availability figures (uptime ratio, latency quantiles, MTTR) from them.
 //! - `rules`: rule files, the PromQL subset (`rules::expr`), the alert state machine.
 //! - `alert`: Alertmanager's pipeline: store, routing, grouping, inhibition, silences, nflog,
 //!   notifiers.
@@ -45,3 +47,4 @@ pub mod signal;
 pub mod state;
 pub mod store;
 pub mod template;
+pub mod uptime;

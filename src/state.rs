@@ -53,6 +53,8 @@ pub struct Settings {
     pub max_silence_size_bytes: usize,
     /// `--history.limit`: recent `/probe` requests kept for the status page.
     pub history_limit: usize,
+    /// `--uptime.*`: the persisted uptime history.
+    pub uptime: crate::uptime::Options,
 }
 
 /// Default `--alerts.limit`. Far above what probing rules produce (rules × targets, a few
@@ -79,6 +81,7 @@ impl Default for Settings {
             max_silences: 0,
             max_silence_size_bytes: 0,
             history_limit: 100,
+            uptime: crate::uptime::Options::default(),
         }
     }
 }
@@ -90,6 +93,9 @@ pub struct Shared {
     pub settings: Settings,
     /// Results of scheduled probes.
     pub store: Arc<Store>,
+    /// The uptime history of scheduled probes (`None` when disabled or its store cannot be
+    /// opened; probing goes on without it).
+    pub uptime: Option<Arc<crate::uptime::Uptime>>,
     scheduler: Scheduler,
     rules: Arc<crate::rules::Manager>,
     /// The alert pipeline: `None` until a config with an `alerting:` section is loaded (a
@@ -143,6 +149,7 @@ impl Shared {
             tasks.clone(),
             shutdown.clone(),
         );
+        let uptime = start_uptime(&settings, &tasks, &shutdown);
         let config = Arc::new(config);
         let shared = Arc::new_cyclic(|weak: &Weak<Shared>| {
             let scheduler = Scheduler::new(
@@ -158,6 +165,7 @@ impl Shared {
                 history: Mutex::new(History::new(settings.history_limit)),
                 metrics,
                 store,
+                uptime,
                 scheduler,
                 rules,
                 alerting: Mutex::new(alerting),
@@ -168,6 +176,12 @@ impl Shared {
                 cluster,
             }
         });
+        if let Some(u) = &shared.uptime {
+            shared
+                .scheduler
+                .sinks()
+                .add(Arc::new(crate::uptime::UptimeSink(u.clone())));
+        }
         shared.apply_rules(&config);
         if let Some(c) = &shared.cluster {
             c.attach_schedule(
@@ -362,6 +376,31 @@ fn start_alerting(
     }
     tasks.spawn(alerting.clone().run(shutdown.clone()));
     Ok(alerting)
+}
+
+/// Opens the uptime history under `--storage.path` and starts its writer, unless disabled. A
+/// store that cannot be opened (a corrupted one is moved aside and replaced, see
+/// `uptime::db`) is logged and the daemon runs without history.
+fn start_uptime(
+    settings: &Settings,
+    tasks: &TaskTracker,
+    shutdown: &CancellationToken,
+) -> Option<Arc<crate::uptime::Uptime>> {
+    if !settings.uptime.active() {
+        return None;
+    }
+    match crate::uptime::Uptime::start(
+        &settings.storage_path,
+        settings.uptime.clone(),
+        tasks,
+        shutdown,
+    ) {
+        Ok(u) => Some(u),
+        Err(e) => {
+            tracing::error!(message = "Uptime history disabled: its store cannot be opened", error = %e);
+            None
+        }
+    }
 }
 
 /// What the scheduler runs for each due target: `probe::run` with the target's module and

@@ -201,6 +201,15 @@ pub fn first_run(now: Now, interval: Duration, seed: u64) -> Instant {
     now.mono + Duration::from_nanos(u64::try_from(wait).unwrap_or(0))
 }
 
+/// Where in each interval the loop of (job, target) runs, as an offset from the multiples of
+/// `interval` in wall time (the phase `first_run` gives it). Tests that line up another
+/// sampler with the probes use it.
+pub fn loop_phase(job: &str, target: &str, interval: Duration) -> Duration {
+    let iv = interval.as_nanos().max(1);
+    let phase = u128::from(stable_hash(&(job, target))) % iv;
+    Duration::from_nanos(u64::try_from(phase).unwrap_or(0))
+}
+
 /// The next planned time after a run that ended at `ended`: one interval after `planned`,
 /// skipping every slot that has already passed. Returns the slot and how many were skipped.
 pub fn next_after(planned: Instant, interval: Duration, ended: Instant) -> (Instant, u64) {

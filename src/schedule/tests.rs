@@ -376,3 +376,12 @@ async fn every_stored_result_reaches_the_sinks() {
     assert_eq!(seen.iter().filter(|(t, ..)| t == "a").count() * 2, total);
     assert_eq!(store.stats().groups, 2);
 }
+
+#[test]
+fn loop_phase_is_the_offset_the_loop_runs_at() {
+    let interval = Duration::from_secs(7);
+    let now = now_at(1_700_000_001); // a multiple of 7 s in wall time
+    let (job, target) = ("web".to_string(), "http://a/".to_string());
+    let first = first_run(now, interval, stable_hash(&(&job, &target)));
+    assert_eq!(first - now.mono, loop_phase(&job, &target, interval));
+}

@@ -9,6 +9,7 @@ mod probe;
 mod serve;
 pub mod status;
 mod tls;
+mod uptime;
 pub mod webconfig;
 
 use std::io::Write as _;
@@ -45,6 +46,8 @@ pub fn router(state: Arc<Shared>) -> Router {
         .route("/logs", get(pages::logs))
         .route("/api/v1/rules", get(api_v1::rules))
         .route("/api/v1/alerts", get(api_v1::alerts))
+        .route("/api/v1/uptime", get(uptime::figures))
+        .route("/api/v1/uptime/incidents", get(uptime::incidents))
         .merge(api_v2::routes())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BODY))
         .with_state(state)
@@ -205,6 +208,9 @@ fn metrics_response(state: &Shared, headers: &HeaderMap, cluster: bool) -> Respo
         }
     }
     state.rules().encode_metrics(&mut body, openmetrics);
+    if let Some(uptime) = &state.uptime {
+        uptime.encode_metrics(&mut body, openmetrics);
+    }
     state.store.encode_text_with(&mut body, cluster);
     if openmetrics {
         body.push_str("# EOF\n");

@@ -40,5 +40,6 @@ mod support; // the shared helpers: loopback servers, certificates, daemons, pol
 mod support_selftest; // the loopback test servers in support/ work
 mod tcp; // the tcp prober vs loopback peers: upstream's tcp_test.go scenarios, shipped modules
 mod unix; // the unix prober vs unix-socket peers in a temp dir: upstream's unix_test.go, dialogue, TLS (0.23 has no unix prober)
+mod uptime; // the uptime history: restarts and kill -9 of the binary, a corrupted store, the API's 400s, figures vs a real Prometheus 2.42
 mod websec; // --web.config.file: TLS, client certs, basic auth, headers, reload, Prometheus
 mod websocket; // the websocket prober vs a tokio-tungstenite server (ws, wss): upstream websocket_test.go cases (newer than 0.23)

@@ -464,7 +464,7 @@ impl Gen {
             0 | 1 => self.selector(),
             2 => {
                 let op = self.pick(&["+", "-", "*", "/", "%"]);
-                if self.next() % 2 == 0 {
+                if self.next().is_multiple_of(2) {
                     format!("({} {op} {})", self.vector(d), self.scalar(d))
                 } else {
                     format!("({} {op} {})", self.scalar(d), self.vector(d))
@@ -478,7 +478,7 @@ impl Gen {
             4 => {
                 let op = self.pick(&["==", "!=", "<", ">", "<=", ">="]);
                 let b = self.pick(&["", " bool"]);
-                if self.next() % 2 == 0 {
+                if self.next().is_multiple_of(2) {
                     format!("({} {op}{b} {})", self.vector(d), self.scalar(d))
                 } else {
                     format!("({} {op}{b} {})", self.scalar(d), self.vector(d))
@@ -499,7 +499,7 @@ impl Gen {
                 // Exact values only under sum (promtool adds series in random order).
                 let op = self.pick(&["sum", "min", "max", "count", "group"]);
                 let g = self.pick(&["", " by (a)", " by (b)", " without (a)", " by (a, b)"]);
-                let arg = if self.next() % 2 == 0 {
+                let arg = if self.next().is_multiple_of(2) {
                     self.selector()
                 } else {
                     let k = self.pick(&["+ 1", "* 2", "- 3"]);
@@ -555,7 +555,7 @@ impl Gen {
                 let r = self.pick(&["1m", "2m", "5m", "3m30s"]);
                 let sel = self.selector();
                 let range = self.shifted(format!("{sel}[{r}]"));
-                if self.next() % 6 == 0 {
+                if self.next().is_multiple_of(6) {
                     let t = self.pick(&["60", "300", "-120"]);
                     format!("predict_linear({range}, {t})")
                 } else {
@@ -605,7 +605,7 @@ impl Gen {
                     "month",
                     "year",
                 ]);
-                if self.next() % 3 == 0 {
+                if self.next().is_multiple_of(3) {
                     format!("{f}()")
                 } else {
                     format!("{f}({})", self.vector(d))
