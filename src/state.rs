@@ -52,6 +52,8 @@ pub struct Settings {
     pub max_silence_size_bytes: usize,
     /// `--history.limit`: recent `/probe` requests kept for the status page.
     pub history_limit: usize,
+    /// `--remote-write.max-queue-bytes`: the bound of each remote-write queue on disk.
+    pub remote_write_max_queue_bytes: u64,
 }
 
 /// Default `--alerts.limit`. Far above what probing rules produce (rules × targets, a few
@@ -78,6 +80,7 @@ impl Default for Settings {
             max_silences: 0,
             max_silence_size_bytes: 0,
             history_limit: 100,
+            remote_write_max_queue_bytes: crate::remote::DEFAULT_MAX_QUEUE_BYTES,
         }
     }
 }
@@ -91,6 +94,8 @@ pub struct Shared {
     pub store: Arc<Store>,
     scheduler: Scheduler,
     rules: Arc<crate::rules::Manager>,
+    /// `remote_write:` queues, fed by the scheduler and the rules.
+    remote_write: Arc<crate::remote::RemoteWrite>,
     /// The alert pipeline: `None` until a config with an `alerting:` section is loaded (a
     /// reload may add one; removing it keeps the running pipeline).
     alerting: Mutex<Option<Arc<Alerting>>>,
@@ -135,6 +140,14 @@ impl Shared {
             tasks.clone(),
             shutdown.clone(),
         );
+        let remote_write = crate::remote::RemoteWrite::new(
+            &settings.storage_path,
+            settings.remote_write_max_queue_bytes,
+            metrics.remote.clone(),
+            tasks.clone(),
+            shutdown.clone(),
+        );
+        rules.overlay().set_tap(remote_write.clone());
         let config = Arc::new(config);
         let shared = Arc::new_cyclic(|weak: &Weak<Shared>| {
             let scheduler = Scheduler::new(
@@ -145,6 +158,7 @@ impl Shared {
                 tasks.clone(),
                 shutdown.clone(),
             );
+            scheduler.sinks().add(remote_write.clone());
             Shared {
                 config: RwLock::new(config.clone()),
                 history: Mutex::new(History::new(settings.history_limit)),
@@ -152,6 +166,7 @@ impl Shared {
                 store,
                 scheduler,
                 rules,
+                remote_write,
                 alerting: Mutex::new(alerting),
                 settings,
                 tasks,
@@ -159,6 +174,7 @@ impl Shared {
                 reload_lock: tokio::sync::Mutex::new(()),
             }
         });
+        shared.apply_remote_write(&config);
         shared.apply_rules(&config);
         shared.apply_schedule(&config);
         Ok(shared)
@@ -200,6 +216,7 @@ impl Shared {
                 let jobs = new.jobs.len();
                 let new = Arc::new(new);
                 *crate::base::sync::write(&self.config) = new.clone();
+                self.apply_remote_write(&new);
                 self.apply_schedule(&new);
                 if let Err(e) = self.apply_alerting(&new) {
                     tracing::error!(message = "Starting the alert pipeline failed", error = %e);
@@ -267,6 +284,11 @@ impl Shared {
             }
         }
         Ok(())
+    }
+
+    fn apply_remote_write(&self, config: &Config) {
+        self.remote_write
+            .apply(&config.remote_write, &config.rules.external_labels);
     }
 
     fn apply_schedule(&self, config: &Config) {
