@@ -72,6 +72,7 @@ pub async fn run(cli: Cli, config: Config, token: CancellationToken) -> anyhow::
         retention: cli.retention,
         data_retention: cli.data_retention,
         storage_path: cli.storage_path.clone(),
+        remote_write_max_queue_bytes: cli.remote_write_max_queue_bytes,
         external_url: external_url(cli.external_url.as_deref(), local.port()),
         alerts_limit: cli.alerts_limit,
         max_silences: cli.max_silences,

@@ -84,6 +84,12 @@ pub struct Cli {
     #[arg(long = "storage.path", value_name = "DIR", default_value = "data/")]
     pub storage_path: PathBuf,
 
+    /// The most bytes each remote_write queue keeps on disk under
+    /// <storage.path>/remote_write/ while its endpoint cannot take them; past it the oldest
+    /// batches are dropped (counted in prometheus_remote_storage_samples_dropped_total).
+    #[arg(long = "remote-write.max-queue-bytes", value_name = "BYTES", default_value = "256MB", value_parser = parse_bytes)]
+    pub remote_write_max_queue_bytes: u64,
+
     /// The URL under which blackwatch is reachable from outside (alert generator URLs and
     /// links in notifications). Defaults to http://<hostname>:<port>/.
     #[arg(long = "web.external-url", value_name = "URL")]
@@ -351,6 +357,19 @@ pub struct ProbeArgs {
 }
 
 /// Turns `:9115` (Go's "all interfaces") into a bindable address.
+/// A base-2 size (`256MB` = 256 MiB, as alecthomas/units) or a plain number of bytes.
+fn parse_bytes(s: &str) -> Result<u64, String> {
+    let n = match s.parse::<u64>() {
+        Ok(n) => n,
+        Err(_) => u64::try_from(crate::base::units::parse_base2_bytes(s)?)
+            .map_err(|_| format!("invalid size {s:?}"))?,
+    };
+    if n == 0 {
+        return Err("must be greater than 0".to_string());
+    }
+    Ok(n)
+}
+
 pub fn normalize_listen_address(addr: &str) -> String {
     if let Some(port) = addr.strip_prefix(':') {
         format!("[::]:{port}")

@@ -16,6 +16,8 @@
 //!   log, which replica notifies for which group.
 //! - `template`: Go text/template for rule annotations and notification templates.
 //! - `labels`: label sets, fingerprints, Alertmanager matchers.
+//! - `relabel`: Prometheus relabelling (`write_relabel_configs`).
+//! - `remote`: `remote_write:` — Prometheus remote-write v1 through an on-disk queue.
 //! - `server`: the HTTP surface (`/probe`, `/metrics`, APIs, status page). Takes a bound listener.
 //! - `state`: what the server and signal loop share: running config, metrics, history, the
 //!   components built for the config, reload.
@@ -40,6 +42,8 @@ pub mod history;
 pub mod labels;
 pub mod metrics;
 pub mod probe;
+pub mod relabel;
+pub mod remote;
 pub mod rules;
 pub mod schedule;
 pub mod server;

@@ -67,6 +67,8 @@ pub struct Metrics {
     pub schedule: crate::schedule::ScheduleMetrics,
     /// The alert pipeline's Alertmanager-named metrics.
     pub alert: crate::alert::metrics::AlertMetrics,
+    /// `remote_write:` queues, with Prometheus' names.
+    pub remote: crate::remote::metrics::RemoteMetrics,
     process: Process,
 }
 
@@ -170,10 +172,12 @@ impl Metrics {
         );
         let schedule = crate::schedule::ScheduleMetrics::register(&mut registry);
         let alert = crate::alert::metrics::AlertMetrics::register(&mut registry);
+        let remote = crate::remote::metrics::RemoteMetrics::register(&mut registry);
         let m = Self {
             registry,
             schedule,
             alert,
+            remote,
             config_last_reload_successful,
             config_last_reload_success_timestamp_seconds,
             module_unknown,

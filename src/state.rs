@@ -55,6 +55,8 @@ pub struct Settings {
     pub history_limit: usize,
     /// `--uptime.*`: the persisted uptime history.
     pub uptime: crate::uptime::Options,
+    /// `--remote-write.max-queue-bytes`: the bound of each remote-write queue on disk.
+    pub remote_write_max_queue_bytes: u64,
 }
 
 /// Default `--alerts.limit`. Far above what probing rules produce (rules × targets, a few
@@ -82,6 +84,7 @@ impl Default for Settings {
             max_silence_size_bytes: 0,
             history_limit: 100,
             uptime: crate::uptime::Options::default(),
+            remote_write_max_queue_bytes: crate::remote::DEFAULT_MAX_QUEUE_BYTES,
         }
     }
 }
@@ -98,6 +101,8 @@ pub struct Shared {
     pub uptime: Option<Arc<crate::uptime::Uptime>>,
     scheduler: Scheduler,
     rules: Arc<crate::rules::Manager>,
+    /// `remote_write:` queues, fed by the scheduler and the rules.
+    remote_write: Arc<crate::remote::RemoteWrite>,
     /// The alert pipeline: `None` until a config with an `alerting:` section is loaded (a
     /// reload may add one; removing it keeps the running pipeline).
     alerting: Mutex<Option<Arc<Alerting>>>,
@@ -150,6 +155,14 @@ impl Shared {
             shutdown.clone(),
         );
         let uptime = start_uptime(&settings, &tasks, &shutdown);
+        let remote_write = crate::remote::RemoteWrite::new(
+            &settings.storage_path,
+            settings.remote_write_max_queue_bytes,
+            metrics.remote.clone(),
+            tasks.clone(),
+            shutdown.clone(),
+        );
+        rules.overlay().set_tap(remote_write.clone());
         let config = Arc::new(config);
         let shared = Arc::new_cyclic(|weak: &Weak<Shared>| {
             let scheduler = Scheduler::new(
@@ -160,6 +173,7 @@ impl Shared {
                 tasks.clone(),
                 shutdown.clone(),
             );
+            scheduler.sinks().add(remote_write.clone());
             Shared {
                 config: RwLock::new(config.clone()),
                 history: Mutex::new(History::new(settings.history_limit)),
@@ -168,6 +182,7 @@ impl Shared {
                 uptime,
                 scheduler,
                 rules,
+                remote_write,
                 alerting: Mutex::new(alerting),
                 settings,
                 tasks,
@@ -182,6 +197,7 @@ impl Shared {
                 .sinks()
                 .add(Arc::new(crate::uptime::UptimeSink(u.clone())));
         }
+        shared.apply_remote_write(&config);
         shared.apply_rules(&config);
         if let Some(c) = &shared.cluster {
             c.attach_schedule(
@@ -232,6 +248,7 @@ impl Shared {
                 let jobs = new.jobs.len();
                 let new = Arc::new(new);
                 *crate::base::sync::write(&self.config) = new.clone();
+                self.apply_remote_write(&new);
                 self.apply_schedule(&new);
                 if let Err(e) = self.apply_alerting(&new) {
                     tracing::error!(message = "Starting the alert pipeline failed", error = %e);
@@ -325,6 +342,11 @@ impl Shared {
             }
         }
         Ok(())
+    }
+
+    fn apply_remote_write(&self, config: &Config) {
+        self.remote_write
+            .apply(&config.remote_write, &config.rules.external_labels);
     }
 
     fn apply_schedule(&self, config: &Config) {

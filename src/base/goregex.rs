@@ -88,6 +88,85 @@ pub fn to_rust(p: &str) -> String {
     out
 }
 
+/// Go's `Regexp.Expand`: `$1`, `${1}`, `$name`, `${name}` replaced by the submatch (empty
+/// when out of range, unmatched or unknown), `$$` as `$`, a malformed `$` kept as is. As in
+/// Go, `$1x` names the group `1x`, not group 1 followed by `x`.
+pub fn expand(
+    re: &regex::bytes::Regex,
+    template: &[u8],
+    caps: &regex::bytes::Captures<'_>,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(pos) = rest.iter().position(|b| *b == b'$') {
+        out.extend_from_slice(&rest[..pos]);
+        rest = &rest[pos + 1..];
+        if rest.first() == Some(&b'$') {
+            out.push(b'$');
+            rest = &rest[1..];
+            continue;
+        }
+        let Some((name, after)) = extract(rest) else {
+            out.push(b'$');
+            continue;
+        };
+        rest = after;
+        let group = match group_number(name) {
+            Some(n) => caps.get(n),
+            None => re
+                .capture_names()
+                .position(|n| n == Some(name))
+                .and_then(|i| caps.get(i)),
+        };
+        if let Some(g) = group {
+            out.extend_from_slice(g.as_bytes());
+        }
+    }
+    out.extend_from_slice(rest);
+    out
+}
+
+/// Go's `extract`: the name after a `$` (letters, digits, `_`; braces optional) and the
+/// remaining template.
+fn extract(s: &[u8]) -> Option<(&str, &[u8])> {
+    let (brace, body) = match s.first() {
+        Some(b'{') => (true, &s[1..]),
+        Some(_) => (false, s),
+        None => return None,
+    };
+    // Names are matched on whole characters; stop at the first invalid byte sequence.
+    let text = match std::str::from_utf8(body) {
+        Ok(t) => t,
+        Err(e) => std::str::from_utf8(&body[..e.valid_up_to()]).unwrap_or(""),
+    };
+    let len: usize = text
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .map(char::len_utf8)
+        .sum();
+    if len == 0 {
+        return None;
+    }
+    let name = &text[..len];
+    let mut rest = &body[len..];
+    if brace {
+        if rest.first() != Some(&b'}') {
+            return None;
+        }
+        rest = &rest[1..];
+    }
+    Some((name, rest))
+}
+
+/// A group number as Go reads one: ASCII digits, no leading zero, below 1e8.
+fn group_number(name: &str) -> Option<usize> {
+    if !name.bytes().all(|b| b.is_ascii_digit()) || (name.len() > 1 && name.starts_with('0')) {
+        return None;
+    }
+    let n: usize = name.parse().ok()?;
+    (n < 100_000_000).then_some(n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::to_rust;

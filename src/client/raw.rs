@@ -83,6 +83,18 @@ macro_rules! http_client_config {
         }
 
         impl $name {
+            /// The credential fields, as `config::validate` checks them.
+            #[allow(dead_code)]
+            pub fn auth_fields(&self) -> $crate::client::raw::RawAuthFields<'_> {
+                $crate::client::raw::RawAuthFields {
+                    basic_auth: self.basic_auth.as_ref(),
+                    authorization: self.authorization.as_ref(),
+                    oauth2: self.oauth2.as_ref(),
+                    bearer_token: self.bearer_token.as_ref(),
+                    bearer_token_file: self.bearer_token_file.as_ref(),
+                }
+            }
+
             /// The proxy fields, as `client::proxy::ProxySettings::from_raw` reads them.
             #[allow(dead_code)]
             pub fn proxy_fields(&self) -> $crate::client::raw::RawProxyFields<'_> {
@@ -97,6 +109,17 @@ macro_rules! http_client_config {
     };
 }
 pub(crate) use http_client_config;
+
+/// The credential fields of an HTTP client config, borrowed from the struct that inlines
+/// them.
+#[derive(Clone, Copy, Debug)]
+pub struct RawAuthFields<'a> {
+    pub basic_auth: Option<&'a Spanned<RawBasicAuth>>,
+    pub authorization: Option<&'a Spanned<RawAuthorization>>,
+    pub oauth2: Option<&'a Spanned<RawOAuth2>>,
+    pub bearer_token: Option<&'a Spanned<Secret>>,
+    pub bearer_token_file: Option<&'a Spanned<String>>,
+}
 
 /// prometheus/common `ProxyHeader`: header values sent on CONNECT, every one a secret.
 pub type RawProxyHeader = BTreeMap<String, Vec<Secret>>;

@@ -47,6 +47,8 @@ pub struct Config {
     pub alerting: Option<Arc<crate::alert::config::AlertingConfig>>,
     /// `probe_policy:`: what ad-hoc `/probe` requests may reach.
     pub probe_policy: Arc<crate::probe::policy::ProbePolicy>,
+    /// `remote_write:` endpoints.
+    pub remote_write: Vec<crate::remote::RemoteWriteConfig>,
     /// The parsed file with defaults filled in, for `/config`.
     pub raw: RawConfig,
     /// SHA-256 of the file bytes, so a reload of an unchanged file re-parses nothing.
@@ -102,6 +104,7 @@ pub fn load_str(text: &str, file: &Path) -> Result<Config, ConfigErrors> {
     };
     let probe_policy =
         crate::probe::policy::validate(raw.probe_policy.as_ref(), file, &mut cx.errors);
+    let remote_write = validate::remote_write(&mut cx, &raw);
     if !cx.errors.is_empty() {
         return Err(ConfigErrors::sorted(cx.errors));
     }
@@ -150,6 +153,7 @@ pub fn load_str(text: &str, file: &Path) -> Result<Config, ConfigErrors> {
         rules,
         alerting,
         probe_policy: Arc::new(probe_policy),
+        remote_write,
         raw,
         checksum: sum,
     })
@@ -194,6 +198,7 @@ pub fn embedded() -> Result<Config, ConfigErrors> {
         rules: Default::default(),
         alerting: None,
         probe_policy: Default::default(),
+        remote_write: Vec::new(),
         raw: merged,
         checksum: hasher.finalize().into(),
     })

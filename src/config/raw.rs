@@ -62,6 +62,9 @@ pub struct RawConfig {
     /// What ad-hoc `/probe` requests may reach (see `server::allow`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe_policy: Option<Spanned<crate::probe::policy::RawProbePolicy>>,
+    /// Prometheus' `remote_write:` endpoints for scheduled results and rule output.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remote_write: Vec<Spanned<crate::remote::config::RawRemoteWrite>>,
 }
 
 /// `global:` — Prometheus' rule-evaluation settings.

@@ -49,10 +49,26 @@ pub fn record_output(
 
 type SeriesMap = HashMap<Labels, VecDeque<(i64, f64)>>;
 
+/// Something that wants every sample rules write (`ALERTS`, `ALERTS_FOR_STATE`, recorded
+/// series and their stale markers), e.g. remote write. Called on the group's evaluation:
+/// it must not block.
+pub trait RuleSeriesTap: Send + Sync {
+    fn rule_samples(&self, ts: i64, samples: &[(&Labels, f64)]);
+}
+
 /// Series written by rules, by metric name.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Overlay {
     inner: RwLock<OverlayInner>,
+    tap: RwLock<Option<std::sync::Arc<dyn RuleSeriesTap>>>,
+}
+
+impl std::fmt::Debug for Overlay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Overlay")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -77,6 +93,17 @@ impl Overlay {
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, OverlayInner> {
         crate::base::sync::write(&self.inner)
+    }
+
+    /// Hands every sample written from now on to `tap` as well.
+    pub fn set_tap(&self, tap: std::sync::Arc<dyn RuleSeriesTap>) {
+        *crate::base::sync::write(&self.tap) = Some(tap);
+    }
+
+    fn tap(&self, ts: i64, samples: &[(&Labels, f64)]) {
+        if let Some(t) = crate::base::sync::read(&self.tap).as_ref() {
+            t.rule_samples(ts, samples);
+        }
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, OverlayInner> {
@@ -106,21 +133,21 @@ impl Overlay {
     ) -> std::collections::HashSet<Labels> {
         let now: std::collections::HashSet<Labels> =
             samples.iter().map(|s| s.labels.clone()).collect();
-        let mut w = self.write();
-        w.append_all(
-            ts,
-            samples
-                .iter()
-                .map(|s| (&s.labels, s.value))
-                .chain(previous.difference(&now).map(|l| (l, stale_nan()))),
-        );
+        let items: Vec<(&Labels, f64)> = samples
+            .iter()
+            .map(|s| (&s.labels, s.value))
+            .chain(previous.difference(&now).map(|l| (l, stale_nan())))
+            .collect();
+        self.write().append_all(ts, items.iter().copied());
+        self.tap(ts, &items);
         now
     }
 
     /// Stale markers at `ts` for every series in `labels` (a rule removed by a reload).
     pub fn mark_stale(&self, ts: i64, labels: &std::collections::HashSet<Labels>) {
-        self.write()
-            .append_all(ts, labels.iter().map(|l| (l, stale_nan())));
+        let items: Vec<(&Labels, f64)> = labels.iter().map(|l| (l, stale_nan())).collect();
+        self.write().append_all(ts, items.iter().copied());
+        self.tap(ts, &items);
     }
 
     /// Number of series held.

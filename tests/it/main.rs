@@ -32,6 +32,7 @@ mod receivers_r1; // Telegram, Webex and WeChat vs Alertmanager 0.25 (recorder.r
 mod receivers_r2; // PagerDuty v1/v2 (v1 through support/mitm.rs), VictorOps, Opsgenie vs Alertmanager 0.25; error paths, secrets
 mod receivers_r3; // Pushover (through support/mitm.rs) and Amazon SNS (SigV4 checked with botocore) vs Alertmanager 0.25
 mod receivers_r4; // msteams, msteamsv2, Rocket.Chat and Jira (newer than 0.25): payloads vs upstream 0.28 test data, loopback servers, error paths
+mod remote_write; // remote_write into a real Prometheus 2.42 (receiver down, restart with pending data), headers, auth, relabelling, 4xx
 mod rules; // rule unit-test files vs promtool; alerts pending, firing, resolving in a daemon
 mod schedule; // scheduled probes on /metrics: staleness, file_sd, reload, a real Prometheus
 mod slowloris; // the HTTP server closes connections that do not send a request head in time

@@ -78,11 +78,18 @@ pub(super) fn http(cx: &mut Cx, path: &str, block: &Spanned<RawHttpProbe>) -> Op
         &h.fail_if_body_json_not_matches_cel,
     );
 
-    let auth = http_auth(cx, path, h);
+    // The token request carries the probe's User-Agent, as upstream's does.
+    let user_agent = h
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("user-agent"))
+        .map(|(_, v)| v.value.clone())
+        .unwrap_or_else(crate::probe::http::user_agent);
+    let auth = http_auth(cx, path, h.auth_fields(), user_agent);
     let tls = tls_settings(cx, &format!("{path}.tls_config"), &h.tls_config);
     let proxy = http_client::proxy_settings(cx, path, &block.referenced, h.proxy_fields());
 
-    let extra_headers = http_headers(cx, path, h);
+    let extra_headers = http_headers(cx, path, &h.http_headers);
     Some(HttpModule {
         valid_status_codes,
         valid_http_versions: h
@@ -259,9 +266,13 @@ fn check_headers(cx: &mut Cx, path: &str, h: &RawHttpProbe) {
 }
 
 /// `http_headers` (prometheus/common): valid names, none of the reserved ones.
-fn http_headers(cx: &mut Cx, path: &str, h: &RawHttpProbe) -> Vec<crate::client::Header> {
+pub(super) fn http_headers(
+    cx: &mut Cx,
+    path: &str,
+    http_headers: &BTreeMap<String, Spanned<RawHttpHeader>>,
+) -> Vec<crate::client::Header> {
     let mut extra_headers = Vec::new();
-    for (name, hdr) in &h.http_headers {
+    for (name, hdr) in http_headers {
         let canonical = canonical_header(name);
         if RESERVED_HEADERS.contains(&canonical.as_str()) {
             cx.err(
@@ -360,7 +371,12 @@ fn header_matchers(cx: &mut Cx, path: &str, list: &[Spanned<RawHeaderMatch>]) ->
 /// The credentials of the block, after prometheus/common's `HTTPClientConfig.Validate`
 /// checks in upstream's order (one long sequence on purpose: each check and its text maps
 /// to one upstream `if`, which keeps them comparable line by line).
-fn http_auth(cx: &mut Cx, path: &str, h: &RawHttpProbe) -> Option<Auth> {
+pub(super) fn http_auth(
+    cx: &mut Cx,
+    path: &str,
+    h: crate::client::raw::RawAuthFields<'_>,
+    user_agent: String,
+) -> Option<Auth> {
     let bearer = h.bearer_token.as_ref().filter(|s| !s.value.is_empty());
     let bearer_file = h.bearer_token_file.as_ref().filter(|s| !s.value.is_empty());
     let has_bearer = bearer.is_some();
@@ -410,13 +426,6 @@ fn http_auth(cx: &mut Cx, path: &str, h: &RawHttpProbe) -> Option<Auth> {
         );
     }
     if let Some(o) = &h.oauth2 {
-        // The token request carries the probe's User-Agent, as upstream's does.
-        let user_agent = h
-            .headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("user-agent"))
-            .map(|(_, v)| v.value.clone())
-            .unwrap_or_else(crate::probe::http::user_agent);
         return http_client::oauth2(cx, &format!("{path}.oauth2"), o, user_agent);
     }
     if let Some(ba) = &h.basic_auth {
