@@ -53,6 +53,10 @@ pub struct ProbeLog {
     /// The first error-level line's message and `err` value, kept whatever `min` is: why
     /// a failed probe failed, in words, for uptime history and incident lists.
     first_error: Option<String>,
+    /// The last info- or warn-level line in the same words: the reason when no error was
+    /// logged but the final "Probe failed" (a failed check such as the status code logs at
+    /// info, as blackbox_exporter does).
+    last_note: Option<String>,
 }
 
 impl ProbeLog {
@@ -67,14 +71,16 @@ impl ProbeLog {
             dropped_lines: 0,
             dropped_bytes: 0,
             first_error: None,
+            last_note: None,
         }
     }
 
     /// Why the probe failed: the first error logged (`msg: err` when the line carries an
-    /// `err` value), e.g. `Invalid HTTP response status code: wanted 2xx`. `None` when no
-    /// error was logged.
+    /// `err` value); failing that, the last info or warn line before it, with its values
+    /// (`Invalid HTTP response status code, wanted 2xx (status_code=503)`). `None` when
+    /// nothing but the final verdict was logged.
     pub fn first_error(&self) -> Option<&str> {
-        self.first_error.as_deref()
+        self.first_error.as_deref().or(self.last_note.as_deref())
     }
 
     pub fn debug(&mut self, msg: &str, kv: &[(&str, &str)]) {
@@ -92,12 +98,22 @@ impl ProbeLog {
 
     fn log(&mut self, level: Level, msg: &str, kv: &[(&str, &str)]) {
         tracing::debug!(module = %self.module, target = %self.target, level = level.as_str(), kv = ?kv, "{msg}");
-        if level == Level::Error && self.first_error.is_none() {
-            let reason = match kv.iter().find(|(k, _)| *k == "err") {
-                Some((_, err)) => format!("{msg}: {err}"),
-                None => msg.to_string(),
-            };
-            self.first_error = Some(truncate(&reason, MAX_VALUE_BYTES).into_owned());
+        // The final verdict ("Probe failed", "Probe succeeded") is no reason.
+        if msg != "Probe failed" && msg != "Probe succeeded" {
+            if level == Level::Error && self.first_error.is_none() {
+                let reason = match kv.iter().find(|(k, _)| *k == "err") {
+                    Some((_, err)) => format!("{msg}: {err}"),
+                    None => msg.to_string(),
+                };
+                self.first_error = Some(truncate(&reason, MAX_VALUE_BYTES).into_owned());
+            } else if matches!(level, Level::Info | Level::Warn) && self.first_error.is_none() {
+                let mut note = msg.to_string();
+                if !kv.is_empty() {
+                    let pairs: Vec<String> = kv.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    note = format!("{note} ({})", pairs.join(" "));
+                }
+                self.last_note = Some(truncate(&note, MAX_VALUE_BYTES).into_owned());
+            }
         }
         if level < self.min {
             return;
