@@ -2,7 +2,6 @@
 //! other, a webhook sink that counts deliveries per (group, status). Alerts are posted to
 //! every replica, as Prometheus posts to every Alertmanager.
 
-use std::collections::BTreeMap;
 use std::net::{SocketAddr, UdpSocket};
 use std::process::Command;
 use std::time::Duration;
@@ -10,11 +9,12 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::support::http::{HttpServer, TestResponse};
+use crate::support::killtest::{self, Instances};
 use crate::support::poll;
 use crate::support::process::{spawn_listening, Spawned};
 
-const BIN: &str = env!("CARGO_BIN_EXE_blackwatch");
-const PEER_TIMEOUT: Duration = Duration::from_secs(2);
+pub const BIN: &str = env!("CARGO_BIN_EXE_blackwatch");
+pub const PEER_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A UDP port free right now on loopback (gossip listens on UDP).
 pub fn free_udp_port() -> u16 {
@@ -52,7 +52,7 @@ impl Replica {
 }
 
 /// The config every replica runs: one webhook receiver, grouped by `group`.
-fn config(sink: &str) -> String {
+pub fn config(sink: &str) -> String {
     format!(
         r#"
 alerting:
@@ -120,27 +120,46 @@ pub async fn start_replica_with(
     dir: tempfile::TempDir,
     extra: &[String],
 ) -> Replica {
+    let mut cmd = Command::new(BIN);
+    cmd.args(replica_args("127.0.0.1:0", gossip, all, config_text, &dir));
+    cmd.args(extra);
+    spawn_replica(cmd, gossip, i, dir).await
+}
+
+/// Writes `config_text` into `dir` and returns the flags of a replica listening on `web`
+/// and gossiping on `gossip` with the others of `all`, its storage in `dir`.
+pub fn replica_args(
+    web: &str,
+    gossip: SocketAddr,
+    all: &[SocketAddr],
+    config_text: &str,
+    dir: &tempfile::TempDir,
+) -> Vec<String> {
     let cfg = dir.path().join("blackwatch.yml");
     std::fs::write(&cfg, config_text).expect("config");
-    let mut cmd = Command::new(BIN);
-    cmd.arg("--web.listen-address=127.0.0.1:0")
-        .arg(format!("--config.file={}", cfg.display()))
-        .arg(format!(
-            "--storage.path={}",
-            dir.path().join("data").display()
-        ))
-        .arg(format!("--cluster.listen-address={gossip}"))
-        .arg("--cluster.gossip-interval=100ms")
-        .arg(format!(
-            "--cluster.peer-timeout={}s",
-            PEER_TIMEOUT.as_secs()
-        ))
-        .arg("--cluster.settle-timeout=5s")
-        .arg("--log.level=debug");
+    let mut args = vec![
+        format!("--web.listen-address={web}"),
+        format!("--config.file={}", cfg.display()),
+        format!("--storage.path={}", dir.path().join("data").display()),
+        format!("--cluster.listen-address={gossip}"),
+        "--cluster.gossip-interval=100ms".to_string(),
+        format!("--cluster.peer-timeout={}s", PEER_TIMEOUT.as_secs()),
+        "--cluster.settle-timeout=5s".to_string(),
+        "--log.level=debug".to_string(),
+    ];
     for p in all.iter().filter(|p| **p != gossip) {
-        cmd.arg(format!("--cluster.peer={p}"));
+        args.push(format!("--cluster.peer={p}"));
     }
-    cmd.args(extra);
+    args
+}
+
+/// Spawns `cmd` (a replica's command line) and waits for it to listen.
+pub async fn spawn_replica(
+    cmd: Command,
+    gossip: SocketAddr,
+    i: usize,
+    dir: tempfile::TempDir,
+) -> Replica {
     let proc = spawn_listening(cmd, Duration::from_secs(20)).await;
     let Some(addr) = proc.addr else {
         panic!(
@@ -185,34 +204,9 @@ pub async fn wait_ready(replicas: &[Replica], n: usize) {
     }
 }
 
-/// Webhook deliveries per (group label, status), from the sink's recorded requests.
-pub fn deliveries(sink: &HttpServer) -> BTreeMap<(String, String), usize> {
-    let mut out = BTreeMap::new();
-    for req in sink.requests() {
-        let Ok(body) = serde_json::from_slice::<Value>(&req.body) else {
-            continue;
-        };
-        let group = body["groupLabels"]["group"]
-            .as_str()
-            .unwrap_or("")
-            .to_string();
-        let status = body["status"].as_str().unwrap_or("").to_string();
-        *out.entry((group, status)).or_default() += 1;
-    }
-    out
-}
-
-pub fn alert(group: &str, ends_in: Option<i64>) -> Value {
-    let mut a = json!({
-        "labels": {"alertname": "Down", "group": group},
-        "annotations": {"summary": format!("{group} is down")},
-    });
-    if let Some(secs) = ends_in {
-        let at = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(secs);
-        a["endsAt"] = json!(at.to_string());
-    }
-    a
-}
+/// Webhook deliveries per (group label, status), and the test alert of a group (shared with
+/// the kill schedule of `support/killtest.rs`).
+pub use crate::support::killtest::{alert, deliveries};
 
 /// Posts `alerts` to every replica, as Prometheus does.
 pub async fn post_all(replicas: &[&Replica], alerts: &Value) {
@@ -329,6 +323,13 @@ async fn three_replicas_send_each_notification_once_and_share_silences() {
 
     let d = deliveries(&sink);
     let duplicates: Vec<_> = d.iter().filter(|(_, n)| **n > 1).collect();
+    println!(
+        "steady state, blackwatch: {} groups, {} notifications expected, {} sent, duplicates {}",
+        groups.len(),
+        2 * groups.len(),
+        d.values().sum::<usize>(),
+        d.values().map(|n| n - 1).sum::<usize>()
+    );
     assert!(
         duplicates.is_empty(),
         "duplicates: {duplicates:?}\nall: {d:?}"
@@ -340,163 +341,80 @@ async fn three_replicas_send_each_notification_once_and_share_silences() {
     assert_eq!(d.len(), 2 * groups.len(), "{d:?}");
 }
 
-/// A small deterministic generator for kill moments (the seed is printed on failure).
-struct Lcg(u64);
+/// The blackwatch side of the shared kill schedule (`support/killtest.rs`).
+pub struct KillCluster {
+    pub replicas: Vec<Replica>,
+    gossip: Vec<SocketAddr>,
+    text: String,
+}
 
-impl Lcg {
-    fn next_ms(&mut self, below: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % below.max(1)
+impl Instances for KillCluster {
+    fn len(&self) -> usize {
+        self.replicas.len()
+    }
+
+    fn base(&self, i: usize) -> String {
+        format!("http://{}", self.replicas[i].addr)
+    }
+
+    fn kill(&mut self, i: usize) {
+        let _ = self.replicas[i].proc.child.kill();
+        let _ = self.replicas[i].proc.child.wait();
+    }
+
+    /// Starts the replica again on its gossip address with the storage it had.
+    async fn restart(&mut self, i: usize) {
+        let dir = std::mem::replace(
+            &mut self.replicas[i]._dir,
+            tempfile::tempdir().expect("tempdir"),
+        );
+        self.replicas[i] = start_replica_in(self.gossip[i], &self.gossip, &self.text, i, dir).await;
+    }
+
+    async fn wait_ready(&self) {
+        wait_ready(&self.replicas, self.replicas.len()).await;
     }
 }
 
 /// kill -9 of each replica in turn at random moments of a group's life (before group_wait
 /// ends, during the owner's flush, right after its send, while a silence is being made),
 /// each restarted on the same address and storage: no firing or resolved notification is
-/// lost; duplicates are counted and reported.
+/// lost; duplicates are counted and reported. `cluster_am.rs` runs the same schedule
+/// against Alertmanager 0.25.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_of_any_replica_at_any_moment_loses_no_notification() {
-    let rounds: usize = std::env::var("BLACKWATCH_KILL_ROUNDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(30);
-    let seed = std::env::var("BLACKWATCH_KILL_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis() as u64)
-                .unwrap_or(7)
-        });
-    let mut rng = Lcg(seed);
+    let (rounds, seed) = killtest::rounds_and_seed();
     let sink = HttpServer::plain(|_| TestResponse::ok());
     let text = config(&sink.url("/hook"));
-    let mut replicas = start_cluster(3, &text).await;
+    let replicas = start_cluster(3, &text).await;
     wait_ready(&replicas, 3).await;
-    let gossip: Vec<SocketAddr> = replicas.iter().map(|r| r.gossip).collect();
-    let client = reqwest::Client::new();
-    let mut groups = Vec::new();
-    for round in 0..rounds {
-        let victim = round % 3;
-        let batch: Vec<String> = (0..2).map(|i| format!("r{round}-{i}")).collect();
-        groups.extend(batch.iter().cloned());
-        let alerts = Value::Array(batch.iter().map(|g| alert(g, None)).collect());
-        let all: Vec<&Replica> = replicas.iter().collect();
-        post_all(&all, &alerts).await;
-        if round % 5 == 4 {
-            // A silence that mutes nothing of ours, made on the victim just before it dies.
-            let now = jiff::Timestamp::now();
-            let _ = client
-                .post(replicas[victim].url("/api/v2/silences"))
-                .json(&json!({
-                    "matchers": [{"name": "group", "value": "never", "isRegex": false, "isEqual": true}],
-                    "startsAt": now.to_string(),
-                    "endsAt": (now + jiff::SignedDuration::from_secs(600)).to_string(),
-                    "createdBy": "kill test",
-                    "comment": format!("round {round}"),
-                }))
-                .send()
-                .await;
-        }
-        // group_wait is 1 s; the owner sends at ~1 s, rank 1 at ~3 s, rank 2 at ~5 s.
-        tokio::time::sleep(Duration::from_millis(rng.next_ms(3500))).await;
-        let _ = replicas[victim].proc.child.kill();
-        let _ = replicas[victim].proc.child.wait();
-        // Prometheus keeps re-sending firing alerts; the survivors get them again.
-        let survivors: Vec<&Replica> = replicas
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != victim)
-            .map(|(_, r)| r)
-            .collect();
-        post_all(&survivors, &alerts).await;
-        let dir = std::mem::replace(
-            &mut replicas[victim]._dir,
-            tempfile::tempdir().expect("tempdir"),
-        );
-        replicas[victim] = restart_replica(gossip[victim], &gossip, &text, dir).await;
-    }
-    wait_ready(&replicas, 3).await;
-    let all: Vec<&Replica> = replicas.iter().collect();
-    post_all(
-        &all,
-        &Value::Array(groups.iter().map(|g| alert(g, None)).collect()),
-    )
-    .await;
-    poll::until(
-        "every group's firing notification",
-        Duration::from_secs(60),
-        async || {
-            let d = deliveries(&sink);
-            let lost: Vec<&String> = groups
-                .iter()
-                .filter(|g| !d.contains_key(&((*g).clone(), "firing".to_string())))
-                .collect();
-            if lost.is_empty() {
-                Ok(())
-            } else {
-                Err(format!("seed {seed}: not notified: {lost:?}"))
-            }
-        },
-    )
-    .await;
-    post_all(
-        &all,
-        &Value::Array(groups.iter().map(|g| alert(g, Some(-1))).collect()),
-    )
-    .await;
-    poll::until(
-        "every group's resolved notification",
-        Duration::from_secs(60),
-        async || {
-            let d = deliveries(&sink);
-            let lost: Vec<&String> = groups
-                .iter()
-                .filter(|g| !d.contains_key(&((*g).clone(), "resolved".to_string())))
-                .collect();
-            if lost.is_empty() {
-                Ok(())
-            } else {
-                Err(format!("seed {seed}: not resolved: {lost:?}"))
-            }
-        },
-    )
-    .await;
-    tokio::time::sleep(PEER_TIMEOUT * 3).await;
-    let d = deliveries(&sink);
-    let duplicates: usize = d.values().map(|n| n - 1).sum();
-    println!(
-        "kill test (seed {seed}): {rounds} kill points, {} notifications expected, {} sent, lost 0, duplicates {duplicates}",
-        2 * groups.len(),
-        d.values().sum::<usize>()
-    );
+    let gossip = replicas.iter().map(|r| r.gossip).collect();
+    let mut cluster = KillCluster {
+        replicas,
+        gossip,
+        text,
+    };
+    let out = killtest::run(&mut cluster, &sink, rounds, seed, PEER_TIMEOUT * 3).await;
+    println!("{}", out.summary("blackwatch"));
     if std::env::var("BLACKWATCH_KILL_LOGS").is_ok() {
-        for r in &replicas {
+        for r in &cluster.replicas {
             println!("=== {}\n{}", r.gossip, r.log());
         }
     }
+    assert!(out.lost.is_empty(), "seed {seed}: lost {:?}", out.lost);
+    assert!(
+        out.firing_after_resolved.is_empty(),
+        "seed {seed}: a stale firing notification after the resolved one: {:?}",
+        out.firing_after_resolved
+    );
     // A kill between a send and its gossip costs at most one extra send per group
     // notified at that moment.
     assert!(
-        duplicates <= 2 * rounds,
-        "seed {seed}: {duplicates} duplicates: {d:?}"
+        out.duplicates <= 2 * rounds,
+        "seed {seed}: {} duplicates: {:?}",
+        out.duplicates,
+        out.deliveries
     );
-}
-
-/// Starts a replica again on `gossip` with the storage it had (`dir`).
-async fn restart_replica(
-    gossip: SocketAddr,
-    all: &[SocketAddr],
-    config_text: &str,
-    dir: tempfile::TempDir,
-) -> Replica {
-    let mut r = start_replica_in(gossip, all, config_text, 0, dir).await;
-    r.gossip = gossip;
-    r
 }
 
 /// Writes a cluster TLS file (Alertmanager's format) and the node's certificate and key,

@@ -7,6 +7,8 @@ mod cel; // CEL body matching in the http prober: upstream http_test.go CEL case
 mod cli; // the real binary: --config.check, listening on, probes, SIGHUP reload, SIGTERM
 mod client; // receivers' http_config: proxies via tinyproxy (CONNECT, no_proxy), OAuth2 tokens
 mod cluster; // HA: real replicas gossiping on loopback, each notification once, shared silences
+mod cluster_am; // the HA tests against a real Alertmanager 0.25 cluster: lost and duplicates, side by side
+mod cluster_partition; // HA under partitions: replicas in network namespaces, nftables drops, heal and converge
 mod cluster_shard; // HA: scheduled targets sharded over replicas, moved on kill -9 without an alert flap
 mod config; // every shipped config loads, exact messages for tests/data/bad, unknown keys
 mod conformance; // the http prober side by side with the real blackbox_exporter

@@ -661,6 +661,33 @@ impl HttpServer {
     /// Must be called inside a tokio runtime.
     pub fn start(tls: Option<Arc<rustls::ServerConfig>>, handler: Handler) -> Self {
         let (listener, addr) = bind_loopback();
+        Self::serve(listener, addr, tls, handler)
+    }
+
+    /// Plain-HTTP server with a sync handler on `ip` (port 0) instead of loopback: for
+    /// peers in other network namespaces (`cluster_partition.rs`).
+    pub fn plain_on<F>(ip: std::net::IpAddr, handler: F) -> Self
+    where
+        F: Fn(&TestRequest) -> TestResponse + Send + Sync + 'static,
+    {
+        let std_listener = std::net::TcpListener::bind((ip, 0)).expect("binding a test server");
+        std_listener
+            .set_nonblocking(true)
+            .expect("setting the test listener non-blocking");
+        let addr = std_listener
+            .local_addr()
+            .expect("the test listener's address");
+        let listener = tokio::net::TcpListener::from_std(std_listener)
+            .expect("test servers must be started inside a tokio runtime");
+        Self::serve(listener, addr, None, Handler::sync(handler))
+    }
+
+    fn serve(
+        listener: tokio::net::TcpListener,
+        addr: SocketAddr,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        handler: Handler,
+    ) -> Self {
         let shutdown = ShutdownOnDrop::new();
         let state = Arc::new(State::default());
         let is_tls = tls.is_some();

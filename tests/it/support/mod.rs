@@ -11,6 +11,8 @@
 //! * [`am`]: a real Alertmanager 0.25 process; [`recorder`]: the differential harness that
 //!   sends the same alerts through it and through a blackwatch integration and compares
 //!   the requests both make.
+//! * [`killtest`]: the kill -9 schedule of issue 17, run against blackwatch replicas
+//!   (`cluster.rs`) and Alertmanager 0.25 (`cluster_am.rs`), and its counting.
 //!
 //! Loopback test servers and certificate fixtures:
 //!
@@ -34,6 +36,7 @@ pub mod am;
 pub mod certs;
 pub mod daemon;
 pub mod http;
+pub mod killtest;
 pub mod logs;
 pub mod mitm;
 pub mod poll;
