@@ -312,6 +312,9 @@ impl Cluster {
             self.set_members(live);
             let dead = self.chitchat.lock().await.dead_nodes().count();
             self.metrics.failed_peers.set(dead as i64);
+            // Alertmanager's score is memberlist's awareness (0 = healthy, rising with
+            // failed probes); here: the peers currently failed.
+            self.metrics.health_score.set(dead as i64);
             tokio::select! {
                 _ = token.cancelled() => return,
                 changed = rx.changed() => if changed.is_err() { return },

@@ -19,7 +19,12 @@ const TARGETS: usize = 60;
 const FAILING: usize = 7;
 
 fn config(server: &HttpServer, sink: &str) -> String {
-    let targets: Vec<String> = (0..TARGETS)
+    config_for(server, sink, TARGETS, "1s")
+}
+
+/// `n` targets probed every `interval`.
+fn config_for(server: &HttpServer, sink: &str, n: usize, interval: &str) -> String {
+    let targets: Vec<String> = (0..n)
         .map(|i| format!("\"{}\"", server.url(&format!("/t/{i}"))))
         .collect();
     format!(
@@ -36,7 +41,7 @@ modules:
 probes:
   - job: web
     module: http_2xx
-    interval: 1s
+    interval: {interval}
     targets: [{}]
 alerting:
   route:
@@ -326,4 +331,52 @@ fn deliveries_by_instance(sink: &HttpServer) -> BTreeMap<(String, String), usize
         *out.entry((instance, status)).or_default() += 1;
     }
     out
+}
+
+/// The size: 3,000 targets over 3 replicas, each probed by exactly one; a killed
+/// replica's targets are all taken over by the two others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_thousand_targets_are_each_probed_once_and_taken_over_after_a_kill() {
+    const N: usize = 3000;
+    let server = HttpServer::plain(|_| TestResponse::ok());
+    let sink = HttpServer::plain(|_| TestResponse::ok());
+    let text = config_for(&server, &sink.url("/hook"), N, "5s");
+    let (mut replicas, _gossip) = start(3, &text, 1).await;
+    wait_ready(&replicas, 3).await;
+    let all: BTreeSet<String> = (0..N).map(|i| server.url(&format!("/t/{i}"))).collect();
+    let covered = async |replicas: &[&Replica]| -> Result<Vec<usize>, String> {
+        let mut union = BTreeSet::new();
+        let mut sizes = Vec::new();
+        for r in replicas {
+            let s = probed(r, "").await?;
+            sizes.push(s.len());
+            union.extend(s);
+        }
+        if union == all && sizes.iter().sum::<usize>() == N {
+            Ok(sizes)
+        } else {
+            Err(format!("{} of {N} probed, shares {sizes:?}", union.len()))
+        }
+    };
+    let everyone: Vec<&Replica> = replicas.iter().collect();
+    let sizes = poll::until(
+        "3,000 targets shared out",
+        Duration::from_secs(60),
+        async || covered(&everyone).await,
+    )
+    .await;
+    for n in &sizes {
+        assert!((800..=1200).contains(n), "uneven shares: {sizes:?}");
+    }
+    let _ = replicas[0].proc.child.kill();
+    let _ = replicas[0].proc.child.wait();
+    let survivors: Vec<&Replica> = replicas[1..].iter().collect();
+    let sizes = poll::until(
+        "the killed replica's 1,000 targets taken over",
+        Duration::from_secs(60),
+        async || covered(&survivors).await,
+    )
+    .await;
+    assert_eq!(sizes.iter().sum::<usize>(), N);
+    replicas.clear();
 }
