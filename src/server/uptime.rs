@@ -125,25 +125,36 @@ fn figure_json(f: &Figure, into: &mut serde_json::Map<String, Value>) {
     into.insert("mttr_seconds".into(), json!(f.incidents.mttr_seconds()));
 }
 
+/// The part both endpoints share: the store (503 when history is off), the window (400 on
+/// bad parameters) and `read` run on a blocking thread with the request's query. Returns
+/// the result, the window and the `now` it was taken at.
+async fn read_store<T: Send + 'static>(
+    state: &Shared,
+    p: &Params,
+    headers: &HeaderMap,
+    read: fn(&Uptime, &crate::uptime::Query) -> Result<T, crate::uptime::db::DbError>,
+) -> Result<(T, Window, i64), Response> {
+    let Some(uptime) = state.uptime.clone() else {
+        return Err(unavailable("uptime history is disabled", headers));
+    };
+    let now_ms = Now::read().unix_ms();
+    let w = window(p, &uptime, now_ms).map_err(|e| bad(e, headers))?;
+    let q = query_of(p, w);
+    match tokio::task::spawn_blocking(move || read(&uptime, &q)).await {
+        Ok(Ok(v)) => Ok((v, w, now_ms)),
+        Ok(Err(e)) => Err(unavailable(&e.to_string(), headers)),
+        Err(e) => Err(unavailable(&e.to_string(), headers)),
+    }
+}
+
 pub(crate) async fn figures(
     State(state): State<Arc<Shared>>,
     Query(p): Query<Params>,
     headers: HeaderMap,
 ) -> Response {
-    let Some(uptime) = state.uptime.clone() else {
-        return unavailable("uptime history is disabled", &headers);
-    };
-    let now_ms = Now::read().unix_ms();
-    let w = match window(&p, &uptime, now_ms) {
-        Ok(w) => w,
-        Err(e) => return bad(e, &headers),
-    };
-    let q = query_of(&p, w);
-    let result = tokio::task::spawn_blocking(move || uptime.figures(&q)).await;
-    let figures = match result {
-        Ok(Ok(f)) => f,
-        Ok(Err(e)) => return unavailable(&e.to_string(), &headers),
-        Err(e) => return unavailable(&e.to_string(), &headers),
+    let figures = match read_store(&state, &p, &headers, Uptime::figures).await {
+        Ok((f, _, _)) => f,
+        Err(r) => return r,
     };
     let targets: Vec<Value> = figures
         .targets
@@ -187,20 +198,9 @@ pub(crate) async fn incidents(
     Query(p): Query<Params>,
     headers: HeaderMap,
 ) -> Response {
-    let Some(uptime) = state.uptime.clone() else {
-        return unavailable("uptime history is disabled", &headers);
-    };
-    let now_ms = Now::read().unix_ms();
-    let w = match window(&p, &uptime, now_ms) {
-        Ok(w) => w,
-        Err(e) => return bad(e, &headers),
-    };
-    let q = query_of(&p, w);
-    let result = tokio::task::spawn_blocking(move || uptime.incidents(&q)).await;
-    let list = match result {
-        Ok(Ok(l)) => l,
-        Ok(Err(e)) => return unavailable(&e.to_string(), &headers),
-        Err(e) => return unavailable(&e.to_string(), &headers),
+    let (list, w, now_ms) = match read_store(&state, &p, &headers, Uptime::incidents).await {
+        Ok(v) => v,
+        Err(r) => return r,
     };
     let incidents: Vec<Value> = list
         .iter()

@@ -280,45 +280,24 @@ async fn three_replicas_send_each_notification_once_and_share_silences() {
     let mut firing: Vec<Value> = groups.iter().map(|g| alert(g, None)).collect();
     firing.push(alert("muted", None));
     post_all(&all, &Value::Array(firing)).await;
-    poll::until(
-        "every group notified",
-        Duration::from_secs(30),
-        async || {
-            let d = deliveries(&sink);
-            let n = groups
-                .iter()
-                .filter(|g| d.contains_key(&((*g).clone(), "firing".to_string())))
-                .count();
-            if n == groups.len() {
-                Ok(())
-            } else {
-                Err(format!("{n} of {}: {d:?}", groups.len()))
-            }
-        },
-    )
-    .await;
+    let missing = killtest::wait_delivered(&sink, &groups, "firing", Duration::from_secs(30)).await;
+    assert!(
+        missing.is_empty(),
+        "not firing: {missing:?}\n{:?}",
+        deliveries(&sink)
+    );
     // Long enough for the last-ranked replica to have sent a duplicate if it were going to.
     tokio::time::sleep(PEER_TIMEOUT * 3).await;
 
     let resolved: Vec<Value> = groups.iter().map(|g| alert(g, Some(-1))).collect();
     post_all(&all, &Value::Array(resolved)).await;
-    poll::until(
-        "every group resolved",
-        Duration::from_secs(30),
-        async || {
-            let d = deliveries(&sink);
-            let n = groups
-                .iter()
-                .filter(|g| d.contains_key(&((*g).clone(), "resolved".to_string())))
-                .count();
-            if n == groups.len() {
-                Ok(())
-            } else {
-                Err(format!("{n} of {}: {d:?}", groups.len()))
-            }
-        },
-    )
-    .await;
+    let missing =
+        killtest::wait_delivered(&sink, &groups, "resolved", Duration::from_secs(30)).await;
+    assert!(
+        missing.is_empty(),
+        "not resolved: {missing:?}\n{:?}",
+        deliveries(&sink)
+    );
     tokio::time::sleep(PEER_TIMEOUT * 3).await;
 
     let d = deliveries(&sink);
