@@ -83,6 +83,7 @@ pub async fn run(cli: Cli, config: Config, token: CancellationToken) -> anyhow::
             minute_retention: cli.uptime_minute_retention,
             hour_retention: cli.uptime_hour_retention,
             flush_interval: cli.uptime_flush_interval,
+            metrics: cli.uptime_metrics,
             ..crate::uptime::Options::default()
         },
     };

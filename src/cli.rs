@@ -121,6 +121,12 @@ pub struct Cli {
     #[arg(long = "uptime.hour-retention", default_value = "400d", value_parser = crate::base::units::parse_prom_duration)]
     pub uptime_hour_retention: std::time::Duration,
 
+    /// Which per-target uptime figures `/metrics` shows: `ratio` (blackwatch_uptime_ratio
+    /// for 24h, 7d, 30d and 90d: 4 series a target), `all` (also latency p50/p95/p99 and
+    /// incident counts: 20 series a target) or `none` (per-job ratios only).
+    #[arg(long = "uptime.metrics", default_value = "ratio", value_parser = crate::uptime::gauges::Detail::parse)]
+    pub uptime_metrics: crate::uptime::gauges::Detail,
+
     /// How often scheduled results are written to the uptime history (Go duration).
     #[arg(long = "uptime.flush-interval", default_value = "5s", value_parser = crate::base::units::parse_go_duration)]
     pub uptime_flush_interval: std::time::Duration,

@@ -192,6 +192,7 @@ impl Shared {
             }
         });
         if let Some(u) = &shared.uptime {
+            shared.rules.set_uptime(u.clone());
             shared
                 .scheduler
                 .sinks()

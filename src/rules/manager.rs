@@ -19,6 +19,7 @@ use super::file::{format_duration, GroupDef};
 use super::group::{next_slot, EvalSettings, Group};
 use super::persist::{self, RuleKey, Snapshot};
 use super::recording::Overlay;
+use super::rollups::{Rollups, StoreWithHistory};
 use crate::alert::{AlertSink, PostableAlert};
 use crate::clock::Now;
 use crate::labels::LabelSet;
@@ -66,6 +67,8 @@ pub struct Manager {
     save_lock: Mutex<()>,
     /// The metric names the running rules read (`None`: some selector may read any).
     referenced: std::sync::RwLock<Option<Arc<std::collections::BTreeSet<String>>>>,
+    /// The uptime history, for ranges longer than the store keeps (see `rollups`).
+    rollups: std::sync::RwLock<Option<Arc<Rollups>>>,
 }
 
 use crate::base::sync::lock;
@@ -104,12 +107,19 @@ impl Manager {
             restore_opts: RestoreOpts::default(),
             save_lock: Mutex::new(()),
             referenced: std::sync::RwLock::new(Some(Arc::default())),
+            rollups: std::sync::RwLock::new(None),
         })
     }
 
     /// Connects the alert pipeline.
     pub fn set_sink(&self, sink: Arc<dyn AlertSink>) {
         *lock(&self.sink) = sink;
+    }
+
+    /// Answers long ranges of `probe_success` and `probe_duration_seconds` from the uptime
+    /// history.
+    pub fn set_uptime(&self, uptime: Arc<crate::uptime::Uptime>) {
+        *crate::base::sync::write(&self.rollups) = Some(Arc::new(Rollups::new(uptime)));
     }
 
     /// The series rules recorded (and `ALERTS`), for tests and the API.
@@ -248,9 +258,14 @@ impl Manager {
     /// Evaluates one group at `ts` and hands its alerts to the sink.
     pub fn eval_group(&self, group: &Mutex<Group>, ts: i64, now: SystemTime) {
         let settings = lock(&self.settings).clone();
+        let rollups = crate::base::sync::read(&self.rollups).clone();
+        let base = StoreWithHistory {
+            store: &self.store,
+            rollups: rollups.as_deref(),
+        };
         let alerts = {
             let mut g = lock(group);
-            g.eval(ts, &*self.store, &self.overlay, &settings)
+            g.eval(ts, &base, &self.overlay, &settings)
         };
         if !alerts.is_empty() {
             let sink = lock(&self.sink).clone();

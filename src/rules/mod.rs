@@ -4,6 +4,8 @@
 //! - `file`: rule files → validated `GroupDef`s (what `promtool check rules` checks).
 //! - `alerting`: the alert state machine, pure, timestamps passed in.
 //! - `recording`: recording-rule output and the `Overlay` of series rules write.
+//! - `rollups`: long ranges of `probe_success`/`probe_duration_seconds` from the uptime
+//!   history.
 //! - `group`: a group at run time and its evaluation at one timestamp.
 //! - `manager`: the daemon's evaluation loops, reload, sending, persistence, `/metrics` text.
 //! - `persist`: the saved alert state.
@@ -20,6 +22,7 @@ pub mod group;
 pub mod manager;
 pub mod persist;
 pub mod recording;
+pub mod rollups;
 pub mod unittest;
 
 #[cfg(test)]

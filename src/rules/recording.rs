@@ -13,8 +13,8 @@ use std::sync::{Arc, RwLock};
 
 use super::alerting::EvalError;
 use super::expr::{
-    is_stale, matches_all, stale_nan, Labels, MatchOp, Matcher, Queryable, Sample, Series,
-    LOOKBACK_MS, NAME,
+    is_stale, matches_all, stale_nan, Aggregate, Labels, MatchOp, Matcher, Queryable, Sample,
+    Series, LOOKBACK_MS, NAME,
 };
 use crate::labels::LabelSet;
 
@@ -264,6 +264,21 @@ impl Queryable for Layered<'_> {
         v.extend(self.overlay.latest(matchers, at_ms));
         v
     }
+
+    /// The base's summaries, unless a recorded series matches too (then both are read as
+    /// points).
+    fn aggregate(
+        &self,
+        matchers: &[Matcher],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Option<Vec<Aggregate>> {
+        let summed = self.base.aggregate(matchers, start_ms, end_ms)?;
+        self.overlay
+            .select(matchers, start_ms, end_ms)
+            .is_empty()
+            .then_some(summed)
+    }
 }
 
 /// A per-evaluation view over a source (the probe store): selectors naming the same metric
@@ -390,6 +405,15 @@ fn exact_name(matchers: &[Matcher]) -> Option<&str> {
 }
 
 impl Queryable for TickView<'_> {
+    fn aggregate(
+        &self,
+        matchers: &[Matcher],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Option<Vec<Aggregate>> {
+        self.base.aggregate(matchers, start_ms, end_ms)
+    }
+
     fn select(&self, matchers: &[Matcher], start_ms: i64, end_ms: i64) -> Vec<Series> {
         let Some(name) = exact_name(matchers) else {
             return self.base.select(matchers, start_ms, end_ms);

@@ -22,6 +22,8 @@ use crate::probe::Registry;
 
 /// A label set, sorted by label name.
 pub type LabelPairs = Arc<[(Arc<str>, Arc<str>)]>;
+/// One label: (name, value).
+pub type Pair = (Arc<str>, Arc<str>);
 
 /// Identifies one scheduled probe's results.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -399,6 +401,34 @@ impl Store {
         }
         out.sort_by(|a, b| a.labels.cmp(&b.labels));
         out
+    }
+
+    /// The groups with a series of `metric`, each with that series' full label set (the
+    /// first one when a group has several), sorted by labels; remote groups included.
+    pub fn series_by_group(&self, metric: &str) -> Vec<(GroupKey, Vec<Pair>)> {
+        let inner = self.read();
+        let Some(&id) = inner.interner.metric_ids.get(metric) else {
+            return Vec::new();
+        };
+        let mut out: Vec<(GroupKey, Vec<Pair>)> = inner
+            .groups
+            .iter()
+            .filter_map(|(key, g)| {
+                let s = g.series.iter().find(|s| s.metric == id)?;
+                let labels = merge_labels(
+                    &g.target_labels,
+                    &inner.interner.label_sets[s.labels as usize],
+                );
+                Some((key.clone(), labels))
+            })
+            .collect();
+        out.sort_by(|a, b| a.1.cmp(&b.1));
+        out
+    }
+
+    /// The most history any rule can read (`--storage.retention`).
+    pub fn retention(&self) -> Duration {
+        self.retention
     }
 
     /// Every metric name the store has seen (written by a probe or named by `set_ranges`),

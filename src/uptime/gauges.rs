@@ -1,7 +1,9 @@
-//! The `/metrics` figures: per target `blackwatch_uptime_ratio`,
-//! `blackwatch_uptime_latency_seconds` (p50/p95/p99) and `blackwatch_uptime_incidents`, per
-//! job `blackwatch_uptime_job_ratio`, each for the windows 24h, 7d, 30d and 90d ending at the
-//! same minute boundary, which `blackwatch_uptime_window_end_timestamp_seconds` gives. The
+//! The `/metrics` figures: per target `blackwatch_uptime_ratio` and, with
+//! `--uptime.metrics=all`, `blackwatch_uptime_latency_seconds` (p50/p95/p99) and
+//! `blackwatch_uptime_incidents` (4 series a target by default, 20 with `all`, none with
+//! `none`); per job `blackwatch_uptime_job_ratio`; each for the windows 24h, 7d, 30d and 90d
+//! ending at the same minute boundary, which `blackwatch_uptime_window_end_timestamp_seconds`
+//! gives. The
 //! numbers are computed once a minute by the writer ([`compute`], which reads the store) and
 //! kept as a [`Cache`] of plain numbers (about 200 bytes a target); a scrape only formats
 //! them ([`Uptime::encode_metrics`]), it never reads the store.
@@ -15,6 +17,30 @@ use super::Uptime;
 use crate::base::expo::escape_label;
 use crate::base::go::format_go_float;
 use crate::store::GroupKey;
+
+/// Which per-target series `/metrics` shows (`--uptime.metrics`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Detail {
+    /// None: only the per-job ratios.
+    None,
+    /// `blackwatch_uptime_ratio` per target and window.
+    #[default]
+    Ratio,
+    /// The ratio, the latency quantiles and the incident count per target and window.
+    All,
+}
+
+impl Detail {
+    /// The flag's value: `none`, `ratio` or `all`.
+    pub fn parse(s: &str) -> Result<Detail, String> {
+        match s {
+            "none" => Ok(Detail::None),
+            "ratio" => Ok(Detail::Ratio),
+            "all" => Ok(Detail::All),
+            _ => Err(format!("{s:?}: expected none, ratio or all")),
+        }
+    }
+}
 
 /// The windows on `/metrics`, with their label values.
 pub const WINDOWS: [(&str, Duration); 4] = [
@@ -90,8 +116,9 @@ impl Uptime {
     /// Appends the cached figures and the dropped-results counter to a `/metrics` body.
     pub fn encode_metrics(&self, out: &mut String, openmetrics: bool) {
         let cache = self.gauges();
+        let detail = self.options.metrics;
         let mut labels: Vec<String> = Vec::with_capacity(cache.targets.len());
-        for (key, _) in &cache.targets {
+        for (key, _) in cache.targets.iter().filter(|_| detail != Detail::None) {
             labels.push(format!(
                 "job=\"{}\",instance=\"{}\",module=\"{}\"",
                 escape_label(&key.job),
@@ -108,47 +135,26 @@ impl Uptime {
                 }
             }
         };
-        header(
-            out,
-            "blackwatch_uptime_ratio",
-            "Successful scheduled probes over all scheduled probes of a target in the window.",
-            "gauge",
-        );
-        each(out, &|out, l, w, (v, _)| {
-            if !v[0].is_nan() {
-                let _ = writeln!(
-                    out,
-                    "blackwatch_uptime_ratio{{{l},window=\"{w}\"}} {}",
-                    format_go_float(v[0])
-                );
-            }
-        });
-        header(
-            out,
-            "blackwatch_uptime_latency_seconds",
-            "Quantiles of probe_duration_seconds of a target's scheduled probes in the window (within 9.1%).",
-            "gauge",
-        );
-        each(out, &|out, l, w, (v, _)| {
-            for (i, (q, _)) in QUANTILES.iter().enumerate() {
-                if !v[i + 1].is_nan() {
+        if detail != Detail::None {
+            header(
+                out,
+                "blackwatch_uptime_ratio",
+                "Successful scheduled probes over all scheduled probes of a target in the window.",
+                "gauge",
+            );
+            each(out, &|out, l, w, (v, _)| {
+                if !v[0].is_nan() {
                     let _ = writeln!(
                         out,
-                        "blackwatch_uptime_latency_seconds{{{l},window=\"{w}\",quantile=\"{q}\"}} {}",
-                        format_go_float(v[i + 1])
+                        "blackwatch_uptime_ratio{{{l},window=\"{w}\"}} {}",
+                        format_go_float(v[0])
                     );
                 }
-            }
-        });
-        header(
-            out,
-            "blackwatch_uptime_incidents",
-            "Failure runs of a target overlapping the window.",
-            "gauge",
-        );
-        each(out, &|out, l, w, (_, n)| {
-            let _ = writeln!(out, "blackwatch_uptime_incidents{{{l},window=\"{w}\"}} {n}");
-        });
+            });
+        }
+        if detail == Detail::All {
+            encode_details(out, &each);
+        }
         header(
             out,
             "blackwatch_uptime_job_ratio",
@@ -197,4 +203,34 @@ impl Uptime {
             self.dropped()
         );
     }
+}
+
+/// The latency quantiles and incident counts of every target (`--uptime.metrics=all`).
+fn encode_details(out: &mut String, each: &dyn Fn(&mut String, Line)) {
+    header(
+            out,
+            "blackwatch_uptime_latency_seconds",
+            "Quantiles of probe_duration_seconds of a target's scheduled probes in the window (within 9.1%).",
+            "gauge",
+        );
+    each(out, &|out, l, w, (v, _)| {
+        for (i, (q, _)) in QUANTILES.iter().enumerate() {
+            if !v[i + 1].is_nan() {
+                let _ = writeln!(
+                    out,
+                    "blackwatch_uptime_latency_seconds{{{l},window=\"{w}\",quantile=\"{q}\"}} {}",
+                    format_go_float(v[i + 1])
+                );
+            }
+        }
+    });
+    header(
+        out,
+        "blackwatch_uptime_incidents",
+        "Failure runs of a target overlapping the window.",
+        "gauge",
+    );
+    each(out, &|out, l, w, (_, n)| {
+        let _ = writeln!(out, "blackwatch_uptime_incidents{{{l},window=\"{w}\"}} {n}");
+    });
 }

@@ -55,6 +55,8 @@ pub struct Options {
     pub queue: usize,
     /// redb's page cache, bytes (shared by all targets).
     pub cache_bytes: usize,
+    /// `--uptime.metrics`: which per-target figures `/metrics` shows.
+    pub metrics: gauges::Detail,
 }
 
 impl Default for Options {
@@ -68,6 +70,7 @@ impl Default for Options {
             settle: Duration::from_secs(10),
             queue: 100_000,
             cache_bytes: db::CACHE_BYTES,
+            metrics: gauges::Detail::default(),
         }
     }
 }
@@ -96,6 +99,8 @@ pub struct Uptime {
     /// The `/metrics` figures, recomputed once a minute by the writer.
     gauges: RwLock<Arc<gauges::Cache>>,
     gauges_end_ms: AtomicI64,
+    /// Batches written so far: what was read before is out of date once this moves.
+    writes: AtomicU64,
 }
 
 impl Uptime {
@@ -137,6 +142,7 @@ impl Uptime {
             dropped: AtomicU64::new(0),
             gauges: RwLock::new(Arc::new(gauges::Cache::default())),
             gauges_end_ms: AtomicI64::new(i64::MIN),
+            writes: AtomicU64::new(0),
         });
         Ok((uptime, rx))
     }
@@ -224,6 +230,12 @@ impl Uptime {
     /// The window the rollups answer for `(from_ms, to_ms]`.
     pub fn window(&self, from_ms: i64, to_ms: i64, now_ms: i64) -> Window {
         Window::resolve(from_ms, to_ms, self.minute_cutoff_ms(now_ms))
+    }
+
+    /// Batches written since the store was opened (a figure read before the count moved
+    /// may be out of date).
+    pub fn writes(&self) -> u64 {
+        self.writes.load(Ordering::Relaxed)
     }
 
     /// The `/metrics` figures (empty until the first minute has been computed).

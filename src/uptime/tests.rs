@@ -411,6 +411,7 @@ async fn the_writer_flushes_on_request_and_on_shutdown_and_renders_gauges() {
     let token = CancellationToken::new();
     let opts = Options {
         flush_interval: Duration::from_secs(3600),
+        metrics: gauges::Detail::All,
         ..Options::default()
     };
     let uptime = Uptime::start(dir.path(), opts.clone(), &tasks, &token).expect("start");
@@ -463,4 +464,23 @@ async fn the_writer_flushes_on_request_and_on_shutdown_and_renders_gauges() {
     assert_eq!(f.targets[0].1.rollup.probes, 3);
     assert_eq!(f.targets[0].1.rollup.successes, 2);
     assert_eq!(f.targets[0].1.incidents.mttr_seconds(), Some(10.0));
+    drop(uptime);
+
+    // `--uptime.metrics`: the default shows only the ratio per target, `none` no target.
+    for (detail, ratio) in [(gauges::Detail::Ratio, true), (gauges::Detail::None, false)] {
+        let opts = Options {
+            metrics: detail,
+            ..Options::default()
+        };
+        let (uptime, _rx) = Uptime::open(dir.path(), opts).expect("reopen");
+        uptime
+            .refresh_gauges(floor_to(now, MINUTE_MS) + MINUTE_MS)
+            .expect("gauges");
+        let mut text = String::new();
+        uptime.encode_metrics(&mut text, false);
+        assert_eq!(text.contains("blackwatch_uptime_ratio{"), ratio, "{text}");
+        assert!(!text.contains("blackwatch_uptime_latency_seconds{"), "{text}");
+        assert!(!text.contains("blackwatch_uptime_incidents{"), "{text}");
+        assert!(text.contains("blackwatch_uptime_job_ratio{job=\"web\",window=\"7d\"}"));
+    }
 }

@@ -12,6 +12,7 @@
 //! [`MAX_REASON_BYTES`]) and its id stay.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -269,7 +270,10 @@ async fn flush(uptime: &Arc<Uptime>, pending: &mut Pending) {
     let db = uptime.db.clone();
     let outcome = tokio::task::spawn_blocking(move || db.write(&batch)).await;
     let error = match outcome {
-        Ok(Ok(())) => return,
+        Ok(Ok(())) => {
+            uptime.writes.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         Ok(Err(e)) => e.to_string(),
         Err(e) => e.to_string(),
     };

@@ -79,7 +79,12 @@ struct Proc {
 
 impl Proc {
     async fn start(dir: &Path) -> Proc {
+        Proc::start_with(dir, &[]).await
+    }
+
+    async fn start_with(dir: &Path, args: &[&str]) -> Proc {
         let mut cmd = Command::new(BIN);
+        cmd.args(args);
         cmd.arg("--web.listen-address=127.0.0.1:0")
             .arg(format!(
                 "--config.file={}",
@@ -247,6 +252,65 @@ async fn history_survives_kill_9() {
                 Ok(())
             } else {
                 Err(format!("{c:?} vs {before:?}"))
+            }
+        },
+    )
+    .await;
+}
+
+/// A rule over a range longer than `--storage.retention` reads the rollups: after a
+/// restart (the store's raw points are gone) and with 2 s of raw retention,
+/// `count_over_time(probe_success[1h])` counts the probes made before the restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_read_long_ranges_from_the_history_across_a_restart() {
+    let ok = HttpServer::plain(handlers::ok());
+    let bad = refused_url();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (mut proc, before) = probing(dir.path(), &ok, &bad).await;
+    proc.term();
+    let config = std::fs::read_to_string(dir.path().join("blackwatch.yml")).expect("config");
+    std::fs::write(
+        dir.path().join("blackwatch.yml"),
+        format!("{config}global:\n  evaluation_interval: 1s\nrule_files: [rules.yml]\n"),
+    )
+    .expect("write config");
+    // Raw points alone (2 s at one probe a second) never count more than three.
+    let threshold = before.iter().map(|t| t.1).min().unwrap_or_default() + 1;
+    std::fs::write(
+        dir.path().join("rules.yml"),
+        format!(
+            "groups:\n  - name: long\n    rules:\n      - alert: ManyProbes\n        expr: count_over_time(probe_success{{job=\"web\"}}[1h]) >= {threshold}\n      - alert: LowUptime\n        expr: avg_over_time(probe_success{{job=\"web\"}}[1h]) < 0.5\n"
+        ),
+    )
+    .expect("write rules");
+    assert!(threshold > 3, "{before:?}");
+    let proc = Proc::start_with(dir.path(), &["--storage.retention=2s"]).await;
+    poll::until(
+        "ManyProbes firing for both targets, LowUptime for the down one",
+        Duration::from_secs(30),
+        async || {
+            let v = get_json(proc.addr, "/api/v1/alerts").await?;
+            let alerts = v["data"]["alerts"].as_array().cloned().unwrap_or_default();
+            let of = |name: &str| -> Vec<String> {
+                let mut v: Vec<String> = alerts
+                    .iter()
+                    .filter(|a| a["labels"]["alertname"] == name && a["state"] == "firing")
+                    .map(|a| {
+                        a["labels"]["instance"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string()
+                    })
+                    .collect();
+                v.sort();
+                v
+            };
+            let mut both = vec![ok.url("/"), bad.clone()];
+            both.sort();
+            if of("ManyProbes") == both && of("LowUptime") == [bad.clone()] {
+                Ok(())
+            } else {
+                Err(format!("{v}\n{}", proc.stderr_text()))
             }
         },
     )

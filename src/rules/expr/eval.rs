@@ -14,8 +14,8 @@ use super::check::{
 };
 use super::functions::{self, Civil, Window};
 use super::{
-    gomath, is_stale, EvalError, Labels, Matcher, Queryable, Sample, Series, Value, LOOKBACK_MS,
-    NAME,
+    gomath, is_stale, Aggregate, EvalError, Labels, Matcher, Queryable, Sample, Series, Value,
+    LOOKBACK_MS, NAME,
 };
 
 /// The step of a subquery without one (`x[1h:]`) in promtool's unit tests (its engine's
@@ -291,6 +291,21 @@ impl Cx<'_> {
     }
 
     /// A range selector or subquery at `t`.
+    /// A plain range selector's series summed up by the source, when it keeps summaries for
+    /// that range and `f` needs no more (see `Queryable::aggregate`).
+    fn aggregated(&self, f: super::check::RangeFn, node: &Node, t: i64) -> Option<Vec<Aggregate>> {
+        let Node::Matrix(sel, range) = node else {
+            return None;
+        };
+        functions::aggregate_fn(f, &Aggregate::default(), &[])?;
+        let end = t.saturating_sub(self.offset(sel.at, sel.offset));
+        let mut out = self
+            .src
+            .aggregate(&sel.matchers, end.saturating_sub(*range), end)?;
+        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        Some(out)
+    }
+
     fn ranged(&self, node: &Node, t: i64) -> Result<Ranged, EvalError> {
         match node {
             Node::Matrix(sel, range) => {
@@ -601,7 +616,6 @@ impl Cx<'_> {
             }
             Func::Range(f) => {
                 let mi = func.matrix_arg();
-                let m = self.ranged(arg(mi)?, t)?;
                 let mut scalars = Vec::new();
                 for (i, a) in args.iter().enumerate() {
                     if i != mi {
@@ -609,6 +623,19 @@ impl Cx<'_> {
                     }
                 }
                 let keep_name = *f == super::check::RangeFn::Last;
+                if let Some(summed) = self.aggregated(*f, arg(mi)?, t) {
+                    let mut out = Vec::with_capacity(summed.len());
+                    for a in &summed {
+                        if let Some(Some(value)) = functions::aggregate_fn(*f, a, &scalars) {
+                            out.push(Sample {
+                                labels: a.labels.without_name(),
+                                value,
+                            });
+                        }
+                    }
+                    return unique(out);
+                }
+                let m = self.ranged(arg(mi)?, t)?;
                 let mut out = Vec::with_capacity(m.series.len());
                 for s in m.series {
                     let w = Window {

@@ -2,10 +2,12 @@
 //! plain points and values: the range-vector functions with `rate`'s extrapolation and
 //! counter-reset rules, linear regression, Holt-Winters, quantiles (with
 //! `histogram_quantile`'s bucket fix-ups) and the calendar of the date functions. Selecting
-//! the points and shaping the result vectors is `eval.rs`'s job.
+//! the points and shaping the result vectors is `eval.rs`'s job. `aggregate_fn` answers the
+//! `*_over_time` functions a summary of the points suffices for.
 
 use super::check::RangeFn;
 use super::gomath;
+use super::Aggregate;
 
 /// The points of one series in a range, oldest first, and the window they were read from.
 pub struct Window<'a> {
@@ -101,6 +103,79 @@ pub fn range_fn(f: RangeFn, w: &Window<'_>, args: &[f64]) -> Result<Option<f64>,
         RangeFn::Quantile => {
             let mut values: Vec<f64> = p.iter().map(|x| x.1).collect();
             quantile(arg(0), &mut values)
+        }
+    }))
+}
+
+/// What a range function gives over a summary of a series' points instead of the points
+/// themselves: `Some(None)` for no points, `None` when `f` needs the points' order or times
+/// (`rate`, `last`, …). Exact when the summary is (the values of `probe_success`); within the
+/// summary's own error otherwise (latency histograms: min, max, quantiles and variance).
+pub fn aggregate_fn(f: RangeFn, a: &Aggregate, args: &[f64]) -> Option<Option<f64>> {
+    let n: u64 = a.values.iter().map(|v| v.1).sum();
+    if !matches!(
+        f,
+        RangeFn::Avg
+            | RangeFn::Sum
+            | RangeFn::Count
+            | RangeFn::Min
+            | RangeFn::Max
+            | RangeFn::Present
+            | RangeFn::Quantile
+            | RangeFn::Stddev
+            | RangeFn::Stdvar
+    ) {
+        return None;
+    }
+    if n == 0 {
+        return Some(None);
+    }
+    let count = n as f64;
+    // The value of the i-th point in ascending order.
+    let nth = |i: u64| {
+        let mut seen = 0;
+        for &(v, c) in &a.values {
+            seen += c;
+            if i < seen {
+                return v;
+            }
+        }
+        a.values.last().map_or(f64::NAN, |v| v.0)
+    };
+    let stdvar = || {
+        let mean = a.values.iter().map(|&(v, c)| v * c as f64).sum::<f64>() / count;
+        a.values
+            .iter()
+            .map(|&(v, c)| (v - mean) * (v - mean) * c as f64)
+            .sum::<f64>()
+            / count
+    };
+    Some(Some(match f {
+        RangeFn::Avg => a.sum / count,
+        RangeFn::Sum => a.sum,
+        RangeFn::Count => count,
+        RangeFn::Min => nth(0),
+        RangeFn::Max => nth(n - 1),
+        RangeFn::Present => 1.0,
+        RangeFn::Stddev => stdvar().sqrt(),
+        RangeFn::Stdvar => stdvar(),
+        _ => {
+            // `quantile`'s interpolation between the closest ranks, over the summary.
+            let q = args.first().copied().unwrap_or(f64::NAN);
+            if q.is_nan() {
+                return Some(Some(f64::NAN));
+            }
+            if q < 0.0 {
+                return Some(Some(f64::NEG_INFINITY));
+            }
+            if q > 1.0 {
+                return Some(Some(f64::INFINITY));
+            }
+            let rank = q * (count - 1.0);
+            let lower = gomath::max(0.0, rank.floor());
+            let upper = gomath::min(count - 1.0, lower + 1.0);
+            let weight = rank - rank.floor();
+            nth(lower as u64) * (1.0 - weight) + nth(upper as u64) * weight
         }
     }))
 }

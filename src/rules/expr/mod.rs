@@ -248,6 +248,19 @@ pub trait Queryable {
     /// Prometheus StaleNaN bit pattern.
     fn select(&self, matchers: &[Matcher], start_ms: i64, end_ms: i64) -> Vec<Series>;
 
+    /// The series matching all matchers summed up over `(start_ms, end_ms]` without their
+    /// points, for the `*_over_time` functions a summary answers (see
+    /// `functions::aggregate_fn`). `None`: this source keeps no summary for that range; read
+    /// the points with `select`.
+    fn aggregate(
+        &self,
+        _matchers: &[Matcher],
+        _start_ms: i64,
+        _end_ms: i64,
+    ) -> Option<Vec<Aggregate>> {
+        None
+    }
+
     /// What an instant selector sees at `at_ms`: the latest sample of each matching series
     /// within the 5m lookback `[at − 5m, at]`, unless that sample is a stale marker. Labels
     /// include `__name__`. The probe store overrides this (see `store.rs`).
@@ -268,6 +281,16 @@ pub trait Queryable {
             })
             .collect()
     }
+}
+
+/// The points of one series in a range, summed up by a source that keeps summaries instead
+/// of points (the uptime history's rollups answer long windows this way): their sum and how
+/// many points had each value, ascending by value. `labels` include `__name__`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Aggregate {
+    pub labels: Labels,
+    pub sum: f64,
+    pub values: Vec<(f64, u64)>,
 }
 
 /// One series as a source returns it; `labels` include `__name__`.
