@@ -574,3 +574,62 @@ async fn pages_show_bars_chart_and_incidents_and_the_public_page_hides_what_it_s
     assert!(dom.contains("Example Inc. status") && dom.contains("<svg class=\"bars\""));
     assert!(!dom.contains("127.0.0.1") && !dom.contains("maintenance"));
 }
+
+/// The real binary with `--web.public-listen-address`: it announces the second listener,
+/// which serves the status page and nothing of the operator UI.
+#[tokio::test]
+async fn the_binary_serves_public_pages_alone_on_the_public_listener() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("blackwatch.yml");
+    std::fs::write(
+        &config,
+        dedent(
+            r#"
+            modules:
+              http_2xx:
+                prober: http
+            probes:
+              - job: web
+                module: http_2xx
+                interval: 1h
+                targets: ["http://127.0.0.1:9/"]
+            status_pages:
+              - path: /status
+                title: Binary status
+                groups:
+                  - name: G
+                    targets:
+                      - {job: web, instance: "http://127.0.0.1:9/", name: Nine}
+            "#,
+        ),
+    )
+    .expect("write config");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_blackwatch"));
+    cmd.arg("--web.listen-address=127.0.0.1:0")
+        .arg("--web.public-listen-address=127.0.0.1:0")
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.path={}",
+            dir.path().join("data").display()
+        ));
+    let mut spawned = crate::support::process::spawn_listening(cmd, WAIT).await;
+    let lines = Arc::clone(&spawned.stderr);
+    let addr = spawned.addr.expect("the operator listener");
+    let public: SocketAddr = poll::until("the public listener's line", WAIT, async || {
+        let all = lines.lock().map(|l| l.clone()).unwrap_or_default();
+        all.iter()
+            .find_map(|l| l.strip_prefix("public pages listening on "))
+            .and_then(|a| a.trim().parse().ok())
+            .ok_or_else(|| all.join("\n"))
+    })
+    .await;
+    let page = get(public, "/status").await;
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("Binary status") && page.text().contains("Nine"));
+    assert_eq!(get(public, "/").await.status, 404);
+    assert_eq!(get(public, "/metrics").await.status, 404);
+    assert_eq!(get(addr, "/status").await.status, 200);
+    assert_eq!(get(addr, "/").await.status, 200);
+    let _ = spawned.child.kill();
+    let _ = spawned.child.wait();
+}
