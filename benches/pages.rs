@@ -127,6 +127,14 @@ fn write_store(dir: &std::path::Path, targets: u64, now: i64) {
     );
 }
 
+/// The size of `text` gzip-compressed as the server sends it to browsers.
+fn gzipped(text: &str) -> usize {
+    use std::io::Write as _;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let _ = enc.write_all(text.as_bytes());
+    enc.finish().map(|z| z.len()).unwrap_or(0)
+}
+
 /// Runs `f` `runs` times; prints the median and the worst.
 async fn time<T, F: AsyncFnMut() -> T>(what: &str, runs: u64, mut f: F) -> T {
     let mut times = Vec::new();
@@ -196,7 +204,7 @@ fn main() {
             blackwatch::server::status::render(&state, &form, None).await
         })
         .await;
-        println!("  /: {} bytes", page.len());
+        println!("  /: {} bytes ({} gzipped)", page.len(), gzipped(&page));
         let k = key(7);
         let body = time(
             "/target, 24 h chart (one failing target)",
@@ -204,7 +212,12 @@ fn main() {
             async || blackwatch::server::status::detail_body(&uptime, &k, "24h", now, Some(false)),
         )
         .await;
-        println!("  /target: {} bytes", body.map(|b| b.len()).unwrap_or(0));
+        let body = body.unwrap_or_default();
+        println!(
+            "  /target: {} bytes ({} gzipped)",
+            body.len(),
+            gzipped(&body)
+        );
         time("/target, 30 d chart", runs, async || {
             blackwatch::server::status::detail_body(&uptime, &k, "30d", now, Some(false))
         })
@@ -228,7 +241,11 @@ fn main() {
             blackwatch::server::public::render_page(&state, &cfg.status_pages[0], now)
         })
         .await;
-        println!("  public page: {} bytes", public.len());
+        println!(
+            "  public page: {} bytes ({} gzipped)",
+            public.len(),
+            gzipped(&public)
+        );
         time("uptime badge, 30 d", runs, async || {
             blackwatch::server::public::badge_text(
                 &state,

@@ -73,8 +73,8 @@ input[type=text]{font:inherit;padding:.35rem;border:1px solid #bbb;border-radius
 button{font:inherit;padding:.35rem .8rem;border:1px solid #888;border-radius:4px;background:#f5f5f7;cursor:pointer}
 form.inline{display:inline;margin:0}
 pre{white-space:pre-wrap;word-break:break-all;background:#f7f7f9;padding:.5rem;font-size:.8rem;max-height:20rem;overflow:auto}
-.bars-cell svg{display:block}.bars-cell .note{font-size:.8rem}td.reason{font-size:.85rem;max-width:22rem;word-break:break-word}
-svg.chart{max-width:100%;height:auto}
+.bars-cell svg{display:block;max-width:none!important}.bars-cell .note{font-size:.8rem}td.reason{font-size:.85rem;max-width:22rem;word-break:break-word}
+svg.chart,svg.bars{max-width:100%;height:auto}
 @media (max-width:600px){th,td{padding:.25rem .3rem}table{font-size:.85rem}.wide{display:none}
 table.stack tr{display:block;border-bottom:1px solid #e5e5e5;padding:.25rem 0}table.stack tr:first-child{display:none}table.stack td{display:inline-block;border:0;padding:.1rem .3rem;word-break:break-word}}
 "#;
