@@ -633,3 +633,54 @@ async fn the_binary_serves_public_pages_alone_on_the_public_listener() {
     let _ = spawned.child.kill();
     let _ = spawned.child.wait();
 }
+
+/// Status pages follow reloads: a page added by a reload is served at once, a removed one
+/// is gone, and a bad page keeps the running config (with the positioned error).
+#[tokio::test]
+async fn status_pages_follow_reloads() {
+    let base = r#"
+        modules:
+          http_2xx:
+            prober: http
+        probes:
+          - job: web
+            module: http_2xx
+            interval: 1h
+            targets: ["http://127.0.0.1:9/"]
+        "#;
+    let d = crate::support::Daemon::start(base).await;
+    assert_eq!(d.get("/status").await.status, 404);
+    let with_page = format!(
+        "{base}
+        status_pages:
+          - path: /status
+            title: Reloaded
+            groups:
+              - name: G
+                targets:
+                  - {{job: web, instance: \"http://127.0.0.1:9/\"}}
+        "
+    );
+    d.write_config(&with_page);
+    assert_eq!(d.post("/-/reload").await.status, 200);
+    let page = d.get("/status").await;
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("Reloaded") && page.text().contains("http://127.0.0.1:9/"));
+    d.write_config(&with_page.replace("path: /status", "path: /metrics"));
+    let r = d.post("/-/reload").await;
+    assert_eq!(r.status, 500);
+    assert!(
+        r.text()
+            .contains("status_pages[0].path: \"/metrics\" collides with a built-in endpoint"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(
+        d.get("/status").await.status,
+        200,
+        "the running config is kept"
+    );
+    d.write_config(base);
+    assert_eq!(d.post("/-/reload").await.status, 200);
+    assert_eq!(d.get("/status").await.status, 404);
+}
