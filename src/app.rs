@@ -62,6 +62,19 @@ pub async fn run(cli: Cli, config: Config, token: CancellationToken) -> anyhow::
     tracing::info!(message = "listening on", address = %local);
     // The exact line tests and scripts look for; a closed stderr must not stop the daemon.
     let _ = writeln!(std::io::stderr(), "listening on {local}");
+    // `--web.public-listen-address`: the status pages and badges only.
+    let public_listener = if cli.public_listen_address.is_empty() {
+        None
+    } else {
+        let addr = cli::normalize_listen_address(&cli.public_listen_address);
+        let l = TcpListener::bind(&addr)
+            .await
+            .with_context(|| format!("binding the public listener to {addr}"))?;
+        let public = l.local_addr().context("reading the bound address")?;
+        tracing::info!(message = "public status pages listening on", address = %public);
+        let _ = writeln!(std::io::stderr(), "public pages listening on {public}");
+        Some(l)
+    };
 
     let settings = Settings {
         config_file: cli.config_file.clone(),
@@ -104,6 +117,16 @@ pub async fn run(cli: Cli, config: Config, token: CancellationToken) -> anyhow::
             ..ServerOptions::default()
         },
     );
+
+    if let Some(l) = public_listener {
+        // Its task ends with the daemon's; an error there is logged, not fatal.
+        let public = daemon.serve_public(l, ServerOptions::default());
+        daemon.spawn(async move {
+            if let Ok(Err(e)) = public.await {
+                tracing::error!(message = "The public listener failed", error = %e);
+            }
+        });
+    }
 
     let hup_state = Arc::clone(daemon.state());
     let hup_token = token.clone();

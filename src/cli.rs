@@ -42,6 +42,15 @@ pub struct Cli {
     )]
     pub listen_address: String,
 
+    /// A second address serving ONLY the public status pages (`status_pages:`) and the
+    /// badges of the targets they show, over plain HTTP without basic auth; empty = off.
+    #[arg(
+        long = "web.public-listen-address",
+        value_name = "ADDR",
+        default_value = ""
+    )]
+    pub public_listen_address: String,
+
     /// Web config file (TLS and basic auth), as the Prometheus exporter toolkit's.
     #[arg(long = "web.config.file", value_name = "FILE")]
     pub web_config_file: Option<PathBuf>,

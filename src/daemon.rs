@@ -97,6 +97,19 @@ impl Daemon {
             .spawn(async move { server::run(listener, state, shutdown, options).await })
     }
 
+    /// Serves only the public status pages and badges on `listener` (plain HTTP, no basic
+    /// auth: see `server::public`) until shutdown, as one of the daemon's tasks.
+    pub fn serve_public(
+        &self,
+        listener: TcpListener,
+        options: ServerOptions,
+    ) -> JoinHandle<Result<(), ServerError>> {
+        let state = Arc::clone(&self.state);
+        let shutdown = self.shutdown.clone();
+        self.tasks
+            .spawn(async move { server::run_public(listener, state, shutdown, options).await })
+    }
+
     /// Spawns `fut` as one of the daemon's tasks (it must end when the shutdown token is
     /// cancelled).
     pub fn spawn<F>(&self, fut: F) -> JoinHandle<F::Output>

@@ -49,6 +49,8 @@ pub struct Config {
     pub probe_policy: Arc<crate::probe::policy::ProbePolicy>,
     /// `remote_write:` endpoints.
     pub remote_write: Vec<crate::remote::RemoteWriteConfig>,
+    /// `status_pages:`: the public read-only pages.
+    pub status_pages: Vec<validate::StatusPage>,
     /// The parsed file with defaults filled in, for `/config`.
     pub raw: RawConfig,
     /// SHA-256 of the file bytes, so a reload of an unchanged file re-parses nothing.
@@ -105,6 +107,7 @@ pub fn load_str(text: &str, file: &Path) -> Result<Config, ConfigErrors> {
     let probe_policy =
         crate::probe::policy::validate(raw.probe_policy.as_ref(), file, &mut cx.errors);
     let remote_write = validate::remote_write(&mut cx, &raw);
+    let status_pages = validate::status_pages(&mut cx, &raw, &jobs);
     if !cx.errors.is_empty() {
         return Err(ConfigErrors::sorted(cx.errors));
     }
@@ -154,6 +157,7 @@ pub fn load_str(text: &str, file: &Path) -> Result<Config, ConfigErrors> {
         alerting,
         probe_policy: Arc::new(probe_policy),
         remote_write,
+        status_pages,
         raw,
         checksum: sum,
     })
@@ -199,6 +203,7 @@ pub fn embedded() -> Result<Config, ConfigErrors> {
         alerting: None,
         probe_policy: Default::default(),
         remote_write: Vec::new(),
+        status_pages: Vec::new(),
         raw: merged,
         checksum: hasher.finalize().into(),
     })

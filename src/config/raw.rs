@@ -65,6 +65,9 @@ pub struct RawConfig {
     /// Prometheus' `remote_write:` endpoints for scheduled results and rule output.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub remote_write: Vec<Spanned<crate::remote::config::RawRemoteWrite>>,
+    /// Public read-only status pages (`validate::status_pages`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub status_pages: Vec<Spanned<RawStatusPage>>,
 }
 
 /// `global:` — Prometheus' rule-evaluation settings.
@@ -519,4 +522,51 @@ pub struct RawFileSd {
         skip_serializing_if = "Option::is_none"
     )]
     pub refresh_interval: Option<Duration>,
+}
+
+/// One entry of `status_pages:`: a public read-only page at its own path.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStatusPage {
+    pub path: Spanned<String>,
+    pub title: Spanned<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub groups: Vec<Spanned<RawStatusGroup>>,
+    #[serde(default)]
+    pub hide: RawStatusHide,
+}
+
+/// A titled group of targets on a status page.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStatusGroup {
+    pub name: Spanned<String>,
+    #[serde(default)]
+    pub targets: Vec<Spanned<RawStatusTarget>>,
+}
+
+/// A scheduled target (`job` and `instance` as on `/metrics`) and the name shown for it.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStatusTarget {
+    pub job: Spanned<String>,
+    pub instance: Spanned<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<Spanned<String>>,
+}
+
+/// What a status page leaves out.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStatusHide {
+    #[serde(default)]
+    pub failure_reasons: bool,
+    #[serde(default)]
+    pub response_time: bool,
+    #[serde(default)]
+    pub incident_reasons: bool,
+    #[serde(default)]
+    pub addresses: bool,
 }

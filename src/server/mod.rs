@@ -4,8 +4,10 @@
 
 mod api_v1;
 mod api_v2;
+pub mod charts;
 mod pages;
 mod probe;
+pub mod public;
 mod serve;
 pub mod status;
 mod tls;
@@ -49,6 +51,10 @@ pub fn router(state: Arc<Shared>) -> Router {
         .route("/api/v1/uptime", get(uptime::figures))
         .route("/api/v1/uptime/incidents", get(uptime::incidents))
         .merge(api_v2::routes())
+        .route("/target", get(status::target))
+        .merge(public::badge_routes())
+        // Anything else may be a status page of `status_pages:`.
+        .fallback(public::page)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BODY))
         .with_state(state)
 }
@@ -80,6 +86,27 @@ pub async fn run(
         )),
     };
     serve::serve(listener, app, web, shutdown, opts).await?;
+    Ok(())
+}
+
+/// Serves only the public status pages and badges (`--web.public-listen-address`) until
+/// `shutdown`. Plain HTTP whatever `options.web` says: `--web.config.file`'s TLS and basic
+/// auth guard the operator listener; the public one is meant to be exposed (put a TLS proxy
+/// in front of it).
+pub async fn run_public(
+    listener: TcpListener,
+    state: Arc<Shared>,
+    shutdown: CancellationToken,
+    opts: ServerOptions,
+) -> Result<(), ServerError> {
+    let body_timeout = opts.request_body_timeout;
+    let app = public::public_router(state).layer(axum::middleware::from_fn(
+        move |req: axum::extract::Request, next: axum::middleware::Next| {
+            read_body_by(body_timeout, req, next)
+        },
+    ));
+    let opts = ServerOptions { web: None, ..opts };
+    serve::serve(listener, app, None, shutdown, opts).await?;
     Ok(())
 }
 

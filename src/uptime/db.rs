@@ -268,6 +268,27 @@ impl Db {
         Ok(out)
     }
 
+    /// The latest incident of `target` (by start), ongoing or not.
+    pub fn last_incident(&self, target: u32) -> Result<Option<StoredIncident>, DbError> {
+        let tx = self.db.begin_read().map_err(boxed)?;
+        let t = tx.open_table(INCIDENTS).map_err(boxed)?;
+        let mut rows = t
+            .range((target, i64::MIN)..=(target, i64::MAX))
+            .map_err(boxed)?;
+        let Some(row) = rows.next_back() else {
+            return Ok(None);
+        };
+        let (k, v) = row.map_err(boxed)?;
+        let (_, start_ms) = k.value();
+        let (end, reason) = v.value();
+        Ok(Some(StoredIncident {
+            target,
+            start_ms,
+            end_ms: (end != 0).then_some(end),
+            reason: reason.to_string(),
+        }))
+    }
+
     /// Writes one batch in one transaction: new targets, rollup deltas merged into their
     /// minute, hour and day rows, incidents, retention.
     pub fn write(&self, batch: &Batch) -> Result<(), DbError> {

@@ -17,6 +17,7 @@ pub mod gauges;
 pub mod period;
 pub mod query;
 pub mod rollup;
+pub mod series;
 pub mod writer;
 
 use std::collections::HashMap;

@@ -39,6 +39,7 @@ mod rules; // rule unit-test files vs promtool; alerts pending, firing, resolvin
 mod schedule; // scheduled probes on /metrics: staleness, file_sd, reload, a real Prometheus
 mod slowloris; // the HTTP server closes connections that do not send a request head in time
 mod status_page; // the status page at / in headless Chromium; alerting examples load
+mod status_pages; // uptime bars, response-time chart and incidents on / and /target, public status pages and badges; headless Chromium screenshots
 mod support; // the shared helpers: loopback servers, certificates, daemons, polling, scraping
 mod support_selftest; // the loopback test servers in support/ work
 mod tcp; // the tcp prober vs loopback peers: upstream's tcp_test.go scenarios, shipped modules

@@ -29,11 +29,14 @@ use crate::state::Shared;
 mod forms;
 mod rows;
 mod sections;
+mod uptime;
 
 use forms::*;
 pub use rows::escape;
 use rows::*;
 use sections::*;
+pub(super) use uptime::target;
+pub use uptime::{detail_body, gather, UptimeInfo};
 
 /// Failing targets shown at most.
 pub const MAX_FAILING_ROWS: usize = 500;
@@ -70,13 +73,17 @@ input[type=text]{font:inherit;padding:.35rem;border:1px solid #bbb;border-radius
 button{font:inherit;padding:.35rem .8rem;border:1px solid #888;border-radius:4px;background:#f5f5f7;cursor:pointer}
 form.inline{display:inline;margin:0}
 pre{white-space:pre-wrap;word-break:break-all;background:#f7f7f9;padding:.5rem;font-size:.8rem;max-height:20rem;overflow:auto}
+.bars-cell svg{display:block;max-width:none!important}.bars-cell .note{font-size:.8rem}td.reason{font-size:.85rem;max-width:22rem;word-break:break-word}
+svg.chart,svg.bars{max-width:100%;height:auto}
 @media (max-width:600px){th,td{padding:.25rem .3rem}table{font-size:.85rem}.wide{display:none}
 table.stack tr{display:block;border-bottom:1px solid #e5e5e5;padding:.25rem 0}table.stack tr:first-child{display:none}table.stack td{display:inline-block;border:0;padding:.1rem .3rem;word-break:break-word}}
 "#;
 
 /// Renders the page. `info` is a notice shown on top (after a successful form submit).
 pub async fn render(state: &Arc<Shared>, form: &Form, info: Option<&str>) -> String {
-    let now = Now::read().wall;
+    let now_read = Now::read();
+    let now = now_read.wall;
+    let now_ms = now_read.unix_ms();
     let mut body = String::with_capacity(16 * 1024);
     body.push_str("<h1>blackwatch</h1>\n<p class=\"muted\">Probes, rules and alert routing in one binary; a drop-in for Prometheus blackbox_exporter.</p>\n");
     body.push_str("<nav><a href=\"metrics\">Metrics</a><a href=\"config\">Configuration</a><a href=\"api/v1/rules\">Rules API</a><a href=\"api/v2/silences\">Silences API</a></nav>\n");
@@ -99,7 +106,20 @@ pub async fn render(state: &Arc<Shared>, form: &Form, info: Option<&str>) -> Str
     cluster_section(state, &mut body);
     alerts_section(state, now, &mut body);
     silences_section(state, form, &mut body);
-    let failing = targets_section(state, now, &mut body);
+    // The rows shown, then their uptime history read off the async workers.
+    let rows = (!state.config().jobs.is_empty()).then(|| target_rows(state));
+    let keys: Vec<crate::store::GroupKey> = rows
+        .iter()
+        .flat_map(|(f, h, _, _)| f.iter().chain(h))
+        .map(uptime::row_key)
+        .collect();
+    let history = state.uptime.clone();
+    let uptime_info =
+        tokio::task::spawn_blocking(move || gather(history.as_deref(), &keys, now_ms))
+            .await
+            .unwrap_or_default();
+    let failing = targets_section(state, now, rows, &uptime_info, &mut body);
+    uptime::incidents_section(&uptime_info, now_ms, &mut body);
     failures_section(state, &failing, &mut body);
     history_section(state, &mut body);
 
@@ -107,6 +127,16 @@ pub async fn render(state: &Arc<Shared>, form: &Form, info: Option<&str>) -> Str
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <title>blackwatch</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{body}</body>\n</html>\n"
+    )
+}
+
+/// A whole page around `body`, with the operator page's style.
+fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{body}</body>\n</html>\n",
+        escape(title)
     )
 }
 

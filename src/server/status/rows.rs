@@ -86,9 +86,12 @@ pub(super) struct TargetRow {
     pub(super) at: SystemTime,
 }
 
+/// The failing and healthy rows shown, and how many of each there are.
+pub(super) type TargetRows = (Vec<TargetRow>, Vec<TargetRow>, usize, usize);
+
 /// Scheduled targets from the store: failing first, each list sorted by job and instance.
 /// Returns the rows to show and the counts of failing and healthy targets.
-pub(super) fn target_rows(state: &Shared) -> (Vec<TargetRow>, Vec<TargetRow>, usize, usize) {
+pub(super) fn target_rows(state: &Shared) -> TargetRows {
     fn key(labels: &[(Arc<str>, Arc<str>)]) -> (String, String, String) {
         let get = |name: &str| {
             labels

@@ -266,31 +266,40 @@ pub(super) fn silences_section(state: &Shared, form: &Form, out: &mut String) {
 }
 
 /// Writes the scheduled-targets table; returns the failing rows shown (for "Recent failures").
-pub(super) fn targets_section(state: &Shared, now: SystemTime, out: &mut String) -> Vec<TargetRow> {
+/// `rows` are `target_rows`' (`None` without jobs); `info` their uptime history.
+pub(super) fn targets_section(
+    state: &Shared,
+    now: SystemTime,
+    rows: Option<TargetRows>,
+    info: &UptimeInfo,
+    out: &mut String,
+) -> Vec<TargetRow> {
     out.push_str("<h2 id=\"targets\">Scheduled targets</h2>\n");
-    if state.config().jobs.is_empty() {
+    let Some((failing, healthy, nf, nh)) = rows.filter(|_| !state.config().jobs.is_empty()) else {
         out.push_str("<p class=\"muted\" id=\"targets-not-configured\">No scheduled probes configured (<code>probes:</code>).</p>\n");
         return Vec::new();
-    }
-    let (failing, healthy, nf, nh) = target_rows(state);
+    };
     let _ = writeln!(
         out,
         "<p id=\"targets-summary\">{nf} failing, {nh} succeeding (targets with a result so far).</p>"
     );
     if nf + nh > 0 {
-        out.push_str("<div class=\"scroll\"><table class=\"stack\" id=\"targets-table\"><tr><th>Result</th><th>Job</th><th>Target</th><th class=\"wide\">Module</th><th>Duration</th><th>Last probe</th></tr>\n");
+        out.push_str("<div class=\"scroll\"><table class=\"stack\" id=\"targets-table\"><tr><th>Result</th><th>Job</th><th>Target</th><th class=\"wide\">Module</th><th>Duration</th><th>Last probe</th><th class=\"wide\">Uptime (90 days)</th><th class=\"wide\">Last failure</th></tr>\n");
         for r in failing.iter().chain(healthy.iter()) {
             let _ = writeln!(
                 out,
-                "<tr class=\"target {}\"><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td class=\"wide\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+                "<tr class=\"target {}\"><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td class=\"wide\">{}</td><td class=\"num\">{}</td><td>{}</td>{}</tr>",
                 if r.success { "up" } else { "down" },
                 if r.success { "ok" } else { "bad" },
                 if r.success { "success" } else { "failure" },
                 escape(&r.job),
-                escape(&r.instance),
+                instance_cell(info, r),
                 escape(&r.module),
-                r.duration.map(|d| format!("{:.3}s", d)).unwrap_or_default(),
+                r.duration
+                    .map(crate::server::charts::seconds)
+                    .unwrap_or_default(),
                 when(r.at, now),
+                uptime::row_cells(info, r),
             );
         }
         out.push_str("</table></div>\n");
@@ -377,4 +386,17 @@ pub(super) fn history_section(state: &Shared, out: &mut String) {
         }
     }
     out.push_str("</table></div>\n");
+}
+
+/// The target's name, linked to its detail view when there is history.
+fn instance_cell(info: &UptimeInfo, r: &TargetRow) -> String {
+    if info.enabled {
+        format!(
+            "<a href=\"{}\">{}</a>",
+            uptime::detail_href(&r.job, &r.instance, &r.module),
+            escape(&r.instance)
+        )
+    } else {
+        escape(&r.instance)
+    }
 }
