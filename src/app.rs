@@ -2,7 +2,6 @@
 //! the SIGHUP loop among its tasks, and shut down in one place: SIGTERM/SIGINT cancels the token,
 //! the server stops accepting, in-flight probes get the grace period, then the process exits.
 
-use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -59,9 +58,8 @@ pub async fn run(cli: Cli, config: Config, token: CancellationToken) -> anyhow::
         .await
         .with_context(|| format!("binding the web listener to {addr}"))?;
     let local = listener.local_addr().context("reading the bound address")?;
+    // The line tests and scripts look for (`msg="listening on" address=…`).
     tracing::info!(message = "listening on", address = %local);
-    // The exact line tests and scripts look for; a closed stderr must not stop the daemon.
-    let _ = writeln!(std::io::stderr(), "listening on {local}");
     // `--web.public-listen-address`: the status pages and badges only.
     let public_listener = if cli.public_listen_address.is_empty() {
         None
@@ -72,7 +70,6 @@ pub async fn run(cli: Cli, config: Config, token: CancellationToken) -> anyhow::
             .with_context(|| format!("binding the public listener to {addr}"))?;
         let public = l.local_addr().context("reading the bound address")?;
         tracing::info!(message = "public status pages listening on", address = %public);
-        let _ = writeln!(std::io::stderr(), "public pages listening on {public}");
         Some(l)
     };
 

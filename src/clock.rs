@@ -64,6 +64,20 @@ pub fn rfc3339_now() -> String {
 
 /// Formats a wall time as RFC 3339 with milliseconds, UTC.
 pub fn rfc3339(t: SystemTime) -> String {
+    let mut out = String::with_capacity(24);
+    write_rfc3339(&mut out, t);
+    out
+}
+
+/// Appends the current wall time as [`rfc3339`] writes it, without allocating (the process
+/// log stamps every line with it).
+pub fn write_rfc3339_now(out: &mut String) {
+    write_rfc3339(out, SystemTime::now());
+}
+
+/// Appends `t` as [`rfc3339`] writes it.
+pub fn write_rfc3339(out: &mut String, t: SystemTime) {
+    use std::fmt::Write as _;
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = d.as_secs() as i64;
     let millis = d.subsec_millis();
@@ -81,7 +95,10 @@ pub fn rfc3339(t: SystemTime) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = if month <= 2 { y + 1 } else { y };
-    format!("{year:04}-{month:02}-{day:02}T{h:02}:{mi:02}:{s:02}.{millis:03}Z")
+    let _ = write!(
+        out,
+        "{year:04}-{month:02}-{day:02}T{h:02}:{mi:02}:{s:02}.{millis:03}Z"
+    );
 }
 
 #[cfg(test)]

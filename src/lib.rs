@@ -26,6 +26,7 @@
 //! - `metrics`: self-metrics and exposition format negotiation.
 //! - `cmd`: the one-shot subcommands (`probe`, `check config`).
 //! - `app`, `cli`, `signal`, `clock`: wiring, flags, signals, the one place that reads clocks.
+//! - `logging`: the process log, Prometheus-style logfmt or JSON lines on stderr.
 
 pub mod alert;
 pub mod app;
@@ -40,6 +41,7 @@ pub mod daemon;
 pub mod heap;
 pub mod history;
 pub mod labels;
+pub mod logging;
 pub mod metrics;
 pub mod probe;
 pub mod relabel;

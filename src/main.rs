@@ -5,7 +5,6 @@
 //! config, 1 for a bad config or a runtime failure. `probe`: 0 success, 1 probe failure,
 //! 2 bad usage. clap's own usage errors are 2.
 
-use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -14,6 +13,7 @@ use tracing_subscriber::EnvFilter;
 
 use blackwatch::cli::{CheckCommand, Cli, Command, LogFormat, TestCommand};
 use blackwatch::cmd;
+use blackwatch::logging;
 use blackwatch::probe::log::Level;
 
 /// mimalloc instead of glibc's allocator: alert bursts allocate and free many small
@@ -31,13 +31,11 @@ fn init_logging(cli: &Cli) {
     };
     let filter = EnvFilter::try_from_env("BLACKWATCH_LOG")
         .unwrap_or_else(|_| EnvFilter::new(format!("blackwatch={level},warn")));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match cli.log_format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Logfmt => builder.with_ansi(false).init(),
-    }
+    let format = match cli.log_format {
+        LogFormat::Json => logging::Format::Json,
+        LogFormat::Logfmt => logging::Format::Logfmt,
+    };
+    logging::init(format, filter);
 }
 
 /// Gives SIGPIPE back its default action, so a one-shot subcommand whose output goes away
@@ -82,13 +80,15 @@ fn main() -> ExitCode {
 }
 
 fn daemon(cli: Cli) -> ExitCode {
+    tracing::info!(
+        message = "Starting blackwatch",
+        version = env!("CARGO_PKG_VERSION")
+    );
     let config = match cmd::check::load(cli.config_file.as_deref()) {
         Ok(c) => c,
         Err(errors) => {
-            // The full list goes to stderr once, readable; the log line only counts them. A
-            // closed stderr must not turn this into a panic.
-            let _ = writeln!(std::io::stderr(), "{errors}");
-            tracing::error!(message = "Error loading config", errors = errors.len());
+            // One line with every error, as blackbox_exporter logs `err=` (newlines escaped).
+            tracing::error!(message = "Error loading config", error = %errors);
             return ExitCode::from(cmd::EXIT_FAILURE);
         }
     };
@@ -98,14 +98,17 @@ fn daemon(cli: Cli) -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            let _ = writeln!(std::io::stderr(), "blackwatch: starting the runtime: {e}");
+            tracing::error!(message = "Error starting the runtime", error = %e);
             return ExitCode::from(cmd::EXIT_FAILURE);
         }
     };
     match runtime.block_on(blackwatch::app::run(cli, config, CancellationToken::new())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let _ = writeln!(std::io::stderr(), "blackwatch: {e:#}");
+            tracing::error!(
+                message = "Error running blackwatch",
+                error = format!("{e:#}")
+            );
             ExitCode::from(cmd::EXIT_FAILURE)
         }
     }

@@ -97,7 +97,8 @@ impl ProbeLog {
     }
 
     fn log(&mut self, level: Level, msg: &str, kv: &[(&str, &str)]) {
-        tracing::debug!(module = %self.module, target = %self.target, level = level.as_str(), kv = ?kv, "{msg}");
+        // `probe_level`: `level` is the process log line's own key.
+        tracing::debug!(module = %self.module, target = %self.target, probe_level = level.as_str(), kv = %Pairs(kv), "{msg}");
         // The final verdict ("Probe failed", "Probe succeeded") is no reason.
         if msg != "Probe failed" && msg != "Probe succeeded" {
             if level == Level::Error && self.first_error.is_none() {
@@ -180,6 +181,22 @@ impl ProbeLog {
             out.push_str(line);
         }
         Cow::Owned(out)
+    }
+}
+
+/// Key-values as this log writes them (`k=v k2="v 2"`), formatted only when the process log
+/// writes the debug line that carries them.
+struct Pairs<'a>(&'a [(&'a str, &'a str)]);
+
+impl std::fmt::Display for Pairs<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (k, v)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            write!(f, "{k}={}", logfmt_value(v))?;
+        }
+        Ok(())
     }
 }
 

@@ -1224,11 +1224,7 @@ async fn shipped_dns_dot_module_probes_a_loopback_dot_peer() {
         let mut tx = Some(tx);
         for line in BufReader::new(stderr).lines() {
             let Ok(line) = line else { break };
-            if let Some(addr) = line
-                .split("listening on ")
-                .nth(1)
-                .and_then(|a| a.trim().parse::<SocketAddr>().ok())
-            {
+            if let Some(addr) = crate::support::process::listen_address(&line) {
                 if let Some(tx) = tx.take() {
                     let _ = tx.send(addr);
                 }

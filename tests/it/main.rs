@@ -26,6 +26,7 @@ mod http; // the http prober vs loopback servers: upstream's http_test.go scenar
 mod icmp; // the icmp prober against 127.0.0.1, 127.0.0.2 and ::1
 mod layers; // src/'s module graph is acyclic and ARCHITECTURE.md's codemap is in its order
 mod limits; // --alerts.limit and --silences.max-silences through the API
+mod logs; // the process log through the binary: logfmt and json lines at start-up, reloads, shutdown parse strictly
 mod notify; // Discord and e-mail notifiers vs loopback servers, aiosmtpd and Alertmanager 0.25
 mod promql; // the rule-expression evaluator vs promtool 2.42, tables in tests/data/promql
 mod proxy_probe; // the http prober through tinyproxy, microsocks and an https proxy, and with OAuth2, vs blackbox_exporter 0.23

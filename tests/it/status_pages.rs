@@ -618,8 +618,8 @@ async fn the_binary_serves_public_pages_alone_on_the_public_listener() {
     let public: SocketAddr = poll::until("the public listener's line", WAIT, async || {
         let all = lines.lock().map(|l| l.clone()).unwrap_or_default();
         all.iter()
-            .find_map(|l| l.strip_prefix("public pages listening on "))
-            .and_then(|a| a.trim().parse().ok())
+            .filter(|l| l.contains(" msg=\"public status pages listening on\""))
+            .find_map(|l| l.split(" address=").nth(1)?.split(' ').next()?.parse().ok())
             .ok_or_else(|| all.join("\n"))
     })
     .await;

@@ -89,11 +89,7 @@ impl Daemon {
             child.stderr.take().expect("piped stderr"),
             Arc::clone(&log),
             move |line| {
-                if let Some(addr) = line
-                    .trim()
-                    .strip_prefix("listening on ")
-                    .and_then(|a| a.parse::<SocketAddr>().ok())
-                {
+                if let Some(addr) = crate::support::process::listen_address(line) {
                     if let Some(tx) = tx.take() {
                         let _ = tx.send(addr);
                     }

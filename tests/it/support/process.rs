@@ -1,5 +1,5 @@
 //! Starting the `blackwatch` binary as a daemon in tests: spawn it with stderr piped, keep
-//! every stderr line for failure messages, and wait for its `listening on ADDR` line.
+//! every stderr line for failure messages, and wait for its `msg="listening on" address=ADDR` line.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -39,8 +39,8 @@ pub async fn spawn_listening(mut cmd: Command, wait: Duration) -> Spawned {
     });
     let found = tokio::time::timeout(wait, async {
         while let Some(line) = rx.recv().await {
-            if let Some(rest) = line.strip_prefix("listening on ") {
-                return rest.trim().parse::<SocketAddr>().ok();
+            if let Some(addr) = listen_address(&line) {
+                return Some(addr);
             }
         }
         None
@@ -51,4 +51,20 @@ pub async fn spawn_listening(mut cmd: Command, wait: Duration) -> Spawned {
         addr: found.ok().flatten(),
         stderr: lines,
     }
+}
+
+/// The address in the daemon's `listening on` log line, in either `--log.format`:
+/// `… msg="listening on" address=127.0.0.1:PORT` or `{…,"msg":"listening on","address":"…"}`.
+pub fn listen_address(line: &str) -> Option<SocketAddr> {
+    let line = line.trim_end();
+    let value = if line.contains(" msg=\"listening on\"") {
+        let rest = line.split(" address=").nth(1)?;
+        rest.split(' ').next()?
+    } else if line.contains("\"msg\":\"listening on\"") {
+        let rest = line.split("\"address\":\"").nth(1)?;
+        rest.split('"').next()?
+    } else {
+        return None;
+    };
+    value.parse().ok()
 }
