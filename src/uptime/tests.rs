@@ -479,7 +479,10 @@ async fn the_writer_flushes_on_request_and_on_shutdown_and_renders_gauges() {
         let mut text = String::new();
         uptime.encode_metrics(&mut text, false);
         assert_eq!(text.contains("blackwatch_uptime_ratio{"), ratio, "{text}");
-        assert!(!text.contains("blackwatch_uptime_latency_seconds{"), "{text}");
+        assert!(
+            !text.contains("blackwatch_uptime_latency_seconds{"),
+            "{text}"
+        );
         assert!(!text.contains("blackwatch_uptime_incidents{"), "{text}");
         assert!(text.contains("blackwatch_uptime_job_ratio{job=\"web\",window=\"7d\"}"));
     }
