@@ -44,7 +44,7 @@ http_client_config! {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub metadata_config: Option<Spanned<RawMetadataConfig>>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub sigv4: Option<Spanned<Unsupported>>,
+        pub sigv4: Option<Spanned<crate::alert::config::raw::RawSigV4Config>>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub azuread: Option<Spanned<Unsupported>>,
     }
@@ -128,6 +128,8 @@ pub struct RemoteWriteConfig {
     pub headers: Vec<(http::HeaderName, String)>,
     pub write_relabel_configs: Vec<Rule>,
     pub client: HttpClientSettings,
+    /// `sigv4`: requests signed for the `aps` service (Amazon Managed Service for Prometheus).
+    pub sigv4: Option<crate::alert::config::SigV4Config>,
     pub queue: QueueConfig,
     /// The entry as written (secrets redacted), to tell a changed entry on reload.
     pub yaml: String,

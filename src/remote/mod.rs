@@ -26,6 +26,7 @@ pub mod metrics;
 pub mod proto;
 pub mod queue;
 pub mod send;
+pub mod sigv4;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

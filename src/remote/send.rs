@@ -105,6 +105,7 @@ pub struct Client {
     timeout: Duration,
     headers: Vec<(HeaderName, String)>,
     auth: RequestHeaders,
+    sigv4: Option<super::sigv4::Signer>,
     retry_on_429: bool,
 }
 
@@ -116,6 +117,7 @@ impl Client {
             timeout: cfg.remote_timeout,
             headers: cfg.headers.clone(),
             auth: cfg.client.headers.clone(),
+            sigv4: cfg.sigv4.clone().map(super::sigv4::Signer::new),
             retry_on_429: cfg.queue.retry_on_http_429,
         })
     }
@@ -149,6 +151,18 @@ impl Client {
                 .map_err(|_| SendError::Fatal(format!("invalid value for header {name}")))?;
             v.set_sensitive(true);
             req = req.header(name, v);
+        }
+        if let Some(signer) = &self.sigv4 {
+            let signed = signer
+                .headers(&self.http, self.url.as_str(), &body)
+                .await
+                .map_err(recoverable)?;
+            for (name, value) in signed {
+                let mut v = HeaderValue::from_str(&value)
+                    .map_err(|_| SendError::Fatal(format!("invalid value for header {name}")))?;
+                v.set_sensitive(true);
+                req = req.header(name, v);
+            }
         }
         let resp = req
             .body(body)
@@ -190,7 +204,7 @@ impl Client {
 }
 
 /// A reqwest error's text without the URL (which may carry credentials in its userinfo).
-fn without_url(e: &reqwest::Error) -> String {
+pub(super) fn without_url(e: &reqwest::Error) -> String {
     let mut s = e.to_string();
     if let Some(u) = e.url() {
         s = s.replace(u.as_str(), "<url>");

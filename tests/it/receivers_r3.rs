@@ -546,7 +546,7 @@ const SNS: Compare<'static> = Compare {
 
 /// Recomputes each request's SigV4 signature with botocore (`tests/data/notify/sns/
 /// verify_sigv4.py`) and asserts it is the one sent; returns botocore's canonical requests.
-fn verify_with_botocore(
+pub(crate) fn verify_with_botocore(
     reqs: &[&TestRequest],
     secret_key: &str,
     token: Option<&str>,

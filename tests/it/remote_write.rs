@@ -413,3 +413,119 @@ async fn headers_credentials_and_relabelling_reach_the_receiver_and_4xx_is_count
     );
     d.shutdown(Duration::from_secs(5)).await;
 }
+
+const AWS_KEY_ID: &str = "AKIDEXAMPLE";
+const AWS_SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+
+/// `sigv4`: every write is signed for `aps` in the configured region with the configured
+/// keys, and botocore (an implementation independent of the signing crate) computes the
+/// same signature over the request the receiver got.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigv4_signs_each_write_for_aps_as_botocore_verifies() {
+    let site = target();
+    let recorder = HttpServer::plain(handlers::fixed(204, ""));
+    let dir = tempfile::tempdir().unwrap();
+    let extra = format!(
+        "    sigv4: {{region: eu-west-1, access_key: {AWS_KEY_ID}, secret_key: '{AWS_SECRET}'}}\n"
+    );
+    let yaml = probe_config(
+        &site.url("/"),
+        &recorder.url("/workspaces/ws-1/api/v1/remote_write"),
+        &extra,
+    );
+    let d = daemon(dir.path(), &yaml, &[]);
+    let reqs = poll::until(
+        "two signed remote-write requests",
+        Duration::from_secs(20),
+        async || {
+            let r = recorder.requests();
+            if r.len() >= 2 {
+                Ok(r)
+            } else {
+                Err(r.len())
+            }
+        },
+    )
+    .await;
+    for r in &reqs {
+        let auth = r.header("authorization").unwrap_or_default();
+        assert!(
+            auth.starts_with(&format!("AWS4-HMAC-SHA256 Credential={AWS_KEY_ID}/"))
+                && auth.contains("/eu-west-1/aps/aws4_request"),
+            "{auth}"
+        );
+        assert!(r.header("x-amz-date").is_some());
+        assert!(proto::decode_body(&r.body).is_ok());
+    }
+    let refs: Vec<&TestRequest> = reqs.iter().collect();
+    crate::receivers_r3::verify_with_botocore(&refs, AWS_SECRET, None);
+    // The secret stays hidden in /config.
+    let shown = d.state().config().to_yaml();
+    assert!(
+        shown.contains("secret_key: <secret>") && !shown.contains(AWS_SECRET),
+        "{shown}"
+    );
+    d.shutdown(Duration::from_secs(5)).await;
+}
+
+/// `sigv4.role_arn`: the keys call STS `AssumeRole` at `sts.amazonaws.com` (reached through
+/// a MITM proxy on loopback, the endpoint itself excluded by `no_proxy`) once, and the writes
+/// are signed with the temporary credentials and their session token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigv4_role_arn_assumes_the_role_once_and_signs_with_the_session() {
+    let site = target();
+    let recorder = HttpServer::plain(|r: &TestRequest| {
+        if String::from_utf8_lossy(&r.body).contains("Action=AssumeRole") {
+            TestResponse::new(200).with_header("content-type", "text/xml").with_body(
+                "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleResult><Credentials><AccessKeyId>ASIATEMP</AccessKeyId><SecretAccessKey>tempsecret</SecretAccessKey><SessionToken>sessiontoken</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration></Credentials></AssumeRoleResult></AssumeRoleResponse>",
+            )
+        } else {
+            TestResponse::new(204)
+        }
+    });
+    let proxy = crate::support::mitm::MitmProxy::start(recorder.addr());
+    let extra = format!(
+        "    sigv4: {{region: eu-west-1, access_key: {AWS_KEY_ID}, secret_key: '{AWS_SECRET}', role_arn: 'arn:aws:iam::123456789012:role/writer'}}\n    proxy_url: {}\n    no_proxy: 127.0.0.1\n    tls_config: {{ca_file: {}}}\n",
+        proxy.url(),
+        proxy.ca_file().display()
+    );
+    let yaml = probe_config(&site.url("/"), &recorder.url("/push"), &extra);
+    let dir = tempfile::tempdir().unwrap();
+    let d = daemon(dir.path(), &yaml, &[]);
+    let reqs = poll::until(
+        "AssumeRole and two writes",
+        Duration::from_secs(20),
+        async || {
+            let r = recorder.requests();
+            if r.len() >= 3 {
+                Ok(r)
+            } else {
+                Err(r.len())
+            }
+        },
+    )
+    .await;
+    let sts = &reqs[0];
+    assert_eq!(sts.header("host"), Some("sts.amazonaws.com"));
+    assert!(String::from_utf8_lossy(&sts.body)
+        .contains("RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fwriter"));
+    crate::receivers_r3::verify_with_botocore(&[sts], AWS_SECRET, None);
+    let writes: Vec<&TestRequest> = reqs[1..].iter().collect();
+    for w in &writes {
+        assert_eq!(w.path(), "/push");
+        assert_eq!(w.header("x-amz-security-token"), Some("sessiontoken"));
+        assert!(w
+            .header("authorization")
+            .unwrap_or_default()
+            .contains("Credential=ASIATEMP/"));
+    }
+    crate::receivers_r3::verify_with_botocore(&writes, "tempsecret", Some("sessiontoken"));
+    assert_eq!(
+        reqs.iter()
+            .filter(|r| String::from_utf8_lossy(&r.body).contains("Action=AssumeRole"))
+            .count(),
+        1,
+        "the session is reused"
+    );
+    d.shutdown(Duration::from_secs(5)).await;
+}

@@ -54,7 +54,7 @@ pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 pub const MAX_SMS_BYTES: usize = 1600;
 
 /// The STS endpoint aws-sdk-go v1 uses by default (signed for `us-east-1`).
-const STS_URL: &str = "https://sts.amazonaws.com/";
+pub const STS_URL: &str = "https://sts.amazonaws.com/";
 
 /// Temporary credentials are renewed this long before they expire.
 const EXPIRY_WINDOW: Duration = Duration::from_secs(60);
@@ -219,17 +219,7 @@ impl Sns {
                 }
             }
         }
-        let session = wall
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos()
-            .to_string();
-        let body = encode(&[
-            ("Action".into(), b"AssumeRole".to_vec()),
-            ("RoleArn".into(), bytes(&self.conf.sigv4.role_arn)),
-            ("RoleSessionName".into(), session.into_bytes()),
-            ("Version".into(), b"2011-06-15".to_vec()),
-        ]);
+        let body = assume_role_body(&self.conf.sigv4.role_arn, wall);
         let resp = self
             .signed_post(STS_URL, "us-east-1", "sts", &base, body, now)
             .await?;
@@ -297,7 +287,7 @@ fn bytes(s: &str) -> Vec<u8> {
 }
 
 /// The region: `sigv4.region`, else the environment (`AWS_REGION`, `AWS_DEFAULT_REGION`).
-fn region(s: &SigV4Config) -> Result<String, NotifyError> {
+pub fn region(s: &SigV4Config) -> Result<String, NotifyError> {
     if !s.region.is_empty() {
         return Ok(s.region.clone());
     }
@@ -312,6 +302,22 @@ fn region(s: &SigV4Config) -> Result<String, NotifyError> {
                 "region not configured in sns.sigv4.region or in default credentials chain",
             )
         })
+}
+
+/// STS `AssumeRole`'s form body for `role_arn`, with the session named after the time as
+/// aws-sdk-go v1's `stscreds` names it.
+pub fn assume_role_body(role_arn: &str, wall: SystemTime) -> String {
+    let session = wall
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos()
+        .to_string();
+    encode(&[
+        ("Action".into(), b"AssumeRole".to_vec()),
+        ("RoleArn".into(), bytes(role_arn)),
+        ("RoleSessionName".into(), session.into_bytes()),
+        ("Version".into(), b"2011-06-15".to_vec()),
+    ])
 }
 
 /// The SDK's endpoint: `api_url` (`https://` added when it has no scheme) or the regional
@@ -544,7 +550,7 @@ fn xml_text(xml: &str, tag: &str) -> Option<String> {
 }
 
 /// `AssumeRole`'s credentials and their expiry.
-fn parse_assume_role(xml: &str) -> Option<(AwsCredentials, SystemTime)> {
+pub fn parse_assume_role(xml: &str) -> Option<(AwsCredentials, SystemTime)> {
     let expires = xml_text(xml, "Expiration")?;
     let expires: jiff::Timestamp = expires.parse().ok()?;
     let creds = AwsCredentials {

@@ -2,7 +2,9 @@
 //! (`RemoteWriteConfig.UnmarshalYAML`, `validateHeaders`, `Config.UnmarshalYAML`'s name
 //! check, `WriteStorage.ApplyConfig`'s duplicate check) and prometheus/common's HTTP client
 //! rules through the validators blackbox modules use (`http.rs`, `tls.rs`,
-//! `http_client.rs`). `sigv4` and `azuread` are refused by name (see README).
+//! `http_client.rs`). `azuread` is refused by name (see README); `sigv4` is
+//! validated as Prometheus 2.42 does (its keys, or none and the AWS chain; not with another
+//! `Authorization`).
 
 use super::*;
 use crate::remote::config::{RawRemoteWrite, DEFAULT_REMOTE_TIMEOUT};
@@ -170,9 +172,39 @@ fn one(cx: &mut Cx, path: &str, entry: &Spanned<RawRemoteWrite>) -> Option<Remot
             ),
         }
     }
-    if let Some(s) = &r.sigv4 {
-        cx.err(&s.referenced, format!("{path}.sigv4"), "sigv4 is not supported by blackwatch: AWS-signed remote write (Amazon Managed Service for Prometheus) needs the AWS credential chain for a long-running sender; use a SigV4-signing proxy in front of the endpoint");
-    }
+    let sigv4 = r.sigv4.as_ref().and_then(|s| {
+        let v = &s.value;
+        let p = format!("{path}.sigv4");
+        // 2.42 checks after `Validate` has turned `bearer_token(_file)` into `authorization`.
+        if r.basic_auth.is_some()
+            || r.authorization.is_some()
+            || r.oauth2.is_some()
+            || r.bearer_token.is_some()
+            || r.bearer_token_file.is_some()
+        {
+            cx.err(
+                &s.referenced,
+                path,
+                "at most one of basic_auth, authorization, oauth2, & sigv4 must be configured",
+            );
+            return None;
+        }
+        if v.access_key.is_empty() != v.secret_key.is_empty() {
+            cx.err(
+                &s.referenced,
+                p,
+                "must provide a AWS SigV4 Access key and Secret Key if credentials are specified in the SigV4 config",
+            );
+            return None;
+        }
+        Some(crate::alert::config::SigV4Config {
+            region: v.region.clone(),
+            access_key: v.access_key.clone(),
+            secret_key: v.secret_key.clone(),
+            profile: v.profile.clone(),
+            role_arn: v.role_arn.clone(),
+        })
+    });
     if let Some(s) = &r.azuread {
         cx.err(&s.referenced, format!("{path}.azuread"), "azuread is not supported by blackwatch (Prometheus 2.42 has no azuread either; it came in 2.45)");
     }
@@ -254,6 +286,7 @@ fn one(cx: &mut Cx, path: &str, entry: &Spanned<RawRemoteWrite>) -> Option<Remot
             enable_http2: r.enable_http2,
             proxy,
         },
+        sigv4,
         queue,
         yaml: format!(
             "{}# {}",
@@ -332,11 +365,16 @@ mod tests {
         assert!(e.contains("remote_write[0].write_relabel_configs[1]: empty or null relabeling rule in remote write config"), "{e}");
         let e = errors("remote_write:\n  - url: http://x/\n    basic_auth: {username: a}\n    bearer_token: t\n");
         assert!(e.contains("at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured"), "{e}");
-        let e = errors("remote_write:\n  - url: http://x/\n    sigv4: {region: eu-west-1}\n");
-        assert!(
-            e.contains("bw.yml:3:12: remote_write[0].sigv4: sigv4 is not supported by blackwatch"),
-            "{e}"
+        assert_eq!(
+            errors("remote_write:\n  - url: http://x/\n    sigv4: {region: eu-west-1}\n"),
+            ""
         );
+        let e = errors("remote_write:\n  - url: http://x/\n    sigv4: {access_key: AK}\n");
+        assert!(e.contains("bw.yml:3:12: remote_write[0].sigv4: must provide a AWS SigV4 Access key and Secret Key if credentials are specified in the SigV4 config"), "{e}");
+        let e = errors("remote_write:\n  - url: http://x/\n    bearer_token: t\n    sigv4: {}\n");
+        assert!(e.contains("remote_write[0]: at most one of basic_auth, authorization, oauth2, & sigv4 must be configured"), "{e}");
+        let e = errors("remote_write:\n  - url: http://x/\n    sigv4: {regoin: x}\n");
+        assert!(e.contains("unknown field `regoin`"), "{e}");
         let e = errors("remote_write:\n  - url: http://x/\n    queue_config: {max_backof: 1s}\n");
         assert!(e.contains("unknown field `max_backof`"), "{e}");
         let e = errors("remote_write:\n  - url: http://x/\n    remote_timeout: 5 minutes\n");
