@@ -183,14 +183,7 @@ pub async fn wait_ready(replicas: &[Replica], n: usize) {
             "the cluster to form and settle",
             Duration::from_secs(30),
             async || {
-                let status: Value = client
-                    .get(r.url("/api/v2/status"))
-                    .send()
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .json()
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let status: Value = killtest::get_json(&client, r.url("/api/v2/status")).await?;
                 let c = &status["cluster"];
                 let peers = c["peers"].as_array().map(|p| p.len()).unwrap_or(0);
                 if c["status"] == "ready" && peers == n {
@@ -257,14 +250,7 @@ async fn three_replicas_send_each_notification_once_and_share_silences() {
             "the silence to reach every replica",
             Duration::from_secs(10),
             async || {
-                let list: Value = client
-                    .get(r.url("/api/v2/silences"))
-                    .send()
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .json()
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let list: Value = killtest::get_json(&client, r.url("/api/v2/silences")).await?;
                 let n = list.as_array().map(|a| a.len()).unwrap_or(0);
                 if n == 1 {
                     Ok(())

@@ -211,14 +211,8 @@ impl Instances for AmCluster {
                 "the Alertmanager cluster to form and settle",
                 Duration::from_secs(60),
                 async || {
-                    let status: Value = client
-                        .get(format!("{base}/api/v2/status"))
-                        .send()
-                        .await
-                        .map_err(|e| e.to_string())?
-                        .json()
-                        .await
-                        .map_err(|e| e.to_string())?;
+                    let status: Value =
+                        killtest::get_json(&client, format!("{base}/api/v2/status")).await?;
                     let c = &status["cluster"];
                     let peers = c["peers"].as_array().map(|p| p.len()).unwrap_or(0);
                     if c["status"] == "ready" && peers == n {
@@ -269,14 +263,8 @@ async fn alertmanager_three_instances_steady_state_duplicates() {
             "the silence to reach every instance",
             Duration::from_secs(10),
             async || {
-                let list: Value = client
-                    .get(format!("{base}/api/v2/silences"))
-                    .send()
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .json()
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let list: Value =
+                    killtest::get_json(&client, format!("{base}/api/v2/silences")).await?;
                 if list.as_array().map(|a| a.len()) == Some(1) {
                     Ok(())
                 } else {

@@ -25,7 +25,7 @@ use serde_json::{json, Value};
 
 use crate::cluster::{config, replica_args, spawn_replica, wait_ready, Replica, BIN, PEER_TIMEOUT};
 use crate::support::http::{HttpServer, TestResponse};
-use crate::support::killtest::{alert, deliveries, post, wait_delivered};
+use crate::support::killtest::{self, alert, deliveries, post, wait_delivered};
 use crate::support::poll;
 
 /// Names are `bwp<pid>x<k>n<i>` (namespaces) and `bwb<pid>x<k>` (bridges): the pid tells
@@ -298,14 +298,7 @@ async fn wait_members(client: &reqwest::Client, replicas: &[Replica], sides: &[V
                 "each replica to see only its side",
                 Duration::from_secs(60),
                 async || {
-                    let status: Value = client
-                        .get(&url)
-                        .send()
-                        .await
-                        .map_err(|e| e.to_string())?
-                        .json()
-                        .await
-                        .map_err(|e| e.to_string())?;
+                    let status: Value = killtest::get_json(client, &url).await?;
                     let peers = status["cluster"]["peers"]
                         .as_array()
                         .map(|p| p.len())
@@ -323,14 +316,7 @@ async fn wait_members(client: &reqwest::Client, replicas: &[Replica], sides: &[V
 }
 
 async fn silences(client: &reqwest::Client, r: &Replica) -> Result<Vec<Value>, String> {
-    let list: Value = client
-        .get(r.url("/api/v2/silences"))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
+    let list: Value = killtest::get_json(client, r.url("/api/v2/silences")).await?;
     Ok(list.as_array().cloned().unwrap_or_default())
 }
 

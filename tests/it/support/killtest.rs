@@ -172,6 +172,21 @@ pub fn alert(group: &str, ends_in: Option<i64>) -> Value {
     a
 }
 
+/// `GET url` as JSON, any failure as text (for `poll::until`).
+pub async fn get_json(
+    client: &reqwest::Client,
+    url: impl reqwest::IntoUrl,
+) -> Result<Value, String> {
+    client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())
+}
+
 /// `POST /api/v2/alerts` to each base URL, as Prometheus posts to every Alertmanager.
 pub async fn post(client: &reqwest::Client, bases: &[String], alerts: &Value) {
     for b in bases {
