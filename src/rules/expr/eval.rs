@@ -297,7 +297,9 @@ impl Cx<'_> {
         let Node::Matrix(sel, range) = node else {
             return None;
         };
-        functions::aggregate_fn(f, &Aggregate::default(), &[])?;
+        if !functions::summarizable(f) {
+            return None;
+        }
         let end = t.saturating_sub(self.offset(sel.at, sel.offset));
         let mut out = self
             .src

@@ -112,21 +112,10 @@ pub fn range_fn(f: RangeFn, w: &Window<'_>, args: &[f64]) -> Result<Option<f64>,
 /// (`rate`, `last`, …). Exact when the summary is (the values of `probe_success`); within the
 /// summary's own error otherwise (latency histograms: min, max, quantiles and variance).
 pub fn aggregate_fn(f: RangeFn, a: &Aggregate, args: &[f64]) -> Option<Option<f64>> {
-    let n: u64 = a.values.iter().map(|v| v.1).sum();
-    if !matches!(
-        f,
-        RangeFn::Avg
-            | RangeFn::Sum
-            | RangeFn::Count
-            | RangeFn::Min
-            | RangeFn::Max
-            | RangeFn::Present
-            | RangeFn::Quantile
-            | RangeFn::Stddev
-            | RangeFn::Stdvar
-    ) {
+    if !summarizable(f) {
         return None;
     }
+    let n: u64 = a.values.iter().map(|v| v.1).sum();
     if n == 0 {
         return Some(None);
     }
@@ -178,6 +167,22 @@ pub fn aggregate_fn(f: RangeFn, a: &Aggregate, args: &[f64]) -> Option<Option<f6
             nth(lower as u64) * (1.0 - weight) + nth(upper as u64) * weight
         }
     }))
+}
+
+/// Whether `aggregate_fn` answers `f` from a summary (it needs no order or times).
+pub fn summarizable(f: RangeFn) -> bool {
+    matches!(
+        f,
+        RangeFn::Avg
+            | RangeFn::Sum
+            | RangeFn::Count
+            | RangeFn::Min
+            | RangeFn::Max
+            | RangeFn::Present
+            | RangeFn::Quantile
+            | RangeFn::Stddev
+            | RangeFn::Stdvar
+    )
 }
 
 /// `rate`, `increase` and `delta` (2.42's `extrapolatedRate`).
