@@ -35,6 +35,10 @@ fn external_url(flag: Option<&str>, port: u16) -> String {
     }
 }
 
+/// How long after the listeners are bound the binary's start-up pages are released: the
+/// first scheduled probes and rule evaluations have run by then.
+const RELEASE_AFTER_START: Duration = Duration::from_secs(2);
+
 /// Runs the daemon until a shutdown signal (or `token` is cancelled by the caller).
 pub async fn run(cli: Cli, config: Config, token: CancellationToken) -> anyhow::Result<()> {
     // Bad cluster flags stop the start before anything listens.
@@ -124,6 +128,16 @@ pub async fn run(cli: Cli, config: Config, token: CancellationToken) -> anyhow::
             }
         });
     }
+
+    // Start-up has run its one-off code (flags, config, clients, first schedule) by now:
+    // its pages of the binary need not stay mapped in an idle daemon (`heap` explains).
+    let release_token = token.clone();
+    daemon.spawn(async move {
+        tokio::select! {
+            _ = release_token.cancelled() => {}
+            _ = tokio::time::sleep(RELEASE_AFTER_START) => crate::heap::release_after_start("start-up"),
+        }
+    });
 
     let hup_state = Arc::clone(daemon.state());
     let hup_token = token.clone();

@@ -257,6 +257,8 @@ impl Shared {
                 self.apply_rules(&new);
                 self.mark_reload(true);
                 tracing::info!(message = "Loaded config file", modules, jobs);
+                // Decoding and validating ran code an idle daemon does not run again.
+                crate::heap::release_after_start("reload");
                 Ok(())
             }
             Err(errors) => {

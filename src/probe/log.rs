@@ -42,6 +42,8 @@ pub const TAIL_BYTES: usize = 8 << 10;
 pub struct ProbeLog {
     module: String,
     target: String,
+    /// `module=… target=…` as every line writes them, quoted once.
+    line_keys: String,
     min: Level,
     /// The first lines, at most `HEAD_BYTES`.
     text: String,
@@ -55,15 +57,24 @@ pub struct ProbeLog {
     first_error: Option<String>,
     /// The last info- or warn-level line in the same words: the reason when no error was
     /// logged but the final "Probe failed" (a failed check such as the status code logs at
-    /// info, as blackbox_exporter does).
-    last_note: Option<String>,
+    /// info, as blackbox_exporter does). Empty when there is none; the buffer is reused
+    /// from line to line.
+    last_note: String,
 }
 
 impl ProbeLog {
     pub fn new(module: &str, target: &str, min: Level) -> Self {
+        let module = truncate(module, MAX_VALUE_BYTES).into_owned();
+        let target = truncate(target, MAX_VALUE_BYTES).into_owned();
+        let mut line_keys = String::with_capacity(module.len() + target.len() + 24);
+        line_keys.push_str(" module=");
+        write_logfmt_value(&mut line_keys, &module);
+        line_keys.push_str(" target=");
+        write_logfmt_value(&mut line_keys, &target);
         Self {
-            module: truncate(module, MAX_VALUE_BYTES).into_owned(),
-            target: truncate(target, MAX_VALUE_BYTES).into_owned(),
+            module,
+            target,
+            line_keys,
             min,
             text: String::new(),
             tail: VecDeque::new(),
@@ -71,7 +82,7 @@ impl ProbeLog {
             dropped_lines: 0,
             dropped_bytes: 0,
             first_error: None,
-            last_note: None,
+            last_note: String::new(),
         }
     }
 
@@ -80,7 +91,9 @@ impl ProbeLog {
     /// (`Invalid HTTP response status code, wanted 2xx (status_code=503)`). `None` when
     /// nothing but the final verdict was logged.
     pub fn first_error(&self) -> Option<&str> {
-        self.first_error.as_deref().or(self.last_note.as_deref())
+        self.first_error
+            .as_deref()
+            .or((!self.last_note.is_empty()).then_some(self.last_note.as_str()))
     }
 
     pub fn debug(&mut self, msg: &str, kv: &[(&str, &str)]) {
@@ -108,40 +121,46 @@ impl ProbeLog {
                 };
                 self.first_error = Some(truncate(&reason, MAX_VALUE_BYTES).into_owned());
             } else if matches!(level, Level::Info | Level::Warn) && self.first_error.is_none() {
-                let mut note = msg.to_string();
-                if !kv.is_empty() {
-                    let pairs: Vec<String> = kv.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                    note = format!("{note} ({})", pairs.join(" "));
+                let note = &mut self.last_note;
+                note.clear();
+                note.push_str(msg);
+                for (i, (k, v)) in kv.iter().enumerate() {
+                    note.push_str(if i == 0 { " (" } else { " " });
+                    note.push_str(k);
+                    note.push('=');
+                    note.push_str(v);
                 }
-                self.last_note = Some(truncate(&note, MAX_VALUE_BYTES).into_owned());
+                if !kv.is_empty() {
+                    note.push(')');
+                }
+                cut_in_place(note, MAX_VALUE_BYTES);
             }
         }
         if level < self.min {
             return;
         }
-        let mut line = self.line_start(level, msg);
+        let values: usize = kv.iter().map(|(k, v)| k.len() + v.len() + 4).sum();
+        let mut line = String::with_capacity(self.line_keys.len() + msg.len() + values + 56);
+        self.line_start(&mut line, level, msg);
         for (k, v) in kv {
-            let _ = write!(
-                line,
-                " {}={}",
-                truncate(k, MAX_VALUE_BYTES),
-                logfmt_value(&truncate(v, MAX_VALUE_BYTES))
-            );
+            line.push(' ');
+            line.push_str(&truncate(k, MAX_VALUE_BYTES));
+            line.push('=');
+            write_logfmt_value(&mut line, &truncate(v, MAX_VALUE_BYTES));
         }
         line.push('\n');
         self.push(line);
     }
 
-    /// `ts=… module=… target=… level=… msg=…`, without the key-values.
-    fn line_start(&self, level: Level, msg: &str) -> String {
-        format!(
-            "ts={} module={} target={} level={} msg={}",
-            clock::rfc3339_now(),
-            logfmt_value(&self.module),
-            logfmt_value(&self.target),
-            level.as_str(),
-            logfmt_value(&truncate(msg, MAX_VALUE_BYTES))
-        )
+    /// `ts=… module=… target=… level=… msg=…`, without the key-values, written into `out`.
+    fn line_start(&self, out: &mut String, level: Level, msg: &str) {
+        out.push_str("ts=");
+        clock::write_rfc3339_now(out);
+        out.push_str(&self.line_keys);
+        out.push_str(" level=");
+        out.push_str(level.as_str());
+        out.push_str(" msg=");
+        write_logfmt_value(out, &truncate(msg, MAX_VALUE_BYTES));
     }
 
     fn push(&mut self, line: String) {
@@ -169,12 +188,11 @@ impl ProbeLog {
         let mut out = String::with_capacity(self.text.len() + self.tail_bytes + 256);
         out.push_str(&self.text);
         if self.dropped_lines > 0 {
+            self.line_start(&mut out, Level::Warn, "Probe log truncated");
             let _ = writeln!(
                 out,
-                "{} dropped_lines={} dropped_bytes={}",
-                self.line_start(Level::Warn, "Probe log truncated"),
-                self.dropped_lines,
-                self.dropped_bytes
+                " dropped_lines={} dropped_bytes={}",
+                self.dropped_lines, self.dropped_bytes
             );
         }
         for line in &self.tail {
@@ -214,14 +232,30 @@ pub fn truncate(s: &str, max: usize) -> Cow<'_, str> {
 
 /// Quotes a logfmt value when it needs quoting.
 pub fn logfmt_value(v: &str) -> String {
+    let mut out = String::with_capacity(v.len() + 2);
+    write_logfmt_value(&mut out, v);
+    out
+}
+
+/// Appends [`logfmt_value`]'s text to `out`.
+fn write_logfmt_value(out: &mut String, v: &str) {
     if !v.is_empty()
         && !v
             .chars()
             .any(|c| c == ' ' || c == '"' || c == '=' || c.is_control())
     {
-        return v.to_string();
+        out.push_str(v);
+    } else {
+        let _ = write!(out, "{v:?}");
     }
-    format!("{v:?}")
+}
+
+/// [`truncate`] on an owned string, without a copy when it fits.
+fn cut_in_place(s: &mut String, max: usize) {
+    if s.len() > max {
+        let cut = truncate(s, max).into_owned();
+        *s = cut;
+    }
 }
 
 #[cfg(test)]

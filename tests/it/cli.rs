@@ -353,6 +353,92 @@ async fn sighup_reloads_a_changed_file_and_keeps_the_old_config_when_broken() {
     assert_eq!(daemon.wait().await.code(), Some(0));
 }
 
+/// `RssFile` of a process, in KiB (the binary's and libraries' pages it has mapped).
+fn rss_file_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("reading status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("RssFile:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("an RssFile line")
+}
+
+/// Waits for the `n`th stderr line that contains `needle` and returns it.
+async fn nth_log_line(daemon: &Daemon, needle: &str, n: usize) -> String {
+    poll::until(&format!("log line {n} with {needle}"), WAIT, async || {
+        let lines = daemon.stderr.lock().expect("stderr lines").clone();
+        match lines.iter().filter(|l| l.contains(needle)).nth(n - 1) {
+            Some(l) => Ok(l.clone()),
+            None => Err(format!("stderr:\n{}", lines.join("\n"))),
+        }
+    })
+    .await
+}
+
+/// The number after ` bytes=` in a logfmt line.
+fn bytes_field(line: &str) -> u64 {
+    line.split(" bytes=")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no bytes= in {line}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_up_pages_of_the_binary_are_released_and_the_daemon_keeps_working() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let first =
+        "modules:\n  http_2xx:\n    prober: http\n    http:\n      preferred_ip_protocol: ip4\n";
+    let path = write_config(dir.path(), "blackwatch.yml", first);
+    let target = HttpServer::plain(handlers::ok());
+    let daemon = Daemon::start(&[
+        "--config.file",
+        path.to_str().expect("utf-8 path"),
+        "--log.level",
+        "debug",
+    ])
+    .await;
+    let pid = daemon.child.id();
+    let at_start = rss_file_kib(pid);
+
+    // Two seconds after start: the read-only segments (code, read-only data) are unmapped.
+    let line = nth_log_line(&daemon, "Released the binary's start-up pages", 1).await;
+    assert!(line.contains("after=start-up"), "{line}");
+    let released = bytes_field(&line);
+    let after = rss_file_kib(pid);
+    assert!(released > 1 << 20, "the code segment is megabytes: {line}");
+    assert!(
+        after < at_start,
+        "RssFile {at_start} KiB at start, {after} KiB after the release"
+    );
+
+    // What was released comes back on use: probes, metrics and a reload all work.
+    let (_, body) = daemon
+        .get(&format!(
+            "/probe?target={}&module=http_2xx",
+            target.url("/")
+        ))
+        .await;
+    assert_eq!(sample(&body, "probe_success"), Some(1.0), "{body}");
+    let (status, body) = daemon.get("/metrics").await;
+    assert_eq!(status, 200, "{body}");
+    let second = format!(
+        "{first}  head:\n    prober: http\n    http:\n      preferred_ip_protocol: ip4\n      method: HEAD\n"
+    );
+    write_config(dir.path(), "blackwatch.yml", &second);
+    daemon.signal("HUP");
+    let line = nth_log_line(&daemon, "Released the binary's start-up pages", 2).await;
+    assert!(line.contains("after=reload"), "{line}");
+    let (_, body) = daemon
+        .get(&format!("/probe?target={}&module=head", target.url("/")))
+        .await;
+    assert_eq!(sample(&body, "probe_success"), Some(1.0), "{body}");
+    assert_eq!(
+        target.requests().last().map(|r| r.method.to_string()),
+        Some("HEAD".to_string())
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Subcommands: `probe`, `check config`, `test rules`.
 
