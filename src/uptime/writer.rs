@@ -209,6 +209,9 @@ pub async fn run(uptime: Arc<Uptime>, mut rx: mpsc::Receiver<Msg>, shutdown: Can
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut waiters: Vec<tokio::sync::oneshot::Sender<()>> = Vec::new();
+    // When the store was last pruned: an idle daemon (nothing probed since the last flush)
+    // prunes once a minute instead of writing an empty batch every `flush_interval`.
+    let mut pruned_ms = i64::MIN;
     loop {
         let flush_now = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -226,7 +229,8 @@ pub async fn run(uptime: Arc<Uptime>, mut rx: mpsc::Receiver<Msg>, shutdown: Can
             },
         };
         if flush_now {
-            flush(&uptime, &mut pending).await;
+            let forced = !waiters.is_empty();
+            flush(&uptime, &mut pending, &mut pruned_ms, forced).await;
             for w in waiters.drain(..) {
                 let _ = w.send(());
             }
@@ -240,11 +244,14 @@ pub async fn run(uptime: Arc<Uptime>, mut rx: mpsc::Receiver<Msg>, shutdown: Can
             Msg::Flush(done) => waiters.push(done),
         }
     }
-    flush(&uptime, &mut pending).await;
+    flush(&uptime, &mut pending, &mut pruned_ms, true).await;
     for w in waiters.drain(..) {
         let _ = w.send(());
     }
 }
+
+/// How often an idle writer (no results since the last flush) still prunes the store.
+const IDLE_PRUNE_EVERY_MS: i64 = 60_000;
 
 fn accept(uptime: &Uptime, pending: &mut Pending, s: Sample) {
     let (id, new) = uptime.target_id(&s.key);
@@ -260,10 +267,18 @@ fn accept(uptime: &Uptime, pending: &mut Pending, s: Sample) {
     );
 }
 
-async fn flush(uptime: &Arc<Uptime>, pending: &mut Pending) {
+/// Writes what is pending, with the prune cutoffs of now. With nothing pending and no one
+/// waiting (`forced`), it writes only when the last prune is a minute old.
+async fn flush(uptime: &Arc<Uptime>, pending: &mut Pending, pruned_ms: &mut i64, forced: bool) {
     let now_ms = Now::read().unix_ms();
     let opts = &uptime.options;
     let mut batch = pending.take();
+    let nothing_new =
+        batch.new_targets.is_empty() && batch.deltas.is_empty() && batch.incidents.is_empty();
+    if nothing_new && !forced && now_ms.saturating_sub(*pruned_ms) < IDLE_PRUNE_EVERY_MS {
+        return;
+    }
+    *pruned_ms = now_ms;
     batch.prune = Some(cutoffs(now_ms, opts.minute_retention, opts.hour_retention));
     batch.prune_incidents_before_ms = Some(now_ms - duration_ms(opts.hour_retention));
     let results = batch.deltas.iter().map(|(_, _, r)| r.probes).sum::<u64>();
