@@ -36,8 +36,8 @@ fn external_url(flag: Option<&str>, port: u16) -> String {
 }
 
 /// How long after the listeners are bound the binary's start-up pages are released: the
-/// first scheduled probes and rule evaluations have run by then.
-const RELEASE_AFTER_START: Duration = Duration::from_secs(2);
+/// first scheduled probes, rule evaluations and uptime flush (5 s) have run by then.
+const RELEASE_AFTER_START: Duration = Duration::from_secs(10);
 
 /// Runs the daemon until a shutdown signal (or `token` is cancelled by the caller).
 pub async fn run(cli: Cli, config: Config, token: CancellationToken) -> anyhow::Result<()> {

@@ -54,8 +54,8 @@ pub fn release_after_start(after: &'static str) {
     );
 }
 
-/// Unmaps the pages of the executable's read-only segments (code, read-only data) from this
-/// process, so that they count in its RSS again only when something runs or reads them
+/// Unmaps the pages of the read-only segments (code, read-only data) of the executable and
+/// its shared libraries from this process, so that they count in its RSS again only when something runs or reads them
 /// again. Returns the bytes of the ranges released (0 where unsupported).
 ///
 /// Why: the kernel maps file pages around each one touched (fault-around, and whole large
@@ -81,16 +81,22 @@ pub fn release_binary_pages() -> usize {
 mod linux {
     use std::os::raw::{c_int, c_void};
 
-    /// madvise(MADV_DONTNEED) on every whole page of the main executable's PT_LOAD
-    /// segments that have no write permission.
+    /// madvise(MADV_DONTNEED) on every whole page of the PT_LOAD segments without write
+    /// permission of the executable and of the shared libraries loaded from files (libc,
+    /// libm: not the vDSO, which the kernel provides).
     pub(super) fn release_readonly_segments() -> usize {
-        let mut released: usize = 0;
+        // `usize::MAX` until the first object (the executable) has been seen.
+        let mut released: usize = usize::MAX;
         // SAFETY: `dl_iterate_phdr` calls `visit` synchronously with valid `info` pointers
         // for each loaded object; `data` points at `released`, alive for the call.
         unsafe {
             libc::dl_iterate_phdr(Some(visit), (&mut released as *mut usize).cast::<c_void>());
         }
-        released
+        if released == usize::MAX {
+            0
+        } else {
+            released
+        }
     }
 
     unsafe extern "C" fn visit(
@@ -100,9 +106,19 @@ mod linux {
     ) -> c_int {
         // SAFETY: the loader passes a valid `dl_phdr_info` and its program headers.
         let info = unsafe { &*info };
+        // SAFETY: `data` is the `&mut usize` passed by `release_readonly_segments`.
+        let total = unsafe { &mut *data.cast::<usize>() };
+        // The executable comes first, with an empty name; libraries have their path.
+        let from_file = if *total == usize::MAX {
+            *total = 0;
+            true
+        } else {
+            // SAFETY: `dlpi_name` is null or a NUL-terminated string owned by the loader.
+            !info.dlpi_name.is_null() && unsafe { *info.dlpi_name } == b'/' as std::os::raw::c_char
+        };
         let page = page_size();
         let mut released = 0;
-        if !info.dlpi_phdr.is_null() {
+        if from_file && !info.dlpi_phdr.is_null() {
             // SAFETY: `dlpi_phdr` points at `dlpi_phnum` program headers.
             let headers =
                 unsafe { std::slice::from_raw_parts(info.dlpi_phdr, usize::from(info.dlpi_phnum)) };
@@ -120,7 +136,7 @@ mod linux {
                     continue;
                 }
                 // SAFETY: the range lies inside a read-only, file-backed mapping of the
-                // executable that nothing writes: after MADV_DONTNEED its pages read back
+                // object (a segment without write permission) that nothing writes: after MADV_DONTNEED its pages read back
                 // from the file on the next access, unchanged.
                 let rc = unsafe {
                     libc::madvise(first as *mut c_void, last - first, libc::MADV_DONTNEED)
@@ -130,10 +146,8 @@ mod linux {
                 }
             }
         }
-        // SAFETY: `data` is the `&mut usize` passed by `release_readonly_segments`.
-        unsafe { *data.cast::<usize>() += released };
-        // The first object is the executable itself: stop after it.
-        1
+        *total += released;
+        0
     }
 
     fn page_size() -> usize {

@@ -401,7 +401,7 @@ async fn start_up_pages_of_the_binary_are_released_and_the_daemon_keeps_working(
     let pid = daemon.child.id();
     let at_start = rss_file_kib(pid);
 
-    // Two seconds after start: the read-only segments (code, read-only data) are unmapped.
+    // Ten seconds after start: the read-only segments (code, read-only data) are unmapped.
     let line = nth_log_line(&daemon, "Released the binary's start-up pages", 1).await;
     assert!(line.contains("after=start-up"), "{line}");
     let released = bytes_field(&line);
