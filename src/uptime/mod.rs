@@ -248,8 +248,19 @@ impl Uptime {
         self.gauges_end_ms.load(Ordering::Relaxed)
     }
 
-    /// Recomputes the `/metrics` figures for windows ending at `end_ms` (blocking).
+    /// Whether any target has a result in the history (or waiting to be written).
+    pub fn has_targets(&self) -> bool {
+        !crate::base::sync::read(&self.targets).ids.is_empty()
+    }
+
+    /// Recomputes the `/metrics` figures for windows ending at `end_ms` (blocking, unless
+    /// no target has a result yet).
     pub fn refresh_gauges(&self, end_ms: i64) -> Result<(), DbError> {
+        // No target has ever had a result: every figure is empty, no need to read the store.
+        if !self.has_targets() {
+            self.gauges_end_ms.store(end_ms, Ordering::Relaxed);
+            return Ok(());
+        }
         let cache = gauges::compute(self, end_ms)?;
         *crate::base::sync::write(&self.gauges) = Arc::new(cache);
         self.gauges_end_ms.store(end_ms, Ordering::Relaxed);

@@ -304,6 +304,11 @@ async fn maybe_refresh(uptime: &Arc<Uptime>) {
     if uptime.figures_end_ms() >= end {
         return;
     }
+    if !uptime.has_targets() {
+        // Nothing to compute: no store read, no blocking thread.
+        let _ = uptime.refresh_gauges(end);
+        return;
+    }
     let u = uptime.clone();
     match tokio::task::spawn_blocking(move || u.refresh_gauges(end)).await {
         Ok(Ok(())) => {}
