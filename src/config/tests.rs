@@ -64,7 +64,7 @@ fn first_module(yaml: &str) -> crate::probe::Module {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Parse errors: position from serde-saphyr, path from serde_path_to_error.
+// Parse errors: position from serde-saphyr, path from the `GoRules` wrapper (base::yaml).
 
 #[test]
 fn unknown_field_is_rejected_with_its_path_and_position() {

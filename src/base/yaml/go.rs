@@ -12,8 +12,10 @@
 //! - **`!!binary` is bytes.** A binary scalar decodes from base64 into a text field when the
 //!   bytes are UTF-8, and into a byte field ([`GoBytes`]: dialogue steps) whatever they are.
 //!
-//! The wrapper forwards everything else unchanged, so positions, `Spanned` values and field
-//! paths work as before.
+//! The wrapper forwards everything else unchanged, so positions and `Spanned` values work as
+//! before. It also records the field path for [`parse`](super::parse)'s errors (the map keys
+//! and list indexes being read, see [`path`](super::path)): every value goes through this one
+//! wrapper layer, whose code serde monomorphises once per config type.
 
 use std::fmt;
 
@@ -22,6 +24,8 @@ use serde::de::{
     Unexpected, VariantAccess, Visitor,
 };
 use serde::{Deserialize, Serialize};
+
+use super::path::{self, Segment};
 
 /// A deserializer that decodes with Go's YAML rules (see the module docs).
 pub struct GoRules<D>(pub D);
@@ -86,7 +90,7 @@ fn tagged_text<'de, D: Deserializer<'de>>(d: D) -> Result<Result<String, Vec<u8>
 }
 
 /// The visitor behind every scalar request: null gives the zero value, a present value is
-/// read with Go's rules and handed to the caller's visitor.
+/// read with Go's rules and handed to the caller's visitor (`inner`, in a [`Wrap`]).
 struct Scalar<V> {
     want: Want,
     inner: V,
@@ -229,8 +233,31 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Scalar<V> {
     }
 }
 
-/// Wraps a visitor so the deserializers and accessors it is handed keep Go's rules.
+/// Wraps a visitor so the deserializers and accessors it is handed keep Go's rules and record
+/// the field path. Every visitor of a value is wrapped once, so the value it is handed first
+/// is also where a map key's text is recorded ([`path::key_seen`]).
 struct Wrap<V>(V);
+
+/// Visitor methods that hand over a value which names a key (`serde_path_to_error`'s rule:
+/// text, booleans and integers).
+macro_rules! visit_key {
+    ($($method:ident($ty:ty)),* $(,)?) => {$(
+        fn $method<E: de::Error>(self, v: $ty) -> Result<V::Value, E> {
+            path::key_seen(Some(&v));
+            self.0.$method(v)
+        }
+    )*};
+}
+
+/// Visitor methods that hand over a value which names no key.
+macro_rules! visit_other {
+    ($($method:ident($ty:ty)),* $(,)?) => {$(
+        fn $method<E: de::Error>(self, v: $ty) -> Result<V::Value, E> {
+            path::key_seen(None);
+            self.0.$method(v)
+        }
+    )*};
+}
 
 impl<'de, V: Visitor<'de>> Visitor<'de> for Wrap<V> {
     type Value = V::Value;
@@ -238,87 +265,90 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Wrap<V> {
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         self.0.expecting(f)
     }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<V::Value, E> {
-        self.0.visit_bool(v)
+
+    visit_key! {
+        visit_bool(bool), visit_i64(i64), visit_u64(u64), visit_i128(i128), visit_u128(u128),
+        visit_str(&str), visit_borrowed_str(&'de str), visit_string(String),
     }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<V::Value, E> {
-        self.0.visit_i64(v)
+
+    visit_other! {
+        visit_f64(f64), visit_char(char), visit_bytes(&[u8]),
+        visit_borrowed_bytes(&'de [u8]), visit_byte_buf(Vec<u8>),
     }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<V::Value, E> {
-        self.0.visit_u64(v)
-    }
-    fn visit_i128<E: de::Error>(self, v: i128) -> Result<V::Value, E> {
-        self.0.visit_i128(v)
-    }
-    fn visit_u128<E: de::Error>(self, v: u128) -> Result<V::Value, E> {
-        self.0.visit_u128(v)
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<V::Value, E> {
-        self.0.visit_f64(v)
-    }
-    fn visit_char<E: de::Error>(self, v: char) -> Result<V::Value, E> {
-        self.0.visit_char(v)
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<V::Value, E> {
-        self.0.visit_str(v)
-    }
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<V::Value, E> {
-        self.0.visit_borrowed_str(v)
-    }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<V::Value, E> {
-        self.0.visit_string(v)
-    }
-    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<V::Value, E> {
-        self.0.visit_bytes(v)
-    }
-    fn visit_borrowed_bytes<E: de::Error>(self, v: &'de [u8]) -> Result<V::Value, E> {
-        self.0.visit_borrowed_bytes(v)
-    }
-    fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<V::Value, E> {
-        self.0.visit_byte_buf(v)
-    }
+
     fn visit_none<E: de::Error>(self) -> Result<V::Value, E> {
+        path::key_seen(None);
         self.0.visit_none()
     }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<V::Value, D::Error> {
-        self.0.visit_some(GoRules(d))
-    }
     fn visit_unit<E: de::Error>(self) -> Result<V::Value, E> {
+        path::key_seen(None);
         self.0.visit_unit()
     }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<V::Value, D::Error> {
+        path::key_seen(None);
+        self.0.visit_some(GoRules(d))
+    }
     fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<V::Value, D::Error> {
+        path::key_seen(None);
         self.0.visit_newtype_struct(GoRules(d))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<V::Value, A::Error> {
-        self.0.visit_seq(Wrap(seq))
+        path::key_seen(None);
+        self.0.visit_seq(Elements {
+            access: seq,
+            index: 0,
+        })
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
+        path::key_seen(None);
         self.0.visit_map(Wrap(map))
     }
     fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<V::Value, A::Error> {
+        path::key_seen(None);
         self.0.visit_enum(Wrap(data))
     }
 }
 
+/// A map key, map value, list element or enum variant: an error that passes through is
+/// recorded at the current path ([`path::fail`]), which the map or list put the value's key or
+/// index on (nothing is recorded inside a key: the map records the key's error).
 impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for Wrap<S> {
     type Value = S::Value;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<S::Value, D::Error> {
-        self.0.deserialize(GoRules(d))
+        let result = self.0.deserialize(GoRules(d));
+        if result.is_err() {
+            path::fail();
+        }
+        result
     }
 }
 
-impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for Wrap<A> {
+/// A list's elements, counted for the path.
+struct Elements<A> {
+    access: A,
+    index: usize,
+}
+
+impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for Elements<A> {
     type Error = A::Error;
 
     fn next_element_seed<T: DeserializeSeed<'de>>(
         &mut self,
         seed: T,
     ) -> Result<Option<T::Value>, A::Error> {
-        self.0.next_element_seed(Wrap(seed))
+        let pushed = path::push(Some(Segment::Index(self.index)));
+        self.index += 1;
+        let result = self.access.next_element_seed(Wrap(seed));
+        path::pop(pushed);
+        if result.is_err() {
+            path::fail();
+        }
+        result
     }
     fn size_hint(&self) -> Option<usize> {
-        self.0.size_hint()
+        self.access.size_hint()
     }
 }
 
@@ -329,10 +359,19 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Wrap<A> {
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, A::Error> {
-        self.0.next_key_seed(Wrap(seed))
+        path::key_start();
+        let result = self.0.next_key_seed(Wrap(seed));
+        path::key_end(result.is_err());
+        result
     }
     fn next_value_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<T::Value, A::Error> {
-        self.0.next_value_seed(Wrap(seed))
+        let pushed = path::push_key();
+        let result = self.0.next_value_seed(Wrap(seed));
+        path::pop(pushed);
+        if result.is_err() {
+            path::fail();
+        }
+        result
     }
     fn size_hint(&self) -> Option<usize> {
         self.0.size_hint()
@@ -341,39 +380,62 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Wrap<A> {
 
 impl<'de, A: EnumAccess<'de>> EnumAccess<'de> for Wrap<A> {
     type Error = A::Error;
-    type Variant = Wrap<A::Variant>;
+    type Variant = Variant<A::Variant>;
 
     fn variant_seed<T: DeserializeSeed<'de>>(
         self,
         seed: T,
     ) -> Result<(T::Value, Self::Variant), A::Error> {
-        let (value, variant) = self.0.variant_seed(Wrap(seed))?;
-        Ok((value, Wrap(variant)))
+        path::key_start();
+        let result = self.0.variant_seed(Wrap(seed));
+        let segment = path::variant_end(result.is_err());
+        let (value, access) = result?;
+        Ok((value, Variant { access, segment }))
     }
 }
 
-impl<'de, A: VariantAccess<'de>> VariantAccess<'de> for Wrap<A> {
+/// An enum variant's content, whose path ends with the variant's name.
+struct Variant<A> {
+    access: A,
+    segment: Option<Segment>,
+}
+
+impl<A> Variant<A> {
+    /// Runs `f` with the variant on the path; an error is recorded there.
+    fn scoped<R, E>(self, f: impl FnOnce(A) -> Result<R, E>) -> Result<R, E> {
+        let pushed = path::push(self.segment);
+        let result = f(self.access);
+        if result.is_err() {
+            path::fail();
+        }
+        path::pop(pushed);
+        result
+    }
+}
+
+impl<'de, A: VariantAccess<'de>> VariantAccess<'de> for Variant<A> {
     type Error = A::Error;
 
     fn unit_variant(self) -> Result<(), A::Error> {
-        self.0.unit_variant()
+        self.scoped(|a| a.unit_variant())
     }
     fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value, A::Error> {
-        self.0.newtype_variant_seed(Wrap(seed))
+        self.scoped(|a| a.newtype_variant_seed(Wrap(seed)))
     }
     fn tuple_variant<V: Visitor<'de>>(self, len: usize, v: V) -> Result<V::Value, A::Error> {
-        self.0.tuple_variant(len, Wrap(v))
+        self.scoped(|a| a.tuple_variant(len, Wrap(v)))
     }
     fn struct_variant<V: Visitor<'de>>(
         self,
         fields: &'static [&'static str],
         v: V,
     ) -> Result<V::Value, A::Error> {
-        self.0.struct_variant(fields, Wrap(v))
+        self.scoped(|a| a.struct_variant(fields, Wrap(v)))
     }
 }
 
 /// An enum written as a string: null is Go's zero value `""`, which names no variant.
+/// `inner` is the caller's visitor in a [`Wrap`].
 struct EnumOrNull<V> {
     name: &'static str,
     variants: &'static [&'static str],
@@ -393,7 +455,7 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for EnumOrNull<V> {
         self.visit_none()
     }
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<V::Value, D::Error> {
-        d.deserialize_enum(self.name, self.variants, Wrap(self.inner))
+        d.deserialize_enum(self.name, self.variants, self.inner)
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<V::Value, E> {
         self.inner.visit_enum(v.into_deserializer())
@@ -403,7 +465,7 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for EnumOrNull<V> {
 macro_rules! scalar {
     ($($method:ident => $want:ident),* $(,)?) => {$(
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
-            self.0.deserialize_option(Scalar { want: Want::$want, inner: visitor })
+            self.0.deserialize_option(Scalar { want: Want::$want, inner: Wrap(visitor) })
         }
     )*};
 }
@@ -487,7 +549,7 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for GoRules<D> {
         self.0.deserialize_option(EnumOrNull {
             name,
             variants,
-            inner: visitor,
+            inner: Wrap(visitor),
         })
     }
 

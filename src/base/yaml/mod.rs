@@ -1,5 +1,5 @@
 //! YAML text to serde structs with a position and a field path on every error, as the user
-//! wrote them (serde-saphyr for line and column, `serde_path_to_error` for the path), plus
+//! wrote them (serde-saphyr for line and column, [`GoRules`] for the path), plus
 //! the small serde helpers the raw config structs of every section share.
 
 use std::path::Path;
@@ -10,6 +10,9 @@ use serde_saphyr::{MessageFormatter as _, Spanned, UserMessageFormatter};
 use super::error::{ConfigError, ConfigErrors};
 
 mod go;
+mod path;
+#[cfg(test)]
+mod tests;
 
 pub(crate) use go::keep_default_on_null;
 pub use go::{GoBytes, GoRules};
@@ -87,15 +90,10 @@ pub fn parse<T: serde::de::DeserializeOwned>(text: &str, file: &Path) -> Result<
             "EOF: the file is empty".to_string(),
         )));
     }
-    let mut field_path: Option<serde_path_to_error::Path> = None;
-    let result = serde_saphyr::with_deserializer_from_str_with_options(text, options(), |de| {
-        match serde_path_to_error::deserialize::<_, T>(GoRules(de)) {
-            Ok(v) => Ok(v),
-            Err(e) => {
-                field_path = Some(e.path().clone());
-                Err(e.into_inner())
-            }
-        }
+    let (result, field_path) = path::recording(|| {
+        serde_saphyr::with_deserializer_from_str_with_options(text, options(), |de| {
+            T::deserialize(GoRules(de))
+        })
     });
     result.map_err(|e| {
         let e = e.without_snippet();
@@ -103,7 +101,7 @@ pub fn parse<T: serde::de::DeserializeOwned>(text: &str, file: &Path) -> Result<
             .location()
             .map(|l| (l.line(), l.column()))
             .unwrap_or((0, 0));
-        let mut path = field_path.as_ref().map(user_path).unwrap_or_default();
+        let mut path = field_path.as_deref().map(user_path).unwrap_or_default();
         if let serde_saphyr::Error::DuplicateMappingKey { key: Some(k), .. } = &e {
             // The key that failed is the path's unknown last segment.
             if let Some(parent) = path.strip_suffix('?') {
@@ -206,11 +204,11 @@ const FREE_FORM_MAPS: &[&str] = &[
     "target_match_re",
 ];
 
-/// The field path as the user wrote it. `serde_path_to_error` also records the `value`
-/// field of serde-saphyr's `Spanned` wrapper, which is not in the file, so those segments are
+/// The field path as the user wrote it. The recorded path also has the `value` field of
+/// serde-saphyr's `Spanned` wrapper, which is not in the file, so those segments are
 /// dropped; a real `value` key (a module or header named `value`, or `labels[i].value`) stays.
-fn user_path(path: &serde_path_to_error::Path) -> String {
-    use serde_path_to_error::Segment;
+fn user_path(path: &[path::Segment]) -> String {
+    use path::Segment;
     #[derive(PartialEq)]
     enum Prev {
         Start,
@@ -223,7 +221,7 @@ fn user_path(path: &serde_path_to_error::Path) -> String {
     let mut prev = Prev::Start;
     for seg in path.iter() {
         match seg {
-            Segment::Seq { index } => {
+            Segment::Index(index) => {
                 out.push_str(&format!("[{index}]"));
                 prev = if prev == Prev::LabelsField {
                     Prev::LabelsIndex
@@ -231,7 +229,7 @@ fn user_path(path: &serde_path_to_error::Path) -> String {
                     Prev::Other
                 };
             }
-            Segment::Map { key } | Segment::Enum { variant: key } => {
+            Segment::Key(key) => {
                 let user_key = prev == Prev::FreeFormField;
                 if !user_key && key == "value" && prev != Prev::LabelsIndex {
                     continue;
