@@ -8,6 +8,15 @@ use prometheus_client::registry::Registry;
 /// Escapes a label value for the text format.
 pub fn escape_label(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
+    push_escaped_label(&mut out, s);
+    out
+}
+
+/// [`escape_label`] appended to `out`; a value with nothing to escape is copied as is.
+pub fn push_escaped_label(out: &mut String, s: &str) {
+    if !s.contains(['\\', '"', '\n']) {
+        return out.push_str(s);
+    }
     for c in s.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -16,7 +25,6 @@ pub fn escape_label(s: &str) -> String {
             c => out.push(c),
         }
     }
-    out
 }
 
 pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";

@@ -152,41 +152,104 @@ pub fn split_host_port(hostport: &str) -> Result<(&str, &str), AddrError> {
 /// text encoder uses: shortest round-trip digits, exponent form when the decimal exponent
 /// is below -4 or at least 6 (`1.44541248e+09`, `123456`, `1e+06`, `2.137e-05`).
 pub fn format_go_float(v: f64) -> String {
+    let mut out = String::new();
+    push_go_float(&mut out, v);
+    out
+}
+
+/// [`format_go_float`] appended to `out`, without allocating: the text encoders call it
+/// once per sample.
+pub fn push_go_float(out: &mut String, v: f64) {
+    use std::fmt::Write as _;
     if v.is_nan() {
-        return "NaN".to_string();
+        return out.push_str("NaN");
     }
     if v.is_infinite() {
-        return if v > 0.0 { "+Inf" } else { "-Inf" }.to_string();
+        return out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
     }
     if v == 0.0 {
-        return if v.is_sign_negative() { "-0" } else { "0" }.to_string();
+        return out.push_str(if v.is_sign_negative() { "-0" } else { "0" });
+    }
+    // Integers below 1e6 print as themselves in both forms.
+    if v.fract() == 0.0 && v.abs() < 1e6 {
+        let _ = write!(out, "{}", v as i64);
+        return;
     }
     // Rust's `{:e}` gives the same shortest round-trip digits as Go.
-    let sci = format!("{v:e}");
+    let mut sci = StackText::default();
+    let _ = write!(sci, "{v:e}");
+    let sci = sci.as_str();
     let Some((mantissa, exp)) = sci.split_once('e') else {
-        return sci;
+        return out.push_str(sci);
     };
     let exp: i32 = exp.parse().unwrap_or(0);
     let sign = if mantissa.starts_with('-') { "-" } else { "" };
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    // The significant digits (at most 17 for an f64): the mantissa without sign and point.
+    let mut buf = [0u8; 24];
+    let mut n = 0;
+    for b in mantissa.bytes().filter(u8::is_ascii_digit).take(buf.len()) {
+        buf[n] = b;
+        n += 1;
+    }
+    let digits = std::str::from_utf8(&buf[..n]).unwrap_or("0");
+    out.push_str(sign);
     if !(-4..6).contains(&exp) {
-        let mut m = digits[..1].to_string();
+        out.push_str(&digits[..1]);
         if digits.len() > 1 {
-            m.push('.');
-            m.push_str(&digits[1..]);
+            out.push('.');
+            out.push_str(&digits[1..]);
         }
         let esign = if exp < 0 { '-' } else { '+' };
-        format!("{sign}{m}e{esign}{:02}", exp.abs())
+        let _ = write!(out, "e{esign}{:02}", exp.abs());
     } else if exp < 0 {
-        let zeros = "0".repeat((-exp - 1) as usize);
-        format!("{sign}0.{zeros}{digits}")
+        out.push_str("0.");
+        for _ in 0..(-exp - 1) {
+            out.push('0');
+        }
+        out.push_str(digits);
     } else {
         let int_len = (exp + 1) as usize;
         if digits.len() <= int_len {
-            format!("{sign}{digits}{}", "0".repeat(int_len - digits.len()))
+            out.push_str(digits);
+            for _ in digits.len()..int_len {
+                out.push('0');
+            }
         } else {
-            format!("{sign}{}.{}", &digits[..int_len], &digits[int_len..])
+            out.push_str(&digits[..int_len]);
+            out.push('.');
+            out.push_str(&digits[int_len..]);
         }
+    }
+}
+
+/// A short text formatted on the stack (a float's `{:e}` form is at most 24 bytes).
+struct StackText {
+    buf: [u8; 32],
+    len: usize,
+}
+
+impl Default for StackText {
+    fn default() -> Self {
+        Self {
+            buf: [0; 32],
+            len: 0,
+        }
+    }
+}
+
+impl StackText {
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+    }
+}
+
+impl std::fmt::Write for StackText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        let dst = self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        dst.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
     }
 }
 
@@ -431,6 +494,81 @@ fn json_escape_into(out: &mut String, s: &str, raw: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The allocating formatter `push_go_float` replaced, kept as the specification.
+    fn reference_go_float(v: f64) -> String {
+        if v.is_nan() {
+            return "NaN".to_string();
+        }
+        if v.is_infinite() {
+            return if v > 0.0 { "+Inf" } else { "-Inf" }.to_string();
+        }
+        if v == 0.0 {
+            return if v.is_sign_negative() { "-0" } else { "0" }.to_string();
+        }
+        let sci = format!("{v:e}");
+        let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+        let exp: i32 = exp.parse().unwrap_or(0);
+        let sign = if mantissa.starts_with('-') { "-" } else { "" };
+        let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+        if !(-4..6).contains(&exp) {
+            let mut m = digits[..1].to_string();
+            if digits.len() > 1 {
+                m.push('.');
+                m.push_str(&digits[1..]);
+            }
+            let esign = if exp < 0 { '-' } else { '+' };
+            format!("{sign}{m}e{esign}{:02}", exp.abs())
+        } else if exp < 0 {
+            let zeros = "0".repeat((-exp - 1) as usize);
+            format!("{sign}0.{zeros}{digits}")
+        } else {
+            let int_len = (exp + 1) as usize;
+            if digits.len() <= int_len {
+                format!("{sign}{digits}{}", "0".repeat(int_len - digits.len()))
+            } else {
+                format!("{sign}{}.{}", &digits[..int_len], &digits[int_len..])
+            }
+        }
+    }
+
+    #[test]
+    fn go_float_writer_matches_the_reference_formatter() {
+        let mut values = vec![
+            -0.0,
+            999_999.0,
+            -999_999.0,
+            1e6,
+            -123_456.0,
+            12_345.678,
+            1e21,
+            1.5e-300,
+            f64::MIN_POSITIVE,
+            f64::MAX,
+            f64::MIN,
+            5e-324,
+            0.1 + 0.2,
+            1e-5,
+            9.999_999e5,
+        ];
+        // A fixed pseudo-random walk over bit patterns and over small decimals.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for i in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            values.push(f64::from_bits(x));
+            values.push((x % 2_000_000) as f64 / 1000.0 - 1000.0);
+            values.push(i as f64);
+        }
+        let mut out = String::new();
+        for v in values {
+            out.clear();
+            out.push_str("x ");
+            push_go_float(&mut out, v);
+            assert_eq!(out, format!("x {}", reference_go_float(v)), "{v:e}");
+        }
+    }
 
     #[test]
     fn split_host_port_matches_go() {

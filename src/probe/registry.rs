@@ -5,10 +5,9 @@
 //! It is plain data rather than a prometheus-client registry so the scheduler's store and
 //! the rule engine can read results without parsing text.
 
-use crate::base::expo::escape_label;
-use crate::base::go::format_go_float;
+use crate::base::expo::push_escaped_label;
+use crate::base::go::push_go_float;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 /// A gauge family's name and help text, declared once as a `const` by the prober that writes
 /// it, so every write of the family goes through the same pair.
@@ -71,20 +70,27 @@ impl Registry {
         labels: &[(&str, &str)],
         value: f64,
     ) {
-        let fam = self
-            .families
-            .entry(name.to_string())
-            .or_insert_with(|| Family {
-                help,
-                samples: Vec::new(),
-            });
-        let labels: Vec<(String, String)> = labels
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        match fam.samples.iter_mut().find(|(l, _)| *l == labels) {
+        if !self.families.contains_key(name) {
+            self.families.insert(
+                name.to_string(),
+                Family {
+                    help,
+                    samples: Vec::new(),
+                },
+            );
+        }
+        let Some(fam) = self.families.get_mut(name) else {
+            return;
+        };
+        match fam.samples.iter_mut().find(|(l, _)| same_labels(l, labels)) {
             Some((_, v)) => *v = value,
-            None => fam.samples.push((labels, value)),
+            None => {
+                let labels = labels
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect();
+                fam.samples.push((labels, value));
+            }
         }
     }
 
@@ -108,12 +114,7 @@ impl Registry {
         let fam = self.families.get(name)?;
         fam.samples
             .iter()
-            .find(|(l, _)| {
-                l.len() == labels.len()
-                    && l.iter()
-                        .zip(labels)
-                        .all(|((k, v), (k2, v2))| k == k2 && v == v2)
-            })
+            .find(|(l, _)| same_labels(l, labels))
             .map(|(_, v)| *v)
     }
 
@@ -133,31 +134,37 @@ impl Registry {
     pub fn encode_text(&self) -> String {
         let mut out = String::with_capacity(64 * self.families.len() + 64);
         for (name, fam) in &self.families {
-            let _ = writeln!(out, "# HELP {name} {}", escape_help(fam.help));
-            let _ = writeln!(out, "# TYPE {name} gauge");
+            out.push_str("# HELP ");
+            out.push_str(name);
+            out.push(' ');
+            push_escaped_help(&mut out, fam.help);
+            out.push_str("\n# TYPE ");
+            out.push_str(name);
+            out.push_str(" gauge\n");
             let mut samples: Vec<&(Vec<(String, String)>, f64)> = fam.samples.iter().collect();
-            samples.sort_by(|a, b| {
-                let ka: Vec<&str> = a.0.iter().map(|(_, v)| v.as_str()).collect();
-                let kb: Vec<&str> = b.0.iter().map(|(_, v)| v.as_str()).collect();
-                ka.cmp(&kb)
-            });
+            if samples.len() > 1 {
+                samples.sort_by(|a, b| {
+                    a.0.iter()
+                        .map(|(_, v)| v.as_str())
+                        .cmp(b.0.iter().map(|(_, v)| v.as_str()))
+                });
+            }
             for (labels, value) in samples {
                 out.push_str(name);
                 if !labels.is_empty() {
-                    // client_golang sorts label pairs by name.
-                    let mut sorted: Vec<&(String, String)> = labels.iter().collect();
-                    sorted.sort_by(|a, b| a.0.cmp(&b.0));
                     out.push('{');
-                    for (i, (k, v)) in sorted.iter().enumerate() {
-                        if i > 0 {
-                            out.push(',');
-                        }
-                        let _ = write!(out, "{k}=\"{}\"", escape_label(v));
+                    // client_golang sorts label pairs by name; probers mostly write them so.
+                    if labels.windows(2).all(|w| w[0].0 <= w[1].0) {
+                        push_label_pairs(&mut out, labels.iter());
+                    } else {
+                        let mut sorted: Vec<&(String, String)> = labels.iter().collect();
+                        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+                        push_label_pairs(&mut out, sorted.into_iter());
                     }
                     out.push('}');
                 }
                 out.push(' ');
-                out.push_str(&format_go_float(*value));
+                push_go_float(&mut out, *value);
                 out.push('\n');
             }
         }
@@ -165,13 +172,45 @@ impl Registry {
     }
 }
 
-fn escape_help(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('\n', "\\n")
+/// Whether a stored label set is `labels`, pair by pair.
+fn same_labels(stored: &[(String, String)], labels: &[(&str, &str)]) -> bool {
+    stored.len() == labels.len()
+        && stored
+            .iter()
+            .zip(labels)
+            .all(|((k, v), (k2, v2))| k == k2 && v == v2)
+}
+
+fn push_label_pairs<'a>(out: &mut String, pairs: impl Iterator<Item = &'a (String, String)>) {
+    for (i, (k, v)) in pairs.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(k);
+        out.push_str("=\"");
+        push_escaped_label(out, v);
+        out.push('"');
+    }
+}
+
+/// A HELP text escaped as client_golang writes it (backslash and line feed).
+fn push_escaped_help(out: &mut String, s: &str) {
+    if !s.contains(['\\', '\n']) {
+        return out.push_str(s);
+    }
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::base::go::format_go_float;
 
     #[test]
     fn floats_print_like_go() {
