@@ -307,7 +307,7 @@ pub struct RawTlsConfig {
 
 impl Default for RawTlsConfig {
     fn default() -> Self {
-        serde_saphyr::from_str("{}")
+        crate::base::yaml::from_str("{}")
             .unwrap_or_else(|_| unreachable!("`{{}}` is a valid tls_config"))
     }
 }
@@ -343,15 +343,15 @@ mod tests {
         assert_eq!(p.tls_config.referenced.line(), 4);
         assert_eq!(p.http_headers["X-A"].value.values, ["a"]);
 
-        let i: Integration = serde_saphyr::from_str("{}").unwrap();
+        let i: Integration = crate::base::yaml::from_str("{}").unwrap();
         assert!(i.tls_config.is_none() && i.follow_redirects && i.enable_http2);
         let e = serde_saphyr::from_str::<Integration>("own: 1\n").unwrap_err();
         assert!(e.to_string().contains("unknown field `own`"), "{e}");
-        let p: Probe = serde_saphyr::from_str("{}").unwrap();
+        let p: Probe = crate::base::yaml::from_str("{}").unwrap();
         assert!(p.tls_config.value.ca_file.is_empty());
         let dump = serde_saphyr::to_string(&Integration {
             bearer_token: Some(unspanned_secret()),
-            ..serde_saphyr::from_str("{}").unwrap()
+            ..crate::base::yaml::from_str("{}").unwrap()
         })
         .unwrap();
         assert!(

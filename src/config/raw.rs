@@ -161,7 +161,7 @@ http_client_config! {
 impl Default for RawHttpProbe {
     fn default() -> Self {
         // The serde defaults are the single source of truth.
-        serde_saphyr::from_str("{}").unwrap_or_else(|_| unreachable_default())
+        crate::base::yaml::from_str("{}").unwrap_or_else(|_| unreachable_default())
     }
 }
 
@@ -202,7 +202,7 @@ pub struct RawTcpProbe {
 
 impl Default for RawTcpProbe {
     fn default() -> Self {
-        serde_saphyr::from_str("{}").unwrap_or_else(|_| unreachable_default())
+        crate::base::yaml::from_str("{}").unwrap_or_else(|_| unreachable_default())
     }
 }
 
@@ -220,7 +220,7 @@ pub struct RawUnixProbe {
 
 impl Default for RawUnixProbe {
     fn default() -> Self {
-        serde_saphyr::from_str("{}").unwrap_or_else(|_| unreachable_default())
+        crate::base::yaml::from_str("{}").unwrap_or_else(|_| unreachable_default())
     }
 }
 
@@ -257,7 +257,7 @@ pub struct RawWebsocketProbe {
 
 impl Default for RawWebsocketProbe {
     fn default() -> Self {
-        serde_saphyr::from_str("{}").unwrap_or_else(|_| unreachable_default())
+        crate::base::yaml::from_str("{}").unwrap_or_else(|_| unreachable_default())
     }
 }
 
@@ -271,7 +271,7 @@ http_client_config! {
 
 impl Default for RawWebsocketHttpConfig {
     fn default() -> Self {
-        serde_saphyr::from_str("{}").unwrap_or_else(|_| unreachable_default())
+        crate::base::yaml::from_str("{}").unwrap_or_else(|_| unreachable_default())
     }
 }
 
@@ -342,7 +342,7 @@ pub struct RawGrpcProbe {
 
 impl Default for RawGrpcProbe {
     fn default() -> Self {
-        serde_saphyr::from_str("{}").unwrap_or_else(|_| unreachable_default())
+        crate::base::yaml::from_str("{}").unwrap_or_else(|_| unreachable_default())
     }
 }
 
@@ -374,7 +374,7 @@ fn ttl64() -> Spanned<i64> {
 
 impl Default for RawIcmpProbe {
     fn default() -> Self {
-        serde_saphyr::from_str("{}").unwrap_or_else(|_| unreachable_default())
+        crate::base::yaml::from_str("{}").unwrap_or_else(|_| unreachable_default())
     }
 }
 
@@ -424,7 +424,7 @@ fn udp() -> Spanned<String> {
 
 impl Default for RawDnsProbe {
     fn default() -> Self {
-        serde_saphyr::from_str("{}").unwrap_or_else(|_| unreachable_default())
+        crate::base::yaml::from_str("{}").unwrap_or_else(|_| unreachable_default())
     }
 }
 

@@ -158,7 +158,7 @@ pub struct RawGlobal {
 
 impl Default for RawGlobal {
     fn default() -> Self {
-        serde_saphyr::from_str("{}")
+        crate::base::yaml::from_str("{}")
             .unwrap_or_else(|_| unreachable!("`{{}}` is a valid global block"))
     }
 }
@@ -188,7 +188,7 @@ http_client_config! {
 
 impl Default for RawHttpConfig {
     fn default() -> Self {
-        serde_saphyr::from_str("{}")
+        crate::base::yaml::from_str("{}")
             .unwrap_or_else(|_| unreachable!("`{{}}` is a valid http_config"))
     }
 }

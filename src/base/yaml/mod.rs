@@ -92,7 +92,7 @@ pub fn parse<T: serde::de::DeserializeOwned>(text: &str, file: &Path) -> Result<
     }
     let (result, field_path) = path::recording(|| {
         serde_saphyr::with_deserializer_from_str_with_options(text, options(), |de| {
-            T::deserialize(GoRules(de))
+            go::deserialize::<T, _>(de)
         })
     });
     result.map_err(|e| {
@@ -187,7 +187,7 @@ fn options() -> serde_saphyr::Options {
 /// their own way (rule files, promtool tests, file_sd): the error carries its location.
 pub fn from_str<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, serde_saphyr::Error> {
     serde_saphyr::with_deserializer_from_str_with_options(text, options(), |de| {
-        T::deserialize(GoRules(de))
+        go::deserialize::<T, _>(de)
     })
 }
 
