@@ -113,7 +113,7 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("logging");
     for (format, name) in [(Format::Logfmt, "logfmt"), (Format::Json, "json")] {
         let subscriber = tracing_subscriber::registry()
-            .with(tracing_subscriber::EnvFilter::new("trace"))
+            .with(tracing_subscriber::filter::LevelFilter::TRACE)
             .with(LogLayer::new(format, Discard(AtomicU64::new(0))));
         let _guard = tracing::subscriber::set_default(subscriber);
         for (case, f) in CASES {
@@ -124,7 +124,7 @@ fn bench(c: &mut Criterion) {
     }
     {
         let subscriber = tracing_subscriber::registry()
-            .with(tracing_subscriber::EnvFilter::new("info"))
+            .with(tracing_subscriber::filter::LevelFilter::INFO)
             .with(LogLayer::new(Format::Logfmt, Discard(AtomicU64::new(0))));
         let _guard = tracing::subscriber::set_default(subscriber);
         let allocs = allocations_per_call(disabled_debug);

@@ -79,7 +79,7 @@ impl<W: Sink> LogLayer<W> {
 /// Installs the process log as the global subscriber: `filter` decides what is enabled,
 /// `format` how it is written. Records of the `log` crate are bridged in. A second call
 /// does nothing.
-pub fn init(format: Format, filter: tracing_subscriber::EnvFilter) {
+pub fn init(format: Format, filter: tracing_subscriber::filter::Targets) {
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
     let _ = tracing_subscriber::registry()

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 
 use blackwatch::cli::{CheckCommand, Cli, Command, LogFormat, TestCommand};
 use blackwatch::cmd;
@@ -24,13 +24,21 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn init_logging(cli: &Cli) {
     let level = match cli.log_level {
-        Level::Debug => "debug",
-        Level::Info => "info",
-        Level::Warn => "warn",
-        Level::Error => "error",
+        Level::Debug => LevelFilter::DEBUG,
+        Level::Info => LevelFilter::INFO,
+        Level::Warn => LevelFilter::WARN,
+        Level::Error => LevelFilter::ERROR,
     };
-    let filter = EnvFilter::try_from_env("BLACKWATCH_LOG")
-        .unwrap_or_else(|_| EnvFilter::new(format!("blackwatch={level},warn")));
+    // `BLACKWATCH_LOG`: `target=level` directives (`blackwatch=debug,hyper=warn`); a value
+    // that does not parse is ignored, as before.
+    let filter = std::env::var("BLACKWATCH_LOG")
+        .ok()
+        .and_then(|v| v.parse::<Targets>().ok())
+        .unwrap_or_else(|| {
+            Targets::new()
+                .with_target("blackwatch", level)
+                .with_default(LevelFilter::WARN)
+        });
     let format = match cli.log_format {
         LogFormat::Json => logging::Format::Json,
         LogFormat::Logfmt => logging::Format::Logfmt,

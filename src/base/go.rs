@@ -223,18 +223,10 @@ pub fn push_go_float(out: &mut String, v: f64) {
 }
 
 /// A short text formatted on the stack (a float's `{:e}` form is at most 24 bytes).
+#[derive(Default)]
 struct StackText {
     buf: [u8; 32],
     len: usize,
-}
-
-impl Default for StackText {
-    fn default() -> Self {
-        Self {
-            buf: [0; 32],
-            len: 0,
-        }
-    }
 }
 
 impl StackText {
