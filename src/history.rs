@@ -92,7 +92,7 @@ impl History {
             .iter()
             .chain(self.recent.iter())
             .collect();
-        all.sort_by_key(|e| std::cmp::Reverse(e.id));
+        crate::base::sort::sort_by_key(&mut all, |e| std::cmp::Reverse(e.id));
         all
     }
 
@@ -113,7 +113,7 @@ impl History {
             .iter()
             .chain(self.recent.iter())
             .collect();
-        all.sort_by_key(|e| e.id);
+        crate::base::sort::sort_by_key(&mut all, |e| e.id);
         all.into_iter()
             .find(|e| e.target == target && module.as_ref().is_none_or(|m| e.module == *m))
     }

@@ -297,7 +297,7 @@ impl Dispatcher {
                     }
                 })
                 .collect();
-            alerts.sort_by(|a, b| alert_order(&*a.alert, &*b.alert));
+            crate::base::sort::sort_by(&mut alerts, |a, b| alert_order(&*a.alert, &*b.alert));
             jobs.push(FlushJob {
                 group: g.id,
                 group_key: g.key.clone(),
@@ -309,7 +309,7 @@ impl Dispatcher {
                 now,
             });
         }
-        jobs.sort_by(|a, b| a.group_key.cmp(&b.group_key));
+        crate::base::sort::sort_by(&mut jobs, |a, b| a.group_key.cmp(&b.group_key));
         jobs
     }
 

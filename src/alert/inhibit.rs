@@ -161,7 +161,7 @@ impl Inhibitor {
                 })
                 .collect();
             // Deterministic answer for `inhibitedBy`: the lowest fingerprint.
-            candidates.sort_by_key(|s| s.fingerprint);
+            crate::base::sort::sort_by_key(&mut candidates, |s| s.fingerprint);
             if let Some(src) = candidates.first() {
                 return Some(src.fingerprint);
             }

@@ -127,7 +127,7 @@ impl NotificationLog {
             .iter()
             .map(|(k, e)| (k.clone(), e.clone()))
             .collect();
-        v.sort_by(|a, b| a.0.cmp(&b.0));
+        crate::base::sort::sort_by(&mut v, |a, b| a.0.cmp(&b.0));
         v
     }
 

@@ -177,7 +177,7 @@ impl Persister {
         }
         let mut list = snapshot.content;
         self.blocking(ALERTS_FILE, move |path| {
-            list.sort_by_key(|a| a.fingerprint);
+            crate::base::sort::sort_by_key(&mut list, |a| a.fingerprint);
             let refs: Vec<&StoredAlert> = list.iter().map(|a| &**a).collect();
             write_atomic_with(path, |w| {
                 serde_json::to_writer(w, &refs).map_err(std::io::Error::other)

@@ -252,7 +252,7 @@ impl Alerting {
         let mut core = self.core();
         let core = &mut *core;
         let mut alerts: Vec<Arc<StoredAlert>> = core.alerts.iter().cloned().collect();
-        alerts.sort_by_key(|a| a.updated_at);
+        crate::base::sort::sort_by_key(&mut alerts, |a| a.updated_at);
         for a in &alerts {
             let labels = a.labels();
             core.inhibitor.observe(&labels, a.ends_at);

@@ -68,7 +68,9 @@ impl ConfigErrors {
     }
     /// Errors in file order (file, line, column); errors without a position come first.
     pub fn sorted(mut errors: Vec<ConfigError>) -> Self {
-        errors.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+        crate::base::sort::sort_by(&mut errors, |a, b| {
+            (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column))
+        });
         Self(errors)
     }
     pub fn iter(&self) -> impl Iterator<Item = &ConfigError> {

@@ -1,7 +1,7 @@
 //! The shared vocabulary every other module speaks: secrets and how they are read, config
 //! errors with their positions, YAML parsing, Go and Prometheus primitives (durations, byte
 //! sizes, label and metric names, `net.SplitHostPort`, `strconv.Quote`, Go's float format,
-//! Go's byte strings carried losslessly in Rust strings),
+//! Go's byte strings carried losslessly in Rust strings), stable sorting for cold paths,
 //! the Prometheus exposition helpers, atomic file writes and globbing.
 //!
 //! This module is the bottom layer: it imports nothing from the crate (`tests/it/layers.rs`
@@ -16,6 +16,7 @@ pub mod goregex;
 pub mod gostr;
 pub mod names;
 pub mod secret;
+pub mod sort;
 pub mod sync;
 pub mod units;
 pub mod yaml;

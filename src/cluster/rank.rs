@@ -39,7 +39,7 @@ pub fn owners<'a>(members: &'a [String], key: &str, n: usize) -> Vec<&'a str> {
         .iter()
         .map(|m| (score(m, key), m.as_str()))
         .collect();
-    scored.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+    crate::base::sort::sort_by(&mut scored, |a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)));
     scored.into_iter().take(n).map(|(_, m)| m).collect()
 }
 

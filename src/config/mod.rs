@@ -60,7 +60,7 @@ pub struct Config {
 impl Config {
     /// The whole config as YAML with defaults expanded and secrets as `<secret>`.
     pub fn to_yaml(&self) -> String {
-        serde_saphyr::to_string(&self.raw)
+        crate::base::yaml::to_string(&self.raw)
             .unwrap_or_else(|e| format!("# could not render the configuration: {e}\n"))
     }
 }

@@ -151,7 +151,7 @@ impl ActiveAlerts {
     /// The alerts sorted by labels, for stable output.
     pub fn sorted(&self) -> Vec<&Alert> {
         let mut v: Vec<&Alert> = self.active.values().collect();
-        v.sort_by(|a, b| a.labels.cmp(&b.labels));
+        crate::base::sort::sort_by(&mut v, |a, b| a.labels.cmp(&b.labels));
         v
     }
 
@@ -176,7 +176,7 @@ impl ActiveAlerts {
             .filter(|(h, _)| !self.active.contains_key(h))
             .map(|(_, s)| s.clone())
             .collect();
-        waiting.sort_by(|a, b| a.labels.cmp(&b.labels));
+        crate::base::sort::sort_by(&mut waiting, |a, b| a.labels.cmp(&b.labels));
         out.extend(waiting);
         out
     }
@@ -335,7 +335,7 @@ impl ActiveAlerts {
                 out.push(a.clone());
             }
         }
-        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        crate::base::sort::sort_by(&mut out, |a, b| a.labels.cmp(&b.labels));
         out
     }
 }

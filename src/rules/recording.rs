@@ -241,7 +241,7 @@ impl Queryable for Overlay {
             }
             None => r.by_name.values().for_each(&mut visit),
         }
-        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        crate::base::sort::sort_by(&mut out, |a, b| a.labels.cmp(&b.labels));
         out
     }
 }

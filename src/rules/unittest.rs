@@ -268,7 +268,9 @@ fn run_group(
         .into_iter()
         .map(|d| Group::new(std::sync::Arc::new(d), interval))
         .collect();
-    groups.sort_by_key(|g| order.get(&g.def.name).copied().unwrap_or(0));
+    crate::base::sort::sort_by_key(&mut groups, |g| {
+        order.get(&g.def.name).copied().unwrap_or(0)
+    });
     let settings = EvalSettings {
         external_labels: tg.external_labels.clone(),
         external_url: tg.external_url.clone(),
@@ -449,8 +451,8 @@ fn check_promql_tests(
                 }
             }
         }
-        got.sort_by(|a, b| a.0.cmp(&b.0));
-        exp.sort_by(|a, b| a.0.cmp(&b.0));
+        crate::base::sort::sort_by(&mut got, |a, b| a.0.cmp(&b.0));
+        crate::base::sort::sort_by(&mut exp, |a, b| a.0.cmp(&b.0));
         let equal =
             got.len() == exp.len() && got.iter().zip(&exp).all(|(g, e)| g.0 == e.0 && g.1 == e.1);
         if !equal {

@@ -575,7 +575,7 @@ fn build() -> FuncMap {
         want("sortByLabel", a, 2)?;
         let l = arg_str(a, 0)?.to_string();
         let mut v = arg_query_result(a, 1)?;
-        v.sort_by(|x, y| x.labels.get(&l).cmp(&y.labels.get(&l)));
+        crate::base::sort::sort_by(&mut v, |x, y| x.labels.get(&l).cmp(&y.labels.get(&l)));
         Ok(samples(v))
     });
     m.insert(

@@ -97,7 +97,7 @@ pub fn compute(uptime: &Uptime, end_ms: i64) -> Result<Cache, DbError> {
     }
     let mut targets: Vec<(GroupKey, [Values; 4])> =
         targets.into_iter().map(|((k,), v)| (k, v)).collect();
-    targets.sort_by(|a, b| {
+    crate::base::sort::sort_by(&mut targets, |a, b| {
         (&a.0.job, &a.0.instance, &a.0.module).cmp(&(&b.0.job, &b.0.instance, &b.0.module))
     });
     targets.shrink_to_fit();

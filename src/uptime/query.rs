@@ -159,7 +159,7 @@ impl Uptime {
                 Some((key, figure))
             })
             .collect();
-        targets.sort_by(|a, b| {
+        crate::base::sort::sort_by(&mut targets, |a, b| {
             (&a.0.job, &a.0.instance, &a.0.module).cmp(&(&b.0.job, &b.0.instance, &b.0.module))
         });
         let mut jobs: BTreeMap<String, Figure> = BTreeMap::new();
@@ -199,7 +199,7 @@ impl Uptime {
                 })
             })
             .collect();
-        out.sort_by_key(|i| std::cmp::Reverse(i.start_ms));
+        crate::base::sort::sort_by_key(&mut out, |i| std::cmp::Reverse(i.start_ms));
         Ok(out)
     }
 }

@@ -159,7 +159,7 @@ impl Pending {
             .map(|((id, minute), r)| (id, minute, r))
             .collect();
         // Time-major, as the keys are: each tree is written left to right.
-        deltas.sort_by_key(|(id, minute, _)| (*minute, *id));
+        crate::base::sort::sort_by_key(&mut deltas, |(id, minute, _)| (*minute, *id));
         self.deltas.shrink_to(64);
         Batch {
             new_targets: std::mem::take(&mut self.new_targets),

@@ -58,7 +58,7 @@ impl AlertingConfig {
     pub fn to_yaml(&self) -> String {
         let mut raw = self.raw.clone();
         raw.config_file = None;
-        serde_saphyr::to_string(&raw)
+        crate::base::yaml::to_string(&raw)
             .unwrap_or_else(|e| format!("# could not render the configuration: {e}\n"))
     }
 

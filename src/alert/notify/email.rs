@@ -278,7 +278,7 @@ impl Email {
             "To" => 2,
             _ => 3,
         };
-        names.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.cmp(b)));
+        crate::base::sort::sort_by(&mut names, |a, b| rank(a).cmp(&rank(b)).then(a.cmp(b)));
         for name in names {
             let value = t(&format!("{name:?} header"), &headers[name])?;
             // A header value must not break the header block.

@@ -126,7 +126,7 @@ fn endpoint(base: &str, tail: &str, alias_query: bool) -> String {
             .filter(|(k, _)| k != "identifierType")
             .collect();
         pairs.push(("identifierType".into(), "alias".into()));
-        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        crate::base::sort::sort_by(&mut pairs, |a, b| a.0.cmp(&b.0));
         let encoded = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(pairs)
             .finish();

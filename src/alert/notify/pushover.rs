@@ -110,7 +110,7 @@ impl Pushover {
             p.push(("ttl", c.ttl.as_secs().to_string()));
         }
         t.finish()?;
-        p.sort_by_key(|(k, _)| *k);
+        crate::base::sort::sort_by_key(&mut p, |(k, _)| *k);
         Ok(p)
     }
 

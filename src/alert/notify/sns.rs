@@ -186,7 +186,7 @@ impl Sns {
             check(&t, "subject")?;
             p.push(("Subject".into(), bytes(&subject)));
         }
-        p.sort_by(|a, b| a.0.cmp(&b.0));
+        crate::base::sort::sort_by(&mut p, |a, b| a.0.cmp(&b.0));
         Ok(Publish {
             url,
             region,

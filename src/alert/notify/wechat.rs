@@ -228,7 +228,7 @@ impl Wechat {
             .filter(|(k, _)| k != "access_token")
             .collect();
         pairs.push(("access_token".into(), token.into()));
-        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        crate::base::sort::sort_by(&mut pairs, |a, b| a.0.cmp(&b.0));
         let encoded: Vec<String> = pairs
             .iter()
             .map(|(k, v)| format!("{}={}", query_escape(k), query_escape(v)))

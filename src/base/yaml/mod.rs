@@ -122,6 +122,13 @@ pub fn parse<T: serde::de::DeserializeOwned>(text: &str, file: &Path) -> Result<
     })
 }
 
+/// `value` as YAML (`/config`, module dumps). Through erased-serde, so serde-saphyr's
+/// serializer is compiled once rather than once per config type.
+pub fn to_string<T: Serialize>(value: &T) -> Result<String, serde_saphyr::SerializeError> {
+    let erased: &dyn erased_serde::Serialize = value;
+    serde_saphyr::to_string(&erased)
+}
+
 /// A YAML file's bytes as text. YAML files are UTF-8 (a byte order mark is fine): the error
 /// for any other encoding names the line and column of the first byte that is not UTF-8.
 pub fn utf8_text(bytes: Vec<u8>, file: &Path) -> Result<String, ConfigError> {

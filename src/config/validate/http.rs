@@ -322,7 +322,9 @@ pub fn is_encoding_acceptable(encoding: &str, header: &str) -> bool {
             Some((name, q))
         })
         .collect();
-    entries.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap_or(std::cmp::Ordering::Equal));
+    crate::base::sort::sort_by(&mut entries, |a, b| {
+        b.1.partial_cmp(&a.1).unwrap_or(std::cmp::Ordering::Equal)
+    });
     entries
         .iter()
         .any(|(name, q)| *q > 0.0 && (name == encoding || name == "*"))

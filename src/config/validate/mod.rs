@@ -176,7 +176,7 @@ fn module(
         name: name.to_string(),
         timeout: raw.timeout,
         prober: prober?,
-        yaml: serde_saphyr::to_string(&*raw)
+        yaml: crate::base::yaml::to_string(&*raw)
             .unwrap_or_else(|e| format!("# could not render the module: {e}\n")),
     })
 }

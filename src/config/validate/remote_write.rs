@@ -290,7 +290,7 @@ fn one(cx: &mut Cx, path: &str, entry: &Spanned<RawRemoteWrite>) -> Option<Remot
         queue,
         yaml: format!(
             "{}# {}",
-            serde_saphyr::to_string(r).unwrap_or_default(),
+            crate::base::yaml::to_string(r).unwrap_or_default(),
             secrets_digest(r)
         ),
     })

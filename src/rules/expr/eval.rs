@@ -70,7 +70,7 @@ pub fn eval(
                 }
             );
             if !sorted {
-                v.sort_by(|a, b| a.labels.cmp(&b.labels));
+                crate::base::sort::sort_by(&mut v, |a, b| a.labels.cmp(&b.labels));
             }
             Ok(Value::Vector(v))
         }
@@ -259,7 +259,7 @@ impl Cx<'_> {
                 .map(|(s, _)| s)
                 .collect()
         };
-        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        crate::base::sort::sort_by(&mut out, |a, b| a.labels.cmp(&b.labels));
         out
     }
 
@@ -286,7 +286,7 @@ impl Cx<'_> {
                 ))
             })
             .collect();
-        out.sort_by(|a, b| a.0.labels.cmp(&b.0.labels));
+        crate::base::sort::sort_by(&mut out, |a, b| a.0.labels.cmp(&b.0.labels));
         out
     }
 
@@ -304,7 +304,7 @@ impl Cx<'_> {
         let mut out = self
             .src
             .aggregate(&sel.matchers, end.saturating_sub(*range), end)?;
-        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        crate::base::sort::sort_by(&mut out, |a, b| a.labels.cmp(&b.labels));
         Some(out)
     }
 
@@ -409,7 +409,7 @@ impl Cx<'_> {
                 (!s.points.is_empty()).then_some(s)
             })
             .collect();
-        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        crate::base::sort::sort_by(&mut out, |a, b| a.labels.cmp(&b.labels));
         out
     }
 
@@ -570,8 +570,8 @@ impl Cx<'_> {
             Func::Sort | Func::SortDesc => {
                 let mut v = self.vector(arg(0)?, at(0))?;
                 let desc = matches!(func, Func::SortDesc);
-                v.sort_by(|a, b| a.labels.cmp(&b.labels));
-                v.sort_by(|a, b| sort_order(a.value, b.value, desc));
+                crate::base::sort::sort_by(&mut v, |a, b| a.labels.cmp(&b.labels));
+                crate::base::sort::sort_by(&mut v, |a, b| sort_order(a.value, b.value, desc));
                 Val::Vector(v)
             }
             Func::HistogramQuantile => {
@@ -1138,7 +1138,7 @@ fn aggregate(
                 // ties as 2.42's heap chooses them; output largest (smallest) first.
                 let desc = op == AggOp::Topk;
                 let mut kept = go_heap_select(g.members, k, desc);
-                kept.sort_by(|a, b| sort_order(a.value, b.value, desc));
+                crate::base::sort::sort_by(&mut kept, |a, b| sort_order(a.value, b.value, desc));
                 out.extend(kept);
                 continue;
             }

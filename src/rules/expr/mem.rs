@@ -49,13 +49,13 @@ impl MemStorage {
         match self.series.iter_mut().find(|s| s.labels == labels) {
             Some(s) => {
                 s.points.extend(points);
-                s.points.sort_by_key(|p| p.0);
+                crate::base::sort::sort_by_key(&mut s.points, |p| p.0);
             }
             None => {
                 let mut points = points;
-                points.sort_by_key(|p| p.0);
+                crate::base::sort::sort_by_key(&mut points, |p| p.0);
                 self.series.push(Series { labels, points });
-                self.series.sort_by(|a, b| a.labels.cmp(&b.labels));
+                crate::base::sort::sort_by(&mut self.series, |a, b| a.labels.cmp(&b.labels));
             }
         }
     }

@@ -346,7 +346,7 @@ fn list_alerts_json(alerting: &Alerting, filter: &AlertFilter, now: SystemTime) 
     let silences = alerting.silences();
     let route = core.dispatcher.route().clone();
     let mut alerts: Vec<&Arc<StoredAlert>> = core.alerts.iter().collect();
-    alerts.sort_by_key(|a| a.fingerprint);
+    crate::base::sort::sort_by_key(&mut alerts, |a| a.fingerprint);
     // Unfiltered lists are sized up front (an alert is a few hundred bytes of JSON), so the
     // buffer is not copied while it grows.
     let estimate = if filter.matchers.is_empty() {
@@ -495,7 +495,7 @@ async fn get_groups(State(state): State<Arc<Shared>>, RawQuery(q): RawQuery) -> 
             }
         }
         let mut alerts: Vec<&Arc<StoredAlert>> = g.alerts().collect();
-        alerts.sort_by_key(|a| a.fingerprint);
+        crate::base::sort::sort_by_key(&mut alerts, |a| a.fingerprint);
         let alerts: Vec<GettableAlert> = alerts
             .into_iter()
             .filter_map(|a| view(a, &route, &silences, &core.inhibitor, &alert_filter, now))
@@ -511,7 +511,7 @@ async fn get_groups(State(state): State<Arc<Shared>>, RawQuery(q): RawQuery) -> 
             alerts,
         });
     }
-    groups.sort_by(|a, b| {
+    crate::base::sort::sort_by(&mut groups, |a, b| {
         crate::labels::label_set_string(&a.labels)
             .cmp(&crate::labels::label_set_string(&b.labels))
             .then_with(|| a.receiver.name.cmp(&b.receiver.name))

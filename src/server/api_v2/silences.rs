@@ -70,7 +70,7 @@ pub(super) async fn get_silences(
             states[idx].unwrap_or(true)
         })
         .collect();
-    list.sort_by(|a, b| {
+    crate::base::sort::sort_by(&mut list, |a, b| {
         let rank = |s: &Silence| match s.state(now) {
             SilenceState::Active => 0,
             SilenceState::Pending => 1,

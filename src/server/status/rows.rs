@@ -138,8 +138,8 @@ pub(super) fn target_rows(state: &Shared) -> TargetRows {
         healthy.select_nth_unstable_by(MAX_HEALTHY_ROWS, order);
         healthy.truncate(MAX_HEALTHY_ROWS);
     }
-    failing.sort_by(order);
-    healthy.sort_by(order);
+    crate::base::sort::sort_by(&mut failing, order);
+    crate::base::sort::sort_by(&mut healthy, order);
     (failing, healthy, nf, nh)
 }
 
@@ -184,7 +184,7 @@ pub(super) fn alert_rows(
             }
         }
     }
-    alerts.sort_by(|a, b| {
+    crate::base::sort::sort_by(&mut alerts, |a, b| {
         let rank = |s: AlertState| if s == AlertState::Firing { 0 } else { 1 };
         rank(a.state)
             .cmp(&rank(b.state))

@@ -217,7 +217,7 @@ pub(super) fn silences_section(state: &Shared, form: &Form, out: &mut String) {
             .list()
             .filter(|s| s.state(now) != SilenceState::Expired)
             .collect();
-        list.sort_by(|a, b| {
+        crate::base::sort::sort_by(&mut list, |a, b| {
             (a.state(now), a.ends_at, &a.id).cmp(&(b.state(now), b.ends_at, &b.id))
         });
         if list.is_empty() {
