@@ -210,7 +210,7 @@ pub async fn run(uptime: Arc<Uptime>, mut rx: mpsc::Receiver<Msg>, shutdown: Can
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut waiters: Vec<tokio::sync::oneshot::Sender<()>> = Vec::new();
     // When the store was last pruned: an idle daemon (nothing probed since the last flush)
-    // prunes once a minute instead of writing an empty batch every `flush_interval`.
+    // prunes once an hour instead of writing an empty batch every `flush_interval`.
     let mut pruned_ms = i64::MIN;
     loop {
         let flush_now = tokio::select! {
@@ -250,8 +250,11 @@ pub async fn run(uptime: Arc<Uptime>, mut rx: mpsc::Receiver<Msg>, shutdown: Can
     }
 }
 
-/// How often an idle writer (no results since the last flush) still prunes the store.
-const IDLE_PRUNE_EVERY_MS: i64 = 60_000;
+/// How often an idle writer (no results since the last flush) still prunes the store. Every
+/// flush with results prunes too. Retention is counted in days, so an hour is soon enough;
+/// once a minute, the write transaction and its blocking thread mapped about 3 MB of the
+/// binary's code back into an idle daemon's RSS (large page-cache folios).
+const IDLE_PRUNE_EVERY_MS: i64 = 3_600_000;
 
 fn accept(uptime: &Uptime, pending: &mut Pending, s: Sample) {
     let (id, new) = uptime.target_id(&s.key);
