@@ -134,8 +134,9 @@ fn set_location(error: &mut serde_saphyr::Error, at: serde_saphyr::Location) {
     }
 }
 
-/// A deserializer that decodes with Go's YAML rules (see the module docs).
-pub struct GoRules<D>(pub D);
+/// A deserializer that decodes with Go's YAML rules (see the module docs). Used only under
+/// [`deserialize`], which installs and clears the first-error slot [`keep`] fills.
+pub(super) struct GoRules<D>(pub(super) D);
 
 /// What a scalar request wants; decides its zero value and which scalars it takes.
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -1,5 +1,5 @@
 //! YAML text to serde structs with a position and a field path on every error, as the user
-//! wrote them (serde-saphyr for line and column, [`GoRules`] for the path), plus
+//! wrote them (serde-saphyr for line and column, [`GoRules`](go::GoRules) for the path), plus
 //! the small serde helpers the raw config structs of every section share.
 
 use std::path::Path;
@@ -15,7 +15,7 @@ mod path;
 mod tests;
 
 pub(crate) use go::keep_default_on_null;
-pub use go::{GoBytes, GoRules};
+pub use go::GoBytes;
 
 /// Any YAML value, accepted only so that validation can reject it with a message that names
 /// the field, instead of serde's generic "unknown field".
@@ -182,7 +182,8 @@ pub fn first_document(text: &str) -> &str {
 }
 
 /// serde-saphyr's options for config files: no snippets (`ConfigError` prints its own
-/// position), and `!!binary` scalars reach [`GoRules`] as written, which decodes them.
+/// position), and `!!binary` scalars reach [`GoRules`](go::GoRules) as written, which
+/// decodes them.
 fn options() -> serde_saphyr::Options {
     serde_saphyr::options! {
         with_snippet: false,
@@ -190,8 +191,9 @@ fn options() -> serde_saphyr::Options {
     }
 }
 
-/// YAML text → `T` with Go's decoding rules ([`GoRules`]), for files that report errors
-/// their own way (rule files, promtool tests, file_sd): the error carries its location.
+/// YAML text → `T` with Go's decoding rules ([`GoRules`](go::GoRules)), for files that
+/// report errors their own way (rule files, promtool tests, file_sd): the error carries its
+/// location.
 pub fn from_str<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, serde_saphyr::Error> {
     serde_saphyr::with_deserializer_from_str_with_options(text, options(), |de| {
         go::deserialize::<T, _>(de)
