@@ -1,4 +1,4 @@
-//! The Prometheus exposition formats: label-value escaping for the text format, content
+//! The Prometheus exposition formats: label-value and HELP escaping for the text format, content
 //! negotiation (OpenMetrics when the scraper asks for it, otherwise text format 0.0.4), and
 //! the rewrite of prometheus-client's OpenMetrics-style output into a text format
 //! `promtool check metrics` accepts. Numbers are formatted by `go::format_go_float`.
@@ -21,6 +21,29 @@ pub fn push_escaped_label(out: &mut String, s: &str) {
         match c {
             '\\' => out.push_str("\\\\"),
             '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// `name="value"`, the value escaped, appended to `out`.
+pub fn push_label(out: &mut String, name: &str, value: &str) {
+    out.push_str(name);
+    out.push_str("=\"");
+    push_escaped_label(out, value);
+    out.push('"');
+}
+
+/// A HELP text escaped as client_golang writes it (backslash and line feed), appended to
+/// `out`; a text with nothing to escape is copied as is.
+pub fn push_escaped_help(out: &mut String, s: &str) {
+    if !s.contains(['\\', '\n']) {
+        return out.push_str(s);
+    }
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
             c => out.push(c),
         }

@@ -170,9 +170,15 @@ pub fn push_go_float(out: &mut String, v: f64) {
     if v == 0.0 {
         return out.push_str(if v.is_sign_negative() { "-0" } else { "0" });
     }
-    // Integers below 1e6 print as themselves in both forms.
-    if v.fract() == 0.0 && v.abs() < 1e6 {
+    // Integers below 1e6 print as themselves, and numbers Go prints in plain decimal get
+    // the same shortest round-trip digits from Rust's `Display`.
+    let a = v.abs();
+    if v.fract() == 0.0 && a < 1e6 {
         let _ = write!(out, "{}", v as i64);
+        return;
+    }
+    if (1e-4..1e6).contains(&a) {
+        let _ = write!(out, "{v}");
         return;
     }
     // Rust's `{:e}` gives the same shortest round-trip digits as Go.
@@ -542,6 +548,22 @@ mod tests {
             0.1 + 0.2,
             1e-5,
             9.999_999e5,
+            // The values the store's encoder was checked with.
+            0.0,
+            1.0,
+            -1.0,
+            200.0,
+            1.9e9,
+            -6.21355968e10,
+            0.5,
+            0.004515552,
+            2.137e-05,
+            0.0001,
+            123_456.789,
+            3.668918509e9,
+            f64::NAN,
+            f64::INFINITY,
+            1e-4,
         ];
         // A fixed pseudo-random walk over bit patterns and over small decimals.
         let mut x: u64 = 0x9e37_79b9_7f4a_7c15;

@@ -5,7 +5,7 @@
 //! It is plain data rather than a prometheus-client registry so the scheduler's store and
 //! the rule engine can read results without parsing text.
 
-use crate::base::expo::push_escaped_label;
+use crate::base::expo::{push_escaped_help, push_label};
 use crate::base::go::push_go_float;
 use std::collections::BTreeMap;
 
@@ -186,24 +186,7 @@ fn push_label_pairs<'a>(out: &mut String, pairs: impl Iterator<Item = &'a (Strin
         if i > 0 {
             out.push(',');
         }
-        out.push_str(k);
-        out.push_str("=\"");
-        push_escaped_label(out, v);
-        out.push('"');
-    }
-}
-
-/// A HELP text escaped as client_golang writes it (backslash and line feed).
-fn push_escaped_help(out: &mut String, s: &str) {
-    if !s.contains(['\\', '\n']) {
-        return out.push_str(s);
-    }
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
+        push_label(out, k, v);
     }
 }
 

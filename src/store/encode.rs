@@ -14,18 +14,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::{Group, GroupKey, LabelPairs, MetricInfo, Store};
-use crate::base::{expo::escape_label, go::format_go_float};
-
-fn push_label(out: &mut String, k: &str, v: &str) {
-    out.push_str(k);
-    out.push_str("=\"");
-    if v.bytes().any(|b| b == b'\\' || b == b'"' || b == b'\n') {
-        out.push_str(&escape_label(v));
-    } else {
-        out.push_str(v);
-    }
-    out.push('"');
-}
+use crate::base::expo::{push_escaped_help, push_label};
+use crate::base::go::push_go_float;
 
 /// `k="v",…` for a sorted label set.
 pub(super) fn render_labels(set: &LabelPairs) -> String {
@@ -49,20 +39,6 @@ pub(super) fn render_map(map: &BTreeMap<String, String>) -> String {
         push_label(&mut out, k, v);
     }
     out
-}
-
-/// Writes a value as Go's `strconv.FormatFloat(v, 'g', -1, 64)` would, without allocating
-/// in the common cases: small integers, and numbers that Go prints in plain decimal, for
-/// which Rust's shortest round-trip `Display` gives the same digits.
-fn write_value(out: &mut String, v: f64) {
-    let a = v.abs();
-    if v.fract() == 0.0 && a < 1e6 && !(v == 0.0 && v.is_sign_negative()) {
-        let _ = write!(out, "{}", v as i64);
-    } else if v.is_finite() && (1e-4..1e6).contains(&a) {
-        let _ = write!(out, "{v}");
-    } else {
-        out.push_str(&format_go_float(v));
-    }
 }
 
 /// Labels of a line whose own labels share a name with the target labels: merged, the
@@ -142,12 +118,11 @@ impl Store {
         let mut written = 0;
         for id in order {
             let info = &snap.metrics[id];
-            let _ = writeln!(
-                out,
-                "# HELP {} {}",
-                info.name,
-                info.help.replace('\\', "\\\\").replace('\n', "\\n")
-            );
+            out.push_str("# HELP ");
+            out.push_str(&info.name);
+            out.push(' ');
+            push_escaped_help(out, info.help);
+            out.push('\n');
             let _ = writeln!(out, "# TYPE {} gauge", info.name);
             for &(gi, si) in &buckets[id] {
                 let g = &snap.groups[gi as usize].1;
@@ -172,7 +147,7 @@ impl Store {
                     }
                 }
                 out.push_str("} ");
-                write_value(out, s.value);
+                push_go_float(out, s.value);
                 out.push('\n');
                 written += 1;
             }
@@ -180,38 +155,5 @@ impl Store {
         self.last_encoded_len
             .store(out.len() - start_len, Ordering::Relaxed);
         written
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn values_are_written_as_go_would() {
-        for v in [
-            0.0,
-            1.0,
-            -1.0,
-            200.0,
-            999_999.0,
-            1e6,
-            1.9e9,
-            -6.21355968e10,
-            0.5,
-            0.004515552,
-            2.137e-05,
-            0.0001,
-            123_456.789,
-            3.668918509e9,
-            f64::NAN,
-            f64::INFINITY,
-            -0.0,
-            1e-4,
-        ] {
-            let mut s = String::new();
-            write_value(&mut s, v);
-            assert_eq!(s, format_go_float(v), "{v}");
-        }
     }
 }
