@@ -357,4 +357,58 @@ mod tests {
             Ok(true)
         );
     }
+
+    /// cel-go's timezone-aware accessors, whose zones come from jiff's bundled database
+    /// (vendor/chrono-tz adapts it to the `cel` crate): standard and daylight time, a
+    /// half-hour zone, a zone that moved its offset, a link name, a fixed `±HH:MM`, and
+    /// the names Go's `time.LoadLocation` refuses on Linux (wrong case, unknown).
+    #[tokio::test]
+    async fn time_zone_accessors() {
+        let at = |t: &str, call: &str| format!("timestamp('{t}').{call}");
+        for (expr, want) in [
+            (
+                at("2024-07-01T12:00:00Z", "getHours('America/New_York')"),
+                8,
+            ),
+            (
+                at("2024-01-15T12:00:00Z", "getHours('America/New_York')"),
+                7,
+            ),
+            (at("2024-07-01T12:00:00Z", "getHours('Europe/Berlin')"), 14),
+            (at("2024-01-15T12:00:00Z", "getHours('Europe/Berlin')"), 13),
+            (at("2024-01-15T12:00:00Z", "getMinutes('Asia/Kolkata')"), 30),
+            (at("2024-01-15T12:00:00Z", "getHours('Asia/Kolkata')"), 17),
+            (at("2024-01-15T12:00:00Z", "getHours('US/Eastern')"), 7),
+            (at("2024-01-15T12:00:00Z", "getHours('UTC')"), 12),
+            (at("2024-01-15T12:00:00Z", "getHours('')"), 12),
+            (at("2024-01-15T12:00:00Z", "getHours('+05:45')"), 17),
+            // Samoa skipped 2011-12-30: the 29th at 23:00 local is followed by the 31st.
+            (at("2011-12-30T10:00:00Z", "getDate('Pacific/Apia')"), 31),
+            (at("2011-12-29T09:00:00Z", "getDate('Pacific/Apia')"), 28),
+            // Lord Howe Island's daylight time is half an hour.
+            (
+                at("2024-01-15T12:00:00Z", "getMinutes('Australia/Lord_Howe')"),
+                0,
+            ),
+            (
+                at("2024-07-15T12:00:00Z", "getMinutes('Australia/Lord_Howe')"),
+                30,
+            ),
+            (
+                at("2024-03-10T06:59:59Z", "getHours('America/New_York')"),
+                1,
+            ),
+            (
+                at("2024-03-10T07:00:00Z", "getHours('America/New_York')"),
+                3,
+            ),
+        ] {
+            assert_eq!(run(&expr, "{}").await, Ok(Value::Int(want)), "{expr}");
+        }
+        for bad in ["europe/berlin", "Mars/Olympus_Mons", "Local"] {
+            let expr = at("2024-01-15T12:00:00Z", &format!("getHours('{bad}')"));
+            let err = run(&expr, "{}").await.unwrap_err();
+            assert!(err.contains("unknown time zone"), "{expr}: {err}");
+        }
+    }
 }
