@@ -62,7 +62,8 @@ pub(super) async fn evaluate(m: &HttpModule, resp: &mut Final, cx: &mut ProbeCx)
             DEFAULT_BODY_LIMIT
         };
         let keep = want_regex || want_cel;
-        let read = body::read(resp.body.take(), m.compression, limit, keep).await;
+        let body = body::read(resp.body.take(), m.compression, limit, keep);
+        let read = resp.driver.drive(body).await;
         body_len = read.count;
         if let Some(e) = read.error {
             cx.log

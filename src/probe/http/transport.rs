@@ -5,7 +5,10 @@
 //! response head with its unread body ([`Final`]); checking it is `checks`. A hop that goes
 //! through a proxy (the module's proxy settings decide per URL) connects in `proxy.rs`.
 
+use std::future::{poll_fn, Future};
 use std::net::{IpAddr, SocketAddr};
+use std::pin::{pin, Pin};
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -16,7 +19,6 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
 
@@ -31,12 +33,44 @@ use crate::probe::{resolve, ProbeCx};
 /// default made explicit: endless headers fail the probe instead of growing memory.
 pub const MAX_RESPONSE_HEAD: usize = 8192 + 4096 * 100;
 
-/// Aborts the connection driver when the probe is done with it. The driver returns the
-/// connection's error, which explains a request that failed as "canceled".
-pub(super) struct AbortOnDrop(JoinHandle<Option<String>>);
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
+/// hyper's HTTP/1 or h2 client connection future, over whichever stream the hop has.
+type ConnFuture = Pin<Box<dyn Future<Output = Result<(), hyper::Error>> + Send>>;
+
+/// hyper's client connection for one hop, driven by the probe's own task: whatever the
+/// probe awaits on the connection (the response head, the body) is awaited through
+/// [`Driver::drive`], which polls the connection alongside it. No task is spawned per
+/// probe, and dropping the driver closes the connection.
+pub(super) struct Driver {
+    conn: Option<ConnFuture>,
+    /// Why the connection ended, when it ended with an error: it explains a request that
+    /// failed as "canceled".
+    error: Option<String>,
+}
+
+impl Driver {
+    fn new(conn: impl Future<Output = Result<(), hyper::Error>> + Send + 'static) -> Driver {
+        Driver {
+            conn: Some(Box::pin(conn)),
+            error: None,
+        }
+    }
+
+    /// Awaits `f`, polling the connection first on every wake-up so that what `f` waits
+    /// for (written requests, parsed responses, body frames) makes progress.
+    pub(super) async fn drive<F: Future>(&mut self, f: F) -> F::Output {
+        let mut f = pin!(f);
+        poll_fn(|cx| {
+            if let Some(conn) = self.conn.as_mut() {
+                if let Poll::Ready(done) = conn.as_mut().poll(cx) {
+                    if let Err(e) = done {
+                        self.error = Some(e.to_string());
+                    }
+                    self.conn = None;
+                }
+            }
+            f.as_mut().poll(cx)
+        })
+        .await
     }
 }
 
@@ -54,7 +88,7 @@ pub(super) struct Final {
     pub(super) tls: Option<TlsState>,
     pub(super) chain: ChainRecord,
     pub(super) body: Option<Incoming>,
-    pub(super) _driver: AbortOnDrop,
+    pub(super) driver: Driver,
     /// A redirect was refused (not followed, or over the limit): upstream's `requestErrored`.
     pub(super) request_errored: bool,
     pub(super) first_byte: Instant,
@@ -63,7 +97,7 @@ pub(super) struct Final {
 /// One hop's connection, ready for its request.
 pub(super) struct Conn {
     pub(super) sender: Sender,
-    pub(super) driver: AbortOnDrop,
+    pub(super) driver: Driver,
     pub(super) tls: Option<TlsState>,
     pub(super) chain: ChainRecord,
 }
@@ -89,7 +123,7 @@ pub(super) async fn round_trip(
     let got_conn = Instant::now();
     let Conn {
         sender,
-        driver,
+        mut driver,
         tls: tls_state,
         chain,
     } = conn;
@@ -99,25 +133,15 @@ pub(super) async fn round_trip(
         super::proxy::absolute_form(&mut request, hop, p)?;
     }
     let sent = match sender {
-        Sender::H1(mut s) => s.send_request(request).await,
-        Sender::H2(mut s) => s.send_request(request).await,
+        Sender::H1(mut s) => driver.drive(s.send_request(request)).await,
+        Sender::H2(mut s) => driver.drive(s.send_request(request)).await,
     };
     let response: Response<Incoming> = match sent {
         Ok(r) => r,
-        Err(e) => {
-            let mut message = e.to_string();
-            // The request is "canceled" when the connection failed (e.g. a response head
-            // over the size bound): report the connection's own error instead.
-            if e.is_canceled() {
-                let mut driver = driver;
-                if let Ok(Ok(Some(conn_err))) =
-                    tokio::time::timeout(Duration::from_millis(200), &mut driver.0).await
-                {
-                    message = conn_err;
-                }
-            }
-            return Err(message);
-        }
+        // The request is "canceled" when the connection failed (e.g. a response head over
+        // the size bound): report the connection's own error instead.
+        Err(e) if e.is_canceled() => return Err(driver.error.take().unwrap_or(e.to_string())),
+        Err(e) => return Err(e.to_string()),
     };
     let first_byte = Instant::now();
     add_phase(cx, "processing", first_byte - got_conn);
@@ -129,7 +153,7 @@ pub(super) async fn round_trip(
         tls: tls_state,
         chain,
         body: Some(incoming),
-        _driver: driver,
+        driver,
         request_errored: false,
         first_byte,
     })
@@ -263,9 +287,9 @@ where
     })
 }
 
-/// hyper's client handshake over `io`, its connection driven by a task aborted with the
-/// returned guard; the head size is bounded by [`MAX_RESPONSE_HEAD`].
-pub(super) async fn handshake<I>(io: I, h2: bool) -> Result<(Sender, AbortOnDrop), String>
+/// hyper's client handshake over `io`; the connection is driven by the probe through the
+/// returned [`Driver`]. The head size is bounded by [`MAX_RESPONSE_HEAD`].
+pub(super) async fn handshake<I>(io: I, h2: bool) -> Result<(Sender, Driver), String>
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
@@ -275,15 +299,13 @@ where
             .handshake(io)
             .await
             .map_err(|e| format!("http2 handshake: {e}"))?;
-        let driver = tokio::spawn(async move { conn.await.err().map(|e| e.to_string()) });
-        Ok((Sender::H2(sender), AbortOnDrop(driver)))
+        Ok((Sender::H2(sender), Driver::new(conn)))
     } else {
         let (sender, conn) = hyper::client::conn::http1::Builder::new()
             .max_buf_size(MAX_RESPONSE_HEAD)
             .handshake(io)
             .await
             .map_err(|e| format!("http1 handshake: {e}"))?;
-        let driver = tokio::spawn(async move { conn.await.err().map(|e| e.to_string()) });
-        Ok((Sender::H1(sender), AbortOnDrop(driver)))
+        Ok((Sender::H1(sender), Driver::new(conn)))
     }
 }
