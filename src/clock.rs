@@ -75,9 +75,9 @@ pub fn write_rfc3339_now(out: &mut String) {
     write_rfc3339(out, SystemTime::now());
 }
 
-/// Appends `t` as [`rfc3339`] writes it.
+/// Appends `t` as [`rfc3339`] writes it (digits pushed directly: every probe-log line is
+/// stamped with it, and `write!` with padded integers cost several times as much).
 pub fn write_rfc3339(out: &mut String, t: SystemTime) {
-    use std::fmt::Write as _;
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = d.as_secs() as i64;
     let millis = d.subsec_millis();
@@ -95,10 +95,29 @@ pub fn write_rfc3339(out: &mut String, t: SystemTime) {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = if month <= 2 { y + 1 } else { y };
-    let _ = write!(
-        out,
-        "{year:04}-{month:02}-{day:02}T{h:02}:{mi:02}:{s:02}.{millis:03}Z"
-    );
+    // Years 0..=9999 are all a u64 of seconds since 1970 can reach in practice.
+    push_digits(out, year.clamp(0, 9999) as u32, 4);
+    out.push('-');
+    push_digits(out, month as u32, 2);
+    out.push('-');
+    push_digits(out, day as u32, 2);
+    out.push('T');
+    push_digits(out, h as u32, 2);
+    out.push(':');
+    push_digits(out, mi as u32, 2);
+    out.push(':');
+    push_digits(out, s as u32, 2);
+    out.push('.');
+    push_digits(out, millis, 3);
+    out.push('Z');
+}
+
+/// Appends the last `width` decimal digits of `n`, zero-padded.
+fn push_digits(out: &mut String, n: u32, width: u32) {
+    for i in (0..width).rev() {
+        let digit = (n / 10u32.pow(i)) % 10;
+        out.push(char::from(b'0' + digit as u8));
+    }
 }
 
 #[cfg(test)]
@@ -111,6 +130,10 @@ mod tests {
         let t = UNIX_EPOCH + Duration::from_millis(1_763_719_200_123);
         assert_eq!(rfc3339(t), "2025-11-21T10:00:00.123Z");
         assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        let t = UNIX_EPOCH + Duration::from_millis(253_402_300_799_999);
+        assert_eq!(rfc3339(t), "9999-12-31T23:59:59.999Z");
+        let t = UNIX_EPOCH + Duration::from_millis(951_825_600_007);
+        assert_eq!(rfc3339(t), "2000-02-29T12:00:00.007Z");
     }
 
     #[test]

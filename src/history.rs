@@ -8,9 +8,13 @@
 //! `2 × limit × 72 KiB` (14 MiB at the default limit of 100).
 
 use std::collections::VecDeque;
+use std::sync::Arc;
+
+use bytes::Bytes;
 
 use crate::probe::log::truncate;
 pub use crate::probe::log::MAX_VALUE_BYTES;
+use crate::probe::module::Module;
 
 /// The most bytes of one entry's debug text kept (the probe log itself is bounded by
 /// `probe::log`; this also covers its metrics and module configuration).
@@ -22,7 +26,87 @@ pub struct Entry {
     pub module: String,
     pub target: String,
     pub success: bool,
-    pub debug_output: String,
+    debug: DebugOutput,
+}
+
+impl Entry {
+    /// The debug text, as `/probe?debug=true` returned it.
+    pub fn debug_output(&self) -> String {
+        self.debug.render()
+    }
+}
+
+/// A probe's debug text (blackbox_exporter's `debug=true` output): kept as its parts, which
+/// the probe has anyway (its log, the metrics it returned as they were sent, the module),
+/// and written out only when someone reads it. Every `/probe` adds one; few are read.
+#[derive(Clone, Debug)]
+pub enum DebugOutput {
+    Parts {
+        log: String,
+        metrics: Bytes,
+        module: Arc<Module>,
+    },
+    /// Already written (and, when over [`MAX_DEBUG_OUTPUT_BYTES`], cut).
+    Text(String),
+}
+
+impl DebugOutput {
+    /// The parts of a probe's debug text.
+    pub fn new(log: String, metrics: Bytes, module: Arc<Module>) -> Self {
+        DebugOutput::Parts {
+            log,
+            metrics,
+            module,
+        }
+    }
+
+    /// The debug text in full (not cut).
+    pub fn render(&self) -> String {
+        match self {
+            DebugOutput::Text(t) => t.clone(),
+            DebugOutput::Parts {
+                log,
+                metrics,
+                module,
+            } => {
+                let metrics = String::from_utf8_lossy(metrics);
+                let mut out = String::with_capacity(
+                    log.len() + metrics.len() + module.yaml.len() + DEBUG_HEADINGS_BYTES,
+                );
+                out.push_str(LOGS_HEADING);
+                out.push_str(log);
+                out.push_str(METRICS_HEADING);
+                out.push_str(&metrics);
+                out.push_str(MODULE_HEADING);
+                out.push_str(&module.yaml);
+                out
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            DebugOutput::Text(t) => t.len(),
+            DebugOutput::Parts {
+                log,
+                metrics,
+                module,
+            } => log.len() + metrics.len() + module.yaml.len() + DEBUG_HEADINGS_BYTES,
+        }
+    }
+}
+
+const LOGS_HEADING: &str = "Logs for the probe:\n";
+const METRICS_HEADING: &str = "\n\n\nMetrics that would have been returned:\n";
+const MODULE_HEADING: &str = "\n\n\nModule configuration:\n";
+/// The bytes [`DebugOutput::render`] adds around the parts.
+const DEBUG_HEADINGS_BYTES: usize =
+    LOGS_HEADING.len() + METRICS_HEADING.len() + MODULE_HEADING.len();
+
+impl From<String> for DebugOutput {
+    fn from(text: String) -> Self {
+        DebugOutput::Text(text)
+    }
 }
 
 #[derive(Debug)]
@@ -43,34 +127,34 @@ impl History {
         }
     }
 
-    pub fn add(
-        &mut self,
-        module: &str,
-        target: &str,
-        success: bool,
-        mut debug_output: String,
-    ) -> u64 {
+    pub fn add(&mut self, module: &str, target: &str, success: bool, debug: DebugOutput) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
         if self.limit == 0 {
             return id;
         }
-        if debug_output.len() > MAX_DEBUG_OUTPUT_BYTES {
+        // Kept as parts while small; a large one is written out and cut, which bounds the
+        // entry (the module's YAML is shared with the config, but counts here all the same).
+        let debug = if debug.len() > MAX_DEBUG_OUTPUT_BYTES {
+            let mut text = debug.render();
             let mut end = MAX_DEBUG_OUTPUT_BYTES;
-            while !debug_output.is_char_boundary(end) {
+            while !text.is_char_boundary(end) {
                 end -= 1;
             }
-            let cut = debug_output.len() - end;
-            debug_output.truncate(end);
-            debug_output.push_str(&format!("\n[debug output truncated: {cut} more bytes]\n"));
-            debug_output.shrink_to_fit();
-        }
+            let cut = text.len() - end;
+            text.truncate(end);
+            text.push_str(&format!("\n[debug output truncated: {cut} more bytes]\n"));
+            text.shrink_to_fit();
+            DebugOutput::Text(text)
+        } else {
+            debug
+        };
         self.recent.push_back(Entry {
             id,
             module: truncate(module, MAX_VALUE_BYTES).into_owned(),
             target: truncate(target, MAX_VALUE_BYTES).into_owned(),
             success,
-            debug_output,
+            debug,
         });
         while self.recent.len() > self.limit {
             if let Some(old) = self.recent.pop_front() {
@@ -126,10 +210,10 @@ mod tests {
     #[test]
     fn keeps_latest_and_preserves_expired_failures() {
         let mut h = History::new(2);
-        h.add("m", "a", false, "fail a".into());
-        h.add("m", "b", true, "ok b".into());
-        h.add("m", "c", true, "ok c".into());
-        h.add("m", "d", true, "ok d".into());
+        h.add("m", "a", false, DebugOutput::from("fail a".to_string()));
+        h.add("m", "b", true, DebugOutput::from("ok b".to_string()));
+        h.add("m", "c", true, DebugOutput::from("ok c".to_string()));
+        h.add("m", "d", true, DebugOutput::from("ok d".to_string()));
         let ids: Vec<u64> = h.list().iter().map(|e| e.id).collect();
         assert_eq!(
             ids,
@@ -143,8 +227,8 @@ mod tests {
     #[test]
     fn by_target_returns_first_inserted() {
         let mut h = History::new(10);
-        h.add("m1", "t", true, "first".into());
-        h.add("m2", "t", true, "second".into());
+        h.add("m1", "t", true, DebugOutput::from("first".to_string()));
+        h.add("m2", "t", true, DebugOutput::from("second".to_string()));
         assert_eq!(h.get_by_target("t", None).map(|e| e.id), Some(0));
         assert_eq!(h.get_by_target("t", Some("m2")).map(|e| e.id), Some(1));
         assert!(h.get_by_target("x", None).is_none());
@@ -154,7 +238,7 @@ mod tests {
     fn count_is_bounded_by_twice_the_limit() {
         let mut h = History::new(3);
         for i in 0..1000 {
-            h.add("m", &format!("t{i}"), i % 2 == 0, String::new());
+            h.add("m", &format!("t{i}"), i % 2 == 0, String::new().into());
         }
         let list = h.list();
         assert_eq!(list.len(), 6, "3 recent + 3 preserved failures");
@@ -171,21 +255,22 @@ mod tests {
         let mut h = History::new(2);
         let huge = "é".repeat(MAX_DEBUG_OUTPUT_BYTES); // twice the bound in bytes
         let target = format!("http://{}/", "a".repeat(10_000));
-        let id = h.add(&"m".repeat(5000), &target, false, huge.clone());
+        let id = h.add(&"m".repeat(5000), &target, false, huge.clone().into());
         let e = h.get_by_id(id).expect("entry");
+        let debug_output = e.debug_output();
         assert!(
-            e.debug_output.len() <= MAX_DEBUG_OUTPUT_BYTES + 64,
+            debug_output.len() <= MAX_DEBUG_OUTPUT_BYTES + 64,
             "{} bytes",
-            e.debug_output.len()
+            debug_output.len()
         );
-        assert!(e.debug_output.starts_with(&huge[..1000]));
+        assert!(debug_output.starts_with(&huge[..1000]));
         assert!(
-            e.debug_output.ends_with(&format!(
+            debug_output.ends_with(&format!(
                 "\n[debug output truncated: {} more bytes]\n",
                 huge.len() - MAX_DEBUG_OUTPUT_BYTES
             )),
             "{}",
-            &e.debug_output[e.debug_output.len() - 80..]
+            &debug_output[debug_output.len() - 80..]
         );
         assert!(e.target.len() < MAX_VALUE_BYTES + 32);
         assert!(e
@@ -201,7 +286,58 @@ mod tests {
         );
 
         let small = "ok".to_string();
-        let id = h.add("m", "t", true, small.clone());
-        assert_eq!(h.get_by_id(id).map(|e| e.debug_output.as_str()), Some("ok"));
+        let id = h.add("m", "t", true, small.clone().into());
+        assert_eq!(
+            h.get_by_id(id).map(|e| e.debug_output()),
+            Some("ok".to_string())
+        );
+    }
+
+    /// The parts are written out as blackbox_exporter's `debug=true` text when read, and a
+    /// large set of parts is written out and cut when added.
+    #[test]
+    fn debug_output_parts_are_written_when_read() {
+        let config = crate::config::load_str(
+            "modules:\n  m:\n    prober: tcp\n",
+            std::path::Path::new("t.yml"),
+        )
+        .expect("config");
+        let module = std::sync::Arc::clone(&config.modules["m"]);
+        let mut h = History::new(4);
+        let metrics = Bytes::from_static(b"probe_success 1\n");
+        let log = "ts=x level=info msg=\"Probe succeeded\"\n".to_string();
+        let id = h.add(
+            "m",
+            "t",
+            true,
+            DebugOutput::new(log.clone(), metrics.clone(), Arc::clone(&module)),
+        );
+        let text = h.get_by_id(id).expect("entry").debug_output();
+        assert_eq!(
+            text,
+            format!(
+                "Logs for the probe:\n{log}\n\n\nMetrics that would have been returned:\nprobe_success 1\n\n\n\nModule configuration:\n{}",
+                module.yaml
+            )
+        );
+        assert_eq!(
+            DebugOutput::new(log, metrics, Arc::clone(&module)).len(),
+            text.len()
+        );
+
+        let huge_log = "x".repeat(MAX_DEBUG_OUTPUT_BYTES);
+        let id = h.add(
+            "m",
+            "t",
+            false,
+            DebugOutput::new(huge_log, Bytes::from_static(b"probe_success 0\n"), module),
+        );
+        let text = h.get_by_id(id).expect("entry").debug_output();
+        assert!(text.len() <= MAX_DEBUG_OUTPUT_BYTES + 64, "{}", text.len());
+        assert!(
+            text.ends_with(" more bytes]\n"),
+            "{}",
+            &text[text.len() - 80..]
+        );
     }
 }

@@ -38,7 +38,7 @@ pub fn push_label(out: &mut String, name: &str, value: &str) {
 /// A HELP text escaped as client_golang writes it (backslash and line feed), appended to
 /// `out`; a text with nothing to escape is copied as is.
 pub fn push_escaped_help(out: &mut String, s: &str) {
-    if !s.contains(['\\', '\n']) {
+    if !s.bytes().any(|b| b == b'\\' || b == b'\n') {
         return out.push_str(s);
     }
     for c in s.chars() {

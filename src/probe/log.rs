@@ -180,6 +180,20 @@ impl ProbeLog {
         }
     }
 
+    /// Takes [`text`](Self::text) out of the log, which is left empty; without a copy
+    /// when no line was dropped.
+    pub fn take_text(&mut self) -> String {
+        match self.text() {
+            Cow::Owned(all) => {
+                self.text.clear();
+                self.tail.clear();
+                self.tail_bytes = 0;
+                all
+            }
+            Cow::Borrowed(_) => std::mem::take(&mut self.text),
+        }
+    }
+
     /// The log: every kept line, and where lines were dropped, a `Probe log truncated` line.
     pub fn text(&self) -> Cow<'_, str> {
         if self.tail.is_empty() {

@@ -14,6 +14,7 @@ mod tls;
 mod uptime;
 pub mod webconfig;
 
+use bytes::Bytes;
 use std::io::Write as _;
 use std::sync::Arc;
 
@@ -165,9 +166,10 @@ async fn read_body_by(
 pub(crate) fn text_response(
     status: StatusCode,
     content_type: &str,
-    body: String,
+    body: impl Into<Bytes>,
     req_headers: &HeaderMap,
 ) -> Response {
+    let body: Bytes = body.into();
     let gzip = req_headers
         .get(header::ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())
@@ -180,7 +182,7 @@ pub(crate) fn text_response(
         .header(header::CONTENT_TYPE, content_type);
     let body = if gzip && body.len() > 256 {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        match enc.write_all(body.as_bytes()).and_then(|_| enc.finish()) {
+        match enc.write_all(&body).and_then(|_| enc.finish()) {
             Ok(z) => {
                 builder = builder.header(header::CONTENT_ENCODING, "gzip");
                 Body::from(z)

@@ -37,13 +37,13 @@ pub(super) async fn logs(
     let history = crate::base::sync::lock(&state.history);
     if let Some(target) = target {
         return match history.get_by_target(target, module.map(String::as_str)) {
-            Some(e) => plain(StatusCode::OK, e.debug_output.clone()),
+            Some(e) => plain(StatusCode::OK, e.debug_output()),
             None => plain(StatusCode::NOT_FOUND, "Probe target not found\n"),
         };
     }
     match id.and_then(|i| i.parse::<u64>().ok()) {
         Some(id) => match history.get_by_id(id) {
-            Some(e) => plain(StatusCode::OK, e.debug_output.clone()),
+            Some(e) => plain(StatusCode::OK, e.debug_output()),
             None => plain(StatusCode::NOT_FOUND, "Probe id not found\n"),
         },
         None => plain(

@@ -8,8 +8,10 @@ use std::sync::Arc;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
+use bytes::Bytes;
 
 use super::{plain, text_response};
+use crate::history::DebugOutput;
 use crate::metrics::TEXT_CONTENT_TYPE;
 use crate::probe::policy as allow;
 use crate::probe::{self, ProbeCx, Prober};
@@ -99,30 +101,23 @@ pub(super) async fn handle(
 
     state.count_probe(module_name, module.prober.name(), success, &cx);
 
-    let metrics_text = cx.registry.encode_text();
-    let debug_output = format!(
-        "Logs for the probe:\n{}\n\n\nMetrics that would have been returned:\n{}\n\n\nModule configuration:\n{}",
-        cx.log.text(),
-        metrics_text,
-        module.yaml
-    );
+    // The metrics go out as the response and stay in the history as its debug text's
+    // metrics (one buffer, shared); the debug text is written only when read.
+    let metrics = Bytes::from(cx.registry.encode_text());
+    let debug_output = DebugOutput::new(cx.log.take_text(), metrics.clone(), Arc::clone(&module));
     let debug = first.get("debug").is_some_and(|d| *d == "true");
     if debug {
-        crate::base::sync::lock(&state.history).add(
-            module_name,
-            &target,
-            success,
-            debug_output.clone(),
-        );
+        let text = debug_output.render();
+        crate::base::sync::lock(&state.history).add(module_name, &target, success, debug_output);
         return text_response(
             StatusCode::OK,
             "text/plain; charset=utf-8",
-            debug_output,
+            text,
             &HeaderMap::new(),
         );
     }
     crate::base::sync::lock(&state.history).add(module_name, &target, success, debug_output);
-    let mut resp = text_response(StatusCode::OK, TEXT_CONTENT_TYPE, metrics_text, &headers);
+    let mut resp = text_response(StatusCode::OK, TEXT_CONTENT_TYPE, metrics, &headers);
     resp.headers_mut().remove(header::CACHE_CONTROL);
     resp
 }

@@ -359,7 +359,7 @@ pub(super) fn failures_section(state: &Shared, failing: &[TargetRow], out: &mut 
             escape(&e.module),
             escape(&e.target),
             e.id,
-            escape(&e.debug_output),
+            escape(&e.debug_output()),
         );
     }
 }
