@@ -95,7 +95,7 @@ pub fn write_rfc3339(out: &mut String, t: SystemTime) {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = if month <= 2 { y + 1 } else { y };
-    // Years 0..=9999 are all a u64 of seconds since 1970 can reach in practice.
+    // Four-digit years: a clock past 9999 is written as 9999, not widened.
     push_digits(out, year.clamp(0, 9999) as u32, 4);
     out.push('-');
     push_digits(out, month as u32, 2);

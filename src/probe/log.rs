@@ -188,6 +188,8 @@ impl ProbeLog {
                 self.text.clear();
                 self.tail.clear();
                 self.tail_bytes = 0;
+                self.dropped_lines = 0;
+                self.dropped_bytes = 0;
                 all
             }
             Cow::Borrowed(_) => std::mem::take(&mut self.text),
@@ -349,6 +351,23 @@ mod tests {
             "the last line is kept"
         );
         assert!(lines[lines.len() - 2].ends_with(&format!(" i={}", n - 1)));
+
+        // Taken out whole, marker included (its stamp is the time of writing, so the
+        // lengths are compared); the log is left empty.
+        let whole = text.len();
+        let taken = log.take_text();
+        assert_eq!(taken.len(), whole);
+        assert!(taken.contains("msg=\"Probe log truncated\""));
+        assert_eq!(log.text(), "");
+    }
+
+    #[test]
+    fn take_text_moves_a_short_log_out() {
+        let mut log = ProbeLog::new("m", "t", Level::Debug);
+        log.info("Probe succeeded", &[]);
+        let text = log.text().into_owned();
+        assert_eq!(log.take_text(), text);
+        assert_eq!(log.text(), "");
     }
 
     #[test]
