@@ -140,7 +140,9 @@ pub(super) async fn round_trip(
         Ok(r) => r,
         // The request is "canceled" when the connection failed (e.g. a response head over
         // the size bound): report the connection's own error instead.
-        Err(e) if e.is_canceled() => return Err(driver.error.take().unwrap_or(e.to_string())),
+        Err(e) if e.is_canceled() => {
+            return Err(driver.error.take().unwrap_or_else(|| e.to_string()))
+        }
         Err(e) => return Err(e.to_string()),
     };
     let first_byte = Instant::now();
