@@ -42,7 +42,7 @@ fn is_zero_dur(d: &Duration) -> bool {
 }
 
 /// The top level of a config file.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
     #[serde(default)]

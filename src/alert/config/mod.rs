@@ -45,8 +45,9 @@ pub struct AlertingConfig {
     /// The built-in templates plus every file the globs matched, parsed when the config
     /// was loaded (a file that does not parse fails the load, as upstream).
     pub template_set: Arc<TemplateSet>,
-    /// The parsed document with defaults, for `/api/v2/status` (`config.original`).
-    pub raw: RawAlertingConfig,
+    /// The parsed document with defaults as YAML, secrets as `<secret>`, for
+    /// `/api/v2/status` (`config.original`); rendered once, when the config is loaded.
+    pub document: String,
 }
 
 impl AlertingConfig {
@@ -56,17 +57,14 @@ impl AlertingConfig {
 
     /// The document as YAML with secrets as `<secret>`.
     pub fn to_yaml(&self) -> String {
-        let mut raw = self.raw.clone();
-        raw.config_file = None;
-        crate::base::yaml::to_string(&raw)
-            .unwrap_or_else(|e| format!("# could not render the configuration: {e}\n"))
+        self.document.clone()
     }
 
     /// Whether `other` would build the same integrations: the same document and the same
     /// template sources. (Comparing [`Self::to_yaml`] alone misses a reload that only
     /// changed a template file.)
     pub fn same_as(&self, other: &AlertingConfig) -> bool {
-        self.template_set.same_sources(&other.template_set) && self.to_yaml() == other.to_yaml()
+        self.template_set.same_sources(&other.template_set) && self.document == other.document
     }
 
     /// The template files the globs match now, sorted per glob; a glob matching nothing
@@ -613,7 +611,7 @@ pub fn load_str(text: &str, file: &Path) -> Result<AlertingConfig, ConfigErrors>
         errors.push(ConfigError::at(file, cf.referenced, "config_file".to_string(), "field config_file not found in type config.plain (`config_file` is only valid under `alerting:` in blackwatch.yml)".to_string()));
     }
     let base_dir = file.parent().unwrap_or_else(|| Path::new("."));
-    match validate::alerting(raw, file, base_dir, "", serde_saphyr::Location::UNKNOWN) {
+    match validate::alerting(&raw, file, base_dir, "", serde_saphyr::Location::UNKNOWN) {
         Ok(cfg) if errors.is_empty() => Ok(cfg),
         Ok(_) => Err(ConfigErrors::sorted(errors)),
         Err(e) => {
@@ -634,7 +632,7 @@ pub fn from_section(
 ) -> Result<(AlertingConfig, Option<PathBuf>), Vec<ConfigError>> {
     let raw = &section.value;
     let Some(cf) = &raw.config_file else {
-        return validate::alerting(raw.clone(), file, base_dir, "alerting", section.referenced)
+        return validate::alerting(raw, file, base_dir, "alerting", section.referenced)
             .map(|c| (c, None));
     };
     let inline_keys = raw.global.is_some()

@@ -25,7 +25,7 @@ fn is_false(b: &bool) -> bool {
 
 /// The top level of `alertmanager.yml`. In `blackwatch.yml` the same mapping may instead be
 /// `{config_file: path}`.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawAlertingConfig {
     /// blackwatch only: load this alertmanager.yml (relative to the config file) instead.

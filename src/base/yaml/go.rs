@@ -15,8 +15,8 @@
 //! The wrapper forwards everything else unchanged, so positions and `Spanned` values work as
 //! before. It also records the field path for [`parse`](super::parse)'s errors (the map keys
 //! and list indexes being read, see [`path`](super::path)): every value goes through this one
-//! wrapper layer. The config types see it through erased-serde ([`deserialize`]), so its code
-//! and serde-saphyr's are compiled once, not once per config type.
+//! wrapper layer. The config types see it through a type-erased deserializer ([`deserialize`]),
+//! so its code and serde-saphyr's are compiled once, not once per config type.
 
 use std::fmt;
 
@@ -26,72 +26,20 @@ use serde::de::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::erase::{DynDe, Holder};
 use super::path::{self, Segment};
 
 /// `T` from serde-saphyr's deserializer `d` with Go's rules.
 ///
-/// `T`'s own code sees only erased-serde's type-erased deserializer, so serde's derived code
-/// is compiled once per config type, and serde-saphyr's and [`GoRules`]' once in all, instead
-/// of once per type and nesting layer. An error crossing an erased layer becomes text, so the
-/// first parser error is kept whole on the side ([`keep`]) and returned instead.
+/// `T`'s own code sees only the type-erased deserializer of [`erase`](super::erase), so
+/// serde's derived code is compiled once per config type, and serde-saphyr's and
+/// [`GoRules`]' once in all, instead of once per type and nesting layer.
 pub(super) fn deserialize<'de, T: Deserialize<'de>, D>(d: D) -> Result<T, serde_saphyr::Error>
 where
     D: Deserializer<'de, Error = serde_saphyr::Error>,
 {
-    let outer = FIRST_ERROR.take();
-    let mut erased = <dyn erased_serde::Deserializer>::erase(GoRules(d));
-    let result = T::deserialize(&mut erased as &mut dyn erased_serde::Deserializer<'de>);
-    let first = FIRST_ERROR.replace(outer);
-    result.map_err(|e| match first {
-        Some(First {
-            mut error,
-            location,
-        }) => {
-            if let (None, Some(at)) = (error.location(), location) {
-                set_location(&mut error, at);
-            }
-            error
-        }
-        None => de::Error::custom(e),
-    })
-}
-
-/// The first parser error of a [`deserialize`] call, and the position an outer layer gave
-/// the error when it had none of its own.
-struct First {
-    error: serde_saphyr::Error,
-    location: Option<serde_saphyr::Location>,
-}
-
-thread_local! {
-    static FIRST_ERROR: std::cell::RefCell<Option<First>> = const { std::cell::RefCell::new(None) };
-}
-
-/// Passes a result on, keeping the first serde-saphyr error whole (see [`deserialize`]): the
-/// caller gets a copy as text, which the erased layer above would have made of it anyway. A
-/// later error is that copy on its way out, through layers that may give it a position.
-fn keep<T, E: de::Error>(result: Result<T, E>) -> Result<T, E> {
-    result.map_err(|e| {
-        FIRST_ERROR.with_borrow_mut(|slot| match slot {
-            Some(first) => {
-                if first.location.is_none() && first.error.location().is_none() {
-                    first.location = saphyr_error(&e).and_then(serde_saphyr::Error::location);
-                }
-                e
-            }
-            None => match into_saphyr_error(e) {
-                Ok(error) => {
-                    let copy = E::custom(&error);
-                    *slot = Some(First {
-                        error,
-                        location: None,
-                    });
-                    copy
-                }
-                Err(e) => e,
-            },
-        })
-    })
+    let mut held = Holder(Some(GoRules(d)));
+    T::deserialize(DynDe(&mut held)).map_err(super::erase::Error::into_inner)
 }
 
 fn is_saphyr_error<E>() -> bool {
@@ -100,7 +48,7 @@ fn is_saphyr_error<E>() -> bool {
 
 /// `e` as serde-saphyr's error, when that is its type (it is for every deserializer
 /// [`GoRules`] wraps; serde's trait methods only say "some deserializer").
-fn into_saphyr_error<E>(e: E) -> Result<serde_saphyr::Error, E> {
+pub(super) fn into_saphyr_error<E>(e: E) -> Result<serde_saphyr::Error, E> {
     if !is_saphyr_error::<E>() {
         return Err(e);
     }
@@ -110,32 +58,18 @@ fn into_saphyr_error<E>(e: E) -> Result<serde_saphyr::Error, E> {
     Ok(unsafe { std::ptr::read(&*e as *const E as *const serde_saphyr::Error) })
 }
 
-fn saphyr_error<E>(e: &E) -> Option<&serde_saphyr::Error> {
-    // SAFETY: as in `into_saphyr_error`; the reference keeps `e`'s lifetime.
-    is_saphyr_error::<E>().then(|| unsafe { &*(e as *const E as *const serde_saphyr::Error) })
-}
-
-/// Gives a position to an error made without one (serde's own errors and messages), as
-/// serde-saphyr does when such an error passes a node it knows the position of.
-fn set_location(error: &mut serde_saphyr::Error, at: serde_saphyr::Location) {
-    use serde_saphyr::Error as E;
-    match error {
-        E::Message { location, .. }
-        | E::SerdeInvalidType { location, .. }
-        | E::SerdeInvalidValue { location, .. }
-        | E::SerdeInvalidLength { location, .. }
-        | E::SerdeUnknownVariant { location, .. }
-        | E::SerdeUnknownField { location, .. }
-        | E::SerdeMissingField { location, .. }
-        | E::SerdeVariantId { location, .. }
-        | E::Budget { location, .. }
-        | E::UnknownAnchor { location, .. } => *location = at,
-        _ => {}
+/// serde-saphyr's error as `E`: itself when `E` is that type, else its text.
+pub(super) fn from_saphyr_error<E: de::Error>(e: serde_saphyr::Error) -> E {
+    if !is_saphyr_error::<E>() {
+        return E::custom(e);
     }
+    let e = std::mem::ManuallyDrop::new(e);
+    // SAFETY: `E` has the type id of `serde_saphyr::Error`, a type without lifetime
+    // parameters, so it is that type; `e` is not dropped, so the value moves exactly once.
+    unsafe { std::ptr::read(&*e as *const serde_saphyr::Error as *const E) }
 }
 
-/// A deserializer that decodes with Go's YAML rules (see the module docs). Used only under
-/// [`deserialize`], which installs and clears the first-error slot [`keep`] fills.
+/// A deserializer that decodes with Go's YAML rules (see the module docs).
 pub(super) struct GoRules<D>(pub(super) D);
 
 /// What a scalar request wants; decides its zero value and which scalars it takes.
@@ -448,7 +382,7 @@ impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for Elements<A> {
     ) -> Result<Option<T::Value>, A::Error> {
         let pushed = path::push(Some(Segment::Index(self.index)));
         self.index += 1;
-        let result = keep(self.access.next_element_seed(Wrap(seed)));
+        let result = self.access.next_element_seed(Wrap(seed));
         path::pop(pushed);
         if result.is_err() {
             path::fail();
@@ -468,13 +402,13 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Wrap<A> {
         seed: K,
     ) -> Result<Option<K::Value>, A::Error> {
         path::key_start();
-        let result = keep(self.0.next_key_seed(Wrap(seed)));
+        let result = self.0.next_key_seed(Wrap(seed));
         path::key_end(result.is_err());
         result
     }
     fn next_value_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<T::Value, A::Error> {
         let pushed = path::push_key();
-        let result = keep(self.0.next_value_seed(Wrap(seed)));
+        let result = self.0.next_value_seed(Wrap(seed));
         path::pop(pushed);
         if result.is_err() {
             path::fail();
@@ -495,7 +429,7 @@ impl<'de, A: EnumAccess<'de>> EnumAccess<'de> for Wrap<A> {
         seed: T,
     ) -> Result<(T::Value, Self::Variant), A::Error> {
         path::key_start();
-        let result = keep(self.0.variant_seed(Wrap(seed)));
+        let result = self.0.variant_seed(Wrap(seed));
         let segment = path::variant_end(result.is_err());
         let (value, access) = result?;
         Ok((value, Variant { access, segment }))
@@ -512,7 +446,7 @@ impl<A> Variant<A> {
     /// Runs `f` with the variant on the path; an error is recorded there.
     fn scoped<R, E: de::Error>(self, f: impl FnOnce(A) -> Result<R, E>) -> Result<R, E> {
         let pushed = path::push(self.segment);
-        let result = keep(f(self.access));
+        let result = f(self.access);
         if result.is_err() {
             path::fail();
         }
@@ -573,7 +507,7 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for EnumOrNull<V> {
 macro_rules! scalar {
     ($($method:ident => $want:ident),* $(,)?) => {$(
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
-            keep(self.0.deserialize_option(Scalar { want: Want::$want, inner: Wrap(visitor) }))
+            self.0.deserialize_option(Scalar { want: Want::$want, inner: Wrap(visitor) })
         }
     )*};
 }
@@ -581,7 +515,7 @@ macro_rules! scalar {
 macro_rules! forward {
     ($($method:ident),* $(,)?) => {$(
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
-            keep(self.0.$method(Wrap(visitor)))
+            self.0.$method(Wrap(visitor))
         }
     )*};
 }
@@ -611,7 +545,7 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for GoRules<D> {
         name: &'static str,
         visitor: V,
     ) -> Result<V::Value, D::Error> {
-        keep(self.0.deserialize_unit_struct(name, Wrap(visitor)))
+        self.0.deserialize_unit_struct(name, Wrap(visitor))
     }
 
     fn deserialize_newtype_struct<V: Visitor<'de>>(
@@ -619,7 +553,7 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for GoRules<D> {
         name: &'static str,
         visitor: V,
     ) -> Result<V::Value, D::Error> {
-        keep(self.0.deserialize_newtype_struct(name, Wrap(visitor)))
+        self.0.deserialize_newtype_struct(name, Wrap(visitor))
     }
 
     fn deserialize_tuple<V: Visitor<'de>>(
@@ -627,7 +561,7 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for GoRules<D> {
         len: usize,
         visitor: V,
     ) -> Result<V::Value, D::Error> {
-        keep(self.0.deserialize_tuple(len, Wrap(visitor)))
+        self.0.deserialize_tuple(len, Wrap(visitor))
     }
 
     fn deserialize_tuple_struct<V: Visitor<'de>>(
@@ -636,7 +570,7 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for GoRules<D> {
         len: usize,
         visitor: V,
     ) -> Result<V::Value, D::Error> {
-        keep(self.0.deserialize_tuple_struct(name, len, Wrap(visitor)))
+        self.0.deserialize_tuple_struct(name, len, Wrap(visitor))
     }
 
     fn deserialize_struct<V: Visitor<'de>>(
@@ -645,7 +579,7 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for GoRules<D> {
         fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, D::Error> {
-        keep(self.0.deserialize_struct(name, fields, Wrap(visitor)))
+        self.0.deserialize_struct(name, fields, Wrap(visitor))
     }
 
     fn deserialize_enum<V: Visitor<'de>>(
@@ -654,11 +588,11 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for GoRules<D> {
         variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, D::Error> {
-        keep(self.0.deserialize_option(EnumOrNull {
+        self.0.deserialize_option(EnumOrNull {
             name,
             variants,
             inner: Wrap(visitor),
-        }))
+        })
     }
 
     fn is_human_readable(&self) -> bool {

@@ -9,6 +9,7 @@ use serde_saphyr::{MessageFormatter as _, Spanned, UserMessageFormatter};
 
 use super::error::{ConfigError, ConfigErrors};
 
+mod erase;
 mod go;
 mod path;
 #[cfg(test)]

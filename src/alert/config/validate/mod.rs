@@ -84,7 +84,7 @@ impl Cx<'_> {
 /// defaults, receivers, routes, inhibit rules, time intervals), which decides which error
 /// comes first.
 pub fn alerting(
-    raw: RawAlertingConfig,
+    raw: &RawAlertingConfig,
     file: &Path,
     base_dir: &Path,
     prefix: &str,
@@ -101,7 +101,7 @@ pub fn alerting(
         .as_ref()
         .map(|g| g.value.clone())
         .unwrap_or_default();
-    let global = global(&mut cx, &raw, &global_raw);
+    let global = global(&mut cx, raw, &global_raw);
 
     let mut names = BTreeSet::new();
     let mut receivers = Vec::new();
@@ -119,7 +119,7 @@ pub fn alerting(
         }
     }
 
-    let time_intervals = time_intervals(&mut cx, &raw);
+    let time_intervals = time_intervals(&mut cx, raw);
 
     let route = match &raw.route {
         None => {
@@ -198,7 +198,7 @@ pub fn alerting(
         }
         templates.push(p);
     }
-    let template_set = template_set(&mut cx, &raw, &templates);
+    let template_set = template_set(&mut cx, raw, &templates);
 
     match route {
         Some(route) if cx.errors.is_empty() => Ok(AlertingConfig {
@@ -210,7 +210,8 @@ pub fn alerting(
             time_intervals,
             templates,
             template_set: Arc::new(template_set),
-            raw,
+            document: crate::base::yaml::to_string(raw)
+                .unwrap_or_else(|e| format!("# could not render the configuration: {e}\n")),
         }),
         _ => Err(cx.errors),
     }
