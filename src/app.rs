@@ -122,27 +122,27 @@ pub async fn run(cli: Cli, config: Config, token: CancellationToken) -> anyhow::
     if let Some(l) = public_listener {
         // Its task ends with the daemon's; an error there is logged, not fatal.
         let public = daemon.serve_public(l, ServerOptions::default());
-        daemon.spawn(async move {
+        daemon.spawn(crate::base::task::boxed(async move {
             if let Ok(Err(e)) = public.await {
                 tracing::error!(message = "The public listener failed", error = %e);
             }
-        });
+        }));
     }
 
     // Start-up has run its one-off code (flags, config, clients, first schedule) by now:
     // its pages of the binary need not stay mapped in an idle daemon (`heap` explains).
     let release_token = token.clone();
-    daemon.spawn(async move {
+    daemon.spawn(crate::base::task::boxed(async move {
         tokio::select! {
             _ = release_token.cancelled() => {}
             _ = tokio::time::sleep(RELEASE_AFTER_START) => crate::heap::release_after_start("start-up"),
         }
-    });
+    }));
 
     let hup_state = Arc::clone(daemon.state());
     let hup_token = token.clone();
     let hangups = signals.hangups.take();
-    daemon.spawn(async move {
+    daemon.spawn(crate::base::task::boxed(async move {
         let Some(mut hups) = hangups else {
             tracing::warn!(message = "SIGHUP handler unavailable; reload with POST /-/reload");
             return;
@@ -157,7 +157,7 @@ pub async fn run(cli: Cli, config: Config, token: CancellationToken) -> anyhow::
                 }
             }
         }
-    });
+    }));
 
     tokio::select! {
         sig = signals.shutdown() => tracing::info!(message = "Received signal, exiting gracefully", signal = sig),

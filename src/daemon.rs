@@ -93,8 +93,9 @@ impl Daemon {
     ) -> JoinHandle<Result<(), ServerError>> {
         let state = Arc::clone(&self.state);
         let shutdown = self.shutdown.clone();
-        self.tasks
-            .spawn(async move { server::run(listener, state, shutdown, options).await })
+        self.tasks.spawn(crate::base::task::boxed(async move {
+            server::run(listener, state, shutdown, options).await
+        }))
     }
 
     /// Serves only the public status pages and badges on `listener` (plain HTTP, no basic
@@ -106,8 +107,9 @@ impl Daemon {
     ) -> JoinHandle<Result<(), ServerError>> {
         let state = Arc::clone(&self.state);
         let shutdown = self.shutdown.clone();
-        self.tasks
-            .spawn(async move { server::run_public(listener, state, shutdown, options).await })
+        self.tasks.spawn(crate::base::task::boxed(async move {
+            server::run_public(listener, state, shutdown, options).await
+        }))
     }
 
     /// Spawns `fut` as one of the daemon's tasks (it must end when the shutdown token is
@@ -117,7 +119,7 @@ impl Daemon {
         F: std::future::Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.tasks.spawn(fut)
+        self.tasks.spawn(crate::base::task::boxed(fut))
     }
 
     /// Cancels the shutdown token and waits for every task, at most `grace`. Returns whether

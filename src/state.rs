@@ -399,7 +399,9 @@ fn start_alerting(
     if let Some(c) = cluster {
         c.attach(&alerting, tasks);
     }
-    tasks.spawn(alerting.clone().run(shutdown.clone()));
+    tasks.spawn(crate::base::task::boxed(
+        alerting.clone().run(shutdown.clone()),
+    ));
     Ok(alerting)
 }
 

@@ -18,6 +18,7 @@ pub mod names;
 pub mod secret;
 pub mod sort;
 pub mod sync;
+pub mod task;
 pub mod units;
 pub mod yaml;
 

@@ -230,24 +230,28 @@ impl Cluster {
             listen = %settings.listen,
             peers = ?settings.peers
         );
-        tasks.spawn(me.clone().watch_members(token.clone()));
-        tasks.spawn(me.clone().settle(
+        tasks.spawn(crate::base::task::boxed(
+            me.clone().watch_members(token.clone()),
+        ));
+        tasks.spawn(crate::base::task::boxed(me.clone().settle(
             settings.gossip_interval * 10,
             settings.settle_timeout,
             token.clone(),
-        ));
-        tasks.spawn(
+        )));
+        tasks.spawn(crate::base::task::boxed(
             me.clone()
                 .publish_loop(settings.gossip_interval, token.clone()),
-        );
-        tasks.spawn(me.clone().merge_loop(events_rx, token.clone()));
+        ));
+        tasks.spawn(crate::base::task::boxed(
+            me.clone().merge_loop(events_rx, token.clone()),
+        ));
         let stopping = me.clone();
-        tasks.spawn(async move {
+        tasks.spawn(crate::base::task::boxed(async move {
             token.cancelled().await;
             if let Some(h) = stopping.handle.lock().await.take() {
                 let _ = h.shutdown().await;
             }
-        });
+        }));
         Ok(me)
     }
 
@@ -281,10 +285,10 @@ impl Cluster {
         alerting.set_peer(self.clone());
         *write(&self.alerting) = Some(Arc::downgrade(alerting));
         let me = self.clone();
-        tasks.spawn(async move {
+        tasks.spawn(crate::base::task::boxed(async move {
             me.merge_everything_known().await;
             me.changed.notify_one();
-        });
+        }));
     }
 
     fn alerting(&self) -> Option<Arc<Alerting>> {

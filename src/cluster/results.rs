@@ -168,10 +168,12 @@ impl Cluster {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         scheduler.sinks().add(Arc::new(Outbox { tx, filter }));
         scheduler.set_ownership(self.clone(), crate::clock::Now::read());
-        tasks.spawn(self.clone().publish_results(rx, token.clone()));
+        tasks.spawn(crate::base::task::boxed(
+            self.clone().publish_results(rx, token.clone()),
+        ));
         let me = self.clone();
         let mut membership = self.membership.subscribe();
-        tasks.spawn(async move {
+        tasks.spawn(crate::base::task::boxed(async move {
             loop {
                 tokio::select! {
                     _ = token.cancelled() => return,
@@ -181,7 +183,7 @@ impl Cluster {
                     a.scheduler.rebalance(crate::clock::Now::read());
                 }
             }
-        });
+        }));
     }
 
     async fn publish_results(

@@ -89,7 +89,9 @@ impl Transport for TlsTransport {
         let (tx, rx) = mpsc::channel(1024);
         let acceptor = TlsAcceptor::from(self.tls.server.clone());
         let codec = Codec::open().await?;
-        let accept = tokio::spawn(accept_loop(listener, acceptor, tx));
+        let accept = tokio::spawn(crate::base::task::boxed(accept_loop(
+            listener, acceptor, tx,
+        )));
         Ok(Box::new(TlsSocket {
             local,
             advertise: self.advertise,
@@ -125,7 +127,9 @@ impl Socket for TlsSocket {
             let name = server_name(&self.tls, to);
             self.writers.retain(|w| !w.is_finished());
             self.writers
-                .push(tokio::spawn(writer(to, connector, name, rx)));
+                .push(tokio::spawn(crate::base::task::boxed(writer(
+                    to, connector, name, rx,
+                ))));
             self.peers.insert(to, tx);
         }
         if let Some(peer) = self.peers.get(&to) {
@@ -261,7 +265,7 @@ async fn accept_loop(
         };
         let acceptor = acceptor.clone();
         let tx = tx.clone();
-        tokio::spawn(async move {
+        tokio::spawn(crate::base::task::boxed(async move {
             let stream = match tokio::time::timeout(CONNECT_TIMEOUT, acceptor.accept(tcp)).await {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
@@ -271,7 +275,7 @@ async fn accept_loop(
                 Err(_) => return,
             };
             read_frames(stream, tx).await;
-        });
+        }));
     }
 }
 

@@ -437,9 +437,9 @@ where
                 "connection error: desc = \"transport: http2 handshake: {e}\""
             ))
         })?;
-    let driver = tokio::spawn(async move {
+    let driver = tokio::spawn(crate::base::task::boxed(async move {
         let _ = conn.await;
-    });
+    }));
     Ok((sender, AbortOnDrop(driver)))
 }
 

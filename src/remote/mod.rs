@@ -185,7 +185,9 @@ impl RemoteWrite {
             labels: labels.clone(),
             tracker: self.tracker.clone(),
         };
-        let task = self.tracker.spawn(queue.run(rx, token.clone(), prev));
+        let task = self
+            .tracker
+            .spawn(crate::base::task::boxed(queue.run(rx, token.clone(), prev)));
         Running {
             yaml,
             tx,
@@ -375,14 +377,14 @@ impl Queue {
         let disk: Shared = Arc::new(Mutex::new(disk));
         let wake = Arc::new(Notify::new());
         wake.notify_one();
-        let sender = self.tracker.spawn(sender(
+        let sender = self.tracker.spawn(crate::base::task::boxed(sender(
             disk.clone(),
             wake.clone(),
             self.cfg.clone(),
             self.metrics.clone(),
             self.labels.clone(),
             token.clone(),
-        ));
+        )));
 
         let max = self.cfg.queue.max_samples_per_send.max(1);
         let mut batch: Vec<TimeSeries> = Vec::with_capacity(max);

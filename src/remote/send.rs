@@ -303,10 +303,10 @@ mod tests {
     async fn cancelling_stops_the_retries() {
         let token = CancellationToken::new();
         let t2 = token.clone();
-        tokio::spawn(async move {
+        tokio::spawn(crate::base::task::boxed(async move {
             tokio::time::sleep(Duration::from_millis(50)).await;
             t2.cancel();
-        });
+        }));
         let out = with_backoff(&q(), &token, || async { down() }, |_| {}).await;
         assert_eq!(out, Outcome::Cancelled);
     }

@@ -225,7 +225,8 @@ impl Manager {
 
     fn spawn(self: &Arc<Self>, group: Arc<Mutex<Group>>, stop: CancellationToken) {
         let weak = Arc::downgrade(self);
-        self.tracker.spawn(group_loop(weak, group, stop));
+        self.tracker
+            .spawn(crate::base::task::boxed(group_loop(weak, group, stop)));
     }
 
     /// Writes the state of every group to the storage directory.

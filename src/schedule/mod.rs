@@ -359,8 +359,9 @@ impl Scheduler {
                 let this = self.clone();
                 let name = job.name.clone();
                 let sds = job.file_sd.clone();
-                self.tracker
-                    .spawn(async move { file_sd::watch(this, name, sds, token).await });
+                self.tracker.spawn(crate::base::task::boxed(async move {
+                    file_sd::watch(this, name, sds, token).await
+                }));
             }
         }
         let stale: Vec<String> = state
@@ -513,7 +514,7 @@ impl Scheduler {
             );
             let first = first_run(now, scheduled.job.interval, stable_hash(&(&k.0, &k.1)));
             let job_limit = state.job_limits.get(&k.0).map(|(_, s)| s.clone());
-            self.tracker.spawn(target_loop(
+            self.tracker.spawn(crate::base::task::boxed(target_loop(
                 scheduled.clone(),
                 first,
                 self.runner.clone(),
@@ -523,7 +524,7 @@ impl Scheduler {
                 job_limit,
                 self.metrics.clone(),
                 token,
-            ));
+            )));
         }
         self.store.retain(|k| keys.contains(k));
         state.scheduled = keys;

@@ -77,7 +77,7 @@ pub(super) async fn serve(
         let svc = TowerToHyperService::new(app.clone());
         let watcher = graceful.watcher();
         let web = web.clone();
-        tokio::spawn(async move {
+        tokio::spawn(crate::base::task::boxed(async move {
             let (http2, tls) = match web {
                 Some(web) => {
                     let refresh_web = Arc::clone(&web);
@@ -116,7 +116,7 @@ pub(super) async fn serve(
             if let Err(e) = result {
                 tracing::debug!(message = "connection ended with an error", peer = %peer, err = %e);
             }
-        });
+        }));
     }
     drop(listener);
     graceful.shutdown().await;

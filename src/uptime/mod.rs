@@ -114,7 +114,11 @@ impl Uptime {
         shutdown: &CancellationToken,
     ) -> Result<Arc<Uptime>, DbError> {
         let (uptime, rx) = Self::open(dir, options)?;
-        tasks.spawn(writer::run(uptime.clone(), rx, shutdown.clone()));
+        tasks.spawn(crate::base::task::boxed(writer::run(
+            uptime.clone(),
+            rx,
+            shutdown.clone(),
+        )));
         Ok(uptime)
     }
 

@@ -122,7 +122,9 @@ impl Alerting {
         let persist_task = self.persister.clone().map(|p| {
             let me = Arc::clone(&self);
             let token = token.clone();
-            tokio::spawn(async move { p.run(token, || me.write_changed(&p)).await })
+            tokio::spawn(crate::base::task::boxed(async move {
+                p.run(token, || me.write_changed(&p)).await
+            }))
         });
         // Alerts ingested or flushed since the heap was last trimmed (see `release_free_heap`).
         let mut trimmed_at_version = 0u64;
@@ -164,10 +166,10 @@ impl Alerting {
                 flushed_since_trim += job.alerts.len();
                 let me = Arc::clone(&self);
                 let job = Arc::new(job);
-                flushes.spawn(async move {
+                flushes.spawn(crate::base::task::boxed(async move {
                     let ok = me.flush(&job).await.is_ok();
                     (job, ok)
-                });
+                }));
             }
         }
         let _ = tokio::time::timeout(SHUTDOWN_FLUSH_GRACE, async {

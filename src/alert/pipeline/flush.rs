@@ -74,10 +74,10 @@ impl Alerting {
             let me = Arc::clone(self);
             let (fates, job) = (fates.clone(), job.clone());
             let resolved_after_mute = rt.resolved_after_mute;
-            tasks.spawn(async move {
+            tasks.spawn(crate::base::task::boxed(async move {
                 me.notify_integration(&job, &id, &integration, &fates, resolved_after_mute)
                     .await
-            });
+            }));
         }
         let mut failed = 0;
         while let Some(r) = tasks.join_next().await {

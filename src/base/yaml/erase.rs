@@ -216,26 +216,34 @@ fn from_saphyr<E: de::Error>(e: Error) -> E {
 /// The deserializer the config types see.
 pub(super) struct DynDe<'a, 'de>(pub(super) &'a mut dyn DynDeserializer<'de>);
 
-/// A visitor in a slot, erased.
-struct Erase<V, T> {
+/// A visitor in a slot, erased; `K` says which of its methods a request's answer may call.
+struct Erase<V, T, K> {
     out: Option<T>,
     visitor: Option<V>,
+    kind: std::marker::PhantomData<K>,
 }
 
-fn run<'de, V: Visitor<'de>>(
+impl<V, T, K> Erase<V, T, K> {
+    fn new(visitor: V) -> Self {
+        Erase {
+            out: None,
+            visitor: Some(visitor),
+            kind: std::marker::PhantomData,
+        }
+    }
+}
+
+fn run<'de, K: Dispatch, V: Visitor<'de>>(
     d: &mut dyn DynDeserializer<'de>,
     request: Request,
     visitor: V,
 ) -> Result<V::Value, Error> {
-    let mut erased = Erase {
-        out: None,
-        visitor: Some(visitor),
-    };
+    let mut erased = Erase::<V, V::Value, K>::new(visitor);
     d.request(request, &mut erased)?;
     erased.out.ok_or_else(reused)
 }
 
-impl<'de, V: Visitor<'de>> DynVisitor<'de> for Erase<V, V::Value> {
+impl<'de, V: Visitor<'de>, K: Dispatch> DynVisitor<'de> for Erase<V, V::Value, K> {
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         match &self.visitor {
             Some(v) => v.expecting(f),
@@ -245,7 +253,59 @@ impl<'de, V: Visitor<'de>> DynVisitor<'de> for Erase<V, V::Value> {
 
     fn visit(&mut self, input: Input<'_, 'de>) -> Result<(), Error> {
         let v = self.visitor.take().ok_or_else(reused)?;
-        let value = match input {
+        self.out = Some(K::visit(v, input)?);
+        Ok(())
+    }
+}
+
+/// Which visitor methods the answer to a request may call. A request for a struct, map,
+/// list, enum, option or newtype is answered with that shape or refused: any other input gets
+/// the error serde's default visitor method gives it (`invalid type: …, expected …`), made in
+/// one place. So serde's default methods are not compiled for every visitor type, nor the
+/// derived structs' `visit_seq` (a struct written as a YAML list, which Go refuses too).
+trait Dispatch {
+    fn visit<'de, V: Visitor<'de>>(v: V, input: Input<'_, 'de>) -> Result<V::Value, Error>;
+}
+
+/// Every input: scalars, `deserialize_any`, identifiers.
+struct AnyInput;
+/// A mapping: structs, maps, struct variants.
+struct MapInput;
+/// A sequence: lists, tuples, tuple structs and variants.
+struct SeqInput;
+/// An enum.
+struct EnumInput;
+/// Null or a value.
+struct OptionInput;
+/// A newtype struct's content.
+struct NewtypeInput;
+/// Null.
+struct UnitInput;
+
+/// What serde's default visitor method for `input` says, as it says it.
+#[cold]
+#[inline(never)]
+fn refuse(input: &Input, expected: &dyn de::Expected) -> Error {
+    let unexpected = match *input {
+        Input::Bool(b) => de::Unexpected::Bool(b),
+        Input::I64(n) => de::Unexpected::Signed(n),
+        Input::U64(n) => de::Unexpected::Unsigned(n),
+        Input::F64(n) => de::Unexpected::Float(n),
+        Input::Str(s) => de::Unexpected::Str(s),
+        Input::Bytes(b) => de::Unexpected::Bytes(b),
+        Input::None | Input::Some(_) => de::Unexpected::Option,
+        Input::Unit => de::Unexpected::Unit,
+        Input::NewtypeStruct(_) => de::Unexpected::NewtypeStruct,
+        Input::Seq(_) => de::Unexpected::Seq,
+        Input::Map(_) => de::Unexpected::Map,
+        Input::Enum(_) => de::Unexpected::Enum,
+    };
+    de::Error::invalid_type(unexpected, expected)
+}
+
+impl Dispatch for AnyInput {
+    fn visit<'de, V: Visitor<'de>>(v: V, input: Input<'_, 'de>) -> Result<V::Value, Error> {
+        match input {
             Input::Bool(b) => v.visit_bool(b),
             Input::I64(n) => v.visit_i64(n),
             Input::U64(n) => v.visit_u64(n),
@@ -259,9 +319,63 @@ impl<'de, V: Visitor<'de>> DynVisitor<'de> for Erase<V, V::Value> {
             Input::Seq(s) => v.visit_seq(SeqRef(s)),
             Input::Map(m) => v.visit_map(MapRef(m)),
             Input::Enum(e) => v.visit_enum(EnumRef(e)),
-        }?;
-        self.out = Some(value);
-        Ok(())
+        }
+    }
+}
+
+impl Dispatch for MapInput {
+    fn visit<'de, V: Visitor<'de>>(v: V, input: Input<'_, 'de>) -> Result<V::Value, Error> {
+        match input {
+            Input::Map(m) => v.visit_map(MapRef(m)),
+            other => Err(refuse(&other, &v)),
+        }
+    }
+}
+
+impl Dispatch for SeqInput {
+    fn visit<'de, V: Visitor<'de>>(v: V, input: Input<'_, 'de>) -> Result<V::Value, Error> {
+        match input {
+            Input::Seq(s) => v.visit_seq(SeqRef(s)),
+            other => Err(refuse(&other, &v)),
+        }
+    }
+}
+
+impl Dispatch for EnumInput {
+    fn visit<'de, V: Visitor<'de>>(v: V, input: Input<'_, 'de>) -> Result<V::Value, Error> {
+        match input {
+            Input::Enum(e) => v.visit_enum(EnumRef(e)),
+            other => Err(refuse(&other, &v)),
+        }
+    }
+}
+
+impl Dispatch for OptionInput {
+    fn visit<'de, V: Visitor<'de>>(v: V, input: Input<'_, 'de>) -> Result<V::Value, Error> {
+        match input {
+            Input::None => v.visit_none(),
+            Input::Unit => v.visit_unit(),
+            Input::Some(d) => v.visit_some(DynDe(d)),
+            other => Err(refuse(&other, &v)),
+        }
+    }
+}
+
+impl Dispatch for NewtypeInput {
+    fn visit<'de, V: Visitor<'de>>(v: V, input: Input<'_, 'de>) -> Result<V::Value, Error> {
+        match input {
+            Input::NewtypeStruct(d) => v.visit_newtype_struct(DynDe(d)),
+            other => Err(refuse(&other, &v)),
+        }
+    }
+}
+
+impl Dispatch for UnitInput {
+    fn visit<'de, V: Visitor<'de>>(v: V, input: Input<'_, 'de>) -> Result<V::Value, Error> {
+        match input {
+            Input::Unit => v.visit_unit(),
+            other => Err(refuse(&other, &v)),
+        }
     }
 }
 
@@ -292,9 +406,9 @@ impl<'de, S: DeserializeSeed<'de>> DynSeed<'de> for EraseSeed<S, S::Value> {
 }
 
 macro_rules! requests {
-    ($($method:ident => $request:ident),* $(,)?) => {$(
+    ($($method:ident => $request:ident / $kind:ident),* $(,)?) => {$(
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-            run(self.0, Request::$request, visitor)
+            run::<$kind, V>(self.0, Request::$request, visitor)
         }
     )*};
 }
@@ -303,17 +417,22 @@ impl<'de> Deserializer<'de> for DynDe<'_, 'de> {
     type Error = Error;
 
     requests! {
-        deserialize_any => Any, deserialize_bool => Bool,
-        deserialize_i8 => I8, deserialize_i16 => I16, deserialize_i32 => I32,
-        deserialize_i64 => I64, deserialize_i128 => I128,
-        deserialize_u8 => U8, deserialize_u16 => U16, deserialize_u32 => U32,
-        deserialize_u64 => U64, deserialize_u128 => U128,
-        deserialize_f32 => F32, deserialize_f64 => F64, deserialize_char => Char,
-        deserialize_str => Str, deserialize_string => String,
-        deserialize_bytes => Bytes, deserialize_byte_buf => ByteBuf,
-        deserialize_option => Option, deserialize_unit => Unit, deserialize_seq => Seq,
-        deserialize_map => Map, deserialize_identifier => Identifier,
-        deserialize_ignored_any => IgnoredAny,
+        deserialize_any => Any / AnyInput, deserialize_bool => Bool / AnyInput,
+        deserialize_i8 => I8 / AnyInput, deserialize_i16 => I16 / AnyInput,
+        deserialize_i32 => I32 / AnyInput, deserialize_i64 => I64 / AnyInput,
+        deserialize_i128 => I128 / AnyInput,
+        deserialize_u8 => U8 / AnyInput, deserialize_u16 => U16 / AnyInput,
+        deserialize_u32 => U32 / AnyInput, deserialize_u64 => U64 / AnyInput,
+        deserialize_u128 => U128 / AnyInput,
+        deserialize_f32 => F32 / AnyInput, deserialize_f64 => F64 / AnyInput,
+        deserialize_char => Char / AnyInput,
+        deserialize_str => Str / AnyInput, deserialize_string => String / AnyInput,
+        deserialize_bytes => Bytes / AnyInput, deserialize_byte_buf => ByteBuf / AnyInput,
+        deserialize_option => Option / OptionInput, deserialize_unit => Unit / UnitInput,
+        deserialize_seq => Seq / SeqInput, deserialize_map => Map / MapInput,
+        // Field names: a flattened struct's field visitor takes keys of every type.
+        deserialize_identifier => Identifier / AnyInput,
+        deserialize_ignored_any => IgnoredAny / AnyInput,
     }
 
     fn deserialize_unit_struct<V: Visitor<'de>>(
@@ -321,7 +440,7 @@ impl<'de> Deserializer<'de> for DynDe<'_, 'de> {
         name: &'static str,
         visitor: V,
     ) -> Result<V::Value, Error> {
-        run(self.0, Request::UnitStruct(name), visitor)
+        run::<UnitInput, V>(self.0, Request::UnitStruct(name), visitor)
     }
 
     fn deserialize_newtype_struct<V: Visitor<'de>>(
@@ -329,11 +448,11 @@ impl<'de> Deserializer<'de> for DynDe<'_, 'de> {
         name: &'static str,
         visitor: V,
     ) -> Result<V::Value, Error> {
-        run(self.0, Request::NewtypeStruct(name), visitor)
+        run::<NewtypeInput, V>(self.0, Request::NewtypeStruct(name), visitor)
     }
 
     fn deserialize_tuple<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value, Error> {
-        run(self.0, Request::Tuple(len), visitor)
+        run::<SeqInput, V>(self.0, Request::Tuple(len), visitor)
     }
 
     fn deserialize_tuple_struct<V: Visitor<'de>>(
@@ -342,7 +461,7 @@ impl<'de> Deserializer<'de> for DynDe<'_, 'de> {
         len: usize,
         visitor: V,
     ) -> Result<V::Value, Error> {
-        run(self.0, Request::TupleStruct(name, len), visitor)
+        run::<SeqInput, V>(self.0, Request::TupleStruct(name, len), visitor)
     }
 
     fn deserialize_struct<V: Visitor<'de>>(
@@ -351,7 +470,7 @@ impl<'de> Deserializer<'de> for DynDe<'_, 'de> {
         fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, Error> {
-        run(self.0, Request::Struct(name, fields), visitor)
+        run::<MapInput, V>(self.0, Request::Struct(name, fields), visitor)
     }
 
     fn deserialize_enum<V: Visitor<'de>>(
@@ -360,7 +479,7 @@ impl<'de> Deserializer<'de> for DynDe<'_, 'de> {
         variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, Error> {
-        run(self.0, Request::Enum(name, variants), visitor)
+        run::<EnumInput, V>(self.0, Request::Enum(name, variants), visitor)
     }
 
     fn is_human_readable(&self) -> bool {
@@ -444,10 +563,7 @@ impl<'de> VariantAccess<'de> for EnumRef<'_, 'de> {
     }
 
     fn tuple_variant<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value, Error> {
-        let mut erased = Erase {
-            out: None,
-            visitor: Some(visitor),
-        };
+        let mut erased = Erase::<V, V::Value, SeqInput>::new(visitor);
         self.0.tuple(len, &mut erased)?;
         erased.out.ok_or_else(reused)
     }
@@ -457,10 +573,7 @@ impl<'de> VariantAccess<'de> for EnumRef<'_, 'de> {
         fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, Error> {
-        let mut erased = Erase {
-            out: None,
-            visitor: Some(visitor),
-        };
+        let mut erased = Erase::<V, V::Value, MapInput>::new(visitor);
         self.0.fields(fields, &mut erased)?;
         erased.out.ok_or_else(reused)
     }
@@ -811,6 +924,21 @@ mod tests {
         let e = from_str::<Doc>("shapes: [square]\n").expect_err("no such shape");
         let text = e.to_string();
         assert!(text.contains("square") && text.contains("circle"), "{text}");
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_shape_is_refused() {
+        for (yaml, want) in [
+            ("[[dot], n]\n", "mapping"),
+            ("shapes: [{rect: [3, 4]}]\n", "mapping"),
+            ("shapes: {dot: 1}\n", "sequence"),
+            ("wrapped: [w]\n", "string"),
+            ("name: {a: b}\n", "string"),
+        ] {
+            let e = from_str::<Doc>(yaml).expect_err(yaml);
+            assert!(e.to_string().contains(want), "{yaml}: {e}");
+            assert!(e.location().is_some(), "{yaml}: {e}");
+        }
     }
 
     #[test]
