@@ -2,10 +2,11 @@
 //! against one concrete deserializer ([`DynDe`]) whatever sits underneath, so serde-saphyr's
 //! and [`GoRules`](super::go::GoRules)' code is compiled once, not once per config type.
 //!
-//! erased-serde did this before, at about twice the size: its visitor trait has a method per
-//! serde visitor method, and every config type's visitors instantiated all thirty of them,
-//! each boxing its output. Here a visitor is erased behind one method that takes the value as
-//! an [`Input`], and writes its output into a slot instead of a box. The error type stays
+//! erased-serde did this before, with 0.56 MB more code in the stripped binary: its visitor
+//! trait has a method per serde visitor method, and every config type's visitors
+//! instantiated all thirty of them, each boxing its output. Here a visitor is erased behind
+//! one method that takes the value as an [`Input`], and writes its output into a slot
+//! instead of a box. The error type stays
 //! serde-saphyr's, so an error crosses the erased layer whole, position and all.
 //!
 //! Narrower visitor calls arrive as their wide form (`visit_u8` as `visit_u64`, `visit_char`
