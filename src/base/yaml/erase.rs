@@ -324,60 +324,35 @@ impl Dispatch for AnyInput {
     }
 }
 
-impl Dispatch for MapInput {
-    fn visit<'de, V: Visitor<'de>>(v: V, input: Input<'_, 'de>) -> Result<V::Value, Error> {
-        match input {
-            Input::Map(m) => v.visit_map(MapRef(m)),
-            other => Err(refuse(&other, &v)),
+/// Dispatch for kinds that take only the listed inputs; any other is refused with serde's
+/// default error ([`refuse`]).
+macro_rules! only {
+    ($($kind:ident: |$v:ident| { $($input:pat => $call:expr,)+ })*) => {$(
+        impl Dispatch for $kind {
+            fn visit<'de, V: Visitor<'de>>(
+                $v: V,
+                input: Input<'_, 'de>,
+            ) -> Result<V::Value, Error> {
+                match input {
+                    $($input => $call,)+
+                    other => Err(refuse(&other, &$v)),
+                }
+            }
         }
-    }
+    )*};
 }
 
-impl Dispatch for SeqInput {
-    fn visit<'de, V: Visitor<'de>>(v: V, input: Input<'_, 'de>) -> Result<V::Value, Error> {
-        match input {
-            Input::Seq(s) => v.visit_seq(SeqRef(s)),
-            other => Err(refuse(&other, &v)),
-        }
+only! {
+    MapInput: |v| { Input::Map(m) => v.visit_map(MapRef(m)), }
+    SeqInput: |v| { Input::Seq(s) => v.visit_seq(SeqRef(s)), }
+    EnumInput: |v| { Input::Enum(e) => v.visit_enum(EnumRef(e)), }
+    OptionInput: |v| {
+        Input::None => v.visit_none(),
+        Input::Unit => v.visit_unit(),
+        Input::Some(d) => v.visit_some(DynDe(d)),
     }
-}
-
-impl Dispatch for EnumInput {
-    fn visit<'de, V: Visitor<'de>>(v: V, input: Input<'_, 'de>) -> Result<V::Value, Error> {
-        match input {
-            Input::Enum(e) => v.visit_enum(EnumRef(e)),
-            other => Err(refuse(&other, &v)),
-        }
-    }
-}
-
-impl Dispatch for OptionInput {
-    fn visit<'de, V: Visitor<'de>>(v: V, input: Input<'_, 'de>) -> Result<V::Value, Error> {
-        match input {
-            Input::None => v.visit_none(),
-            Input::Unit => v.visit_unit(),
-            Input::Some(d) => v.visit_some(DynDe(d)),
-            other => Err(refuse(&other, &v)),
-        }
-    }
-}
-
-impl Dispatch for NewtypeInput {
-    fn visit<'de, V: Visitor<'de>>(v: V, input: Input<'_, 'de>) -> Result<V::Value, Error> {
-        match input {
-            Input::NewtypeStruct(d) => v.visit_newtype_struct(DynDe(d)),
-            other => Err(refuse(&other, &v)),
-        }
-    }
-}
-
-impl Dispatch for UnitInput {
-    fn visit<'de, V: Visitor<'de>>(v: V, input: Input<'_, 'de>) -> Result<V::Value, Error> {
-        match input {
-            Input::Unit => v.visit_unit(),
-            other => Err(refuse(&other, &v)),
-        }
-    }
+    NewtypeInput: |v| { Input::NewtypeStruct(d) => v.visit_newtype_struct(DynDe(d)), }
+    UnitInput: |v| { Input::Unit => v.visit_unit(), }
 }
 
 /// A seed in a slot, erased.
